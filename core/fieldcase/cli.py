@@ -1,0 +1,1062 @@
+"""The ``fieldcase`` command line: thin click commands over the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import CaseNotFound, FieldcaseError, InvalidInput, Refused, StaffNotFound, StaleCase
+
+if TYPE_CHECKING:
+    from .model import Case, Event
+    from .services import Services
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# -- errors and exit codes ------------------------------------------------------------
+
+
+class FieldcaseGroup(click.Group):
+    """Turns domain errors into exit codes: 1 refused or not found, 2 bad input."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Refused as exc:
+            click.echo(f"Refused: {exc.explain()}", err=True)
+            ctx.exit(1)
+        except (CaseNotFound, StaffNotFound, StaleCase) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+        except InvalidInput as exc:
+            raise click.UsageError(str(exc), ctx) from None
+        except FieldcaseError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+# -- shared options ----------------------------------------------------------------------
+
+
+def parse_time(value: str) -> dt.datetime:
+    """ISO-8601 with a time zone: 2026-11-23T09:30+08:00, or ...Z."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO-8601 time; e.g. 2026-11-23T09:30+08:00"
+        ) from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no time zone; add one, e.g. +08:00 or Z")
+    return parsed
+
+
+def at_option(func: F) -> F:
+    """``--at``: when the action happens (default: now). Tests always pass it."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime:
+        return parse_time(value) if value else dt.datetime.now(dt.UTC)
+
+    return click.option(
+        "--at",
+        callback=callback,
+        metavar="TIME",
+        help="When it happens, ISO-8601 with zone (default: now).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("json_", "--json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+class App:
+    """What every command needs: the store and services, opened on first use."""
+
+    def __init__(self, db_path: str, actor: str | None, config_path: str | None) -> None:
+        self.db_path = db_path
+        self.actor = actor
+        self.config_path = config_path
+        self._services: Services | None = None
+
+    def open(self, create: bool = False) -> Services:
+        if self._services is None:
+            from .config import load_config
+            from .plugins import manager
+            from .services import Services
+            from .store import Store
+
+            if not create and not Path(self.db_path).exists():
+                raise click.ClickException(
+                    f"no database at {self.db_path}; run 'fieldcase --db {self.db_path} init' "
+                    "first (or set FIELDCASE_DB)"
+                )
+            store = Store(self.db_path)
+            store.migrate()
+            self._services = Services(store, manager(), load_config(self.config_path))
+        return self._services
+
+    @property
+    def services(self) -> Services:
+        return self.open()
+
+    def need_actor(self) -> str:
+        if not self.actor:
+            raise click.UsageError("who is acting? pass --as STAFF or set FIELDCASE_STAFF")
+        return self.actor
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def emit(data: Any, json_: bool, human: Callable[[], None]) -> None:
+    if json_:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        human()
+
+
+def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) -> None:
+    from tabulate import tabulate
+
+    if not rows:
+        click.echo("(none)")
+        return
+    keys = list(headers or rows[0].keys())
+    click.echo(tabulate([[r.get(k, "") for k in keys] for r in rows], headers=keys))
+
+
+# -- the group ---------------------------------------------------------------------------
+
+
+@click.group(cls=FieldcaseGroup)
+@click.version_option(__version__, prog_name="fieldcase")
+@click.option(
+    "--db",
+    envvar="FIELDCASE_DB",
+    default="fieldcase.db",
+    show_default=True,
+    metavar="PATH",
+    help="The SQLite database (FIELDCASE_DB).",
+)
+@click.option(
+    "actor",
+    "--as",
+    envvar="FIELDCASE_STAFF",
+    metavar="STAFF",
+    help="Who is acting (FIELDCASE_STAFF).",
+)
+@click.option(
+    "--config",
+    envvar="FIELDCASE_CONFIG",
+    metavar="PATH",
+    help="fieldcase.toml with institution and plugin settings (FIELDCASE_CONFIG).",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str, actor: str | None, config: str | None) -> None:
+    """Field-verification case management.
+
+    Take an overdue borrower's case through confirmation, visit preparation,
+    the on-site interview and feedback, to closure.
+
+    \b
+    Example:
+        fieldcase --db demo.db demo
+        fieldcase --db demo.db --as li.na cases --staff li.na
+    """
+    ctx.obj = App(db, actor, config)
+
+
+@cli.command()
+@pass_app
+def init(app: App) -> None:
+    """Create the database, or bring its schema up to date.
+
+    \b
+    Example:
+        fieldcase --db office.db init
+    """
+    from .store import Store
+
+    store = Store(app.db_path)
+    applied = store.migrate()
+    store.close()
+    if applied:
+        click.echo(f"{app.db_path}: applied {', '.join(applied)}")
+    else:
+        click.echo(f"{app.db_path}: up to date")
+
+
+# -- staff ---------------------------------------------------------------------------------
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def staff(ctx: click.Context, json_: bool) -> None:
+    """List field staff and supervisors, with their open cases.
+
+    \b
+    Example:
+        fieldcase staff
+        fieldcase --as chen.wei staff add li.na --name "Li Na" --role field
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.find_object(App)
+    assert app is not None
+    services = app.services
+    workload = services.store.staff_workload()
+    rows = [
+        {"id": s.id, "name": s.name, "role": s.role, "open cases": workload.get(s.id, 0)}
+        for s in services.store.list_staff()
+    ]
+    emit(rows, json_, lambda: table(rows))
+
+
+@staff.command("add")
+@click.argument("staff_id")
+@click.option("--name", required=True, help="Full name.")
+@click.option(
+    "--role", type=click.Choice(["field", "supervisor"]), default="field", show_default=True
+)
+@at_option
+@pass_app
+def staff_add(app: App, staff_id: str, name: str, role: str, at: dt.datetime) -> None:
+    """Add a staff member. The first one needs no --as; after that, a supervisor adds staff.
+
+    \b
+    Example:
+        fieldcase staff add chen.wei --name "Chen Wei" --role supervisor
+        fieldcase --as chen.wei staff add li.na --name "Li Na"
+    """
+    member = app.services.add_staff(staff_id, name, role, actor=app.actor, at=at)
+    click.echo(f"Added {member.role} {member.id} ({member.name})")
+
+
+# -- cases ---------------------------------------------------------------------------------
+
+
+def case_summary(case: Case, at: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "case": case.label,
+        "borrower": case.borrower.name,
+        "stage": str(case.stage),
+        "staff": case.assigned_to or "",
+        "dpd": case.days_past_due(at),
+        "bucket": case.aging_bucket(at),
+        "overdue": f"{case.currency} {case.overdue_amount:,}",
+    }
+
+
+def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
+    import attrs
+
+    data = attrs.asdict(case, recurse=True)
+    data["stage"] = str(case.stage)
+    if at is not None:
+        data["days_past_due"] = case.days_past_due(at)
+        data["aging_bucket"] = case.aging_bucket(at)
+    return data
+
+
+@cli.command()
+@click.option("--institution", required=True, help="Institution id.")
+@click.option("--reference", required=True, help="The institution's account reference.")
+@click.option("--name", "borrower_name", required=True, help="Borrower's name.")
+@click.option("--timezone", required=True, help="Borrower's IANA time zone, e.g. Asia/Shanghai.")
+@click.option("--currency", required=True, help="ISO 4217 code, e.g. CNY.")
+@click.option("--principal", required=True, help="Outstanding principal, e.g. 20000.00.")
+@click.option("--overdue", "overdue_amount", required=True, help="Amount overdue.")
+@click.option(
+    "--overdue-since",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First missed due date, YYYY-MM-DD.",
+)
+@click.option("--jurisdiction", default="", help="ISO country code, e.g. CN, US-NY, IN.")
+@click.option("--national-id", default="")
+@click.option("--phone", default="")
+@click.option("--address", default="", help="Address on file.")
+@click.option("--assign", "assign_to", help="Assign to this staff member.")
+@at_option
+@json_option
+@pass_app
+def create(
+    app: App, overdue_since: dt.datetime, at: dt.datetime, json_: bool, **fields: Any
+) -> None:
+    """Refer one case by hand (case files come in with 'import').
+
+    \b
+    Example:
+        fieldcase --as chen.wei create --institution hx-consumer --reference L-1001 \\
+          --name "王芳" --timezone Asia/Shanghai --currency CNY --principal 20000 \\
+          --overdue 3150.40 --overdue-since 2026-09-15 --jurisdiction CN
+    """
+    case = app.services.create_case(
+        actor=app.need_actor(), at=at, overdue_since=overdue_since.date(), **fields
+    )
+    data = case_json(case, at)
+    note = "" if case.eligible else f" (not eligible: {case.eligibility_note})"
+    emit(data, json_, lambda: click.echo(f"Created case {case.id} {case.label}{note}"))
+
+
+@cli.command()
+@click.option(
+    "--stage", type=click.Choice(["confirmation", "preparation", "interview", "feedback", "closed"])
+)
+@click.option("--staff", help="Cases assigned to this staff member.")
+@click.option("--institution")
+@click.option(
+    "--bucket",
+    type=click.Choice(["1-30", "31-60", "61-90", "91-180", "181+"]),
+    help="Aging bucket, days past due.",
+)
+@click.option("--mine", is_flag=True, help="Cases assigned to --as.")
+@click.option("--all", "include_all", is_flag=True, help="Include closed and ineligible cases.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@at_option
+@json_option
+@pass_app
+def cases(
+    app: App,
+    stage: str | None,
+    staff: str | None,
+    institution: str | None,
+    bucket: str | None,
+    mine: bool,
+    include_all: bool,
+    limit: int,
+    at: dt.datetime,
+    json_: bool,
+) -> None:
+    """The worklist: open cases, highest priority first.
+
+    \b
+    Example:
+        fieldcase cases --staff li.na --stage preparation
+        fieldcase cases --institution hx-consumer --bucket 91-180 --json
+    """
+    from .store import WorklistFilter
+
+    if mine:
+        staff = app.need_actor()
+    filters = WorklistFilter(
+        stage=stage,
+        staff=staff,
+        institution=institution,
+        bucket=bucket,
+        include_closed=include_all or stage == "closed",
+        include_ineligible=include_all,
+    )
+    ranked = app.services.worklist(filters, at, limit=limit)
+    rows = [{**case_summary(case, at), "priority": round(p, 1)} for case, p in ranked]
+    emit(rows, json_, lambda: table(rows))
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@at_option
+@json_option
+@pass_app
+def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
+    """Everything about one case: borrower, stage, contacts, visits, feedback.
+
+    CASE is a case id (42) or INSTITUTION/REFERENCE.
+
+    \b
+    Example:
+        fieldcase show 42
+        fieldcase show hx-consumer/L-1001 --json
+    """
+    import attrs
+
+    file = app.services.case_file(case_ref)
+    case = file.case
+    if json_:
+        data = case_json(case, at)
+        data["contacts"] = [attrs.asdict(c) for c in file.contacts]
+        data["visits"] = [attrs.asdict(v) for v in file.visits]
+        data["feedback"] = [attrs.asdict(f) for f in file.feedback]
+        emit(data, True, lambda: None)
+        return
+    b = case.borrower
+    lines = [
+        f"Case {case.id}  {case.label}  [{case.stage}]"
+        + (f"  closed: {case.resolution}" if case.resolution else ""),
+        f"  Borrower:   {b.name}  ({', '.join(filter(None, [b.timezone, case.jurisdiction]))})",
+        f"  Phone:      {b.phone or '-'}   National id: {b.national_id or '-'}",
+        f"  Address:    {b.address or '-'}",
+        f"  Confirmed:  {case.confirmed_address or '-'}",
+        f"  Overdue:    {case.currency} {case.overdue_amount:,} of principal "
+        f"{case.currency} {case.principal:,}, since {case.overdue_since} "
+        f"({case.days_past_due(at)} days, bucket {case.aging_bucket(at)})",
+        f"  Assigned:   {case.assigned_to or '-'}",
+    ]
+    if not case.eligible:
+        lines.append(f"  Eligible:   no - {case.eligibility_note}")
+    if case.failed_visits:
+        lines.append(
+            f"  Failed visits: {case.failed_visits}" + ("  (escalated)" if case.escalated else "")
+        )
+    if case.feedback_status:
+        lines.append(f"  Feedback:   {case.feedback_status}")
+    click.echo("\n".join(lines))
+    if file.contacts:
+        click.echo("\nContact attempts")
+        table(
+            [
+                {
+                    "at": c.at.isoformat(),
+                    "channel": c.channel,
+                    "target": c.target,
+                    "outcome": c.outcome,
+                    "staff": c.staff,
+                    "note": c.note,
+                }
+                for c in file.contacts
+            ]
+        )
+    for visit in file.visits:
+        click.echo(
+            f"\nVisit {visit.number}: {visit.date} {visit.window_start:%H:%M}-"
+            f"{visit.window_end:%H:%M} {visit.timezone}  [{visit.status}]  "
+            f"staff: {', '.join(visit.staff)}"
+        )
+        for item in visit.checklist:
+            mark = "x" if item.ticked else " "
+            opt = "" if item.required else " (optional)"
+            click.echo(f"  [{mark}] {item.code}: {item.label}{opt}")
+        if visit.met:
+            click.echo(
+                f"  Met: {visit.met}  reason: {visit.reason_code or '-'}  "
+                f"employment: {visit.employment or '-'}  attitude: {visit.attitude or '-'}"
+            )
+        if visit.monthly_income is not None or visit.other_debts is not None:
+            click.echo(
+                f"  Monthly income: {visit.monthly_income}  other debts: {visit.other_debts}"
+            )
+        if visit.notes:
+            click.echo(f"  Notes: {visit.notes}")
+    for fb in file.feedback:
+        click.echo(
+            f"\nFeedback ({fb.review_status}) by {fb.submitted_by} at "
+            f"{fb.submitted_at.isoformat()}: recommend {fb.recommendation}"
+        )
+        click.echo(f"  {fb.summary}")
+        if fb.review_note:
+            click.echo(f"  Review by {fb.reviewed_by}: {fb.review_note}")
+
+
+def describe_event(event: Event) -> str:
+    data = event.payload.get("data", {})
+    if event.type == "refused":
+        reasons = "; ".join(f"{r['reason']} ({r['rule']})" for r in data.get("reasons", []))
+        return f"refused {data.get('action')}: {reasons}"
+    parts = [f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {})]
+    return " ".join(parts)
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@json_option
+@pass_app
+def history(app: App, case_ref: str, json_: bool) -> None:
+    """The case's audit trail: every event, refusals included, oldest first.
+
+    \b
+    Example:
+        fieldcase history 42
+    """
+    events = app.services.history(case_ref)
+    rows = [
+        {
+            "event": e.id,
+            "at": e.at.isoformat(),
+            "actor": e.actor or "",
+            "type": e.type,
+            "details": describe_event(e),
+        }
+        for e in events
+    ]
+    if json_:
+        emit(
+            [
+                {
+                    "id": e.id,
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "type": e.type,
+                    "data": e.payload.get("data"),
+                    "hash": e.hash,
+                }
+                for e in events
+            ],
+            True,
+            lambda: None,
+        )
+    else:
+        table(rows)
+
+
+@cli.command()
+@click.argument("case_refs", metavar="CASE...", nargs=-1, required=True)
+@click.option("--to", "to", required=True, metavar="STAFF", help="The staff member.")
+@at_option
+@pass_app
+def assign(app: App, case_refs: tuple[str, ...], to: str, at: dt.datetime) -> None:
+    """Assign cases to a staff member (supervisors only).
+
+    \b
+    Example:
+        fieldcase --as chen.wei assign 12 13 14 --to li.na
+    """
+    for ref in case_refs:
+        case = app.services.assign(ref, to=to, actor=app.need_actor(), at=at)
+        click.echo(f"Case {case.id} assigned to {to}")
+
+
+# -- stage 1 ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option(
+    "--channel",
+    required=True,
+    type=click.Choice(["phone", "sms", "letter", "email", "employer", "bureau", "social"]),
+)
+@click.option(
+    "--target",
+    default="borrower",
+    show_default=True,
+    type=click.Choice(["borrower", "third-party"]),
+)
+@click.option(
+    "--outcome",
+    required=True,
+    type=click.Choice(["reached", "no-answer", "wrong-number", "refused", "left-message"]),
+)
+@click.option("--note", default="")
+@at_option
+@pass_app
+def contact(
+    app: App, case_ref: str, channel: str, target: str, outcome: str, note: str, at: dt.datetime
+) -> None:
+    """Record a contact attempt: channel, who was targeted, outcome.
+
+    \b
+    Example:
+        fieldcase --as li.na contact 42 --channel phone --outcome no-answer
+        fieldcase --as li.na contact 42 --channel employer --target third-party \\
+          --outcome reached --note "HR confirmed she still works there"
+    """
+    attempt = app.services.record_contact(
+        case_ref,
+        actor=app.need_actor(),
+        at=at,
+        channel=channel,
+        target=target,
+        outcome=outcome,
+        note=note,
+    )
+    click.echo(f"Recorded {channel} contact with {target}: {outcome} (case {attempt.case_id})")
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option("--address", required=True, help="The confirmed address.")
+@click.option("--source", default="", help="The channel that confirmed it.")
+@at_option
+@pass_app
+def confirm(app: App, case_ref: str, address: str, source: str, at: dt.datetime) -> None:
+    """Confirm the borrower's address; the case moves to preparation.
+
+    \b
+    Example:
+        fieldcase --as li.na confirm 42 --address "上海市浦东新区世纪大道100号" --source phone
+    """
+    case = app.services.confirm_address(
+        case_ref, actor=app.need_actor(), at=at, address=address, source=source
+    )
+    click.echo(f"Case {case.id}: address confirmed; now in {case.stage}")
+
+
+# -- stage 2 ---------------------------------------------------------------------------------
+
+
+def parse_window(value: str) -> tuple[dt.time, dt.time]:
+    try:
+        start, end = value.split("-")
+        return dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not HH:MM-HH:MM, e.g. 14:00-16:00") from None
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option(
+    "--date",
+    "date_",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Visit date, YYYY-MM-DD, in the borrower's time zone.",
+)
+@click.option("--window", required=True, help="HH:MM-HH:MM in the borrower's local time.")
+@click.option(
+    "--with",
+    "companions",
+    multiple=True,
+    metavar="STAFF",
+    help="Another visiting staff member (repeatable).",
+)
+@at_option
+@pass_app
+def plan(
+    app: App,
+    case_ref: str,
+    date_: dt.datetime,
+    window: str,
+    companions: tuple[str, ...],
+    at: dt.datetime,
+) -> None:
+    """Plan the visit: date and time window in the borrower's local time.
+
+    Planning again before the visit replaces the plan and keeps ticked items.
+
+    \b
+    Example:
+        fieldcase --as li.na plan 42 --date 2026-11-25 --window 14:00-16:00 --with zhang.min
+    """
+    case, visit = app.services.plan_visit(
+        case_ref,
+        actor=app.need_actor(),
+        at=at,
+        date=date_.date(),
+        window=parse_window(window),
+        companions=companions,
+    )
+    click.echo(
+        f"Case {case.id}: visit {visit.number} planned {visit.date} "
+        f"{visit.window_start:%H:%M}-{visit.window_end:%H:%M} {visit.timezone} "
+        f"with {', '.join(visit.staff)}"
+    )
+    todo = [item.code for item in visit.checklist if item.required and not item.ticked]
+    if todo:
+        click.echo(f"Checklist to tick: {', '.join(todo)}")
+    else:
+        click.echo(f"Checklist complete; case is in {case.stage}")
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option("--tick", "items", multiple=True, metavar="ITEM", help="Tick an item (repeatable).")
+@click.option("--all", "tick_all", is_flag=True, help="Tick every item.")
+@at_option
+@json_option
+@pass_app
+def checklist(
+    app: App, case_ref: str, items: tuple[str, ...], tick_all: bool, at: dt.datetime, json_: bool
+) -> None:
+    """Show or tick the visit checklist; when all required items are ticked, go to interview.
+
+    \b
+    Example:
+        fieldcase --as li.na checklist 42
+        fieldcase --as li.na checklist 42 --tick id-badge --tick contract
+        fieldcase --as li.na checklist 42 --all
+    """
+    services = app.services
+    if items or tick_all:
+        case, visit = services.tick_checklist(
+            case_ref, actor=app.need_actor(), at=at, items=items, tick_all=tick_all
+        )
+    else:
+        file = services.case_file(case_ref)
+        case = file.case
+        if file.current_visit is None:
+            raise click.ClickException(f"case {case.id} has no visit planned yet")
+        visit = file.current_visit
+    rows = [
+        {
+            "item": i.code,
+            "label": i.label,
+            "required": "yes" if i.required else "no",
+            "ticked": "x" if i.ticked else "",
+        }
+        for i in visit.checklist
+    ]
+
+    def human() -> None:
+        table(rows)
+        click.echo(f"Case {case.id} is in {case.stage}")
+
+    emit({"case": case.id, "stage": str(case.stage), "items": rows}, json_, human)
+
+
+# -- stage 3 ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option("--met", required=True, type=click.Choice(["borrower", "relative", "nobody"]))
+@click.option("--reason", metavar="CODE", help="Overdue reason code (see 'fieldcase reasons').")
+@click.option(
+    "--employment",
+    type=click.Choice(["employed", "self-employed", "unemployed", "retired", "student", "unknown"]),
+)
+@click.option("--income", metavar="AMOUNT", help="Monthly income, in the case currency.")
+@click.option("--other-debts", metavar="AMOUNT", help="Other debts, in the case currency.")
+@click.option("--multi-lender/--single-lender", default=None, help="Borrows from several lenders.")
+@click.option(
+    "--attitude",
+    type=click.Choice(["cooperative", "willing-unable", "evasive", "hostile", "disputes-debt"]),
+)
+@click.option("--note", default="", help="What was seen and said.")
+@at_option
+@pass_app
+def interview(
+    app: App,
+    case_ref: str,
+    met: str,
+    reason: str | None,
+    employment: str | None,
+    income: str | None,
+    other_debts: str | None,
+    multi_lender: bool | None,
+    attitude: str | None,
+    note: str,
+    at: dt.datetime,
+) -> None:
+    """Record the on-site interview, or a failed visit (--met nobody).
+
+    \b
+    Example:
+        fieldcase --as li.na interview 42 --met borrower --reason medical \\
+          --employment employed --income 8500 --other-debts 12000 \\
+          --attitude willing-unable --note "Hospital bills since August"
+        fieldcase --as li.na interview 42 --met nobody --note "Neighbour says away"
+    """
+    case, visit = app.services.record_interview(
+        case_ref,
+        actor=app.need_actor(),
+        at=at,
+        met=met,
+        reason=reason,
+        employment=employment,
+        monthly_income=income,
+        other_debts=other_debts,
+        multi_lender=multi_lender,
+        attitude=attitude,
+        notes=note,
+    )
+    if visit.status == "failed":
+        what = (
+            "escalated to feedback: failed-visit limit reached"
+            if case.escalated
+            else "back to preparation for a revisit"
+        )
+        click.echo(
+            f"Case {case.id}: visit {visit.number} failed ({case.failed_visits} so far); {what}"
+        )
+    else:
+        click.echo(f"Case {case.id}: interview recorded; now in {case.stage}")
+
+
+@cli.command()
+@json_option
+@pass_app
+def reasons(app: App, json_: bool) -> None:
+    """The overdue-reason codes, defaults and plugins' own.
+
+    \b
+    Example:
+        fieldcase reasons
+    """
+    rows = [{"code": r.code, "label": r.label} for r in app.services.reasons().values()]
+    emit(rows, json_, lambda: table(rows))
+
+
+# -- stage 4 ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option(
+    "--recommend",
+    required=True,
+    type=click.Choice(
+        ["restructure", "settlement", "revisit", "legal-referral", "dispute-review", "close"]
+    ),
+)
+@click.option("--summary", required=True, help="What was found, for the institution.")
+@at_option
+@pass_app
+def feedback(app: App, case_ref: str, recommend: str, summary: str, at: dt.datetime) -> None:
+    """Submit the visit record and recommendation. Immutable once submitted.
+
+    \b
+    Example:
+        fieldcase --as li.na feedback 42 --recommend restructure \\
+          --summary "Medical costs; can pay 1,500 a month from January"
+    """
+    case, _ = app.services.submit_feedback(
+        case_ref, actor=app.need_actor(), at=at, recommendation=recommend, summary=summary
+    )
+    click.echo(f"Case {case.id}: feedback submitted for review")
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option("--approve", "decision", flag_value="approve", help="Approve the feedback.")
+@click.option("--return", "decision", flag_value="return", help="Return it (needs --note).")
+@click.option("--note", default="")
+@at_option
+@pass_app
+def review(app: App, case_ref: str, decision: str | None, note: str, at: dt.datetime) -> None:
+    """A supervisor approves or returns submitted feedback.
+
+    \b
+    Example:
+        fieldcase --as chen.wei review 42 --approve
+        fieldcase --as chen.wei review 42 --return --note "Add the employer's name"
+    """
+    if decision is None:
+        raise click.UsageError("say --approve or --return")
+    case, fb = app.services.review_feedback(
+        case_ref, actor=app.need_actor(), at=at, approve=decision == "approve", note=note
+    )
+    click.echo(f"Case {case.id}: feedback {fb.review_status}")
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option(
+    "--resolution",
+    required=True,
+    type=click.Choice(
+        [
+            "paid",
+            "settled",
+            "restructured",
+            "dispute-upheld",
+            "unlocatable",
+            "uncollectible",
+            "legal-referral",
+            "withdrawn",
+        ]
+    ),
+)
+@click.option("--note", default="")
+@at_option
+@pass_app
+def close(app: App, case_ref: str, resolution: str, note: str, at: dt.datetime) -> None:
+    """Close a case with its resolution.
+
+    After approved feedback any resolution; before it, only paid, withdrawn
+    (supervisors) or unlocatable.
+
+    \b
+    Example:
+        fieldcase --as li.na close 42 --resolution restructured
+    """
+    case = app.services.close(
+        case_ref, actor=app.need_actor(), at=at, resolution=resolution, note=note
+    )
+    click.echo(f"Case {case.id}: closed as {case.resolution}")
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option("--reason", required=True, help="Why the case is reopened.")
+@at_option
+@pass_app
+def reopen(app: App, case_ref: str, reason: str, at: dt.datetime) -> None:
+    """Reopen a closed case (supervisors), back to preparation or confirmation.
+
+    \b
+    Example:
+        fieldcase --as chen.wei reopen 42 --reason "Restructure agreement not signed"
+    """
+    case = app.services.reopen(case_ref, actor=app.need_actor(), at=at, reason=reason)
+    click.echo(f"Case {case.id}: reopened; now in {case.stage}")
+
+
+# -- plugins and audit ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--all", "all_", is_flag=True, help="Include the built-in default plugins.")
+@json_option
+def plugins(all_: bool, json_: bool) -> None:
+    """Installed plugins, with their versions and hooks.
+
+    \b
+    Example:
+        fieldcase plugins --json
+    """
+    from .plugins import describe_plugins, manager
+
+    rows = describe_plugins(manager(), all_plugins=all_)
+    emit(
+        rows,
+        json_,
+        lambda: table(
+            [{**r, "hooks": ", ".join(r["hooks"])} for r in rows], ["name", "version", "hooks"]
+        ),
+    )
+
+
+@cli.group()
+def audit() -> None:
+    """Check the event log: hash chains, seals, and replay."""
+
+
+@audit.command("verify")
+@click.option(
+    "--seal",
+    "expected_seal",
+    metavar="DIGEST",
+    help="A digest from 'audit seal' kept elsewhere: exposes removed tail events.",
+)
+@click.option(
+    "--replay", is_flag=True, help="Also rebuild every table from the events and compare."
+)
+@pass_app
+def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
+    """Prove no event was edited or removed from the middle of its case's chain.
+
+    Exits 1 naming the first bad event.
+
+    \b
+    Example:
+        fieldcase audit verify
+        fieldcase audit verify --seal 3f1c...e9 --replay
+    """
+    store = app.services.store
+    checked, problem = store.verify_chains()
+    if problem is not None:
+        click.echo(
+            f"FAILED: event {problem.event_id} ({problem.chain}): {problem.problem}", err=True
+        )
+        sys.exit(1)
+    click.echo(f"OK: {checked} events in valid hash chains")
+    if expected_seal:
+        digest, chains, events = store.seal()
+        if digest != expected_seal.strip():
+            click.echo(
+                f"FAILED: seal mismatch: the log now has {events} events in {chains} "
+                "chains and does not match the seal; events were removed or added "
+                "after it was taken",
+                err=True,
+            )
+            sys.exit(1)
+        click.echo("OK: matches the seal")
+    if replay:
+        differences = store.compare_replay()
+        if differences:
+            for line in differences[:20]:
+                click.echo(f"FAILED: {line}", err=True)
+            sys.exit(1)
+        click.echo("OK: every table equals the replay of the events")
+
+
+@audit.command("seal")
+@json_option
+@pass_app
+def audit_seal(app: App, json_: bool) -> None:
+    """Print one digest over every chain's head; keep it elsewhere.
+
+    \b
+    Example:
+        fieldcase audit seal > seal-2026-11-23.txt
+        fieldcase audit verify --seal "$(cat seal-2026-11-23.txt)"
+    """
+    digest, chains, events = app.services.store.seal()
+    emit({"seal": digest, "chains": chains, "events": events}, json_, lambda: click.echo(digest))
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--replace", is_flag=True, help="Delete the database first if it exists.")
+@click.option("--cases", "count", default=300, show_default=True, type=click.IntRange(10))
+@click.option(
+    "--at",
+    "at_text",
+    default="2026-11-02T09:00:00+08:00",
+    show_default=True,
+    help="The demo's clock: when the walk-through starts.",
+)
+@pass_app
+def demo(app: App, replace: bool, count: int, at_text: str) -> None:
+    """Build a demo database with a sample portfolio and walk cases through every stage.
+
+    \b
+    Example:
+        fieldcase --db demo.db demo --replace
+        fieldcase --db demo.db --as li.na cases --mine
+    """
+    from .demo import build_demo
+
+    path = Path(app.db_path)
+    if path.exists():
+        if not replace:
+            raise click.ClickException(
+                f"{path} already exists; pass --replace to rebuild it, or --db another file"
+            )
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    services = app.open(create=True)
+    start = parse_time(at_text)
+    with click.progressbar(length=count, label="Referring cases", file=sys.stderr) as bar:
+        result = build_demo(services, start, count=count, progress=bar.update)
+    click.echo(
+        f"Demo database {path}: {count} cases from {len(result.institutions)} "
+        f"institutions, {result.walked} walked through every stage.\n"
+    )
+    click.echo("Worklist of li.na:")
+    app.actor = "li.na"
+    ctx = click.get_current_context()
+    ctx.invoke(
+        cases,
+        staff="li.na",
+        stage=None,
+        institution=None,
+        bucket=None,
+        mine=False,
+        include_all=False,
+        limit=10,
+        at=result.now,
+        json_=False,
+    )
+    click.echo(f"\nHistory of case {result.showcase}:")
+    ctx.invoke(history, case_ref=str(result.showcase), json_=False)
+    click.echo("\nTry:")
+    click.echo(f"  fieldcase --db {path} show {result.showcase}")
+    click.echo(f"  fieldcase --db {path} --as li.na cases --mine")
+    click.echo(f"  fieldcase --db {path} audit verify")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    cli()
+
+
+@functools.cache
+def _load_plugin_commands() -> None:
+    from .plugins import manager
+
+    manager().hook.register_commands(cli=cli)
+
+
+_load_plugin_commands()

@@ -1,0 +1,386 @@
+"""A deterministic sample portfolio, and a few cases walked through every stage."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import random
+from collections.abc import Callable
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from .errors import Refused
+from .services import Services
+
+
+@attrs.frozen
+class Institution:
+    id: str
+    jurisdiction: str
+    timezones: tuple[str, ...]
+    currency: str
+    names: str  # "zh", "en" or "in"
+    staff: tuple[str, ...]
+    supervisor: str
+    cities: tuple[str, ...]
+
+
+INSTITUTIONS = (
+    Institution(
+        "hx-consumer",
+        "CN",
+        ("Asia/Shanghai",),
+        "CNY",
+        "zh",
+        ("li.na", "zhang.min"),
+        "chen.wei",
+        ("上海市浦东新区", "杭州市西湖区", "南京市鼓楼区", "苏州市姑苏区"),
+    ),
+    Institution(
+        "pearl-river-bank",
+        "CN",
+        ("Asia/Shanghai", "Asia/Urumqi"),
+        "CNY",
+        "zh",
+        ("zhang.min", "li.na"),
+        "chen.wei",
+        ("广州市天河区", "深圳市南山区", "乌鲁木齐市天山区", "佛山市禅城区"),
+    ),
+    Institution(
+        "example-bank",
+        "US-NY",
+        ("America/New_York",),
+        "USD",
+        "en",
+        ("maria.lopez",),
+        "ann.hughes",
+        ("Brooklyn, NY", "Queens, NY", "Yonkers, NY", "Buffalo, NY"),
+    ),
+    Institution(
+        "midwest-credit",
+        "US-IL",
+        ("America/Chicago",),
+        "USD",
+        "en",
+        ("maria.lopez",),
+        "ann.hughes",
+        ("Chicago, IL", "Springfield, IL", "Peoria, IL", "Naperville, IL"),
+    ),
+    Institution(
+        "deccan-finance",
+        "IN",
+        ("Asia/Kolkata",),
+        "INR",
+        "in",
+        ("raj.patel",),
+        "ann.hughes",
+        ("Pune, MH", "Hyderabad, TS", "Bengaluru, KA", "Nagpur, MH"),
+    ),
+)
+
+STAFF = (
+    ("chen.wei", "陈伟 Chen Wei", "supervisor"),
+    ("ann.hughes", "Ann Hughes", "supervisor"),
+    ("li.na", "李娜 Li Na", "field"),
+    ("zhang.min", "张敏 Zhang Min", "field"),
+    ("maria.lopez", "Maria Lopez", "field"),
+    ("raj.patel", "Raj Patel", "field"),
+)
+
+ZH_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+ZH_GIVEN = (
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "华",
+    "建国",
+    "小红",
+)
+EN_FIRST = (
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "Daniel",
+    "Susan",
+    "Carlos",
+    "Aisha",
+    "Kevin",
+    "Grace",
+)
+EN_LAST = (
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Wilson",
+    "Anderson",
+    "Nguyen",
+    "Kim",
+    "O'Brien",
+    "Okafor",
+)
+IN_FIRST = (
+    "Aarav",
+    "Priya",
+    "Vihaan",
+    "Ananya",
+    "Arjun",
+    "Diya",
+    "Rohan",
+    "Kavya",
+    "Ishaan",
+    "Meera",
+    "Sanjay",
+    "Lakshmi",
+)
+IN_LAST = (
+    "Sharma",
+    "Patel",
+    "Reddy",
+    "Iyer",
+    "Nair",
+    "Gupta",
+    "Deshmukh",
+    "Kulkarni",
+    "Rao",
+    "Singh",
+)
+STREETS = {
+    "zh": ("人民路", "中山路", "解放路", "建设路", "和平路"),
+    "en": ("Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Park Pl"),
+    "in": ("MG Road", "Station Road", "Gandhi Nagar", "Nehru Marg", "Tilak Road"),
+}
+PHONE_PREFIX = {"CNY": "+86 138", "USD": "+1 212", "INR": "+91 98"}
+
+
+@attrs.frozen
+class DemoResult:
+    institutions: tuple[str, ...]
+    walked: int
+    showcase: int
+    now: dt.datetime
+
+
+def _name(rng: random.Random, style: str) -> str:
+    if style == "zh":
+        return rng.choice(ZH_SURNAMES) + rng.choice(ZH_GIVEN)
+    if style == "in":
+        return f"{rng.choice(IN_FIRST)} {rng.choice(IN_LAST)}"
+    return f"{rng.choice(EN_FIRST)} {rng.choice(EN_LAST)}"
+
+
+def _address(rng: random.Random, inst: Institution) -> str:
+    city = rng.choice(inst.cities)
+    street = rng.choice(STREETS[inst.names])
+    number = rng.randint(1, 999)
+    if inst.names == "zh":
+        return f"{city}{street}{number}号"
+    return f"{number} {street}, {city}"
+
+
+def build_demo(
+    services: Services,
+    start: dt.datetime,
+    *,
+    count: int = 300,
+    seed: int = 20261102,
+    progress: Callable[[int], object] = lambda n: None,
+) -> DemoResult:
+    """Fill ``services``' (empty) database; the same seed gives the same portfolio."""
+    rng = random.Random(seed)
+    clock = start
+    for staff_id, name, role in STAFF:
+        services.add_staff(staff_id, name, role, actor="chen.wei", at=clock)
+    for i in range(count):
+        inst = INSTITUTIONS[i % len(INSTITUTIONS)]
+        zone = rng.choice(inst.timezones)
+        principal = Decimal(rng.randrange(50_000, 5_000_000)) / 100
+        if inst.currency == "INR":
+            principal *= 20
+        overdue = (principal * Decimal(rng.randint(5, 40)) / 100).quantize(Decimal("0.01"))
+        since = (
+            start - dt.timedelta(days=rng.choice((0, 3, 12, 25, 40, 55, 75, 100, 150, 200, 320)))
+        ).date()
+        assign = rng.choice(inst.staff) if rng.random() < 0.85 else None
+        services.create_case(
+            actor=inst.supervisor,
+            at=clock - dt.timedelta(hours=2),
+            institution=inst.id,
+            reference=f"{inst.id[:2].upper()}-{100000 + i}",
+            borrower_name=_name(rng, inst.names),
+            timezone=zone,
+            currency=inst.currency,
+            principal=principal,
+            overdue_amount=overdue,
+            overdue_since=since,
+            jurisdiction=inst.jurisdiction,
+            national_id=f"{rng.randrange(10**11, 10**12)}",
+            phone=f"{PHONE_PREFIX[inst.currency]} {rng.randrange(1000, 9999)} "
+            f"{rng.randrange(1000, 9999)}",
+            address=_address(rng, inst),
+            assign_to=assign,
+        )
+        progress(1)
+    walked = _walk(services, start)
+    return DemoResult(
+        institutions=tuple(i.id for i in INSTITUTIONS),
+        walked=len(walked),
+        showcase=walked[0],
+        now=start + dt.timedelta(days=4),
+    )
+
+
+def _walk(services: Services, start: dt.datetime) -> list[int]:
+    """Take a handful of eligible assigned cases through every stage, with detours."""
+    from .store import WorklistFilter
+
+    picked = []
+    for inst in INSTITUTIONS:
+        candidates = [
+            c
+            for c, _ in services.worklist(
+                WorklistFilter(institution=inst.id, stage="confirmation"), start, limit=None
+            )
+            if c.assigned_to
+        ]
+        picked.extend(candidates[: 2 if inst.id == "hx-consumer" else 1])
+    done = []
+    for n, case in enumerate(picked):
+        assert case.id is not None
+        who = case.assigned_to or ""
+        supervisor = next(i.supervisor for i in INSTITUTIONS if i.id == case.institution)
+        zone = ZoneInfo(case.borrower.timezone)
+        t = start + dt.timedelta(minutes=10 * n)
+        services.record_contact(
+            case.id, actor=who, at=t, channel="phone", target="borrower", outcome="no-answer"
+        )
+        services.record_contact(
+            case.id,
+            actor=who,
+            at=t + dt.timedelta(hours=2),
+            channel="employer",
+            target="third-party",
+            outcome="reached",
+            note="Employer confirmed the home address",
+        )
+        services.confirm_address(
+            case.id,
+            actor=who,
+            at=t + dt.timedelta(hours=3),
+            address=case.borrower.address,
+            source="employer",
+        )
+        visit_day = (t + dt.timedelta(days=1)).astimezone(zone).date()
+        if case.institution == "example-bank":
+            # Show a plugin refusal: Thanksgiving is an Example Bank holiday.
+            with contextlib.suppress(Refused):
+                services.plan_visit(
+                    case.id,
+                    actor=who,
+                    at=t + dt.timedelta(hours=4),
+                    date=dt.date(2026, 11, 26),
+                    window=(dt.time(10), dt.time(12)),
+                )
+        services.plan_visit(
+            case.id,
+            actor=who,
+            at=t + dt.timedelta(hours=4),
+            date=visit_day,
+            window=(dt.time(14), dt.time(16)),
+        )
+        services.tick_checklist(case.id, actor=who, at=t + dt.timedelta(hours=5), tick_all=True)
+        visit_time = dt.datetime.combine(visit_day, dt.time(14, 30), tzinfo=zone)
+        if n == 1:
+            # Nobody home the first time: back to preparation, then a revisit.
+            services.record_interview(
+                case.id,
+                actor=who,
+                at=visit_time,
+                met="nobody",
+                notes="No answer at the door; neighbour says back Monday",
+            )
+            visit_day += dt.timedelta(days=2)
+            services.plan_visit(
+                case.id,
+                actor=who,
+                at=visit_time + dt.timedelta(hours=1),
+                date=visit_day,
+                window=(dt.time(10), dt.time(12)),
+            )
+            services.tick_checklist(
+                case.id, actor=who, at=visit_time + dt.timedelta(hours=2), tick_all=True
+            )
+            visit_time = dt.datetime.combine(visit_day, dt.time(10, 20), tzinfo=zone)
+        services.record_interview(
+            case.id,
+            actor=who,
+            at=visit_time,
+            met="borrower",
+            reason=("medical", "income-loss", "business-failure", "dispute")[n % 4],
+            employment=("employed", "unemployed", "self-employed", "employed")[n % 4],
+            monthly_income=(case.overdue_amount / 2).quantize(Decimal("0.01")),
+            other_debts=case.overdue_amount,
+            multi_lender=n % 3 == 0,
+            attitude=("cooperative", "willing-unable", "evasive", "cooperative")[n % 4],
+            notes="Borrower present; documents shown and explained",
+        )
+        after = visit_time + dt.timedelta(hours=3)
+        services.submit_feedback(
+            case.id,
+            actor=who,
+            at=after,
+            recommendation="restructure",
+            summary="Temporary hardship; proposes a 6-month plan",
+        )
+        if n == 0:
+            services.review_feedback(
+                case.id,
+                actor=supervisor,
+                at=after + dt.timedelta(hours=1),
+                approve=False,
+                note="State the monthly amount proposed",
+            )
+            services.submit_feedback(
+                case.id,
+                actor=who,
+                at=after + dt.timedelta(hours=2),
+                recommendation="restructure",
+                summary="Temporary hardship; can pay about a third of income monthly for 6 months",
+            )
+        services.review_feedback(
+            case.id, actor=supervisor, at=after + dt.timedelta(hours=3), approve=True
+        )
+        services.close(
+            case.id, actor=who, at=after + dt.timedelta(hours=4), resolution="restructured"
+        )
+        done.append(case.id)
+    return done

@@ -1,0 +1,69 @@
+"""Domain errors raised by services; the CLI maps them to exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import Decision
+
+
+class FieldcaseError(Exception):
+    """Base class: an error a person can act on, with a message that says how."""
+
+
+class CaseNotFound(FieldcaseError):
+    """No case matches the reference given."""
+
+
+class StaffNotFound(FieldcaseError):
+    """No staff member has the id given."""
+
+
+class InvalidInput(FieldcaseError):
+    """A value given to a service is malformed (bad amount, unknown code...)."""
+
+
+class Refused(FieldcaseError):
+    """An action was refused; only a refusal event was written."""
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+    @property
+    def reasons(self) -> list[tuple[str, str]]:
+        return [(self.rule, str(self))]
+
+    def explain(self) -> str:
+        """The message with its rule, as shown to the person who was refused."""
+        return f"{self} (rule {self.rule})"
+
+
+class InvalidTransition(Refused):
+    """The action is not allowed in the case's current stage or state."""
+
+
+class NotPermitted(Refused):
+    """The acting staff member may not perform this action on this case."""
+
+
+class PolicyDenied(Refused):
+    """One or more ``check_action``/``case_eligible`` implementations said no."""
+
+    def __init__(self, decisions: Sequence[Decision]) -> None:
+        self.decisions = list(decisions)
+        text = "; ".join(f"{d.reason} (rule {d.rule})" for d in self.decisions)
+        super().__init__(text, self.decisions[0].rule if self.decisions else "policy")
+
+    @property
+    def reasons(self) -> list[tuple[str, str]]:
+        return [(d.rule, d.reason) for d in self.decisions]
+
+    def explain(self) -> str:
+        return str(self)
+
+
+class StaleCase(FieldcaseError):
+    """The case changed after it was read; the write was not applied."""

@@ -1,0 +1,124 @@
+"""Every hook of fieldcase. Each docstring here is the reference for plugin authors.
+
+Implementations may accept only the arguments they need (pluggy passes by name).
+``settings`` is always the case's institution section of ``fieldcase.toml``
+(``[institutions.<id>]``), an empty dict when there is none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import click
+import pluggy
+
+from .model import ActionContext, Case, ChecklistItem, Decision, Event, Offer, Reason, Visit
+
+hookspec = pluggy.HookspecMarker("fieldcase")
+
+
+@hookspec
+def check_action(
+    case: Case, action: str, context: ActionContext, settings: Mapping[str, Any]
+) -> Decision | None:
+    """Decide whether ``action`` may be taken on ``case`` now.
+
+    Called before every state-changing action, outside the write transaction.
+    ``action`` is one of ``fieldcase.lifecycle.ACTIONS`` (``contact``,
+    ``plan_visit``, ``start_visit``, ``close``...). ``context`` carries the
+    time (aware), the actor and, where they apply, channel, target, visit
+    window and visiting staff.
+
+    Return a :class:`~fieldcase.model.Decision` or None to abstain. Any
+    denial refuses the action: every denial is shown with its rule id and
+    reason and recorded as one ``refused`` event.
+    """
+
+
+@hookspec
+def case_eligible(case: Case, settings: Mapping[str, Any], at: dt.datetime) -> Decision | None:
+    """Decide whether ``case`` qualifies for a field visit at time ``at``.
+
+    Called when a case is created or imported (ineligible cases are stored,
+    flagged, with the reason, and kept out of the field queue) and again
+    before the case enters preparation. Return a Decision or None.
+    """
+
+
+@hookspec
+def visit_checklist(case: Case, settings: Mapping[str, Any]) -> list[ChecklistItem]:
+    """Return checklist items for a visit being planned for ``case``.
+
+    Called when a visit is planned. Items from all plugins are merged in plugin
+    order; a later item with the same ``code`` is dropped. Required items must
+    all be ticked before the case moves to the interview stage.
+    """
+
+
+@hookspec
+def overdue_reasons() -> list[Reason]:
+    """Return overdue-reason codes and labels to add to the taxonomy.
+
+    Called once at start. An interview's ``--reason`` must be one of the codes.
+    """
+
+
+@hookspec(firstresult=True)
+def max_failed_visits(case: Case, settings: Mapping[str, Any]) -> int | None:
+    """Return how many failed visits ("nobody home") a case may have.
+
+    firstresult: the first non-None answer wins. When a failed visit reaches
+    the limit the case is escalated to feedback instead of going back to
+    preparation for a revisit.
+    """
+
+
+@hookspec
+def repayment_offers(case: Case, visit: Visit | None, settings: Mapping[str, Any]) -> list[Offer]:
+    """Return the repayment offers this plugin makes for ``case`` at ``visit``.
+
+    Called when offers are asked for. Offers are computed, never typed by hand.
+    """
+
+
+@hookspec(firstresult=True)
+def case_priority(case: Case, settings: Mapping[str, Any], at: dt.datetime) -> float | None:
+    """Return the case's priority on the worklist at time ``at``, higher first.
+
+    firstresult: the first non-None answer wins; the built-in default comes last.
+    """
+
+
+@hookspec
+def map_import_row(institution: str, row: dict[str, str]) -> dict[str, Any] | None:
+    """Translate one row of an institution's case file into fieldcase's columns.
+
+    Called per imported row. Return the mapped row, or None to leave it to
+    other plugins and the mapping file.
+    """
+
+
+@hookspec
+def register_exporters(register: Callable[..., None]) -> None:
+    """Register export formats: ``register(name, exporter)``. Called once at start."""
+
+
+@hookspec
+def register_reports(register: Callable[..., None]) -> None:
+    """Register named reports: ``register(name, report)``. Called once at start."""
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``fieldcase`` command line. Called once at start."""
+
+
+@hookspec
+def case_event(case: Case | None, event: Event) -> None:
+    """Observe an event after its transaction committed.
+
+    For notifications and integrations; returns nothing. ``case`` is the case
+    as it stands after the event (None for events about no case).
+    """

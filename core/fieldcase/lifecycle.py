@@ -1,0 +1,120 @@
+"""Stages, the actions that move a case between them, and their guards, as data."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    CONFIRMATION = "confirmation"
+    PREPARATION = "preparation"
+    INTERVIEW = "interview"
+    FEEDBACK = "feedback"
+    CLOSED = "closed"
+
+
+OPEN_STAGES = (Stage.CONFIRMATION, Stage.PREPARATION, Stage.INTERVIEW, Stage.FEEDBACK)
+
+#: The closed set of action names ``check_action`` receives.
+ACTIONS = (
+    "create",
+    "assign",
+    "contact",
+    "confirm_address",
+    "plan_visit",
+    "tick_checklist",
+    "start_visit",
+    "present_offer",
+    "accept_offer",
+    "submit_feedback",
+    "review",
+    "close",
+    "reopen",
+    "export",
+)
+
+#: Stages in which each action may be taken. Guards beyond the stage live in services.
+ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
+    "assign": OPEN_STAGES,
+    "contact": OPEN_STAGES,
+    "confirm_address": (Stage.CONFIRMATION,),
+    "plan_visit": (Stage.PREPARATION,),
+    "tick_checklist": (Stage.PREPARATION,),
+    "start_visit": (Stage.INTERVIEW,),
+    "submit_feedback": (Stage.FEEDBACK,),
+    "review": (Stage.FEEDBACK,),
+    "close": OPEN_STAGES,
+    "reopen": (Stage.CLOSED,),
+}
+
+#: What a field worker should do next, by stage: used in refusal messages.
+NEXT_STEP: dict[Stage, str] = {
+    Stage.CONFIRMATION: "confirm the address first (fieldcase confirm)",
+    Stage.PREPARATION: "plan the visit and tick the checklist first (fieldcase plan, checklist)",
+    Stage.INTERVIEW: "record the interview first (fieldcase interview)",
+    Stage.FEEDBACK: "submit feedback and have it reviewed (fieldcase feedback, review)",
+    Stage.CLOSED: "reopen the case first (fieldcase reopen)",
+}
+
+RESOLUTIONS = (
+    "paid",
+    "settled",
+    "restructured",
+    "dispute-upheld",
+    "unlocatable",
+    "uncollectible",
+    "legal-referral",
+    "withdrawn",
+)
+
+#: Resolutions that may close a case before its feedback is approved, and from where.
+EARLY_RESOLUTIONS: dict[str, tuple[Stage, ...]] = {
+    "paid": OPEN_STAGES,
+    "withdrawn": OPEN_STAGES,
+    "unlocatable": (Stage.CONFIRMATION, Stage.PREPARATION, Stage.FEEDBACK),
+}
+
+RECOMMENDATIONS = (
+    "restructure",
+    "settlement",
+    "revisit",
+    "legal-referral",
+    "dispute-review",
+    "close",
+)
+
+CHANNELS = ("phone", "sms", "letter", "email", "employer", "bureau", "social")
+TARGETS = ("borrower", "third-party")
+OUTCOMES = ("reached", "no-answer", "wrong-number", "refused", "left-message")
+MET = ("borrower", "relative", "nobody")
+EMPLOYMENT = ("employed", "self-employed", "unemployed", "retired", "student", "unknown")
+ATTITUDES = ("cooperative", "willing-unable", "evasive", "hostile", "disputes-debt")
+ROLES = ("field", "supervisor")
+
+#: Aging buckets in days past due, like delinquency buckets in lending systems.
+AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("1-30", 1, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("91-180", 91, 180),
+    ("181+", 181, None),
+)
+
+
+def aging_bucket(days_past_due: int) -> str:
+    """The bucket label for a number of days past due ('current' when not yet due)."""
+    for label, low, high in AGING_BUCKETS:
+        if days_past_due >= low and (high is None or days_past_due <= high):
+            return label
+    return "current"
+
+
+def bucket_range(label: str) -> tuple[int, int | None]:
+    for name, low, high in AGING_BUCKETS:
+        if name == label:
+            return low, high
+    raise ValueError(f"unknown bucket {label!r}")
+
+
+def stage_allows(action: str, stage: Stage) -> bool:
+    return stage in ALLOWED_STAGES.get(action, OPEN_STAGES)

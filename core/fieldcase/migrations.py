@@ -1,0 +1,138 @@
+"""Numbered schema migrations. Never edit one that has shipped: add the next."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("fieldcase")
+
+
+@migrations(name="001_initial")
+def m001_initial(db: Database) -> None:
+    db.table("staff").create({"id": str, "name": str, "role": str, "active": int}, pk="id")
+    db.table("cases").create(
+        {
+            "id": int,
+            "institution": str,
+            "reference": str,
+            "borrower_name": str,
+            "national_id": str,
+            "phone": str,
+            "address": str,
+            "timezone": str,
+            "jurisdiction": str,
+            "currency": str,
+            "principal_minor": int,
+            "overdue_minor": int,
+            "overdue_since": str,
+            "referred_at": str,
+            "stage": str,
+            "assigned_to": str,
+            "eligible": int,
+            "eligibility_note": str,
+            "confirmed_address": str,
+            "failed_visits": int,
+            "escalated": int,
+            "feedback_status": str,
+            "resolution": str,
+            "closed_at": str,
+            "updated_at": str,
+            "version": int,
+        },
+        pk="id",
+        not_null={"institution", "reference", "stage", "currency", "version"},
+    )
+    db.table("cases").create_index(["institution", "reference"], unique=True)
+    db.table("cases").create_index(["stage", "assigned_to"])
+    db.table("cases").create_index(["assigned_to"])
+    db.table("contacts").create(
+        {
+            "id": int,
+            "case_id": int,
+            "channel": str,
+            "target": str,
+            "outcome": str,
+            "note": str,
+            "at": str,
+            "staff": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+    )
+    db.table("contacts").create_index(["case_id"])
+    db.table("visits").create(
+        {
+            "id": int,
+            "case_id": int,
+            "number": int,
+            "date": str,
+            "window_start": str,
+            "window_end": str,
+            "timezone": str,
+            "staff": str,
+            "planned_by": str,
+            "planned_at": str,
+            "checklist": str,
+            "status": str,
+            "met": str,
+            "reason_code": str,
+            "employment": str,
+            "monthly_income_minor": int,
+            "other_debts_minor": int,
+            "multi_lender": int,
+            "attitude": str,
+            "notes": str,
+            "visited_at": str,
+            "recorded_by": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+    )
+    db.table("visits").create_index(["case_id", "number"], unique=True)
+    db.table("visits").create_index(["date", "status"])
+    db.table("feedback").create(
+        {
+            "id": int,
+            "case_id": int,
+            "visit_id": int,
+            "recommendation": str,
+            "summary": str,
+            "submitted_by": str,
+            "submitted_at": str,
+            "review_status": str,
+            "reviewed_by": str,
+            "reviewed_at": str,
+            "review_note": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id"), ("visit_id", "visits", "id")],
+    )
+    db.table("feedback").create_index(["case_id"])
+    db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER,
+            chain TEXT NOT NULL,
+            type TEXT NOT NULL,
+            actor TEXT,
+            at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """
+    )
+    db.table("events").create_index(["chain", "id"])
+    db.table("events").create_index(["case_id", "id"])
+    db.table("events").create_index(["type"])
+    # The log is append-only: refuse edits and deletions made by mistake.
+    db.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )

@@ -1,0 +1,244 @@
+"""The domain's values, as attrs classes. Values are frozen: change them with ``attrs.evolve``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from .lifecycle import Stage, aging_bucket
+
+
+@attrs.frozen
+class Decision:
+    """A plugin's verdict on an action: allowed or not, by which rule, and why."""
+
+    allowed: bool
+    rule: str
+    reason: str = ""
+
+    @classmethod
+    def allow(cls, rule: str, reason: str = "") -> Decision:
+        return cls(True, rule, reason)
+
+    @classmethod
+    def deny(cls, rule: str, reason: str) -> Decision:
+        return cls(False, rule, reason)
+
+
+@attrs.frozen
+class Reason:
+    """An overdue-reason code from the taxonomy."""
+
+    code: str
+    label: str
+
+
+@attrs.frozen
+class ChecklistItem:
+    """One thing to bring or do on a visit."""
+
+    code: str
+    label: str
+    required: bool = True
+    ticked: bool = False
+
+
+@attrs.frozen
+class Staff:
+    id: str
+    name: str
+    role: str  # "field" or "supervisor"
+    active: bool = True
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+
+@attrs.frozen
+class Borrower:
+    name: str
+    timezone: str
+    national_id: str = ""
+    phone: str = ""
+    address: str = ""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@attrs.frozen
+class Case:
+    """One overdue borrower account referred for an on-site verification visit."""
+
+    institution: str
+    reference: str
+    borrower: Borrower
+    currency: str
+    principal: Decimal
+    overdue_amount: Decimal
+    overdue_since: dt.date
+    referred_at: dt.datetime
+    jurisdiction: str = ""
+    id: int | None = None
+    stage: Stage = Stage.CONFIRMATION
+    assigned_to: str | None = None
+    eligible: bool = True
+    eligibility_note: str = ""
+    confirmed_address: str | None = None
+    failed_visits: int = 0
+    escalated: bool = False
+    feedback_status: str | None = None  # submitted | approved | returned
+    resolution: str | None = None
+    closed_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    version: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.institution}/{self.reference}"
+
+    def days_past_due(self, at: dt.datetime) -> int:
+        local = at.astimezone(self.borrower.zone).date()
+        return max((local - self.overdue_since).days, 0)
+
+    def aging_bucket(self, at: dt.datetime) -> str:
+        return aging_bucket(self.days_past_due(at))
+
+
+@attrs.frozen
+class ContactAttempt:
+    case_id: int
+    channel: str
+    target: str
+    outcome: str
+    at: dt.datetime
+    staff: str
+    note: str = ""
+    id: int | None = None
+
+
+@attrs.frozen
+class Visit:
+    """A planned visit and, once made, what was found on site."""
+
+    case_id: int
+    number: int
+    date: dt.date
+    window_start: dt.time
+    window_end: dt.time
+    timezone: str
+    staff: tuple[str, ...]
+    planned_by: str
+    planned_at: dt.datetime
+    checklist: tuple[ChecklistItem, ...] = ()
+    status: str = "planned"  # planned | done | failed
+    met: str | None = None
+    reason_code: str | None = None
+    employment: str | None = None
+    monthly_income: Decimal | None = None
+    other_debts: Decimal | None = None
+    multi_lender: bool | None = None
+    attitude: str | None = None
+    notes: str = ""
+    visited_at: dt.datetime | None = None
+    recorded_by: str | None = None
+    id: int | None = None
+
+    def window(self) -> tuple[dt.datetime, dt.datetime]:
+        """The visit window as aware datetimes in the borrower's time zone."""
+        zone = ZoneInfo(self.timezone)
+        start = dt.datetime.combine(self.date, self.window_start, tzinfo=zone)
+        end = dt.datetime.combine(self.date, self.window_end, tzinfo=zone)
+        return start, end
+
+    @property
+    def checklist_ready(self) -> bool:
+        return all(item.ticked for item in self.checklist if item.required)
+
+
+@attrs.frozen
+class Feedback:
+    """The finalised visit record fed back to the institution; immutable once submitted."""
+
+    case_id: int
+    recommendation: str
+    summary: str
+    submitted_by: str
+    submitted_at: dt.datetime
+    visit_id: int | None = None
+    review_status: str = "submitted"  # submitted | approved | returned
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = None
+    review_note: str = ""
+    id: int | None = None
+
+
+@attrs.frozen
+class ScheduledPayment:
+    due: dt.date
+    amount: Decimal
+
+
+@attrs.frozen
+class Offer:
+    """A repayment option computed by a plugin for a case (installments, waiver...)."""
+
+    code: str
+    kind: str  # installment | extension | waiver | settlement
+    label: str
+    currency: str
+    total_payable: Decimal
+    schedule: tuple[ScheduledPayment, ...] = ()
+    expires: dt.date | None = None
+    terms: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Promise:
+    case_id: int
+    amount: Decimal
+    due: dt.date
+    made_at: dt.datetime
+    status: str = "open"  # open | kept | broken
+
+
+@attrs.frozen
+class Payment:
+    case_id: int
+    amount: Decimal
+    at: dt.datetime
+    reference: str
+
+
+@attrs.frozen
+class ActionContext:
+    """What ``check_action`` knows about the action: when, who, how, to whom."""
+
+    at: dt.datetime
+    actor: str
+    channel: str | None = None
+    target: str | None = None
+    window: tuple[dt.datetime, dt.datetime] | None = None
+    staff: tuple[str, ...] = ()
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Event:
+    """One append-only entry of the audit log; ``payload`` carries the whole change."""
+
+    type: str
+    chain: str
+    actor: str | None
+    at: dt.datetime
+    payload: dict[str, Any]
+    case_id: int | None = None
+    id: int | None = None
+    prev_hash: str = ""
+    hash: str = ""

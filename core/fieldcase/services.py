@@ -1,0 +1,827 @@
+"""One function per user action. Each runs in ONE transaction with its event.
+
+The order is always: read, check (stage, permission, policy), then write the
+change and its event atomically, then notify ``case_event`` observers. A
+refusal writes only a ``refused`` event and raises a :class:`Refused` error.
+Services never print.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+import pluggy
+
+from . import lifecycle
+from .config import Config
+from .errors import InvalidInput, InvalidTransition, NotPermitted, PolicyDenied, Refused
+from .lifecycle import Stage
+from .model import (
+    ActionContext,
+    Borrower,
+    Case,
+    ChecklistItem,
+    ContactAttempt,
+    Decision,
+    Event,
+    Feedback,
+    Reason,
+    Staff,
+    Visit,
+)
+from .money import exponent, parse_amount
+from .store import Record, Store, WorklistFilter
+
+log = logging.getLogger(__name__)
+
+
+def _choice(value: str, allowed: Sequence[str], field: str) -> str:
+    if value not in allowed:
+        raise InvalidInput(f"{field}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    if at.tzinfo is None:
+        raise InvalidInput(f"time {at.isoformat()} has no time zone; add one, e.g. +08:00 or Z")
+    return at
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai"
+        ) from None
+    return name
+
+
+@attrs.frozen
+class CaseFile:
+    """Everything known about one case, for ``show``."""
+
+    case: Case
+    contacts: list[ContactAttempt]
+    visits: list[Visit]
+    feedback: list[Feedback]
+
+    @property
+    def current_visit(self) -> Visit | None:
+        return self.visits[-1] if self.visits else None
+
+
+class Services:
+    """The actions of fieldcase over one store, plugin manager and configuration."""
+
+    def __init__(self, store: Store, pm: pluggy.PluginManager, config: Config | None = None):
+        self.store = store
+        self.pm = pm
+        self.config = config or Config()
+        self._reasons: dict[str, Reason] | None = None
+
+    # -- shared checks ---------------------------------------------------------
+
+    def settings(self, case: Case) -> Mapping[str, Any]:
+        return self.config.settings(case.institution)
+
+    def reasons(self) -> dict[str, Reason]:
+        """The overdue-reason taxonomy: defaults plus every plugin's codes."""
+        if self._reasons is None:
+            found: dict[str, Reason] = {}
+            for batch in reversed(self.pm.hook.overdue_reasons()):
+                for reason in batch or []:
+                    found.setdefault(reason.code, reason)
+            self._reasons = found
+        return self._reasons
+
+    def actor(self, staff_id: str | None) -> Staff:
+        if not staff_id:
+            raise InvalidInput(
+                "who is acting? pass --as STAFF or set FIELDCASE_STAFF (see 'fieldcase staff')"
+            )
+        staff = self.store.get_staff(staff_id)
+        if not staff.active:
+            raise InvalidInput(f"staff member {staff_id} is inactive")
+        return staff
+
+    def _refuse(
+        self,
+        case: Case | None,
+        actor: str | None,
+        at: dt.datetime,
+        action: str,
+        error: Refused,
+        attempted: dict[str, Any] | None = None,
+    ) -> NoReturn:
+        self.store.record_refusal(
+            case_id=case.id if case else None,
+            actor=actor,
+            at=at,
+            action=action,
+            reasons=error.reasons,
+            attempted=attempted,
+        )
+        raise error
+
+    def _guard(
+        self,
+        case: Case,
+        staff: Staff,
+        action: str,
+        at: dt.datetime,
+        *,
+        attempted: dict[str, Any] | None = None,
+        supervisor_only: bool = False,
+        context: ActionContext | None = None,
+    ) -> None:
+        """Permission, stage and policy checks; the first failure is recorded and raised."""
+        error: Refused | None = None
+        if supervisor_only and not staff.is_supervisor:
+            error = NotPermitted(
+                f"only a supervisor may {action.replace('_', ' ')} (you are {staff.id}, "
+                f"{staff.role})",
+                "permission.supervisor",
+            )
+        elif not staff.is_supervisor and case.assigned_to != staff.id:
+            owner = case.assigned_to or "nobody"
+            error = NotPermitted(
+                f"case {case.id} is assigned to {owner}, not to you ({staff.id}); "
+                "ask a supervisor to assign it",
+                "permission.assigned",
+            )
+        elif not lifecycle.stage_allows(action, case.stage):
+            error = InvalidTransition(
+                f"cannot {action.replace('_', ' ')} case {case.id}: it is in stage "
+                f"{case.stage}; {lifecycle.NEXT_STEP[case.stage]}",
+                f"stage.{action}",
+            )
+        if error is not None:
+            self._refuse(case, staff.id, at, action, error, attempted)
+        self._check_policy(case, action, context or ActionContext(at=at, actor=staff.id), attempted)
+
+    def _check_policy(
+        self,
+        case: Case,
+        action: str,
+        context: ActionContext,
+        attempted: dict[str, Any] | None = None,
+    ) -> None:
+        decisions: list[Decision] = self.pm.hook.check_action(
+            case=case, action=action, context=context, settings=self.settings(case)
+        )
+        denials = [d for d in decisions if d is not None and not d.allowed]
+        if denials:
+            self._refuse(case, context.actor, context.at, action, PolicyDenied(denials), attempted)
+
+    def eligibility(self, case: Case, at: dt.datetime) -> list[Decision]:
+        """The denials of every ``case_eligible`` implementation (empty: eligible)."""
+        decisions = self.pm.hook.case_eligible(case=case, settings=self.settings(case), at=at)
+        return [d for d in decisions if d is not None and not d.allowed]
+
+    def _save(
+        self,
+        type: str,
+        case: Case,
+        actor: str,
+        at: dt.datetime,
+        records: Sequence[Record] = (),
+        data: dict[str, Any] | None = None,
+    ) -> tuple[Case, list[Record]]:
+        """Write the case (version + 1) with its other records and one event; then notify."""
+        updated = attrs.evolve(case, version=case.version + 1, updated_at=at)
+        event, saved = self.store.commit(
+            type,
+            actor=actor,
+            at=at,
+            records=[updated, *records],
+            data=data,
+            case_id=case.id,
+            expected_version=case.version if case.id is not None else None,
+        )
+        saved_case = saved[0]
+        assert isinstance(saved_case, Case)
+        self._notify(saved_case, event)
+        return saved_case, saved[1:]
+
+    def _notify(self, case: Case | None, event: Event) -> None:
+        # Observers run after commit: their failure must not undo the action.
+        try:
+            self.pm.hook.case_event(case=case, event=event)
+        except Exception:
+            log.exception("a case_event observer failed on event %s", event.id)
+
+    # -- staff ------------------------------------------------------------------
+
+    def add_staff(
+        self, staff_id: str, name: str, role: str, *, actor: str | None, at: dt.datetime
+    ) -> Staff:
+        """Add a field worker or supervisor. The very first staff member needs no actor."""
+        _choice(role, lifecycle.ROLES, "role")
+        if not staff_id.strip() or not name.strip():
+            raise InvalidInput("staff id and name must not be empty")
+        if self.store.list_staff():
+            acting = self.actor(actor)
+            if not acting.is_supervisor:
+                self.store.record_refusal(
+                    case_id=None,
+                    actor=acting.id,
+                    at=at,
+                    action="add_staff",
+                    reasons=[("permission.supervisor", "only a supervisor may add staff")],
+                    attempted={"id": staff_id},
+                )
+                raise NotPermitted("only a supervisor may add staff", "permission.supervisor")
+            if any(s.id == staff_id for s in self.store.list_staff()):
+                raise InvalidInput(f"staff member {staff_id} already exists")
+        staff = Staff(staff_id, name, role)
+        event, _ = self.store.commit(
+            "staff_added",
+            actor=actor,
+            at=_aware(at),
+            records=[staff],
+            data={"id": staff_id, "role": role},
+        )
+        self._notify(None, event)
+        return staff
+
+    # -- cases -------------------------------------------------------------------
+
+    def create_case(
+        self,
+        *,
+        actor: str,
+        at: dt.datetime,
+        institution: str,
+        reference: str,
+        borrower_name: str,
+        timezone: str,
+        currency: str,
+        principal: str | Decimal,
+        overdue_amount: str | Decimal,
+        overdue_since: dt.date,
+        jurisdiction: str = "",
+        national_id: str = "",
+        phone: str = "",
+        address: str = "",
+        assign_to: str | None = None,
+    ) -> Case:
+        """Refer a new case. Ineligible cases are stored, flagged, out of the field queue."""
+        at = _aware(at)
+        staff = self.actor(actor)
+        currency = currency.upper()
+        exponent(currency)
+        if not institution.strip() or not reference.strip() or not borrower_name.strip():
+            raise InvalidInput("institution, reference and borrower name are required")
+        if "/" in institution:
+            raise InvalidInput(f"institution id {institution!r} must not contain '/'")
+        existing = self.store.find_case(institution, reference)
+        if existing is not None:
+            raise InvalidInput(f"case {institution}/{reference} already exists (id {existing.id})")
+        if assign_to:
+            self.actor(assign_to)
+        case = Case(
+            institution=institution,
+            reference=reference,
+            borrower=Borrower(
+                name=borrower_name,
+                timezone=check_timezone(timezone),
+                national_id=national_id,
+                phone=phone,
+                address=address,
+            ),
+            jurisdiction=jurisdiction,
+            currency=currency,
+            principal=parse_amount(principal, currency, field="principal"),
+            overdue_amount=parse_amount(overdue_amount, currency, field="overdue amount"),
+            overdue_since=overdue_since,
+            referred_at=at,
+            assigned_to=assign_to,
+        )
+        if not staff.is_supervisor:
+            self._refuse(
+                None,
+                staff.id,
+                at,
+                "create",
+                NotPermitted("only a supervisor may create cases", "permission.supervisor"),
+                {"institution": institution, "reference": reference},
+            )
+        self._check_policy(case, "create", ActionContext(at=at, actor=staff.id))
+        denials = self.eligibility(case, at)
+        if denials:
+            case = attrs.evolve(
+                case,
+                eligible=False,
+                eligibility_note="; ".join(f"{d.reason} (rule {d.rule})" for d in denials),
+            )
+        saved, _ = self._save(
+            "case_created",
+            case,
+            staff.id,
+            at,
+            data={"eligible": case.eligible, "note": case.eligibility_note},
+        )
+        return saved
+
+    def get_case(self, ref: str | int) -> Case:
+        return self.store.get_case(ref)
+
+    def case_file(self, ref: str | int) -> CaseFile:
+        case = self.store.get_case(ref)
+        assert case.id is not None
+        return CaseFile(
+            case=case,
+            contacts=self.store.contacts(case.id),
+            visits=self.store.visits(case.id, case.currency),
+            feedback=self.store.feedback(case.id),
+        )
+
+    def history(self, ref: str | int) -> list[Event]:
+        case = self.store.get_case(ref)
+        return list(self.store.iter_events(case.id))
+
+    def worklist(
+        self, filters: WorklistFilter, at: dt.datetime, *, limit: int | None = 50
+    ) -> list[tuple[Case, float]]:
+        """Open cases matching ``filters``, highest ``case_priority`` first."""
+        if filters.bucket:
+            _choice(filters.bucket, [b[0] for b in lifecycle.AGING_BUCKETS], "bucket")
+        if filters.stage:
+            _choice(filters.stage, [str(s) for s in Stage], "stage")
+        ranked = []
+        for case in self.store.list_cases(filters, at):
+            priority = self.pm.hook.case_priority(case=case, settings=self.settings(case), at=at)
+            ranked.append((case, float(priority or 0)))
+        ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
+        return ranked[:limit] if limit is not None else ranked
+
+    def assign(self, ref: str | int, *, to: str, actor: str, at: dt.datetime) -> Case:
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        target = self.actor(to)
+        self._guard(case, staff, "assign", at, attempted={"to": to}, supervisor_only=True)
+        saved, _ = self._save(
+            "case_assigned",
+            attrs.evolve(case, assigned_to=target.id),
+            staff.id,
+            at,
+            data={"from": case.assigned_to, "to": target.id},
+        )
+        return saved
+
+    # -- stage 1: confirmation -------------------------------------------------------
+
+    def record_contact(
+        self,
+        ref: str | int,
+        *,
+        actor: str,
+        at: dt.datetime,
+        channel: str,
+        target: str,
+        outcome: str,
+        note: str = "",
+    ) -> ContactAttempt:
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        _choice(channel, lifecycle.CHANNELS, "channel")
+        _choice(target, lifecycle.TARGETS, "target")
+        _choice(outcome, lifecycle.OUTCOMES, "outcome")
+        attempted = {"channel": channel, "target": target, "outcome": outcome}
+        context = ActionContext(at=at, actor=staff.id, channel=channel, target=target)
+        self._guard(case, staff, "contact", at, attempted=attempted, context=context)
+        assert case.id is not None
+        attempt = ContactAttempt(
+            case_id=case.id,
+            channel=channel,
+            target=target,
+            outcome=outcome,
+            at=at,
+            staff=staff.id,
+            note=note,
+        )
+        _, saved = self._save("contact_recorded", case, staff.id, at, [attempt], attempted)
+        result = saved[0]
+        assert isinstance(result, ContactAttempt)
+        return result
+
+    def confirm_address(
+        self, ref: str | int, *, actor: str, at: dt.datetime, address: str, source: str = ""
+    ) -> Case:
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        if not address.strip():
+            raise InvalidInput("the confirmed address must not be empty")
+        if source:
+            _choice(source, (*lifecycle.CHANNELS, "visit", "institution"), "source")
+        attempted = {"address": address, "source": source}
+        self._guard(case, staff, "confirm_address", at, attempted=attempted)
+        # Eligibility is checked again before the case enters preparation.
+        denials = self.eligibility(case, at)
+        if denials:
+            self._refuse(case, staff.id, at, "confirm_address", PolicyDenied(denials), attempted)
+        saved, _ = self._save(
+            "address_confirmed",
+            attrs.evolve(case, confirmed_address=address, stage=Stage.PREPARATION),
+            staff.id,
+            at,
+            data=attempted,
+        )
+        return saved
+
+    # -- stage 2: preparation --------------------------------------------------------
+
+    def checklist_for(self, case: Case) -> tuple[ChecklistItem, ...]:
+        items: dict[str, ChecklistItem] = {}
+        # pluggy calls the last-registered plugin first; defaults should lead the list.
+        for batch in reversed(
+            self.pm.hook.visit_checklist(case=case, settings=self.settings(case))
+        ):
+            for item in batch or []:
+                items.setdefault(item.code, item)
+        return tuple(items.values())
+
+    def plan_visit(
+        self,
+        ref: str | int,
+        *,
+        actor: str,
+        at: dt.datetime,
+        date: dt.date,
+        window: tuple[dt.time, dt.time],
+        companions: Sequence[str] = (),
+    ) -> tuple[Case, Visit]:
+        """Plan (or re-plan) the next visit in the borrower's local time."""
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        assert case.id is not None
+        start, end = window
+        if start >= end:
+            raise InvalidInput(f"visit window {start:%H:%M}-{end:%H:%M} ends before it starts")
+        visiting = [case.assigned_to or staff.id]
+        for other in companions:
+            self.actor(other)
+            if other not in visiting:
+                visiting.append(other)
+        visits = self.store.visits(case.id, case.currency)
+        pending = visits[-1] if visits and visits[-1].status == "planned" else None
+        draft = Visit(
+            case_id=case.id,
+            number=pending.number if pending else len(visits) + 1,
+            date=date,
+            window_start=start,
+            window_end=end,
+            timezone=case.borrower.timezone,
+            staff=tuple(visiting),
+            planned_by=staff.id,
+            planned_at=at,
+            id=pending.id if pending else None,
+        )
+        attempted = {
+            "date": date.isoformat(),
+            "window": f"{start:%H:%M}-{end:%H:%M}",
+            "staff": visiting,
+        }
+        context = ActionContext(at=at, actor=staff.id, window=draft.window(), staff=tuple(visiting))
+        self._guard(case, staff, "plan_visit", at, attempted=attempted, context=context)
+        ticked = {i.code for i in pending.checklist if i.ticked} if pending else set()
+        checklist = tuple(
+            attrs.evolve(item, ticked=item.code in ticked) for item in self.checklist_for(case)
+        )
+        visit = attrs.evolve(draft, checklist=checklist)
+        stage = Stage.INTERVIEW if visit.checklist_ready else case.stage
+        saved_case, saved = self._save(
+            "visit_replanned" if pending else "visit_planned",
+            attrs.evolve(case, stage=stage),
+            staff.id,
+            at,
+            [visit],
+            data=attempted,
+        )
+        result = saved[0]
+        assert isinstance(result, Visit)
+        return saved_case, result
+
+    def tick_checklist(
+        self,
+        ref: str | int,
+        *,
+        actor: str,
+        at: dt.datetime,
+        items: Sequence[str] = (),
+        tick_all: bool = False,
+    ) -> tuple[Case, Visit]:
+        """Tick checklist items; when every required one is ticked the case moves to interview."""
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        assert case.id is not None
+        attempted = {"items": list(items), "all": tick_all}
+        self._guard(case, staff, "tick_checklist", at, attempted=attempted)
+        visits = self.store.visits(case.id, case.currency)
+        visit = visits[-1] if visits and visits[-1].status == "planned" else None
+        if visit is None:
+            self._refuse(
+                case,
+                staff.id,
+                at,
+                "tick_checklist",
+                InvalidTransition(
+                    f"case {case.id} has no planned visit; plan one first (fieldcase plan)",
+                    "stage.tick_checklist",
+                ),
+                attempted,
+            )
+        codes = {item.code for item in visit.checklist}
+        unknown = [code for code in items if code not in codes]
+        if unknown:
+            raise InvalidInput(
+                f"no checklist item {', '.join(unknown)}; items are {', '.join(sorted(codes))}"
+            )
+        chosen = codes if tick_all else set(items)
+        checklist = tuple(
+            attrs.evolve(item, ticked=item.ticked or item.code in chosen)
+            for item in visit.checklist
+        )
+        visit = attrs.evolve(visit, checklist=checklist)
+        stage = Stage.INTERVIEW if visit.checklist_ready else case.stage
+        saved_case, saved = self._save(
+            "checklist_ticked",
+            attrs.evolve(case, stage=stage),
+            staff.id,
+            at,
+            [visit],
+            data={"ticked": sorted(chosen)},
+        )
+        result = saved[0]
+        assert isinstance(result, Visit)
+        return saved_case, result
+
+    # -- stage 3: interview ----------------------------------------------------------
+
+    def record_interview(
+        self,
+        ref: str | int,
+        *,
+        actor: str,
+        at: dt.datetime,
+        met: str,
+        reason: str | None = None,
+        employment: str | None = None,
+        monthly_income: str | Decimal | None = None,
+        other_debts: str | Decimal | None = None,
+        multi_lender: bool | None = None,
+        attitude: str | None = None,
+        notes: str = "",
+    ) -> tuple[Case, Visit]:
+        """Record what the visit found; "nobody" sends the case back for a revisit."""
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        assert case.id is not None
+        _choice(met, lifecycle.MET, "met")
+        if reason is not None and reason not in self.reasons():
+            raise InvalidInput(
+                f"reason: {reason!r} is not a known code; codes are "
+                f"{', '.join(sorted(self.reasons()))}"
+            )
+        if met == "borrower" and reason is None:
+            raise InvalidInput("reason: when the borrower was met, give --reason CODE")
+        if employment is not None:
+            _choice(employment, lifecycle.EMPLOYMENT, "employment")
+        if attitude is not None:
+            _choice(attitude, lifecycle.ATTITUDES, "attitude")
+        income = (
+            None
+            if monthly_income is None
+            else parse_amount(monthly_income, case.currency, field="income")
+        )
+        debts = (
+            None
+            if other_debts is None
+            else parse_amount(other_debts, case.currency, field="other debts")
+        )
+        visits = self.store.visits(case.id, case.currency)
+        visit = visits[-1] if visits and visits[-1].status == "planned" else None
+        attempted = {"met": met, "reason": reason}
+        context = ActionContext(
+            at=at,
+            actor=staff.id,
+            window=visit.window() if visit else None,
+            staff=visit.staff if visit else (),
+        )
+        self._guard(case, staff, "start_visit", at, attempted=attempted, context=context)
+        assert visit is not None  # the interview stage is reached only with a planned visit
+        if met == "nobody":
+            limit = self.pm.hook.max_failed_visits(case=case, settings=self.settings(case))
+            failed = case.failed_visits + 1
+            escalated = limit is not None and failed >= int(limit)
+            case = attrs.evolve(
+                case,
+                failed_visits=failed,
+                escalated=escalated,
+                stage=Stage.FEEDBACK if escalated else Stage.PREPARATION,
+            )
+            visit = attrs.evolve(
+                visit, status="failed", met=met, notes=notes, visited_at=at, recorded_by=staff.id
+            )
+            event_type = "visit_failed"
+            data = {"failed_visits": failed, "limit": limit, "escalated": escalated}
+        else:
+            visit = attrs.evolve(
+                visit,
+                status="done",
+                met=met,
+                reason_code=reason,
+                employment=employment,
+                monthly_income=income,
+                other_debts=debts,
+                multi_lender=multi_lender,
+                attitude=attitude,
+                notes=notes,
+                visited_at=at,
+                recorded_by=staff.id,
+            )
+            case = attrs.evolve(case, stage=Stage.FEEDBACK)
+            event_type = "interview_recorded"
+            data = attempted
+        saved_case, saved = self._save(event_type, case, staff.id, at, [visit], data)
+        result = saved[0]
+        assert isinstance(result, Visit)
+        return saved_case, result
+
+    # -- stage 4: feedback -----------------------------------------------------------
+
+    def submit_feedback(
+        self, ref: str | int, *, actor: str, at: dt.datetime, recommendation: str, summary: str
+    ) -> tuple[Case, Feedback]:
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        assert case.id is not None
+        _choice(recommendation, lifecycle.RECOMMENDATIONS, "recommendation")
+        if not summary.strip():
+            raise InvalidInput("summary must not be empty: say what was found and why")
+        attempted = {"recommendation": recommendation}
+        self._guard(case, staff, "submit_feedback", at, attempted=attempted)
+        if case.feedback_status in ("submitted", "approved"):
+            self._refuse(
+                case,
+                staff.id,
+                at,
+                "submit_feedback",
+                InvalidTransition(
+                    f"feedback for case {case.id} was already submitted "
+                    f"({case.feedback_status}); submitted feedback cannot be changed"
+                    + (
+                        "; a supervisor can return it"
+                        if case.feedback_status == "submitted"
+                        else ""
+                    ),
+                    "feedback.immutable",
+                ),
+                attempted,
+            )
+        visits = self.store.visits(case.id, case.currency)
+        feedback = Feedback(
+            case_id=case.id,
+            visit_id=visits[-1].id if visits else None,
+            recommendation=recommendation,
+            summary=summary,
+            submitted_by=staff.id,
+            submitted_at=at,
+        )
+        saved_case, saved = self._save(
+            "feedback_submitted",
+            attrs.evolve(case, feedback_status="submitted"),
+            staff.id,
+            at,
+            [feedback],
+            data=attempted,
+        )
+        result = saved[0]
+        assert isinstance(result, Feedback)
+        return saved_case, result
+
+    def review_feedback(
+        self, ref: str | int, *, actor: str, at: dt.datetime, approve: bool, note: str = ""
+    ) -> tuple[Case, Feedback]:
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        assert case.id is not None
+        if not approve and not note.strip():
+            raise InvalidInput("returning feedback needs --note saying what to change")
+        attempted = {"approve": approve, "note": note}
+        self._guard(case, staff, "review", at, attempted=attempted, supervisor_only=True)
+        if case.feedback_status != "submitted":
+            self._refuse(
+                case,
+                staff.id,
+                at,
+                "review",
+                InvalidTransition(
+                    f"case {case.id} has no feedback awaiting review "
+                    f"(feedback is {case.feedback_status or 'not submitted'})",
+                    "stage.review",
+                ),
+                attempted,
+            )
+        feedback = self.store.feedback(case.id)[-1]
+        status = "approved" if approve else "returned"
+        reviewed = attrs.evolve(
+            feedback, review_status=status, reviewed_by=staff.id, reviewed_at=at, review_note=note
+        )
+        saved_case, saved = self._save(
+            f"feedback_{status}",
+            attrs.evolve(case, feedback_status=status),
+            staff.id,
+            at,
+            [reviewed],
+            data=attempted,
+        )
+        result = saved[0]
+        assert isinstance(result, Feedback)
+        return saved_case, result
+
+    # -- closure -------------------------------------------------------------------------
+
+    def close(
+        self, ref: str | int, *, actor: str, at: dt.datetime, resolution: str, note: str = ""
+    ) -> Case:
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        _choice(resolution, lifecycle.RESOLUTIONS, "resolution")
+        attempted = {"resolution": resolution, "note": note}
+        self._guard(
+            case,
+            staff,
+            "close",
+            at,
+            attempted=attempted,
+            supervisor_only=resolution == "withdrawn",
+        )
+        approved = case.stage == Stage.FEEDBACK and case.feedback_status == "approved"
+        early = case.stage in lifecycle.EARLY_RESOLUTIONS.get(resolution, ())
+        if not (approved or early):
+            allowed = [r for r, st in lifecycle.EARLY_RESOLUTIONS.items() if case.stage in st]
+            self._refuse(
+                case,
+                staff.id,
+                at,
+                "close",
+                InvalidTransition(
+                    f"cannot close case {case.id} as {resolution}: it is in stage {case.stage} "
+                    "without approved feedback; have the feedback approved first"
+                    + (f", or close it as {' / '.join(allowed)}" if allowed else ""),
+                    "stage.close",
+                ),
+                attempted,
+            )
+        saved, _ = self._save(
+            "case_closed",
+            attrs.evolve(case, stage=Stage.CLOSED, resolution=resolution, closed_at=at),
+            staff.id,
+            at,
+            data={**attempted, "from_stage": str(case.stage)},
+        )
+        return saved
+
+    def reopen(self, ref: str | int, *, actor: str, at: dt.datetime, reason: str) -> Case:
+        """Reopen a closed case: back to preparation (or confirmation without an address)."""
+        at = _aware(at)
+        staff = self.actor(actor)
+        case = self.store.get_case(ref)
+        if not reason.strip():
+            raise InvalidInput("reopening needs --reason saying why")
+        attempted = {"reason": reason}
+        self._guard(case, staff, "reopen", at, attempted=attempted, supervisor_only=True)
+        stage = Stage.PREPARATION if case.confirmed_address else Stage.CONFIRMATION
+        saved, _ = self._save(
+            "case_reopened",
+            attrs.evolve(
+                case,
+                stage=stage,
+                resolution=None,
+                closed_at=None,
+                feedback_status=None,
+                escalated=False,
+                failed_visits=0,
+            ),
+            staff.id,
+            at,
+            data={**attempted, "previous_resolution": case.resolution},
+        )
+        return saved

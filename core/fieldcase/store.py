@@ -1,0 +1,681 @@
+"""SQLite persistence: schema, the event log with its hash chains, and queries.
+
+All SQL lives here. Every write goes through :meth:`Store.commit`, which appends
+one event carrying the full rows it changes and applies those rows, in one
+transaction; replaying the events therefore rebuilds every table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+from sqlite_utils import Database
+
+from .errors import CaseNotFound, StaffNotFound, StaleCase
+from .lifecycle import Stage, bucket_range
+from .migrations import migrations
+from .model import (
+    Borrower,
+    Case,
+    ChecklistItem,
+    ContactAttempt,
+    Event,
+    Feedback,
+    Staff,
+    Visit,
+)
+from .money import from_minor, to_minor
+
+GENESIS = ""
+SYSTEM_CHAIN = "system"
+#: Tables rebuilt from the event log, in the order rows are applied.
+STATE_TABLES = ("staff", "cases", "contacts", "visits", "feedback")
+
+Record = Case | Visit | ContactAttempt | Feedback | Staff
+TABLE_OF: dict[type, str] = {
+    Case: "cases",
+    Visit: "visits",
+    ContactAttempt: "contacts",
+    Feedback: "feedback",
+    Staff: "staff",
+}
+
+
+def to_iso(value: dt.datetime) -> str:
+    """Aware datetime -> ISO-8601 UTC text; naive datetimes are a programming error."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: fieldcase times are timezone-aware")
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def from_iso(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def event_hash(
+    prev_hash: str,
+    chain: str,
+    type: str,
+    case_id: int | None,
+    actor: str | None,
+    at: str,
+    payload: str,
+) -> str:
+    body = canonical_json([prev_hash, chain, type, case_id, actor, at, payload])
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def case_chain(case_id: int) -> str:
+    return f"case:{case_id}"
+
+
+# -- rows <-> values ---------------------------------------------------------
+
+
+def case_to_row(case: Case) -> dict[str, Any]:
+    b = case.borrower
+    return {
+        "id": case.id,
+        "institution": case.institution,
+        "reference": case.reference,
+        "borrower_name": b.name,
+        "national_id": b.national_id,
+        "phone": b.phone,
+        "address": b.address,
+        "timezone": b.timezone,
+        "jurisdiction": case.jurisdiction,
+        "currency": case.currency,
+        "principal_minor": to_minor(case.principal, case.currency),
+        "overdue_minor": to_minor(case.overdue_amount, case.currency),
+        "overdue_since": case.overdue_since.isoformat(),
+        "referred_at": to_iso(case.referred_at),
+        "stage": str(case.stage),
+        "assigned_to": case.assigned_to,
+        "eligible": int(case.eligible),
+        "eligibility_note": case.eligibility_note,
+        "confirmed_address": case.confirmed_address,
+        "failed_visits": case.failed_visits,
+        "escalated": int(case.escalated),
+        "feedback_status": case.feedback_status,
+        "resolution": case.resolution,
+        "closed_at": to_iso(case.closed_at) if case.closed_at else None,
+        "updated_at": to_iso(case.updated_at) if case.updated_at else None,
+        "version": case.version,
+    }
+
+
+def row_to_case(row: dict[str, Any]) -> Case:
+    currency = row["currency"]
+    referred_at = from_iso(row["referred_at"])
+    assert referred_at is not None
+    return Case(
+        id=row["id"],
+        institution=row["institution"],
+        reference=row["reference"],
+        borrower=Borrower(
+            name=row["borrower_name"],
+            timezone=row["timezone"],
+            national_id=row["national_id"] or "",
+            phone=row["phone"] or "",
+            address=row["address"] or "",
+        ),
+        jurisdiction=row["jurisdiction"] or "",
+        currency=currency,
+        principal=from_minor(row["principal_minor"], currency),
+        overdue_amount=from_minor(row["overdue_minor"], currency),
+        overdue_since=dt.date.fromisoformat(row["overdue_since"]),
+        referred_at=referred_at,
+        stage=Stage(row["stage"]),
+        assigned_to=row["assigned_to"],
+        eligible=bool(row["eligible"]),
+        eligibility_note=row["eligibility_note"] or "",
+        confirmed_address=row["confirmed_address"],
+        failed_visits=row["failed_visits"],
+        escalated=bool(row["escalated"]),
+        feedback_status=row["feedback_status"],
+        resolution=row["resolution"],
+        closed_at=from_iso(row["closed_at"]),
+        updated_at=from_iso(row["updated_at"]),
+        version=row["version"],
+    )
+
+
+def _money_minor(amount: Decimal | None, currency: str) -> int | None:
+    return None if amount is None else to_minor(amount, currency)
+
+
+def visit_to_row(visit: Visit, currency: str) -> dict[str, Any]:
+    return {
+        "id": visit.id,
+        "case_id": visit.case_id,
+        "number": visit.number,
+        "date": visit.date.isoformat(),
+        "window_start": visit.window_start.strftime("%H:%M"),
+        "window_end": visit.window_end.strftime("%H:%M"),
+        "timezone": visit.timezone,
+        "staff": canonical_json(list(visit.staff)),
+        "planned_by": visit.planned_by,
+        "planned_at": to_iso(visit.planned_at),
+        "checklist": canonical_json([attrs.asdict(item) for item in visit.checklist]),
+        "status": visit.status,
+        "met": visit.met,
+        "reason_code": visit.reason_code,
+        "employment": visit.employment,
+        "monthly_income_minor": _money_minor(visit.monthly_income, currency),
+        "other_debts_minor": _money_minor(visit.other_debts, currency),
+        "multi_lender": None if visit.multi_lender is None else int(visit.multi_lender),
+        "attitude": visit.attitude,
+        "notes": visit.notes,
+        "visited_at": to_iso(visit.visited_at) if visit.visited_at else None,
+        "recorded_by": visit.recorded_by,
+    }
+
+
+def row_to_visit(row: dict[str, Any], currency: str) -> Visit:
+    planned_at = from_iso(row["planned_at"])
+    assert planned_at is not None
+
+    def money(minor: int | None) -> Decimal | None:
+        return None if minor is None else from_minor(minor, currency)
+
+    return Visit(
+        id=row["id"],
+        case_id=row["case_id"],
+        number=row["number"],
+        date=dt.date.fromisoformat(row["date"]),
+        window_start=dt.time.fromisoformat(row["window_start"]),
+        window_end=dt.time.fromisoformat(row["window_end"]),
+        timezone=row["timezone"],
+        staff=tuple(json.loads(row["staff"])),
+        planned_by=row["planned_by"],
+        planned_at=planned_at,
+        checklist=tuple(ChecklistItem(**item) for item in json.loads(row["checklist"])),
+        status=row["status"],
+        met=row["met"],
+        reason_code=row["reason_code"],
+        employment=row["employment"],
+        monthly_income=money(row["monthly_income_minor"]),
+        other_debts=money(row["other_debts_minor"]),
+        multi_lender=None if row["multi_lender"] is None else bool(row["multi_lender"]),
+        attitude=row["attitude"],
+        notes=row["notes"] or "",
+        visited_at=from_iso(row["visited_at"]),
+        recorded_by=row["recorded_by"],
+    )
+
+
+def contact_to_row(contact: ContactAttempt) -> dict[str, Any]:
+    row = attrs.asdict(contact)
+    row["at"] = to_iso(contact.at)
+    return row
+
+
+def row_to_contact(row: dict[str, Any]) -> ContactAttempt:
+    at = from_iso(row["at"])
+    assert at is not None
+    return ContactAttempt(**{**row, "at": at, "note": row["note"] or ""})
+
+
+def feedback_to_row(feedback: Feedback) -> dict[str, Any]:
+    row = attrs.asdict(feedback)
+    row["submitted_at"] = to_iso(feedback.submitted_at)
+    row["reviewed_at"] = to_iso(feedback.reviewed_at) if feedback.reviewed_at else None
+    return row
+
+
+def row_to_feedback(row: dict[str, Any]) -> Feedback:
+    submitted_at = from_iso(row["submitted_at"])
+    assert submitted_at is not None
+    return Feedback(
+        **{
+            **row,
+            "submitted_at": submitted_at,
+            "reviewed_at": from_iso(row["reviewed_at"]),
+            "review_note": row["review_note"] or "",
+        }
+    )
+
+
+def staff_to_row(staff: Staff) -> dict[str, Any]:
+    return {"id": staff.id, "name": staff.name, "role": staff.role, "active": int(staff.active)}
+
+
+def row_to_event(row: dict[str, Any]) -> Event:
+    at = from_iso(row["at"])
+    assert at is not None
+    return Event(
+        id=row["id"],
+        case_id=row["case_id"],
+        chain=row["chain"],
+        type=row["type"],
+        actor=row["actor"],
+        at=at,
+        payload=json.loads(row["payload"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+@attrs.frozen
+class AuditProblem:
+    """The first event that breaks its chain, and how."""
+
+    event_id: int
+    chain: str
+    problem: str
+
+
+@attrs.frozen
+class WorklistFilter:
+    stage: str | None = None
+    staff: str | None = None
+    institution: str | None = None
+    bucket: str | None = None
+    include_closed: bool = False
+    include_ineligible: bool = False
+
+
+class Store:
+    """One fieldcase database: a plain SQLite file in WAL mode."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = str(path)
+        conn = sqlite3.connect(self.path, timeout=busy_timeout)
+        self.db = Database(conn, execute_plugins=False)
+        if self.path != ":memory:":
+            self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema --------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; return the names applied."""
+        pending = [m.name for m in migrations.pending(self.db)]
+        migrations.apply(self.db)
+        return pending
+
+    @property
+    def initialised(self) -> bool:
+        return self.db["events"].exists() and not migrations.pending(self.db)
+
+    # -- transactions and the event log ----------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """An immediate (write-locking) transaction; rolled back on any error."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _next_id(self, table: str) -> int:
+        row = self.db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM [{table}]").fetchone()
+        return int(row[0])
+
+    def _to_row(self, record: Record, currency: str | None) -> tuple[str, dict[str, Any]]:
+        if isinstance(record, Case):
+            return "cases", case_to_row(record)
+        if isinstance(record, Visit):
+            assert currency is not None
+            return "visits", visit_to_row(record, currency)
+        if isinstance(record, ContactAttempt):
+            return "contacts", contact_to_row(record)
+        if isinstance(record, Feedback):
+            return "feedback", feedback_to_row(record)
+        return "staff", staff_to_row(record)
+
+    def _append_event(
+        self,
+        type: str,
+        case_id: int | None,
+        actor: str | None,
+        at: dt.datetime,
+        payload: dict[str, Any],
+    ) -> Event:
+        chain = case_chain(case_id) if case_id is not None else SYSTEM_CHAIN
+        head = self.db.execute(
+            "SELECT hash FROM events WHERE chain = ? ORDER BY id DESC LIMIT 1", [chain]
+        ).fetchone()
+        prev = head[0] if head else GENESIS
+        at_text = to_iso(at)
+        payload_text = canonical_json(payload)
+        digest = event_hash(prev, chain, type, case_id, actor, at_text, payload_text)
+        cursor = self.db.execute(
+            "INSERT INTO events (case_id, chain, type, actor, at, payload, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [case_id, chain, type, actor, at_text, payload_text, prev, digest],
+        )
+        return Event(
+            id=cursor.lastrowid,
+            case_id=case_id,
+            chain=chain,
+            type=type,
+            actor=actor,
+            at=at,
+            payload=json.loads(payload_text),
+            prev_hash=prev,
+            hash=digest,
+        )
+
+    def _apply_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        for change in rows:
+            self.db[change["table"]].upsert(change["row"], pk="id")  # type: ignore[union-attr]
+
+    def commit(
+        self,
+        event_type: str,
+        *,
+        actor: str | None,
+        at: dt.datetime,
+        records: Sequence[Record],
+        data: dict[str, Any] | None = None,
+        case_id: int | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[Event, list[Record]]:
+        """Write ``records`` and the one event that carries them, atomically.
+
+        Records without an id get the next one. ``expected_version`` is the
+        version of the case as it was read: if it has moved on, :class:`StaleCase`.
+        Returns the event and the records as saved (with their ids).
+        """
+        with self.transaction():
+            if expected_version is not None and case_id is not None:
+                current = self.db.execute(
+                    "SELECT version FROM cases WHERE id = ?", [case_id]
+                ).fetchone()
+                if current is None or current[0] != expected_version:
+                    raise StaleCase(
+                        f"case {case_id} was changed by someone else since it was read "
+                        f"(version {expected_version}, now "
+                        f"{current[0] if current else 'gone'}); show it again and retry"
+                    )
+            saved: list[Record] = []
+            currency: str | None = None
+            for record in records:
+                if isinstance(record, Case):
+                    currency = record.currency
+                    if record.id is None:
+                        record = attrs.evolve(record, id=self._next_id("cases"))
+                    case_id = record.id if case_id is None else case_id
+                elif isinstance(record, Staff):
+                    pass
+                elif record.id is None:
+                    record = attrs.evolve(record, id=self._next_id(TABLE_OF[type(record)]))
+                if currency is None and not isinstance(record, Case | Staff):
+                    currency = self._case_currency(record.case_id)
+                saved.append(record)
+            rows = []
+            for record in saved:
+                table, row = self._to_row(record, currency)
+                rows.append({"table": table, "row": row})
+            payload = {"data": data or {}, "rows": rows}
+            event = self._append_event(event_type, case_id, actor, at, payload)
+            self._apply_rows(rows)
+        return event, saved
+
+    def record_refusal(
+        self,
+        *,
+        case_id: int | None,
+        actor: str | None,
+        at: dt.datetime,
+        action: str,
+        reasons: Sequence[tuple[str, str]],
+        attempted: dict[str, Any] | None = None,
+    ) -> Event:
+        """Append a ``refused`` event, alone in its transaction; nothing else is written."""
+        payload = {
+            "data": {
+                "action": action,
+                "reasons": [{"rule": rule, "reason": reason} for rule, reason in reasons],
+                "attempted": attempted or {},
+            },
+            "rows": [],
+        }
+        with self.transaction():
+            return self._append_event("refused", case_id, actor, at, payload)
+
+    def _case_currency(self, case_id: int) -> str:
+        row = self.db.execute("SELECT currency FROM cases WHERE id = ?", [case_id]).fetchone()
+        if row is None:
+            raise CaseNotFound(f"no case with id {case_id}")
+        return str(row[0])
+
+    # -- audit ------------------------------------------------------------------
+
+    def iter_events(self, case_id: int | None = None) -> Iterator[Event]:
+        if case_id is None:
+            rows = self.db.query("SELECT * FROM events ORDER BY id")
+        else:
+            rows = self.db.query("SELECT * FROM events WHERE case_id = ? ORDER BY id", [case_id])
+        for row in rows:
+            yield row_to_event(row)
+
+    def verify_chains(self) -> tuple[int, AuditProblem | None]:
+        """Check every event against its hash and its chain; return (checked, first problem)."""
+        heads: dict[str, str] = {}
+        checked = 0
+        for row in self.db.execute(
+            "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash"
+            " FROM events ORDER BY id"
+        ):
+            event_id, case_id, chain, type, actor, at, payload, prev_hash, stored = row
+            expected_prev = heads.get(chain, GENESIS)
+            if prev_hash != expected_prev:
+                return checked, AuditProblem(
+                    event_id,
+                    chain,
+                    "its link to the previous event of the chain is broken: an earlier "
+                    "event was removed or altered",
+                )
+            if event_hash(prev_hash, chain, type, case_id, actor, at, payload) != stored:
+                return checked, AuditProblem(
+                    event_id, chain, "its contents do not match its hash: it was edited"
+                )
+            heads[chain] = stored
+            checked += 1
+        return checked, None
+
+    def seal(self) -> tuple[str, int, int]:
+        """One digest over every chain's head and length: (digest, chains, events)."""
+        digest = hashlib.sha256()
+        chains = events = 0
+        for chain, count, head in self.db.execute(
+            "SELECT e.chain, c.n, e.hash FROM events e JOIN"
+            " (SELECT chain, max(id) AS last, count(*) AS n FROM events GROUP BY chain) c"
+            " ON e.id = c.last ORDER BY e.chain"
+        ):
+            digest.update(f"{chain}\t{count}\t{head}\n".encode())
+            chains += 1
+            events += count
+        return digest.hexdigest(), chains, events
+
+    def replay_into(self, target: Store) -> int:
+        """Rebuild every state table of ``target`` (freshly migrated) from this log."""
+        applied = 0
+        with target.transaction():
+            for (payload,) in self.db.execute("SELECT payload FROM events ORDER BY id"):
+                rows = json.loads(payload)["rows"]
+                target._apply_rows(rows)
+                applied += 1
+        return applied
+
+    def compare_replay(self) -> list[str]:
+        """Rebuild every state table in memory from the events; describe each difference."""
+        replayed = Store(":memory:")
+        replayed.migrate()
+        self.replay_into(replayed)
+        differences = []
+        for table in STATE_TABLES:
+            stored = {row["id"]: row for row in self.table_rows(table)}
+            rebuilt = {row["id"]: row for row in replayed.table_rows(table)}
+            for key in sorted(stored.keys() | rebuilt.keys(), key=str):
+                if stored.get(key) != rebuilt.get(key):
+                    differences.append(
+                        f"{table} row {key}: stored {stored.get(key)} but events give "
+                        f"{rebuilt.get(key)}"
+                    )
+        replayed.close()
+        return differences
+
+    def table_rows(self, table: str) -> list[dict[str, Any]]:
+        return list(self.db.query(f"SELECT * FROM [{table}] ORDER BY id"))
+
+    # -- queries ------------------------------------------------------------
+
+    def get_case(self, ref: str | int) -> Case:
+        """A case by id (``42``) or by ``institution/reference``."""
+        text = str(ref).strip()
+        if text.lstrip("#").isdigit():
+            rows = list(self.db.query("SELECT * FROM cases WHERE id = ?", [int(text.lstrip("#"))]))
+        elif "/" in text:
+            institution, reference = text.split("/", 1)
+            rows = list(
+                self.db.query(
+                    "SELECT * FROM cases WHERE institution = ? AND reference = ?",
+                    [institution, reference],
+                )
+            )
+        else:
+            rows = []
+        if not rows:
+            raise CaseNotFound(
+                f"no case {text!r}: give a case id (e.g. 42) or INSTITUTION/REFERENCE"
+            )
+        return row_to_case(rows[0])
+
+    def find_case(self, institution: str, reference: str) -> Case | None:
+        try:
+            return self.get_case(f"{institution}/{reference}")
+        except CaseNotFound:
+            return None
+
+    def list_cases(
+        self,
+        filters: WorklistFilter,
+        at: dt.datetime,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Case]:
+        where: list[str] = []
+        params: list[Any] = []
+        if not filters.include_closed:
+            where.append("stage != 'closed'")
+        if not filters.include_ineligible:
+            where.append("eligible = 1")
+        if filters.stage:
+            where.append("stage = ?")
+            params.append(filters.stage)
+        if filters.staff:
+            where.append("assigned_to = ?")
+            params.append(filters.staff)
+        if filters.institution:
+            where.append("institution = ?")
+            params.append(filters.institution)
+        if filters.bucket:
+            low, high = bucket_range(filters.bucket)
+            # Days past due at ``at``, counted in UTC days: within a day of the local count.
+            dpd = "CAST(julianday(?) - julianday(overdue_since) AS INTEGER)"
+            day = at.astimezone(dt.UTC).date().isoformat()
+            where.append(f"{dpd} >= ?")
+            params += [day, low]
+            if high is not None:
+                where.append(f"{dpd} <= ?")
+                params += [day, high]
+        sql = "SELECT * FROM cases"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        return [row_to_case(row) for row in self.db.query(sql, params)]
+
+    def count_cases(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM cases").fetchone()[0])
+
+    def visits(self, case_id: int, currency: str) -> list[Visit]:
+        return [
+            row_to_visit(row, currency)
+            for row in self.db.query(
+                "SELECT * FROM visits WHERE case_id = ? ORDER BY number", [case_id]
+            )
+        ]
+
+    def visits_on(self, date: dt.date) -> list[Visit]:
+        rows = self.db.query(
+            "SELECT v.*, c.currency AS _currency FROM visits v JOIN cases c ON c.id = v.case_id"
+            " WHERE v.date = ? ORDER BY v.window_start",
+            [date.isoformat()],
+        )
+        return [
+            row_to_visit({k: v for k, v in r.items() if k != "_currency"}, r["_currency"])
+            for r in rows
+        ]
+
+    def contacts(self, case_id: int) -> list[ContactAttempt]:
+        return [
+            row_to_contact(row)
+            for row in self.db.query(
+                "SELECT * FROM contacts WHERE case_id = ? ORDER BY id", [case_id]
+            )
+        ]
+
+    def feedback(self, case_id: int) -> list[Feedback]:
+        return [
+            row_to_feedback(row)
+            for row in self.db.query(
+                "SELECT * FROM feedback WHERE case_id = ? ORDER BY id", [case_id]
+            )
+        ]
+
+    def get_staff(self, staff_id: str) -> Staff:
+        rows = list(self.db.query("SELECT * FROM staff WHERE id = ?", [staff_id]))
+        if not rows:
+            raise StaffNotFound(
+                f"no staff member {staff_id!r}: add them with 'fieldcase staff add' first"
+            )
+        row = rows[0]
+        return Staff(row["id"], row["name"], row["role"], bool(row["active"]))
+
+    def list_staff(self) -> list[Staff]:
+        return [
+            Staff(row["id"], row["name"], row["role"], bool(row["active"]))
+            for row in self.db.query("SELECT * FROM staff ORDER BY id")
+        ]
+
+    def staff_workload(self) -> dict[str, int]:
+        return {
+            row["assigned_to"]: row["n"]
+            for row in self.db.query(
+                "SELECT assigned_to, count(*) AS n FROM cases"
+                " WHERE stage != 'closed' AND assigned_to IS NOT NULL GROUP BY assigned_to"
+            )
+        }
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
