@@ -47,6 +47,24 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     "reopen": (Stage.CLOSED,),
 }
 
+#: How refusal messages name each action: "cannot <verb> case 42".
+ACTION_VERBS: dict[str, str] = {
+    "create": "create",
+    "assign": "assign",
+    "contact": "record a contact on",
+    "confirm_address": "confirm the address of",
+    "plan_visit": "plan a visit for",
+    "tick_checklist": "tick the checklist of",
+    "start_visit": "record a visit on",
+    "present_offer": "present offers on",
+    "accept_offer": "accept an offer on",
+    "submit_feedback": "submit feedback on",
+    "review": "review",
+    "close": "close",
+    "reopen": "reopen",
+    "export": "export",
+}
+
 #: What a field worker should do next, by stage: used in refusal messages.
 NEXT_STEP: dict[Stage, str] = {
     Stage.CONFIRMATION: "confirm the address first (fieldcase confirm)",

@@ -158,7 +158,8 @@ class Services:
             )
         elif not lifecycle.stage_allows(action, case.stage):
             error = InvalidTransition(
-                f"cannot {action.replace('_', ' ')} case {case.id}: it is in stage "
+                f"cannot {lifecycle.ACTION_VERBS.get(action, action)} case {case.id}: "
+                f"it is in stage "
                 f"{case.stage}; {lifecycle.NEXT_STEP[case.stage]}",
                 f"stage.{action}",
             )

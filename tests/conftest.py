@@ -1,0 +1,112 @@
+"""Shared fixtures: a fresh office database driven through the real CLI."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from fieldcase.cli import cli
+from fieldcase.config import load_config
+from fieldcase.plugins import manager
+from fieldcase.services import Services
+from fieldcase.store import STATE_TABLES, Store
+
+T0 = "2026-11-23T09:00+08:00"
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("FIELDCASE_DB", "FIELDCASE_STAFF", "FIELDCASE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    # A stray ./fieldcase.toml must not leak into tests.
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "office.db"
+
+
+@pytest.fixture
+def run(db_path: Path) -> Run:
+    """Invoke ``fieldcase --db office.db ARGS...``; ``as_`` sets --as."""
+
+    def invoke(*args: str, as_: str | None = None, input: str | None = None) -> Result:
+        argv = ["--db", str(db_path)]
+        if as_:
+            argv += ["--as", as_]
+        return CliRunner().invoke(cli, [*argv, *args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def create_args(reference: str = "L-1001", **overrides: str) -> list[str]:
+    fields = {
+        "institution": "hx-consumer",
+        "reference": reference,
+        "name": "王芳",
+        "timezone": "Asia/Shanghai",
+        "currency": "CNY",
+        "principal": "20000.00",
+        "overdue": "3150.40",
+        "overdue-since": "2026-09-15",
+        "jurisdiction": "CN",
+        "phone": "+86 138 0013 8000",
+        "national-id": "310101199001011234",
+        "address": "上海市浦东新区世纪大道100号",
+    }
+    fields.update(overrides)
+    args = ["create"]
+    for key, value in fields.items():
+        args += [f"--{key}", value]
+    return args
+
+
+@pytest.fixture
+def office(run: Run) -> Run:
+    """A database with a supervisor, two field workers and case 1 assigned to li.na."""
+    assert run("init").exit_code == 0
+    assert run("staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor").exit_code == 0
+    assert run("staff", "add", "li.na", "--name", "李娜", as_="chen.wei").exit_code == 0
+    assert run("staff", "add", "zhang.min", "--name", "张敏", as_="chen.wei").exit_code == 0
+    result = run(*create_args(), "--assign", "li.na", "--at", T0, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def snapshot(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, events included, for before/after comparisons."""
+    conn = sqlite3.connect(db_path)
+    try:
+        tables = [*STATE_TABLES, "events"]
+        return {t: conn.execute(f"SELECT * FROM [{t}] ORDER BY id").fetchall() for t in tables}
+    finally:
+        conn.close()
+
+
+def events(db_path: Path, case_id: int | None = None) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    try:
+        if case_id is None:
+            return conn.execute("SELECT * FROM events ORDER BY id").fetchall()
+        return conn.execute(
+            "SELECT * FROM events WHERE case_id = ? ORDER BY id", [case_id]
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def services(db_path: Path) -> Iterator[Services]:
+    store = Store(db_path)
+    store.migrate()
+    yield Services(store, manager(), load_config())
+    store.close()

@@ -1,0 +1,162 @@
+"""The event log: hash chains, seals, append-only, and tables rebuilt from events."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import Run, events
+from fieldcase.cli import cli
+from fieldcase.store import STATE_TABLES, Store
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo portfolio with cases walked through every stage, built once."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = CliRunner().invoke(cli, ["--db", str(path), "demo", "--cases", "60"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.fixture
+def copy_of_demo(demo_db: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "copy.db"
+    src = sqlite3.connect(demo_db)
+    dst = sqlite3.connect(target)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    return target
+
+
+def tamper(path: Path, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Edit the log as someone with plain SQL access would: triggers dropped first."""
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("DROP TRIGGER events_no_delete")
+    conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+def longest_chain(path: Path) -> list[sqlite3.Row]:
+    chains: dict[str, list[sqlite3.Row]] = {}
+    for event in events(path):
+        chains.setdefault(event["chain"], []).append(event)
+    return max(chains.values(), key=len)
+
+
+def verify(path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--db", str(path), "audit", "verify", *args])
+    return result.exit_code, result.output
+
+
+def test_untouched_database_verifies(copy_of_demo: Path) -> None:
+    code, output = verify(copy_of_demo, "--replay")
+    assert code == 0, output
+    assert "valid hash chains" in output
+    assert "every table equals the replay" in output
+
+
+def test_edited_event_is_named(copy_of_demo: Path) -> None:
+    target = events(copy_of_demo)[40]
+    payload = json.loads(target["payload"])
+    payload["data"]["note"] = "nothing to see"
+    tamper(copy_of_demo, "UPDATE events SET payload = ? WHERE id = ?",
+           (json.dumps(payload), target["id"]))
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert f"FAILED: event {target['id']} ({target['chain']})" in output
+    assert "was edited" in output
+
+
+def test_edited_event_with_recomputed_hash_breaks_the_next_link(copy_of_demo: Path) -> None:
+    # Whoever edits an event and fixes its own hash still breaks its successor's link.
+    log = longest_chain(copy_of_demo)
+    first, second = log[0], log[1]
+    tamper(copy_of_demo, "UPDATE events SET actor = 'mallory', hash = 'f00' WHERE id = ?",
+           (first["id"],))
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert f"event {first['id']}" in output
+    tamper_fix = sqlite3.connect(copy_of_demo)
+    from fieldcase.store import event_hash
+
+    row = tamper_fix.execute(
+        "SELECT prev_hash, chain, type, case_id, actor, at, payload FROM events WHERE id = ?",
+        [first["id"]],
+    ).fetchone()
+    tamper_fix.execute("UPDATE events SET hash = ? WHERE id = ?",
+                       [event_hash(*row), first["id"]])
+    tamper_fix.commit()
+    tamper_fix.close()
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert f"event {second['id']} ({second['chain']})" in output
+    assert "link to the previous event" in output
+
+
+def test_removed_middle_event_is_found(copy_of_demo: Path) -> None:
+    log = longest_chain(copy_of_demo)
+    tamper(copy_of_demo, "DELETE FROM events WHERE id = ?", (log[3]["id"],))
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert f"event {log[4]['id']} ({log[4]['chain']})" in output
+
+
+def test_seal_exposes_a_removed_tail_event(copy_of_demo: Path) -> None:
+    seal = CliRunner().invoke(cli, ["--db", str(copy_of_demo), "audit", "seal"]).output.strip()
+    assert len(seal) == 64
+    assert verify(copy_of_demo, "--seal", seal)[0] == 0
+    last = events(copy_of_demo)[-1]
+    tamper(copy_of_demo, "DELETE FROM events WHERE id = ?", (last["id"],))
+    # The chains alone still verify: a tail removal leaves no broken link...
+    assert verify(copy_of_demo)[0] == 0
+    # ...but the seal kept elsewhere does not match any more.
+    code, output = verify(copy_of_demo, "--seal", seal)
+    assert code == 1
+    assert "seal mismatch" in output
+
+
+def test_events_are_append_only(copy_of_demo: Path) -> None:
+    conn = sqlite3.connect(copy_of_demo)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE events SET actor = 'x' WHERE id = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM events WHERE id = 1")
+    conn.close()
+
+
+def test_every_table_rebuilds_from_the_events(demo_db: Path) -> None:
+    stored = Store(demo_db)
+    rebuilt = Store(":memory:")
+    rebuilt.migrate()
+    assert stored.replay_into(rebuilt) == len(events(demo_db))
+    for table in STATE_TABLES:
+        original = stored.table_rows(table)
+        assert original, f"demo left {table} empty: the comparison would prove nothing"
+        assert rebuilt.table_rows(table) == original, table
+    assert stored.compare_replay() == []
+
+
+def test_replay_notices_a_table_edited_behind_the_log(copy_of_demo: Path) -> None:
+    conn = sqlite3.connect(copy_of_demo)
+    conn.execute("UPDATE cases SET overdue_minor = 1 WHERE id = 3")
+    conn.commit()
+    conn.close()
+    code, output = verify(copy_of_demo, "--replay")
+    assert code == 1
+    assert "cases row 3" in output
+
+
+def test_refusals_are_chained_too(office: Run, db_path: Path) -> None:
+    office("interview", "1", "--met", "nobody", as_="li.na")
+    log = events(db_path, 1)
+    assert [e["type"] for e in log] == ["case_created", "refused"]
+    assert log[1]["prev_hash"] == log[0]["hash"]
+    assert office("audit", "verify").exit_code == 0

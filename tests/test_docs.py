@@ -1,0 +1,71 @@
+"""Tests that keep the documentation honest."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from fieldcase import hookspecs
+from fieldcase.cli import cli
+
+ROOT = Path(__file__).parent.parent
+HOOKS = sorted(
+    name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "fieldcase_spec")
+)
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        path = (*prefix, name)
+        found.append(path)
+        if isinstance(command, click.Group):
+            found.extend(all_commands(command, path))
+    return found
+
+
+def test_hookspecs_are_found() -> None:
+    assert "check_action" in HOOKS and "case_event" in HOOKS and len(HOOKS) >= 11
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_plugin_hooks_are_documented(hook: str) -> None:
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^### (\w+)", text, re.MULTILINE))
+    assert hook in headings, f"docs/plugins.md has no '### {hook}' section"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hookspecs_have_docstrings(hook: str) -> None:
+    assert (getattr(hookspecs, hook).__doc__ or "").strip()
+
+
+@pytest.mark.parametrize("path", all_commands(cli), ids=" ".join)
+def test_commands_have_help_with_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    if isinstance(command, click.Group) and path != ("staff",):
+        return  # groups list their commands; each command carries the example
+    assert "Example" in result.output, f"fieldcase {' '.join(path)} --help shows no example"
+
+
+@pytest.mark.parametrize("path", all_commands(cli), ids=" ".join)
+def test_commands_are_in_the_guide(path: tuple[str, ...]) -> None:
+    text = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8") + (
+        ROOT / "docs" / "plugins.md"
+    ).read_text(encoding="utf-8") + (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"fieldcase {path[0]}" in text or f" {path[-1]} " in text
+
+
+def test_readme_gives_the_two_setup_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "make demo" in text and "make test" in text
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,46 @@
+"""Money: exact Decimal amounts in a currency, stored as integer minor units."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from fieldcase.errors import InvalidInput
+from fieldcase.money import format_money, from_minor, parse_amount, round_money, to_minor
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [("12.34", "CNY", 1234), ("0.01", "USD", 1), ("1500", "JPY", 1500), ("99.9", "INR", 9990)],
+)
+def test_round_trip_through_minor_units(amount: str, currency: str, minor: int) -> None:
+    value = parse_amount(amount, currency)
+    assert to_minor(value, currency) == minor
+    assert from_minor(minor, currency) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("-1", "negative"), ("abc", "not a number"), ("NaN", "not a finite number"),
+     ("1.005", "more decimal places"), ("Infinity", "not a finite number")],
+)
+def test_bad_amounts_are_refused(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_amount(text, "USD")
+
+
+def test_yen_has_no_minor_unit() -> None:
+    with pytest.raises(InvalidInput, match="JPY allows \\(0\\)"):
+        parse_amount("10.5", "JPY")
+
+
+def test_unknown_currency() -> None:
+    with pytest.raises(InvalidInput, match="unknown currency 'XXX'"):
+        to_minor(Decimal(1), "XXX")
+
+
+def test_grouping_and_rounding() -> None:
+    assert parse_amount("1,234.50", "CNY") == Decimal("1234.50")
+    assert round_money(Decimal("2.345"), "USD") == Decimal("2.34")  # half to even
+    assert format_money(Decimal("12345.6"), "CNY") == "CNY 12,345.60"

@@ -1,0 +1,222 @@
+"""Every refused action: exit code 1, a reason a person can act on, and only a refusal event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import Run, create_args, snapshot
+
+AT = ("--at", "2026-11-23T12:00+08:00")
+
+
+def to_preparation(run: Run) -> None:
+    assert run("confirm", "1", "--address", "x", *AT, as_="li.na").exit_code == 0
+
+
+def to_interview(run: Run) -> None:
+    to_preparation(run)
+    assert run("plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *AT,
+               as_="li.na").exit_code == 0
+    assert run("checklist", "1", "--all", *AT, as_="li.na").exit_code == 0
+
+
+def to_feedback(run: Run) -> None:
+    to_interview(run)
+    assert run("interview", "1", "--met", "borrower", "--reason", "medical",
+               "--at", "2026-11-25T10:30+08:00", as_="li.na").exit_code == 0
+
+
+def to_submitted(run: Run) -> None:
+    to_feedback(run)
+    assert run("feedback", "1", "--recommend", "restructure", "--summary", "ok", *AT,
+               as_="li.na").exit_code == 0
+
+
+def to_closed(run: Run) -> None:
+    assert run("close", "1", "--resolution", "paid", *AT, as_="li.na").exit_code == 0
+
+
+def nothing(run: Run) -> None:
+    pass
+
+
+REFUSALS: list[tuple[str, Callable[[Run], None], str, list[str], str, str]] = [
+    # (id, arrange, actor, command, rule, message fragment)
+    ("interview before a plan", to_preparation, "li.na",
+     ["interview", "1", "--met", "borrower", "--reason", "medical", *AT],
+     "stage.start_visit", "it is in stage preparation; plan the visit"),
+    ("interview in confirmation", nothing, "li.na",
+     ["interview", "1", "--met", "nobody", *AT],
+     "stage.start_visit", "confirm the address first"),
+    ("plan before the address is confirmed", nothing, "li.na",
+     ["plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *AT],
+     "stage.plan_visit", "it is in stage confirmation"),
+    ("checklist without a plan", to_preparation, "li.na",
+     ["checklist", "1", "--all", *AT],
+     "stage.tick_checklist", "has no planned visit; plan one first"),
+    ("confirm twice", to_preparation, "li.na",
+     ["confirm", "1", "--address", "y", *AT],
+     "stage.confirm_address", "it is in stage preparation"),
+    ("feedback before the interview", to_interview, "li.na",
+     ["feedback", "1", "--recommend", "close", "--summary", "s", *AT],
+     "stage.submit_feedback", "record the interview first"),
+    ("feedback twice", to_submitted, "li.na",
+     ["feedback", "1", "--recommend", "close", "--summary", "changed", *AT],
+     "feedback.immutable", "submitted feedback cannot be changed"),
+    ("acting on another staff member's case", nothing, "zhang.min",
+     ["contact", "1", "--channel", "phone", "--outcome", "reached", *AT],
+     "permission.assigned", "assigned to li.na, not to you (zhang.min)"),
+    ("field staff reviewing", to_submitted, "li.na",
+     ["review", "1", "--approve", *AT],
+     "permission.supervisor", "only a supervisor may review"),
+    ("review with nothing submitted", to_feedback, "chen.wei",
+     ["review", "1", "--approve", *AT],
+     "stage.review", "no feedback awaiting review"),
+    ("close before feedback is approved", to_submitted, "li.na",
+     ["close", "1", "--resolution", "restructured", *AT],
+     "stage.close", "without approved feedback"),
+    ("withdraw by field staff", nothing, "li.na",
+     ["close", "1", "--resolution", "withdrawn", *AT],
+     "permission.supervisor", "only a supervisor may close"),
+    ("reopen an open case", nothing, "chen.wei",
+     ["reopen", "1", "--reason", "why not", *AT],
+     "stage.reopen", "it is in stage confirmation"),
+    ("contact on a closed case", to_closed, "li.na",
+     ["contact", "1", "--channel", "sms", "--outcome", "left-message", *AT],
+     "stage.contact", "reopen the case first"),
+    ("assign by field staff", nothing, "li.na",
+     ["assign", "1", "--to", "li.na", *AT],
+     "permission.supervisor", "only a supervisor may assign"),
+    ("plan a date in the past", to_preparation, "li.na",
+     ["plan", "1", "--date", "2026-11-20", "--window", "10:00-12:00", *AT],
+     "default.plan_date", "visit date 2026-11-20 is in the past"),
+]
+
+
+@pytest.mark.parametrize(
+    ("arrange", "actor", "command", "rule", "message"),
+    [r[1:] for r in REFUSALS],
+    ids=[r[0] for r in REFUSALS],
+)
+def test_refused_action_writes_only_its_refusal(
+    office: Run,
+    db_path: Path,
+    arrange: Callable[[Run], None],
+    actor: str,
+    command: list[str],
+    rule: str,
+    message: str,
+) -> None:
+    arrange(office)
+    before = snapshot(db_path)
+    result = office(*command, as_=actor)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Refused: ")
+    assert message in result.stderr
+    assert f"(rule {rule})" in result.stderr
+    after = snapshot(db_path)
+    for table in before:
+        if table != "events":
+            assert after[table] == before[table], f"{table} changed"
+    assert after["events"][: len(before["events"])] == before["events"]
+    new = after["events"][len(before["events"]) :]
+    assert len(new) == 1
+    _, case_id, chain, type_, who, _, payload, *_ = new[0]
+    assert (case_id, chain, type_, who) == (1, "case:1", "refused", actor)
+    data = json.loads(payload)
+    assert data["rows"] == []
+    assert data["data"]["reasons"][0]["rule"] == rule
+    # The refusal is part of the case's story.
+    assert "refused" in office("history", "1").output
+
+
+def test_create_by_field_staff_is_refused_in_the_system_chain(office: Run, db_path: Path) -> None:
+    before = snapshot(db_path)
+    result = office(*create_args("L-9"), *AT, as_="li.na")
+    assert result.exit_code == 1
+    assert "only a supervisor may create cases" in result.stderr
+    after = snapshot(db_path)
+    assert after["cases"] == before["cases"]
+    (new,) = after["events"][len(before["events"]) :]
+    assert new[2] == "system" and new[3] == "refused"
+
+
+USAGE_ERRORS = [
+    (["interview", "1", "--met", "borrower", "--reason", "laziness"], "not a known code"),
+    (["interview", "1", "--met", "borrower"], "give --reason CODE"),
+    (["interview", "1", "--met", "borrower", "--reason", "medical", "--income", "-5"],
+     "is negative"),
+    (["interview", "1", "--met", "borrower", "--reason", "medical", "--income", "12.345"],
+     "more decimal places than CNY allows"),
+    (["interview", "1", "--met", "borrower", "--reason", "medical", "--income", "lots"],
+     "is not a number"),
+    (["plan", "1", "--date", "2026-11-25", "--window", "16:00-14:00"], "ends before it starts"),
+    (["plan", "1", "--date", "2026-11-25", "--window", "2pm"], "is not HH:MM-HH:MM"),
+    (["plan", "1", "--date", "25/11/2026", "--window", "10:00-12:00"], "25/11/2026"),
+    (["contact", "1", "--channel", "pigeon", "--outcome", "reached"], "pigeon"),
+    (["contact", "1", "--channel", "phone", "--outcome", "reached", "--at", "2026-11-23 10:00"],
+     "has no time zone"),
+    (["review", "1", "--return"], "returning feedback needs --note"),
+    (["checklist", "1", "--tick", "parachute"], "no checklist item parachute"),
+]
+
+
+@pytest.mark.parametrize(("command", "message"), USAGE_ERRORS,
+                         ids=[" ".join(c[:3]) for c, _ in USAGE_ERRORS])
+def test_bad_input_exits_2_and_writes_nothing(
+    office: Run, db_path: Path, command: list[str], message: str
+) -> None:
+    to_interview(office) if command[0] in ("interview", "checklist") else None
+    if command[0] == "review":
+        to_submitted(office)
+    if command[0] == "plan":
+        to_preparation(office)
+    if command[0] == "checklist":
+        # Back to a planned visit in preparation: plan a fresh case.
+        office(*create_args("L-2"), "--assign", "li.na", *AT, as_="chen.wei")
+        office("confirm", "2", "--address", "x", *AT, as_="li.na")
+        office("plan", "2", "--date", "2026-11-25", "--window", "10:00-12:00", *AT, as_="li.na")
+        command = ["checklist", "2", *command[2:]]
+    if "--at" not in command:
+        command = [*command, *AT]
+    before = snapshot(db_path)
+    actor = "chen.wei" if command[0] == "review" else "li.na"
+    result = office(*command, as_=actor)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert snapshot(db_path) == before
+
+
+def test_unknown_case_and_unknown_actor_exit_1_and_write_nothing(
+    office: Run, db_path: Path
+) -> None:
+    before = snapshot(db_path)
+    result = office("contact", "99", "--channel", "phone", "--outcome", "reached", as_="li.na")
+    assert result.exit_code == 1
+    assert "no case '99'" in result.stderr
+    result = office("contact", "1", "--channel", "phone", "--outcome", "reached", as_="ghost")
+    assert result.exit_code == 1
+    assert "no staff member 'ghost'" in result.stderr
+    result = office("contact", "1", "--channel", "phone", "--outcome", "reached")
+    assert result.exit_code == 2
+    assert "pass --as STAFF or set FIELDCASE_STAFF" in result.stderr
+    assert snapshot(db_path) == before
+
+
+def test_missing_database_is_a_clear_error(run: Run) -> None:
+    result = run("cases")
+    assert result.exit_code == 1
+    assert "run 'fieldcase --db" in result.stderr and "init' first" in result.stderr
+
+
+def test_staff_add_needs_a_supervisor_once_staff_exist(office: Run) -> None:
+    result = office("staff", "add", "x", "--name", "X", as_="li.na")
+    assert result.exit_code == 1
+    assert "only a supervisor may add staff" in result.stderr
+    result = office("staff", "add", "y", "--name", "Y")
+    assert result.exit_code == 2
