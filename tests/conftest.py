@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-
 from fieldcase.cli import cli
 from fieldcase.config import load_config
 from fieldcase.plugins import manager

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import Run, events
 from fieldcase.cli import cli
 from fieldcase.store import STATE_TABLES, Store
@@ -67,8 +66,11 @@ def test_edited_event_is_named(copy_of_demo: Path) -> None:
     target = events(copy_of_demo)[40]
     payload = json.loads(target["payload"])
     payload["data"]["note"] = "nothing to see"
-    tamper(copy_of_demo, "UPDATE events SET payload = ? WHERE id = ?",
-           (json.dumps(payload), target["id"]))
+    tamper(
+        copy_of_demo,
+        "UPDATE events SET payload = ? WHERE id = ?",
+        (json.dumps(payload), target["id"]),
+    )
     code, output = verify(copy_of_demo)
     assert code == 1
     assert f"FAILED: event {target['id']} ({target['chain']})" in output
@@ -79,8 +81,11 @@ def test_edited_event_with_recomputed_hash_breaks_the_next_link(copy_of_demo: Pa
     # Whoever edits an event and fixes its own hash still breaks its successor's link.
     log = longest_chain(copy_of_demo)
     first, second = log[0], log[1]
-    tamper(copy_of_demo, "UPDATE events SET actor = 'mallory', hash = 'f00' WHERE id = ?",
-           (first["id"],))
+    tamper(
+        copy_of_demo,
+        "UPDATE events SET actor = 'mallory', hash = 'f00' WHERE id = ?",
+        (first["id"],),
+    )
     code, output = verify(copy_of_demo)
     assert code == 1
     assert f"event {first['id']}" in output
@@ -91,8 +96,7 @@ def test_edited_event_with_recomputed_hash_breaks_the_next_link(copy_of_demo: Pa
         "SELECT prev_hash, chain, type, case_id, actor, at, payload FROM events WHERE id = ?",
         [first["id"]],
     ).fetchone()
-    tamper_fix.execute("UPDATE events SET hash = ? WHERE id = ?",
-                       [event_hash(*row), first["id"]])
+    tamper_fix.execute("UPDATE events SET hash = ? WHERE id = ?", [event_hash(*row), first["id"]])
     tamper_fix.commit()
     tamper_fix.close()
     code, output = verify(copy_of_demo)

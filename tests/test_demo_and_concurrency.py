@@ -9,7 +9,6 @@ from pathlib import Path
 import attrs
 import pytest
 from click.testing import CliRunner
-
 from conftest import Run
 from fieldcase.cli import cli
 from fieldcase.errors import StaleCase
@@ -27,9 +26,10 @@ def test_demo_is_deterministic_and_complete(tmp_path: Path) -> None:
     build(tmp_path / "b.db")
     a, b = sqlite3.connect(tmp_path / "a.db"), sqlite3.connect(tmp_path / "b.db")
     for table in ("cases", "visits", "events"):
-        assert a.execute(f"SELECT * FROM {table}").fetchall() == b.execute(
-            f"SELECT * FROM {table}"
-        ).fetchall()
+        assert (
+            a.execute(f"SELECT * FROM {table}").fetchall()
+            == b.execute(f"SELECT * FROM {table}").fetchall()
+        )
     institutions = {r[0] for r in a.execute("SELECT institution FROM cases")}
     assert len(institutions) == 5
     zones = {r[0] for r in a.execute("SELECT timezone FROM cases")}
@@ -51,8 +51,9 @@ def test_demo_refuses_to_overwrite_without_replace(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "a.db"), "demo"])
     assert result.exit_code == 1
     assert "pass --replace" in result.output
-    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "a.db"), "demo", "--replace",
-                                      "--cases", "20"])
+    result = CliRunner().invoke(
+        cli, ["--db", str(tmp_path / "a.db"), "demo", "--replace", "--cases", "20"]
+    )
     assert result.exit_code == 0
     conn = sqlite3.connect(tmp_path / "a.db")
     assert conn.execute("SELECT count(*) FROM cases").fetchone()[0] == 20
@@ -61,8 +62,9 @@ def test_demo_refuses_to_overwrite_without_replace(tmp_path: Path) -> None:
 def test_stale_write_is_refused_not_merged(office: Run, services: Services) -> None:
     at = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
     stale = services.get_case(1)
-    services.record_contact(1, actor="li.na", at=at, channel="sms", target="borrower",
-                            outcome="left-message")
+    services.record_contact(
+        1, actor="li.na", at=at, channel="sms", target="borrower", outcome="left-message"
+    )
     with pytest.raises(StaleCase, match="changed by someone else"):
         services.store.commit(
             "address_confirmed",

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-
 from fieldcase import hookspecs
 from fieldcase.cli import cli
 
@@ -59,9 +58,11 @@ def test_commands_have_help_with_an_example(path: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize("path", all_commands(cli), ids=" ".join)
 def test_commands_are_in_the_guide(path: tuple[str, ...]) -> None:
-    text = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8") + (
-        ROOT / "docs" / "plugins.md"
-    ).read_text(encoding="utf-8") + (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (
+        (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+        + (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+        + (ROOT / "README.md").read_text(encoding="utf-8")
+    )
     assert f"fieldcase {path[0]}" in text or f" {path[-1]} " in text
 
 

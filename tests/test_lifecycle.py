@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -12,31 +13,102 @@ from conftest import Run, create_args, events
 def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
     run = office
     steps = [
-        ("contact", "1", "--channel", "phone", "--outcome", "no-answer",
-         "--at", "2026-11-23T10:00+08:00"),
-        ("contact", "1", "--channel", "employer", "--target", "third-party", "--outcome",
-         "reached", "--note", "HR confirms employment", "--at", "2026-11-23T10:30+08:00"),
-        ("confirm", "1", "--address", "上海市浦东新区世纪大道100号", "--source", "employer",
-         "--at", "2026-11-23T11:00+08:00"),
-        ("plan", "1", "--date", "2026-11-25", "--window", "14:00-16:00", "--with", "zhang.min",
-         "--at", "2026-11-23T11:30+08:00"),
-        ("checklist", "1", "--tick", "id-badge", "--tick", "contract",
-         "--at", "2026-11-24T09:00+08:00"),
+        (
+            "contact",
+            "1",
+            "--channel",
+            "phone",
+            "--outcome",
+            "no-answer",
+            "--at",
+            "2026-11-23T10:00+08:00",
+        ),
+        (
+            "contact",
+            "1",
+            "--channel",
+            "employer",
+            "--target",
+            "third-party",
+            "--outcome",
+            "reached",
+            "--note",
+            "HR confirms employment",
+            "--at",
+            "2026-11-23T10:30+08:00",
+        ),
+        (
+            "confirm",
+            "1",
+            "--address",
+            "上海市浦东新区世纪大道100号",
+            "--source",
+            "employer",
+            "--at",
+            "2026-11-23T11:00+08:00",
+        ),
+        (
+            "plan",
+            "1",
+            "--date",
+            "2026-11-25",
+            "--window",
+            "14:00-16:00",
+            "--with",
+            "zhang.min",
+            "--at",
+            "2026-11-23T11:30+08:00",
+        ),
+        (
+            "checklist",
+            "1",
+            "--tick",
+            "id-badge",
+            "--tick",
+            "contract",
+            "--at",
+            "2026-11-24T09:00+08:00",
+        ),
         ("checklist", "1", "--all", "--at", "2026-11-24T09:05+08:00"),
-        ("interview", "1", "--met", "borrower", "--reason", "medical", "--employment",
-         "employed", "--income", "8500", "--other-debts", "12000.50", "--attitude",
-         "willing-unable", "--note", "Hospital bills since August",
-         "--at", "2026-11-25T14:40+08:00"),
-        ("feedback", "1", "--recommend", "restructure", "--summary",
-         "Medical costs; can pay 1,500 a month", "--at", "2026-11-25T18:00+08:00"),
+        (
+            "interview",
+            "1",
+            "--met",
+            "borrower",
+            "--reason",
+            "medical",
+            "--employment",
+            "employed",
+            "--income",
+            "8500",
+            "--other-debts",
+            "12000.50",
+            "--attitude",
+            "willing-unable",
+            "--note",
+            "Hospital bills since August",
+            "--at",
+            "2026-11-25T14:40+08:00",
+        ),
+        (
+            "feedback",
+            "1",
+            "--recommend",
+            "restructure",
+            "--summary",
+            "Medical costs; can pay 1,500 a month",
+            "--at",
+            "2026-11-25T18:00+08:00",
+        ),
     ]
     for step in steps:
         result = run(*step, as_="li.na")
         assert result.exit_code == 0, (step, result.output)
     result = run("review", "1", "--approve", "--at", "2026-11-26T09:00+08:00", as_="chen.wei")
     assert result.exit_code == 0, result.output
-    result = run("close", "1", "--resolution", "restructured", "--at",
-                 "2026-11-26T10:00+08:00", as_="li.na")
+    result = run(
+        "close", "1", "--resolution", "restructured", "--at", "2026-11-26T10:00+08:00", as_="li.na"
+    )
     assert result.exit_code == 0, result.output
     assert "closed as restructured" in result.output
 
@@ -80,7 +152,7 @@ def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
     ]
     assert [e["actor"] for e in log][-2:] == ["chen.wei", "li.na"]
     assert all(e["chain"] == "case:1" for e in log)
-    for previous, event in zip(log, log[1:], strict=False):
+    for previous, event in itertools.pairwise(log):
         assert event["prev_hash"] == previous["hash"]
     # Version moves with every change of the case.
     assert case["version"] == len(log)
@@ -93,14 +165,24 @@ def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
 def test_stage_moves_to_interview_only_when_required_items_ticked(office: Run) -> None:
     run = office
     run("confirm", "1", "--address", "x", "--at", "2026-11-23T11:00+08:00", as_="li.na")
-    run("plan", "1", "--date", "2026-11-25", "--window", "14:00-16:00",
-        "--at", "2026-11-23T11:30+08:00", as_="li.na")
+    run(
+        "plan",
+        "1",
+        "--date",
+        "2026-11-25",
+        "--window",
+        "14:00-16:00",
+        "--at",
+        "2026-11-23T11:30+08:00",
+        as_="li.na",
+    )
     required = ["id-badge", "authorisation", "contract", "statement"]
     for code in required[:-1]:
         run("checklist", "1", "--tick", code, "--at", "2026-11-24T09:00+08:00", as_="li.na")
         assert json.loads(run("show", "1", "--json").output)["stage"] == "preparation"
-    result = run("checklist", "1", "--tick", "statement", "--at", "2026-11-24T09:00+08:00",
-                 as_="li.na")
+    result = run(
+        "checklist", "1", "--tick", "statement", "--at", "2026-11-24T09:00+08:00", as_="li.na"
+    )
     assert "is in interview" in result.output
     # The optional item stays unticked.
     visit = json.loads(run("show", "1", "--json").output)["visits"][0]
@@ -112,11 +194,22 @@ def test_nobody_home_returns_to_preparation_then_escalates(office: Run, tmp_path
     run = office
     run("confirm", "1", "--address", "x", "--at", "2026-11-23T11:00+08:00", as_="li.na")
     for n, day in enumerate(["2026-11-25", "2026-11-27"], start=1):
-        assert run("plan", "1", "--date", day, "--window", "10:00-12:00",
-                   "--at", "2026-11-24T08:00+08:00", as_="li.na").exit_code == 0
+        assert (
+            run(
+                "plan",
+                "1",
+                "--date",
+                day,
+                "--window",
+                "10:00-12:00",
+                "--at",
+                "2026-11-24T08:00+08:00",
+                as_="li.na",
+            ).exit_code
+            == 0
+        )
         run("checklist", "1", "--all", "--at", "2026-11-24T08:10+08:00", as_="li.na")
-        result = run("interview", "1", "--met", "nobody", "--at", f"{day}T10:30+08:00",
-                     as_="li.na")
+        result = run("interview", "1", "--met", "nobody", "--at", f"{day}T10:30+08:00", as_="li.na")
         assert result.exit_code == 0, result.output
         shown = json.loads(run("show", "1", "--json").output)
         assert shown["failed_visits"] == n
@@ -130,11 +223,29 @@ def test_nobody_home_returns_to_preparation_then_escalates(office: Run, tmp_path
 def test_replanning_keeps_ticks_and_the_visit_number(office: Run) -> None:
     run = office
     run("confirm", "1", "--address", "x", "--at", "2026-11-23T11:00+08:00", as_="li.na")
-    run("plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00",
-        "--at", "2026-11-23T12:00+08:00", as_="li.na")
+    run(
+        "plan",
+        "1",
+        "--date",
+        "2026-11-25",
+        "--window",
+        "10:00-12:00",
+        "--at",
+        "2026-11-23T12:00+08:00",
+        as_="li.na",
+    )
     run("checklist", "1", "--tick", "contract", "--at", "2026-11-23T12:00+08:00", as_="li.na")
-    run("plan", "1", "--date", "2026-11-26", "--window", "15:00-16:00",
-        "--at", "2026-11-23T13:00+08:00", as_="li.na")
+    run(
+        "plan",
+        "1",
+        "--date",
+        "2026-11-26",
+        "--window",
+        "15:00-16:00",
+        "--at",
+        "2026-11-23T13:00+08:00",
+        as_="li.na",
+    )
     visits = json.loads(run("show", "1", "--json").output)["visits"]
     assert len(visits) == 1
     assert visits[0]["date"] == "2026-11-26"
@@ -145,23 +256,64 @@ def test_returned_feedback_can_be_resubmitted_and_reopen(office: Run) -> None:
     run = office
     at = "--at"
     run("confirm", "1", "--address", "x", at, "2026-11-23T11:00+08:00", as_="li.na")
-    run("plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", at,
-        "2026-11-23T12:00+08:00", as_="li.na")
+    run(
+        "plan",
+        "1",
+        "--date",
+        "2026-11-25",
+        "--window",
+        "10:00-12:00",
+        at,
+        "2026-11-23T12:00+08:00",
+        as_="li.na",
+    )
     run("checklist", "1", "--all", at, "2026-11-23T12:00+08:00", as_="li.na")
     run("interview", "1", "--met", "relative", at, "2026-11-25T10:30+08:00", as_="li.na")
-    run("feedback", "1", "--recommend", "revisit", "--summary", "Spoke to mother", at,
-        "2026-11-25T12:00+08:00", as_="li.na")
-    result = run("review", "1", "--return", "--note", "Ask when he is back", at,
-                 "2026-11-25T13:00+08:00", as_="chen.wei")
+    run(
+        "feedback",
+        "1",
+        "--recommend",
+        "revisit",
+        "--summary",
+        "Spoke to mother",
+        at,
+        "2026-11-25T12:00+08:00",
+        as_="li.na",
+    )
+    result = run(
+        "review",
+        "1",
+        "--return",
+        "--note",
+        "Ask when he is back",
+        at,
+        "2026-11-25T13:00+08:00",
+        as_="chen.wei",
+    )
     assert "feedback returned" in result.output
-    result = run("feedback", "1", "--recommend", "revisit", "--summary", "Back on Monday", at,
-                 "2026-11-25T14:00+08:00", as_="li.na")
+    result = run(
+        "feedback",
+        "1",
+        "--recommend",
+        "revisit",
+        "--summary",
+        "Back on Monday",
+        at,
+        "2026-11-25T14:00+08:00",
+        as_="li.na",
+    )
     assert result.exit_code == 0, result.output
     run("review", "1", "--approve", at, "2026-11-25T15:00+08:00", as_="chen.wei")
-    run("close", "1", "--resolution", "uncollectible", at, "2026-11-25T16:00+08:00",
-        as_="li.na")
-    result = run("reopen", "1", "--reason", "Borrower called back", at,
-                 "2026-11-26T09:00+08:00", as_="chen.wei")
+    run("close", "1", "--resolution", "uncollectible", at, "2026-11-25T16:00+08:00", as_="li.na")
+    result = run(
+        "reopen",
+        "1",
+        "--reason",
+        "Borrower called back",
+        at,
+        "2026-11-26T09:00+08:00",
+        as_="chen.wei",
+    )
     assert result.exit_code == 0, result.output
     shown = json.loads(run("show", "1", "--json").output)
     assert shown["stage"] == "preparation"
@@ -172,26 +324,41 @@ def test_returned_feedback_can_be_resubmitted_and_reopen(office: Run) -> None:
 
 
 def test_paid_closes_from_any_open_stage(office: Run) -> None:
-    result = office("close", "1", "--resolution", "paid", "--at", "2026-11-23T11:00+08:00",
-                    as_="li.na")
+    result = office(
+        "close", "1", "--resolution", "paid", "--at", "2026-11-23T11:00+08:00", as_="li.na"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(office("show", "1", "--json").output)["stage"] == "closed"
 
 
 def test_worklist_filters_and_priority(office: Run) -> None:
     run = office
-    run(*create_args("L-1002", **{"overdue-since": "2026-05-01", "name": "Li Lei"}),
-        "--assign", "zhang.min", "--at", "2026-11-23T09:00+08:00", as_="chen.wei")
-    run(*create_args("L-1003", **{"overdue-since": "2026-11-22"}),
-        "--at", "2026-11-23T09:00+08:00", as_="chen.wei")
+    run(
+        *create_args("L-1002", **{"overdue-since": "2026-05-01", "name": "Li Lei"}),
+        "--assign",
+        "zhang.min",
+        "--at",
+        "2026-11-23T09:00+08:00",
+        as_="chen.wei",
+    )
+    run(
+        *create_args("L-1003", **{"overdue-since": "2026-11-22"}),
+        "--at",
+        "2026-11-23T09:00+08:00",
+        as_="chen.wei",
+    )
     rows = json.loads(run("cases", "--json", "--at", "2026-11-23T12:00+08:00").output)
     # Oldest arrears first.
-    assert [r["case"] for r in rows] == ["hx-consumer/L-1002", "hx-consumer/L-1001",
-                                         "hx-consumer/L-1003"]
+    assert [r["case"] for r in rows] == [
+        "hx-consumer/L-1002",
+        "hx-consumer/L-1001",
+        "hx-consumer/L-1003",
+    ]
     mine = json.loads(run("cases", "--mine", "--json", as_="li.na").output)
     assert [r["id"] for r in mine] == [1]
-    bucket = json.loads(run("cases", "--bucket", "181+", "--json",
-                            "--at", "2026-11-23T12:00+08:00").output)
+    bucket = json.loads(
+        run("cases", "--bucket", "181+", "--json", "--at", "2026-11-23T12:00+08:00").output
+    )
     assert [r["case"] for r in bucket] == ["hx-consumer/L-1002"]
     assert bucket[0]["dpd"] == 206
     table = run("cases", "--at", "2026-11-23T12:00+08:00").output
@@ -199,8 +366,13 @@ def test_worklist_filters_and_priority(office: Run) -> None:
 
 
 def test_ineligible_case_is_stored_flagged_and_out_of_the_queue(office: Run) -> None:
-    result = office(*create_args("L-2000", **{"overdue-since": "2026-11-23"}),
-                    "--at", "2026-11-23T09:00+08:00", "--json", as_="chen.wei")
+    result = office(
+        *create_args("L-2000", **{"overdue-since": "2026-11-23"}),
+        "--at",
+        "2026-11-23T09:00+08:00",
+        "--json",
+        as_="chen.wei",
+    )
     created = json.loads(result.output)
     assert created["eligible"] is False
     assert "rule default.eligibility" in created["eligibility_note"]
@@ -212,8 +384,7 @@ def test_ineligible_case_is_stored_flagged_and_out_of_the_queue(office: Run) -> 
 
 def test_staff_list_and_history(office: Run) -> None:
     rows = json.loads(office("staff", "--json").output)
-    assert {r["id"]: r["open cases"] for r in rows} == {"chen.wei": 0, "li.na": 1,
-                                                       "zhang.min": 0}
+    assert {r["id"]: r["open cases"] for r in rows} == {"chen.wei": 0, "li.na": 1, "zhang.min": 0}
     history = json.loads(office("history", "hx-consumer/L-1001", "--json").output)
     assert [h["type"] for h in history] == ["case_created"]
     assert history[0]["actor"] == "chen.wei"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from fieldcase.errors import InvalidInput
 from fieldcase.money import format_money, from_minor, parse_amount, round_money, to_minor
 
@@ -22,8 +21,13 @@ def test_round_trip_through_minor_units(amount: str, currency: str, minor: int) 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("-1", "negative"), ("abc", "not a number"), ("NaN", "not a finite number"),
-     ("1.005", "more decimal places"), ("Infinity", "not a finite number")],
+    [
+        ("-1", "negative"),
+        ("abc", "not a number"),
+        ("NaN", "not a finite number"),
+        ("1.005", "more decimal places"),
+        ("Infinity", "not a finite number"),
+    ],
 )
 def test_bad_amounts_are_refused(text: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import Run, create_args, events
 from fieldcase import hookimpl
 from fieldcase.model import ActionContext, Case, ChecklistItem, Decision, Reason
@@ -49,18 +48,32 @@ def confirmed(run: Run, case: str = "1") -> None:
 
 def test_registered_plugin_denies_a_plan(office: Run, db_path: Path, weekend_plugin: Any) -> None:
     confirmed(office)
-    result = office("plan", "1", "--date", "2026-11-28", "--window", "10:00-12:00", *AT,
-                    as_="li.na")
+    result = office(
+        "plan", "1", "--date", "2026-11-28", "--window", "10:00-12:00", *AT, as_="li.na"
+    )
     assert result.exit_code == 1
     assert "Refused: no visits at weekends (rule test.weekend)" in result.stderr
     assert events(db_path, 1)[-1]["type"] == "refused"
     # A weekday is fine, and the plugin's checklist item is required.
-    result = office("plan", "1", "--date", "2026-11-27", "--window", "10:00-12:00", *AT,
-                    as_="li.na")
+    result = office(
+        "plan", "1", "--date", "2026-11-27", "--window", "10:00-12:00", *AT, as_="li.na"
+    )
     assert result.exit_code == 0, result.output
     assert "body-camera" in result.output
-    office("checklist", "1", "--tick", "id-badge", "--tick", "authorisation", "--tick",
-           "contract", "--tick", "statement", *AT, as_="li.na")
+    office(
+        "checklist",
+        "1",
+        "--tick",
+        "id-badge",
+        "--tick",
+        "authorisation",
+        "--tick",
+        "contract",
+        "--tick",
+        "statement",
+        *AT,
+        as_="li.na",
+    )
     assert json.loads(office("show", "1", "--json").output)["stage"] == "preparation"
     office("checklist", "1", "--tick", "body-camera", *AT, as_="li.na")
     assert json.loads(office("show", "1", "--json").output)["stage"] == "interview"
@@ -71,8 +84,17 @@ def test_registered_plugin_adds_a_reason_code(office: Run, weekend_plugin: Any) 
     confirmed(office)
     office("plan", "1", "--date", "2026-11-27", "--window", "10:00-12:00", *AT, as_="li.na")
     office("checklist", "1", "--all", *AT, as_="li.na")
-    result = office("interview", "1", "--met", "borrower", "--reason", "crop-failure",
-                    "--at", "2026-11-27T10:30+08:00", as_="li.na")
+    result = office(
+        "interview",
+        "1",
+        "--met",
+        "borrower",
+        "--reason",
+        "crop-failure",
+        "--at",
+        "2026-11-27T10:30+08:00",
+        as_="li.na",
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -95,8 +117,9 @@ def bank_case(run: Run, reference: str = "EB-1", **overrides: str) -> str:
         "overdue-since": "2026-08-01",
         **overrides,
     }
-    result = run(*create_args(reference, **fields), "--assign", "li.na", *AT, "--json",
-                 as_="chen.wei")
+    result = run(
+        *create_args(reference, **fields), "--assign", "li.na", *AT, "--json", as_="chen.wei"
+    )
     assert result.exit_code == 0, result.output
     return str(json.loads(result.output)["id"])
 
@@ -105,29 +128,31 @@ def test_example_bank_is_listed_with_its_hooks(office: Run) -> None:
     listed = json.loads(office("plugins", "--json").output)
     bank = next(p for p in listed if p["name"] == "fieldcase-example-bank")
     assert bank["version"] == "0.1.0"
-    assert bank["hooks"] == ["case_eligible", "check_action", "overdue_reasons",
-                             "visit_checklist"]
+    assert bank["hooks"] == ["case_eligible", "check_action", "overdue_reasons", "visit_checklist"]
     assert "fieldcase-example-bank" in office("plugins").output
 
 
 def test_example_bank_refuses_visits_on_its_holidays(office: Run, db_path: Path) -> None:
     case = bank_case(office)
     office("confirm", case, "--address", "1 Main St", *AT, as_="li.na")
-    result = office("plan", case, "--date", "2026-11-26", "--window", "10:00-12:00", *AT,
-                    as_="li.na")
+    result = office(
+        "plan", case, "--date", "2026-11-26", "--window", "10:00-12:00", *AT, as_="li.na"
+    )
     assert result.exit_code == 1
     assert "2026-11-26 is an Example Bank public holiday" in result.stderr
     assert "(rule example-bank.holiday)" in result.stderr
-    result = office("plan", case, "--date", "2026-11-27", "--window", "10:00-12:00", *AT,
-                    as_="li.na")
+    result = office(
+        "plan", case, "--date", "2026-11-27", "--window", "10:00-12:00", *AT, as_="li.na"
+    )
     assert result.exit_code == 0
     assert "hardship-form" in result.output and "privacy-notice" in result.output
 
 
 def test_example_bank_rules_apply_only_to_its_cases(office: Run) -> None:
     confirmed(office)
-    result = office("plan", "1", "--date", "2026-11-26", "--window", "10:00-12:00", *AT,
-                    as_="li.na")
+    result = office(
+        "plan", "1", "--date", "2026-11-26", "--window", "10:00-12:00", *AT, as_="li.na"
+    )
     assert result.exit_code == 0
     assert "hardship-form" not in result.output
 
@@ -140,14 +165,14 @@ def test_example_bank_thresholds_come_from_its_settings(office: Run, tmp_path: P
     small = bank_case(office, "EB-small", overdue="300")
     assert json.loads(office("show", small, "--json").output)["eligible"] is False
     (tmp_path / "fieldcase.toml").write_text(
-        '[institutions.example-bank]\nvisit_min_overdue = "100.00"\n'
-        'holidays = ["2026-11-27"]\n'
+        '[institutions.example-bank]\nvisit_min_overdue = "100.00"\nholidays = ["2026-11-27"]\n'
     )
     lower = bank_case(office, "EB-small-2", overdue="300")
     assert json.loads(office("show", lower, "--json").output)["eligible"] is True
     office("confirm", lower, "--address", "1 Main St", *AT, as_="li.na")
-    result = office("plan", lower, "--date", "2026-11-27", "--window", "10:00-12:00", *AT,
-                    as_="li.na")
+    result = office(
+        "plan", lower, "--date", "2026-11-27", "--window", "10:00-12:00", *AT, as_="li.na"
+    )
     assert "(rule example-bank.holiday)" in result.stderr
     # Eligibility is checked again before preparation: the first case stays out.
     result = office("confirm", small, "--address", "1 Main St", *AT, as_="chen.wei")
@@ -155,7 +180,9 @@ def test_example_bank_thresholds_come_from_its_settings(office: Run, tmp_path: P
 
 
 def test_confirm_refused_when_no_longer_eligible(office: Run, tmp_path: Path) -> None:
-    (tmp_path / "fieldcase.toml").write_text("[institutions.hx-consumer]\nmin_overdue_amount = 5000\n")
+    (tmp_path / "fieldcase.toml").write_text(
+        "[institutions.hx-consumer]\nmin_overdue_amount = 5000\n"
+    )
     result = office("confirm", "1", "--address", "x", *AT, as_="li.na")
     assert result.exit_code == 1
     assert "(rule default.eligibility)" in result.stderr

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import Run, create_args, snapshot
 
 AT = ("--at", "2026-11-23T12:00+08:00")
@@ -19,21 +18,41 @@ def to_preparation(run: Run) -> None:
 
 def to_interview(run: Run) -> None:
     to_preparation(run)
-    assert run("plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *AT,
-               as_="li.na").exit_code == 0
+    assert (
+        run(
+            "plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *AT, as_="li.na"
+        ).exit_code
+        == 0
+    )
     assert run("checklist", "1", "--all", *AT, as_="li.na").exit_code == 0
 
 
 def to_feedback(run: Run) -> None:
     to_interview(run)
-    assert run("interview", "1", "--met", "borrower", "--reason", "medical",
-               "--at", "2026-11-25T10:30+08:00", as_="li.na").exit_code == 0
+    assert (
+        run(
+            "interview",
+            "1",
+            "--met",
+            "borrower",
+            "--reason",
+            "medical",
+            "--at",
+            "2026-11-25T10:30+08:00",
+            as_="li.na",
+        ).exit_code
+        == 0
+    )
 
 
 def to_submitted(run: Run) -> None:
     to_feedback(run)
-    assert run("feedback", "1", "--recommend", "restructure", "--summary", "ok", *AT,
-               as_="li.na").exit_code == 0
+    assert (
+        run(
+            "feedback", "1", "--recommend", "restructure", "--summary", "ok", *AT, as_="li.na"
+        ).exit_code
+        == 0
+    )
 
 
 def to_closed(run: Run) -> None:
@@ -46,54 +65,142 @@ def nothing(run: Run) -> None:
 
 REFUSALS: list[tuple[str, Callable[[Run], None], str, list[str], str, str]] = [
     # (id, arrange, actor, command, rule, message fragment)
-    ("interview before a plan", to_preparation, "li.na",
-     ["interview", "1", "--met", "borrower", "--reason", "medical", *AT],
-     "stage.start_visit", "it is in stage preparation; plan the visit"),
-    ("interview in confirmation", nothing, "li.na",
-     ["interview", "1", "--met", "nobody", *AT],
-     "stage.start_visit", "confirm the address first"),
-    ("plan before the address is confirmed", nothing, "li.na",
-     ["plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *AT],
-     "stage.plan_visit", "it is in stage confirmation"),
-    ("checklist without a plan", to_preparation, "li.na",
-     ["checklist", "1", "--all", *AT],
-     "stage.tick_checklist", "has no planned visit; plan one first"),
-    ("confirm twice", to_preparation, "li.na",
-     ["confirm", "1", "--address", "y", *AT],
-     "stage.confirm_address", "it is in stage preparation"),
-    ("feedback before the interview", to_interview, "li.na",
-     ["feedback", "1", "--recommend", "close", "--summary", "s", *AT],
-     "stage.submit_feedback", "record the interview first"),
-    ("feedback twice", to_submitted, "li.na",
-     ["feedback", "1", "--recommend", "close", "--summary", "changed", *AT],
-     "feedback.immutable", "submitted feedback cannot be changed"),
-    ("acting on another staff member's case", nothing, "zhang.min",
-     ["contact", "1", "--channel", "phone", "--outcome", "reached", *AT],
-     "permission.assigned", "assigned to li.na, not to you (zhang.min)"),
-    ("field staff reviewing", to_submitted, "li.na",
-     ["review", "1", "--approve", *AT],
-     "permission.supervisor", "only a supervisor may review"),
-    ("review with nothing submitted", to_feedback, "chen.wei",
-     ["review", "1", "--approve", *AT],
-     "stage.review", "no feedback awaiting review"),
-    ("close before feedback is approved", to_submitted, "li.na",
-     ["close", "1", "--resolution", "restructured", *AT],
-     "stage.close", "without approved feedback"),
-    ("withdraw by field staff", nothing, "li.na",
-     ["close", "1", "--resolution", "withdrawn", *AT],
-     "permission.supervisor", "only a supervisor may close"),
-    ("reopen an open case", nothing, "chen.wei",
-     ["reopen", "1", "--reason", "why not", *AT],
-     "stage.reopen", "it is in stage confirmation"),
-    ("contact on a closed case", to_closed, "li.na",
-     ["contact", "1", "--channel", "sms", "--outcome", "left-message", *AT],
-     "stage.contact", "reopen the case first"),
-    ("assign by field staff", nothing, "li.na",
-     ["assign", "1", "--to", "li.na", *AT],
-     "permission.supervisor", "only a supervisor may assign"),
-    ("plan a date in the past", to_preparation, "li.na",
-     ["plan", "1", "--date", "2026-11-20", "--window", "10:00-12:00", *AT],
-     "default.plan_date", "visit date 2026-11-20 is in the past"),
+    (
+        "interview before a plan",
+        to_preparation,
+        "li.na",
+        ["interview", "1", "--met", "borrower", "--reason", "medical", *AT],
+        "stage.start_visit",
+        "it is in stage preparation; plan the visit",
+    ),
+    (
+        "interview in confirmation",
+        nothing,
+        "li.na",
+        ["interview", "1", "--met", "nobody", *AT],
+        "stage.start_visit",
+        "confirm the address first",
+    ),
+    (
+        "plan before the address is confirmed",
+        nothing,
+        "li.na",
+        ["plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *AT],
+        "stage.plan_visit",
+        "it is in stage confirmation",
+    ),
+    (
+        "checklist without a plan",
+        to_preparation,
+        "li.na",
+        ["checklist", "1", "--all", *AT],
+        "stage.tick_checklist",
+        "has no planned visit; plan one first",
+    ),
+    (
+        "confirm twice",
+        to_preparation,
+        "li.na",
+        ["confirm", "1", "--address", "y", *AT],
+        "stage.confirm_address",
+        "it is in stage preparation",
+    ),
+    (
+        "feedback before the interview",
+        to_interview,
+        "li.na",
+        ["feedback", "1", "--recommend", "close", "--summary", "s", *AT],
+        "stage.submit_feedback",
+        "record the interview first",
+    ),
+    (
+        "feedback twice",
+        to_submitted,
+        "li.na",
+        ["feedback", "1", "--recommend", "close", "--summary", "changed", *AT],
+        "feedback.immutable",
+        "submitted feedback cannot be changed",
+    ),
+    (
+        "acting on another staff member's case",
+        nothing,
+        "zhang.min",
+        ["contact", "1", "--channel", "phone", "--outcome", "reached", *AT],
+        "permission.assigned",
+        "assigned to li.na, not to you (zhang.min)",
+    ),
+    (
+        "field staff reviewing",
+        to_submitted,
+        "li.na",
+        ["review", "1", "--approve", *AT],
+        "permission.supervisor",
+        "only a supervisor may review",
+    ),
+    (
+        "review with nothing submitted",
+        to_feedback,
+        "chen.wei",
+        ["review", "1", "--approve", *AT],
+        "stage.review",
+        "no feedback awaiting review",
+    ),
+    (
+        "close before feedback is approved",
+        to_submitted,
+        "li.na",
+        ["close", "1", "--resolution", "restructured", *AT],
+        "stage.close",
+        "without approved feedback",
+    ),
+    (
+        "withdraw by field staff",
+        nothing,
+        "li.na",
+        ["close", "1", "--resolution", "withdrawn", *AT],
+        "permission.supervisor",
+        "only a supervisor may close",
+    ),
+    (
+        "reopen an open case",
+        nothing,
+        "chen.wei",
+        ["reopen", "1", "--reason", "why not", *AT],
+        "stage.reopen",
+        "it is in stage confirmation",
+    ),
+    (
+        "contact on a closed case",
+        to_closed,
+        "li.na",
+        ["contact", "1", "--channel", "sms", "--outcome", "left-message", *AT],
+        "stage.contact",
+        "reopen the case first",
+    ),
+    (
+        "assign by field staff",
+        nothing,
+        "li.na",
+        ["assign", "1", "--to", "li.na", *AT],
+        "permission.supervisor",
+        "only a supervisor may assign",
+    ),
+    (
+        "record a visit before its planned date",
+        to_interview,
+        "li.na",
+        ["interview", "1", "--met", "nobody", "--at", "2026-11-24T10:00+08:00"],
+        "default.visit_date",
+        "the visit is planned for 2026-11-25, not 2026-11-24",
+    ),
+    (
+        "plan a date in the past",
+        to_preparation,
+        "li.na",
+        ["plan", "1", "--date", "2026-11-20", "--window", "10:00-12:00", *AT],
+        "default.plan_date",
+        "visit date 2026-11-20 is in the past",
+    ),
 ]
 
 
@@ -148,25 +255,34 @@ def test_create_by_field_staff_is_refused_in_the_system_chain(office: Run, db_pa
 USAGE_ERRORS = [
     (["interview", "1", "--met", "borrower", "--reason", "laziness"], "not a known code"),
     (["interview", "1", "--met", "borrower"], "give --reason CODE"),
-    (["interview", "1", "--met", "borrower", "--reason", "medical", "--income", "-5"],
-     "is negative"),
-    (["interview", "1", "--met", "borrower", "--reason", "medical", "--income", "12.345"],
-     "more decimal places than CNY allows"),
-    (["interview", "1", "--met", "borrower", "--reason", "medical", "--income", "lots"],
-     "is not a number"),
+    (
+        ["interview", "1", "--met", "borrower", "--reason", "medical", "--income", "-5"],
+        "is negative",
+    ),
+    (
+        ["interview", "1", "--met", "borrower", "--reason", "medical", "--income", "12.345"],
+        "more decimal places than CNY allows",
+    ),
+    (
+        ["interview", "1", "--met", "borrower", "--reason", "medical", "--income", "lots"],
+        "is not a number",
+    ),
     (["plan", "1", "--date", "2026-11-25", "--window", "16:00-14:00"], "ends before it starts"),
     (["plan", "1", "--date", "2026-11-25", "--window", "2pm"], "is not HH:MM-HH:MM"),
     (["plan", "1", "--date", "25/11/2026", "--window", "10:00-12:00"], "25/11/2026"),
     (["contact", "1", "--channel", "pigeon", "--outcome", "reached"], "pigeon"),
-    (["contact", "1", "--channel", "phone", "--outcome", "reached", "--at", "2026-11-23 10:00"],
-     "has no time zone"),
+    (
+        ["contact", "1", "--channel", "phone", "--outcome", "reached", "--at", "2026-11-23 10:00"],
+        "has no time zone",
+    ),
     (["review", "1", "--return"], "returning feedback needs --note"),
     (["checklist", "1", "--tick", "parachute"], "no checklist item parachute"),
 ]
 
 
-@pytest.mark.parametrize(("command", "message"), USAGE_ERRORS,
-                         ids=[" ".join(c[:3]) for c, _ in USAGE_ERRORS])
+@pytest.mark.parametrize(
+    ("command", "message"), USAGE_ERRORS, ids=[" ".join(c[:3]) for c, _ in USAGE_ERRORS]
+)
 def test_bad_input_exits_2_and_writes_nothing(
     office: Run, db_path: Path, command: list[str], message: str
 ) -> None:

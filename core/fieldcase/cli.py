@@ -214,10 +214,9 @@ def staff(ctx: click.Context, json_: bool) -> None:
     app = ctx.find_object(App)
     assert app is not None
     services = app.services
-    workload = services.store.staff_workload()
     rows = [
-        {"id": s.id, "name": s.name, "role": s.role, "open cases": workload.get(s.id, 0)}
-        for s in services.store.list_staff()
+        {"id": s.id, "name": s.name, "role": s.role, "open cases": count}
+        for s, count in services.staff_with_workload()
     ]
     emit(rows, json_, lambda: table(rows))
 
@@ -942,8 +941,8 @@ def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
         fieldcase audit verify
         fieldcase audit verify --seal 3f1c...e9 --replay
     """
-    store = app.services.store
-    checked, problem = store.verify_chains()
+    services = app.services
+    checked, problem = services.verify_audit()
     if problem is not None:
         click.echo(
             f"FAILED: event {problem.event_id} ({problem.chain}): {problem.problem}", err=True
@@ -951,7 +950,7 @@ def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
         sys.exit(1)
     click.echo(f"OK: {checked} events in valid hash chains")
     if expected_seal:
-        digest, chains, events = store.seal()
+        digest, chains, events = services.seal()
         if digest != expected_seal.strip():
             click.echo(
                 f"FAILED: seal mismatch: the log now has {events} events in {chains} "
@@ -962,7 +961,7 @@ def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
             sys.exit(1)
         click.echo("OK: matches the seal")
     if replay:
-        differences = store.compare_replay()
+        differences = services.replay_differences()
         if differences:
             for line in differences[:20]:
                 click.echo(f"FAILED: {line}", err=True)
@@ -981,7 +980,7 @@ def audit_seal(app: App, json_: bool) -> None:
         fieldcase audit seal > seal-2026-11-23.txt
         fieldcase audit verify --seal "$(cat seal-2026-11-23.txt)"
     """
-    digest, chains, events = app.services.store.seal()
+    digest, chains, events = app.services.seal()
     emit({"seal": digest, "chains": chains, "events": events}, json_, lambda: click.echo(digest))
 
 

@@ -36,7 +36,7 @@ from .model import (
     Visit,
 )
 from .money import exponent, parse_amount
-from .store import Record, Store, WorklistFilter
+from .store import AuditProblem, Record, Store, WorklistFilter
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,25 @@ class Services:
         )
         self._notify(None, event)
         return staff
+
+    def staff_with_workload(self) -> list[tuple[Staff, int]]:
+        """Every staff member with their number of open cases."""
+        workload = self.store.staff_workload()
+        return [(s, workload.get(s.id, 0)) for s in self.store.list_staff()]
+
+    # -- audit ---------------------------------------------------------------------
+
+    def verify_audit(self) -> tuple[int, AuditProblem | None]:
+        """(events checked, first broken event or None)."""
+        return self.store.verify_chains()
+
+    def seal(self) -> tuple[str, int, int]:
+        """(digest over every chain head, chains, events)."""
+        return self.store.seal()
+
+    def replay_differences(self) -> list[str]:
+        """Differences between the stored tables and a replay of the events."""
+        return self.store.compare_replay()
 
     # -- cases -------------------------------------------------------------------
 

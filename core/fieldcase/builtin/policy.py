@@ -51,6 +51,15 @@ def check_action(case: Case, action: str, context: ActionContext) -> Decision | 
                 f"visit date {start.date()} is in the past (today is {today} "
                 "in the borrower's time zone); plan a date from today on",
             )
+    if action == "start_visit" and context.window is not None:
+        start, _ = context.window
+        day = context.at.astimezone(start.tzinfo).date()
+        if day < start.date():
+            return Decision.deny(
+                "default.visit_date",
+                f"the visit is planned for {start.date()}, not {day}; "
+                "plan it again for the day it happens",
+            )
     return None
 
 
