@@ -8,6 +8,7 @@ transaction; replaying the events therefore rebuilds every table.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import sqlite3
@@ -271,6 +272,29 @@ def row_to_event(row: dict[str, Any]) -> Event:
     )
 
 
+@functools.cache
+def _upsert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f"[{c}]" for c in columns)
+    marks = ", ".join("?" * len(columns))
+    updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c != "id")
+    return (
+        f"INSERT INTO [{table}] ({names}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
+    )
+
+
+@attrs.frozen
+class Change:
+    """One action's worth of writing: its records and the event that carries them."""
+
+    event_type: str
+    actor: str | None
+    at: dt.datetime
+    records: tuple[Record, ...]
+    data: dict[str, Any] = attrs.field(factory=dict)
+    case_id: int | None = None
+    expected_version: int | None = None
+
+
 @attrs.frozen
 class AuditProblem:
     """The first event that breaks its chain, and how."""
@@ -347,42 +371,20 @@ class Store:
             return "feedback", feedback_to_row(record)
         return "staff", staff_to_row(record)
 
-    def _append_event(
-        self,
-        type: str,
-        case_id: int | None,
-        actor: str | None,
-        at: dt.datetime,
-        payload: dict[str, Any],
-    ) -> Event:
-        chain = case_chain(case_id) if case_id is not None else SYSTEM_CHAIN
+    def _chain_head(self, chain: str) -> str:
         head = self.db.execute(
             "SELECT hash FROM events WHERE chain = ? ORDER BY id DESC LIMIT 1", [chain]
         ).fetchone()
-        prev = head[0] if head else GENESIS
-        at_text = to_iso(at)
-        payload_text = canonical_json(payload)
-        digest = event_hash(prev, chain, type, case_id, actor, at_text, payload_text)
-        cursor = self.db.execute(
-            "INSERT INTO events (case_id, chain, type, actor, at, payload, prev_hash, hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [case_id, chain, type, actor, at_text, payload_text, prev, digest],
-        )
-        return Event(
-            id=cursor.lastrowid,
-            case_id=case_id,
-            chain=chain,
-            type=type,
-            actor=actor,
-            at=at,
-            payload=json.loads(payload_text),
-            prev_hash=prev,
-            hash=digest,
-        )
+        return str(head[0]) if head else GENESIS
 
     def _apply_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Upsert each ``{"table", "row"}`` by id: the one way rows reach the tables."""
+        grouped: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = {}
         for change in rows:
-            self.db[change["table"]].upsert(change["row"], pk="id")  # type: ignore[union-attr]
+            row = change["row"]
+            grouped.setdefault((change["table"], tuple(row)), []).append(list(row.values()))
+        for (table, columns), values in grouped.items():
+            self.db.conn.executemany(_upsert_sql(table, columns), values)
 
     def commit(
         self,
@@ -401,40 +403,122 @@ class Store:
         version of the case as it was read: if it has moved on, :class:`StaleCase`.
         Returns the event and the records as saved (with their ids).
         """
+        change = Change(
+            event_type, actor, at, tuple(records), data or {}, case_id, expected_version
+        )
+        return self.commit_many([change])[0]
+
+    def commit_many(self, changes: Sequence[Change]) -> list[tuple[Event, list[Record]]]:
+        """Write several changes, each with its own event, in ONE transaction."""
+        results: list[tuple[Event, list[Record]]] = []
         with self.transaction():
-            if expected_version is not None and case_id is not None:
-                current = self.db.execute(
-                    "SELECT version FROM cases WHERE id = ?", [case_id]
-                ).fetchone()
-                if current is None or current[0] != expected_version:
-                    raise StaleCase(
-                        f"case {case_id} was changed by someone else since it was read "
-                        f"(version {expected_version}, now "
-                        f"{current[0] if current else 'gone'}); show it again and retry"
-                    )
-            saved: list[Record] = []
-            currency: str | None = None
-            for record in records:
-                if isinstance(record, Case):
-                    currency = record.currency
-                    if record.id is None:
-                        record = attrs.evolve(record, id=self._next_id("cases"))
-                    case_id = record.id if case_id is None else case_id
-                elif isinstance(record, Staff):
-                    pass
-                elif record.id is None:
-                    record = attrs.evolve(record, id=self._next_id(TABLE_OF[type(record)]))
-                if currency is None and not isinstance(record, Case | Staff):
-                    currency = self._case_currency(record.case_id)
-                saved.append(record)
-            rows = []
-            for record in saved:
-                table, row = self._to_row(record, currency)
-                rows.append({"table": table, "row": row})
-            payload = {"data": data or {}, "rows": rows}
-            event = self._append_event(event_type, case_id, actor, at, payload)
-            self._apply_rows(rows)
-        return event, saved
+            next_ids: dict[str, int] = {}
+            heads: dict[str, str] = {}
+            fresh: set[int] = set()
+
+            def allocate(table: str) -> int:
+                if table not in next_ids:
+                    next_ids[table] = self._next_id(table)
+                next_ids[table] += 1
+                return next_ids[table] - 1
+
+            event_rows: list[list[Any]] = []
+            table_rows: list[dict[str, Any]] = []
+            for change in changes:
+                case_id = change.case_id
+                if change.expected_version is not None and case_id is not None:
+                    self._check_version(case_id, change.expected_version)
+                saved: list[Record] = []
+                currency: str | None = None
+                for record in change.records:
+                    if isinstance(record, Case):
+                        currency = record.currency
+                        if record.id is None:
+                            record = attrs.evolve(record, id=allocate("cases"))
+                            fresh.add(record.id)  # type: ignore[arg-type]
+                        case_id = record.id if case_id is None else case_id
+                    elif isinstance(record, Staff):
+                        pass
+                    elif record.id is None:
+                        record = attrs.evolve(record, id=allocate(TABLE_OF[type(record)]))
+                    if currency is None and not isinstance(record, Case | Staff):
+                        currency = self._case_currency(record.case_id)
+                    saved.append(record)
+                rows = []
+                for record in saved:
+                    table, row = self._to_row(record, currency)
+                    rows.append({"table": table, "row": row})
+                payload = {"data": change.data, "rows": rows}
+                chain = case_chain(case_id) if case_id is not None else SYSTEM_CHAIN
+                if chain not in heads:
+                    new_case = case_id is not None and case_id in fresh
+                    heads[chain] = GENESIS if new_case else self._chain_head(chain)
+                prev = heads[chain]
+                at_text = to_iso(change.at)
+                payload_text = canonical_json(payload)
+                digest = event_hash(
+                    prev, chain, change.event_type, case_id, change.actor, at_text, payload_text
+                )
+                heads[chain] = digest
+                event_id = allocate("events")
+                event_rows.append(
+                    [
+                        event_id,
+                        case_id,
+                        chain,
+                        change.event_type,
+                        change.actor,
+                        at_text,
+                        payload_text,
+                        prev,
+                        digest,
+                    ]
+                )
+                table_rows.extend(rows)
+                event = Event(
+                    id=event_id,
+                    case_id=case_id,
+                    chain=chain,
+                    type=change.event_type,
+                    actor=change.actor,
+                    at=change.at,
+                    payload=payload,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+                results.append((event, saved))
+            self.db.conn.executemany(
+                "INSERT INTO events (id, case_id, chain, type, actor, at, payload, prev_hash,"
+                " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                event_rows,
+            )
+            self._apply_rows(table_rows)
+        return results
+
+    def _check_version(self, case_id: int, expected: int) -> None:
+        current = self.db.execute("SELECT version FROM cases WHERE id = ?", [case_id]).fetchone()
+        if current is None or current[0] != expected:
+            raise StaleCase(
+                f"case {case_id} was changed by someone else since it was read "
+                f"(version {expected}, now {current[0] if current else 'gone'}); "
+                "show it again and retry"
+            )
+
+    def existing_cases(
+        self, institution: str, references: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Stored rows of ``institution``'s cases among ``references``, by reference."""
+        found: dict[str, dict[str, Any]] = {}
+        refs = list(dict.fromkeys(references))
+        for start in range(0, len(refs), 500):
+            chunk = refs[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self.db.query(
+                f"SELECT * FROM cases WHERE institution = ? AND reference IN ({marks})",
+                [institution, *chunk],
+            ):
+                found[row["reference"]] = row
+        return found
 
     def record_refusal(
         self,
@@ -447,16 +531,13 @@ class Store:
         attempted: dict[str, Any] | None = None,
     ) -> Event:
         """Append a ``refused`` event, alone in its transaction; nothing else is written."""
-        payload = {
-            "data": {
-                "action": action,
-                "reasons": [{"rule": rule, "reason": reason} for rule, reason in reasons],
-                "attempted": attempted or {},
-            },
-            "rows": [],
+        data = {
+            "action": action,
+            "reasons": [{"rule": rule, "reason": reason} for rule, reason in reasons],
+            "attempted": attempted or {},
         }
-        with self.transaction():
-            return self._append_event("refused", case_id, actor, at, payload)
+        change = Change("refused", actor, at, (), data, case_id)
+        return self.commit_many([change])[0][0]
 
     def _case_currency(self, case_id: int) -> str:
         row = self.db.execute("SELECT currency FROM cases WHERE id = ?", [case_id]).fetchone()
