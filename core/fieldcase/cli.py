@@ -25,8 +25,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 # -- errors and exit codes ------------------------------------------------------------
 
 
+class FieldcaseCommand(click.Command):
+    """Bad input found by the services is a usage error of this command (exit 2)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InvalidInput as exc:
+            raise click.UsageError(str(exc), ctx) from None
+
+
 class FieldcaseGroup(click.Group):
     """Turns domain errors into exit codes: 1 refused or not found, 2 bad input."""
+
+    command_class = FieldcaseCommand
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -198,7 +210,7 @@ def init(app: App) -> None:
 # -- staff ---------------------------------------------------------------------------------
 
 
-@cli.group(invoke_without_command=True)
+@cli.group(cls=FieldcaseGroup, invoke_without_command=True)
 @json_option
 @click.pass_context
 def staff(ctx: click.Context, json_: bool) -> None:
@@ -244,6 +256,19 @@ def staff_add(app: App, staff_id: str, name: str, role: str, at: dt.datetime) ->
 # -- cases ---------------------------------------------------------------------------------
 
 
+def local_time(value: dt.datetime, zone: str) -> str:
+    """A time as the borrower lives it: ``2026-11-23 10:05 +0800``."""
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %z")
+
+
+def money(amount: Any, currency: str) -> str:
+    from .money import format_money
+
+    return "-" if amount is None else format_money(amount, currency)
+
+
 def case_summary(case: Case, at: dt.datetime) -> dict[str, Any]:
     return {
         "id": case.id,
@@ -253,7 +278,7 @@ def case_summary(case: Case, at: dt.datetime) -> dict[str, Any]:
         "staff": case.assigned_to or "",
         "dpd": case.days_past_due(at),
         "bucket": case.aging_bucket(at),
-        "overdue": f"{case.currency} {case.overdue_amount:,}",
+        "overdue": money(case.overdue_amount, case.currency),
     }
 
 
@@ -396,8 +421,8 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         f"  Phone:      {b.phone or '-'}   National id: {b.national_id or '-'}",
         f"  Address:    {b.address or '-'}",
         f"  Confirmed:  {case.confirmed_address or '-'}",
-        f"  Overdue:    {case.currency} {case.overdue_amount:,} of principal "
-        f"{case.currency} {case.principal:,}, since {case.overdue_since} "
+        f"  Overdue:    {money(case.overdue_amount, case.currency)} of principal "
+        f"{money(case.principal, case.currency)}, since {case.overdue_since} "
         f"({case.days_past_due(at)} days, bucket {case.aging_bucket(at)})",
         f"  Assigned:   {case.assigned_to or '-'}",
     ]
@@ -415,7 +440,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         table(
             [
                 {
-                    "at": c.at.isoformat(),
+                    "at": local_time(c.at, b.timezone),
                     "channel": c.channel,
                     "target": c.target,
                     "outcome": c.outcome,
@@ -442,14 +467,15 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
             )
         if visit.monthly_income is not None or visit.other_debts is not None:
             click.echo(
-                f"  Monthly income: {visit.monthly_income}  other debts: {visit.other_debts}"
+                f"  Monthly income: {money(visit.monthly_income, case.currency)}  "
+                f"other debts: {money(visit.other_debts, case.currency)}"
             )
         if visit.notes:
             click.echo(f"  Notes: {visit.notes}")
     for fb in file.feedback:
         click.echo(
             f"\nFeedback ({fb.review_status}) by {fb.submitted_by} at "
-            f"{fb.submitted_at.isoformat()}: recommend {fb.recommendation}"
+            f"{local_time(fb.submitted_at, b.timezone)}: recommend {fb.recommendation}"
         )
         click.echo(f"  {fb.summary}")
         if fb.review_note:
@@ -476,11 +502,12 @@ def history(app: App, case_ref: str, json_: bool) -> None:
     Example:
         fieldcase history 42
     """
+    case = app.services.get_case(case_ref)
     events = app.services.history(case_ref)
     rows = [
         {
             "event": e.id,
-            "at": e.at.isoformat(),
+            "at": local_time(e.at, case.borrower.timezone),
             "actor": e.actor or "",
             "type": e.type,
             "details": describe_event(e),
@@ -773,15 +800,16 @@ def interview(
 
 @cli.command()
 @json_option
-@pass_app
-def reasons(app: App, json_: bool) -> None:
+def reasons(json_: bool) -> None:
     """The overdue-reason codes, defaults and plugins' own.
 
     \b
     Example:
         fieldcase reasons
     """
-    rows = [{"code": r.code, "label": r.label} for r in app.services.reasons().values()]
+    from .plugins import manager, overdue_reasons
+
+    rows = [{"code": r.code, "label": r.label} for r in overdue_reasons(manager()).values()]
     emit(rows, json_, lambda: table(rows))
 
 
@@ -915,7 +943,7 @@ def plugins(all_: bool, json_: bool) -> None:
     )
 
 
-@cli.group()
+@cli.group(cls=FieldcaseGroup)
 def audit() -> None:
     """Check the event log: hash chains, seals, and replay."""
 

@@ -38,7 +38,7 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     "assign": OPEN_STAGES,
     "contact": OPEN_STAGES,
     "confirm_address": (Stage.CONFIRMATION,),
-    "plan_visit": (Stage.PREPARATION,),
+    "plan_visit": (Stage.PREPARATION, Stage.INTERVIEW),
     "tick_checklist": (Stage.PREPARATION,),
     "start_visit": (Stage.INTERVIEW,),
     "submit_feedback": (Stage.FEEDBACK,),

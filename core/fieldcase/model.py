@@ -104,6 +104,9 @@ class Case:
         return f"{self.institution}/{self.reference}"
 
     def days_past_due(self, at: dt.datetime) -> int:
+        """Days past due at ``at`` in the borrower's time zone; a closed case stops ageing."""
+        if self.closed_at is not None and at > self.closed_at:
+            at = self.closed_at
         local = at.astimezone(self.borrower.zone).date()
         return max((local - self.overdue_since).days, 0)
 

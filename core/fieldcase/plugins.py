@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
+import warnings
 from functools import cache
 from typing import Any
 
 import pluggy
 
 from . import hookspecs
+from .model import Reason
 
 ENTRY_POINT_GROUP = "fieldcase"
 
@@ -37,11 +40,37 @@ def get_plugin_manager(load_entrypoints: bool = True) -> pluggy.PluginManager:
         if allowed is None:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         else:
-            for name in filter(None, (n.strip() for n in allowed.split(","))):
-                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+            _load_named(pm, {n.strip() for n in allowed.split(",") if n.strip()})
     # A misspelt hook implementation fails here, loudly, not silently never runs.
     pm.check_pending()
     return pm
+
+
+def _load_named(pm: pluggy.PluginManager, names: set[str]) -> None:
+    """Load the entry points named, by entry point or distribution name."""
+    found = set()
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry_point.dist.name if entry_point.dist else None
+        if entry_point.name in names or dist in names:
+            found.update({entry_point.name, dist})
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=entry_point.name)
+    missing = names - found
+    if missing:
+        warnings.warn(
+            f"FIELDCASE_LOAD_PLUGINS names {', '.join(sorted(missing))}, not installed; "
+            "see 'fieldcase plugins'",
+            stacklevel=2,
+        )
+
+
+def overdue_reasons(pm: pluggy.PluginManager) -> dict[str, Reason]:
+    """The overdue-reason taxonomy by code: the defaults first, then plugins' codes."""
+    found: dict[str, Reason] = {}
+    # pluggy calls the last-registered plugin first; the defaults should lead.
+    for batch in reversed(pm.hook.overdue_reasons()):
+        for reason in batch or []:
+            found.setdefault(reason.code, reason)
+    return found
 
 
 @cache

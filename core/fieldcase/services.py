@@ -36,6 +36,7 @@ from .model import (
     Visit,
 )
 from .money import exponent, parse_amount
+from .plugins import overdue_reasons
 from .store import AuditProblem, Record, Store, WorklistFilter
 
 log = logging.getLogger(__name__)
@@ -94,11 +95,7 @@ class Services:
     def reasons(self) -> dict[str, Reason]:
         """The overdue-reason taxonomy: defaults plus every plugin's codes."""
         if self._reasons is None:
-            found: dict[str, Reason] = {}
-            for batch in reversed(self.pm.hook.overdue_reasons()):
-                for reason in batch or []:
-                    found.setdefault(reason.code, reason)
-            self._reasons = found
+            self._reasons = overdue_reasons(self.pm)
         return self._reasons
 
     def actor(self, staff_id: str | None) -> Staff:
@@ -120,7 +117,7 @@ class Services:
         error: Refused,
         attempted: dict[str, Any] | None = None,
     ) -> NoReturn:
-        self.store.record_refusal(
+        event = self.store.record_refusal(
             case_id=case.id if case else None,
             actor=actor,
             at=at,
@@ -128,6 +125,7 @@ class Services:
             reasons=error.reasons,
             attempted=attempted,
         )
+        self._notify(case, event)
         raise error
 
     def _guard(
@@ -140,8 +138,13 @@ class Services:
         attempted: dict[str, Any] | None = None,
         supervisor_only: bool = False,
         context: ActionContext | None = None,
+        also_permitted: Sequence[str] = (),
     ) -> None:
-        """Permission, stage and policy checks; the first failure is recorded and raised."""
+        """Permission, stage and policy checks; the first failure is recorded and raised.
+
+        Field staff act on cases assigned to them, and on those where they are in
+        ``also_permitted`` (the staff visiting together); supervisors on all.
+        """
         error: Refused | None = None
         if supervisor_only and not staff.is_supervisor:
             error = NotPermitted(
@@ -149,7 +152,11 @@ class Services:
                 f"{staff.role})",
                 "permission.supervisor",
             )
-        elif not staff.is_supervisor and case.assigned_to != staff.id:
+        elif (
+            not staff.is_supervisor
+            and case.assigned_to != staff.id
+            and staff.id not in also_permitted
+        ):
             owner = case.assigned_to or "nobody"
             error = NotPermitted(
                 f"case {case.id} is assigned to {owner}, not to you ({staff.id}); "
@@ -387,7 +394,16 @@ class Services:
         staff = self.actor(actor)
         case = self.store.get_case(ref)
         target = self.actor(to)
-        self._guard(case, staff, "assign", at, attempted={"to": to}, supervisor_only=True)
+        context = ActionContext(at=at, actor=staff.id, staff=(target.id,))
+        self._guard(
+            case,
+            staff,
+            "assign",
+            at,
+            attempted={"to": to},
+            supervisor_only=True,
+            context=context,
+        )
         saved, _ = self._save(
             "case_assigned",
             attrs.evolve(case, assigned_to=target.id),
@@ -452,7 +468,13 @@ class Services:
             self._refuse(case, staff.id, at, "confirm_address", PolicyDenied(denials), attempted)
         saved, _ = self._save(
             "address_confirmed",
-            attrs.evolve(case, confirmed_address=address, stage=Stage.PREPARATION),
+            attrs.evolve(
+                case,
+                confirmed_address=address,
+                stage=Stage.PREPARATION,
+                eligible=True,
+                eligibility_note="",
+            ),
             staff.id,
             at,
             data=attempted,
@@ -641,7 +663,15 @@ class Services:
             window=visit.window() if visit else None,
             staff=visit.staff if visit else (),
         )
-        self._guard(case, staff, "start_visit", at, attempted=attempted, context=context)
+        self._guard(
+            case,
+            staff,
+            "start_visit",
+            at,
+            attempted=attempted,
+            context=context,
+            also_permitted=visit.staff if visit else (),
+        )
         assert visit is not None  # the interview stage is reached only with a planned visit
         if met == "nobody":
             limit = self.pm.hook.max_failed_visits(case=case, settings=self.settings(case))
@@ -702,8 +732,9 @@ class Services:
                 at,
                 "submit_feedback",
                 InvalidTransition(
-                    f"feedback for case {case.id} was already submitted "
-                    f"({case.feedback_status}); submitted feedback cannot be changed"
+                    f"feedback for case {case.id} was already "
+                    f"{'approved' if case.feedback_status == 'approved' else 'submitted'}; "
+                    "submitted feedback cannot be changed"
                     + (
                         "; a supervisor can return it"
                         if case.feedback_status == "submitted"

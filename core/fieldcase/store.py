@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 from sqlite_utils import Database
@@ -678,15 +679,18 @@ class Store:
             where.append("institution = ?")
             params.append(filters.institution)
         if filters.bucket:
+            # Days past due count in the borrower's local date: one clause per time zone.
             low, high = bucket_range(filters.bucket)
-            # Days past due at ``at``, counted in UTC days: within a day of the local count.
-            dpd = "CAST(julianday(?) - julianday(overdue_since) AS INTEGER)"
-            day = at.astimezone(dt.UTC).date().isoformat()
-            where.append(f"{dpd} >= ?")
-            params += [day, low]
-            if high is not None:
-                where.append(f"{dpd} <= ?")
-                params += [day, high]
+            clauses = []
+            for (zone,) in self.db.execute("SELECT DISTINCT timezone FROM cases"):
+                today = at.astimezone(ZoneInfo(zone)).date()
+                clause = "(timezone = ? AND overdue_since <= ?"
+                params += [zone, (today - dt.timedelta(days=low)).isoformat()]
+                if high is not None:
+                    clause += " AND overdue_since >= ?"
+                    params.append((today - dt.timedelta(days=high)).isoformat())
+                clauses.append(clause + ")")
+            where.append("(" + (" OR ".join(clauses) or "0") + ")")
         sql = "SELECT * FROM cases"
         if where:
             sql += " WHERE " + " AND ".join(where)
