@@ -1,0 +1,97 @@
+"""docs/guide.md shows real output: run every console block and compare, line by line."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GUIDE = Path(__file__).parent.parent / "docs" / "guide.md"
+MARK = "<<<fieldcase-guide-step>>>"
+
+
+BLOCK = re.compile(r"```console\n(.*?)```", re.DOTALL)
+
+
+def steps(text: str) -> list[tuple[str, str]]:
+    """(command, expected output) for every ``$ `` line of every console block."""
+    found: list[tuple[str, str]] = []
+    for block in BLOCK.findall(text):
+        found.extend(block_steps(block))
+    return found
+
+
+def block_steps(block: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    command: list[str] = []
+    output: list[str] = []
+    for line in block.splitlines():
+        if line.startswith("$ ") and not (command and command[-1].endswith("\\")):
+            if command:
+                found.append(("\n".join(command), "\n".join(output)))
+            command, output = [line[2:]], []
+        elif command and command[-1].endswith("\\") and not output:
+            command.append(line)
+        else:
+            output.append(line)
+    if command:
+        found.append(("\n".join(command), "\n".join(output)))
+    return found
+
+
+def normalise(text: str) -> str:
+    # Tables are aligned to their content, and trailing spaces carry no meaning.
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
+
+
+def rewrite(text: str, outputs: list[str]) -> str:
+    """The guide with each step's output replaced by ``outputs``, in order."""
+    remaining = iter(outputs)
+
+    def block(match: re.Match[str]) -> str:
+        parts = []
+        for command, _ in block_steps(match.group(1)):
+            parts.append(f"$ {command}")
+            output = normalise(next(remaining))
+            if output:
+                parts.append(output)
+        return "```console\n" + "\n".join(parts) + "\n```"
+
+    return BLOCK.sub(block, text)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_guide_output_is_real(tmp_path: Path) -> None:
+    """Set FIELDCASE_UPDATE_GUIDE=1 to rewrite the guide with today's output instead."""
+    text = GUIDE.read_text(encoding="utf-8")
+    walk = steps(text)
+    assert len(walk) > 30, "the guide lost its walk-through"
+    # Each step keeps the previous step's exit status, so "echo $?" shows it.
+    script = "status=0\n" + "\n".join(
+        f"echo '{MARK}'\n(exit $status)\n{command} 2>&1\nstatus=$?" for command, _ in walk
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FIELDCASE_")},
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "COLUMNS": "120",
+    }
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    outputs = result.stdout.split(MARK + "\n")[1:]
+    assert len(outputs) == len(walk), result.stderr
+    if os.environ.get("FIELDCASE_UPDATE_GUIDE"):
+        GUIDE.write_text(rewrite(text, outputs), encoding="utf-8")
+        pytest.skip("guide rewritten; check the diff")
+    for (command, expected), actual in zip(walk, outputs, strict=True):
+        assert normalise(actual) == normalise(expected), f"$ {command}"
