@@ -16,6 +16,7 @@ from fieldcase.services import Services
 from fieldcase.store import STATE_TABLES, Store
 
 T0 = "2026-11-23T09:00+08:00"
+AT = ("--at", "2026-11-23T12:00+08:00")
 
 Run = Callable[..., Result]
 
@@ -69,15 +70,25 @@ def create_args(reference: str = "L-1001", **overrides: str) -> list[str]:
 
 
 @pytest.fixture
-def office(run: Run) -> Run:
-    """A database with a supervisor, two field workers and case 1 assigned to li.na."""
+def office(run: Run, db_path: Path) -> Iterator[Run]:
+    """A database with a supervisor, two field workers and case 1 assigned to li.na.
+
+    Whatever a test does, afterwards the log verifies and replays to the same tables.
+    """
     assert run("init").exit_code == 0
     assert run("staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor").exit_code == 0
     assert run("staff", "add", "li.na", "--name", "李娜", as_="chen.wei").exit_code == 0
     assert run("staff", "add", "zhang.min", "--name", "张敏", as_="chen.wei").exit_code == 0
     result = run(*create_args(), "--assign", "li.na", "--at", T0, as_="chen.wei")
     assert result.exit_code == 0, result.output
-    return run
+    yield run
+    if db_path.exists():
+        store = Store(db_path)
+        try:
+            assert store.verify_chains()[1] is None
+            assert store.compare_replay() == []
+        finally:
+            store.close()
 
 
 def snapshot(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -109,3 +120,61 @@ def services(db_path: Path) -> Iterator[Services]:
     store.migrate()
     yield Services(store, manager(), load_config())
     store.close()
+
+
+# -- moving case 1 of the office along, stage by stage ----------------------------
+
+
+def to_preparation(run: Run) -> None:
+    assert run("confirm", "1", "--address", "x", *AT, as_="li.na").exit_code == 0
+
+
+def to_interview(run: Run) -> None:
+    to_preparation(run)
+    assert (
+        run(
+            "plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *AT, as_="li.na"
+        ).exit_code
+        == 0
+    )
+    assert run("checklist", "1", "--all", *AT, as_="li.na").exit_code == 0
+
+
+def to_feedback(run: Run) -> None:
+    to_interview(run)
+    assert (
+        run(
+            "interview",
+            "1",
+            "--met",
+            "borrower",
+            "--reason",
+            "medical",
+            "--at",
+            "2026-11-25T10:30+08:00",
+            as_="li.na",
+        ).exit_code
+        == 0
+    )
+
+
+def to_submitted(run: Run) -> None:
+    to_feedback(run)
+    assert (
+        run(
+            "feedback",
+            "1",
+            "--recommend",
+            "restructure",
+            "--summary",
+            "ok",
+            "--at",
+            "2026-11-25T18:00+08:00",
+            as_="li.na",
+        ).exit_code
+        == 0
+    )
+
+
+def to_closed(run: Run) -> None:
+    assert run("close", "1", "--resolution", "paid", *AT, as_="chen.wei").exit_code == 0

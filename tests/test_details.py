@@ -66,7 +66,7 @@ def test_bucket_filter_counts_days_in_the_borrowers_time_zone(office: Run) -> No
 
 
 def test_closed_case_stops_ageing(office: Run) -> None:
-    office("close", "1", "--resolution", "paid", "--at", "2026-11-23T12:00+08:00", as_="li.na")
+    office("close", "1", "--resolution", "paid", "--at", "2026-11-23T12:00+08:00", as_="chen.wei")
     later = json.loads(office("show", "1", "--json", "--at", "2027-03-01T12:00+08:00").output)
     assert later["days_past_due"] == 69  # 2026-09-15 to 2026-11-23
 

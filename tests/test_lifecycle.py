@@ -5,9 +5,21 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Run, create_args, events
+import pytest
+from conftest import (
+    Run,
+    create_args,
+    events,
+    to_feedback,
+    to_interview,
+    to_preparation,
+    to_submitted,
+)
+
+NOON = ("--at", "2026-11-23T12:00+08:00")
 
 
 def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
@@ -193,22 +205,13 @@ def test_nobody_home_returns_to_preparation_then_escalates(office: Run, tmp_path
     (tmp_path / "fieldcase.toml").write_text("[institutions.hx-consumer]\nmax_failed_visits = 2\n")
     run = office
     run("confirm", "1", "--address", "x", "--at", "2026-11-23T11:00+08:00", as_="li.na")
-    for n, day in enumerate(["2026-11-25", "2026-11-27"], start=1):
-        assert (
-            run(
-                "plan",
-                "1",
-                "--date",
-                day,
-                "--window",
-                "10:00-12:00",
-                "--at",
-                "2026-11-24T08:00+08:00",
-                as_="li.na",
-            ).exit_code
-            == 0
-        )
-        run("checklist", "1", "--all", "--at", "2026-11-24T08:10+08:00", as_="li.na")
+    for n, (planned_on, day) in enumerate(
+        [("2026-11-24", "2026-11-25"), ("2026-11-26", "2026-11-27")], start=1
+    ):
+        at = f"{planned_on}T08:00+08:00"
+        result = run("plan", "1", "--date", day, "--window", "10:00-12:00", "--at", at, as_="li.na")
+        assert result.exit_code == 0, result.output
+        run("checklist", "1", "--all", "--at", at, as_="li.na")
         result = run("interview", "1", "--met", "nobody", "--at", f"{day}T10:30+08:00", as_="li.na")
         assert result.exit_code == 0, result.output
         shown = json.loads(run("show", "1", "--json").output)
@@ -323,12 +326,19 @@ def test_returned_feedback_can_be_resubmitted_and_reopen(office: Run) -> None:
     assert shown["feedback"][0]["summary"] == "Spoke to mother"
 
 
-def test_paid_closes_from_any_open_stage(office: Run) -> None:
+@pytest.mark.parametrize(
+    "arrange", [lambda run: None, to_preparation, to_interview, to_feedback, to_submitted]
+)
+def test_a_supervisor_closes_as_paid_from_any_open_stage(
+    office: Run, arrange: Callable[[Run], None]
+) -> None:
+    arrange(office)
     result = office(
-        "close", "1", "--resolution", "paid", "--at", "2026-11-23T11:00+08:00", as_="li.na"
+        "close", "1", "--resolution", "paid", "--at", "2026-11-26T09:00+08:00", as_="chen.wei"
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(office("show", "1", "--json").output)["stage"] == "closed"
+    shown = json.loads(office("show", "1", "--json").output)
+    assert (shown["stage"], shown["resolution"]) == ("closed", "paid")
 
 
 def test_worklist_filters_and_priority(office: Run) -> None:
@@ -354,7 +364,7 @@ def test_worklist_filters_and_priority(office: Run) -> None:
         "hx-consumer/L-1001",
         "hx-consumer/L-1003",
     ]
-    mine = json.loads(run("cases", "--mine", "--json", as_="li.na").output)
+    mine = json.loads(run("cases", "--mine", "--json", *NOON, as_="li.na").output)
     assert [r["id"] for r in mine] == [1]
     bucket = json.loads(
         run("cases", "--bucket", "181+", "--json", "--at", "2026-11-23T12:00+08:00").output
@@ -376,9 +386,9 @@ def test_ineligible_case_is_stored_flagged_and_out_of_the_queue(office: Run) -> 
     created = json.loads(result.output)
     assert created["eligible"] is False
     assert "rule default.eligibility" in created["eligibility_note"]
-    queue = json.loads(office("cases", "--json").output)
+    queue = json.loads(office("cases", "--json", *NOON).output)
     assert "hx-consumer/L-2000" not in [r["case"] for r in queue]
-    everything = json.loads(office("cases", "--all", "--json").output)
+    everything = json.loads(office("cases", "--all", "--json", *NOON).output)
     assert "hx-consumer/L-2000" in [r["case"] for r in everything]
 
 

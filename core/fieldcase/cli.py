@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__
+from . import __version__, lifecycle
 from .errors import CaseNotFound, FieldcaseError, InvalidInput, Refused, StaffNotFound, StaleCase
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ def parse_time(value: str) -> dt.datetime:
         ) from None
     if parsed.tzinfo is None:
         raise click.BadParameter(f"{value!r} has no time zone; add one, e.g. +08:00 or Z")
+    if not 1970 <= parsed.year <= 2999:
+        raise click.BadParameter(f"{value!r} is not a plausible time for a case")
     return parsed
 
 
@@ -236,9 +239,7 @@ def staff(ctx: click.Context, json_: bool) -> None:
 @staff.command("add")
 @click.argument("staff_id")
 @click.option("--name", required=True, help="Full name.")
-@click.option(
-    "--role", type=click.Choice(["field", "supervisor"]), default="field", show_default=True
-)
+@click.option("--role", type=click.Choice(lifecycle.ROLES), default="field", show_default=True)
 @at_option
 @pass_app
 def staff_add(app: App, staff_id: str, name: str, role: str, at: dt.datetime) -> None:
@@ -335,14 +336,12 @@ def create(
 
 
 @cli.command()
-@click.option(
-    "--stage", type=click.Choice(["confirmation", "preparation", "interview", "feedback", "closed"])
-)
+@click.option("--stage", type=click.Choice([str(stage) for stage in lifecycle.Stage]))
 @click.option("--staff", help="Cases assigned to this staff member.")
 @click.option("--institution")
 @click.option(
     "--bucket",
-    type=click.Choice(["1-30", "31-60", "61-90", "91-180", "181+"]),
+    type=click.Choice([bucket[0] for bucket in lifecycle.AGING_BUCKETS]),
     help="Aging bucket, days past due.",
 )
 @click.option("--mine", is_flag=True, help="Cases assigned to --as.")
@@ -559,18 +558,18 @@ def assign(app: App, case_refs: tuple[str, ...], to: str, at: dt.datetime) -> No
 @click.option(
     "--channel",
     required=True,
-    type=click.Choice(["phone", "sms", "letter", "email", "employer", "bureau", "social"]),
+    type=click.Choice(lifecycle.CHANNELS),
 )
 @click.option(
     "--target",
     default="borrower",
     show_default=True,
-    type=click.Choice(["borrower", "third-party"]),
+    type=click.Choice(lifecycle.TARGETS),
 )
 @click.option(
     "--outcome",
     required=True,
-    type=click.Choice(["reached", "no-answer", "wrong-number", "refused", "left-message"]),
+    type=click.Choice(lifecycle.OUTCOMES),
 )
 @click.option("--note", default="")
 @at_option
@@ -620,10 +619,17 @@ def confirm(app: App, case_ref: str, address: str, source: str, at: dt.datetime)
 # -- stage 2 ---------------------------------------------------------------------------------
 
 
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
 def parse_window(value: str) -> tuple[dt.time, dt.time]:
+    """``HH:MM-HH:MM``, local to the borrower: no seconds, no zone."""
+    match = _WINDOW.match(value)
     try:
-        start, end = value.split("-")
-        return dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())
+        if match is None:
+            raise ValueError
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        return dt.time(h1, m1), dt.time(h2, m2)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not HH:MM-HH:MM, e.g. 14:00-16:00") from None
 
@@ -734,18 +740,18 @@ def checklist(
 
 @cli.command()
 @click.argument("case_ref", metavar="CASE")
-@click.option("--met", required=True, type=click.Choice(["borrower", "relative", "nobody"]))
+@click.option("--met", required=True, type=click.Choice(lifecycle.MET))
 @click.option("--reason", metavar="CODE", help="Overdue reason code (see 'fieldcase reasons').")
 @click.option(
     "--employment",
-    type=click.Choice(["employed", "self-employed", "unemployed", "retired", "student", "unknown"]),
+    type=click.Choice(lifecycle.EMPLOYMENT),
 )
 @click.option("--income", metavar="AMOUNT", help="Monthly income, in the case currency.")
 @click.option("--other-debts", metavar="AMOUNT", help="Other debts, in the case currency.")
 @click.option("--multi-lender/--single-lender", default=None, help="Borrows from several lenders.")
 @click.option(
     "--attitude",
-    type=click.Choice(["cooperative", "willing-unable", "evasive", "hostile", "disputes-debt"]),
+    type=click.Choice(lifecycle.ATTITUDES),
 )
 @click.option("--note", default="", help="What was seen and said.")
 @at_option
@@ -821,9 +827,7 @@ def reasons(json_: bool) -> None:
 @click.option(
     "--recommend",
     required=True,
-    type=click.Choice(
-        ["restructure", "settlement", "revisit", "legal-referral", "dispute-review", "close"]
-    ),
+    type=click.Choice(lifecycle.RECOMMENDATIONS),
 )
 @click.option("--summary", required=True, help="What was found, for the institution.")
 @at_option
@@ -870,18 +874,7 @@ def review(app: App, case_ref: str, decision: str | None, note: str, at: dt.date
 @click.option(
     "--resolution",
     required=True,
-    type=click.Choice(
-        [
-            "paid",
-            "settled",
-            "restructured",
-            "dispute-upheld",
-            "unlocatable",
-            "uncollectible",
-            "legal-referral",
-            "withdrawn",
-        ]
-    ),
+    type=click.Choice(lifecycle.RESOLUTIONS),
 )
 @click.option("--note", default="")
 @at_option

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -48,4 +49,35 @@ def load_config(path: str | Path | None = None) -> Config:
     plugins = data.get("plugins", {})
     if not isinstance(institutions, dict) or not isinstance(plugins, dict):
         raise InvalidInput(f"{chosen}: [institutions] and [plugins] must be tables")
+    for name, section in [*institutions.items(), *plugins.items()]:
+        if not isinstance(section, dict):
+            raise InvalidInput(f"{chosen}: {name} must be a table, e.g. [institutions.{name}]")
+    for name, section in institutions.items():
+        _check_builtin_settings(chosen, name, section)
     return Config(institutions=institutions, plugins=plugins, path=chosen)
+
+
+#: Settings the built-in policy reads, and what each must be.
+BUILTIN_SETTINGS: dict[str, tuple[str, Any]] = {
+    "min_days_past_due": ("a whole number of days, 0 or more", lambda v: int(v) >= 0),
+    "max_failed_visits": ("a whole number, 1 or more", lambda v: int(v) >= 1),
+    "min_overdue_amount": (
+        'an amount such as "500.00"',
+        lambda v: Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0,
+    ),
+}
+
+
+def _check_builtin_settings(path: Path, institution: str, section: Mapping[str, Any]) -> None:
+    for key, (expected, valid) in BUILTIN_SETTINGS.items():
+        if key not in section:
+            continue
+        value = section[key]
+        try:
+            ok = not isinstance(value, bool) and valid(value)
+        except (ValueError, TypeError, ArithmeticError):
+            ok = False
+        if not ok:
+            raise InvalidInput(
+                f"{path}: [institutions.{institution}] {key} = {value!r} must be {expected}"
+            )

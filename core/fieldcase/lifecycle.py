@@ -92,6 +92,9 @@ EARLY_RESOLUTIONS: dict[str, tuple[Stage, ...]] = {
     "unlocatable": (Stage.CONFIRMATION, Stage.PREPARATION, Stage.FEEDBACK),
 }
 
+#: Resolutions only a supervisor may give before the feedback is approved.
+SUPERVISOR_RESOLUTIONS = ("paid", "withdrawn")
+
 RECOMMENDATIONS = (
     "restructure",
     "settlement",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from .errors import InvalidInput
@@ -37,14 +38,20 @@ def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-exponent(currency))
 
 
+#: Minor units are stored as SQLite INTEGER (signed 64-bit); stay well inside it.
+MAX_MINOR = 10**17
+
+
 def to_minor(amount: Decimal, currency: str) -> int:
     """``Decimal('12.34')`` in CNY -> ``1234``. Refuses amounts finer than the minor unit."""
-    q = quantum(currency)
-    if amount != amount.quantize(q):
+    minor = amount.scaleb(exponent(currency))
+    if minor != minor.to_integral_value():
         raise InvalidInput(
             f"{amount} has more decimal places than {currency} allows ({exponent(currency)})"
         )
-    return int(amount.scaleb(exponent(currency)))
+    if abs(minor) >= MAX_MINOR:
+        raise InvalidInput(f"{amount} {currency} is too large an amount")
+    return int(minor)
 
 
 def from_minor(minor: int, currency: str) -> Decimal:
@@ -57,12 +64,23 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(quantum(currency), rounding=ROUND_HALF_EVEN)
 
 
+#: Thousands separators only in groups of three: '1,234.50' yes, '12,34' (a decimal comma) no.
+_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
 def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amount") -> Decimal:
     """Parse a non-negative amount exactly; '1,234.50' and '1234.5' are accepted."""
     if isinstance(text, Decimal | int):
         value = Decimal(text)
     else:
-        cleaned = text.strip().replace(",", "").replace("_", "")
+        cleaned = text.strip()
+        if "," in cleaned:
+            if not _GROUPED.match(cleaned):
+                raise InvalidInput(
+                    f"{field}: {text!r} is ambiguous; write it with a decimal point, "
+                    "e.g. 1234.50 or 1,234.50"
+                )
+            cleaned = cleaned.replace(",", "")
         try:
             value = Decimal(cleaned)
         except InvalidOperation:
@@ -71,7 +89,10 @@ def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amou
         raise InvalidInput(f"{field}: {text!r} is not a finite number")
     if value < 0:
         raise InvalidInput(f"{field}: {text!r} is negative")
-    to_minor(value, currency)  # refuses sub-minor precision
+    try:
+        to_minor(value, currency)  # refuses sub-minor precision and absurd sizes
+    except InvalidInput as exc:
+        raise InvalidInput(f"{field}: {exc}") from None
     return value.quantize(quantum(currency))
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -20,7 +20,14 @@ import pluggy
 
 from . import lifecycle
 from .config import Config
-from .errors import InvalidInput, InvalidTransition, NotPermitted, PolicyDenied, Refused
+from .errors import (
+    InvalidInput,
+    InvalidTransition,
+    NotPermitted,
+    PolicyDenied,
+    Refused,
+    StaffNotFound,
+)
 from .lifecycle import Stage
 from .model import (
     ActionContext,
@@ -40,6 +47,7 @@ from .plugins import overdue_reasons
 from .store import AuditProblem, Record, Store, WorklistFilter
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", ContactAttempt, Visit, Feedback)
 
 
 def _choice(value: str, allowed: Sequence[str], field: str) -> str:
@@ -57,7 +65,7 @@ def _aware(at: dt.datetime) -> dt.datetime:
 def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(
             f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai"
         ) from None
@@ -136,7 +144,7 @@ class Services:
         at: dt.datetime,
         *,
         attempted: dict[str, Any] | None = None,
-        supervisor_only: bool = False,
+        supervisor_only: bool | str = False,
         context: ActionContext | None = None,
         also_permitted: Sequence[str] = (),
     ) -> None:
@@ -145,10 +153,18 @@ class Services:
         Field staff act on cases assigned to them, and on those where they are in
         ``also_permitted`` (the staff visiting together); supervisors on all.
         """
+        if case.updated_at is not None and at < case.updated_at:
+            zone = case.borrower.zone
+            raise InvalidInput(
+                f"--at {at.astimezone(zone):%Y-%m-%d %H:%M %z} is before case {case.id}'s "
+                f"last change ({case.updated_at.astimezone(zone):%Y-%m-%d %H:%M %z}); "
+                "record actions in the order they happened"
+            )
         error: Refused | None = None
         if supervisor_only and not staff.is_supervisor:
+            what = supervisor_only if isinstance(supervisor_only, str) else action
             error = NotPermitted(
-                f"only a supervisor may {action.replace('_', ' ')} (you are {staff.id}, "
+                f"only a supervisor may {what.replace('_', ' ')} (you are {staff.id}, "
                 f"{staff.role})",
                 "permission.supervisor",
             )
@@ -172,7 +188,9 @@ class Services:
             )
         if error is not None:
             self._refuse(case, staff.id, at, action, error, attempted)
-        self._check_policy(case, action, context or ActionContext(at=at, actor=staff.id), attempted)
+        context = context or ActionContext(at=at, actor=staff.id)
+        context = attrs.evolve(context, extra={**(attempted or {}), **context.extra})
+        self._check_policy(case, action, context, attempted)
 
     def _check_policy(
         self,
@@ -195,7 +213,7 @@ class Services:
 
     def _save(
         self,
-        type: str,
+        event_type: str,
         case: Case,
         actor: str,
         at: dt.datetime,
@@ -205,7 +223,7 @@ class Services:
         """Write the case (version + 1) with its other records and one event; then notify."""
         updated = attrs.evolve(case, version=case.version + 1, updated_at=at)
         event, saved = self.store.commit(
-            type,
+            event_type,
             actor=actor,
             at=at,
             records=[updated, *records],
@@ -217,6 +235,32 @@ class Services:
         assert isinstance(saved_case, Case)
         self._notify(saved_case, event)
         return saved_case, saved[1:]
+
+    def _save_one(
+        self,
+        event_type: str,
+        case: Case,
+        actor: str,
+        at: dt.datetime,
+        record: R,
+        data: dict[str, Any] | None = None,
+    ) -> tuple[Case, R]:
+        """:meth:`_save` for the common case of one record beside the case."""
+        saved_case, saved = self._save(event_type, case, actor, at, [record], data)
+        result = saved[0]
+        assert isinstance(result, type(record))
+        return saved_case, result
+
+    def _begin(self, ref: str | int, actor: str, at: dt.datetime) -> tuple[Staff, Case]:
+        """The acting staff member and the case."""
+        _aware(at)
+        return self.actor(actor), self.store.get_case(ref)
+
+    def _pending_visit(self, case: Case) -> Visit | None:
+        """The planned visit not yet made, if any."""
+        assert case.id is not None
+        visits = self.store.visits(case.id, case.currency)
+        return visits[-1] if visits and visits[-1].status == "planned" else None
 
     def _notify(self, case: Case | None, event: Event) -> None:
         # Observers run after commit: their failure must not undo the action.
@@ -302,7 +346,9 @@ class Services:
         """Refer a new case. Ineligible cases are stored, flagged, out of the field queue."""
         at = _aware(at)
         staff = self.actor(actor)
-        currency = currency.upper()
+        currency = currency.strip().upper()
+        institution, reference = institution.strip(), reference.strip()
+        borrower_name = borrower_name.strip()
         exponent(currency)
         if not institution.strip() or not reference.strip() or not borrower_name.strip():
             raise InvalidInput("institution, reference and borrower name are required")
@@ -390,10 +436,11 @@ class Services:
         return ranked[:limit] if limit is not None else ranked
 
     def assign(self, ref: str | int, *, to: str, actor: str, at: dt.datetime) -> Case:
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
-        target = self.actor(to)
+        staff, case = self._begin(ref, actor, at)
+        try:
+            target = self.actor(to)
+        except StaffNotFound as exc:
+            raise InvalidInput(f"--to: {exc}") from None
         context = ActionContext(at=at, actor=staff.id, staff=(target.id,))
         self._guard(
             case,
@@ -426,9 +473,7 @@ class Services:
         outcome: str,
         note: str = "",
     ) -> ContactAttempt:
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
+        staff, case = self._begin(ref, actor, at)
         _choice(channel, lifecycle.CHANNELS, "channel")
         _choice(target, lifecycle.TARGETS, "target")
         _choice(outcome, lifecycle.OUTCOMES, "outcome")
@@ -445,17 +490,13 @@ class Services:
             staff=staff.id,
             note=note,
         )
-        _, saved = self._save("contact_recorded", case, staff.id, at, [attempt], attempted)
-        result = saved[0]
-        assert isinstance(result, ContactAttempt)
+        _, result = self._save_one("contact_recorded", case, staff.id, at, attempt, attempted)
         return result
 
     def confirm_address(
         self, ref: str | int, *, actor: str, at: dt.datetime, address: str, source: str = ""
     ) -> Case:
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
+        staff, case = self._begin(ref, actor, at)
         if not address.strip():
             raise InvalidInput("the confirmed address must not be empty")
         if source:
@@ -504,23 +545,25 @@ class Services:
         companions: Sequence[str] = (),
     ) -> tuple[Case, Visit]:
         """Plan (or re-plan) the next visit in the borrower's local time."""
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
+        staff, case = self._begin(ref, actor, at)
         assert case.id is not None
         start, end = window
         if start >= end:
-            raise InvalidInput(f"visit window {start:%H:%M}-{end:%H:%M} ends before it starts")
+            raise InvalidInput(f"visit window {start:%H:%M}-{end:%H:%M} must end after it starts")
         visiting = [case.assigned_to or staff.id]
         for other in companions:
-            self.actor(other)
+            try:
+                self.actor(other)
+            except StaffNotFound as exc:
+                raise InvalidInput(f"--with: {exc}") from None
             if other not in visiting:
                 visiting.append(other)
-        visits = self.store.visits(case.id, case.currency)
-        pending = visits[-1] if visits and visits[-1].status == "planned" else None
+        pending = self._pending_visit(case)
         draft = Visit(
             case_id=case.id,
-            number=pending.number if pending else len(visits) + 1,
+            number=pending.number
+            if pending
+            else len(self.store.visits(case.id, case.currency)) + 1,
             date=date,
             window_start=start,
             window_end=end,
@@ -543,16 +586,14 @@ class Services:
         )
         visit = attrs.evolve(draft, checklist=checklist)
         stage = Stage.INTERVIEW if visit.checklist_ready else case.stage
-        saved_case, saved = self._save(
+        saved_case, result = self._save_one(
             "visit_replanned" if pending else "visit_planned",
             attrs.evolve(case, stage=stage),
             staff.id,
             at,
-            [visit],
+            visit,
             data=attempted,
         )
-        result = saved[0]
-        assert isinstance(result, Visit)
         return saved_case, result
 
     def tick_checklist(
@@ -565,14 +606,11 @@ class Services:
         tick_all: bool = False,
     ) -> tuple[Case, Visit]:
         """Tick checklist items; when every required one is ticked the case moves to interview."""
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
+        staff, case = self._begin(ref, actor, at)
         assert case.id is not None
         attempted = {"items": list(items), "all": tick_all}
         self._guard(case, staff, "tick_checklist", at, attempted=attempted)
-        visits = self.store.visits(case.id, case.currency)
-        visit = visits[-1] if visits and visits[-1].status == "planned" else None
+        visit = self._pending_visit(case)
         if visit is None:
             self._refuse(
                 case,
@@ -598,16 +636,14 @@ class Services:
         )
         visit = attrs.evolve(visit, checklist=checklist)
         stage = Stage.INTERVIEW if visit.checklist_ready else case.stage
-        saved_case, saved = self._save(
+        saved_case, result = self._save_one(
             "checklist_ticked",
             attrs.evolve(case, stage=stage),
             staff.id,
             at,
-            [visit],
+            visit,
             data={"ticked": sorted(chosen)},
         )
-        result = saved[0]
-        assert isinstance(result, Visit)
         return saved_case, result
 
     # -- stage 3: interview ----------------------------------------------------------
@@ -628,9 +664,7 @@ class Services:
         notes: str = "",
     ) -> tuple[Case, Visit]:
         """Record what the visit found; "nobody" sends the case back for a revisit."""
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
+        staff, case = self._begin(ref, actor, at)
         assert case.id is not None
         _choice(met, lifecycle.MET, "met")
         if reason is not None and reason not in self.reasons():
@@ -640,6 +674,19 @@ class Services:
             )
         if met == "borrower" and reason is None:
             raise InvalidInput("reason: when the borrower was met, give --reason CODE")
+        findings = {
+            "--reason": reason,
+            "--employment": employment,
+            "--income": monthly_income,
+            "--other-debts": other_debts,
+            "--multi-lender": multi_lender,
+            "--attitude": attitude,
+        }
+        given = [name for name, value in findings.items() if value is not None]
+        if met == "nobody" and given:
+            raise InvalidInput(
+                f"nobody was met, so there are no findings to record; drop {', '.join(given)}"
+            )
         if employment is not None:
             _choice(employment, lifecycle.EMPLOYMENT, "employment")
         if attitude is not None:
@@ -654,8 +701,7 @@ class Services:
             if other_debts is None
             else parse_amount(other_debts, case.currency, field="other debts")
         )
-        visits = self.store.visits(case.id, case.currency)
-        visit = visits[-1] if visits and visits[-1].status == "planned" else None
+        visit = self._pending_visit(case)
         attempted = {"met": met, "reason": reason}
         context = ActionContext(
             at=at,
@@ -706,9 +752,7 @@ class Services:
             case = attrs.evolve(case, stage=Stage.FEEDBACK)
             event_type = "interview_recorded"
             data = attempted
-        saved_case, saved = self._save(event_type, case, staff.id, at, [visit], data)
-        result = saved[0]
-        assert isinstance(result, Visit)
+        saved_case, result = self._save_one(event_type, case, staff.id, at, visit, data)
         return saved_case, result
 
     # -- stage 4: feedback -----------------------------------------------------------
@@ -716,9 +760,7 @@ class Services:
     def submit_feedback(
         self, ref: str | int, *, actor: str, at: dt.datetime, recommendation: str, summary: str
     ) -> tuple[Case, Feedback]:
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
+        staff, case = self._begin(ref, actor, at)
         assert case.id is not None
         _choice(recommendation, lifecycle.RECOMMENDATIONS, "recommendation")
         if not summary.strip():
@@ -753,24 +795,20 @@ class Services:
             submitted_by=staff.id,
             submitted_at=at,
         )
-        saved_case, saved = self._save(
+        saved_case, result = self._save_one(
             "feedback_submitted",
             attrs.evolve(case, feedback_status="submitted"),
             staff.id,
             at,
-            [feedback],
+            feedback,
             data=attempted,
         )
-        result = saved[0]
-        assert isinstance(result, Feedback)
         return saved_case, result
 
     def review_feedback(
         self, ref: str | int, *, actor: str, at: dt.datetime, approve: bool, note: str = ""
     ) -> tuple[Case, Feedback]:
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
+        staff, case = self._begin(ref, actor, at)
         assert case.id is not None
         if not approve and not note.strip():
             raise InvalidInput("returning feedback needs --note saying what to change")
@@ -790,20 +828,30 @@ class Services:
                 attempted,
             )
         feedback = self.store.feedback(case.id)[-1]
+        if feedback.submitted_by == staff.id:
+            self._refuse(
+                case,
+                staff.id,
+                at,
+                "review",
+                NotPermitted(
+                    f"you submitted this feedback ({staff.id}); another supervisor must review it",
+                    "review.four_eyes",
+                ),
+                attempted,
+            )
         status = "approved" if approve else "returned"
         reviewed = attrs.evolve(
             feedback, review_status=status, reviewed_by=staff.id, reviewed_at=at, review_note=note
         )
-        saved_case, saved = self._save(
+        saved_case, result = self._save_one(
             f"feedback_{status}",
             attrs.evolve(case, feedback_status=status),
             staff.id,
             at,
-            [reviewed],
+            reviewed,
             data=attempted,
         )
-        result = saved[0]
-        assert isinstance(result, Feedback)
         return saved_case, result
 
     # -- closure -------------------------------------------------------------------------
@@ -811,21 +859,27 @@ class Services:
     def close(
         self, ref: str | int, *, actor: str, at: dt.datetime, resolution: str, note: str = ""
     ) -> Case:
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
+        staff, case = self._begin(ref, actor, at)
         _choice(resolution, lifecycle.RESOLUTIONS, "resolution")
         attempted = {"resolution": resolution, "note": note}
+        approved = case.stage == Stage.FEEDBACK and case.feedback_status == "approved"
+        # Before approved feedback, "paid" and "withdrawn" are a supervisor's call.
         self._guard(
             case,
             staff,
             "close",
             at,
             attempted=attempted,
-            supervisor_only=resolution == "withdrawn",
+            supervisor_only=(
+                f"close a case as {resolution} before its feedback is approved"
+                if resolution in lifecycle.SUPERVISOR_RESOLUTIONS and not approved
+                else False
+            ),
         )
-        approved = case.stage == Stage.FEEDBACK and case.feedback_status == "approved"
         early = case.stage in lifecycle.EARLY_RESOLUTIONS.get(resolution, ())
+        if early and case.stage == Stage.FEEDBACK and resolution == "unlocatable":
+            # Only an escalated case (failed visits) is unlocatable from feedback.
+            early = case.escalated and case.feedback_status != "submitted"
         if not (approved or early):
             allowed = [r for r, st in lifecycle.EARLY_RESOLUTIONS.items() if case.stage in st]
             self._refuse(
@@ -852,9 +906,7 @@ class Services:
 
     def reopen(self, ref: str | int, *, actor: str, at: dt.datetime, reason: str) -> Case:
         """Reopen a closed case: back to preparation (or confirmation without an address)."""
-        at = _aware(at)
-        staff = self.actor(actor)
-        case = self.store.get_case(ref)
+        staff, case = self._begin(ref, actor, at)
         if not reason.strip():
             raise InvalidInput("reopening needs --reason saying why")
         attempted = {"reason": reason}

@@ -416,6 +416,8 @@ class Store:
             next_ids: dict[str, int] = {}
             heads: dict[str, str] = {}
             fresh: set[int] = set()
+            # Versions written earlier in this batch: a later change must see them.
+            versions: dict[int, int] = {}
 
             def allocate(table: str) -> int:
                 if table not in next_ids:
@@ -428,7 +430,7 @@ class Store:
             for change in changes:
                 case_id = change.case_id
                 if change.expected_version is not None and case_id is not None:
-                    self._check_version(case_id, change.expected_version)
+                    self._check_version(case_id, change.expected_version, versions.get(case_id))
                 saved: list[Record] = []
                 currency: str | None = None
                 for record in change.records:
@@ -438,6 +440,7 @@ class Store:
                             record = attrs.evolve(record, id=allocate("cases"))
                             fresh.add(record.id)  # type: ignore[arg-type]
                         case_id = record.id if case_id is None else case_id
+                        versions[record.id] = record.version  # type: ignore[index]
                     elif isinstance(record, Staff):
                         pass
                     elif record.id is None:
@@ -496,12 +499,16 @@ class Store:
             self._apply_rows(table_rows)
         return results
 
-    def _check_version(self, case_id: int, expected: int) -> None:
-        current = self.db.execute("SELECT version FROM cases WHERE id = ?", [case_id]).fetchone()
-        if current is None or current[0] != expected:
+    def _check_version(self, case_id: int, expected: int, in_batch: int | None) -> None:
+        if in_batch is None:
+            row = self.db.execute("SELECT version FROM cases WHERE id = ?", [case_id]).fetchone()
+            current = None if row is None else row[0]
+        else:
+            current = in_batch
+        if current != expected:
             raise StaleCase(
                 f"case {case_id} was changed by someone else since it was read "
-                f"(version {expected}, now {current[0] if current else 'gone'}); "
+                f"(version {expected}, now {current if current is not None else 'gone'}); "
                 "show it again and retry"
             )
 
@@ -631,8 +638,13 @@ class Store:
     def get_case(self, ref: str | int) -> Case:
         """A case by id (``42``) or by ``institution/reference``."""
         text = str(ref).strip()
-        if text.lstrip("#").isdigit():
-            rows = list(self.db.query("SELECT * FROM cases WHERE id = ?", [int(text.lstrip("#"))]))
+        number = text.lstrip("#")
+        if number.isascii() and number.isdigit():
+            rows = (
+                list(self.db.query("SELECT * FROM cases WHERE id = ?", [int(number)]))
+                if len(number) < 19
+                else []
+            )
         elif "/" in text:
             institution, reference = text.split("/", 1)
             rows = list(
