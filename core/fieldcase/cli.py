@@ -911,6 +911,203 @@ def reopen(app: App, case_ref: str, reason: str, at: dt.datetime) -> None:
     click.echo(f"Case {case.id}: reopened; now in {case.stage}")
 
 
+# -- case files in, visit records out ----------------------------------------------------------
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--institution", required=True, help="The institution the file comes from.")
+@click.option("--format", "fmt", help="File format (default: from the suffix).")
+@click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    help="Text encoding: utf-8 (with or without BOM), gb18030, gbk...",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file mapping the file's columns to fieldcase's fields.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where invalid rows go (default: FILE.rejects.csv beside the input).",
+)
+@click.option(
+    "--batch-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows per transaction.",
+)
+@at_option
+@json_option
+@pass_app
+def import_(
+    app: App,
+    file: Path,
+    institution: str,
+    fmt: str | None,
+    encoding: str,
+    mapping: Path | None,
+    rejects: Path | None,
+    batch_size: int,
+    at: dt.datetime,
+    json_: bool,
+) -> None:
+    """Import an institution's case file (CSV, JSON Lines, or XLSX with its plugin).
+
+    Valid rows become cases (or update them); invalid rows go to the rejects
+    file with their line number, field and reason. Importing the same file
+    again changes nothing; a run that was stopped can simply be run again.
+
+    \b
+    Example:
+        fieldcase --as chen.wei import cases.csv --institution hx-consumer
+        fieldcase --as chen.wei import 逾期名单.csv --institution hx-consumer \\
+          --encoding gb18030 --mapping hx-columns.toml
+    """
+    from .importing import ColumnMapping
+
+    services = app.services
+    column_mapping = ColumnMapping.load(mapping) if mapping else None
+    size = file.stat().st_size
+    options: dict[str, Any] = dict(
+        institution=institution,
+        actor=app.need_actor(),
+        at=at,
+        fmt=fmt,
+        encoding=encoding,
+        mapping=column_mapping,
+        rejects_path=rejects,
+        batch_size=batch_size,
+    )
+    if sys.stderr.isatty() and size:
+        with click.progressbar(
+            length=size, label=f"Importing {file.name}", file=sys.stderr, show_pos=False
+        ) as bar:
+            done = 0
+
+            def advance(row: Any) -> None:
+                nonlocal done
+                if row.offset is not None and row.offset > done:
+                    bar.update(row.offset - done)
+                    done = row.offset
+
+            summary = services.import_cases(file, progress=advance, **options)
+    else:
+        summary = services.import_cases(file, **options)
+    import attrs
+
+    def human() -> None:
+        click.echo(
+            f"{summary.file}: {summary.rows} rows: {summary.imported} imported, "
+            f"{summary.updated} updated, {summary.unchanged} unchanged, "
+            f"{summary.rejected} rejected"
+            + (f" ({summary.ineligible} not eligible for a visit)" if summary.ineligible else "")
+        )
+        if summary.rejects_file:
+            click.echo(f"Rejected rows, with line, field and reason: {summary.rejects_file}")
+
+    emit(attrs.asdict(summary), json_, human)
+
+
+@cli.group(cls=FieldcaseGroup)
+def export() -> None:
+    """Export records for institutions and back offices."""
+
+
+@export.command("visits")
+@click.option(
+    "--format",
+    "fmt",
+    default="csv",
+    show_default=True,
+    help="csv, jsonl, or a plugin's format such as xlsx.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (default: standard output).",
+)
+@click.option("--institution")
+@click.option("--stage", type=click.Choice([str(stage) for stage in lifecycle.Stage]))
+@click.option("--staff", help="Visits made or planned with this staff member.")
+@click.option("--since", metavar="TIME", help="Only cases with events from TIME on.")
+@click.option(
+    "--after-event",
+    type=click.IntRange(0),
+    metavar="N",
+    help="Only cases with events after event N (the cursor of the last export).",
+)
+@click.option(
+    "--unmasked",
+    is_flag=True,
+    help="Include national ids, phones and third-party notes (supervisors).",
+)
+@at_option
+@pass_app
+def export_visits(
+    app: App,
+    fmt: str,
+    output: Path | None,
+    institution: str | None,
+    stage: str | None,
+    staff: str | None,
+    since: str | None,
+    after_event: int | None,
+    unmasked: bool,
+    at: dt.datetime,
+) -> None:
+    """One row per visit: case, interview findings, feedback and review.
+
+    Personal data is masked unless --unmasked. Every export is recorded as an
+    event. The summary on stderr gives the cursor for the next --after-event.
+
+    \b
+    Example:
+        fieldcase --as chen.wei export visits --institution hx-consumer -o visits.csv
+        fieldcase --as chen.wei export visits --format jsonl --after-event 1200
+    """
+    from .store import ExportFilter
+
+    filters = ExportFilter(
+        institution=institution,
+        stage=stage,
+        staff=staff,
+        since=parse_time(since) if since else None,
+        after_event=after_event,
+    )
+    if output is None and fmt not in ("csv", "jsonl"):
+        raise click.UsageError(f"--format {fmt} writes a binary file: give --output FILE")
+    options: dict[str, Any] = dict(
+        fmt=fmt,
+        actor=app.need_actor(),
+        at=at,
+        filters=filters,
+        unmasked=unmasked,
+        output_name=str(output or "-"),
+    )
+    services = app.services
+    if output is None:
+        summary = services.export_visits(sys.stdout.buffer, **options)
+    else:
+        partial = output.with_name(output.name + ".partial")
+        try:
+            with partial.open("wb") as out:
+                summary = services.export_visits(out, **options)
+            partial.replace(output)
+        finally:
+            partial.unlink(missing_ok=True)
+    click.echo(
+        f"Exported {summary.rows} visits ({'masked' if summary.masked else 'UNMASKED'}), "
+        f"event {summary.event_id}; next time: --after-event {summary.cursor}",
+        err=True,
+    )
+
+
 # -- plugins and audit ------------------------------------------------------------------------
 
 

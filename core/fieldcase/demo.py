@@ -179,7 +179,15 @@ STREETS = {
     "en": ("Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Park Pl"),
     "in": ("MG Road", "Station Road", "Gandhi Nagar", "Nehru Marg", "Tilak Road"),
 }
-PHONE_PREFIX = {"CNY": "+86 138", "USD": "+1 212", "INR": "+91 98"}
+
+
+def _phone(rng: random.Random, currency: str) -> str:
+    """A well-formed mobile or city number of the institution's country."""
+    if currency == "USD":
+        return f"+1 212 {rng.randrange(200, 999)} {rng.randrange(1000, 9999)}"
+    if currency == "INR":
+        return f"+91 98{rng.randrange(100, 999)} {rng.randrange(10000, 99999)}"
+    return f"+86 138 {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}"
 
 
 @attrs.frozen
@@ -244,8 +252,7 @@ def build_demo(
             overdue_since=since,
             jurisdiction=inst.jurisdiction,
             national_id=f"{rng.randrange(10**11, 10**12)}",
-            phone=f"{PHONE_PREFIX[inst.currency]} {rng.randrange(1000, 9999)} "
-            f"{rng.randrange(1000, 9999)}",
+            phone=_phone(rng, inst.currency),
             address=_address(rng, inst),
             assign_to=assign,
         )

@@ -21,11 +21,12 @@ hookspec = pluggy.HookspecMarker("fieldcase")
 
 @hookspec
 def check_action(
-    case: Case, action: str, context: ActionContext, settings: Mapping[str, Any]
+    case: Case | None, action: str, context: ActionContext, settings: Mapping[str, Any]
 ) -> Decision | None:
     """Decide whether ``action`` may be taken on ``case`` now.
 
     Called before every state-changing action, outside the write transaction.
+    ``case`` is None for actions on no single case (``export``).
     ``action`` is one of ``fieldcase.lifecycle.ACTIONS`` (``contact``,
     ``plan_visit``, ``start_visit``, ``close``...). ``context`` carries the
     time (aware), the actor and, where they apply, channel, target, visit
@@ -101,8 +102,26 @@ def map_import_row(institution: str, row: dict[str, str]) -> dict[str, Any] | No
 
 
 @hookspec
+def register_importers(register: Callable[..., None]) -> None:
+    """Register case-file formats for ``fieldcase import``. Called once at start.
+
+    Call ``register(name, read, suffixes=(".csv",), text=True)``. ``read(path,
+    encoding)`` yields :class:`fieldcase.importing.SourceRow`: the line number and
+    a dict of the row's values keyed by the file's own column names, or an error
+    for a row that cannot be read. ``text`` formats are decoded with
+    ``--encoding``; binary ones (xlsx) ignore it.
+    """
+
+
+@hookspec
 def register_exporters(register: Callable[..., None]) -> None:
-    """Register export formats: ``register(name, exporter)``. Called once at start."""
+    """Register formats for ``fieldcase export``. Called once at start.
+
+    Call ``register(name, write, suffix=".csv", description="")``. ``write(rows,
+    columns, out)`` writes an iterable of dicts (keys: ``columns``, in order)
+    to the binary stream ``out``. Rows arrive one at a time: stream them, so
+    memory does not grow with the export.
+    """
 
 
 @hookspec

@@ -136,3 +136,10 @@ def m001_initial(db: Database) -> None:
         "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
         "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
     )
+
+
+@migrations(name="002_export_indexes")
+def m002_export_indexes(db: Database) -> None:
+    # Export joins each visit to its latest feedback, and feeds select by event time.
+    db.table("feedback").create_index(["visit_id"])
+    db.table("events").create_index(["at"])

@@ -22,6 +22,7 @@ DEFAULT_PLUGINS = (
     "fieldcase.builtin.reasons",
     "fieldcase.builtin.checklist",
     "fieldcase.builtin.priority",
+    "fieldcase.builtin.formats",
 )
 
 

@@ -12,7 +12,8 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -44,7 +45,10 @@ from .model import (
 )
 from .money import exponent, parse_amount
 from .plugins import overdue_reasons
-from .store import AuditProblem, Record, Store, WorklistFilter
+from .store import AuditProblem, Change, Record, Store, WorklistFilter
+
+if TYPE_CHECKING:
+    from .transfer import ExportSummary, ImportSummary
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", ContactAttempt, Visit, Feedback)
@@ -135,6 +139,39 @@ class Services:
         )
         self._notify(case, event)
         raise error
+
+    def refuse_unscoped(
+        self,
+        actor: str,
+        at: dt.datetime,
+        action: str,
+        error: Refused,
+        attempted: dict[str, Any] | None = None,
+    ) -> NoReturn:
+        """Refuse an action on no single case (import, export): a system-chain event."""
+        self._refuse(None, actor, at, action, error, attempted)
+
+    def record_system_event(
+        self, event_type: str, actor: str, at: dt.datetime, data: dict[str, Any]
+    ) -> Event:
+        """An event about no single case (e.g. an export), in the system chain."""
+        event = self.store.commit_many([Change(event_type, actor, at, (), data)])[0][0]
+        self._notify(None, event)
+        return event
+
+    # -- case files in, visit records out ---------------------------------------------
+
+    def import_cases(self, path: Path, **options: Any) -> ImportSummary:
+        """Import an institution's case file; see :func:`fieldcase.transfer.import_cases`."""
+        from .transfer import import_cases
+
+        return import_cases(self, path, **options)
+
+    def export_visits(self, out: BinaryIO, **options: Any) -> ExportSummary:
+        """Stream visit records; see :func:`fieldcase.transfer.export_visits`."""
+        from .transfer import export_visits
+
+        return export_visits(self, out, **options)
 
     def _guard(
         self,
@@ -358,7 +395,17 @@ class Services:
         if existing is not None:
             raise InvalidInput(f"case {institution}/{reference} already exists (id {existing.id})")
         if assign_to:
-            self.actor(assign_to)
+            try:
+                self.actor(assign_to)
+            except StaffNotFound as exc:
+                raise InvalidInput(f"--assign: {exc}") from None
+        if phone.strip():
+            from .importing import normalise_phone
+
+            try:
+                phone = normalise_phone(phone, jurisdiction.split("-")[0].upper() or None)
+            except ValueError as exc:
+                raise InvalidInput(f"phone: {phone!r} {exc}") from None
         case = Case(
             institution=institution,
             reference=reference,

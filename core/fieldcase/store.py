@@ -297,6 +297,76 @@ class Change:
 
 
 @attrs.frozen
+class ExportFilter:
+    """Which visits an export holds."""
+
+    institution: str | None = None
+    stage: str | None = None
+    staff: str | None = None
+    since: dt.datetime | None = None
+    after_event: int | None = None
+
+
+VISIT_EXPORT_SQL = """
+SELECT v.id AS visit_id, v.case_id, c.institution, c.reference, c.borrower_name,
+  c.national_id, c.phone, c.address, c.confirmed_address, c.jurisdiction, c.currency,
+  c.principal_minor, c.overdue_minor, c.overdue_since, c.stage, c.resolution, c.assigned_to,
+  v.number AS visit_number, v.date AS visit_date, v.window_start, v.window_end, v.timezone,
+  (SELECT group_concat(value, ', ') FROM json_each(v.staff)) AS visiting_staff,
+  v.status AS visit_status, v.visited_at, v.met, v.reason_code, v.employment,
+  v.monthly_income_minor, v.other_debts_minor, v.multi_lender, v.attitude, v.notes,
+  (SELECT count(*) FROM contacts WHERE case_id = v.case_id) AS contact_attempts,
+  (SELECT group_concat(note, ' | ') FROM contacts
+     WHERE case_id = v.case_id AND target = 'third-party' AND note != '') AS third_party_notes,
+  f.recommendation, f.summary AS feedback_summary, f.review_status, f.reviewed_by
+FROM visits v
+JOIN cases c ON c.id = v.case_id
+LEFT JOIN feedback f ON f.id = (SELECT max(id) FROM feedback WHERE visit_id = v.id)
+"""
+
+
+class Snapshot:
+    """Reads from one consistent point in time (a read transaction in WAL mode)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def last_event_id(self) -> int:
+        row = self.store.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
+        return int(row[0])
+
+    def visit_rows(self, filters: ExportFilter, cursor: int) -> Iterator[dict[str, Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if filters.institution:
+            where.append("c.institution = ?")
+            params.append(filters.institution)
+        if filters.stage:
+            where.append("c.stage = ?")
+            params.append(filters.stage)
+        if filters.staff:
+            where.append("EXISTS (SELECT 1 FROM json_each(v.staff) WHERE value = ?)")
+            params.append(filters.staff)
+        if filters.since is not None:
+            where.append(
+                "v.case_id IN (SELECT case_id FROM events WHERE at >= ? AND id <= ?"
+                " AND case_id IS NOT NULL)"
+            )
+            params += [to_iso(filters.since), cursor]
+        if filters.after_event is not None:
+            where.append(
+                "v.case_id IN (SELECT case_id FROM events WHERE id > ? AND id <= ?"
+                " AND case_id IS NOT NULL)"
+            )
+            params += [filters.after_event, cursor]
+        sql = VISIT_EXPORT_SQL + (" WHERE " + " AND ".join(where) if where else "")
+        cursor_ = self.store.db.conn.execute(sql + " ORDER BY v.id", params)
+        names = [d[0] for d in cursor_.description]
+        for values in cursor_:
+            yield dict(zip(names, values, strict=True))
+
+
+@attrs.frozen
 class AuditProblem:
     """The first event that breaks its chain, and how."""
 
@@ -511,6 +581,49 @@ class Store:
                 f"(version {expected}, now {current if current is not None else 'gone'}); "
                 "show it again and retry"
             )
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[Snapshot]:
+        """Everything read inside sees the database as it was at the first read."""
+        conn = self.db.conn
+        conn.execute("BEGIN")
+        try:
+            yield Snapshot(self)
+        finally:
+            conn.execute("COMMIT")
+
+    # -- import runs: references seen so far in the file --------------------------
+
+    def start_import(self) -> None:
+        self.db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS import_refs (reference TEXT PRIMARY KEY, line INT)"
+        )
+        self.db.execute("DELETE FROM temp.import_refs")
+        self.db.conn.commit()
+
+    def claim_references(self, pairs: Sequence[tuple[str, int]]) -> dict[str, int]:
+        """Record where each reference first appears in this run; return the first lines."""
+        first: dict[str, int] = {}
+        for reference, line in pairs:
+            first.setdefault(reference, line)
+        refs = list(first)
+        for start in range(0, len(refs), 500):
+            chunk = refs[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for reference, line in self.db.execute(
+                f"SELECT reference, line FROM temp.import_refs WHERE reference IN ({marks})", chunk
+            ):
+                first[reference] = line
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO temp.import_refs (reference, line) VALUES (?, ?)",
+            list(first.items()),
+        )
+        self.db.conn.commit()
+        return first
+
+    def finish_import(self) -> None:
+        self.db.execute("DROP TABLE IF EXISTS temp.import_refs")
+        self.db.conn.commit()
 
     def existing_cases(
         self, institution: str, references: Sequence[str]

@@ -41,7 +41,7 @@ def case_eligible(case: Case, settings: Mapping[str, Any], at: dt.datetime) -> D
 
 
 @hookimpl(trylast=True)
-def check_action(case: Case, action: str, context: ActionContext) -> Decision | None:
+def check_action(case: Case | None, action: str, context: ActionContext) -> Decision | None:
     if action == "plan_visit" and context.window is not None:
         start, _ = context.window
         today = context.at.astimezone(start.tzinfo).date()

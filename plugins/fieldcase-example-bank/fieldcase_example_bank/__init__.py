@@ -28,8 +28,8 @@ DEFAULT_HOLIDAYS = (
 )
 
 
-def _ours(case: Case) -> bool:
-    return case.institution == INSTITUTION
+def _ours(case: Case | None) -> bool:
+    return case is not None and case.institution == INSTITUTION
 
 
 @hookimpl
@@ -71,10 +71,10 @@ def overdue_reasons() -> list[Reason]:
 
 @hookimpl
 def check_action(
-    case: Case, action: str, context: ActionContext, settings: Mapping[str, Any]
+    case: Case | None, action: str, context: ActionContext, settings: Mapping[str, Any]
 ) -> Decision | None:
     """No visit planned or made on one of the bank's public holidays."""
-    if not _ours(case) or action not in ("plan_visit", "start_visit"):
+    if case is None or not _ours(case) or action not in ("plan_visit", "start_visit"):
         return None
     holidays = {dt.date.fromisoformat(d) for d in settings.get("holidays", DEFAULT_HOLIDAYS)}
     if action == "plan_visit" and context.window is not None:

@@ -1,0 +1,5 @@
+"""``python -m fieldcase``."""
+
+from .cli import cli
+
+cli()

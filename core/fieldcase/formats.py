@@ -1,0 +1,75 @@
+"""Registries of file formats: importers and exporters, filled by plugins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import attrs
+import pluggy
+
+from .errors import InvalidInput
+
+Reader = Callable[[Path, str], Iterator[Any]]
+Writer = Callable[[Iterable[Mapping[str, Any]], Sequence[str], BinaryIO], None]
+
+
+@attrs.frozen
+class Importer:
+    name: str
+    read: Reader
+    suffixes: tuple[str, ...] = ()
+    text: bool = True
+
+
+@attrs.frozen
+class Exporter:
+    name: str
+    write: Writer
+    suffix: str = ""
+    description: str = ""
+
+
+def importers(pm: pluggy.PluginManager) -> dict[str, Importer]:
+    found: dict[str, Importer] = {}
+
+    def register(name: str, read: Reader, suffixes: Sequence[str] = (), text: bool = True) -> None:
+        found[name] = Importer(name, read, tuple(s.lower() for s in suffixes), text)
+
+    pm.hook.register_importers(register=register)
+    return found
+
+
+def exporters(pm: pluggy.PluginManager) -> dict[str, Exporter]:
+    found: dict[str, Exporter] = {}
+
+    def register(name: str, write: Writer, suffix: str = "", description: str = "") -> None:
+        found[name] = Exporter(name, write, suffix, description)
+
+    pm.hook.register_exporters(register=register)
+    return found
+
+
+def importer_for(pm: pluggy.PluginManager, path: Path, name: str | None) -> Importer:
+    """The importer named, or the one whose suffix the file has."""
+    known = importers(pm)
+    if name is not None:
+        if name not in known:
+            raise InvalidInput(f"unknown format {name!r}; formats are {', '.join(sorted(known))}")
+        return known[name]
+    suffix = path.suffix.lower()
+    for importer in known.values():
+        if suffix in importer.suffixes:
+            return importer
+    raise InvalidInput(
+        f"cannot tell the format of {path.name} from its suffix; pass --format "
+        f"({', '.join(sorted(known))})"
+    )
+
+
+def exporter_named(pm: pluggy.PluginManager, name: str) -> Exporter:
+    known = exporters(pm)
+    if name not in known:
+        raise InvalidInput(f"unknown format {name!r}; formats are {', '.join(sorted(known))}")
+    return known[name]

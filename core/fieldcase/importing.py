@@ -1,0 +1,329 @@
+"""Reading institutions' case files: formats, column mapping and row validation.
+
+Nothing here writes: :meth:`fieldcase.services.Services.import_cases` drives
+the import and the store writes each batch in one transaction.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from .errors import InvalidInput
+from .money import MINOR_UNITS
+
+#: fieldcase's import columns. A file maps its own columns onto these.
+FIELDS = (
+    "reference",
+    "borrower_name",
+    "currency",
+    "principal",
+    "overdue_amount",
+    "overdue_since",
+    "days_past_due",
+    "timezone",
+    "jurisdiction",
+    "phone",
+    "national_id",
+    "address",
+)
+REQUIRED = ("reference", "borrower_name", "currency", "principal", "overdue_amount", "timezone")
+
+
+@attrs.frozen
+class SourceRow:
+    """One record read from a file: its values, or why it could not be read."""
+
+    line: int
+    values: Mapping[str, Any] | None
+    error: str | None = None
+    #: Bytes of the file read so far, for progress; None when a format cannot tell.
+    offset: int | None = None
+
+
+@attrs.frozen
+class Reject:
+    line: int
+    field: str
+    value: str
+    reason: str
+
+
+#: A reader turns a file into source rows: ``reader(path, encoding)``.
+Reader = Callable[[Path, str], Iterator[SourceRow]]
+
+
+def _decoding_hint(
+    path: Path, encoding: str, exc: UnicodeDecodeError, at_byte: int | None = None
+) -> InvalidInput:
+    other = "utf-8" if codecs.lookup(encoding).name != "utf-8" else "gb18030"
+    where = f" at byte {at_byte}" if at_byte is not None else ""
+    return InvalidInput(
+        f"{path.name}: cannot be read as {encoding}{where} ({exc.reason}); "
+        f"pass the file's encoding, e.g. --encoding {other}"
+    )
+
+
+def check_encoding(path: Path, encoding: str, sample: int = 1 << 16) -> None:
+    """Decode the head of the file before any write, so a wrong encoding costs nothing."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InvalidInput(f"unknown encoding {encoding!r}; e.g. utf-8, gb18030, gbk") from None
+    with path.open("rb") as handle:
+        head = handle.read(sample)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        decoder.decode(head, final=len(head) < sample)
+    except UnicodeDecodeError as exc:
+        raise _decoding_hint(path, encoding, exc, exc.start) from None
+
+
+def _text_encoding(encoding: str) -> str:
+    # utf-8-sig reads files with and without a byte-order mark alike.
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def read_csv(path: Path, encoding: str) -> Iterator[SourceRow]:
+    """CSV with a header row. Rows with the wrong number of columns are rejected."""
+    with (
+        path.open("rb") as raw,
+        io.TextIOWrapper(raw, encoding=_text_encoding(encoding), newline="") as handle,
+    ):
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            header = [h.strip() for h in header]
+            width = len(header)
+            position = raw.tell
+            last = reader.line_num
+            for record in reader:
+                # A quoted field may span lines: a record starts after the previous one.
+                line, last = last + 1, reader.line_num
+                if not record or record == [""]:
+                    continue
+                if len(record) != width:
+                    problem = f"expected {width} columns, found {len(record)}"
+                    yield SourceRow(line, None, problem, position())
+                    continue
+                yield SourceRow(line, dict(zip(header, record, strict=True)), None, position())
+        except UnicodeDecodeError as exc:
+            raise _decoding_hint(path, encoding, exc) from None
+        except csv.Error as exc:
+            raise InvalidInput(f"{path}: line {reader.line_num}: {exc}") from None
+
+
+def read_jsonl(path: Path, encoding: str) -> Iterator[SourceRow]:
+    """JSON Lines: one object per line."""
+    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding=_text_encoding(encoding)) as handle:
+        try:
+            for line, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    yield SourceRow(line, None, f"not valid JSON: {exc.msg}")
+                    continue
+                if not isinstance(value, dict):
+                    yield SourceRow(line, None, "not a JSON object")
+                    continue
+                yield SourceRow(line, value, None, raw.tell())
+        except UnicodeDecodeError as exc:
+            raise _decoding_hint(path, encoding, exc) from None
+
+
+@attrs.frozen
+class ColumnMapping:
+    """``--mapping map.toml``: ``[columns]`` their column -> our field; ``[defaults]``."""
+
+    columns: Mapping[str, str] = attrs.field(factory=dict)
+    defaults: Mapping[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> ColumnMapping:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidInput(f"mapping {path}: {exc}") from None
+        columns = {str(k): str(v) for k, v in data.get("columns", {}).items()}
+        defaults = {str(k): str(v) for k, v in data.get("defaults", {}).items()}
+        unknown = sorted((set(columns.values()) | set(defaults)) - set(FIELDS))
+        if unknown:
+            raise InvalidInput(
+                f"mapping {path}: unknown field(s) {', '.join(unknown)}; "
+                f"fields are {', '.join(FIELDS)}"
+            )
+        return cls(columns, defaults)
+
+    def apply(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        row = dict(self.defaults)
+        for key, value in values.items():
+            row[self.columns.get(key, key)] = value
+        return row
+
+
+# -- validation ---------------------------------------------------------------
+
+#: Where a validated amount goes: the store's integer minor-unit columns.
+MINOR_FIELD = {"principal": "principal_minor", "overdue_amount": "overdue_minor"}
+
+_PHONE_NOISE = re.compile(r"[\s\-().]")
+
+
+class RowValidator:
+    """Validates one mapped row at a time; caches what repeats (zones, regions)."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+        self._zones: dict[str, ZoneInfo | None] = {}
+
+    def zone(self, name: str) -> ZoneInfo | None:
+        if name not in self._zones:
+            try:
+                self._zones[name] = ZoneInfo(name) if name else None
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                self._zones[name] = None
+        return self._zones[name]
+
+    def validate(self, row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[Reject]]:
+        """Return (clean values, []) or (None, the reasons), each naming its field."""
+        problems: list[tuple[str, str, str]] = []
+        text = {k: ("" if v is None else str(v).strip()) for k, v in row.items()}
+        for name in REQUIRED:
+            if not text.get(name):
+                problems.append((name, "", "is required"))
+        if not text.get("overdue_since") and not text.get("days_past_due"):
+            problems.append(("overdue_since", "", "is required (or days_past_due)"))
+        clean: dict[str, Any] = {
+            "reference": text.get("reference", ""),
+            "borrower_name": text.get("borrower_name", ""),
+            "national_id": text.get("national_id", ""),
+            "address": text.get("address", ""),
+            "jurisdiction": text.get("jurisdiction", "").upper(),
+        }
+        currency = text.get("currency", "").upper()
+        clean["currency"] = currency
+        exponent = MINOR_UNITS.get(currency)
+        if currency and exponent is None:
+            problems.append(("currency", currency, "is not a known ISO 4217 currency"))
+        for name in ("principal", "overdue_amount"):
+            value = text.get(name, "")
+            if not value:
+                continue
+            try:
+                amount = Decimal(value.replace(",", ""))
+            except InvalidOperation:
+                problems.append((name, value, "is not a number"))
+                continue
+            if not amount.is_finite() or amount < 0:
+                problems.append((name, value, "must be a non-negative number"))
+            elif exponent is not None:
+                minor = amount.scaleb(exponent)
+                if minor != minor.to_integral_value():
+                    problems.append(
+                        (name, value, f"has more decimal places than {currency} allows")
+                    )
+                elif minor >= 1 << 62:
+                    problems.append((name, value, "is too large"))
+                else:
+                    clean[MINOR_FIELD[name]] = int(minor)
+        zone_name = text.get("timezone", "")
+        zone = self.zone(zone_name) if zone_name else None
+        if zone_name and zone is None:
+            problems.append(("timezone", zone_name, "is not an IANA time zone"))
+        clean["timezone"] = zone_name
+        since = text.get("overdue_since", "")
+        if since:
+            parsed = parse_date(since)
+            if parsed is None:
+                problems.append(("overdue_since", since, "is not a real date (YYYY-MM-DD)"))
+            else:
+                clean["overdue_since"] = parsed
+        elif text.get("days_past_due"):
+            days = text["days_past_due"]
+            if not days.isdigit():
+                problems.append(("days_past_due", days, "must be a whole number of days"))
+            elif zone is not None:
+                today = self.at.astimezone(zone).date()
+                clean["overdue_since"] = today - dt.timedelta(days=int(days))
+        phone = text.get("phone", "")
+        clean["phone"] = ""
+        if phone:
+            region = clean["jurisdiction"].split("-")[0] or None
+            try:
+                clean["phone"] = normalise_phone(phone, region)
+            except ValueError as exc:
+                problems.append(("phone", phone, str(exc)))
+        if problems:
+            return None, [Reject(0, f, v, r) for f, v, r in problems]
+        return clean, []
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
+
+
+def parse_date(text: str) -> dt.date | None:
+    """ISO dates, and the slashed or compact forms banks' spreadsheets often use."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS[1:]:
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def normalise_phone(text: str, region: str | None) -> str:
+    """A valid phone number in E.164 form (+8613800138000), or ValueError saying why.
+
+    Numbers already in international form skip phonenumbers' general parser
+    (country codes are prefix-free, so the split is unique); everything else,
+    and every validity check, is phonenumbers' own.
+    """
+    import phonenumbers
+
+    number = None
+    raw = text.strip()
+    if raw.startswith("+"):
+        digits = _PHONE_NOISE.sub("", raw[1:])
+        if digits.isdigit() and 8 <= len(digits) <= 15:
+            for width in (1, 2, 3):
+                code = int(digits[:width])
+                if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                    national = digits[width:]
+                    if not national.startswith("0"):
+                        number = phonenumbers.PhoneNumber(
+                            country_code=code, national_number=int(national)
+                        )
+                    break
+    if number is None:
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException as exc:
+            if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+                raise ValueError(
+                    "has no country code: write it as +CC... or give the case a jurisdiction"
+                ) from None
+            raise ValueError("is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        where = phonenumbers.region_code_for_country_code(number.country_code or 0)
+        raise ValueError(f"is not a valid phone number for {where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,504 @@
+"""Case files in, visit records out: the import and export actions.
+
+Import reads a file row by row, validates each, and writes batches: each batch
+is ONE transaction holding whole, valid cases and their events, so a run killed
+half way leaves only complete cases and running it again completes the import
+(rows already in are "unchanged"). Export streams rows from one read snapshot.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import attrs
+
+from .errors import InvalidInput, NotPermitted, PolicyDenied
+from .formats import exporter_named, importer_for
+from .importing import (
+    FIELDS,
+    REQUIRED,
+    ColumnMapping,
+    Reject,
+    RowValidator,
+    SourceRow,
+    check_encoding,
+)
+from .lifecycle import Stage
+from .model import ActionContext, Borrower, Case
+from .money import from_minor
+from .privacy import mask_phone, mask_tail, mask_text
+from .store import Change, ExportFilter
+
+if TYPE_CHECKING:
+    from .services import Services
+
+#: Referral fields an import may change on an existing case.
+UPDATABLE = (
+    "borrower_name",
+    "national_id",
+    "phone",
+    "address",
+    "timezone",
+    "jurisdiction",
+    "currency",
+    "principal_minor",
+    "overdue_minor",
+    "overdue_since",
+)
+
+
+@attrs.frozen
+class ImportSummary:
+    file: str
+    institution: str
+    rows: int
+    imported: int
+    updated: int
+    unchanged: int
+    rejected: int
+    ineligible: int
+    rejects_file: str | None
+
+
+class RejectsFile:
+    """The rejects CSV, opened on the first reject: line, field, value, reason."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._handle: Any = None
+        self._writer: Any = None
+
+    def add(self, reject: Reject) -> None:
+        if self._writer is None:
+            self._handle = self.path.open("w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(["line", "field", "value", "reason"])
+        self._writer.writerow([reject.line, reject.field, reject.value, reject.reason])
+        self.count += 1
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        elif self.path.exists():
+            # A clean run leaves no stale rejects from an earlier one.
+            self.path.unlink()
+
+
+def _case_values(case: Case) -> dict[str, Any]:
+    b = case.borrower
+    return {
+        "borrower_name": b.name,
+        "national_id": b.national_id,
+        "phone": b.phone,
+        "address": b.address,
+        "timezone": b.timezone,
+        "jurisdiction": case.jurisdiction,
+        "currency": case.currency,
+        "principal_minor": int(case.principal.scaleb(_exp(case.currency))),
+        "overdue_minor": int(case.overdue_amount.scaleb(_exp(case.currency))),
+        "overdue_since": case.overdue_since,
+    }
+
+
+def _exp(currency: str) -> int:
+    from .money import exponent
+
+    return exponent(currency)
+
+
+def _apply(clean: Mapping[str, Any], institution: str, at: dt.datetime, old: Case | None) -> Case:
+    currency = clean["currency"]
+    borrower = Borrower(
+        name=clean["borrower_name"],
+        timezone=clean["timezone"],
+        national_id=clean["national_id"],
+        phone=clean["phone"],
+        address=clean["address"],
+    )
+    values = {
+        "borrower": borrower,
+        "jurisdiction": clean["jurisdiction"],
+        "currency": currency,
+        "principal": from_minor(clean["principal_minor"], currency),
+        "overdue_amount": from_minor(clean["overdue_minor"], currency),
+        "overdue_since": clean["overdue_since"],
+    }
+    if old is not None:
+        return attrs.evolve(old, **values)
+    return Case(
+        institution=institution,
+        reference=clean["reference"],
+        referred_at=at,
+        **values,
+    )
+
+
+def _shown(field: str, value: Any, currency: str) -> Any:
+    """A changed value as people read it: amounts as decimals, dates as ISO text."""
+    if field.endswith("_minor"):
+        return str(from_minor(value, currency))
+    return _printable(value)
+
+
+def _printable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def import_cases(
+    services: Services,
+    path: Path,
+    *,
+    institution: str,
+    actor: str,
+    at: dt.datetime,
+    fmt: str | None = None,
+    encoding: str = "utf-8",
+    mapping: ColumnMapping | None = None,
+    rejects_path: Path | None = None,
+    batch_size: int = 1000,
+    progress: Callable[[SourceRow], object] | None = None,
+) -> ImportSummary:
+    """Import ``path`` for ``institution``: new cases, updated cases, rejects."""
+    staff = services.actor(actor)
+    if not staff.is_supervisor:
+        services.refuse_unscoped(
+            staff.id,
+            at,
+            "import",
+            NotPermitted("only a supervisor may import case files", "permission.supervisor"),
+            {"file": path.name, "institution": institution},
+        )
+    institution = institution.strip()
+    if not institution or "/" in institution:
+        raise InvalidInput(f"institution id {institution!r} must be non-empty, without '/'")
+    if not path.is_file():
+        raise InvalidInput(f"no file {path}")
+    importer = importer_for(services.pm, path, fmt)
+    if importer.text:
+        check_encoding(path, encoding)
+    run = _ImportRun(services, institution, staff.id, at, path.name, mapping or ColumnMapping())
+    rejects = RejectsFile(rejects_path or path.with_name(path.stem + ".rejects.csv"))
+    services.store.start_import()
+    try:
+        rows = importer.read(path, encoding)
+        while batch := list(itertools.islice(rows, batch_size)):
+            run.batch(batch, rejects)
+            if progress is not None:
+                progress(batch[-1])
+    finally:
+        rejects.close()
+        services.store.finish_import()
+    return ImportSummary(
+        file=str(path),
+        institution=institution,
+        rows=run.rows,
+        imported=run.imported,
+        updated=run.updated,
+        unchanged=run.unchanged,
+        rejected=run.rejected,
+        ineligible=run.ineligible,
+        rejects_file=str(rejects.path) if rejects.count else None,
+    )
+
+
+class _ImportRun:
+    """The state of one import: counts, and how each batch becomes changes."""
+
+    def __init__(
+        self,
+        services: Services,
+        institution: str,
+        actor: str,
+        at: dt.datetime,
+        file: str,
+        mapping: ColumnMapping,
+    ) -> None:
+        self.services = services
+        self.institution = institution
+        self.actor = actor
+        self.at = at
+        self.file = file
+        self.mapping = mapping
+        self.validator = RowValidator(at)
+        self.checked_columns = False
+        self.rows = self.imported = self.updated = self.unchanged = 0
+        self.rejected = self.ineligible = 0
+
+    def map_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``map_import_row`` hook's answer, else the mapping file's."""
+        for mapped in self.services.pm.hook.map_import_row(
+            institution=self.institution, row=dict(values)
+        ):
+            if mapped is not None:
+                return dict(mapped)
+        return self.mapping.apply(values)
+
+    def check_columns(self, row: Mapping[str, Any], source: Mapping[str, Any]) -> None:
+        """A file whose columns do not map at all is refused before anything is written."""
+        missing = [name for name in REQUIRED if name not in row]
+        if "overdue_since" not in row and "days_past_due" not in row:
+            missing.append("overdue_since (or days_past_due)")
+        if missing:
+            raise InvalidInput(
+                f"{self.file}: no column for {', '.join(missing)}; the file has "
+                f"{', '.join(map(str, source))}. Map its columns with --mapping map.toml "
+                f"(fields: {', '.join(FIELDS)})"
+            )
+
+    def reject(self, rejects: RejectsFile, line: int, problems: list[Reject]) -> None:
+        self.rejected += 1
+        for problem in problems:
+            rejects.add(attrs.evolve(problem, line=line))
+
+    def batch(self, batch: list[SourceRow], rejects: RejectsFile) -> None:
+        candidates: list[tuple[int, dict[str, Any]]] = []
+        for source in batch:
+            self.rows += 1
+            if source.error is not None or source.values is None:
+                self.reject(
+                    rejects, source.line, [Reject(0, "row", "", source.error or "unreadable")]
+                )
+                continue
+            row = self.map_row(source.values)
+            if not self.checked_columns:
+                self.check_columns(row, source.values)
+                self.checked_columns = True
+            clean, problems = self.validator.validate(row)
+            if clean is None:
+                self.reject(rejects, source.line, problems)
+                continue
+            candidates.append((source.line, clean))
+        store = self.services.store
+        earlier = store.claim_references([(clean["reference"], line) for line, clean in candidates])
+        existing = store.existing_cases(
+            self.institution, [clean["reference"] for _, clean in candidates]
+        )
+        changes = []
+        for line, clean in candidates:
+            reference = clean["reference"]
+            if reference in earlier and earlier[reference] != line:
+                self.reject(
+                    rejects,
+                    line,
+                    [
+                        Reject(
+                            0,
+                            "reference",
+                            reference,
+                            f"appears again: the file already has it on line {earlier[reference]}",
+                        )
+                    ],
+                )
+                continue
+            change = self.change_for(line, clean, existing.get(reference))
+            if change is not None:
+                changes.append(change)
+        for event, saved in store.commit_many(changes):
+            case = saved[0] if saved else None
+            self.services._notify(case if isinstance(case, Case) else None, event)
+            if event.type == "case_imported":
+                self.imported += 1
+            else:
+                self.updated += 1
+
+    def change_for(
+        self, line: int, clean: dict[str, Any], stored: dict[str, Any] | None
+    ) -> Change | None:
+        """A new case, an update with what changed, or None when nothing did."""
+        source = {"file": self.file, "line": line}
+        if stored is None:
+            case = _apply(clean, self.institution, self.at, None)
+            case = self.with_eligibility(case)
+            case = attrs.evolve(case, version=1, updated_at=self.at)
+            return Change(
+                "case_imported",
+                self.actor,
+                self.at,
+                (case,),
+                {**source, "eligible": case.eligible, "note": case.eligibility_note},
+            )
+        from .store import row_to_case
+
+        old = row_to_case(stored)
+        before = _case_values(old)
+        after = clean
+        changed = {
+            field.removesuffix("_minor"): [
+                _shown(field, before[field], old.currency),
+                _shown(field, after[field], clean["currency"]),
+            ]
+            for field in UPDATABLE
+            if before[field] != after[field]
+        }
+        if not changed:
+            self.unchanged += 1
+            return None
+        case = _apply(clean, self.institution, self.at, old)
+        if case.stage == Stage.CONFIRMATION:
+            case = self.with_eligibility(case)
+        case = attrs.evolve(
+            case, version=old.version + 1, updated_at=max(self.at, old.updated_at or self.at)
+        )
+        return Change(
+            "case_updated",
+            self.actor,
+            self.at,
+            (case,),
+            {**source, "changes": changed},
+            old.id,
+            old.version,
+        )
+
+    def with_eligibility(self, case: Case) -> Case:
+        denials = self.services.eligibility(case, self.at)
+        if denials:
+            self.ineligible += 1
+            note = "; ".join(f"{d.reason} (rule {d.rule})" for d in denials)
+            return attrs.evolve(case, eligible=False, eligibility_note=note)
+        return attrs.evolve(case, eligible=True, eligibility_note="")
+
+
+# -- export ------------------------------------------------------------------------
+
+#: One row per visit: the case, what the visit found, the feedback and its review.
+VISIT_COLUMNS = (
+    "visit_id",
+    "case_id",
+    "institution",
+    "reference",
+    "borrower_name",
+    "national_id",
+    "phone",
+    "address",
+    "confirmed_address",
+    "jurisdiction",
+    "currency",
+    "principal",
+    "overdue_amount",
+    "overdue_since",
+    "stage",
+    "resolution",
+    "assigned_to",
+    "visit_number",
+    "visit_date",
+    "window",
+    "timezone",
+    "visiting_staff",
+    "visit_status",
+    "visited_at",
+    "met",
+    "reason_code",
+    "employment",
+    "monthly_income",
+    "other_debts",
+    "multi_lender",
+    "attitude",
+    "notes",
+    "contact_attempts",
+    "third_party_notes",
+    "recommendation",
+    "feedback_summary",
+    "review_status",
+    "reviewed_by",
+)
+
+#: Columns holding personal data, and how each is masked.
+MASKED: dict[str, Callable[[Any], str]] = {
+    "national_id": mask_tail,
+    "phone": mask_phone,
+    "third_party_notes": mask_text,
+}
+
+
+@attrs.frozen
+class ExportSummary:
+    format: str
+    rows: int
+    masked: bool
+    cursor: int
+    event_id: int
+
+
+def _money(minor: int | None, currency: str) -> str | None:
+    return None if minor is None else str(from_minor(minor, currency))
+
+
+def export_rows(raw: Iterator[dict[str, Any]], masked: bool) -> Iterator[dict[str, Any]]:
+    """Store rows -> export rows: money as exact decimals, personal data masked."""
+    for row in raw:
+        currency = row["currency"]
+        row["principal"] = _money(row.pop("principal_minor"), currency)
+        row["overdue_amount"] = _money(row.pop("overdue_minor"), currency)
+        row["monthly_income"] = _money(row.pop("monthly_income_minor"), currency)
+        row["other_debts"] = _money(row.pop("other_debts_minor"), currency)
+        row["window"] = f"{row.pop('window_start')}-{row.pop('window_end')}"
+        multi = row["multi_lender"]
+        row["multi_lender"] = None if multi is None else bool(multi)
+        if masked:
+            for column, mask in MASKED.items():
+                row[column] = mask(row[column])
+        yield row
+
+
+def export_visits(
+    services: Services,
+    out: BinaryIO,
+    *,
+    fmt: str,
+    actor: str,
+    at: dt.datetime,
+    filters: ExportFilter,
+    unmasked: bool = False,
+    output_name: str = "-",
+) -> ExportSummary:
+    """Stream one row per visit to ``out``; then record an ``export`` event."""
+    staff = services.actor(actor)
+    exporter = exporter_named(services.pm, fmt)
+    attempted = {
+        "format": fmt,
+        "output": output_name,
+        "masked": not unmasked,
+        **{k: _printable(v) for k, v in attrs.asdict(filters).items() if v is not None},
+    }
+    if unmasked and not staff.is_supervisor:
+        services.refuse_unscoped(
+            staff.id,
+            at,
+            "export",
+            NotPermitted(
+                "only a supervisor may export unmasked personal data; export without --unmasked",
+                "permission.unmasked",
+            ),
+            attempted,
+        )
+    context = ActionContext(at=at, actor=staff.id, extra=attempted)
+    decisions = services.pm.hook.check_action(
+        case=None, action="export", context=context, settings={}
+    )
+    denials = [d for d in decisions if d is not None and not d.allowed]
+    if denials:
+        services.refuse_unscoped(staff.id, at, "export", PolicyDenied(denials), attempted)
+    counted = 0
+
+    def counting(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        nonlocal counted
+        for row in rows:
+            counted += 1
+            yield row
+
+    with services.store.read_snapshot() as snapshot:
+        cursor = snapshot.last_event_id()
+        rows = export_rows(snapshot.visit_rows(filters, cursor), masked=not unmasked)
+        exporter.write(counting(rows), VISIT_COLUMNS, out)
+    out.flush()
+    event = services.record_system_event(
+        "export", staff.id, at, {**attempted, "rows": counted, "cursor": cursor}
+    )
+    assert event.id is not None
+    return ExportSummary(fmt, counted, not unmasked, cursor, event.id)

@@ -1,0 +1,157 @@
+"""Exporting visit records: formats, masking, the export event and incremental feeds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Run, events, to_submitted
+
+LATE = ("--at", "2026-11-26T09:00+08:00")
+
+
+@pytest.fixture
+def visited(office: Run) -> Run:
+    """Case 1 visited and its feedback submitted; a third-party contact on file."""
+    office(
+        "contact",
+        "1",
+        "--channel",
+        "employer",
+        "--target",
+        "third-party",
+        "--outcome",
+        "reached",
+        "--note",
+        "Manager Zhou says she moved to Hangzhou",
+        "--at",
+        "2026-11-23T10:00+08:00",
+        as_="li.na",
+    )
+    to_submitted(office)
+    return office
+
+
+def export_csv(run: Run, *args: str, as_: str = "chen.wei") -> list[dict[str, str]]:
+    result = run("export", "visits", *args, *LATE, as_=as_)
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def test_one_row_per_visit_with_findings_and_feedback(visited: Run) -> None:
+    (row,) = export_csv(visited)
+    assert row["reference"] == "L-1001" and row["borrower_name"] == "王芳"
+    assert row["visit_number"] == "1" and row["visit_status"] == "done"
+    assert row["window"] == "10:00-12:00" and row["timezone"] == "Asia/Shanghai"
+    assert row["met"] == "borrower" and row["reason_code"] == "medical"
+    assert row["overdue_amount"] == "3150.40"
+    assert row["recommendation"] == "restructure" and row["review_status"] == "submitted"
+    assert row["contact_attempts"] == "1"
+    assert row["visiting_staff"] == "li.na"
+
+
+def test_personal_data_is_masked_by_default(visited: Run) -> None:
+    (row,) = export_csv(visited)
+    assert row["national_id"] == "**************1234"
+    assert row["phone"] == "+86*******8000"
+    assert row["third_party_notes"] == "[masked]"
+
+
+def test_field_staff_may_not_export_unmasked(visited: Run, db_path: Path) -> None:
+    result = visited("export", "visits", "--unmasked", *LATE, as_="li.na")
+    assert result.exit_code == 1
+    assert "only a supervisor may export unmasked personal data" in result.stderr
+    assert result.stdout == ""
+    last = events(db_path)[-1]
+    assert (last["type"], last["chain"]) == ("refused", "system")
+
+
+def test_supervisor_exports_unmasked(visited: Run) -> None:
+    (row,) = export_csv(visited, "--unmasked")
+    assert row["national_id"] == "310101199001011234"
+    assert row["phone"] == "+8613800138000"
+    assert row["third_party_notes"] == "Manager Zhou says she moved to Hangzhou"
+
+
+def test_every_export_is_an_event(visited: Run, db_path: Path) -> None:
+    export_csv(visited, as_="li.na")
+    export_csv(visited, "--unmasked")
+    exports = [e for e in events(db_path) if e["type"] == "export"]
+    assert [e["actor"] for e in exports] == ["li.na", "chen.wei"]
+    data = [json.loads(e["payload"])["data"] for e in exports]
+    assert [(d["rows"], d["masked"], d["format"]) for d in data] == [
+        (1, True, "csv"),
+        (1, False, "csv"),
+    ]
+
+
+def test_incremental_feed_with_the_cursor(visited: Run) -> None:
+    result = visited("export", "visits", *LATE, as_="chen.wei")
+    cursor = int(result.stderr.rsplit("--after-event ", 1)[1])
+    assert export_csv(visited, "--after-event", str(cursor)) == []
+    # A change to the case puts its visits back in the feed.
+    visited("review", "1", "--approve", "--at", "2026-11-26T10:00+08:00", as_="chen.wei")
+    (row,) = export_csv(visited, "--after-event", str(cursor))
+    assert row["review_status"] == "approved"
+
+
+def test_since_and_filters(visited: Run) -> None:
+    assert len(export_csv(visited, "--since", "2026-11-25T00:00+08:00")) == 1
+    assert export_csv(visited, "--since", "2026-11-27T00:00+08:00") == []
+    assert len(export_csv(visited, "--institution", "hx-consumer")) == 1
+    assert export_csv(visited, "--institution", "other") == []
+    assert len(export_csv(visited, "--staff", "li.na")) == 1
+    assert export_csv(visited, "--staff", "zhang.min") == []
+    assert export_csv(visited, "--stage", "closed") == []
+
+
+def test_jsonl_and_output_file(visited: Run, tmp_path: Path) -> None:
+    target = tmp_path / "visits.jsonl"
+    result = visited(
+        "export", "visits", "--format", "jsonl", "-o", str(target), *LATE, as_="chen.wei"
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert row["borrower_name"] == "王芳" and row["multi_lender"] is None
+    assert not (tmp_path / "visits.jsonl.partial").exists()
+
+
+def test_xlsx_export_through_the_bundled_plugin(visited: Run, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    target = tmp_path / "visits.xlsx"
+    result = visited(
+        "export", "visits", "--format", "xlsx", "-o", str(target), *LATE, as_="chen.wei"
+    )
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(target, read_only=True).worksheets[0]
+    header, row = list(sheet.iter_rows(values_only=True))
+    values: dict[str, Any] = dict(zip(header, row, strict=False))  # trailing blanks dropped
+    assert values["borrower_name"] == "王芳" and values["phone"] == "+86*******8000"
+
+
+def test_binary_format_needs_an_output_file(visited: Run) -> None:
+    result = visited("export", "visits", "--format", "xlsx", *LATE, as_="chen.wei")
+    assert result.exit_code == 2
+    assert "give --output FILE" in result.stderr
+
+
+def test_unknown_format(visited: Run, db_path: Path) -> None:
+    before = len(events(db_path))
+    result = visited("export", "visits", "--format", "pdf", "-o", "x.pdf", *LATE, as_="chen.wei")
+    assert result.exit_code == 2
+    assert "unknown format 'pdf'; formats are csv, jsonl, xlsx" in result.stderr
+    assert len(events(db_path)) == before
+
+
+def test_export_reads_one_snapshot(visited: Run, db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    last = conn.execute("SELECT max(id) FROM events").fetchone()[0]
+    conn.close()
+    result = visited("export", "visits", *LATE, as_="chen.wei")
+    assert f"--after-event {last}" in result.stderr

@@ -1,0 +1,405 @@
+"""Importing institutions' case files: encodings, mapping, validation, idempotence, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Run, events, snapshot
+from fieldcase import hookimpl
+from fieldcase.plugins import manager
+
+DATA = Path(__file__).parent / "data"
+AT = ("--at", "2026-11-23T09:00+08:00")
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    """Copies of the sample files, so rejects files land in the test's directory."""
+    target = tmp_path / "files"
+    shutil.copytree(DATA, target)
+    return target
+
+
+def cases(db_path: Path) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM cases ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def imported(office: Run, *args: str) -> dict[str, Any]:
+    result = office("import", *args, *AT, "--json", as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary
+
+
+def test_gb18030_file_with_chinese_columns_and_names(
+    office: Run, files: Path, db_path: Path
+) -> None:
+    summary = imported(
+        office,
+        str(files / "hx-gb18030.csv"),
+        "--institution",
+        "hx",
+        "--encoding",
+        "gb18030",
+        "--mapping",
+        str(files / "hx-columns.toml"),
+    )
+    assert (summary["imported"], summary["rejected"]) == (3, 0)
+    rows = {r["reference"]: r for r in cases(db_path) if r["institution"] == "hx"}
+    assert rows["HX-2001"]["borrower_name"] == "王芳"
+    assert rows["HX-2002"]["borrower_name"] == "李建国"
+    assert rows["HX-2003"]["borrower_name"] == "买买提·艾力"
+    assert rows["HX-2003"]["timezone"] == "Asia/Urumqi"
+    assert rows["HX-2001"]["address"] == "上海市浦东新区世纪大道100号"
+    # Amounts exact in minor units; dates in three spellings; phones in E.164.
+    assert rows["HX-2002"]["overdue_minor"] == 1200050
+    assert [rows[r]["overdue_since"] for r in ("HX-2001", "HX-2002", "HX-2003")] == [
+        "2026-09-15",
+        "2026-07-01",
+        "2026-08-20",
+    ]
+    assert rows["HX-2001"]["phone"] == "+8613800138000"
+    assert rows["HX-2002"]["phone"] == "+8613912345678"
+    assert rows["HX-2001"]["jurisdiction"] == "CN"  # from the mapping's defaults
+
+
+def test_wrong_encoding_suggests_one_and_writes_nothing(
+    office: Run, files: Path, db_path: Path
+) -> None:
+    before = snapshot(db_path)
+    result = office(
+        "import",
+        str(files / "hx-gb18030.csv"),
+        "--institution",
+        "hx",
+        "--mapping",
+        str(files / "hx-columns.toml"),
+        *AT,
+        as_="chen.wei",
+    )
+    assert result.exit_code == 2
+    assert "cannot be read as utf-8" in result.stderr
+    assert "--encoding gb18030" in result.stderr
+    assert snapshot(db_path) == before
+
+
+def test_utf8_file_with_byte_order_mark(office: Run, files: Path, db_path: Path) -> None:
+    summary = imported(office, str(files / "midwest-utf8-bom.csv"), "--institution", "midwest")
+    assert summary["imported"] == 2
+    rows = {r["reference"]: r for r in cases(db_path) if r["institution"] == "midwest"}
+    # The first column's name arrived without the BOM, so references were found.
+    assert set(rows) == {"MW-1", "MW-2"}
+    assert rows["MW-2"]["borrower_name"] == "José Álvarez"
+    assert rows["MW-1"]["phone"] == "+13125550142"  # national form, region from US-IL
+
+
+def test_xlsx_file_through_the_bundled_plugin(office: Run, files: Path, db_path: Path) -> None:
+    summary = imported(office, str(files / "pearl-river.xlsx"), "--institution", "pr")
+    assert (summary["imported"], summary["rejected"]) == (2, 1)
+    rows = {r["reference"]: r for r in cases(db_path) if r["institution"] == "pr"}
+    # Float cells become the exact decimals Excel shows.
+    assert rows["PR-1"]["overdue_minor"] == 315040
+    assert rows["PR-2"]["principal_minor"] == 1200050
+    assert rows["PR-2"]["overdue_minor"] == 10
+    assert rows["PR-1"]["overdue_since"] == "2026-09-15"  # a date cell
+    assert rows["PR-1"]["phone"] == "+8613800138000"  # a number cell
+    rejects = (files / "pearl-river.rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert rejects == ["line,field,value,reason", "4,principal,abc,is not a number"]
+
+
+def test_broken_rows_go_to_the_rejects_file(office: Run, files: Path, db_path: Path) -> None:
+    summary = imported(office, str(files / "deccan-broken.csv"), "--institution", "deccan")
+    assert summary == {
+        "file": str(files / "deccan-broken.csv"),
+        "institution": "deccan",
+        "rows": 8,
+        "imported": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 6,
+        "ineligible": 0,
+        "rejects_file": str(files / "deccan-broken.rejects.csv"),
+    }
+    with (files / "deccan-broken.rejects.csv").open(encoding="utf-8", newline="") as handle:
+        rejects = list(csv.reader(handle))
+    assert rejects == [
+        ["line", "field", "value", "reason"],
+        ["3", "principal", "15O000", "is not a number"],
+        ["4", "reference", "", "is required"],
+        ["5", "overdue_since", "2026-02-30", "is not a real date (YYYY-MM-DD)"],
+        ["6", "phone", "12345", "is not a valid phone number for IN"],
+        ["7", "timezone", "Asia/Mumbai", "is not an IANA time zone"],
+        ["8", "row", "", "expected 11 columns, found 4"],
+    ]
+    assert sorted(r["reference"] for r in cases(db_path) if r["institution"] == "deccan") == [
+        "OK-1",
+        "OK-2",
+    ]
+
+
+def test_rejects_option_and_stale_rejects_removed(office: Run, files: Path) -> None:
+    target = files / "out" / "bad.csv"
+    target.parent.mkdir()
+    imported(
+        office,
+        str(files / "deccan-broken.csv"),
+        "--institution",
+        "deccan",
+        "--rejects",
+        str(target),
+    )
+    assert len(target.read_text().splitlines()) == 7
+    stale = files / "midwest-utf8-bom.rejects.csv"
+    stale.write_text("old")
+    imported(office, str(files / "midwest-utf8-bom.csv"), "--institution", "midwest")
+    assert not stale.exists()
+
+
+def test_same_file_twice_changes_nothing(office: Run, files: Path, db_path: Path) -> None:
+    args = (str(files / "deccan-broken.csv"), "--institution", "deccan")
+    imported(office, *args)
+    before = snapshot(db_path)
+    summary = imported(office, *args)
+    assert (summary["imported"], summary["updated"], summary["unchanged"]) == (0, 0, 2)
+    assert snapshot(db_path) == before
+
+
+def test_changed_row_updates_the_case_with_an_event(
+    office: Run, files: Path, db_path: Path
+) -> None:
+    path = files / "midwest-utf8-bom.csv"
+    imported(office, str(path), "--institution", "midwest")
+    path.write_bytes(path.read_bytes().replace(b"1200.00", b"1350.00"))
+    result = office(
+        "import",
+        str(path),
+        "--institution",
+        "midwest",
+        "--json",
+        "--at",
+        "2026-11-24T09:00+08:00",
+        as_="chen.wei",
+    )
+    summary = json.loads(result.stdout)
+    assert (summary["updated"], summary["unchanged"]) == (1, 1)
+    case = next(r for r in cases(db_path) if r["reference"] == "MW-1")
+    assert case["overdue_minor"] == 135000
+    assert case["version"] == 2
+    last = events(db_path, case["id"])[-1]
+    assert last["type"] == "case_updated"
+    data = json.loads(last["payload"])["data"]
+    assert data["changes"] == {"overdue": ["1200.00", "1350.00"]}
+    assert data["line"] == 2
+
+
+def test_duplicate_reference_in_one_file_is_rejected(office: Run, tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text(
+        "reference,borrower_name,currency,principal,overdue_amount,days_past_due,timezone\n"
+        "D-1,A,USD,10,5,40,America/New_York\n"
+        "D-1,B,USD,10,5,40,America/New_York\n"
+    )
+    summary = imported(office, str(path), "--institution", "dup", "--batch-size", "1")
+    assert (summary["imported"], summary["rejected"]) == (1, 1)
+    rejects = (tmp_path / "dup.rejects.csv").read_text().splitlines()
+    assert rejects[1] == "3,reference,D-1,appears again: the file already has it on line 2"
+    # Running it again is still idempotent.
+    again = imported(office, str(path), "--institution", "dup")
+    assert (again["unchanged"], again["rejected"]) == (1, 1)
+
+
+def test_days_past_due_column_and_eligibility(office: Run, tmp_path: Path, db_path: Path) -> None:
+    path = tmp_path / "dpd.jsonl"
+    path.write_text(
+        '{"reference": "J-1", "borrower_name": "A", "currency": "USD", "principal": "10",'
+        ' "overdue_amount": "5", "days_past_due": 40, "timezone": "America/New_York"}\n'
+        '{"reference": "J-2", "borrower_name": "B", "currency": "USD", "principal": "10",'
+        ' "overdue_amount": "5", "days_past_due": 0, "timezone": "America/New_York"}\n'
+        "not json\n"
+    )
+    summary = imported(office, str(path), "--institution", "jl")
+    assert (summary["imported"], summary["ineligible"], summary["rejected"]) == (2, 1, 1)
+    rows = {r["reference"]: r for r in cases(db_path) if r["institution"] == "jl"}
+    # 09:00 in Shanghai is 20:00 the day before in New York.
+    assert rows["J-1"]["overdue_since"] == "2026-10-13"
+    assert rows["J-2"]["eligible"] == 0
+    assert "rule default.eligibility" in rows["J-2"]["eligibility_note"]
+
+
+def test_file_whose_columns_do_not_map_is_refused_whole(
+    office: Run, files: Path, db_path: Path
+) -> None:
+    before = snapshot(db_path)
+    result = office(
+        "import",
+        str(files / "hx-gb18030.csv"),
+        "--institution",
+        "hx",
+        "--encoding",
+        "gb18030",
+        *AT,
+        as_="chen.wei",
+    )
+    assert result.exit_code == 2
+    assert "no column for reference" in result.stderr
+    assert "--mapping" in result.stderr
+    assert snapshot(db_path) == before
+
+
+def test_map_import_row_hook(office: Run, tmp_path: Path, db_path: Path) -> None:
+    class Acme:
+        @hookimpl
+        def map_import_row(self, institution: str, row: dict[str, str]) -> dict[str, Any] | None:
+            if institution != "acme":
+                return None
+            first, last = row["Name"].split("|")
+            return {
+                "reference": row["Acct"],
+                "borrower_name": f"{first} {last}",
+                "currency": "GBP",
+                "principal": row["Bal"],
+                "overdue_amount": row["Arr"],
+                "days_past_due": row["DPD"],
+                "timezone": "Europe/London",
+            }
+
+    path = tmp_path / "acme.csv"
+    path.write_text("Acct,Name,Bal,Arr,DPD\nA-9,Ann|Hughes,1000.00,99.99,35\n")
+    manager().register(Acme(), name="acme")
+    try:
+        summary = imported(office, str(path), "--institution", "acme")
+    finally:
+        manager().unregister(name="acme")
+    assert summary["imported"] == 1
+    row = next(r for r in cases(db_path) if r["institution"] == "acme")
+    assert (row["borrower_name"], row["currency"], row["overdue_minor"]) == (
+        "Ann Hughes",
+        "GBP",
+        9999,
+    )
+
+
+def test_only_supervisors_import(office: Run, files: Path, db_path: Path) -> None:
+    result = office(
+        "import", str(files / "deccan-broken.csv"), "--institution", "deccan", *AT, as_="li.na"
+    )
+    assert result.exit_code == 1
+    assert "only a supervisor may import" in result.stderr
+    assert events(db_path)[-1]["type"] == "refused"
+
+
+def test_no_progress_bar_when_piped(office: Run, files: Path) -> None:
+    result = office(
+        "import", str(files / "midwest-utf8-bom.csv"), "--institution", "mw", *AT, as_="chen.wei"
+    )
+    assert result.exit_code == 0
+    assert "Importing" not in result.output
+
+
+def write_portfolio(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(
+            [
+                "reference",
+                "borrower_name",
+                "currency",
+                "principal",
+                "overdue_amount",
+                "days_past_due",
+                "timezone",
+                "jurisdiction",
+                "phone",
+            ]
+        )
+        for i in range(rows):
+            out.writerow(
+                [
+                    f"K-{i:06d}",
+                    f"借款人{i}",
+                    "CNY",
+                    f"{1000 + i}.00",
+                    f"{100 + i % 97}.50",
+                    30 + i % 300,
+                    "Asia/Shanghai",
+                    "CN",
+                    f"+86 138{i:08d}",
+                ]
+            )
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_killed_import_leaves_whole_cases_and_resumes(
+    office: Run, tmp_path: Path, db_path: Path
+) -> None:
+    total = 6000
+    path = tmp_path / "portfolio.csv"
+    write_portfolio(path, total)
+    command = [
+        sys.executable,
+        "-m",
+        "fieldcase",
+        "--db",
+        str(db_path),
+        "--as",
+        "chen.wei",
+        "import",
+        str(path),
+        "--institution",
+        "kill",
+        "--batch-size",
+        "100",
+        *AT,
+    ]
+    env = {**os.environ, "FIELDCASE_LOAD_PLUGINS": ""}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    done = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        conn = sqlite3.connect(db_path)
+        done = conn.execute("SELECT count(*) FROM cases WHERE institution = 'kill'").fetchone()[0]
+        conn.close()
+        if done >= 500:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    conn = sqlite3.connect(db_path)
+    partial = conn.execute("SELECT count(*) FROM cases WHERE institution = 'kill'").fetchone()[0]
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    assert 0 < partial < total, "the import was not caught half way; the test proves nothing"
+    # Whole batches only: every case has its event; the chain and replay hold.
+    assert partial % 100 == 0
+    verify = office("audit", "verify", "--replay")
+    assert verify.exit_code == 0, verify.output
+    summary = imported(office, str(path), "--institution", "kill")
+    assert summary["unchanged"] == partial
+    assert summary["imported"] == total - partial
+    conn = sqlite3.connect(db_path)
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM events WHERE type = 'case_imported'"
+            " AND payload LIKE '%portfolio.csv%'"
+        ).fetchone()[0]
+        == total
+    )
+    conn.close()
