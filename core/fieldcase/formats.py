@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -12,7 +12,7 @@ import pluggy
 from .errors import InvalidInput
 
 Reader = Callable[[Path, str], Iterator[Any]]
-Writer = Callable[[Iterable[Mapping[str, Any]], Sequence[str], BinaryIO], None]
+Writer = Callable[[Iterable[Sequence[Any]], Sequence[str], BinaryIO], None]
 
 
 @attrs.frozen

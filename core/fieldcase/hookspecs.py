@@ -118,9 +118,10 @@ def register_exporters(register: Callable[..., None]) -> None:
     """Register formats for ``fieldcase export``. Called once at start.
 
     Call ``register(name, write, suffix=".csv", description="")``. ``write(rows,
-    columns, out)`` writes an iterable of dicts (keys: ``columns``, in order)
-    to the binary stream ``out``. Rows arrive one at a time: stream them, so
-    memory does not grow with the export.
+    columns, out)`` writes ``rows``, an iterable of tuples whose values are in
+    ``columns`` order (``dict(zip(columns, row))`` gives a row by name), to the
+    binary stream ``out``. Rows arrive one at a time: stream them, so memory
+    does not grow with the export.
     """
 
 

@@ -299,6 +299,10 @@ class Services:
         visits = self.store.visits(case.id, case.currency)
         return visits[-1] if visits and visits[-1].status == "planned" else None
 
+    def has_observers(self) -> bool:
+        """Whether any plugin implements ``case_event`` (bulk work skips building for none)."""
+        return bool(self.pm.hook.case_event.get_hookimpls())
+
     def _notify(self, case: Case | None, event: Event) -> None:
         # Observers run after commit: their failure must not undo the action.
         try:

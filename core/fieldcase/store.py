@@ -35,14 +35,23 @@ from .model import (
     Staff,
     Visit,
 )
-from .money import from_minor, to_minor
+from .money import MINOR_UNITS, from_minor, to_minor
+from .privacy import mask_phone, mask_tail
 
 GENESIS = ""
 SYSTEM_CHAIN = "system"
 #: Tables rebuilt from the event log, in the order rows are applied.
 STATE_TABLES = ("staff", "cases", "contacts", "visits", "feedback")
 
-Record = Case | Visit | ContactAttempt | Feedback | Staff
+
+@attrs.frozen
+class CaseRow:
+    """A case already in row form, for bulk imports: no conversion on the way in."""
+
+    row: dict[str, Any]
+
+
+Record = Case | Visit | ContactAttempt | Feedback | Staff | CaseRow
 TABLE_OF: dict[type, str] = {
     Case: "cases",
     Visit: "visits",
@@ -65,8 +74,12 @@ def from_iso(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """One text for one value: sorted keys, no spaces, UTF-8 kept as is."""
+    return _CANONICAL.encode(value)
 
 
 def event_hash(
@@ -78,7 +91,9 @@ def event_hash(
     at: str,
     payload: str,
 ) -> str:
-    body = canonical_json([prev_hash, chain, type, case_id, actor, at, payload])
+    """SHA-256 over the event's fields, each prefixed with its length (unambiguous)."""
+    fields = (prev_hash, chain, type, None if case_id is None else str(case_id), actor, at)
+    body = "".join("~" if f is None else f"{len(f)}:{f}" for f in (*fields, payload))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -98,6 +113,8 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "borrower_name": b.name,
         "national_id": b.national_id,
         "phone": b.phone,
+        "national_id_masked": mask_tail(b.national_id),
+        "phone_masked": mask_phone(b.phone),
         "address": b.address,
         "timezone": b.timezone,
         "jurisdiction": case.jurisdiction,
@@ -308,21 +325,107 @@ class ExportFilter:
 
 
 VISIT_EXPORT_SQL = """
+WITH contact_summary AS (
+  SELECT case_id, count(*) AS attempts,
+    group_concat(CASE WHEN target = 'third-party' AND note != '' THEN note END, ' | ')
+      AS third_party_notes
+  FROM contacts GROUP BY case_id
+), latest_feedback AS (
+  SELECT visit_id, max(id) AS id FROM feedback GROUP BY visit_id
+)
 SELECT v.id AS visit_id, v.case_id, c.institution, c.reference, c.borrower_name,
-  c.national_id, c.phone, c.address, c.confirmed_address, c.jurisdiction, c.currency,
-  c.principal_minor, c.overdue_minor, c.overdue_since, c.stage, c.resolution, c.assigned_to,
-  v.number AS visit_number, v.date AS visit_date, v.window_start, v.window_end, v.timezone,
-  (SELECT group_concat(value, ', ') FROM json_each(v.staff)) AS visiting_staff,
+  {national_id} AS national_id, {phone} AS phone, c.address, c.confirmed_address,
+  c.jurisdiction, c.currency,
+  {principal} AS principal, {overdue} AS overdue_amount, c.overdue_since, c.stage,
+  c.resolution, c.assigned_to, v.number AS visit_number, v.date AS visit_date,
+  v.window_start || '-' || v.window_end AS window, v.timezone,
+  -- staff ids are plain names: a JSON list becomes "a, b" by string surgery, no JSON per row
+  replace(replace(replace(v.staff, '","', ', '), '["', ''), '"]', '') AS visiting_staff,
   v.status AS visit_status, v.visited_at, v.met, v.reason_code, v.employment,
-  v.monthly_income_minor, v.other_debts_minor, v.multi_lender, v.attitude, v.notes,
-  (SELECT count(*) FROM contacts WHERE case_id = v.case_id) AS contact_attempts,
-  (SELECT group_concat(note, ' | ') FROM contacts
-     WHERE case_id = v.case_id AND target = 'third-party' AND note != '') AS third_party_notes,
+  {income} AS monthly_income, {debts} AS other_debts,
+  CASE v.multi_lender WHEN 1 THEN 'yes' WHEN 0 THEN 'no' END AS multi_lender,
+  v.attitude, v.notes, coalesce(cs.attempts, 0) AS contact_attempts,
+  {third_party_notes} AS third_party_notes,
   f.recommendation, f.summary AS feedback_summary, f.review_status, f.reviewed_by
 FROM visits v
 JOIN cases c ON c.id = v.case_id
-LEFT JOIN feedback f ON f.id = (SELECT max(id) FROM feedback WHERE visit_id = v.id)
+LEFT JOIN contact_summary cs ON cs.case_id = v.case_id
+LEFT JOIN latest_feedback lf ON lf.visit_id = v.id
+LEFT JOIN feedback f ON f.id = lf.id
 """
+
+
+#: The columns of a visit export, in the order the query yields them.
+EXPORT_COLUMNS = (
+    "visit_id",
+    "case_id",
+    "institution",
+    "reference",
+    "borrower_name",
+    "national_id",
+    "phone",
+    "address",
+    "confirmed_address",
+    "jurisdiction",
+    "currency",
+    "principal",
+    "overdue_amount",
+    "overdue_since",
+    "stage",
+    "resolution",
+    "assigned_to",
+    "visit_number",
+    "visit_date",
+    "window",
+    "timezone",
+    "visiting_staff",
+    "visit_status",
+    "visited_at",
+    "met",
+    "reason_code",
+    "employment",
+    "monthly_income",
+    "other_debts",
+    "multi_lender",
+    "attitude",
+    "notes",
+    "contact_attempts",
+    "third_party_notes",
+    "recommendation",
+    "feedback_summary",
+    "review_status",
+    "reviewed_by",
+)
+
+
+def masked_text_sql(column: str) -> str:
+    """SQL for :func:`fieldcase.privacy.mask_text`."""
+    return f"(CASE WHEN {column} IS NULL OR {column} = '' THEN '' ELSE '[masked]' END)"
+
+
+def minor_units_sql(column: str, currency: str = "c.currency") -> str:
+    """SQL turning integer minor units into exact decimal text, per the row's currency.
+
+    Export formats amounts in SQLite's C code: at a million rows, doing it in
+    Python would double the export's time. The most common exponent is the ELSE.
+    """
+    by_places: dict[int, list[str]] = {}
+    for code, places in MINOR_UNITS.items():
+        by_places.setdefault(places, []).append(code)
+
+    def text(places: int) -> str:
+        if places == 0:
+            return f"printf('%d', {column})"
+        unit = 10**places
+        return f"printf('%d.%0{places}d', {column} / {unit}, {column} % {unit})"
+
+    common = max(by_places, key=lambda places: len(by_places[places]))
+    branches = " ".join(
+        f"WHEN {currency} IN ({', '.join(repr(code) for code in codes)}) THEN {text(places)}"
+        for places, codes in sorted(by_places.items())
+        if places != common
+    )
+    return f"(CASE WHEN {column} IS NULL THEN NULL {branches} ELSE {text(common)} END)"
 
 
 class Snapshot:
@@ -335,7 +438,10 @@ class Snapshot:
         row = self.store.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
         return int(row[0])
 
-    def visit_rows(self, filters: ExportFilter, cursor: int) -> Iterator[dict[str, Any]]:
+    def visit_rows(
+        self, filters: ExportFilter, cursor: int, *, masked: bool = True
+    ) -> Iterator[tuple[Any, ...]]:
+        """Tuples in :data:`EXPORT_COLUMNS` order, formatted and masked by SQLite itself."""
         where: list[str] = []
         params: list[Any] = []
         if filters.institution:
@@ -359,11 +465,20 @@ class Snapshot:
                 " AND case_id IS NOT NULL)"
             )
             params += [filters.after_event, cursor]
-        sql = VISIT_EXPORT_SQL + (" WHERE " + " AND ".join(where) if where else "")
-        cursor_ = self.store.db.conn.execute(sql + " ORDER BY v.id", params)
-        names = [d[0] for d in cursor_.description]
-        for values in cursor_:
-            yield dict(zip(names, values, strict=True))
+        sql = VISIT_EXPORT_SQL.format(
+            national_id="c.national_id_masked" if masked else "c.national_id",
+            phone="c.phone_masked" if masked else "c.phone",
+            third_party_notes=(
+                masked_text_sql("cs.third_party_notes") if masked else "cs.third_party_notes"
+            ),
+            principal=minor_units_sql("c.principal_minor"),
+            overdue=minor_units_sql("c.overdue_minor"),
+            income=minor_units_sql("v.monthly_income_minor"),
+            debts=minor_units_sql("v.other_debts_minor"),
+        ) + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self.store.db.conn.execute(sql + " ORDER BY v.id", params)
+        assert tuple(d[0] for d in rows.description) == EXPORT_COLUMNS
+        yield from rows
 
 
 @attrs.frozen
@@ -383,6 +498,127 @@ class WorklistFilter:
     bucket: str | None = None
     include_closed: bool = False
     include_ineligible: bool = False
+
+
+class _Batch:
+    """One transaction's worth of changes: ids handed out, chain heads, versions."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.next_ids: dict[str, int] = {}
+        self.heads: dict[str, str] = {}
+        self.fresh: set[int] = set()  # cases created in this batch: their chains are new
+        self.versions: dict[int, int] = {}  # versions written earlier in this batch
+        self.event_rows: list[tuple[Any, ...]] = []
+        self.table_rows: list[dict[str, Any]] = []
+        self._at: tuple[dt.datetime, str] | None = None
+
+    def allocate(self, table: str) -> int:
+        if table not in self.next_ids:
+            self.next_ids[table] = self.store._next_id(table)
+        self.next_ids[table] += 1
+        return self.next_ids[table] - 1
+
+    def at_text(self, at: dt.datetime) -> str:
+        # A bulk import stamps thousands of events with one time: convert it once.
+        if self._at is None or self._at[0] is not at:
+            self._at = (at, to_iso(at))
+        return self._at[1]
+
+    def save(self, record: Record, case_id: int | None) -> tuple[Record, int | None]:
+        """Give ``record`` its id if it has none; return it and the case it is about."""
+        if isinstance(record, CaseRow):
+            row = record.row
+            if row["id"] is None:
+                new_id = self.allocate("cases")
+                row["id"] = new_id
+                self.fresh.add(new_id)
+            self.versions[row["id"]] = row["version"]
+            return record, row["id"] if case_id is None else case_id
+        if isinstance(record, Case):
+            if record.id is None:
+                record = attrs.evolve(record, id=self.allocate("cases"))
+                self.fresh.add(record.id)  # type: ignore[arg-type]
+            self.versions[record.id] = record.version  # type: ignore[index]
+            return record, record.id if case_id is None else case_id
+        if not isinstance(record, Staff) and record.id is None:
+            record = attrs.evolve(record, id=self.allocate(TABLE_OF[type(record)]))
+        return record, case_id
+
+    def add(self, change: Change) -> tuple[Event, list[Record]]:
+        case_id = change.case_id
+        if change.expected_version is not None and case_id is not None:
+            self.store._check_version(case_id, change.expected_version, self.versions.get(case_id))
+        saved: list[Record] = []
+        for record in change.records:
+            record, case_id = self.save(record, case_id)
+            saved.append(record)
+        rows = self.rows(saved)
+        payload = {"data": change.data, "rows": rows}
+        chain = case_chain(case_id) if case_id is not None else SYSTEM_CHAIN
+        if chain not in self.heads:
+            new_case = case_id is not None and case_id in self.fresh
+            self.heads[chain] = GENESIS if new_case else self.store._chain_head(chain)
+        prev = self.heads[chain]
+        at_text = self.at_text(change.at)
+        payload_text = canonical_json(payload)
+        digest = event_hash(
+            prev, chain, change.event_type, case_id, change.actor, at_text, payload_text
+        )
+        self.heads[chain] = digest
+        event_id = self.allocate("events")
+        self.event_rows.append(
+            (
+                event_id,
+                case_id,
+                chain,
+                change.event_type,
+                change.actor,
+                at_text,
+                payload_text,
+                prev,
+                digest,
+            )
+        )
+        self.table_rows.extend(rows)
+        event = Event(
+            id=event_id,
+            case_id=case_id,
+            chain=chain,
+            type=change.event_type,
+            actor=change.actor,
+            at=change.at,
+            payload=payload,
+            prev_hash=prev,
+            hash=digest,
+        )
+        return event, saved
+
+    def rows(self, saved: Sequence[Record]) -> list[dict[str, Any]]:
+        currency: str | None = None
+        for record in saved:
+            if isinstance(record, Case):
+                currency = record.currency
+            elif isinstance(record, CaseRow):
+                currency = record.row["currency"]
+        rows = []
+        for record in saved:
+            if isinstance(record, CaseRow):
+                rows.append({"table": "cases", "row": record.row})
+                continue
+            if currency is None and not isinstance(record, Case | Staff):
+                currency = self.store._case_currency(record.case_id)
+            table, row = self.store._to_row(record, currency)
+            rows.append({"table": table, "row": row})
+        return rows
+
+    def flush(self) -> None:
+        self.store.db.conn.executemany(
+            "INSERT INTO events (id, case_id, chain, type, actor, at, payload, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.event_rows,
+        )
+        self.store._apply_rows(self.table_rows)
 
 
 class Store:
@@ -440,6 +676,8 @@ class Store:
             return "contacts", contact_to_row(record)
         if isinstance(record, Feedback):
             return "feedback", feedback_to_row(record)
+        if isinstance(record, CaseRow):
+            return "cases", record.row
         return "staff", staff_to_row(record)
 
     def _chain_head(self, chain: str) -> str:
@@ -481,92 +719,10 @@ class Store:
 
     def commit_many(self, changes: Sequence[Change]) -> list[tuple[Event, list[Record]]]:
         """Write several changes, each with its own event, in ONE transaction."""
-        results: list[tuple[Event, list[Record]]] = []
         with self.transaction():
-            next_ids: dict[str, int] = {}
-            heads: dict[str, str] = {}
-            fresh: set[int] = set()
-            # Versions written earlier in this batch: a later change must see them.
-            versions: dict[int, int] = {}
-
-            def allocate(table: str) -> int:
-                if table not in next_ids:
-                    next_ids[table] = self._next_id(table)
-                next_ids[table] += 1
-                return next_ids[table] - 1
-
-            event_rows: list[list[Any]] = []
-            table_rows: list[dict[str, Any]] = []
-            for change in changes:
-                case_id = change.case_id
-                if change.expected_version is not None and case_id is not None:
-                    self._check_version(case_id, change.expected_version, versions.get(case_id))
-                saved: list[Record] = []
-                currency: str | None = None
-                for record in change.records:
-                    if isinstance(record, Case):
-                        currency = record.currency
-                        if record.id is None:
-                            record = attrs.evolve(record, id=allocate("cases"))
-                            fresh.add(record.id)  # type: ignore[arg-type]
-                        case_id = record.id if case_id is None else case_id
-                        versions[record.id] = record.version  # type: ignore[index]
-                    elif isinstance(record, Staff):
-                        pass
-                    elif record.id is None:
-                        record = attrs.evolve(record, id=allocate(TABLE_OF[type(record)]))
-                    if currency is None and not isinstance(record, Case | Staff):
-                        currency = self._case_currency(record.case_id)
-                    saved.append(record)
-                rows = []
-                for record in saved:
-                    table, row = self._to_row(record, currency)
-                    rows.append({"table": table, "row": row})
-                payload = {"data": change.data, "rows": rows}
-                chain = case_chain(case_id) if case_id is not None else SYSTEM_CHAIN
-                if chain not in heads:
-                    new_case = case_id is not None and case_id in fresh
-                    heads[chain] = GENESIS if new_case else self._chain_head(chain)
-                prev = heads[chain]
-                at_text = to_iso(change.at)
-                payload_text = canonical_json(payload)
-                digest = event_hash(
-                    prev, chain, change.event_type, case_id, change.actor, at_text, payload_text
-                )
-                heads[chain] = digest
-                event_id = allocate("events")
-                event_rows.append(
-                    [
-                        event_id,
-                        case_id,
-                        chain,
-                        change.event_type,
-                        change.actor,
-                        at_text,
-                        payload_text,
-                        prev,
-                        digest,
-                    ]
-                )
-                table_rows.extend(rows)
-                event = Event(
-                    id=event_id,
-                    case_id=case_id,
-                    chain=chain,
-                    type=change.event_type,
-                    actor=change.actor,
-                    at=change.at,
-                    payload=payload,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-                results.append((event, saved))
-            self.db.conn.executemany(
-                "INSERT INTO events (id, case_id, chain, type, actor, at, payload, prev_hash,"
-                " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                event_rows,
-            )
-            self._apply_rows(table_rows)
+            batch = _Batch(self)
+            results = [batch.add(change) for change in changes]
+            batch.flush()
         return results
 
     def _check_version(self, case_id: int, expected: int, in_batch: int | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -19,11 +19,11 @@ def register_importers(register: Callable[..., None]) -> None:
     register("jsonl", read_jsonl, suffixes=(".jsonl", ".ndjson", ".json"))
 
 
-def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: BinaryIO) -> None:
+def write_csv(rows: Iterable[Sequence[Any]], columns: Sequence[str], out: BinaryIO) -> None:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
     writer = csv.writer(text)
     writer.writerow(columns)
-    writer.writerows(["" if row[c] is None else row[c] for c in columns] for row in rows)
+    writer.writerows(rows)  # None becomes an empty field
     text.flush()
     text.detach()
 
@@ -34,11 +34,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def write_jsonl(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: BinaryIO) -> None:
+def write_jsonl(rows: Iterable[Sequence[Any]], columns: Sequence[str], out: BinaryIO) -> None:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="\n", write_through=False)
     encode = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
     for row in rows:
-        text.write(encode({c: row[c] for c in columns}))
+        text.write(encode(dict(zip(columns, row, strict=True))))
         text.write("\n")
     text.flush()
     text.detach()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -61,7 +61,7 @@ def read_xlsx(path: Path, encoding: str) -> Iterator[SourceRow]:
         workbook.close()
 
 
-def write_xlsx(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: BinaryIO) -> None:
+def write_xlsx(rows: Iterable[Sequence[Any]], columns: Sequence[str], out: BinaryIO) -> None:
     """One sheet, written as it streams (write-only mode keeps memory flat)."""
     from openpyxl import Workbook
 
@@ -69,7 +69,7 @@ def write_xlsx(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: B
     sheet = workbook.create_sheet("visits")
     sheet.append(list(columns))
     for row in rows:
-        sheet.append([row[c] for c in columns])
+        sheet.append(list(row))
     workbook.save(out)
 
 
