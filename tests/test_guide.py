@@ -1,4 +1,4 @@
-"""docs/guide.md shows real output: run every console block and compare, line by line."""
+"""The docs show real output: run every console block of a walk-through and compare."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-GUIDE = Path(__file__).parent.parent / "docs" / "guide.md"
+DOCS = Path(__file__).parent.parent / "docs"
+DATA = Path(__file__).parent / "data"
 MARK = "<<<fieldcase-guide-step>>>"
+
+#: Each walk-through: its file, the fewest steps it may have, and whether it starts
+#: in a directory holding copies of the sample files of tests/data.
+WALKS = [
+    pytest.param("guide.md", 30, False, id="guide.md"),
+    pytest.param("import-export.md", 30, True, id="import-export.md"),
+]
 
 
 BLOCK = re.compile(r"```console\n(.*?)```", re.DOTALL)
@@ -50,7 +58,7 @@ def normalise(text: str) -> str:
 
 
 def rewrite(text: str, outputs: list[str]) -> str:
-    """The guide with each step's output replaced by ``outputs``, in order."""
+    """The document with each step's output replaced by ``outputs``, in order."""
     remaining = iter(outputs)
 
     def block(match: re.Match[str]) -> str:
@@ -66,11 +74,17 @@ def rewrite(text: str, outputs: list[str]) -> str:
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_guide_output_is_real(tmp_path: Path) -> None:
-    """Set FIELDCASE_UPDATE_GUIDE=1 to rewrite the guide with today's output instead."""
-    text = GUIDE.read_text(encoding="utf-8")
+@pytest.mark.parametrize(("name", "min_steps", "with_data"), WALKS)
+def test_doc_output_is_real(tmp_path: Path, name: str, min_steps: int, with_data: bool) -> None:
+    """Set FIELDCASE_UPDATE_GUIDE=1 to rewrite the document with today's output instead."""
+    doc = DOCS / name
+    text = doc.read_text(encoding="utf-8")
     walk = steps(text)
-    assert len(walk) > 30, "the guide lost its walk-through"
+    assert len(walk) > min_steps, f"{name} lost its walk-through"
+    if with_data:
+        for sample in DATA.iterdir():
+            if sample.is_file():
+                shutil.copy(sample, tmp_path / sample.name)
     # Each step keeps the previous step's exit status, so "echo $?" shows it.
     script = "status=0\n" + "\n".join(
         f"echo '{MARK}'\n(exit $status)\n{command} 2>&1\nstatus=$?" for command, _ in walk
@@ -86,12 +100,13 @@ def test_guide_output_is_real(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=300,
     )
     outputs = result.stdout.split(MARK + "\n")[1:]
     assert len(outputs) == len(walk), result.stderr
     if os.environ.get("FIELDCASE_UPDATE_GUIDE"):
-        GUIDE.write_text(rewrite(text, outputs), encoding="utf-8")
-        pytest.skip("guide rewritten; check the diff")
+        doc.write_text(rewrite(text, outputs), encoding="utf-8")
+        pytest.skip(f"{name} rewritten; check the diff")
     for (command, expected), actual in zip(walk, outputs, strict=True):
-        assert normalise(actual) == normalise(expected), f"$ {command}"
+        assert normalise(actual) == normalise(expected), f"{name}: $ {command}"
