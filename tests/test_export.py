@@ -155,3 +155,67 @@ def test_export_reads_one_snapshot(visited: Run, db_path: Path) -> None:
     conn.close()
     result = visited("export", "visits", *LATE, as_="chen.wei")
     assert f"--after-event {last}" in result.stderr
+
+
+def test_format_follows_the_output_suffix(visited: Run, tmp_path: Path) -> None:
+    target = tmp_path / "visits.jsonl"
+    assert visited("export", "visits", "-o", str(target), *LATE, as_="chen.wei").exit_code == 0
+    assert json.loads(target.read_text(encoding="utf-8").splitlines()[0])["visit_id"] == 1
+    xlsx = tmp_path / "visits.xlsx"
+    assert visited("export", "visits", "-o", str(xlsx), *LATE, as_="chen.wei").exit_code == 0
+    assert xlsx.read_bytes()[:2] == b"PK"  # a zip: a workbook, not CSV text
+
+
+def test_missing_output_folder_is_a_usage_error(visited: Run, tmp_path: Path) -> None:
+    result = visited(
+        "export", "visits", "-o", str(tmp_path / "no" / "v.csv"), *LATE, as_="chen.wei"
+    )
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+def test_field_staff_export_their_own_visits_only(visited: Run, db_path: Path) -> None:
+    assert len(export_csv(visited, as_="li.na")) == 1
+    assert export_csv(visited, as_="zhang.min") == []
+    result = visited("export", "visits", "--staff", "li.na", *LATE, as_="zhang.min")
+    assert result.exit_code == 1
+    assert "field staff export their own visits only" in result.stderr
+
+
+def test_system_history_lists_exports(visited: Run) -> None:
+    export_csv(visited)
+    rows = json.loads(visited("history", "--system", "--json").output)
+    assert [r["type"] for r in rows][-1] == "export"
+    assert rows[-1]["data"]["rows"] == 1
+    assert visited("history").exit_code == 2
+
+
+def test_plugins_can_veto_an_import_with_the_institutions_settings(
+    office: Run, tmp_path: Path, db_path: Path
+) -> None:
+    from fieldcase import hookimpl
+    from fieldcase.model import Decision
+    from fieldcase.plugins import manager
+
+    class Frozen:
+        @hookimpl
+        def check_action(self, action: str, settings: Any, context: Any) -> Any:
+            if action == "import" and settings.get("frozen"):
+                return Decision.deny("test.frozen", f"{context.extra['institution']} is frozen")
+            return None
+
+    (tmp_path / "fieldcase.toml").write_text("[institutions.ice]\nfrozen = true\n")
+    path = tmp_path / "ice.csv"
+    path.write_text(
+        "reference,borrower_name,currency,principal,overdue_amount,days_past_due,"
+        "timezone\nI-1,A,USD,10,5,40,America/New_York\n"
+    )
+    manager().register(Frozen(), name="frozen")
+    try:
+        result = office("import", str(path), "--institution", "ice", *LATE, as_="chen.wei")
+        other = office("import", str(path), "--institution", "warm", *LATE, as_="chen.wei")
+    finally:
+        manager().unregister(name="frozen")
+    assert result.exit_code == 1
+    assert "ice is frozen (rule test.frozen)" in result.stderr
+    assert other.exit_code == 0

@@ -166,9 +166,61 @@ def test_rejects_option_and_stale_rejects_removed(office: Run, files: Path) -> N
     )
     assert len(target.read_text().splitlines()) == 7
     stale = files / "midwest-utf8-bom.rejects.csv"
-    stale.write_text("old")
+    stale.write_text("line,field,value,reason\n2,phone,x,is not a phone number\n")
     imported(office, str(files / "midwest-utf8-bom.csv"), "--institution", "midwest")
     assert not stale.exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("hx-columns.toml", "exists and is not a rejects file"),
+        ("deccan-broken.csv", "is the file being imported"),
+        ("nodir/bad.csv", "folder"),
+    ],
+)
+def test_rejects_never_clobber_other_files(
+    office: Run, files: Path, db_path: Path, target: str, message: str
+) -> None:
+    before = {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()}
+    result = office(
+        "import",
+        str(files / "deccan-broken.csv"),
+        "--institution",
+        "deccan",
+        "--rejects",
+        str(files / target),
+        *AT,
+        as_="chen.wei",
+    )
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()} == before
+    assert not [c for c in cases(db_path) if c["institution"] == "deccan"]
+
+
+def test_utf8_file_read_as_gb18030_is_refused(office: Run, files: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "nobom.csv"
+    plain.write_bytes((files / "midwest-utf8-bom.csv").read_bytes().removeprefix(b"\xef\xbb\xbf"))
+    for path in (plain, files / "midwest-utf8-bom.csv"):
+        result = office(
+            "import", str(path), "--institution", "mw", "--encoding", "gb18030", *AT, as_="chen.wei"
+        )
+        assert result.exit_code == 2
+        assert "is UTF-8 text, not gb18030" in result.stderr
+
+
+def test_mapping_defaults_fill_empty_cells(office: Run, tmp_path: Path, db_path: Path) -> None:
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[defaults]\njurisdiction = "US-NY"\n')
+    path = tmp_path / "empty.csv"
+    path.write_text(
+        "reference,borrower_name,currency,principal,overdue_amount,days_past_due,timezone,"
+        "jurisdiction,phone\nE-1,A,USD,10,5,40,America/New_York,,(212) 555-0142\n"
+    )
+    imported(office, str(path), "--institution", "e", "--mapping", str(mapping))
+    row = next(r for r in cases(db_path) if r["institution"] == "e")
+    assert (row["jurisdiction"], row["phone"]) == ("US-NY", "+12125550142")
 
 
 def test_same_file_twice_changes_nothing(office: Run, files: Path, db_path: Path) -> None:

@@ -491,22 +491,34 @@ def describe_event(event: Event) -> str:
 
 
 @cli.command()
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="[CASE]", required=False)
+@click.option(
+    "--system",
+    is_flag=True,
+    help="Events about no single case: staff, imports, exports, their refusals.",
+)
 @json_option
 @pass_app
-def history(app: App, case_ref: str, json_: bool) -> None:
+def history(app: App, case_ref: str | None, system: bool, json_: bool) -> None:
     """The case's audit trail: every event, refusals included, oldest first.
 
     \b
     Example:
         fieldcase history 42
+        fieldcase history --system
     """
-    case = app.services.get_case(case_ref)
-    events = app.services.history(case_ref)
+    if (case_ref is None) == (not system):
+        raise click.UsageError("name a CASE, or pass --system (not both)")
+    if system:
+        events, zone = app.services.system_history(), "UTC"
+    else:
+        assert case_ref is not None
+        case = app.services.get_case(case_ref)
+        events, zone = app.services.history(case_ref), case.borrower.timezone
     rows = [
         {
             "event": e.id,
-            "at": local_time(e.at, case.borrower.timezone),
+            "at": local_time(e.at, zone),
             "actor": e.actor or "",
             "type": e.type,
             "details": describe_event(e),
@@ -1022,9 +1034,8 @@ def export() -> None:
 @click.option(
     "--format",
     "fmt",
-    default="csv",
-    show_default=True,
-    help="csv, jsonl, or a plugin's format such as xlsx.",
+    help="csv, jsonl, or a plugin's format such as xlsx (default: from --output's suffix, "
+    "else csv).",
 )
 @click.option(
     "--output",
@@ -1051,7 +1062,7 @@ def export() -> None:
 @pass_app
 def export_visits(
     app: App,
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     institution: str | None,
     stage: str | None,
@@ -1073,24 +1084,31 @@ def export_visits(
     """
     from .store import ExportFilter
 
+    try:
+        since_time = parse_time(since) if since else None
+    except click.BadParameter as exc:
+        raise click.BadParameter(exc.message, param_hint="'--since'") from None
     filters = ExportFilter(
         institution=institution,
         stage=stage,
         staff=staff,
-        since=parse_time(since) if since else None,
+        since=since_time,
         after_event=after_event,
     )
-    if output is None and fmt not in ("csv", "jsonl"):
-        raise click.UsageError(f"--format {fmt} writes a binary file: give --output FILE")
+    services = app.services
+    exporter = services.exporter_for(fmt, output)
+    if output is None and exporter.binary:
+        raise click.UsageError(f"{exporter.name} writes a binary file: give --output FILE")
+    if output is not None and not output.parent.is_dir():
+        raise click.BadParameter(f"folder {output.parent} does not exist", param_hint="'--output'")
     options: dict[str, Any] = dict(
-        fmt=fmt,
+        fmt=exporter.name,
         actor=app.need_actor(),
         at=at,
         filters=filters,
         unmasked=unmasked,
         output_name=str(output or "-"),
     )
-    services = app.services
     if output is None:
         summary = services.export_visits(sys.stdout.buffer, **options)
     else:
@@ -1102,7 +1120,8 @@ def export_visits(
         finally:
             partial.unlink(missing_ok=True)
     click.echo(
-        f"Exported {summary.rows} visits ({'masked' if summary.masked else 'UNMASKED'}), "
+        f"Exported {summary.rows} visit{'' if summary.rows == 1 else 's'} "
+        f"({'masked' if summary.masked else 'UNMASKED'}), "
         f"event {summary.event_id}; next time: --after-event {summary.cursor}",
         err=True,
     )

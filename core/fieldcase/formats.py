@@ -1,4 +1,9 @@
-"""Registries of file formats: importers and exporters, filled by plugins."""
+"""Registries of file formats: importers and exporters, filled by plugins.
+
+Installed plugins are asked before the built-in formats, and the first to
+register a name (or claim a suffix) wins: an institution's plugin may replace
+``csv`` with its own dialect.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +34,14 @@ class Exporter:
     write: Writer
     suffix: str = ""
     description: str = ""
+    binary: bool = False
 
 
 def importers(pm: pluggy.PluginManager) -> dict[str, Importer]:
     found: dict[str, Importer] = {}
 
     def register(name: str, read: Reader, suffixes: Sequence[str] = (), text: bool = True) -> None:
-        found[name] = Importer(name, read, tuple(s.lower() for s in suffixes), text)
+        found.setdefault(name, Importer(name, read, tuple(s.lower() for s in suffixes), text))
 
     pm.hook.register_importers(register=register)
     return found
@@ -44,8 +50,10 @@ def importers(pm: pluggy.PluginManager) -> dict[str, Importer]:
 def exporters(pm: pluggy.PluginManager) -> dict[str, Exporter]:
     found: dict[str, Exporter] = {}
 
-    def register(name: str, write: Writer, suffix: str = "", description: str = "") -> None:
-        found[name] = Exporter(name, write, suffix, description)
+    def register(
+        name: str, write: Writer, suffix: str = "", description: str = "", binary: bool = False
+    ) -> None:
+        found.setdefault(name, Exporter(name, write, suffix.lower(), description, binary))
 
     pm.hook.register_exporters(register=register)
     return found
@@ -68,8 +76,13 @@ def importer_for(pm: pluggy.PluginManager, path: Path, name: str | None) -> Impo
     )
 
 
-def exporter_named(pm: pluggy.PluginManager, name: str) -> Exporter:
+def exporter_for(pm: pluggy.PluginManager, name: str | None, output: Path | None) -> Exporter:
+    """The exporter named; else the one whose suffix the output file has; else csv."""
     known = exporters(pm)
+    if name is None:
+        suffix = output.suffix.lower() if output is not None else ""
+        matches = [e for e in known.values() if suffix and e.suffix == suffix]
+        name = matches[0].name if matches else "csv"
     if name not in known:
         raise InvalidInput(f"unknown format {name!r}; formats are {', '.join(sorted(known))}")
     return known[name]

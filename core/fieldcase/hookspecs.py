@@ -103,7 +103,7 @@ def map_import_row(institution: str, row: dict[str, str]) -> dict[str, Any] | No
 
 @hookspec
 def register_importers(register: Callable[..., None]) -> None:
-    """Register case-file formats for ``fieldcase import``. Called once at start.
+    """Register case-file formats for ``fieldcase import``. Called when formats are looked up.
 
     Call ``register(name, read, suffixes=(".csv",), text=True)``. ``read(path,
     encoding)`` yields :class:`fieldcase.importing.SourceRow`: the line number and
@@ -115,9 +115,10 @@ def register_importers(register: Callable[..., None]) -> None:
 
 @hookspec
 def register_exporters(register: Callable[..., None]) -> None:
-    """Register formats for ``fieldcase export``. Called once at start.
+    """Register formats for ``fieldcase export``. Called when formats are looked up.
 
-    Call ``register(name, write, suffix=".csv", description="")``. ``write(rows,
+    Call ``register(name, write, suffix=".csv", description="", binary=False)``
+    (``binary`` formats cannot go to standard output). ``write(rows,
     columns, out)`` writes ``rows``, an iterable of tuples whose values are in
     ``columns`` order (``dict(zip(columns, row))`` gives a row by name), to the
     binary stream ``out``. Rows arrive one at a time: stream them, so memory

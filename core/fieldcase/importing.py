@@ -89,6 +89,25 @@ def check_encoding(path: Path, encoding: str, sample: int = 1 << 16) -> None:
         decoder.decode(head, final=len(head) < sample)
     except UnicodeDecodeError as exc:
         raise _decoding_hint(path, encoding, exc, exc.start) from None
+    if codecs.lookup(encoding).name != "utf-8" and _reads_as_utf8(head, len(head) < sample):
+        # GB18030 decodes almost any bytes: UTF-8 text read as GB18030 is garbled, silently.
+        raise InvalidInput(
+            f"{path.name} is UTF-8 text, not {encoding}: reading it as {encoding} would "
+            "garble every name; pass --encoding utf-8"
+        )
+
+
+def _reads_as_utf8(head: bytes, final: bool) -> bool:
+    """True when the bytes hold non-ASCII text that is valid UTF-8 (or start with its BOM)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return True
+    if head.isascii():
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _text_encoding(encoding: str) -> str:
@@ -171,9 +190,11 @@ class ColumnMapping:
         return cls(columns, defaults)
 
     def apply(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        row = dict(self.defaults)
-        for key, value in values.items():
-            row[self.columns.get(key, key)] = value
+        """The row under fieldcase's names; defaults fill missing and empty values."""
+        row = {self.columns.get(key, key): value for key, value in values.items()}
+        for key, value in self.defaults.items():
+            if row.get(key) in (None, ""):
+                row[key] = value
         return row
 
 
@@ -220,7 +241,9 @@ class RowValidator:
         clean["currency"] = currency
         exponent = MINOR_UNITS.get(currency)
         if currency and exponent is None:
-            problems.append(("currency", currency, "is not a known ISO 4217 currency"))
+            problems.append(
+                ("currency", currency, f"is not one of fieldcase's currencies ({KNOWN})")
+            )
         for name in ("principal", "overdue_amount"):
             value = text.get(name, "")
             if not value:
@@ -273,6 +296,8 @@ class RowValidator:
             return None, [Reject(0, f, v, r) for f, v, r in problems]
         return clean, []
 
+
+KNOWN = ", ".join(sorted(MINOR_UNITS))
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
 

@@ -30,6 +30,7 @@ ACTIONS = (
     "review",
     "close",
     "reopen",
+    "import",
     "export",
 )
 
@@ -62,6 +63,7 @@ ACTION_VERBS: dict[str, str] = {
     "review": "review",
     "close": "close",
     "reopen": "reopen",
+    "import": "import",
     "export": "export",
 }
 

@@ -45,9 +45,10 @@ from .model import (
 )
 from .money import exponent, parse_amount
 from .plugins import overdue_reasons
-from .store import AuditProblem, Change, Record, Store, WorklistFilter
+from .store import SYSTEM_CHAIN, AuditProblem, Change, Record, Store, WorklistFilter
 
 if TYPE_CHECKING:
+    from .formats import Exporter
     from .transfer import ExportSummary, ImportSummary
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,30 @@ class Services:
     ) -> NoReturn:
         """Refuse an action on no single case (import, export): a system-chain event."""
         self._refuse(None, actor, at, action, error, attempted)
+
+    def check_unscoped(
+        self,
+        action: str,
+        actor: str,
+        at: dt.datetime,
+        institution: str | None,
+        attempted: dict[str, Any],
+    ) -> None:
+        """``check_action`` for an action on no single case (``case`` is None)."""
+        context = ActionContext(at=at, actor=actor, extra=dict(attempted))
+        settings = self.config.settings(institution) if institution else {}
+        decisions = self.pm.hook.check_action(
+            case=None, action=action, context=context, settings=settings
+        )
+        denials = [d for d in decisions if d is not None and not d.allowed]
+        if denials:
+            self.refuse_unscoped(actor, at, action, PolicyDenied(denials), attempted)
+
+    def exporter_for(self, name: str | None, output: Path | None) -> Exporter:
+        """The export format: named, or told by the output file's suffix, or csv."""
+        from .formats import exporter_for
+
+        return exporter_for(self.pm, name, output)
 
     def record_system_event(
         self, event_type: str, actor: str, at: dt.datetime, data: dict[str, Any]
@@ -466,6 +491,10 @@ class Services:
             visits=self.store.visits(case.id, case.currency),
             feedback=self.store.feedback(case.id),
         )
+
+    def system_history(self) -> list[Event]:
+        """Events about no single case, oldest first."""
+        return list(self.store.iter_events(chain=SYSTEM_CHAIN))
 
     def history(self, ref: str | int) -> list[Event]:
         case = self.store.get_case(ref)

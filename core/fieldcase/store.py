@@ -824,8 +824,10 @@ class Store:
 
     # -- audit ------------------------------------------------------------------
 
-    def iter_events(self, case_id: int | None = None) -> Iterator[Event]:
-        if case_id is None:
+    def iter_events(self, case_id: int | None = None, chain: str | None = None) -> Iterator[Event]:
+        if chain is not None:
+            rows = self.db.query("SELECT * FROM events WHERE chain = ? ORDER BY id", [chain])
+        elif case_id is None:
             rows = self.db.query("SELECT * FROM events ORDER BY id")
         else:
             rows = self.db.query("SELECT * FROM events WHERE case_id = ? ORDER BY id", [case_id])

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
-from .errors import InvalidInput, NotPermitted, PolicyDenied
-from .formats import exporter_named, importer_for
+from .errors import InvalidInput, NotPermitted
+from .formats import exporter_for, importer_for
 from .importing import (
     FIELDS,
     REQUIRED,
@@ -30,7 +30,7 @@ from .importing import (
     check_encoding,
 )
 from .lifecycle import Stage
-from .model import ActionContext, Borrower, Case
+from .model import Borrower, Case
 from .money import from_minor
 from .privacy import mask_phone, mask_tail
 from .store import EXPORT_COLUMNS, CaseRow, Change, ExportFilter, row_to_case, to_iso
@@ -66,20 +66,40 @@ class ImportSummary:
     rejects_file: str | None
 
 
+REJECTS_HEADER = ["line", "field", "value", "reason"]
+
+
 class RejectsFile:
     """The rejects CSV, opened on the first reject: line, field, value, reason."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, source: Path) -> None:
+        if path.resolve() == source.resolve():
+            raise InvalidInput(f"--rejects {path} is the file being imported; name another")
+        if not path.parent.is_dir():
+            raise InvalidInput(f"--rejects {path}: folder {path.parent} does not exist")
+        if path.exists() and not self.ours(path):
+            raise InvalidInput(
+                f"--rejects {path} exists and is not a rejects file; name another file"
+            )
         self.path = path
         self.count = 0
         self._handle: Any = None
         self._writer: Any = None
 
+    @staticmethod
+    def ours(path: Path) -> bool:
+        """Whether ``path`` is a rejects file from an earlier run (safe to replace)."""
+        try:
+            with path.open(encoding="utf-8", newline="") as handle:
+                return next(csv.reader(handle), None) == REJECTS_HEADER
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return False
+
     def add(self, reject: Reject) -> None:
         if self._writer is None:
             self._handle = self.path.open("w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._handle)
-            self._writer.writerow(["line", "field", "value", "reason"])
+            self._writer.writerow(REJECTS_HEADER)
         self._writer.writerow([reject.line, reject.field, reject.value, reject.reason])
         self.count += 1
 
@@ -178,13 +198,16 @@ def import_cases(
     institution = institution.strip()
     if not institution or "/" in institution:
         raise InvalidInput(f"institution id {institution!r} must be non-empty, without '/'")
+    services.check_unscoped(
+        "import", staff.id, at, institution, {"file": path.name, "institution": institution}
+    )
     if not path.is_file():
         raise InvalidInput(f"no file {path}")
     importer = importer_for(services.pm, path, fmt)
     if importer.text:
         check_encoding(path, encoding)
     run = _ImportRun(services, institution, staff.id, at, path.name, mapping or ColumnMapping())
-    rejects = RejectsFile(rejects_path or path.with_name(path.stem + ".rejects.csv"))
+    rejects = RejectsFile(rejects_path or path.with_name(path.stem + ".rejects.csv"), path)
     services.store.start_import()
     # A batch allocates many short-lived objects and no cycles worth chasing:
     # collecting less often saves a fifth of the time of a large import.
@@ -439,7 +462,7 @@ def export_visits(
 ) -> ExportSummary:
     """Stream one row per visit to ``out``; then record an ``export`` event."""
     staff = services.actor(actor)
-    exporter = exporter_named(services.pm, fmt)
+    exporter = exporter_for(services.pm, fmt, None)
     attempted = {
         "format": fmt,
         "output": output_name,
@@ -457,13 +480,20 @@ def export_visits(
             ),
             attempted,
         )
-    context = ActionContext(at=at, actor=staff.id, extra=attempted)
-    decisions = services.pm.hook.check_action(
-        case=None, action="export", context=context, settings={}
-    )
-    denials = [d for d in decisions if d is not None and not d.allowed]
-    if denials:
-        services.refuse_unscoped(staff.id, at, "export", PolicyDenied(denials), attempted)
+    if not staff.is_supervisor:
+        if filters.staff not in (None, staff.id):
+            services.refuse_unscoped(
+                staff.id,
+                at,
+                "export",
+                NotPermitted(
+                    f"field staff export their own visits only, not {filters.staff}'s",
+                    "permission.export_staff",
+                ),
+                attempted,
+            )
+        filters = attrs.evolve(filters, staff=staff.id)
+    services.check_unscoped("export", staff.id, at, filters.institution, attempted)
     counted = 0
 
     def counting(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:

@@ -80,4 +80,6 @@ def register_importers(register: Callable[..., None]) -> None:
 
 @hookimpl
 def register_exporters(register: Callable[..., None]) -> None:
-    register("xlsx", write_xlsx, suffix=".xlsx", description="Excel workbook, one sheet")
+    register(
+        "xlsx", write_xlsx, suffix=".xlsx", description="Excel workbook, one sheet", binary=True
+    )
