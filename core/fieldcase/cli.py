@@ -313,6 +313,20 @@ def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
 @click.option("--phone", default="")
 @click.option("--address", default="", help="Address on file.")
 @click.option("--assign", "assign_to", help="Assign to this staff member.")
+@click.option(
+    "--interest",
+    "accrued_interest",
+    default="0",
+    show_default=True,
+    help="Interest accrued and unpaid.",
+)
+@click.option("--fees", default="0", show_default=True, help="Fees owed.")
+@click.option(
+    "--penalty-rate",
+    default="0",
+    show_default=True,
+    help="Annual penalty-interest rate on the overdue amount: 0.18 or 18%.",
+)
 @at_option
 @json_option
 @pass_app
@@ -859,24 +873,42 @@ def feedback(app: App, case_ref: str, recommend: str, summary: str, at: dt.datet
 
 
 @cli.command()
-@click.argument("case_ref", metavar="CASE")
-@click.option("--approve", "decision", flag_value="approve", help="Approve the feedback.")
-@click.option("--return", "decision", flag_value="return", help="Return it (needs --note).")
+@click.argument("target", metavar="CASE | offer CASE OFFER", nargs=-1, required=True)
+@click.option("--approve", "decision", flag_value="approve", help="Approve.")
+@click.option(
+    "--return", "decision", flag_value="return", help="Return feedback for changes (needs --note)."
+)
+@click.option("--decline", "decision", flag_value="decline", help="Decline an offer.")
 @click.option("--note", default="")
 @at_option
 @pass_app
-def review(app: App, case_ref: str, decision: str | None, note: str, at: dt.datetime) -> None:
-    """A supervisor approves or returns submitted feedback.
+def review(
+    app: App, target: tuple[str, ...], decision: str | None, note: str, at: dt.datetime
+) -> None:
+    """A supervisor reviews submitted feedback, or an offer that needs approval.
 
     \b
     Example:
         fieldcase --as chen.wei review 42 --approve
         fieldcase --as chen.wei review 42 --return --note "Add the employer's name"
+        fieldcase --as ann.hughes review offer 42 settlement --approve
     """
-    if decision is None:
+    if target[0] == "offer":
+        if len(target) != 3:
+            raise click.UsageError("review offer CASE OFFER --approve | --decline")
+        if decision not in ("approve", "decline"):
+            raise click.UsageError("say --approve or --decline")
+        offer = app.services.review_offer(
+            target[1], target[2], actor=app.need_actor(), at=at, approve=decision == "approve"
+        )
+        click.echo(f"Case {offer.case_id}: offer {offer.code} {offer.status}")
+        return
+    if len(target) != 1:
+        raise click.UsageError("review CASE --approve | --return --note TEXT")
+    if decision not in ("approve", "return"):
         raise click.UsageError("say --approve or --return")
     case, fb = app.services.review_feedback(
-        case_ref, actor=app.need_actor(), at=at, approve=decision == "approve", note=note
+        target[0], actor=app.need_actor(), at=at, approve=decision == "approve", note=note
     )
     click.echo(f"Case {case.id}: feedback {fb.review_status}")
 
@@ -921,6 +953,249 @@ def reopen(app: App, case_ref: str, reason: str, at: dt.datetime) -> None:
     """
     case = app.services.reopen(case_ref, actor=app.need_actor(), at=at, reason=reason)
     click.echo(f"Case {case.id}: reopened; now in {case.stage}")
+
+
+# -- money: offers, promises, payments, balance ----------------------------------------------
+
+
+def offer_rows(offers: Sequence[Any], currency: str) -> list[dict[str, Any]]:
+    rows = []
+    for offer in offers:
+        first = offer.schedule[0] if offer.schedule else None
+        rows.append(
+            {
+                "offer": offer.code,
+                "what": offer.label,
+                "payments": len(offer.schedule),
+                "first due": str(first.due) if first else "",
+                "total to pay": money(offer.total_payable, currency),
+                "for the borrower": (
+                    f"saves {money(offer.saving, currency)}"
+                    if offer.saving > 0
+                    else f"costs {money(-offer.saving, currency)} more"
+                    if offer.saving < 0
+                    else "same as owed"
+                ),
+                "valid until": str(offer.expires or ""),
+                "approval": "needed" if offer.status == "needs-approval" else "",
+            }
+        )
+    return rows
+
+
+def offer_json(offer: Any) -> dict[str, Any]:
+    import attrs
+
+    return attrs.asdict(offer, recurse=True)
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option("--schedule", "show_schedule", is_flag=True, help="Also list every payment.")
+@at_option
+@json_option
+@pass_app
+def offers(app: App, case_ref: str, show_schedule: bool, at: dt.datetime, json_: bool) -> None:
+    """Work out the repayment offers for a case now, side by side, and record them.
+
+    Offers come from the institution's terms and plugins; each stands until
+    its date. One whose saving is above the institution's threshold needs a
+    supervisor's approval before it can be accepted.
+
+    \b
+    Example:
+        fieldcase --as li.na offers 42
+        fieldcase --as li.na offers 42 --schedule --json
+    """
+    balance, presented = app.services.present_offers(case_ref, actor=app.need_actor(), at=at)
+    currency = balance.currency
+    if json_:
+        emit(
+            {
+                "balance": str(balance.total),
+                "currency": currency,
+                "offers": [offer_json(o) for o in presented],
+            },
+            True,
+            lambda: None,
+        )
+        return
+    click.echo(
+        f"Owed now: {money(balance.total, currency)} (principal "
+        f"{money(balance.principal, currency)}, interest {money(balance.interest, currency)}, "
+        f"penalty {money(balance.penalty, currency)}, fees {money(balance.fees, currency)})"
+    )
+    table(offer_rows(presented, currency))
+    if show_schedule:
+        for offer in presented:
+            click.echo(f"\n{offer.code}:")
+            table(
+                [
+                    {"#": n, "due": str(p.due), "amount": money(p.amount, currency)}
+                    for n, p in enumerate(offer.schedule, start=1)
+                ]
+            )
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.argument("offer_code", metavar="OFFER")
+@at_option
+@pass_app
+def accept(app: App, case_ref: str, offer_code: str, at: dt.datetime) -> None:
+    """The borrower accepts an offer: it becomes the arrangement and its promises to pay.
+
+    \b
+    Example:
+        fieldcase --as li.na accept 42 installment-6
+    """
+    offer, promises = app.services.accept_offer(case_ref, offer_code, actor=app.need_actor(), at=at)
+    click.echo(
+        f"Case {offer.case_id}: offer {offer.code} accepted; "
+        f"{len(promises)} promise{'' if len(promises) == 1 else 's'} to pay, "
+        f"{money(offer.total_payable, offer.currency)} in all, first due "
+        f"{promises[0].due if promises else '-'}"
+    )
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option("--amount", required=True, help="Amount promised, in the case currency.")
+@click.option(
+    "--date",
+    "due",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="By when, YYYY-MM-DD in the borrower's calendar.",
+)
+@at_option
+@pass_app
+def promise(app: App, case_ref: str, amount: str, due: dt.datetime, at: dt.datetime) -> None:
+    """Record a promise to pay made by the borrower.
+
+    \b
+    Example:
+        fieldcase --as li.na promise 42 --amount 1500 --date 2026-12-15
+    """
+    made = app.services.record_promise(
+        case_ref, actor=app.need_actor(), at=at, amount=amount, due=due.date()
+    )
+    click.echo(f"Case {made.case_id}: promise of {made.amount} by {made.due} recorded")
+
+
+# A negative AMOUNT must reach the amount check, not be taken for an option.
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("case_ref", metavar="CASE")
+@click.argument("amount", metavar="AMOUNT")
+@click.option("--reference", required=True, help="The payment's reference; recorded once.")
+@click.option("--currency", help="Check the amount's currency against the case's.")
+@at_option
+@pass_app
+def payment(
+    app: App, case_ref: str, amount: str, reference: str, currency: str | None, at: dt.datetime
+) -> None:
+    """Record a payment received. The same --reference twice records it once.
+
+    AMOUNT may name its currency: 1500, "1500 CNY" or "CNY 1500". A payment
+    that clears what is owed closes the case as paid (or settled).
+
+    \b
+    Example:
+        fieldcase --as chen.wei payment 42 1500.00 --reference BOC-20261215-0042 \\
+          --at 2026-12-15T10:12+08:00
+    """
+    paid, new, case = app.services.record_payment(
+        case_ref,
+        actor=app.need_actor(),
+        at=at,
+        amount=amount,
+        reference=reference,
+        currency=currency,
+    )
+    if not new:
+        click.echo(
+            f"Case {case.id}: payment {paid.reference} was already recorded; nothing changed"
+        )
+        return
+    click.echo(
+        f"Case {case.id}: payment of {money(paid.amount, case.currency)} recorded "
+        f"({paid.reference})"
+    )
+    if case.stage == lifecycle.Stage.CLOSED and case.closed_at == at:
+        click.echo(f"Case {case.id}: closed as {case.resolution}")
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@at_option
+@json_option
+@pass_app
+def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
+    """What the case owes now, by component, with its promises and arrangement.
+
+    \b
+    Example:
+        fieldcase balance 42
+        fieldcase balance 42 --at 2027-01-31T18:00+08:00 --json
+    """
+    import attrs
+
+    view = app.services.money_view(case_ref, at)
+    b, currency = view.balance, view.balance.currency
+    if json_:
+        emit(
+            {
+                "case": view.case.id,
+                "balance": attrs.asdict(b),
+                "promises": [
+                    {
+                        "due": p.promise.due,
+                        "amount": p.promise.amount,
+                        "status": p.status,
+                        "offer_id": p.promise.offer_id,
+                    }
+                    for p in view.promises
+                ],
+                "arrangement": offer_json(view.arrangement) if view.arrangement else None,
+                "arrangement_remaining": view.arrangement_remaining,
+            },
+            True,
+            lambda: None,
+        )
+        return
+    click.echo(
+        f"Case {view.case.id}  {view.case.label}  at {local_time(at, view.case.borrower.timezone)}"
+        f"  ({b.days_past_due} days past due)"
+    )
+    table(
+        [
+            {"": "principal", "amount": money(b.principal, currency)},
+            {"": "interest", "amount": money(b.interest, currency)},
+            {"": "penalty interest", "amount": money(b.penalty, currency)},
+            {"": "fees", "amount": money(b.fees, currency)},
+            {"": "owed", "amount": money(b.total, currency)},
+            {"": "paid so far", "amount": money(b.paid, currency)},
+        ]
+    )
+    if b.overpaid:
+        click.echo(f"Overpaid: {money(b.overpaid, currency)}")
+    if view.arrangement is not None:
+        click.echo(
+            f"\nArrangement: {view.arrangement.code} - {view.arrangement.label}; "
+            f"left to pay {money(view.arrangement_remaining, currency)}"
+        )
+    if view.promises:
+        click.echo("\nPromises to pay")
+        table(
+            [
+                {
+                    "due": str(p.promise.due),
+                    "amount": money(p.promise.amount, currency),
+                    "status": p.status,
+                }
+                for p in view.promises
+            ]
+        )
 
 
 # -- case files in, visit records out ----------------------------------------------------------

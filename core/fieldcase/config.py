@@ -65,6 +65,19 @@ BUILTIN_SETTINGS: dict[str, tuple[str, Any]] = {
         'an amount such as "500.00"',
         lambda v: Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0,
     ),
+    "penalty_cap": (
+        'a share of the overdue amount such as "0.3"',
+        lambda v: Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0,
+    ),
+    "approval_threshold": (
+        'an amount such as "1000.00"',
+        lambda v: Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0,
+    ),
+    "approval_threshold_share": (
+        'a share of the balance such as "0.10"',
+        lambda v: Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0,
+    ),
+    "day_count": ("365 or 360", lambda v: int(v) in (360, 365)),
 }
 
 

@@ -190,6 +190,10 @@ def _phone(rng: random.Random, currency: str) -> str:
     return f"+86 138 {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}"
 
 
+#: Annual penalty-interest rates by country, for the sample portfolio.
+PENALTY_RATE = {"CN": Decimal("0.18"), "US": Decimal("0.10"), "IN": Decimal("0.24")}
+
+
 @attrs.frozen
 class DemoResult:
     institutions: tuple[str, ...]
@@ -255,6 +259,9 @@ def build_demo(
             phone=_phone(rng, inst.currency),
             address=_address(rng, inst),
             assign_to=assign,
+            accrued_interest=(principal * Decimal("0.01")).quantize(Decimal("0.01")),
+            fees=Decimal(rng.choice((0, 25, 50))),
+            penalty_rate=PENALTY_RATE[inst.jurisdiction[:2]],
         )
         progress(1)
     walked = _walk(services, start)
@@ -360,6 +367,14 @@ def _walk(services: Services, start: dt.datetime) -> list[int]:
             attitude=("cooperative", "willing-unable", "evasive", "cooperative")[n % 4],
             notes="Borrower present; documents shown and explained",
         )
+        # On site, the worker puts the offers in front of the borrower, who takes one.
+        services.present_offers(case.id, actor=who, at=visit_time + dt.timedelta(minutes=20))
+        _, promises = services.accept_offer(
+            case.id,
+            "installment-6" if n % 2 == 0 else "waiver",
+            actor=who,
+            at=visit_time + dt.timedelta(minutes=30),
+        )
         after = visit_time + dt.timedelta(hours=3)
         services.submit_feedback(
             case.id,
@@ -388,6 +403,14 @@ def _walk(services: Services, start: dt.datetime) -> list[int]:
         )
         services.close(
             case.id, actor=who, at=after + dt.timedelta(hours=4), resolution="restructured"
+        )
+        # The back office records the first payment when it arrives.
+        services.record_payment(
+            case.id,
+            actor=supervisor,
+            at=after + dt.timedelta(days=2),
+            amount=str(promises[0].amount),
+            reference=f"DEMO-{case.id}-1",
         )
         done.append(case.id)
     return done

@@ -15,6 +15,7 @@ import click
 import pluggy
 
 from .model import ActionContext, Case, ChecklistItem, Decision, Event, Offer, Reason, Visit
+from .repayment import Balance
 
 hookspec = pluggy.HookspecMarker("fieldcase")
 
@@ -77,10 +78,22 @@ def max_failed_visits(case: Case, settings: Mapping[str, Any]) -> int | None:
 
 
 @hookspec
-def repayment_offers(case: Case, visit: Visit | None, settings: Mapping[str, Any]) -> list[Offer]:
-    """Return the repayment offers this plugin makes for ``case`` at ``visit``.
+def repayment_offers(
+    case: Case,
+    visit: Visit | None,
+    balance: Balance,
+    at: dt.datetime,
+    settings: Mapping[str, Any],
+) -> list[Offer]:
+    """Return the repayment offers this plugin makes for ``case``.
 
-    Called when offers are asked for. Offers are computed, never typed by hand.
+    Called by ``fieldcase offers``: ``balance`` is what the case owes at
+    ``at``, ``visit`` the latest visit (or None). Offers are computed, never
+    typed by hand: give each a unique ``code``, its ``schedule`` (due dates in
+    the borrower's local calendar), ``total_payable``, ``saving`` against
+    ``balance.total`` and ``expires``. fieldcase stores them, asks a
+    supervisor's approval for large concessions, and turns an accepted one
+    into promises to pay.
     """
 
 

@@ -25,7 +25,10 @@ ACTIONS = (
     "tick_checklist",
     "start_visit",
     "present_offer",
+    "review_offer",
     "accept_offer",
+    "promise",
+    "record_payment",
     "submit_feedback",
     "review",
     "close",
@@ -46,6 +49,13 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     "review": (Stage.FEEDBACK,),
     "close": OPEN_STAGES,
     "reopen": (Stage.CLOSED,),
+    # An arrangement may be agreed on the phone as well as on site.
+    "present_offer": OPEN_STAGES,
+    "review_offer": OPEN_STAGES,
+    "accept_offer": OPEN_STAGES,
+    "promise": OPEN_STAGES,
+    # Money arrives whatever the stage; on a closed case it is recorded, nothing more.
+    "record_payment": (*OPEN_STAGES, Stage.CLOSED),
 }
 
 #: How refusal messages name each action: "cannot <verb> case 42".
@@ -58,7 +68,10 @@ ACTION_VERBS: dict[str, str] = {
     "tick_checklist": "tick the checklist of",
     "start_visit": "record a visit on",
     "present_offer": "present offers on",
+    "review_offer": "review an offer on",
     "accept_offer": "accept an offer on",
+    "promise": "record a promise on",
+    "record_payment": "record a payment on",
     "submit_feedback": "submit feedback on",
     "review": "review",
     "close": "close",

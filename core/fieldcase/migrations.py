@@ -159,3 +159,63 @@ def m003_masked_personal_data(db: Database) -> None:
             "UPDATE cases SET national_id_masked = ?, phone_masked = ? WHERE id = ?",
             [mask_tail(row["national_id"]), mask_phone(row["phone"]), row["id"]],
         )
+
+
+@migrations(name="004_money")
+def m004_money(db: Database) -> None:
+    cases = db.table("cases")
+    cases.add_column("interest_minor", int)
+    cases.add_column("fees_minor", int)
+    cases.add_column("penalty_rate", str)
+    db.table("offers").create(
+        {
+            "id": int,
+            "case_id": int,
+            "code": str,
+            "kind": str,
+            "label": str,
+            "currency": str,
+            "total_payable_minor": int,
+            "saving_minor": int,
+            "balance_minor": int,
+            "schedule": str,
+            "expires": str,
+            "terms": str,
+            "status": str,
+            "presented_at": str,
+            "presented_by": str,
+            "reviewed_by": str,
+            "accepted_at": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+    )
+    db.table("offers").create_index(["case_id", "status"])
+    db.table("promises").create(
+        {
+            "id": int,
+            "case_id": int,
+            "offer_id": int,
+            "number": int,
+            "amount_minor": int,
+            "due": str,
+            "made_at": str,
+            "made_by": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id"), ("offer_id", "offers", "id")],
+    )
+    db.table("promises").create_index(["case_id", "due"])
+    db.table("payments").create(
+        {
+            "id": int,
+            "case_id": int,
+            "amount_minor": int,
+            "at": str,
+            "reference": str,
+            "recorded_by": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+    )
+    db.table("payments").create_index(["case_id", "reference"], unique=True)

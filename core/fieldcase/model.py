@@ -98,6 +98,10 @@ class Case:
     closed_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     version: int = 0
+    accrued_interest: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    #: Annual penalty-interest rate on the overdue amount, as a fraction (0.18).
+    penalty_rate: Decimal = Decimal(0)
 
     @property
     def label(self) -> str:
@@ -190,7 +194,11 @@ class ScheduledPayment:
 
 @attrs.frozen
 class Offer:
-    """A repayment option computed by a plugin for a case (installments, waiver...)."""
+    """A repayment option computed by a plugin for a case (installments, waiver...).
+
+    Plugins fill the first fields; fieldcase fills the rest when it presents,
+    approves or accepts the offer.
+    """
 
     code: str
     kind: str  # installment | extension | waiver | settlement
@@ -200,15 +208,30 @@ class Offer:
     schedule: tuple[ScheduledPayment, ...] = ()
     expires: dt.date | None = None
     terms: dict[str, Any] = attrs.field(factory=dict)
+    #: What the borrower saves against the balance (negative when it costs more).
+    saving: Decimal = Decimal(0)
+    balance: Decimal | None = None
+    case_id: int | None = None
+    status: str = "presented"  # presented | needs-approval | approved | accepted | superseded
+    presented_at: dt.datetime | None = None
+    presented_by: str | None = None
+    reviewed_by: str | None = None
+    accepted_at: dt.datetime | None = None
+    id: int | None = None
 
 
 @attrs.frozen
 class Promise:
+    """A promise to pay ``amount`` by ``due`` (the borrower's local date)."""
+
     case_id: int
     amount: Decimal
     due: dt.date
     made_at: dt.datetime
-    status: str = "open"  # open | kept | broken
+    made_by: str
+    offer_id: int | None = None
+    number: int = 1
+    id: int | None = None
 
 
 @attrs.frozen
@@ -217,6 +240,8 @@ class Payment:
     amount: Decimal
     at: dt.datetime
     reference: str
+    recorded_by: str
+    id: int | None = None
 
 
 @attrs.frozen

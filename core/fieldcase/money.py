@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import re
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+
+import attrs
 
 from .errors import InvalidInput
 
@@ -99,3 +103,146 @@ def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amou
 def format_money(amount: Decimal, currency: str) -> str:
     """``Decimal('12345.6')``, CNY -> ``'CNY 12,345.60'``."""
     return f"{currency} {round_money(amount, currency):,}"
+
+
+# -- interest and amortisation ------------------------------------------------------
+
+#: Working precision for exact intermediate values; results are rounded once.
+PRECISION = 40
+
+
+def penalty_interest(
+    amount: Decimal,
+    annual_rate: Decimal,
+    start: dt.date,
+    end: dt.date,
+    currency: str,
+    *,
+    day_count: int = 365,
+    cap: Decimal | None = None,
+) -> Decimal:
+    """Simple penalty interest accrued daily on ``amount`` from ``start`` to ``end``.
+
+    ``annual_rate`` is a fraction (0.18 for 18% a year); ``cap`` an upper bound
+    in money set by policy. Rounded once, half to even, to the minor unit.
+    """
+    days = max((end - start).days, 0)
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        accrued = amount * annual_rate * days / day_count
+    accrued = round_money(accrued, currency)
+    if cap is not None:
+        accrued = min(accrued, round_money(cap, currency))
+    return max(accrued, Decimal(0).quantize(quantum(currency)))
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, or the month's last day when it has fewer."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return day.replace(
+        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
+    )
+
+
+@attrs.frozen
+class Installment:
+    """One payment of a schedule: its principal and interest parts, and what remains."""
+
+    number: int
+    due: dt.date
+    payment: Decimal
+    principal: Decimal
+    interest: Decimal
+    remaining: Decimal
+
+
+def _check_terms(amount: Decimal, rate: Decimal, periods: int) -> None:
+    if periods < 1:
+        raise InvalidInput(f"a schedule needs at least one period, not {periods}")
+    if amount < 0 or rate < 0:
+        raise InvalidInput("amount and rate of a schedule must not be negative")
+
+
+def annuity_schedule(
+    amount: Decimal,
+    periodic_rate: Decimal,
+    periods: int,
+    first_due: dt.date,
+    currency: str,
+) -> tuple[Installment, ...]:
+    """Equal installments: each payment is ``pmt``, rounded to the minor unit.
+
+    Each principal part is the exact ``ppmt`` rounded; the last takes the
+    rounding residue, so the principal parts sum exactly to ``amount``.
+    """
+    _check_terms(amount, periodic_rate, periods)
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        r = periodic_rate
+        if r == 0:
+            pmt = amount / periods
+            ppmts = [pmt] * periods
+        else:
+            growth = (1 + r) ** periods
+            pmt = amount * r * growth / (growth - 1)
+            # Principal part of payment k: pmt discounted over the periods still to run.
+            ppmts = [pmt / (1 + r) ** (periods - k + 1) for k in range(1, periods + 1)]
+        payment = round_money(pmt, currency)
+        schedule = []
+        remaining = amount
+        for k in range(1, periods + 1):
+            if k < periods and round_money(ppmts[k - 1], currency) <= remaining:
+                principal = round_money(ppmts[k - 1], currency)
+                interest = payment - principal
+                this_payment = payment
+            elif k < periods:
+                # Tiny amounts: rounding up each part would overshoot what is owed.
+                principal = remaining
+                interest = round_money(pmt - ppmts[k - 1], currency)
+                this_payment = principal + interest
+            else:
+                principal = remaining
+                interest = round_money(pmt - ppmts[-1], currency)
+                this_payment = principal + interest
+            remaining -= principal
+            schedule.append(
+                Installment(
+                    k, add_months(first_due, k - 1), this_payment, principal, interest, remaining
+                )
+            )
+    return tuple(schedule)
+
+
+def equal_principal_schedule(
+    amount: Decimal,
+    periodic_rate: Decimal,
+    periods: int,
+    first_due: dt.date,
+    currency: str,
+) -> tuple[Installment, ...]:
+    """Equal principal parts, interest on what remains: payments fall over time.
+
+    The last principal part takes the rounding residue, so they sum to ``amount``.
+    """
+    _check_terms(amount, periodic_rate, periods)
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        part = round_money(amount / periods, currency)
+        schedule = []
+        remaining = amount
+        for k in range(1, periods + 1):
+            principal = min(part, remaining) if k < periods else remaining
+            interest = round_money(remaining * periodic_rate, currency)
+            remaining -= principal
+            schedule.append(
+                Installment(
+                    k,
+                    add_months(first_due, k - 1),
+                    principal + interest,
+                    principal,
+                    interest,
+                    remaining,
+                )
+            )
+    return tuple(schedule)

@@ -23,6 +23,7 @@ DEFAULT_PLUGINS = (
     "fieldcase.builtin.checklist",
     "fieldcase.builtin.priority",
     "fieldcase.builtin.formats",
+    "fieldcase.builtin.offers",
 )
 
 

@@ -39,6 +39,8 @@ from .model import (
     Decision,
     Event,
     Feedback,
+    Offer,
+    Promise,
     Reason,
     Staff,
     Visit,
@@ -48,11 +50,14 @@ from .plugins import overdue_reasons
 from .store import SYSTEM_CHAIN, AuditProblem, Change, Record, Store, WorklistFilter
 
 if TYPE_CHECKING:
+    from .arrangements import MoneyView
     from .formats import Exporter
+    from .model import Payment
+    from .repayment import Balance
     from .transfer import ExportSummary, ImportSummary
 
 log = logging.getLogger(__name__)
-R = TypeVar("R", ContactAttempt, Visit, Feedback)
+R = TypeVar("R", ContactAttempt, Visit, Feedback, Promise)
 
 
 def _choice(value: str, allowed: Sequence[str], field: str) -> str:
@@ -65,6 +70,18 @@ def _aware(at: dt.datetime) -> dt.datetime:
     if at.tzinfo is None:
         raise InvalidInput(f"time {at.isoformat()} has no time zone; add one, e.g. +08:00 or Z")
     return at
+
+
+def parse_rate(text: str | Decimal) -> Decimal:
+    """An annual rate as a fraction: '0.18' or '18%'."""
+    raw = str(text).strip()
+    try:
+        rate = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
+    except ArithmeticError:
+        raise InvalidInput(f"rate {raw!r} is not a number; e.g. 0.18 or 18%") from None
+    if not rate.is_finite() or rate < 0 or rate > 10:
+        raise InvalidInput(f"rate {raw!r} must be between 0 and 1000% a year")
+    return rate.normalize() if rate else Decimal(0)
 
 
 def check_timezone(name: str) -> str:
@@ -183,6 +200,45 @@ class Services:
         event = self.store.commit_many([Change(event_type, actor, at, (), data)])[0][0]
         self._notify(None, event)
         return event
+
+    # -- money: offers, promises, payments ---------------------------------------------
+
+    def money_view(self, ref: str | int, at: dt.datetime) -> MoneyView:
+        """Balance, promises (kept, broken, open) and the arrangement, at ``at``."""
+        from .arrangements import money_view
+
+        return money_view(self, ref, _aware(at))
+
+    def present_offers(
+        self, ref: str | int, *, actor: str, at: dt.datetime
+    ) -> tuple[Balance, list[Offer]]:
+        from .arrangements import present_offers
+
+        return present_offers(self, ref, actor=actor, at=at)
+
+    def review_offer(
+        self, ref: str | int, code: str, *, actor: str, at: dt.datetime, approve: bool
+    ) -> Offer:
+        from .arrangements import review_offer
+
+        return review_offer(self, ref, code, actor=actor, at=at, approve=approve)
+
+    def accept_offer(
+        self, ref: str | int, code: str, *, actor: str, at: dt.datetime
+    ) -> tuple[Offer, list[Promise]]:
+        from .arrangements import accept_offer
+
+        return accept_offer(self, ref, code, actor=actor, at=at)
+
+    def record_promise(self, ref: str | int, **options: Any) -> Promise:
+        from .arrangements import record_promise
+
+        return record_promise(self, ref, **options)
+
+    def record_payment(self, ref: str | int, **options: Any) -> tuple[Payment, bool, Case]:
+        from .arrangements import record_payment
+
+        return record_payment(self, ref, **options)
 
     # -- case files in, visit records out ---------------------------------------------
 
@@ -408,6 +464,9 @@ class Services:
         phone: str = "",
         address: str = "",
         assign_to: str | None = None,
+        accrued_interest: str | Decimal = "0",
+        fees: str | Decimal = "0",
+        penalty_rate: str | Decimal = "0",
     ) -> Case:
         """Refer a new case. Ineligible cases are stored, flagged, out of the field queue."""
         at = _aware(at)
@@ -452,6 +511,9 @@ class Services:
             overdue_since=overdue_since,
             referred_at=at,
             assigned_to=assign_to,
+            accrued_interest=parse_amount(accrued_interest, currency, field="interest"),
+            fees=parse_amount(fees, currency, field="fees"),
+            penalty_rate=parse_rate(penalty_rate),
         )
         if not staff.is_supervisor:
             self._refuse(

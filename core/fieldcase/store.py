@@ -32,6 +32,10 @@ from .model import (
     ContactAttempt,
     Event,
     Feedback,
+    Offer,
+    Payment,
+    Promise,
+    ScheduledPayment,
     Staff,
     Visit,
 )
@@ -41,7 +45,16 @@ from .privacy import mask_phone, mask_tail
 GENESIS = ""
 SYSTEM_CHAIN = "system"
 #: Tables rebuilt from the event log, in the order rows are applied.
-STATE_TABLES = ("staff", "cases", "contacts", "visits", "feedback")
+STATE_TABLES = (
+    "staff",
+    "cases",
+    "contacts",
+    "visits",
+    "feedback",
+    "offers",
+    "promises",
+    "payments",
+)
 
 
 @attrs.frozen
@@ -51,13 +64,16 @@ class CaseRow:
     row: dict[str, Any]
 
 
-Record = Case | Visit | ContactAttempt | Feedback | Staff | CaseRow
+Record = Case | Visit | ContactAttempt | Feedback | Staff | CaseRow | Offer | Promise | Payment
 TABLE_OF: dict[type, str] = {
     Case: "cases",
     Visit: "visits",
     ContactAttempt: "contacts",
     Feedback: "feedback",
     Staff: "staff",
+    Offer: "offers",
+    Promise: "promises",
+    Payment: "payments",
 }
 
 
@@ -135,6 +151,9 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "closed_at": to_iso(case.closed_at) if case.closed_at else None,
         "updated_at": to_iso(case.updated_at) if case.updated_at else None,
         "version": case.version,
+        "interest_minor": to_minor(case.accrued_interest, case.currency),
+        "fees_minor": to_minor(case.fees, case.currency),
+        "penalty_rate": str(case.penalty_rate),
     }
 
 
@@ -171,6 +190,9 @@ def row_to_case(row: dict[str, Any]) -> Case:
         closed_at=from_iso(row["closed_at"]),
         updated_at=from_iso(row["updated_at"]),
         version=row["version"],
+        accrued_interest=from_minor(row.get("interest_minor") or 0, currency),
+        fees=from_minor(row.get("fees_minor") or 0, currency),
+        penalty_rate=Decimal(row.get("penalty_rate") or "0"),
     )
 
 
@@ -270,6 +292,111 @@ def row_to_feedback(row: dict[str, Any]) -> Feedback:
     )
 
 
+def offer_to_row(offer: Offer) -> dict[str, Any]:
+    currency = offer.currency
+    return {
+        "id": offer.id,
+        "case_id": offer.case_id,
+        "code": offer.code,
+        "kind": offer.kind,
+        "label": offer.label,
+        "currency": currency,
+        "total_payable_minor": to_minor(offer.total_payable, currency),
+        "saving_minor": to_minor(offer.saving, currency),
+        "balance_minor": None if offer.balance is None else to_minor(offer.balance, currency),
+        "schedule": canonical_json(
+            [[p.due.isoformat(), to_minor(p.amount, currency)] for p in offer.schedule]
+        ),
+        "expires": offer.expires.isoformat() if offer.expires else None,
+        "terms": canonical_json(offer.terms),
+        "status": offer.status,
+        "presented_at": to_iso(offer.presented_at) if offer.presented_at else None,
+        "presented_by": offer.presented_by,
+        "reviewed_by": offer.reviewed_by,
+        "accepted_at": to_iso(offer.accepted_at) if offer.accepted_at else None,
+    }
+
+
+def row_to_offer(row: dict[str, Any]) -> Offer:
+    currency = row["currency"]
+    return Offer(
+        id=row["id"],
+        case_id=row["case_id"],
+        code=row["code"],
+        kind=row["kind"],
+        label=row["label"],
+        currency=currency,
+        total_payable=from_minor(row["total_payable_minor"], currency),
+        saving=from_minor(row["saving_minor"], currency),
+        balance=None
+        if row["balance_minor"] is None
+        else from_minor(row["balance_minor"], currency),
+        schedule=tuple(
+            ScheduledPayment(dt.date.fromisoformat(due), from_minor(minor, currency))
+            for due, minor in json.loads(row["schedule"])
+        ),
+        expires=dt.date.fromisoformat(row["expires"]) if row["expires"] else None,
+        terms=json.loads(row["terms"]),
+        status=row["status"],
+        presented_at=from_iso(row["presented_at"]),
+        presented_by=row["presented_by"],
+        reviewed_by=row["reviewed_by"],
+        accepted_at=from_iso(row["accepted_at"]),
+    )
+
+
+def promise_to_row(promise: Promise, currency: str) -> dict[str, Any]:
+    return {
+        "id": promise.id,
+        "case_id": promise.case_id,
+        "offer_id": promise.offer_id,
+        "number": promise.number,
+        "amount_minor": to_minor(promise.amount, currency),
+        "due": promise.due.isoformat(),
+        "made_at": to_iso(promise.made_at),
+        "made_by": promise.made_by,
+    }
+
+
+def row_to_promise(row: dict[str, Any], currency: str) -> Promise:
+    made_at = from_iso(row["made_at"])
+    assert made_at is not None
+    return Promise(
+        id=row["id"],
+        case_id=row["case_id"],
+        offer_id=row["offer_id"],
+        number=row["number"],
+        amount=from_minor(row["amount_minor"], currency),
+        due=dt.date.fromisoformat(row["due"]),
+        made_at=made_at,
+        made_by=row["made_by"],
+    )
+
+
+def payment_to_row(payment: Payment, currency: str) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "case_id": payment.case_id,
+        "amount_minor": to_minor(payment.amount, currency),
+        "at": to_iso(payment.at),
+        "reference": payment.reference,
+        "recorded_by": payment.recorded_by,
+    }
+
+
+def row_to_payment(row: dict[str, Any], currency: str) -> Payment:
+    at = from_iso(row["at"])
+    assert at is not None
+    return Payment(
+        id=row["id"],
+        case_id=row["case_id"],
+        amount=from_minor(row["amount_minor"], currency),
+        at=at,
+        reference=row["reference"],
+        recorded_by=row["recorded_by"],
+    )
+
+
 def staff_to_row(staff: Staff) -> dict[str, Any]:
     return {"id": staff.id, "name": staff.name, "role": staff.role, "active": int(staff.active)}
 
@@ -330,6 +457,10 @@ WITH contact_summary AS (
     group_concat(CASE WHEN target = 'third-party' AND note != '' THEN note END, ' | ')
       AS third_party_notes
   FROM contacts GROUP BY case_id
+), offer_summary AS (
+  SELECT case_id, group_concat(DISTINCT code) AS made,
+    max(CASE WHEN status = 'accepted' THEN code END) AS accepted
+  FROM offers GROUP BY case_id
 ), latest_feedback AS (
   SELECT visit_id, max(id) AS id FROM feedback GROUP BY visit_id
 )
@@ -346,10 +477,12 @@ SELECT v.id AS visit_id, v.case_id, c.institution, c.reference, c.borrower_name,
   CASE v.multi_lender WHEN 1 THEN 'yes' WHEN 0 THEN 'no' END AS multi_lender,
   v.attitude, v.notes, coalesce(cs.attempts, 0) AS contact_attempts,
   {third_party_notes} AS third_party_notes,
+  os.made AS offers_made, os.accepted AS offer_accepted,
   f.recommendation, f.summary AS feedback_summary, f.review_status, f.reviewed_by
 FROM visits v
 JOIN cases c ON c.id = v.case_id
 LEFT JOIN contact_summary cs ON cs.case_id = v.case_id
+LEFT JOIN offer_summary os ON os.case_id = v.case_id
 LEFT JOIN latest_feedback lf ON lf.visit_id = v.id
 LEFT JOIN feedback f ON f.id = lf.id
 """
@@ -391,6 +524,8 @@ EXPORT_COLUMNS = (
     "notes",
     "contact_attempts",
     "third_party_notes",
+    "offers_made",
+    "offer_accepted",
     "recommendation",
     "feedback_summary",
     "review_status",
@@ -606,7 +741,10 @@ class _Batch:
             if isinstance(record, CaseRow):
                 rows.append({"table": "cases", "row": record.row})
                 continue
-            if currency is None and not isinstance(record, Case | Staff):
+            if currency is None and isinstance(record, Offer):
+                currency = record.currency
+            elif currency is None and not isinstance(record, Case | Staff):
+                assert record.case_id is not None
                 currency = self.store._case_currency(record.case_id)
             table, row = self.store._to_row(record, currency)
             rows.append({"table": table, "row": row})
@@ -678,6 +816,14 @@ class Store:
             return "feedback", feedback_to_row(record)
         if isinstance(record, CaseRow):
             return "cases", record.row
+        if isinstance(record, Offer):
+            return "offers", offer_to_row(record)
+        if isinstance(record, Promise):
+            assert currency is not None
+            return "promises", promise_to_row(record, currency)
+        if isinstance(record, Payment):
+            assert currency is not None
+            return "payments", payment_to_row(record, currency)
         return "staff", staff_to_row(record)
 
     def _chain_head(self, chain: str) -> str:
@@ -1018,6 +1164,30 @@ class Store:
             row_to_feedback(row)
             for row in self.db.query(
                 "SELECT * FROM feedback WHERE case_id = ? ORDER BY id", [case_id]
+            )
+        ]
+
+    def offers(self, case_id: int) -> list[Offer]:
+        return [
+            row_to_offer(row)
+            for row in self.db.query(
+                "SELECT * FROM offers WHERE case_id = ? ORDER BY id", [case_id]
+            )
+        ]
+
+    def promises(self, case_id: int, currency: str) -> list[Promise]:
+        return [
+            row_to_promise(row, currency)
+            for row in self.db.query(
+                "SELECT * FROM promises WHERE case_id = ? ORDER BY due, id", [case_id]
+            )
+        ]
+
+    def payments(self, case_id: int, currency: str) -> list[Payment]:
+        return [
+            row_to_payment(row, currency)
+            for row in self.db.query(
+                "SELECT * FROM payments WHERE case_id = ? ORDER BY at, id", [case_id]
             )
         ]
 

@@ -431,6 +431,9 @@ class _ImportRun:
             "closed_at": None,
             "updated_at": self.at_text,
             "version": 1,
+            "interest_minor": 0,
+            "fees_minor": 0,
+            "penalty_rate": "0",
         }
 
 

@@ -1,0 +1,402 @@
+"""The money actions: present and accept offers, promises to pay, payments, balance.
+
+Like every action, each runs in one transaction with its event; see
+:mod:`fieldcase.services` for the shared checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .errors import InvalidInput, InvalidTransition, NotPermitted
+from .lifecycle import Stage
+from .model import ActionContext, Case, Offer, Payment, Promise
+from .money import format_money, parse_amount, round_money
+from .repayment import Balance, PromiseStatus, arrangement_remaining, case_balance, promise_statuses
+from .store import Change, Record
+
+if TYPE_CHECKING:
+    from .services import Services
+
+OPEN_OFFER = ("presented", "needs-approval", "approved")
+
+
+@attrs.frozen
+class MoneyView:
+    """A case's balance, its promises and its accepted arrangement, at a moment."""
+
+    case: Case
+    balance: Balance
+    promises: list[PromiseStatus]
+    arrangement: Offer | None
+    arrangement_remaining: Decimal | None
+
+
+def _today(case: Case, at: dt.datetime) -> dt.date:
+    return at.astimezone(case.borrower.zone).date()
+
+
+def balance_of(services: Services, case: Case, at: dt.datetime) -> Balance:
+    assert case.id is not None
+    return case_balance(
+        case,
+        services.store.payments(case.id, case.currency),
+        at,
+        penalty_cap=_cap(services, case),
+        day_count=int(services.settings(case).get("day_count", 365)),
+    )
+
+
+def accepted_offer(offers: Sequence[Offer]) -> Offer | None:
+    accepted = [o for o in offers if o.status == "accepted"]
+    return accepted[-1] if accepted else None
+
+
+def money_view(services: Services, ref: str | int, at: dt.datetime) -> MoneyView:
+    case = services.store.get_case(ref)
+    assert case.id is not None
+    payments = services.store.payments(case.id, case.currency)
+    promises = services.store.promises(case.id, case.currency)
+    arrangement = accepted_offer(services.store.offers(case.id))
+    return MoneyView(
+        case=case,
+        balance=balance_of(services, case, at),
+        promises=promise_statuses(promises, payments, case.borrower.timezone, at),
+        arrangement=arrangement,
+        arrangement_remaining=(
+            arrangement_remaining(arrangement, payments, at) if arrangement else None
+        ),
+    )
+
+
+def _approval_threshold(services: Services, case: Case, balance: Balance) -> Decimal:
+    settings = services.settings(case)
+    if "approval_threshold" in settings:
+        return Decimal(str(settings["approval_threshold"]))
+    share = Decimal(str(settings.get("approval_threshold_share", "0.10")))
+    return round_money(balance.total * share, case.currency)
+
+
+def _check_offer(offer: Offer, case: Case) -> None:
+    """A plugin's offer must be exact and self-consistent before anyone sees it."""
+    problem = None
+    if offer.currency != case.currency:
+        problem = f"is in {offer.currency}, but the case is in {case.currency}"
+    elif offer.total_payable < 0 or any(p.amount < 0 for p in offer.schedule):
+        problem = "has a negative amount"
+    elif offer.schedule and sum(p.amount for p in offer.schedule) != offer.total_payable:
+        problem = "has a schedule that does not add up to its total payable"
+    elif any(round_money(p.amount, case.currency) != p.amount for p in offer.schedule):
+        problem = f"has amounts finer than {case.currency}'s minor unit"
+    if problem:
+        raise InvalidInput(f"offer {offer.code} {problem}; the plugin that made it must be fixed")
+
+
+def present_offers(
+    services: Services, ref: str | int, *, actor: str, at: dt.datetime
+) -> tuple[Balance, list[Offer]]:
+    """Compute the offers for the case now, store them, and return them."""
+    staff, case = services._begin(ref, actor, at)
+    assert case.id is not None
+    balance = balance_of(services, case, at)
+    visits = services.store.visits(case.id, case.currency)
+    found: dict[str, Offer] = {}
+    for batch in reversed(
+        services.pm.hook.repayment_offers(
+            case=case,
+            visit=visits[-1] if visits else None,
+            balance=balance,
+            at=at,
+            settings=services.settings(case),
+        )
+    ):
+        for offer in batch or []:
+            _check_offer(offer, case)
+            found.setdefault(offer.code, offer)
+    threshold = _approval_threshold(services, case, balance)
+    offers = [
+        attrs.evolve(
+            offer,
+            case_id=case.id,
+            balance=balance.total,
+            presented_at=at,
+            presented_by=staff.id,
+            status="needs-approval" if offer.saving > threshold else "presented",
+        )
+        for offer in found.values()
+    ]
+    attempted = {"offers": [o.code for o in offers], "balance": str(balance.total)}
+    services._guard(case, staff, "present_offer", at, attempted=attempted)
+    superseded = [
+        attrs.evolve(o, status="superseded")
+        for o in services.store.offers(case.id)
+        if o.status in OPEN_OFFER
+    ]
+    _, saved = services._save(
+        "offers_presented", case, staff.id, at, [*superseded, *offers], attempted
+    )
+    return balance, [o for o in saved if isinstance(o, Offer) and o.status != "superseded"]
+
+
+def _find_offer(services: Services, case: Case, code: str) -> Offer:
+    assert case.id is not None
+    offers = services.store.offers(case.id)
+    for offer in reversed(offers):
+        if code in (offer.code, str(offer.id)) and offer.status != "superseded":
+            return offer
+    codes = sorted({o.code for o in offers if o.status in OPEN_OFFER})
+    hint = f"offers now standing: {', '.join(codes)}" if codes else "present offers first"
+    raise InvalidInput(f"case {case.id} has no offer {code!r}; {hint} (fieldcase offers)")
+
+
+def review_offer(
+    services: Services, ref: str | int, code: str, *, actor: str, at: dt.datetime, approve: bool
+) -> Offer:
+    """A supervisor approves (or declines) an offer whose concession needs four eyes."""
+    staff, case = services._begin(ref, actor, at)
+    offer = _find_offer(services, case, code)
+    attempted = {"offer": offer.code, "approve": approve}
+    services._guard(case, staff, "review_offer", at, attempted=attempted, supervisor_only=True)
+    if offer.status != "needs-approval":
+        services._refuse(
+            case,
+            staff.id,
+            at,
+            "review_offer",
+            InvalidTransition(
+                f"offer {offer.code} does not await approval (it is {offer.status})",
+                "offer.review",
+            ),
+            attempted,
+        )
+    if offer.presented_by == staff.id:
+        services._refuse(
+            case,
+            staff.id,
+            at,
+            "review_offer",
+            NotPermitted(
+                f"you presented offer {offer.code}; another supervisor must approve it",
+                "review.four_eyes",
+            ),
+            attempted,
+        )
+    reviewed = attrs.evolve(
+        offer, status="approved" if approve else "declined", reviewed_by=staff.id
+    )
+    services._save(f"offer_{reviewed.status}", case, staff.id, at, [reviewed], attempted)
+    return reviewed
+
+
+def accept_offer(
+    services: Services, ref: str | int, code: str, *, actor: str, at: dt.datetime
+) -> tuple[Offer, list[Promise]]:
+    """The borrower takes an offer: it becomes an arrangement and promises to pay."""
+    staff, case = services._begin(ref, actor, at)
+    assert case.id is not None
+    offer = _find_offer(services, case, code)
+    attempted = {
+        "offer": offer.code,
+        "total_payable": str(offer.total_payable),
+        "saving": str(offer.saving),
+    }
+    context = ActionContext(at=at, actor=staff.id, extra={"offer": offer})
+    services._guard(case, staff, "accept_offer", at, attempted=attempted, context=context)
+    refusal: str | None = None
+    rule = "offer.accept"
+    current = accepted_offer(services.store.offers(case.id))
+    if offer.status == "accepted":
+        refusal = f"offer {offer.code} was already accepted on {offer.accepted_at:%Y-%m-%d}"
+        rule = "offer.accepted_twice"
+    elif current is not None:
+        refusal = f"offer {current.code} is already the case's arrangement; one at a time"
+    elif offer.status == "declined":
+        refusal = f"offer {offer.code} was declined by {offer.reviewed_by}"
+    elif offer.status == "needs-approval":
+        refusal = (
+            f"offer {offer.code} saves the borrower {format_money(offer.saving, offer.currency)}, "
+            "above the institution's threshold: a supervisor must approve it first "
+            f"(fieldcase review offer {case.id} {offer.code} --approve)"
+        )
+        rule = "offer.four_eyes"
+    elif offer.expires is not None and _today(case, at) > offer.expires:
+        refusal = f"offer {offer.code} expired on {offer.expires}; present offers again"
+        rule = "offer.expired"
+    if refusal:
+        services._refuse(
+            case, staff.id, at, "accept_offer", InvalidTransition(refusal, rule), attempted
+        )
+    accepted = attrs.evolve(offer, status="accepted", accepted_at=at)
+    others = [
+        attrs.evolve(o, status="superseded")
+        for o in services.store.offers(case.id)
+        if o.status in OPEN_OFFER and o.id != offer.id
+    ]
+    promises = [
+        Promise(
+            case_id=case.id,
+            amount=p.amount,
+            due=p.due,
+            made_at=at,
+            made_by=staff.id,
+            offer_id=offer.id,
+            number=n,
+        )
+        for n, p in enumerate(offer.schedule, start=1)
+    ]
+    _, saved = services._save(
+        "offer_accepted", case, staff.id, at, [accepted, *others, *promises], attempted
+    )
+    return accepted, [p for p in saved if isinstance(p, Promise)]
+
+
+def record_promise(
+    services: Services,
+    ref: str | int,
+    *,
+    actor: str,
+    at: dt.datetime,
+    amount: str | Decimal,
+    due: dt.date,
+) -> Promise:
+    """A promise to pay made outside an arrangement (e.g. during the interview)."""
+    staff, case = services._begin(ref, actor, at)
+    assert case.id is not None
+    value = parse_amount(amount, case.currency, field="amount")
+    if value <= 0:
+        raise InvalidInput("amount: a promise is for more than nothing")
+    if due < _today(case, at):
+        raise InvalidInput(f"--date {due} is in the past for the borrower")
+    attempted = {"amount": str(value), "due": due.isoformat()}
+    services._guard(case, staff, "promise", at, attempted=attempted)
+    promise = Promise(case_id=case.id, amount=value, due=due, made_at=at, made_by=staff.id)
+    _, result = services._save_one("promise_made", case, staff.id, at, promise, attempted)
+    return result
+
+
+def split_amount(text: str, case: Case, currency: str | None) -> tuple[str, str | None]:
+    """``'CNY 1500'``, ``'1500 CNY'`` or ``'1500'``: the number and the currency named."""
+    parts = text.replace("\u00a0", " ").split()
+    # A currency is a three-letter code beside a number: "1500 CNY", "CNY 1500".
+    named = [p.upper() for p in parts if len(parts) > 1 and len(p) == 3 and p.isalpha()]
+    number = " ".join(p for p in parts if p.upper() not in named) or text
+    given = {c for c in [*named, (currency or "").upper()] if c}
+    if len(given) > 1:
+        raise InvalidInput(f"amount {text!r}: two currencies given ({', '.join(sorted(given))})")
+    which = given.pop() if given else None
+    if which is not None and which != case.currency:
+        raise InvalidInput(
+            f"amount {text!r} is in {which}, but case {case.id} is in {case.currency}"
+        )
+    return number, which
+
+
+def record_payment(
+    services: Services,
+    ref: str | int,
+    *,
+    actor: str,
+    at: dt.datetime,
+    amount: str,
+    reference: str,
+    currency: str | None = None,
+) -> tuple[Payment, bool, Case]:
+    """Record money received; idempotent on ``reference``. Returns (payment, new?, case).
+
+    A payment that clears what is owed (the balance, or an accepted
+    arrangement) closes the case, as paid or settled, in the same transaction.
+    """
+    staff, case = services._begin(ref, actor, at)
+    assert case.id is not None
+    number, _ = split_amount(amount, case, currency)
+    value = parse_amount(number, case.currency, field="amount")
+    if value <= 0:
+        raise InvalidInput("amount: a payment is for more than nothing")
+    reference = reference.strip()
+    if not reference:
+        raise InvalidInput("--reference is required: the bank's or the institution's reference")
+    payments = services.store.payments(case.id, case.currency)
+    for earlier in payments:
+        if earlier.reference == reference:
+            if earlier.amount != value:
+                raise InvalidInput(
+                    f"payment {reference} is already recorded for "
+                    f"{format_money(earlier.amount, case.currency)}, not "
+                    f"{format_money(value, case.currency)}"
+                )
+            return earlier, False, case
+    attempted = {"amount": str(value), "reference": reference}
+    services._guard(case, staff, "record_payment", at, attempted=attempted)
+    payment = Payment(
+        case_id=case.id, amount=value, at=at, reference=reference, recorded_by=staff.id
+    )
+    after = case_balance(
+        case,
+        [*payments, payment],
+        at,
+        penalty_cap=_cap(services, case),
+        day_count=int(services.settings(case).get("day_count", 365)),
+    )
+    arrangement = accepted_offer(services.store.offers(case.id))
+    fulfilled = (
+        arrangement is not None
+        and arrangement_remaining(arrangement, [*payments, payment], at) == 0
+    )
+    paid_case = attrs.evolve(case, version=case.version + 1, updated_at=at)
+    changes: list[Change] = [
+        Change(
+            "payment_recorded",
+            staff.id,
+            at,
+            (paid_case, payment),
+            {**attempted, "balance_after": str(after.total)},
+            case.id,
+            case.version,
+        )
+    ]
+    closing = case.stage != Stage.CLOSED and (after.total == 0 or fulfilled)
+    if closing:
+        resolution = (
+            "settled"
+            if arrangement is not None
+            and arrangement.kind == "settlement"
+            and fulfilled
+            and after.total > 0
+            else "paid"
+        )
+        closed = attrs.evolve(
+            paid_case,
+            stage=Stage.CLOSED,
+            resolution=resolution,
+            closed_at=at,
+            version=paid_case.version + 1,
+        )
+        changes.append(
+            Change(
+                "case_closed",
+                staff.id,
+                at,
+                (closed,),
+                {"resolution": resolution, "from_stage": str(case.stage), "by_payment": reference},
+                case.id,
+                paid_case.version,
+            )
+        )
+    results = services.store.commit_many(changes)
+    final: Record = results[-1][1][0]
+    assert isinstance(final, Case)
+    for event, _ in results:
+        services._notify(final, event)
+    saved = results[0][1][1]
+    assert isinstance(saved, Payment)
+    return saved, True, final
+
+
+def _cap(services: Services, case: Case) -> Decimal | None:
+    cap = services.settings(case).get("penalty_cap")
+    return None if cap is None else Decimal(str(cap))

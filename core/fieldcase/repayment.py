@@ -1,0 +1,133 @@
+"""The money side of a case: its balance, and whether promises were kept.
+
+Pure functions over values: no store, no hooks, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from .model import Case, Offer, Payment, Promise
+from .money import penalty_interest, quantum
+
+
+@attrs.frozen
+class Balance:
+    """What a case owes at a moment, by component, after payments.
+
+    Payments settle fees first, then penalty interest, then interest, then
+    principal. ``total`` never goes below zero; anything paid beyond it is
+    ``overpaid``.
+    """
+
+    currency: str
+    principal: Decimal
+    interest: Decimal
+    penalty: Decimal
+    fees: Decimal
+    paid: Decimal
+    total: Decimal
+    overpaid: Decimal
+    days_past_due: int
+
+
+def case_balance(
+    case: Case,
+    payments: Sequence[Payment],
+    at: dt.datetime,
+    *,
+    penalty_cap: Decimal | None = None,
+    day_count: int = 365,
+) -> Balance:
+    """The balance of ``case`` at ``at``: penalty accrues daily to the borrower's today."""
+    zero = Decimal(0).quantize(quantum(case.currency))
+    today = at.astimezone(ZoneInfo(case.borrower.timezone)).date()
+    if case.closed_at is not None and at > case.closed_at:
+        today = case.closed_at.astimezone(ZoneInfo(case.borrower.timezone)).date()
+    cap = None if penalty_cap is None else case.overdue_amount * penalty_cap
+    penalty = penalty_interest(
+        case.overdue_amount,
+        case.penalty_rate,
+        case.overdue_since,
+        today,
+        case.currency,
+        day_count=day_count,
+        cap=cap,
+    )
+    paid = sum((p.amount for p in payments if p.at <= at), zero)
+    remaining = paid
+    parts = {}
+    for name, owed in (
+        ("fees", case.fees),
+        ("penalty", penalty),
+        ("interest", case.accrued_interest),
+        ("principal", case.principal),
+    ):
+        settled = min(owed, remaining)
+        parts[name] = owed - settled
+        remaining -= settled
+    total = sum(parts.values(), zero)
+    return Balance(
+        currency=case.currency,
+        principal=parts["principal"],
+        interest=parts["interest"],
+        penalty=parts["penalty"],
+        fees=parts["fees"],
+        paid=paid,
+        total=total,
+        overpaid=remaining,
+        days_past_due=case.days_past_due(at),
+    )
+
+
+@attrs.frozen
+class PromiseStatus:
+    promise: Promise
+    status: str  # open | kept | broken
+    covered: Decimal
+
+
+def promise_statuses(
+    promises: Sequence[Promise], payments: Sequence[Payment], zone: str, at: dt.datetime
+) -> list[PromiseStatus]:
+    """Kept, broken or open, at ``at``, from the payments made.
+
+    Promises are met in due order: payments made since the first promise and on
+    or before a promise's due date (borrower's local date) count toward it and
+    every promise before it. A promise not met by its due date is broken once
+    that day has passed; before then it is open.
+    """
+    if not promises:
+        return []
+    local = ZoneInfo(zone)
+    today = at.astimezone(local).date()
+    start = min(p.made_at for p in promises)
+    counted = sorted(
+        (p.at.astimezone(local).date(), p.amount) for p in payments if start <= p.at <= at
+    )
+    result = []
+    promised = Decimal(0)
+    for promise in sorted(promises, key=lambda p: (p.due, p.number, p.id or 0)):
+        promised += promise.amount
+        by_due = sum((amount for day, amount in counted if day <= promise.due), Decimal(0))
+        covered = min(max(by_due - (promised - promise.amount), Decimal(0)), promise.amount)
+        if by_due >= promised:
+            status = "kept"
+        elif promise.due < today:
+            status = "broken"
+        else:
+            status = "open"
+        result.append(PromiseStatus(promise, status, covered))
+    return result
+
+
+def arrangement_remaining(offer: Offer, payments: Sequence[Payment], at: dt.datetime) -> Decimal:
+    """What is left to pay of an accepted offer, counting payments since its acceptance."""
+    assert offer.accepted_at is not None
+    paid = sum((p.amount for p in payments if offer.accepted_at <= p.at <= at), Decimal(0))
+    return max(offer.total_payable - paid, Decimal(0))
