@@ -497,3 +497,21 @@ def test_masked_copies_are_filled_for_existing_cases_by_the_migration(tmp_path: 
         "+86*******8000",
     )
     store.close()
+
+
+def test_interest_fees_and_penalty_rate_columns(office: Run, tmp_path: Path, db_path: Path) -> None:
+    path = tmp_path / "money.csv"
+    path.write_text(
+        "reference,borrower_name,currency,principal,overdue_amount,overdue_since,timezone,"
+        "accrued_interest,fees,penalty_rate\n"
+        "M-1,A,USD,1000,100,2026-10-01,America/New_York,12.50,25,18%\n"
+        'M-2,B,USD,1000,100,2026-10-01,America/New_York,"12,5",0,0.18\n'
+        "M-3,C,USD,1000,100,2026-10-01,America/New_York,1,0,lots\n"
+    )
+    summary = imported(office, str(path), "--institution", "m")
+    assert (summary["imported"], summary["rejected"]) == (1, 2)
+    row = next(r for r in cases(db_path) if r["reference"] == "M-1")
+    assert (row["interest_minor"], row["fees_minor"], row["penalty_rate"]) == (1250, 2500, "0.18")
+    rejects = (tmp_path / "money.rejects.csv").read_text().splitlines()
+    assert rejects[1].startswith('3,accrued_interest,"12,5",is ambiguous')
+    assert rejects[2].startswith("4,penalty_rate,lots,")

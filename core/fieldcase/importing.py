@@ -14,7 +14,6 @@ import json
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from .errors import InvalidInput
-from .money import MINOR_UNITS
+from .money import MINOR_UNITS, parse_amount, parse_rate, to_minor
 
 #: fieldcase's import columns. A file maps its own columns onto these.
 FIELDS = (
@@ -38,6 +37,9 @@ FIELDS = (
     "phone",
     "national_id",
     "address",
+    "accrued_interest",
+    "fees",
+    "penalty_rate",
 )
 REQUIRED = ("reference", "borrower_name", "currency", "principal", "overdue_amount", "timezone")
 
@@ -201,7 +203,12 @@ class ColumnMapping:
 # -- validation ---------------------------------------------------------------
 
 #: Where a validated amount goes: the store's integer minor-unit columns.
-MINOR_FIELD = {"principal": "principal_minor", "overdue_amount": "overdue_minor"}
+MINOR_FIELD = {
+    "principal": "principal_minor",
+    "overdue_amount": "overdue_minor",
+    "accrued_interest": "interest_minor",
+    "fees": "fees_minor",
+}
 
 _PHONE_NOISE = re.compile(r"[\s\-().]")
 
@@ -244,27 +251,24 @@ class RowValidator:
             problems.append(
                 ("currency", currency, f"is not one of fieldcase's currencies ({KNOWN})")
             )
-        for name in ("principal", "overdue_amount"):
+        clean["interest_minor"] = clean["fees_minor"] = 0
+        for name, column in MINOR_FIELD.items():
             value = text.get(name, "")
-            if not value:
+            if not value or exponent is None:
                 continue
             try:
-                amount = Decimal(value.replace(",", ""))
-            except InvalidOperation:
-                problems.append((name, value, "is not a number"))
-                continue
-            if not amount.is_finite() or amount < 0:
-                problems.append((name, value, "must be a non-negative number"))
-            elif exponent is not None:
-                minor = amount.scaleb(exponent)
-                if minor != minor.to_integral_value():
-                    problems.append(
-                        (name, value, f"has more decimal places than {currency} allows")
-                    )
-                elif minor >= 1 << 62:
-                    problems.append((name, value, "is too large"))
-                else:
-                    clean[MINOR_FIELD[name]] = int(minor)
+                clean[column] = to_minor(parse_amount(value, currency, field=name), currency)
+            except InvalidInput as exc:
+                # parse_amount says "field: 'value' is ..."; the rejects file has columns.
+                reason = str(exc).split(": ", 1)[-1].removeprefix(f"{value!r} ")
+                problems.append((name, value, reason))
+        rate = text.get("penalty_rate", "")
+        clean["penalty_rate"] = "0"
+        if rate:
+            try:
+                clean["penalty_rate"] = str(parse_rate(rate))
+            except InvalidInput as exc:
+                problems.append(("penalty_rate", rate, str(exc).removeprefix(f"rate {rate!r} ")))
         zone_name = text.get("timezone", "")
         zone = self.zone(zone_name) if zone_name else None
         if zone_name and zone is None:

@@ -100,6 +100,18 @@ def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amou
     return value.quantize(quantum(currency))
 
 
+def parse_rate(text: str | Decimal) -> Decimal:
+    """An annual rate as a fraction: '0.18' or '18%'."""
+    raw = str(text).strip()
+    try:
+        rate = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
+    except ArithmeticError:
+        raise InvalidInput(f"rate {raw!r} is not a number; e.g. 0.18 or 18%") from None
+    if not rate.is_finite() or rate < 0 or rate > 10:
+        raise InvalidInput(f"rate {raw!r} must be between 0 and 1000% a year")
+    return rate.normalize() if rate else Decimal(0)
+
+
 def format_money(amount: Decimal, currency: str) -> str:
     """``Decimal('12345.6')``, CNY -> ``'CNY 12,345.60'``."""
     return f"{currency} {round_money(amount, currency):,}"

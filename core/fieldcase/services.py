@@ -45,7 +45,7 @@ from .model import (
     Staff,
     Visit,
 )
-from .money import exponent, parse_amount
+from .money import exponent, parse_amount, parse_rate
 from .plugins import overdue_reasons
 from .store import SYSTEM_CHAIN, AuditProblem, Change, Record, Store, WorklistFilter
 
@@ -70,18 +70,6 @@ def _aware(at: dt.datetime) -> dt.datetime:
     if at.tzinfo is None:
         raise InvalidInput(f"time {at.isoformat()} has no time zone; add one, e.g. +08:00 or Z")
     return at
-
-
-def parse_rate(text: str | Decimal) -> Decimal:
-    """An annual rate as a fraction: '0.18' or '18%'."""
-    raw = str(text).strip()
-    try:
-        rate = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
-    except ArithmeticError:
-        raise InvalidInput(f"rate {raw!r} is not a number; e.g. 0.18 or 18%") from None
-    if not rate.is_finite() or rate < 0 or rate > 10:
-        raise InvalidInput(f"rate {raw!r} must be between 0 and 1000% a year")
-    return rate.normalize() if rate else Decimal(0)
 
 
 def check_timezone(name: str) -> str:

@@ -13,6 +13,7 @@ import datetime as dt
 import gc
 import itertools
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -50,6 +51,9 @@ UPDATABLE = (
     "principal_minor",
     "overdue_minor",
     "overdue_since",
+    "interest_minor",
+    "fees_minor",
+    "penalty_rate",
 )
 
 
@@ -124,6 +128,9 @@ def _case_values(case: Case) -> dict[str, Any]:
         "principal_minor": int(case.principal.scaleb(_exp(case.currency))),
         "overdue_minor": int(case.overdue_amount.scaleb(_exp(case.currency))),
         "overdue_since": case.overdue_since,
+        "interest_minor": int(case.accrued_interest.scaleb(_exp(case.currency))),
+        "fees_minor": int(case.fees.scaleb(_exp(case.currency))),
+        "penalty_rate": str(case.penalty_rate),
     }
 
 
@@ -149,6 +156,9 @@ def _apply(clean: Mapping[str, Any], institution: str, at: dt.datetime, old: Cas
         "principal": from_minor(clean["principal_minor"], currency),
         "overdue_amount": from_minor(clean["overdue_minor"], currency),
         "overdue_since": clean["overdue_since"],
+        "accrued_interest": from_minor(clean["interest_minor"], currency),
+        "fees": from_minor(clean["fees_minor"], currency),
+        "penalty_rate": Decimal(clean["penalty_rate"]),
     }
     if old is not None:
         return attrs.evolve(old, **values)
@@ -431,9 +441,9 @@ class _ImportRun:
             "closed_at": None,
             "updated_at": self.at_text,
             "version": 1,
-            "interest_minor": 0,
-            "fees_minor": 0,
-            "penalty_rate": "0",
+            "interest_minor": clean["interest_minor"],
+            "fees_minor": clean["fees_minor"],
+            "penalty_rate": clean["penalty_rate"],
         }
 
 
