@@ -512,6 +512,8 @@ def test_interest_fees_and_penalty_rate_columns(office: Run, tmp_path: Path, db_
     assert (summary["imported"], summary["rejected"]) == (1, 2)
     row = next(r for r in cases(db_path) if r["reference"] == "M-1")
     assert (row["interest_minor"], row["fees_minor"], row["penalty_rate"]) == (1250, 2500, "0.18")
-    rejects = (tmp_path / "money.rejects.csv").read_text().splitlines()
-    assert rejects[1].startswith('3,accrued_interest,"12,5",is ambiguous')
-    assert rejects[2].startswith("4,penalty_rate,lots,")
+    with (tmp_path / "money.rejects.csv").open(newline="") as handle:
+        rejects = list(csv.reader(handle))[1:]
+    assert rejects[0][:3] == ["3", "accrued_interest", "12,5"]
+    assert rejects[0][3].startswith("is ambiguous; write it with a decimal point")
+    assert rejects[1] == ["4", "penalty_rate", "lots", "is not a number; e.g. 0.18 or 18%"]
