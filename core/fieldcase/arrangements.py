@@ -43,12 +43,23 @@ def _today(case: Case, at: dt.datetime) -> dt.date:
 
 def balance_of(services: Services, case: Case, at: dt.datetime) -> Balance:
     assert case.id is not None
+    return balance_with(services, case, services.store.payments(case.id, case.currency), at)
+
+
+def balance_with(
+    services: Services, case: Case, payments: Sequence[Payment], at: dt.datetime
+) -> Balance:
+    """The balance with the institution's cap and the law's cap on penalty interest."""
+    settings = services.settings(case)
+    cap = settings.get("penalty_cap")
+    rate_cap = services.pm.hook.penalty_rate_cap(case=case, settings=settings)
     return case_balance(
         case,
-        services.store.payments(case.id, case.currency),
+        payments,
         at,
-        penalty_cap=_cap(services, case),
-        day_count=int(services.settings(case).get("day_count", 365)),
+        penalty_cap=None if cap is None else Decimal(str(cap)),
+        rate_cap=None if rate_cap is None else Decimal(str(rate_cap)),
+        day_count=int(settings.get("day_count", 365)),
     )
 
 
@@ -335,13 +346,7 @@ def record_payment(
     payment = Payment(
         case_id=case.id, amount=value, at=at, reference=reference, recorded_by=staff.id
     )
-    after = case_balance(
-        case,
-        [*payments, payment],
-        at,
-        penalty_cap=_cap(services, case),
-        day_count=int(services.settings(case).get("day_count", 365)),
-    )
+    after = balance_with(services, case, [*payments, payment], at)
     arrangement = accepted_offer(services.store.offers(case.id))
     fulfilled = (
         arrangement is not None
@@ -395,8 +400,3 @@ def record_payment(
     saved = results[0][1][1]
     assert isinstance(saved, Payment)
     return saved, True, final
-
-
-def _cap(services: Services, case: Case) -> Decimal | None:
-    cap = services.settings(case).get("penalty_cap")
-    return None if cap is None else Decimal(str(cap))

@@ -240,9 +240,10 @@ def staff(ctx: click.Context, json_: bool) -> None:
 @click.argument("staff_id")
 @click.option("--name", required=True, help="Full name.")
 @click.option("--role", type=click.Choice(lifecycle.ROLES), default="field", show_default=True)
+@click.option("--badge", default="", help="Official identity number (agent licence, badge).")
 @at_option
 @pass_app
-def staff_add(app: App, staff_id: str, name: str, role: str, at: dt.datetime) -> None:
+def staff_add(app: App, staff_id: str, name: str, role: str, badge: str, at: dt.datetime) -> None:
     """Add a staff member. The first one needs no --as; after that, a supervisor adds staff.
 
     \b
@@ -250,7 +251,7 @@ def staff_add(app: App, staff_id: str, name: str, role: str, at: dt.datetime) ->
         fieldcase staff add chen.wei --name "Chen Wei" --role supervisor
         fieldcase --as chen.wei staff add li.na --name "Li Na"
     """
-    member = app.services.add_staff(staff_id, name, role, actor=app.actor, at=at)
+    member = app.services.add_staff(staff_id, name, role, actor=app.actor, at=at, badge=badge)
     click.echo(f"Added {member.role} {member.id} ({member.name})")
 
 
@@ -598,10 +599,24 @@ def assign(app: App, case_refs: tuple[str, ...], to: str, at: dt.datetime) -> No
     type=click.Choice(lifecycle.OUTCOMES),
 )
 @click.option("--note", default="")
+@click.option(
+    "--purpose",
+    type=click.Choice(lifecycle.PURPOSES),
+    default="collect",
+    show_default=True,
+    help="collect: about the debt; locate: finding the borrower; message: pass one on.",
+)
 @at_option
 @pass_app
 def contact(
-    app: App, case_ref: str, channel: str, target: str, outcome: str, note: str, at: dt.datetime
+    app: App,
+    case_ref: str,
+    channel: str,
+    target: str,
+    outcome: str,
+    note: str,
+    purpose: str,
+    at: dt.datetime,
 ) -> None:
     """Record a contact attempt: channel, who was targeted, outcome.
 
@@ -619,6 +634,7 @@ def contact(
         target=target,
         outcome=outcome,
         note=note,
+        purpose=purpose,
     )
     click.echo(f"Recorded {channel} contact with {target}: {outcome} (case {attempt.case_id})")
 
@@ -1402,6 +1418,176 @@ def export_visits(
     )
 
 
+# -- compliance: flags, dry runs, reports --------------------------------------------------------
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option(
+    "--set",
+    "add",
+    multiple=True,
+    type=click.Choice(lifecycle.FLAGS),
+    help="Set a flag (repeatable).",
+)
+@click.option(
+    "--clear",
+    "remove",
+    multiple=True,
+    type=click.Choice(lifecycle.FLAGS),
+    help="Clear a flag (repeatable).",
+)
+@click.option("--note", default="", help="Why, e.g. the letter's date.")
+@at_option
+@pass_app
+def flags(
+    app: App,
+    case_ref: str,
+    add: tuple[str, ...],
+    remove: tuple[str, ...],
+    note: str,
+    at: dt.datetime,
+) -> None:
+    """Show or change a case's compliance flags.
+
+    cease-communication: the borrower asked in writing for no more contact;
+    attorney: the borrower is represented by an attorney;
+    no-credit-relationship: the institution no longer holds an open credit
+    relationship with the borrower.
+
+    \b
+    Example:
+        fieldcase --as chen.wei flags 42 --set cease-communication --note "letter of 2026-11-20"
+    """
+    services = app.services
+    if add or remove:
+        case = services.set_flags(
+            case_ref, actor=app.need_actor(), at=at, add=add, remove=remove, note=note
+        )
+    else:
+        case = services.get_case(case_ref)
+    click.echo(f"Case {case.id}: {', '.join(case.flags) or 'no flags'}")
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option("--action", required=True, type=click.Choice(lifecycle.ACTIONS))
+@click.option("--channel", type=click.Choice(lifecycle.CHANNELS))
+@click.option("--target", type=click.Choice(lifecycle.TARGETS))
+@click.option("--purpose", type=click.Choice(lifecycle.PURPOSES))
+@click.option(
+    "--date",
+    "date_",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Visit date for plan_visit (with --window).",
+)
+@click.option("--window", help="HH:MM-HH:MM in the borrower's local time.")
+@at_option
+@json_option
+@pass_app
+def check(
+    app: App,
+    case_ref: str,
+    action: str,
+    channel: str | None,
+    target: str | None,
+    purpose: str | None,
+    date_: dt.datetime | None,
+    window: str | None,
+    at: dt.datetime,
+    json_: bool,
+) -> None:
+    """Dry run: every rule consulted for an action now, and its verdict. Writes nothing.
+
+    Exits 0 when the action would be allowed, 1 when a rule would refuse it.
+
+    \b
+    Example:
+        fieldcase --as li.na check 42 --action contact --channel phone \\
+          --at 2026-11-23T20:59-05:00
+        fieldcase --as li.na check 42 --action plan_visit --date 2026-11-25 --window 19:00-21:30
+    """
+    span = None
+    if window is not None:
+        if date_ is None:
+            raise click.UsageError("--window needs --date")
+        from zoneinfo import ZoneInfo
+
+        start, end = parse_window(window)
+        zone = ZoneInfo(app.services.get_case(case_ref).borrower.timezone)
+        span = (
+            dt.datetime.combine(date_.date(), start, tzinfo=zone),
+            dt.datetime.combine(date_.date(), end, tzinfo=zone),
+        )
+    verdicts = app.services.dry_run(
+        case_ref,
+        action,
+        actor=app.need_actor(),
+        at=at,
+        channel=channel,
+        target=target,
+        purpose=purpose,
+        window=span,
+    )
+    rows = [
+        {
+            "plugin": plugin,
+            "rule": d.rule,
+            "verdict": "allow" if d.allowed else "DENY",
+            "reason": d.reason,
+        }
+        for plugin, d in verdicts
+    ]
+    emit(rows, json_, lambda: table(rows, ["verdict", "rule", "reason", "plugin"]))
+    if any(not d.allowed for _, d in verdicts):
+        sys.exit(1)
+
+
+@cli.group(cls=FieldcaseGroup)
+def report() -> None:
+    """Reports, built in and from plugins: fieldcase report NAME --help."""
+
+
+def report_command(found: Any) -> click.Command:
+    """A ``fieldcase report NAME`` command for one registered report."""
+
+    @click.command(name=found.name, help=found.description)
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "csv", "json"]),
+        default="table",
+        show_default=True,
+    )
+    @click.option("--institution")
+    @click.option("--from", "start", metavar="TIME", help="Events from this time on.")
+    @click.option("--to", "end", metavar="TIME", help="Events before this time.")
+    @pass_app
+    def run(
+        app: App, fmt: str, institution: str | None, start: str | None, end: str | None
+    ) -> None:
+        import csv as csv_module
+
+        from .reports import ReportFilter
+
+        filters = ReportFilter(
+            institution=institution,
+            start=parse_time(start) if start else None,
+            end=parse_time(end) if end else None,
+        )
+        rows = found.run(app.services, filters)
+        if fmt == "json":
+            click.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+        elif fmt == "csv":
+            writer = csv_module.writer(sys.stdout)
+            writer.writerow(found.columns)
+            writer.writerows([row.get(c) for c in found.columns] for row in rows)
+        else:
+            table(rows, found.columns)
+
+    return run
+
+
 # -- plugins and audit ------------------------------------------------------------------------
 
 
@@ -1566,7 +1752,10 @@ def main() -> None:  # pragma: no cover - console entry point
 @functools.cache
 def _load_plugin_commands() -> None:
     from .plugins import manager
+    from .reports import reports
 
+    for found in reports(manager()).values():
+        report.add_command(report_command(found))
     manager().hook.register_commands(cli=cli)
 
 

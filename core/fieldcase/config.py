@@ -78,6 +78,10 @@ BUILTIN_SETTINGS: dict[str, tuple[str, Any]] = {
         lambda v: Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0,
     ),
     "day_count": ("365 or 360", lambda v: int(v) in (360, 365)),
+    "rule_packs": (
+        'a list of rule packs such as ["cn"]',
+        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    ),
 }
 
 

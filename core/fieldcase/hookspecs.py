@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -94,6 +95,16 @@ def repayment_offers(
     ``balance.total`` and ``expires``. fieldcase stores them, asks a
     supervisor's approval for large concessions, and turns an accepted one
     into promises to pay.
+    """
+
+
+@hookspec(firstresult=True)
+def penalty_rate_cap(case: Case, settings: Mapping[str, Any]) -> Decimal | None:
+    """Return the highest annual penalty-interest rate the law allows for ``case``.
+
+    firstresult: the first non-None answer wins. Called whenever a balance is
+    worked out; the case's own rate applies when it is lower. Rule packs for
+    jurisdictions that cap penalty interest implement it.
     """
 
 

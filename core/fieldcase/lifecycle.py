@@ -29,6 +29,7 @@ ACTIONS = (
     "accept_offer",
     "promise",
     "record_payment",
+    "flag",
     "submit_feedback",
     "review",
     "close",
@@ -71,6 +72,7 @@ ACTION_VERBS: dict[str, str] = {
     "review_offer": "review an offer on",
     "accept_offer": "accept an offer on",
     "promise": "record a promise on",
+    "flag": "change the flags of",
     "record_payment": "record a payment on",
     "submit_feedback": "submit feedback on",
     "review": "review",
@@ -118,6 +120,12 @@ RECOMMENDATIONS = (
     "dispute-review",
     "close",
 )
+
+#: Why a contact is made: to talk about the debt, to find the borrower, to pass a message.
+PURPOSES = ("collect", "locate", "message")
+
+#: Flags a case may carry that compliance rules read.
+FLAGS = ("cease-communication", "attorney", "no-credit-relationship")
 
 CHANNELS = ("phone", "sms", "letter", "email", "employer", "bureau", "social")
 TARGETS = ("borrower", "third-party")

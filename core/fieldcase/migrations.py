@@ -219,3 +219,10 @@ def m004_money(db: Database) -> None:
         foreign_keys=[("case_id", "cases", "id")],
     )
     db.table("payments").create_index(["case_id", "reference"], unique=True)
+
+
+@migrations(name="005_compliance")
+def m005_compliance(db: Database) -> None:
+    db.table("contacts").add_column("purpose", str)
+    db.table("staff").add_column("badge", str)
+    db.table("cases").add_column("flags", str)

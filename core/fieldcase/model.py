@@ -53,6 +53,8 @@ class Staff:
     name: str
     role: str  # "field" or "supervisor"
     active: bool = True
+    #: The staff member's official identity number (agent licence, badge), if any.
+    badge: str = ""
 
     @property
     def is_supervisor(self) -> bool:
@@ -102,6 +104,8 @@ class Case:
     fees: Decimal = Decimal(0)
     #: Annual penalty-interest rate on the overdue amount, as a fraction (0.18).
     penalty_rate: Decimal = Decimal(0)
+    #: Compliance flags: cease-communication, attorney, no-credit-relationship.
+    flags: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -127,6 +131,8 @@ class ContactAttempt:
     at: dt.datetime
     staff: str
     note: str = ""
+    #: Why the contact was made: collect (talk about the debt), locate, or message.
+    purpose: str = "collect"
     id: int | None = None
 
 
@@ -255,6 +261,10 @@ class ActionContext:
     window: tuple[dt.datetime, dt.datetime] | None = None
     staff: tuple[str, ...] = ()
     extra: dict[str, Any] = attrs.field(factory=dict)
+    #: The case's contact attempts so far, oldest first (for frequency rules).
+    contacts: tuple[ContactAttempt, ...] = ()
+    #: The staff taking part (the actor and the visiting staff), with their badges.
+    staff_members: tuple[Staff, ...] = ()
 
 
 @attrs.frozen

@@ -24,6 +24,7 @@ DEFAULT_PLUGINS = (
     "fieldcase.builtin.priority",
     "fieldcase.builtin.formats",
     "fieldcase.builtin.offers",
+    "fieldcase.builtin.reports",
 )
 
 

@@ -42,6 +42,7 @@ def case_balance(
     at: dt.datetime,
     *,
     penalty_cap: Decimal | None = None,
+    rate_cap: Decimal | None = None,
     day_count: int = 365,
 ) -> Balance:
     """The balance of ``case`` at ``at``: penalty accrues daily to the borrower's today."""
@@ -50,9 +51,10 @@ def case_balance(
     if case.closed_at is not None and at > case.closed_at:
         today = case.closed_at.astimezone(ZoneInfo(case.borrower.timezone)).date()
     cap = None if penalty_cap is None else case.overdue_amount * penalty_cap
+    rate = case.penalty_rate if rate_cap is None else min(case.penalty_rate, rate_cap)
     penalty = penalty_interest(
         case.overdue_amount,
-        case.penalty_rate,
+        rate,
         case.overdue_since,
         today,
         case.currency,

@@ -72,6 +72,16 @@ def _aware(at: dt.datetime) -> dt.datetime:
     return at
 
 
+def flatten_decisions(results: Sequence[Any]) -> list[Decision]:
+    """``check_action`` answers: a Decision, a list of them (a rule pack), or None."""
+    flat: list[Decision] = []
+    for result in results:
+        if result is None:
+            continue
+        flat.extend(result if isinstance(result, list | tuple) else [result])
+    return flat
+
+
 def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
@@ -168,10 +178,10 @@ class Services:
         """``check_action`` for an action on no single case (``case`` is None)."""
         context = ActionContext(at=at, actor=actor, extra=dict(attempted))
         settings = self.config.settings(institution) if institution else {}
-        decisions = self.pm.hook.check_action(
-            case=None, action=action, context=context, settings=settings
+        decisions = flatten_decisions(
+            self.pm.hook.check_action(case=None, action=action, context=context, settings=settings)
         )
-        denials = [d for d in decisions if d is not None and not d.allowed]
+        denials = [d for d in decisions if not d.allowed]
         if denials:
             self.refuse_unscoped(actor, at, action, PolicyDenied(denials), attempted)
 
@@ -305,10 +315,12 @@ class Services:
         context: ActionContext,
         attempted: dict[str, Any] | None = None,
     ) -> None:
-        decisions: list[Decision] = self.pm.hook.check_action(
-            case=case, action=action, context=context, settings=self.settings(case)
+        decisions = flatten_decisions(
+            self.pm.hook.check_action(
+                case=case, action=action, context=context, settings=self.settings(case)
+            )
         )
-        denials = [d for d in decisions if d is not None and not d.allowed]
+        denials = [d for d in decisions if not d.allowed]
         if denials:
             self._refuse(case, context.actor, context.at, action, PolicyDenied(denials), attempted)
 
@@ -382,7 +394,14 @@ class Services:
     # -- staff ------------------------------------------------------------------
 
     def add_staff(
-        self, staff_id: str, name: str, role: str, *, actor: str | None, at: dt.datetime
+        self,
+        staff_id: str,
+        name: str,
+        role: str,
+        *,
+        actor: str | None,
+        at: dt.datetime,
+        badge: str = "",
     ) -> Staff:
         """Add a field worker or supervisor. The very first staff member needs no actor."""
         _choice(role, lifecycle.ROLES, "role")
@@ -402,7 +421,7 @@ class Services:
                 raise NotPermitted("only a supervisor may add staff", "permission.supervisor")
             if any(s.id == staff_id for s in self.store.list_staff()):
                 raise InvalidInput(f"staff member {staff_id} already exists")
-        staff = Staff(staff_id, name, role)
+        staff = Staff(staff_id, name, role, badge=badge.strip())
         event, _ = self.store.commit(
             "staff_added",
             actor=actor,
@@ -602,13 +621,23 @@ class Services:
         target: str,
         outcome: str,
         note: str = "",
+        purpose: str = "collect",
     ) -> ContactAttempt:
         staff, case = self._begin(ref, actor, at)
         _choice(channel, lifecycle.CHANNELS, "channel")
         _choice(target, lifecycle.TARGETS, "target")
         _choice(outcome, lifecycle.OUTCOMES, "outcome")
-        attempted = {"channel": channel, "target": target, "outcome": outcome}
-        context = ActionContext(at=at, actor=staff.id, channel=channel, target=target)
+        _choice(purpose, lifecycle.PURPOSES, "purpose")
+        attempted = {"channel": channel, "target": target, "outcome": outcome, "purpose": purpose}
+        assert case.id is not None
+        context = ActionContext(
+            at=at,
+            actor=staff.id,
+            channel=channel,
+            target=target,
+            contacts=tuple(self.store.contacts(case.id)),
+            staff_members=(staff,),
+        )
         self._guard(case, staff, "contact", at, attempted=attempted, context=context)
         assert case.id is not None
         attempt = ContactAttempt(
@@ -619,6 +648,7 @@ class Services:
             at=at,
             staff=staff.id,
             note=note,
+            purpose=purpose,
         )
         _, result = self._save_one("contact_recorded", case, staff.id, at, attempt, attempted)
         return result
@@ -708,7 +738,13 @@ class Services:
             "window": f"{start:%H:%M}-{end:%H:%M}",
             "staff": visiting,
         }
-        context = ActionContext(at=at, actor=staff.id, window=draft.window(), staff=tuple(visiting))
+        context = ActionContext(
+            at=at,
+            actor=staff.id,
+            window=draft.window(),
+            staff=tuple(visiting),
+            staff_members=tuple(self.store.get_staff(s) for s in visiting),
+        )
         self._guard(case, staff, "plan_visit", at, attempted=attempted, context=context)
         ticked = {i.code for i in pending.checklist if i.ticked} if pending else set()
         checklist = tuple(
@@ -838,6 +874,7 @@ class Services:
             actor=staff.id,
             window=visit.window() if visit else None,
             staff=visit.staff if visit else (),
+            staff_members=tuple(self.store.get_staff(s) for s in visit.staff) if visit else (),
         )
         self._guard(
             case,
@@ -1033,6 +1070,85 @@ class Services:
             data={**attempted, "from_stage": str(case.stage)},
         )
         return saved
+
+    def set_flags(
+        self,
+        ref: str | int,
+        *,
+        actor: str,
+        at: dt.datetime,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        note: str = "",
+    ) -> Case:
+        """Set or clear the compliance flags of a case (e.g. a cease-communication letter)."""
+        staff, case = self._begin(ref, actor, at)
+        for flag in (*add, *remove):
+            _choice(flag, lifecycle.FLAGS, "flag")
+        flags = tuple(sorted((set(case.flags) | set(add)) - set(remove)))
+        attempted = {"set": list(add), "clear": list(remove), "note": note}
+        if flags == tuple(sorted(case.flags)):
+            return case
+        self._guard(case, staff, "flag", at, attempted=attempted)
+        saved, _ = self._save(
+            "flags_changed",
+            attrs.evolve(case, flags=flags),
+            staff.id,
+            at,
+            data={**attempted, "flags": list(flags)},
+        )
+        return saved
+
+    def dry_run(
+        self,
+        ref: str | int,
+        action: str,
+        *,
+        actor: str,
+        at: dt.datetime,
+        channel: str | None = None,
+        target: str | None = None,
+        purpose: str | None = None,
+        window: tuple[dt.datetime, dt.datetime] | None = None,
+    ) -> list[tuple[str, Decision]]:
+        """Every rule ``check_action`` consults for ``action`` now, and its verdict.
+
+        Writes nothing. Each verdict comes with the plugin that gave it.
+        """
+        _choice(action, lifecycle.ACTIONS, "action")
+        staff, case = self._begin(ref, actor, at)
+        assert case.id is not None
+        visit = self._pending_visit(case)
+        if window is None and visit is not None and action in ("plan_visit", "start_visit"):
+            window = visit.window()
+        visiting = visit.staff if visit else (staff.id,)
+        context = ActionContext(
+            at=_aware(at),
+            actor=staff.id,
+            channel=channel,
+            target=target,
+            window=window,
+            staff=tuple(visiting),
+            extra={
+                k: v
+                for k, v in {"channel": channel, "target": target, "purpose": purpose}.items()
+                if v
+            },
+            contacts=tuple(self.store.contacts(case.id)),
+            staff_members=tuple(self.store.get_staff(s) for s in visiting),
+        )
+        kwargs = {
+            "case": case,
+            "action": action,
+            "context": context,
+            "settings": self.settings(case),
+        }
+        verdicts: list[tuple[str, Decision]] = []
+        for impl in reversed(self.pm.hook.check_action.get_hookimpls()):
+            result = impl.function(*(kwargs[name] for name in impl.argnames))
+            for decision in flatten_decisions([result]):
+                verdicts.append((impl.plugin_name, decision))
+        return verdicts
 
     def reopen(self, ref: str | int, *, actor: str, at: dt.datetime, reason: str) -> Case:
         """Reopen a closed case: back to preparation (or confirmation without an address)."""

@@ -154,6 +154,7 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "interest_minor": to_minor(case.accrued_interest, case.currency),
         "fees_minor": to_minor(case.fees, case.currency),
         "penalty_rate": str(case.penalty_rate),
+        "flags": canonical_json(sorted(case.flags)),
     }
 
 
@@ -193,6 +194,7 @@ def row_to_case(row: dict[str, Any]) -> Case:
         accrued_interest=from_minor(row.get("interest_minor") or 0, currency),
         fees=from_minor(row.get("fees_minor") or 0, currency),
         penalty_rate=Decimal(row.get("penalty_rate") or "0"),
+        flags=tuple(json.loads(row.get("flags") or "[]")),
     )
 
 
@@ -269,7 +271,9 @@ def contact_to_row(contact: ContactAttempt) -> dict[str, Any]:
 def row_to_contact(row: dict[str, Any]) -> ContactAttempt:
     at = from_iso(row["at"])
     assert at is not None
-    return ContactAttempt(**{**row, "at": at, "note": row["note"] or ""})
+    return ContactAttempt(
+        **{**row, "at": at, "note": row["note"] or "", "purpose": row.get("purpose") or "collect"}
+    )
 
 
 def feedback_to_row(feedback: Feedback) -> dict[str, Any]:
@@ -398,7 +402,17 @@ def row_to_payment(row: dict[str, Any], currency: str) -> Payment:
 
 
 def staff_to_row(staff: Staff) -> dict[str, Any]:
-    return {"id": staff.id, "name": staff.name, "role": staff.role, "active": int(staff.active)}
+    return {
+        "id": staff.id,
+        "name": staff.name,
+        "role": staff.role,
+        "active": int(staff.active),
+        "badge": staff.badge,
+    }
+
+
+def row_to_staff(row: dict[str, Any]) -> Staff:
+    return Staff(row["id"], row["name"], row["role"], bool(row["active"]), row.get("badge") or "")
 
 
 def row_to_event(row: dict[str, Any]) -> Event:
@@ -1191,20 +1205,40 @@ class Store:
             )
         ]
 
+    def refusal_counts(
+        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+    ) -> list[dict[str, Any]]:
+        """Refused actions by rule, acting staff member and institution, most first."""
+        where, params = ["e.type = 'refused'"], []
+        if institution:
+            where.append("c.institution = ?")
+            params.append(institution)
+        if start is not None:
+            where.append("e.at >= ?")
+            params.append(to_iso(start))
+        if end is not None:
+            where.append("e.at < ?")
+            params.append(to_iso(end))
+        sql = (
+            "SELECT json_extract(r.value, '$.rule') AS rule, e.actor AS staff,"
+            " coalesce(c.institution, '') AS institution, count(*) AS refusals"
+            " FROM events e LEFT JOIN cases c ON c.id = e.case_id,"
+            " json_each(e.payload, '$.data.reasons') r"
+            f" WHERE {' AND '.join(where)}"
+            " GROUP BY 1, 2, 3 ORDER BY refusals DESC, rule, staff, institution"
+        )
+        return list(self.db.query(sql, params))
+
     def get_staff(self, staff_id: str) -> Staff:
         rows = list(self.db.query("SELECT * FROM staff WHERE id = ?", [staff_id]))
         if not rows:
             raise StaffNotFound(
                 f"no staff member {staff_id!r}: add them with 'fieldcase staff add' first"
             )
-        row = rows[0]
-        return Staff(row["id"], row["name"], row["role"], bool(row["active"]))
+        return row_to_staff(rows[0])
 
     def list_staff(self) -> list[Staff]:
-        return [
-            Staff(row["id"], row["name"], row["role"], bool(row["active"]))
-            for row in self.db.query("SELECT * FROM staff ORDER BY id")
-        ]
+        return [row_to_staff(row) for row in self.db.query("SELECT * FROM staff ORDER BY id")]
 
     def staff_workload(self) -> dict[str, int]:
         return {

@@ -444,6 +444,7 @@ class _ImportRun:
             "interest_minor": clean["interest_minor"],
             "fees_minor": clean["fees_minor"],
             "penalty_rate": clean["penalty_rate"],
+            "flags": "[]",
         }
 
 

@@ -1,0 +1,96 @@
+"""Building blocks for compliance rule packs (plugins on ``check_action``).
+
+A pack is a set of rules, each with an id (``us.regf.hours``), a citation and
+parameters an institution may override in its settings::
+
+    [institutions.acme.rules."us.regf.hours"]
+    start = "09:00"
+
+An institution enables the packs it is bound by, and each applies to the
+institution's cases in the pack's jurisdictions::
+
+    [institutions.acme]
+    rule_packs = ["us-regf", "cn"]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from .model import ActionContext, Case, ContactAttempt, Decision
+
+#: Actions that reach the borrower or someone about the borrower.
+CONTACT_ACTIONS = ("contact", "plan_visit", "start_visit")
+
+
+@attrs.frozen
+class Rule:
+    id: str
+    citation: str
+    summary: str
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class RulePack:
+    name: str
+    jurisdictions: tuple[str, ...]
+    rules: tuple[Rule, ...]
+
+    def applies(self, case: Case | None, settings: Mapping[str, Any]) -> bool:
+        """Enabled by the case's institution, and the case is in one of its jurisdictions."""
+        if case is None or self.name not in settings.get("rule_packs", ()):
+            return False
+        code = case.jurisdiction.upper()
+        return any(code == j or code.startswith(j + "-") for j in self.jurisdictions)
+
+    def rule(self, rule_id: str) -> Rule:
+        return next(r for r in self.rules if r.id == rule_id)
+
+    def params(self, rule_id: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+        overrides = settings.get("rules", {}).get(rule_id, {})
+        return {**self.rule(rule_id).params, **overrides}
+
+    def verdict(self, rule_id: str, denial: str | None) -> Decision:
+        """Allowed, or denied with the reason and the rule's citation."""
+        if denial is None:
+            return Decision.allow(rule_id)
+        return Decision.deny(rule_id, f"{denial} [{self.rule(rule_id).citation}]")
+
+
+def clock(text: str) -> dt.time:
+    return dt.time.fromisoformat(text)
+
+
+def outside_hours(
+    case: Case, context: ActionContext, action: str, start: dt.time, end: dt.time
+) -> str | None:
+    """Why ``action`` falls outside ``start``-``end`` borrower local time, or None.
+
+    A visit window must lie wholly inside the hours; a contact is checked at its
+    time. Both ends are allowed: 21:00 is not "after 21:00".
+    """
+    zone = ZoneInfo(case.borrower.timezone)
+    hours = f"{start:%H:%M}-{end:%H:%M} borrower local time"
+    if action == "plan_visit" and context.window is not None:
+        first, last = (t.astimezone(zone) for t in context.window)
+        if first.date() != last.date() or first.time() < start or last.time() > end:
+            return f"visit window {first:%H:%M}-{last:%H:%M} is outside {hours}"
+        return None
+    local = context.at.astimezone(zone)
+    moment = local.time().replace(second=0, microsecond=0)
+    if moment < start or moment > end or (moment == end and local.time() > end):
+        what = "a visit" if action == "start_visit" else "contact"
+        return f"{what} at {local:%H:%M} is outside {hours}"
+    return None
+
+
+def within(contacts: Sequence[ContactAttempt], at: dt.datetime, days: int) -> list[ContactAttempt]:
+    """Contacts in the ``days`` days before ``at`` (a rolling window)."""
+    since = at - dt.timedelta(days=days)
+    return [c for c in contacts if since < c.at <= at]
