@@ -115,31 +115,6 @@ class RejectsFile:
             self.path.unlink()
 
 
-def _case_values(case: Case) -> dict[str, Any]:
-    b = case.borrower
-    return {
-        "borrower_name": b.name,
-        "national_id": b.national_id,
-        "phone": b.phone,
-        "address": b.address,
-        "timezone": b.timezone,
-        "jurisdiction": case.jurisdiction,
-        "currency": case.currency,
-        "principal_minor": int(case.principal.scaleb(_exp(case.currency))),
-        "overdue_minor": int(case.overdue_amount.scaleb(_exp(case.currency))),
-        "overdue_since": case.overdue_since,
-        "interest_minor": int(case.accrued_interest.scaleb(_exp(case.currency))),
-        "fees_minor": int(case.fees.scaleb(_exp(case.currency))),
-        "penalty_rate": str(case.penalty_rate),
-    }
-
-
-def _exp(currency: str) -> int:
-    from .money import exponent
-
-    return exponent(currency)
-
-
 def _apply(clean: Mapping[str, Any], institution: str, at: dt.datetime, old: Case | None) -> Case:
     currency = clean["currency"]
     borrower = Borrower(
@@ -366,8 +341,9 @@ class _ImportRun:
                 {**source, "eligible": eligible, "note": note},
             )
         old = row_to_case(stored)
-        before = _case_values(old)
-        after = clean
+        # Compare as stored: the row the case has against the row the file gives.
+        before = stored
+        after = self.new_case_row(clean, old.eligible, old.eligibility_note)
         changed = {
             field.removesuffix("_minor"): [
                 _shown(field, before[field], old.currency),
