@@ -20,6 +20,7 @@ MARK = "<<<fieldcase-guide-step>>>"
 WALKS = [
     pytest.param("guide.md", 30, False, id="guide.md"),
     pytest.param("import-export.md", 30, True, id="import-export.md"),
+    pytest.param("offers.md", 40, False, id="offers.md"),
 ]
 
 
