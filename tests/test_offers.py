@@ -411,3 +411,142 @@ def test_a_plugin_offer_that_does_not_add_up_is_refused(owed: Run) -> None:
         manager().unregister(name="sloppy")
     assert result.exit_code == 2
     assert "offer sloppy has a schedule that does not add up" in result.stderr
+
+
+def test_no_new_offers_while_an_arrangement_stands(owed: Run) -> None:
+    offers(owed)
+    owed("accept", "1", "installment-3", "--at", T.format("11:05"), as_="li.na")
+    result = owed("offers", "1", "--at", T.format("11:10"), as_="li.na")
+    assert result.exit_code == 1
+    assert "already has an arrangement (installment-3" in result.stderr
+
+
+def test_a_payment_may_be_recorded_after_later_actions(owed: Run) -> None:
+    offers(owed, "12:00")
+    result = owed(
+        "payment", "1", "100", "--reference", "LATE", "--at", T.format("10:00"), as_="chen.wei"
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_settled_case_owes_nothing_and_shows_what_was_forgiven(owed: Run) -> None:
+    offers(owed)
+    owed("review", "offer", "1", "settlement", "--approve", "--at", T.format("11:02"), as_="ann")
+    owed("accept", "1", "settlement", "--at", T.format("11:03"), as_="li.na")
+    owed(
+        "payment",
+        "1",
+        "16462.16",
+        "--reference",
+        "S1",
+        "--at",
+        "2026-12-01T10:00+08:00",
+        as_="chen.wei",
+    )
+    data = json.loads(owed("balance", "1", "--json", "--at", "2026-12-16T10:00+08:00").stdout)
+    assert data["balance"]["total"] == "0.00"
+    # The offer's saving (4115.54) plus penalty accrued until the payment (8 days: 12.43).
+    assert data["balance"]["forgiven"] == "4127.97"
+
+
+def test_settlement_paid_late_is_not_settled(owed: Run) -> None:
+    offers(owed)
+    owed("review", "offer", "1", "settlement", "--approve", "--at", T.format("11:02"), as_="ann")
+    owed("accept", "1", "settlement", "--at", T.format("11:03"), as_="li.na")
+    result = owed(
+        "payment",
+        "1",
+        "16462.16",
+        "--reference",
+        "S1",
+        "--at",
+        "2026-12-20T10:00+08:00",
+        as_="chen.wei",
+    )
+    assert result.exit_code == 0 and "closed" not in result.stdout
+    data = json.loads(owed("balance", "1", "--json", "--at", "2026-12-20T11:00+08:00").stdout)
+    assert [p["status"] for p in data["promises"]] == ["broken"]
+    assert data["balance"]["total"] != "0.00"
+
+
+def test_a_broken_doorstep_promise_does_not_spoil_an_arrangement(owed: Run) -> None:
+    owed(
+        "promise",
+        "1",
+        "--amount",
+        "500",
+        "--date",
+        "2026-11-24",
+        "--at",
+        T.format("10:00"),
+        as_="li.na",
+    )
+    data = offers(owed, "11:00")
+    total = next(o for o in data["offers"] if o["code"] == "waiver")["total_payable"]
+    owed("accept", "1", "waiver", "--at", "2026-11-25T09:00+08:00", as_="li.na")
+    result = owed(
+        "payment", "1", total, "--reference", "W1", "--at", "2026-11-26T10:00+08:00", as_="chen.wei"
+    )
+    assert "closed as settled" in result.stdout
+    data = json.loads(owed("balance", "1", "--json", "--at", "2026-11-27T10:00+08:00").stdout)
+    assert sorted(p["status"] for p in data["promises"]) == ["broken", "kept"]
+
+
+def test_a_word_is_not_an_amount(owed: Run) -> None:
+    result = owed(
+        "payment", "1", "ten CNY", "--reference", "X", "--at", T.format("12:00"), as_="chen.wei"
+    )
+    assert result.exit_code == 2 and "'ten' is not a number" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("terms", "message"),
+    [
+        ('valid_days = "a week"', "valid_days = 'a week' must be a whole number of days"),
+        ("installment_periods = [0]", "installment_periods = [0] must be a list"),
+        ('installment_method = "equal"', 'must be "annuity" or "equal-principal"'),
+        ('settlement_discount = "1.5"', "settlement_discount = '1.5' must be a share below \"1\""),
+    ],
+)
+def test_bad_offer_terms_are_named(owed: Run, tmp_path: Path, terms: str, message: str) -> None:
+    (tmp_path / "fieldcase.toml").write_text(f"[institutions.hx-consumer.offers]\n{terms}\n")
+    result = owed("offers", "1", "--at", T.format("11:00"), as_="li.na")
+    assert result.exit_code == 2
+    assert "[institutions.hx-consumer.offers]" in result.stderr and message in result.stderr
+
+
+def test_equal_principal_label_and_no_extension(owed: Run, tmp_path: Path) -> None:
+    (tmp_path / "fieldcase.toml").write_text(
+        "[institutions.hx-consumer.offers]\ninstallment_periods = [3]\n"
+        'installment_method = "equal-principal"\nextension_days = 0\n'
+    )
+    data = offers(owed)
+    codes = [o["code"] for o in data["offers"]]
+    assert "extension-30" not in codes
+    assert data["offers"][0]["label"].startswith("3 monthly payments, from CNY ")
+
+
+def test_offers_need_a_schedule_and_their_own_code(owed: Run) -> None:
+    from decimal import Decimal
+
+    from fieldcase.model import Offer
+
+    class Empty:
+        @hookimpl
+        def repayment_offers(self, case: Any) -> list[Offer]:
+            return [
+                Offer(
+                    code="waiver",
+                    kind="waiver",
+                    label="?",
+                    currency=case.currency,
+                    total_payable=Decimal("0"),
+                )
+            ]
+
+    manager().register(Empty(), name="empty")
+    try:
+        result = owed("offers", "1", "--at", T.format("11:00"), as_="li.na")
+    finally:
+        manager().unregister(name="empty")
+    assert result.exit_code == 2 and "offer waiver has no schedule" in result.stderr

@@ -16,8 +16,15 @@ import attrs
 from .errors import InvalidInput, InvalidTransition, NotPermitted
 from .lifecycle import Stage
 from .model import ActionContext, Case, Offer, Payment, Promise
-from .money import format_money, parse_amount, round_money
-from .repayment import Balance, PromiseStatus, arrangement_remaining, case_balance, promise_statuses
+from .money import MINOR_UNITS, format_money, parse_amount, round_money
+from .repayment import (
+    Balance,
+    PromiseStatus,
+    arrangement_kept,
+    arrangement_remaining,
+    case_balance,
+    statuses_by_arrangement,
+)
 from .store import Change, Record
 
 if TYPE_CHECKING:
@@ -74,10 +81,18 @@ def money_view(services: Services, ref: str | int, at: dt.datetime) -> MoneyView
     payments = services.store.payments(case.id, case.currency)
     promises = services.store.promises(case.id, case.currency)
     arrangement = accepted_offer(services.store.offers(case.id))
+    balance = balance_of(services, case, at)
+    zone = case.borrower.timezone
+    if (
+        arrangement is not None
+        and balance.total > 0
+        and arrangement_kept(arrangement, promises, payments, zone, at)
+    ):
+        balance = attrs.evolve(balance, forgiven=balance.total, total=balance.total * 0)
     return MoneyView(
         case=case,
-        balance=balance_of(services, case, at),
-        promises=promise_statuses(promises, payments, case.borrower.timezone, at),
+        balance=balance,
+        promises=statuses_by_arrangement(promises, payments, zone, at),
         arrangement=arrangement,
         arrangement_remaining=(
             arrangement_remaining(arrangement, payments, at) if arrangement else None
@@ -98,6 +113,8 @@ def _check_offer(offer: Offer, case: Case) -> None:
     problem = None
     if offer.currency != case.currency:
         problem = f"is in {offer.currency}, but the case is in {case.currency}"
+    elif not offer.schedule:
+        problem = "has no schedule: say when each payment is due"
     elif offer.total_payable < 0 or any(p.amount < 0 for p in offer.schedule):
         problem = "has a negative amount"
     elif offer.schedule and sum(p.amount for p in offer.schedule) != offer.total_payable:
@@ -114,6 +131,20 @@ def present_offers(
     """Compute the offers for the case now, store them, and return them."""
     staff, case = services._begin(ref, actor, at)
     assert case.id is not None
+    current = accepted_offer(services.store.offers(case.id))
+    if current is not None:
+        services._refuse(
+            case,
+            staff.id,
+            at,
+            "present_offer",
+            InvalidTransition(
+                f"case {case.id} already has an arrangement ({current.code}, accepted "
+                f"{current.accepted_at:%Y-%m-%d}); see fieldcase balance {case.id}",
+                "offer.arrangement_exists",
+            ),
+            {"arrangement": current.code},
+        )
     balance = balance_of(services, case, at)
     visits = services.store.visits(case.id, case.currency)
     found: dict[str, Offer] = {}
@@ -128,7 +159,12 @@ def present_offers(
     ):
         for offer in batch or []:
             _check_offer(offer, case)
-            found.setdefault(offer.code, offer)
+            if offer.code in found:
+                raise InvalidInput(
+                    f"offer code {offer.code!r} is made twice (two plugins, or a plugin and "
+                    "the built-in offers); give each offer its own code"
+                )
+            found[offer.code] = offer
     threshold = _approval_threshold(services, case, balance)
     offers = [
         attrs.evolve(
@@ -172,7 +208,16 @@ def review_offer(
     staff, case = services._begin(ref, actor, at)
     offer = _find_offer(services, case, code)
     attempted = {"offer": offer.code, "approve": approve}
-    services._guard(case, staff, "review_offer", at, attempted=attempted, supervisor_only=True)
+    context = ActionContext(at=at, actor=staff.id, extra={"offer": offer})
+    services._guard(
+        case,
+        staff,
+        "review_offer",
+        at,
+        attempted=attempted,
+        context=context,
+        supervisor_only="review an offer",
+    )
     if offer.status != "needs-approval":
         services._refuse(
             case,
@@ -294,7 +339,14 @@ def split_amount(text: str, case: Case, currency: str | None) -> tuple[str, str 
     """``'CNY 1500'``, ``'1500 CNY'`` or ``'1500'``: the number and the currency named."""
     parts = text.replace("\u00a0", " ").split()
     # A currency is a three-letter code beside a number: "1500 CNY", "CNY 1500".
-    named = [p.upper() for p in parts if len(parts) > 1 and len(p) == 3 and p.isalpha()]
+    named = [
+        p.upper()
+        for p in parts
+        if len(parts) > 1
+        and len(p) == 3
+        and p.isalpha()
+        and (p.isupper() or p.upper() in MINOR_UNITS)
+    ]
     number = " ".join(p for p in parts if p.upper() not in named) or text
     given = {c for c in [*named, (currency or "").upper()] if c}
     if len(given) > 1:
@@ -348,9 +400,13 @@ def record_payment(
     )
     after = balance_with(services, case, [*payments, payment], at)
     arrangement = accepted_offer(services.store.offers(case.id))
-    fulfilled = (
-        arrangement is not None
-        and arrangement_remaining(arrangement, [*payments, payment], at) == 0
+    # An arrangement is fulfilled when every one of its promises was kept on time.
+    fulfilled = arrangement is not None and arrangement_kept(
+        arrangement,
+        services.store.promises(case.id, case.currency),
+        [*payments, payment],
+        case.borrower.timezone,
+        at,
     )
     paid_case = attrs.evolve(case, version=case.version + 1, updated_at=at)
     changes: list[Change] = [
@@ -367,12 +423,7 @@ def record_payment(
     closing = case.stage != Stage.CLOSED and (after.total == 0 or fulfilled)
     if closing:
         resolution = (
-            "settled"
-            if arrangement is not None
-            and arrangement.kind == "settlement"
-            and fulfilled
-            and after.total > 0
-            else "paid"
+            "settled" if arrangement is not None and fulfilled and after.total > 0 else "paid"
         )
         closed = attrs.evolve(
             paid_case,

@@ -132,9 +132,14 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+def _json_value(value: Any) -> Any:
+    # Times as ISO-8601 ("2026-11-24T10:07:00+08:00"), amounts as exact text.
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def emit(data: Any, json_: bool, human: Callable[[], None]) -> None:
     if json_:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_value))
     else:
         human()
 
@@ -1096,7 +1101,11 @@ def promise(app: App, case_ref: str, amount: str, due: dt.datetime, at: dt.datet
     made = app.services.record_promise(
         case_ref, actor=app.need_actor(), at=at, amount=amount, due=due.date()
     )
-    click.echo(f"Case {made.case_id}: promise of {made.amount} by {made.due} recorded")
+    case = app.services.get_case(made.case_id)
+    click.echo(
+        f"Case {made.case_id}: promise of {money(made.amount, case.currency)} by "
+        f"{made.due} recorded"
+    )
 
 
 # A negative AMOUNT must reach the amount check, not be taken for an option.
@@ -1189,6 +1198,11 @@ def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
             {"": "interest", "amount": money(b.interest, currency)},
             {"": "penalty interest", "amount": money(b.penalty, currency)},
             {"": "fees", "amount": money(b.fees, currency)},
+            *(
+                [{"": "forgiven (arrangement kept)", "amount": money(b.forgiven, currency)}]
+                if b.forgiven
+                else []
+            ),
             {"": "owed", "amount": money(b.total, currency)},
             {"": "paid so far", "amount": money(b.paid, currency)},
         ]

@@ -85,8 +85,52 @@ BUILTIN_SETTINGS: dict[str, tuple[str, Any]] = {
 }
 
 
+def _share(v: Any) -> bool:
+    return Decimal(str(v)).is_finite() and 0 <= Decimal(str(v)) <= 1
+
+
+def _amount(v: Any) -> bool:
+    return Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0
+
+
+#: The terms of the built-in offers, ``[institutions.<id>.offers]``.
+OFFER_SETTINGS: dict[str, tuple[str, Any]] = {
+    "installment_periods": (
+        "a list of whole numbers of months such as [3, 6, 12]",
+        lambda v: isinstance(v, list) and all(isinstance(n, int) and 1 <= n <= 360 for n in v),
+    ),
+    "installment_rate": ('an annual rate such as "0.12"', _amount),
+    "installment_method": (
+        '"annuity" or "equal-principal"',
+        lambda v: v in ("annuity", "equal-principal"),
+    ),
+    "extension_days": ("a whole number of days, 0 for none", lambda v: int(v) >= 0),
+    "extension_fee": ('an amount such as "25.00"', _amount),
+    "waiver_share": ('a share from "0" to "1"', _share),
+    "waiver_pay_within_days": ("a whole number of days, 1 or more", lambda v: int(v) >= 1),
+    "settlement_discount": (
+        'a share below "1" such as "0.20"',
+        lambda v: _share(v) and Decimal(str(v)) < 1,
+    ),
+    "settlement_days": ("a whole number of days, 1 or more", lambda v: int(v) >= 1),
+    "valid_days": ("a whole number of days, 1 or more", lambda v: int(v) >= 1),
+}
+
+
 def _check_builtin_settings(path: Path, institution: str, section: Mapping[str, Any]) -> None:
-    for key, (expected, valid) in BUILTIN_SETTINGS.items():
+    offers = section.get("offers", {})
+    if not isinstance(offers, dict):
+        raise InvalidInput(
+            f"{path}: offers of {institution} must be a table, [institutions.{institution}.offers]"
+        )
+    _check(path, f"institutions.{institution}.offers", offers, OFFER_SETTINGS)
+    _check(path, f"institutions.{institution}", section, BUILTIN_SETTINGS)
+
+
+def _check(
+    path: Path, where: str, section: Mapping[str, Any], rules: Mapping[str, tuple[str, Any]]
+) -> None:
+    for key, (expected, valid) in rules.items():
         if key not in section:
             continue
         value = section[key]
@@ -95,6 +139,4 @@ def _check_builtin_settings(path: Path, institution: str, section: Mapping[str, 
         except (ValueError, TypeError, ArithmeticError):
             ok = False
         if not ok:
-            raise InvalidInput(
-                f"{path}: [institutions.{institution}] {key} = {value!r} must be {expected}"
-            )
+            raise InvalidInput(f"{path}: [{where}] {key} = {value!r} must be {expected}")

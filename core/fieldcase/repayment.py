@@ -34,6 +34,8 @@ class Balance:
     total: Decimal
     overpaid: Decimal
     days_past_due: int
+    #: What an arrangement kept in full let the borrower off (settlement, waiver).
+    forgiven: Decimal = Decimal(0)
 
 
 def case_balance(
@@ -126,6 +128,36 @@ def promise_statuses(
             status = "open"
         result.append(PromiseStatus(promise, status, covered))
     return result
+
+
+def statuses_by_arrangement(
+    promises: Sequence[Promise], payments: Sequence[Payment], zone: str, at: dt.datetime
+) -> list[PromiseStatus]:
+    """Promise statuses, each arrangement's promises (and loose ones) judged on their own.
+
+    A broken promise made on the doorstep does not spoil a later arrangement:
+    payments count toward a group from the group's first promise on.
+    """
+    groups: dict[int | None, list[Promise]] = {}
+    for promise in promises:
+        groups.setdefault(promise.offer_id, []).append(promise)
+    result = []
+    for group in groups.values():
+        result.extend(promise_statuses(group, payments, zone, at))
+    return sorted(result, key=lambda s: (s.promise.due, s.promise.id or 0))
+
+
+def arrangement_kept(
+    offer: Offer,
+    promises: Sequence[Promise],
+    payments: Sequence[Payment],
+    zone: str,
+    at: dt.datetime,
+) -> bool:
+    """Whether every promise of the accepted ``offer`` was kept, on time, by ``at``."""
+    own = [p for p in promises if p.offer_id == offer.id]
+    statuses = promise_statuses(own, payments, zone, at)
+    return bool(statuses) and all(s.status == "kept" for s in statuses)
 
 
 def arrangement_remaining(offer: Offer, payments: Sequence[Payment], at: dt.datetime) -> Decimal:

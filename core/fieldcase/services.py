@@ -269,7 +269,8 @@ class Services:
         Field staff act on cases assigned to them, and on those where they are in
         ``also_permitted`` (the staff visiting together); supervisors on all.
         """
-        if case.updated_at is not None and at < case.updated_at:
+        # Money arrives when it arrives: a payment may be recorded after later actions.
+        if case.updated_at is not None and at < case.updated_at and action != "record_payment":
             zone = case.borrower.zone
             raise InvalidInput(
                 f"--at {at.astimezone(zone):%Y-%m-%d %H:%M %z} is before case {case.id}'s "

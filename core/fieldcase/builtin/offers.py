@@ -3,14 +3,14 @@
 Terms come from ``[institutions.<id>.offers]`` in fieldcase.toml; every key
 is optional:
 
-    installment_periods = [3, 6, 12]   # months
+    installment_periods = [3, 6, 12]   # months; [] for none
     installment_rate = "0.12"          # annual rate, as a fraction
     installment_method = "annuity"     # or "equal-principal"
-    extension_days = 30
+    extension_days = 30                # 0 for no extension
     extension_fee = "0"                # in the case currency
     waiver_share = "1"                 # of the penalty interest: 1 full, 0.5 half
     waiver_pay_within_days = 14
-    settlement_discount = "0.20"       # off the balance
+    settlement_discount = "0.20"       # off the balance; "0" for no settlement
     settlement_days = 14
     valid_days = 7                     # how long an offer stands
 """
@@ -71,12 +71,18 @@ def repayment_offers(
     for periods in t["installment_periods"]:
         schedule = build(owed, rate / 12, int(periods), add_months(today, 1), currency)
         total = sum((i.payment for i in schedule), Decimal(0))
+        first, last = schedule[0].payment, schedule[-1].payment
+        label = f"{periods} monthly payments of {format_money(first, currency)}"
+        if method == "equal-principal":
+            label = (
+                f"{periods} monthly payments, from {format_money(first, currency)} "
+                f"down to {format_money(last, currency)}"
+            )
         offers.append(
             Offer(
                 code=f"installment-{periods}",
                 kind="installment",
-                label=f"{periods} monthly payments of "
-                f"{format_money(schedule[0].payment, currency)}",
+                label=label,
                 currency=currency,
                 total_payable=total,
                 schedule=tuple(ScheduledPayment(i.due, i.payment) for i in schedule),
@@ -89,20 +95,21 @@ def repayment_offers(
     days = int(t["extension_days"])
     fee = round_money(Decimal(str(t["extension_fee"])), currency)
     due = today + dt.timedelta(days=days)
-    offers.append(
-        Offer(
-            code=f"extension-{days}",
-            kind="extension",
-            label=f"Pay everything by {due}"
-            + (f", fee {format_money(fee, currency)}" if fee else ""),
-            currency=currency,
-            total_payable=owed + fee,
-            schedule=(ScheduledPayment(due, owed + fee),),
-            expires=expires,
-            saving=-fee,
-            terms={"days": days, "fee": str(fee)},
+    if days > 0:  # extension_days = 0 switches the extension off
+        offers.append(
+            Offer(
+                code=f"extension-{days}",
+                kind="extension",
+                label=f"Pay everything by {due}"
+                + (f", fee {format_money(fee, currency)}" if fee else ""),
+                currency=currency,
+                total_payable=owed + fee,
+                schedule=(ScheduledPayment(due, owed + fee),),
+                expires=expires,
+                saving=-fee,
+                terms={"days": days, "fee": str(fee)},
+            )
         )
-    )
 
     share = Decimal(str(t["waiver_share"]))
     waived = round_money(balance.penalty * share, currency)
