@@ -1565,7 +1565,9 @@ def report() -> None:
 def report_command(found: Any) -> click.Command:
     """A ``fieldcase report NAME`` command for one registered report."""
 
-    @click.command(name=found.name, help=found.description)
+    example = f"\n\n\b\nExample:\n    fieldcase report {found.name} --format csv > {found.name}.csv"
+
+    @click.command(name=found.name, help=(found.description or found.name) + example)
     @click.option(
         "--format",
         "fmt",
