@@ -421,3 +421,84 @@ def test_compliance_report_counts_refusals(packs: Run) -> None:
     )
     assert [r["rule"] for r in only] == ["in.rbi.hours"]
     assert "compliance" in packs("report", "--help").stdout
+
+
+def test_call_limits_are_per_person_and_dates_are_the_borrowers(packs: Run) -> None:
+    # 20:00 in New York is already the next day in UTC: the refusal names the local day.
+    assert call(packs, 1, "2026-11-03T20:00-05:00", outcome="reached").exit_code == 0
+    result = call(packs, 1, "2026-11-04T11:00-05:00")
+    assert result.exit_code == 1
+    assert "conversation with the borrower on 2026-11-03" in result.stderr
+    # A call to a third party (to locate the borrower) is not held against the borrower's limit.
+    third = call(packs, 1, "2026-11-04T11:10-05:00", target="third-party", purpose="locate")
+    assert third.exit_code == 0, third.output
+
+
+def test_badges_recorded_later_and_checked_with_companions(packs: Run) -> None:
+    packs("assign", "3", "--to", "nb", "--at", "2026-11-20T09:00+05:30", as_="sup")
+    code, verdicts = check(
+        packs,
+        3,
+        "--action",
+        "plan_visit",
+        "--date",
+        "2026-11-25",
+        "--window",
+        "10:00-12:00",
+        "--at",
+        "2026-11-20T10:00+05:30",
+    )
+    assert code == 1 and verdicts["in.rbi.agent_identity"] == "DENY"
+    result = packs("staff", "badge", "nb", "RA-2001", "--at", "2026-11-20T10:05+05:30", as_="sup")
+    assert result.exit_code == 0, result.output
+    staff = {s["id"]: s["badge"] for s in json.loads(packs("staff", "--json").stdout)}
+    assert staff["nb"] == "RA-2001"
+    code, verdicts = check(
+        packs,
+        3,
+        "--action",
+        "plan_visit",
+        "--date",
+        "2026-11-25",
+        "--window",
+        "10:00-12:00",
+        "--with",
+        "w2",
+        "--at",
+        "2026-11-20T10:10+05:30",
+    )
+    assert code == 0 and verdicts["in.rbi.agent_identity"] == "allow"
+    code, cn = check(
+        packs,
+        2,
+        "--action",
+        "plan_visit",
+        "--date",
+        "2026-11-25",
+        "--window",
+        "10:00-12:00",
+        "--with",
+        "w2",
+        "--at",
+        "2026-11-20T10:00+08:00",
+    )
+    assert code == 0 and cn["cn.two_staff"] == "allow"
+
+
+def test_a_malformed_rule_setting_is_named(packs: Run, tmp_path: Path) -> None:
+    (tmp_path / "fieldcase.toml").write_text(
+        SETTINGS + '\n[institutions.hx.rules."cn.hours"]\nstart = "9:00"\n'
+    )
+    result = packs(
+        "check",
+        "2",
+        "--action",
+        "contact",
+        "--channel",
+        "phone",
+        "--at",
+        "2026-11-23T10:00+08:00",
+        as_="w",
+    )
+    assert result.exit_code == 2
+    assert "rule setting '9:00' is not a time HH:MM" in result.stderr

@@ -21,6 +21,7 @@ WALKS = [
     pytest.param("guide.md", 30, False, id="guide.md"),
     pytest.param("import-export.md", 30, True, id="import-export.md"),
     pytest.param("offers.md", 40, False, id="offers.md"),
+    pytest.param("compliance.md", 40, False, id="compliance.md"),
 ]
 
 

@@ -235,10 +235,26 @@ def staff(ctx: click.Context, json_: bool) -> None:
     assert app is not None
     services = app.services
     rows = [
-        {"id": s.id, "name": s.name, "role": s.role, "open cases": count}
+        {"id": s.id, "name": s.name, "role": s.role, "badge": s.badge, "open cases": count}
         for s, count in services.staff_with_workload()
     ]
     emit(rows, json_, lambda: table(rows))
+
+
+@staff.command("badge")
+@click.argument("staff_id")
+@click.argument("badge")
+@at_option
+@pass_app
+def staff_badge(app: App, staff_id: str, badge: str, at: dt.datetime) -> None:
+    """Record a staff member's official identity number (supervisors).
+
+    \b
+    Example:
+        fieldcase --as chen.wei staff badge li.na RA-1001
+    """
+    member = app.services.set_badge(staff_id, badge, actor=app.need_actor(), at=at)
+    click.echo(f"{member.id}: identity number {member.badge}")
 
 
 @staff.command("add")
@@ -1496,6 +1512,13 @@ def flags(
     help="Visit date for plan_visit (with --window).",
 )
 @click.option("--window", help="HH:MM-HH:MM in the borrower's local time.")
+@click.option(
+    "--with",
+    "companions",
+    multiple=True,
+    metavar="STAFF",
+    help="Another visiting staff member, as plan --with (repeatable).",
+)
 @at_option
 @json_option
 @pass_app
@@ -1508,12 +1531,15 @@ def check(
     purpose: str | None,
     date_: dt.datetime | None,
     window: str | None,
+    companions: tuple[str, ...],
     at: dt.datetime,
     json_: bool,
 ) -> None:
     """Dry run: every rule consulted for an action now, and its verdict. Writes nothing.
 
     Exits 0 when the action would be allowed, 1 when a rule would refuse it.
+    Only the rules are asked: the stage and permission checks of the action
+    itself are not part of the dry run.
 
     \b
     Example:
@@ -1542,6 +1568,7 @@ def check(
         target=target,
         purpose=purpose,
         window=span,
+        companions=companions,
     )
     rows = [
         {

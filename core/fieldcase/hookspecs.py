@@ -24,7 +24,7 @@ hookspec = pluggy.HookspecMarker("fieldcase")
 @hookspec
 def check_action(
     case: Case | None, action: str, context: ActionContext, settings: Mapping[str, Any]
-) -> Decision | None:
+) -> Decision | list[Decision] | None:
     """Decide whether ``action`` may be taken on ``case`` now.
 
     Called before every state-changing action, outside the write transaction.
@@ -34,7 +34,8 @@ def check_action(
     time (aware), the actor and, where they apply, channel, target, visit
     window and visiting staff.
 
-    Return a :class:`~fieldcase.model.Decision` or None to abstain. Any
+    Return a :class:`~fieldcase.model.Decision`, a list of them (one per rule
+    consulted, as rule packs do), or None to abstain. Any
     denial refuses the action: every denial is shown with its rule id and
     reason and recorded as one ``refused`` event.
     """

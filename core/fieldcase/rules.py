@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from .errors import InvalidInput
 from .model import ActionContext, Case, ContactAttempt, Decision
 
 #: Actions that reach the borrower or someone about the borrower.
@@ -64,7 +65,24 @@ class RulePack:
 
 
 def clock(text: str) -> dt.time:
-    return dt.time.fromisoformat(text)
+    """A rule parameter ``HH:MM``; a wrong one names itself instead of crashing."""
+    try:
+        return dt.time.fromisoformat(str(text))
+    except ValueError:
+        raise InvalidInput(f"rule setting {text!r} is not a time HH:MM, e.g. 08:00") from None
+
+
+def whole(value: Any, name: str) -> int:
+    """A whole-number rule parameter."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"rule setting {name} = {value!r} is not a whole number") from None
+
+
+def local_day(case: Case, moment: dt.datetime) -> dt.date:
+    """The borrower's calendar day of ``moment``: what a refusal should name."""
+    return moment.astimezone(ZoneInfo(case.borrower.timezone)).date()
 
 
 def outside_hours(

@@ -1100,6 +1100,33 @@ class Services:
         )
         return saved
 
+    def set_badge(self, staff_id: str, badge: str, *, actor: str, at: dt.datetime) -> Staff:
+        """Record a staff member's official identity number (agent licence, badge)."""
+        acting = self.actor(actor)
+        member = self.store.get_staff(staff_id)
+        if not badge.strip():
+            raise InvalidInput("the identity number must not be empty")
+        if not acting.is_supervisor:
+            self.refuse_unscoped(
+                acting.id,
+                at,
+                "staff_badge",
+                NotPermitted(
+                    "only a supervisor may record identity numbers", "permission.supervisor"
+                ),
+                {"staff": staff_id},
+            )
+        updated = attrs.evolve(member, badge=badge.strip())
+        event, _ = self.store.commit(
+            "staff_updated",
+            actor=acting.id,
+            at=_aware(at),
+            records=[updated],
+            data={"id": staff_id, "badge": updated.badge},
+        )
+        self._notify(None, event)
+        return updated
+
     def dry_run(
         self,
         ref: str | int,
@@ -1111,6 +1138,7 @@ class Services:
         target: str | None = None,
         purpose: str | None = None,
         window: tuple[dt.datetime, dt.datetime] | None = None,
+        companions: Sequence[str] = (),
     ) -> list[tuple[str, Decision]]:
         """Every rule ``check_action`` consults for ``action`` now, and its verdict.
 
@@ -1122,7 +1150,15 @@ class Services:
         visit = self._pending_visit(case)
         if window is None and visit is not None and action in ("plan_visit", "start_visit"):
             window = visit.window()
-        visiting = visit.staff if visit else (staff.id,)
+        # As plan would: the visit's staff, or the assignee with any companions.
+        visiting = list(visit.staff) if visit and not companions else [case.assigned_to or staff.id]
+        for other in companions:
+            try:
+                self.actor(other)
+            except StaffNotFound as exc:
+                raise InvalidInput(f"--with: {exc}") from None
+            if other not in visiting:
+                visiting.append(other)
         context = ActionContext(
             at=_aware(at),
             actor=staff.id,

@@ -8,7 +8,16 @@ from typing import Any
 
 from fieldcase import hookimpl
 from fieldcase.model import ActionContext, Case, Decision
-from fieldcase.rules import CONTACT_ACTIONS, Rule, RulePack, clock, outside_hours, within
+from fieldcase.rules import (
+    CONTACT_ACTIONS,
+    Rule,
+    RulePack,
+    clock,
+    local_day,
+    outside_hours,
+    whole,
+    within,
+)
 
 CONVENTION = "NIFA Self-Regulatory Convention on Overdue Debt Collection (2018)"
 
@@ -67,7 +76,7 @@ def check_action(
         )
     )
     if action in ("plan_visit", "start_visit"):
-        least = int(PACK.params("cn.two_staff", settings)["min_staff"])
+        least = whole(PACK.params("cn.two_staff", settings)["min_staff"], "min_staff")
         verdicts.append(
             PACK.verdict(
                 "cn.two_staff",
@@ -91,14 +100,14 @@ def check_action(
             )
         )
     if action == "contact" and context.channel == "bureau":
-        period = int(PACK.params("cn.bureau", settings)["period_days"])
+        period = whole(PACK.params("cn.bureau", settings)["period_days"], "period_days")
         recent = [c for c in within(context.contacts, context.at, period) if c.channel == "bureau"]
         denial = None
         if "no-credit-relationship" in case.flags:
             denial = "no open credit relationship with the borrower: no credit-report inquiry"
         elif recent:
             denial = (
-                f"a credit-report inquiry on {recent[-1].at:%Y-%m-%d} already; "
+                f"a credit-report inquiry on {local_day(case, recent[-1].at)} already; "
                 f"at most one every {period} days"
             )
         verdicts.append(PACK.verdict("cn.bureau", denial))

@@ -71,7 +71,7 @@ def check_action(
                 "in.rbi.agent_identity",
                 (
                     f"no identity number on record for {', '.join(missing)}; "
-                    "add it with fieldcase staff add ID --badge NUMBER"
+                    "record it with fieldcase staff badge ID NUMBER"
                     if missing
                     else None
                 ),

@@ -7,7 +7,16 @@ from typing import Any
 
 from fieldcase import hookimpl
 from fieldcase.model import ActionContext, Case, Decision
-from fieldcase.rules import CONTACT_ACTIONS, Rule, RulePack, clock, outside_hours, within
+from fieldcase.rules import (
+    CONTACT_ACTIONS,
+    Rule,
+    RulePack,
+    clock,
+    local_day,
+    outside_hours,
+    whole,
+    within,
+)
 
 PACK = RulePack(
     name="us-regf",
@@ -88,12 +97,13 @@ def check_action(
             ),
         )
     )
-    if action == "contact" and context.channel == "phone":
+    # Call limits are per person: calls to the borrower about this debt.
+    if action == "contact" and context.channel == "phone" and context.target != "third-party":
         rule = p["us.regf.call_frequency"]
         calls = [
             c
-            for c in within(context.contacts, context.at, int(rule["days"]))
-            if c.channel == "phone"
+            for c in within(context.contacts, context.at, whole(rule["days"], "days"))
+            if c.channel == "phone" and c.target == "borrower"
         ]
         verdicts.append(
             PACK.verdict(
@@ -101,7 +111,7 @@ def check_action(
                 (
                     f"{len(calls)} call attempts in the last {rule['days']} days already; "
                     f"at most {rule['max_calls']}"
-                    if len(calls) >= int(rule["max_calls"])
+                    if len(calls) >= whole(rule["max_calls"], "max_calls")
                     else None
                 ),
             )
@@ -109,15 +119,15 @@ def check_action(
         rule = p["us.regf.after_conversation"]
         talks = [
             c
-            for c in within(context.contacts, context.at, int(rule["days"]))
+            for c in within(context.contacts, context.at, whole(rule["days"], "days"))
             if c.channel == "phone" and c.outcome == "reached" and c.target == "borrower"
         ]
         verdicts.append(
             PACK.verdict(
                 "us.regf.after_conversation",
                 (
-                    f"a telephone conversation with the borrower on {talks[-1].at:%Y-%m-%d}: "
-                    f"no call for {rule['days']} days after it"
+                    f"a telephone conversation with the borrower on "
+                    f"{local_day(case, talks[-1].at)}: no call for {rule['days']} days after it"
                     if talks
                     else None
                 ),
@@ -132,7 +142,7 @@ def check_action(
             denial = (
                 "a third party may be asked only for the borrower's location (--purpose locate)"
             )
-        elif len(earlier) >= int(rule["max_contacts"]):
+        elif len(earlier) >= whole(rule["max_contacts"], "max_contacts"):
             denial = "this debt's third parties were already contacted once"
         verdicts.append(PACK.verdict("us.regf.third_party", denial))
     return verdicts
