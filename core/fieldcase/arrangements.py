@@ -23,6 +23,7 @@ from .repayment import (
     arrangement_kept,
     arrangement_remaining,
     case_balance,
+    promise_statuses,
     statuses_by_arrangement,
 )
 from .store import Change, Record
@@ -75,6 +76,24 @@ def accepted_offer(offers: Sequence[Offer]) -> Offer | None:
     return accepted[-1] if accepted else None
 
 
+def active_arrangement(services: Services, case: Case, at: dt.datetime) -> Offer | None:
+    """The accepted offer still standing: none of its promises broken at ``at``."""
+    assert case.id is not None
+    offer = accepted_offer(services.store.offers(case.id))
+    if offer is None:
+        return None
+    own = [p for p in services.store.promises(case.id, case.currency) if p.offer_id == offer.id]
+    statuses = promise_statuses(
+        own, services.store.payments(case.id, case.currency), case.borrower.timezone, at
+    )
+    return None if any(s.status == "broken" for s in statuses) else offer
+
+
+def concession(offer: Offer | None) -> bool:
+    """An arrangement that, kept, lets the borrower off part of the debt."""
+    return offer is not None and offer.saving > 0
+
+
 def money_view(services: Services, ref: str | int, at: dt.datetime) -> MoneyView:
     case = services.store.get_case(ref)
     assert case.id is not None
@@ -84,8 +103,9 @@ def money_view(services: Services, ref: str | int, at: dt.datetime) -> MoneyView
     balance = balance_of(services, case, at)
     zone = case.borrower.timezone
     if (
-        arrangement is not None
+        concession(arrangement)
         and balance.total > 0
+        and arrangement is not None
         and arrangement_kept(arrangement, promises, payments, zone, at)
     ):
         balance = attrs.evolve(balance, forgiven=balance.total, total=balance.total * 0)
@@ -131,7 +151,7 @@ def present_offers(
     """Compute the offers for the case now, store them, and return them."""
     staff, case = services._begin(ref, actor, at)
     assert case.id is not None
-    current = accepted_offer(services.store.offers(case.id))
+    current = active_arrangement(services, case, at)
     if current is not None:
         services._refuse(
             case,
@@ -265,7 +285,7 @@ def accept_offer(
     services._guard(case, staff, "accept_offer", at, attempted=attempted, context=context)
     refusal: str | None = None
     rule = "offer.accept"
-    current = accepted_offer(services.store.offers(case.id))
+    current = active_arrangement(services, case, at)
     if offer.status == "accepted":
         refusal = f"offer {offer.code} was already accepted on {offer.accepted_at:%Y-%m-%d}"
         rule = "offer.accepted_twice"
@@ -394,27 +414,43 @@ def record_payment(
                 )
             return earlier, False, case
     attempted = {"amount": str(value), "reference": reference}
+    if at < case.referred_at:
+        raise InvalidInput(
+            f"--at {at.isoformat()} is before case {case.id} was referred "
+            f"({case.referred_at.isoformat()})"
+        )
     services._guard(case, staff, "record_payment", at, attempted=attempted)
     payment = Payment(
         case_id=case.id, amount=value, at=at, reference=reference, recorded_by=staff.id
     )
     after = balance_with(services, case, [*payments, payment], at)
     arrangement = accepted_offer(services.store.offers(case.id))
-    # An arrangement is fulfilled when every one of its promises was kept on time.
-    fulfilled = arrangement is not None and arrangement_kept(
-        arrangement,
-        services.store.promises(case.id, case.currency),
-        [*payments, payment],
-        case.borrower.timezone,
-        at,
+    # A concession (settlement, waiver) is earned when every promise was kept on time.
+    fulfilled = (
+        concession(arrangement)
+        and arrangement is not None
+        and arrangement_kept(
+            arrangement,
+            services.store.promises(case.id, case.currency),
+            [*payments, payment],
+            case.borrower.timezone,
+            at,
+        )
     )
-    paid_case = attrs.evolve(case, version=case.version + 1, updated_at=at)
+    last = max(case.updated_at or at, at)
+    paid_case = attrs.evolve(case, version=case.version + 1, updated_at=last)
+    # Offers were worked out from the balance before this money: they no longer stand.
+    stale = tuple(
+        attrs.evolve(o, status="superseded")
+        for o in services.store.offers(case.id)
+        if o.status in OPEN_OFFER
+    )
     changes: list[Change] = [
         Change(
             "payment_recorded",
             staff.id,
             at,
-            (paid_case, payment),
+            (paid_case, payment, *stale),
             {**attempted, "balance_after": str(after.total)},
             case.id,
             case.version,
@@ -422,14 +458,12 @@ def record_payment(
     ]
     closing = case.stage != Stage.CLOSED and (after.total == 0 or fulfilled)
     if closing:
-        resolution = (
-            "settled" if arrangement is not None and fulfilled and after.total > 0 else "paid"
-        )
+        resolution = "settled" if fulfilled and after.total > 0 else "paid"
         closed = attrs.evolve(
             paid_case,
             stage=Stage.CLOSED,
             resolution=resolution,
-            closed_at=at,
+            closed_at=last,
             version=paid_case.version + 1,
         )
         changes.append(

@@ -1370,7 +1370,7 @@ def export() -> None:
 @click.option("--since", metavar="TIME", help="Only cases with events from TIME on.")
 @click.option(
     "--after-event",
-    type=click.IntRange(0),
+    type=click.IntRange(0, 2**62),
     metavar="N",
     help="Only cases with events after event N (the cursor of the last export).",
 )
@@ -1420,6 +1420,10 @@ def export_visits(
     exporter = services.exporter_for(fmt, output)
     if output is None and exporter.binary:
         raise click.UsageError(f"{exporter.name} writes a binary file: give --output FILE")
+    if output is not None and Path(f"{output}").resolve() in {
+        Path(f"{app.db_path}{suffix}").resolve() for suffix in ("", "-wal", "-shm")
+    }:
+        raise click.BadParameter("that is the database itself", param_hint="'--output'")
     if output is not None and not output.parent.is_dir():
         raise click.BadParameter(f"folder {output.parent} does not exist", param_hint="'--output'")
     options: dict[str, Any] = dict(

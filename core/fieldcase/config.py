@@ -54,6 +54,11 @@ def load_config(path: str | Path | None = None) -> Config:
             raise InvalidInput(f"{chosen}: {name} must be a table, e.g. [institutions.{name}]")
     for name, section in institutions.items():
         _check_builtin_settings(chosen, name, section)
+        rules = section.get("rules", {})
+        if not isinstance(rules, dict) or not all(isinstance(r, dict) for r in rules.values()):
+            raise InvalidInput(
+                f'{chosen}: rules of {name} must be tables: [institutions.{name}.rules."<rule id>"]'
+            )
     return Config(institutions=institutions, plugins=plugins, path=chosen)
 
 
@@ -69,14 +74,8 @@ BUILTIN_SETTINGS: dict[str, tuple[str, Any]] = {
         'a share of the overdue amount such as "0.3"',
         lambda v: Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0,
     ),
-    "approval_threshold": (
-        'an amount such as "1000.00"',
-        lambda v: Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0,
-    ),
-    "approval_threshold_share": (
-        'a share of the balance such as "0.10"',
-        lambda v: Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0,
-    ),
+    "approval_threshold": ('an amount such as "1000.00"', lambda v: _amount(v)),
+    "approval_threshold_share": ('a share of the balance such as "0.10"', lambda v: _share(v)),
     "day_count": ("365 or 360", lambda v: int(v) in (360, 365)),
     "rule_packs": (
         'a list of rule packs such as ["cn"]',
@@ -90,7 +89,11 @@ def _share(v: Any) -> bool:
 
 
 def _amount(v: Any) -> bool:
-    return Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0
+    return Decimal(str(v)).is_finite() and 0 <= Decimal(str(v)) < 10**15
+
+
+def _days(low: int) -> Any:
+    return lambda v: not isinstance(v, bool) and low <= int(v) <= 3650
 
 
 #: The terms of the built-in offers, ``[institutions.<id>.offers]``.
@@ -104,16 +107,16 @@ OFFER_SETTINGS: dict[str, tuple[str, Any]] = {
         '"annuity" or "equal-principal"',
         lambda v: v in ("annuity", "equal-principal"),
     ),
-    "extension_days": ("a whole number of days, 0 for none", lambda v: int(v) >= 0),
+    "extension_days": ("a whole number of days up to 3650, 0 for none", _days(0)),
     "extension_fee": ('an amount such as "25.00"', _amount),
     "waiver_share": ('a share from "0" to "1"', _share),
-    "waiver_pay_within_days": ("a whole number of days, 1 or more", lambda v: int(v) >= 1),
+    "waiver_pay_within_days": ("a whole number of days from 1 to 3650", _days(1)),
     "settlement_discount": (
         'a share below "1" such as "0.20"',
         lambda v: _share(v) and Decimal(str(v)) < 1,
     ),
-    "settlement_days": ("a whole number of days, 1 or more", lambda v: int(v) >= 1),
-    "valid_days": ("a whole number of days, 1 or more", lambda v: int(v) >= 1),
+    "settlement_days": ("a whole number of days from 1 to 3650", _days(1)),
+    "valid_days": ("a whole number of days from 1 to 3650", _days(1)),
 }
 
 

@@ -283,7 +283,7 @@ class RowValidator:
                 clean["overdue_since"] = parsed
         elif text.get("days_past_due"):
             days = text["days_past_due"]
-            if not days.isdigit():
+            if not (days.isascii() and days.isdigit() and int(days) <= 36500):
                 problems.append(("days_past_due", days, "must be a whole number of days"))
             elif zone is not None:
                 today = self.at.astimezone(zone).date()
@@ -298,6 +298,8 @@ class RowValidator:
                 problems.append(("phone", phone, str(exc)))
         if problems:
             return None, [Reject(0, f, v, r) for f, v, r in problems]
+        # Which fields the row really gave: an update changes only those.
+        clean["given"] = frozenset(name for name, value in text.items() if value)
         return clean, []
 
 

@@ -48,8 +48,12 @@ MAX_MINOR = 10**17
 
 def to_minor(amount: Decimal, currency: str) -> int:
     """``Decimal('12.34')`` in CNY -> ``1234``. Refuses amounts finer than the minor unit."""
-    minor = amount.scaleb(exponent(currency))
-    if minor != minor.to_integral_value():
+    try:
+        minor = amount.scaleb(exponent(currency))
+        whole = minor == minor.to_integral_value()
+    except ArithmeticError:
+        raise InvalidInput(f"{amount} {currency} is too large an amount") from None
+    if not whole:
         raise InvalidInput(
             f"{amount} has more decimal places than {currency} allows ({exponent(currency)})"
         )

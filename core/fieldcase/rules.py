@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ import attrs
 
 from .errors import InvalidInput
 from .model import ActionContext, Case, ContactAttempt, Decision
+from .money import parse_rate
 
 #: Actions that reach the borrower or someone about the borrower.
 CONTACT_ACTIONS = ("contact", "plan_visit", "start_visit")
@@ -54,7 +56,11 @@ class RulePack:
         return next(r for r in self.rules if r.id == rule_id)
 
     def params(self, rule_id: str, settings: Mapping[str, Any]) -> dict[str, Any]:
-        overrides = settings.get("rules", {}).get(rule_id, {})
+        rules = settings.get("rules", {})
+        overrides = rules.get(rule_id, {}) if isinstance(rules, Mapping) else {}
+        if not isinstance(overrides, Mapping):
+            where = f'[institutions.<id>.rules."{rule_id}"]'
+            raise InvalidInput(f"rule settings for {rule_id} must be a table: {where}")
         return {**self.rule(rule_id).params, **overrides}
 
     def verdict(self, rule_id: str, denial: str | None) -> Decision:
@@ -75,9 +81,20 @@ def clock(text: str) -> dt.time:
 def whole(value: Any, name: str) -> int:
     """A whole-number rule parameter."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"rule setting {name} = {value!r} is not a whole number") from None
+        number = -1
+    if not 0 <= number <= 36500:
+        raise InvalidInput(f"rule setting {name} = {value!r} is not a whole number up to 36500")
+    return number
+
+
+def annual_rate(value: Any, name: str) -> Decimal:
+    """A rate rule parameter: '0.24' or '24%'."""
+    try:
+        return parse_rate(str(value))
+    except InvalidInput:
+        raise InvalidInput(f"rule setting {name} = {value!r} is not a rate such as 0.24") from None
 
 
 def local_day(case: Case, moment: dt.datetime) -> dt.date:

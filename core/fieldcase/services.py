@@ -1090,7 +1090,15 @@ class Services:
         attempted = {"set": list(add), "clear": list(remove), "note": note}
         if flags == tuple(sorted(case.flags)):
             return case
-        self._guard(case, staff, "flag", at, attempted=attempted)
+        # Anyone on the case may raise a flag; only a supervisor may lift one.
+        self._guard(
+            case,
+            staff,
+            "flag",
+            at,
+            attempted=attempted,
+            supervisor_only="clear a compliance flag" if remove else False,
+        )
         saved, _ = self._save(
             "flags_changed",
             attrs.evolve(case, flags=flags),

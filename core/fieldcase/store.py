@@ -1205,6 +1205,16 @@ class Store:
             )
         ]
 
+    def has_money(self, case_id: int) -> bool:
+        """Whether the case has offers, promises or payments recorded in its currency."""
+        row = self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM payments WHERE case_id = ?)"
+            " OR EXISTS (SELECT 1 FROM promises WHERE case_id = ?)"
+            " OR EXISTS (SELECT 1 FROM offers WHERE case_id = ?)",
+            [case_id, case_id, case_id],
+        ).fetchone()
+        return bool(row[0])
+
     def refusal_counts(
         self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
     ) -> list[dict[str, Any]]:

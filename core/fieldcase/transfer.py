@@ -57,6 +57,26 @@ UPDATABLE = (
 )
 
 
+#: For each updatable column, the import fields that set it.
+UPDATE_SOURCES: dict[str, tuple[str, ...]] = {
+    "borrower_name": ("borrower_name",),
+    "national_id": ("national_id",),
+    "phone": ("phone",),
+    "address": ("address",),
+    "timezone": ("timezone",),
+    "jurisdiction": ("jurisdiction",),
+    "currency": ("currency",),
+    "principal_minor": ("principal",),
+    "overdue_minor": ("overdue_amount",),
+    "overdue_since": ("overdue_since", "days_past_due"),
+    "interest_minor": ("accrued_interest",),
+    "fees_minor": ("fees",),
+    "penalty_rate": ("penalty_rate",),
+}
+#: Columns kept in step with another.
+DERIVED = {"national_id": ("national_id_masked",), "phone": ("phone_masked",)}
+
+
 @attrs.frozen
 class ImportSummary:
     file: str
@@ -242,6 +262,7 @@ class _ImportRun:
         self.validator = RowValidator(at)
         self.at_text = to_iso(at)
         self.checked_columns = False
+        self.reject_later: Reject | None = None
         self.rows = self.imported = self.updated = self.unchanged = 0
         self.rejected = self.ineligible = 0
 
@@ -311,8 +332,11 @@ class _ImportRun:
                     ],
                 )
                 continue
+            self.reject_later = None
             change = self.change_for(line, clean, existing.get(reference))
-            if change is not None:
+            if self.reject_later is not None:
+                self.reject(rejects, line, [self.reject_later])
+            elif change is not None:
                 changes.append(change)
         observed = self.services.has_observers()
         for event, saved in store.commit_many(changes):
@@ -341,13 +365,29 @@ class _ImportRun:
                 {**source, "eligible": eligible, "note": note},
             )
         old = row_to_case(stored)
-        # Compare as stored: the row the case has against the row the file gives.
+        # Compare as stored: the row the case has against the row the file gives,
+        # for the fields the file gives; a column the file lacks changes nothing.
         before = stored
-        after = self.new_case_row(clean, old.eligible, old.eligibility_note)
+        offered = self.new_case_row(clean, old.eligible, old.eligibility_note)
+        after = dict(stored)
+        for column, sources in UPDATE_SOURCES.items():
+            if clean["given"] & set(sources):
+                after[column] = offered[column]
+                for derived in DERIVED.get(column, ()):
+                    after[derived] = offered[derived]
+        if after["currency"] != before["currency"] and self.services.store.has_money(stored["id"]):
+            self.reject_later = Reject(
+                line,
+                "currency",
+                after["currency"],
+                f"case {old.id} already has money recorded in {before['currency']}; "
+                "its currency cannot change",
+            )
+            return None
         changed = {
             field.removesuffix("_minor"): [
                 _shown(field, before[field], old.currency),
-                _shown(field, after[field], clean["currency"]),
+                _shown(field, after[field], after["currency"]),
             ]
             for field in UPDATABLE
             if before[field] != after[field]
@@ -355,7 +395,7 @@ class _ImportRun:
         if not changed:
             self.unchanged += 1
             return None
-        case = _apply(clean, self.institution, self.at, old)
+        case = row_to_case(after)
         if case.stage == Stage.CONFIRMATION:
             case = self.with_eligibility(case)
         case = attrs.evolve(

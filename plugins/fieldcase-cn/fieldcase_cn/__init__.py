@@ -12,6 +12,7 @@ from fieldcase.rules import (
     CONTACT_ACTIONS,
     Rule,
     RulePack,
+    annual_rate,
     clock,
     local_day,
     outside_hours,
@@ -118,4 +119,5 @@ def check_action(
 def penalty_rate_cap(case: Case, settings: Mapping[str, Any]) -> Decimal | None:
     if not PACK.applies(case, settings):
         return None
-    return Decimal(str(PACK.params("cn.penalty_cap", settings)["max_annual_rate"]))
+    rate = PACK.params("cn.penalty_cap", settings)["max_annual_rate"]
+    return annual_rate(rate, "max_annual_rate")
