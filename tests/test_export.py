@@ -219,3 +219,23 @@ def test_plugins_can_veto_an_import_with_the_institutions_settings(
     assert result.exit_code == 1
     assert "ice is frozen (rule test.frozen)" in result.stderr
     assert other.exit_code == 0
+
+
+def test_export_reports_progress_as_it_streams(visited: Run, services: Any) -> None:
+    import datetime as dt
+
+    from fieldcase.store import ExportFilter
+
+    seen: list[int] = []
+    out = io.BytesIO()
+    summary = services.export_visits(
+        out,
+        fmt="csv",
+        actor="chen.wei",
+        at=dt.datetime(2026, 11, 26, 1, tzinfo=dt.UTC),
+        filters=ExportFilter(),
+        progress=seen.append,
+        progress_every=1,
+    )
+    assert seen == [1] and summary.rows == 1
+    assert out.getvalue().count(b"\n") == 2

@@ -1437,6 +1437,9 @@ def export_visits(
     if output is None:
         summary = services.export_visits(sys.stdout.buffer, **options)
     else:
+        if sys.stderr.isatty():
+            # A running count on the terminal; nothing when piped or logged.
+            options["progress"] = lambda n: click.echo(f"\r{n:,} visits...", nl=False, err=True)
         partial = output.with_name(output.name + ".partial")
         try:
             with partial.open("wb") as out:
@@ -1445,7 +1448,8 @@ def export_visits(
         finally:
             partial.unlink(missing_ok=True)
     click.echo(
-        f"Exported {summary.rows} visit{'' if summary.rows == 1 else 's'} "
+        ("\r" if "progress" in options else "")
+        + f"Exported {summary.rows} visit{'' if summary.rows == 1 else 's'} "
         f"({'masked' if summary.masked else 'UNMASKED'}), "
         f"event {summary.event_id}; next time: --after-event {summary.cursor}",
         err=True,

@@ -489,6 +489,8 @@ def export_visits(
     filters: ExportFilter,
     unmasked: bool = False,
     output_name: str = "-",
+    progress: Callable[[int], object] | None = None,
+    progress_every: int = 10_000,
 ) -> ExportSummary:
     """Stream one row per visit to ``out``; then record an ``export`` event."""
     staff = services.actor(actor)
@@ -530,6 +532,8 @@ def export_visits(
         nonlocal counted
         for row in rows:
             counted += 1
+            if progress is not None and counted % progress_every == 0:
+                progress(counted)
             yield row
 
     with services.store.read_snapshot() as snapshot:
