@@ -796,12 +796,6 @@ class Store:
         migrations.apply(self.db)
         return pending
 
-    @property
-    def initialised(self) -> bool:
-        return self.db["events"].exists() and not migrations.pending(self.db)
-
-    # -- transactions and the event log ----------------------------------------
-
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """An immediate (write-locking) transaction; rolled back on any error."""
@@ -1143,26 +1137,12 @@ class Store:
             params += [limit, offset]
         return [row_to_case(row) for row in self.db.query(sql, params)]
 
-    def count_cases(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM cases").fetchone()[0])
-
     def visits(self, case_id: int, currency: str) -> list[Visit]:
         return [
             row_to_visit(row, currency)
             for row in self.db.query(
                 "SELECT * FROM visits WHERE case_id = ? ORDER BY number", [case_id]
             )
-        ]
-
-    def visits_on(self, date: dt.date) -> list[Visit]:
-        rows = self.db.query(
-            "SELECT v.*, c.currency AS _currency FROM visits v JOIN cases c ON c.id = v.case_id"
-            " WHERE v.date = ? ORDER BY v.window_start",
-            [date.isoformat()],
-        )
-        return [
-            row_to_visit({k: v for k, v in r.items() if k != "_currency"}, r["_currency"])
-            for r in rows
         ]
 
     def contacts(self, case_id: int) -> list[ContactAttempt]:
@@ -1258,6 +1238,3 @@ class Store:
                 " WHERE stage != 'closed' AND assigned_to IS NOT NULL GROUP BY assigned_to"
             )
         }
-
-    def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
