@@ -22,6 +22,7 @@ WALKS = [
     pytest.param("import-export.md", 30, True, id="import-export.md"),
     pytest.param("offers.md", 40, False, id="offers.md"),
     pytest.param("compliance.md", 40, False, id="compliance.md"),
+    pytest.param("reports.md", 6, False, id="reports.md"),
 ]
 
 

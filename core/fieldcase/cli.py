@@ -1621,10 +1621,13 @@ def report_command(found: Any) -> click.Command:
 
         from .reports import ReportFilter
 
+        end_time = parse_time(end) if end else None
         filters = ReportFilter(
             institution=institution,
             start=parse_time(start) if start else None,
-            end=parse_time(end) if end else None,
+            end=end_time,
+            # The clock is read here, at the edge, and handed in.
+            at=end_time or dt.datetime.now(dt.UTC),
         )
         rows = found.run(app.services, filters)
         if fmt == "json":

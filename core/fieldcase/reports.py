@@ -18,6 +18,8 @@ class ReportFilter:
     institution: str | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    #: The moment the report describes (days past due, promises kept): --to, or now.
+    at: dt.datetime | None = None
 
 
 ReportRun = Callable[["Services", ReportFilter], list[dict[str, Any]]]

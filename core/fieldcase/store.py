@@ -1185,6 +1185,161 @@ class Store:
             )
         ]
 
+    def _window(
+        self, column: str, start: dt.datetime | None, end: dt.datetime | None
+    ) -> tuple[list[str], list[Any]]:
+        where, params = [], []
+        if start is not None:
+            where.append(f"{column} >= ?")
+            params.append(to_iso(start))
+        if end is not None:
+            where.append(f"{column} < ?")
+            params.append(to_iso(end))
+        return where, params
+
+    def days_past_due_sql(self, at: dt.datetime) -> tuple[str, list[Any]]:
+        """SQL for each case's days past due at ``at``, counted in the borrower's calendar."""
+        parts, params = [], []
+        for (zone,) in self.db.execute("SELECT DISTINCT timezone FROM cases"):
+            parts.append("WHEN ? THEN julianday(?) - julianday(overdue_since)")
+            params += [zone, at.astimezone(ZoneInfo(zone)).date().isoformat()]
+        if not parts:
+            return "0", []
+        return f"CAST(CASE timezone {' '.join(parts)} END AS INTEGER)", params
+
+    def pipeline_counts(self, institution: str | None, at: dt.datetime) -> list[dict[str, Any]]:
+        """Open cases by stage and days past due at ``at``."""
+        days, params = self.days_past_due_sql(at)
+        where = ["stage != 'closed'"]
+        if institution:
+            where.append("institution = ?")
+            params.append(institution)
+        return list(
+            self.db.query(
+                f"SELECT stage, {days} AS days, count(*) AS n FROM cases"
+                f" WHERE {' AND '.join(where)} GROUP BY stage, days",
+                params,
+            )
+        )
+
+    def staff_activity(
+        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+    ) -> dict[str, dict[str, Any]]:
+        """Per staff member: contacts, visits by status, borrowers met, promises made."""
+        inst = " AND c.institution = ?" if institution else ""
+        extra = [institution] if institution else []
+        found: dict[str, dict[str, Any]] = {}
+
+        def add(sql: str, column: str, params: list[Any]) -> None:
+            for staff, n in self.db.execute(sql, params):
+                found.setdefault(staff, {})[column] = n
+
+        where, params = self._window("x.at", start, end)
+        add(
+            "SELECT x.staff, count(*) FROM contacts x JOIN cases c ON c.id = x.case_id"
+            f" WHERE 1 {''.join(' AND ' + w for w in where)}{inst} GROUP BY x.staff",
+            "contacts",
+            [*params, *extra],
+        )
+        for status, column in (
+            ("planned", "visits planned"),
+            ("done", "visits done"),
+            ("failed", "visits failed"),
+        ):
+            where, params = self._window("v.planned_at", start, end)
+            add(
+                "SELECT s.value, count(*) FROM visits v JOIN cases c ON c.id = v.case_id,"
+                " json_each(v.staff) s WHERE v.status = ?"
+                f"{''.join(' AND ' + w for w in where)}{inst} GROUP BY s.value",
+                column,
+                [status, *params, *extra],
+            )
+        where, params = self._window("v.planned_at", start, end)
+        add(
+            "SELECT s.value, count(*) FROM visits v JOIN cases c ON c.id = v.case_id,"
+            " json_each(v.staff) s WHERE v.met = 'borrower'"
+            f"{''.join(' AND ' + w for w in where)}{inst} GROUP BY s.value",
+            "borrowers met",
+            [*params, *extra],
+        )
+        where, params = self._window("p.made_at", start, end)
+        add(
+            "SELECT p.made_by, count(*) FROM promises p JOIN cases c ON c.id = p.case_id"
+            f" WHERE 1 {''.join(' AND ' + w for w in where)}{inst} GROUP BY p.made_by",
+            "promises made",
+            [*params, *extra],
+        )
+        where, params = self._window("p.at", start, end)
+        for staff, currency, minor in self.db.execute(
+            "SELECT c.assigned_to, c.currency, sum(p.amount_minor) FROM payments p"
+            " JOIN cases c ON c.id = p.case_id WHERE c.assigned_to IS NOT NULL"
+            f"{''.join(' AND ' + w for w in where)}{inst} GROUP BY 1, 2",
+            [*params, *extra],
+        ):
+            found.setdefault(staff, {}).setdefault("recovered", {})[currency] = minor
+        return found
+
+    def reason_counts(
+        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+    ) -> list[dict[str, Any]]:
+        """Overdue reasons found at interviews (visits done), most first."""
+        where, params = self._window("v.visited_at", start, end)
+        where.append("v.status = 'done' AND v.reason_code IS NOT NULL")
+        if institution:
+            where.append("c.institution = ?")
+            params.append(institution)
+        return list(
+            self.db.query(
+                "SELECT v.reason_code AS code, count(*) AS visits FROM visits v"
+                f" JOIN cases c ON c.id = v.case_id WHERE {' AND '.join(where)}"
+                " GROUP BY 1 ORDER BY visits DESC, code",
+                params,
+            )
+        )
+
+    def closed_cases(
+        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+    ) -> list[dict[str, Any]]:
+        """Resolution, referral and closure times of the cases closed in the window."""
+        where, params = self._window("closed_at", start, end)
+        where.append("stage = 'closed'")
+        if institution:
+            where.append("institution = ?")
+            params.append(institution)
+        return list(
+            self.db.query(
+                "SELECT id, resolution, referred_at, closed_at FROM cases"
+                f" WHERE {' AND '.join(where)} ORDER BY id",
+                params,
+            )
+        )
+
+    def recovery_sums(
+        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+    ) -> list[dict[str, Any]]:
+        """Per currency: overdue at referral and payments, of cases referred in the window."""
+        where, params = self._window("c.referred_at", start, end)
+        if institution:
+            where.append("c.institution = ?")
+            params.append(institution)
+        clause = " WHERE " + " AND ".join(where) if where else ""
+        return list(
+            self.db.query(
+                "SELECT c.currency, count(*) AS cases, sum(c.overdue_minor) AS overdue,"
+                " coalesce(sum((SELECT sum(amount_minor) FROM payments p WHERE p.case_id = c.id)),"
+                " 0) AS paid FROM cases c" + clause + " GROUP BY c.currency ORDER BY c.currency",
+                params,
+            )
+        )
+
+    def cases_with_promises(self, institution: str | None) -> list[Case]:
+        sql = "SELECT * FROM cases WHERE id IN (SELECT case_id FROM promises)"
+        params = []
+        if institution:
+            sql += " AND institution = ?"
+            params.append(institution)
+        return [row_to_case(row) for row in self.db.query(sql + " ORDER BY id", params)]
+
     def has_money(self, case_id: int) -> bool:
         """Whether the case has offers, promises or payments recorded in its currency."""
         row = self.db.execute(

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import statistics
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fieldcase import hookimpl
+from fieldcase.lifecycle import AGING_BUCKETS, OPEN_STAGES, aging_bucket
+from fieldcase.money import from_minor
+from fieldcase.plugins import overdue_reasons
+from fieldcase.repayment import statuses_by_arrangement
 from fieldcase.reports import ReportFilter
+from fieldcase.store import from_iso
 
 if TYPE_CHECKING:
     from fieldcase.services import Services
+
+BUCKETS = ("current", *(label for label, _, _ in AGING_BUCKETS))
+
+
+def _at(filters: ReportFilter) -> dt.datetime:
+    return filters.at or filters.end or dt.datetime.now(dt.UTC)
 
 
 def compliance(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
@@ -17,8 +31,155 @@ def compliance(services: Services, filters: ReportFilter) -> list[dict[str, Any]
     return services.store.refusal_counts(filters.institution, filters.start, filters.end)
 
 
+def pipeline(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Open cases by stage and aging bucket, at --to (or now)."""
+    rows = {str(stage): dict.fromkeys(BUCKETS, 0) for stage in OPEN_STAGES}
+    for found in services.store.pipeline_counts(filters.institution, _at(filters)):
+        rows[found["stage"]][aging_bucket(found["days"])] += found["n"]
+    return [
+        {"stage": stage, **counts, "total": sum(counts.values())} for stage, counts in rows.items()
+    ]
+
+
+def _promise_counts(services: Services, filters: ReportFilter) -> dict[str, Counter[str]]:
+    """Promises kept and broken at --to, by the staff member who took them."""
+    at = _at(filters)
+    counts: dict[str, Counter[str]] = {}
+    for case in services.store.cases_with_promises(filters.institution):
+        assert case.id is not None
+        promises = services.store.promises(case.id, case.currency)
+        payments = services.store.payments(case.id, case.currency)
+        for status in statuses_by_arrangement(promises, payments, case.borrower.timezone, at):
+            made = status.promise.made_at
+            if (filters.start and made < filters.start) or (filters.end and made >= filters.end):
+                continue
+            counts.setdefault(status.promise.made_by, Counter())[status.status] += 1
+    return counts
+
+
+def staff(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Per staff member: contacts, visits, borrowers met, promises, amount recovered."""
+    activity = services.store.staff_activity(filters.institution, filters.start, filters.end)
+    promises = _promise_counts(services, filters)
+    rows = []
+    for member in services.store.list_staff():
+        found = activity.get(member.id, {})
+        kept = promises.get(member.id, Counter())
+        recovered = found.get("recovered", {})
+        rows.append(
+            {
+                "staff": member.id,
+                "contacts": found.get("contacts", 0),
+                "visits planned": found.get("visits planned", 0),
+                "visits done": found.get("visits done", 0),
+                "visits failed": found.get("visits failed", 0),
+                "borrowers met": found.get("borrowers met", 0),
+                "promises made": found.get("promises made", 0),
+                "promises kept": kept["kept"],
+                "promises broken": kept["broken"],
+                "recovered": "; ".join(
+                    f"{currency} {from_minor(minor, currency):,}"
+                    for currency, minor in sorted(recovered.items())
+                ),
+            }
+        )
+    return rows
+
+
+def reasons(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """The overdue reasons found at interviews, with their share."""
+    found = services.store.reason_counts(filters.institution, filters.start, filters.end)
+    labels = overdue_reasons(services.pm)
+    total = sum(row["visits"] for row in found)
+    return [
+        {
+            "reason": row["code"],
+            "label": labels[row["code"]].label if row["code"] in labels else "",
+            "visits": row["visits"],
+            "share": f"{row['visits'] / total:.1%}",
+        }
+        for row in found
+    ]
+
+
+def outcomes(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Resolutions and days from referral to closure; recovery and promise-kept rates."""
+    by_resolution: dict[str, list[float]] = {}
+    for row in services.store.closed_cases(filters.institution, filters.start, filters.end):
+        referred, closed = from_iso(row["referred_at"]), from_iso(row["closed_at"])
+        assert referred is not None and closed is not None
+        days = (closed - referred).total_seconds() / 86400
+        by_resolution.setdefault(row["resolution"], []).append(days)
+    rows: list[dict[str, Any]] = [
+        {
+            "outcome": resolution,
+            "cases": len(days),
+            "days to close (mean)": f"{statistics.fmean(days):.1f}",
+            "days to close (median)": f"{statistics.median(days):.1f}",
+            "rate": "",
+        }
+        for resolution, days in sorted(by_resolution.items())
+    ]
+    for row in services.store.recovery_sums(filters.institution, filters.start, filters.end):
+        rate = row["paid"] / row["overdue"] if row["overdue"] else 0
+        rows.append(
+            {
+                "outcome": f"recovered, {row['currency']}",
+                "cases": row["cases"],
+                "rate": f"{rate:.1%}",
+            }
+        )
+    promises = _promise_counts(services, filters)
+    kept = sum(c["kept"] for c in promises.values())
+    broken = sum(c["broken"] for c in promises.values())
+    if kept + broken:
+        rows.append(
+            {
+                "outcome": "promises kept (of kept or broken)",
+                "cases": kept + broken,
+                "rate": f"{kept / (kept + broken):.1%}",
+            }
+        )
+    return rows
+
+
 @hookimpl
 def register_reports(register: Callable[..., None]) -> None:
+    register(
+        "pipeline",
+        pipeline,
+        ("stage", *BUCKETS, "total"),
+        "Open cases by stage and aging bucket (days past due), at --to or now.",
+    )
+    register(
+        "staff",
+        staff,
+        (
+            "staff",
+            "contacts",
+            "visits planned",
+            "visits done",
+            "visits failed",
+            "borrowers met",
+            "promises made",
+            "promises kept",
+            "promises broken",
+            "recovered",
+        ),
+        "Per staff member: contacts, visits, borrowers met, promises and money recovered.",
+    )
+    register(
+        "reasons",
+        reasons,
+        ("reason", "label", "visits", "share"),
+        "The overdue reasons found at interviews.",
+    )
+    register(
+        "outcomes",
+        outcomes,
+        ("outcome", "cases", "days to close (mean)", "days to close (median)", "rate"),
+        "Resolutions with days from referral to closure; recovery and promise-kept rates.",
+    )
     register(
         "compliance",
         compliance,

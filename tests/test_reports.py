@@ -1,0 +1,179 @@
+"""The built-in reports, checked against counts made independently from the tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from fieldcase.cli import cli
+
+AT = "2026-11-10T00:00Z"
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("reports") / "demo.db"
+    result = CliRunner().invoke(cli, ["--db", str(path), "demo", "--cases", "120"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def report(path: Path, name: str, *args: str) -> list[dict[str, Any]]:
+    result = CliRunner().invoke(
+        cli, ["--db", str(path), "report", name, "--format", "json", "--to", AT, *args]
+    )
+    assert result.exit_code == 0, result.output
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def rows(path: Path, sql: str) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def bucket(days: int) -> str:
+    for label, low, high in (
+        ("1-30", 1, 30),
+        ("31-60", 31, 60),
+        ("61-90", 61, 90),
+        ("91-180", 91, 180),
+        ("181+", 181, 10**9),
+    ):
+        if low <= days <= high:
+            return label
+    return "current"
+
+
+def test_pipeline_counts_every_open_case_once(portfolio: Path) -> None:
+    at = dt.datetime.fromisoformat(AT.replace("Z", "+00:00"))
+    expected: Counter[tuple[str, str]] = Counter()
+    for case in rows(portfolio, "SELECT * FROM cases WHERE stage != 'closed'"):
+        today = at.astimezone(ZoneInfo(case["timezone"])).date()
+        days = (today - dt.date.fromisoformat(case["overdue_since"])).days
+        expected[(case["stage"], bucket(days))] += 1
+    got = report(portfolio, "pipeline")
+    for row in got:
+        for label in ("current", "1-30", "31-60", "61-90", "91-180", "181+"):
+            assert row[label] == expected[(row["stage"], label)], (row["stage"], label)
+    assert sum(r["total"] for r in got) == len(
+        rows(portfolio, "SELECT id FROM cases WHERE stage != 'closed'")
+    )
+
+
+def test_staff_report_matches_the_tables(portfolio: Path) -> None:
+    contacts = Counter(r["staff"] for r in rows(portfolio, "SELECT staff FROM contacts"))
+    visits: Counter[tuple[str, str]] = Counter()
+    met: Counter[str] = Counter()
+    for visit in rows(portfolio, "SELECT staff, status, met FROM visits"):
+        for member in json.loads(visit["staff"]):
+            visits[(member, visit["status"])] += 1
+            met[member] += visit["met"] == "borrower"
+    made = Counter(r["made_by"] for r in rows(portfolio, "SELECT made_by FROM promises"))
+    paid: Counter[str] = Counter()
+    for p in rows(
+        portfolio,
+        "SELECT c.assigned_to, p.amount_minor FROM payments p JOIN cases c ON c.id = p.case_id",
+    ):
+        paid[p["assigned_to"]] += p["amount_minor"]
+    got = {r["staff"]: r for r in report(portfolio, "staff")}
+    assert set(got) == {r["id"] for r in rows(portfolio, "SELECT id FROM staff")}
+    for member, row in got.items():
+        assert row["contacts"] == contacts[member]
+        assert row["visits done"] == visits[(member, "done")]
+        assert row["visits failed"] == visits[(member, "failed")]
+        assert row["borrowers met"] == met[member]
+        assert row["promises made"] == made[member]
+        assert row["promises kept"] + row["promises broken"] <= made[member]
+        if paid[member]:
+            assert row["recovered"]
+    assert sum(r["contacts"] for r in got.values()) > 0  # the demo did work
+
+
+def test_reasons_report(portfolio: Path) -> None:
+    found = Counter(
+        r["reason_code"]
+        for r in rows(portfolio, "SELECT reason_code FROM visits WHERE status = 'done'")
+    )
+    got = report(portfolio, "reasons")
+    assert {r["reason"]: r["visits"] for r in got} == dict(found)
+    assert got[0]["label"]
+
+
+def test_outcomes_report(portfolio: Path) -> None:
+    closed = Counter(
+        r["resolution"]
+        for r in rows(portfolio, "SELECT resolution FROM cases WHERE stage = 'closed'")
+    )
+    got = {r["outcome"]: r for r in report(portfolio, "outcomes")}
+    for resolution, n in closed.items():
+        assert got[resolution]["cases"] == n
+    for currency, overdue, paid in [
+        (r["currency"], r["overdue"], r["paid"])
+        for r in rows(
+            portfolio,
+            "SELECT currency, sum(overdue_minor) AS overdue, (SELECT coalesce(sum(amount_minor),"
+            " 0) FROM payments p JOIN cases k ON k.id = p.case_id WHERE k.currency ="
+            " c.currency) AS paid FROM cases c GROUP BY currency",
+        )
+    ]:
+        assert got[f"recovered, {currency}"]["rate"] == f"{paid / overdue:.1%}"
+
+
+def test_reports_filter_by_institution(portfolio: Path) -> None:
+    total = sum(r["total"] for r in report(portfolio, "pipeline", "--institution", "hx-consumer"))
+    assert total == len(
+        rows(
+            portfolio,
+            "SELECT id FROM cases WHERE stage != 'closed' AND institution = 'hx-consumer'",
+        )
+    )
+
+
+def test_a_plugin_report_appears_in_help_and_runs(tmp_path: Path) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\n"
+        "from fieldcase import hookimpl\n"
+        "from fieldcase.plugins import manager\n"
+        "class Mine:\n"
+        "    @hookimpl\n"
+        "    def register_reports(self, register):\n"
+        "        rows = lambda services, filters: [{'branch': 'Pudong', 'cases': 3}]\n"
+        "        register('branches', rows, ('branch', 'cases'), 'Cases by branch.')\n"
+        "manager().register(Mine(), name='mine')\n"
+        "from fieldcase.cli import cli\n"
+        "cli()\n"
+    )
+    import subprocess
+    import sys
+
+    db = tmp_path / "x.db"
+    subprocess.run(
+        [sys.executable, str(script), "--db", str(db), "init"], check=True, capture_output=True
+    )
+    help_text = subprocess.run(
+        [sys.executable, str(script), "report", "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "branches" in help_text and "Cases by branch." in help_text
+    out = subprocess.run(
+        [sys.executable, str(script), "--db", str(db), "report", "branches", "--format", "csv"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert out.splitlines() == ["branch,cases", "Pudong,3"]
