@@ -151,7 +151,7 @@ def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) 
         click.echo("(none)")
         return
     keys = list(headers or rows[0].keys())
-    click.echo(tabulate([[r.get(k, "") for k in keys] for r in rows], headers=keys))
+    click.echo(tabulate([[r.get(k, "") for k in keys] for r in rows], headers=keys, floatfmt=".1f"))
 
 
 # -- the group ---------------------------------------------------------------------------
@@ -382,6 +382,16 @@ def create(
 )
 @click.option("--mine", is_flag=True, help="Cases assigned to --as.")
 @click.option("--all", "include_all", is_flag=True, help="Include closed and ineligible cases.")
+@click.option(
+    "--search",
+    metavar="TEXT",
+    help="Find TEXT in the borrower's name, the reference or an address.",
+)
+@click.option(
+    "--due-today",
+    is_flag=True,
+    help="Only cases with a visit planned, or a promise falling due, today.",
+)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
 @at_option
 @json_option
@@ -394,16 +404,23 @@ def cases(
     bucket: str | None,
     mine: bool,
     include_all: bool,
+    search: str | None,
+    due_today: bool,
     limit: int,
     at: dt.datetime,
     json_: bool,
 ) -> None:
     """The worklist: open cases, highest priority first.
 
+    Visits planned for today come first, then cases with broken promises, then
+    the oldest and largest arrears (or an institution plugin's own order).
+
     \b
     Example:
         fieldcase cases --staff li.na --stage preparation
         fieldcase cases --institution hx-consumer --bucket 91-180 --json
+        fieldcase --as li.na cases --mine --due-today
+        fieldcase cases --search 浦东 --all
     """
     from .store import WorklistFilter
 
@@ -416,10 +433,63 @@ def cases(
         bucket=bucket,
         include_closed=include_all or stage == "closed",
         include_ineligible=include_all,
+        search=search,
+        due_today=due_today,
     )
     ranked = app.services.worklist(filters, at, limit=limit)
     rows = [{**case_summary(case, at), "priority": round(p, 1)} for case, p in ranked]
     emit(rows, json_, lambda: table(rows))
+
+
+@cli.command()
+@at_option
+@json_option
+@pass_app
+def today(app: App, at: dt.datetime, json_: bool) -> None:
+    """The day's plan for the staff member acting (--as): visits, checklists, promises.
+
+    Visits come in the order of their windows, each with its address and the
+    checklist items still to tick; then the promises to pay falling due today.
+
+    \b
+    Example:
+        fieldcase --as li.na today
+        fieldcase --as li.na today --at 2026-11-25T07:30+08:00 --json
+    """
+    plan = app.services.day_plan(app.need_actor(), at)
+    visits = [
+        {
+            "case": case.id,
+            "window": f"{visit.window_start:%H:%M}-{visit.window_end:%H:%M} {visit.timezone}",
+            "borrower": case.borrower.name,
+            "address": case.confirmed_address or case.borrower.address,
+            "with": ", ".join(s for s in visit.staff if s != plan.staff.id),
+            "to tick": ", ".join(i.code for i in visit.checklist if i.required and not i.ticked),
+        }
+        for case, visit in plan.visits
+    ]
+    promises = [
+        {
+            "case": case.id,
+            "borrower": case.borrower.name,
+            "amount": money(promise.amount, case.currency),
+            "due": str(promise.due),
+        }
+        for case, promise in plan.promises
+    ]
+    if json_:
+        emit({"staff": plan.staff.id, "visits": visits, "promises": promises}, True, lambda: None)
+        return
+    click.echo(
+        f"{plan.staff.name}: {len(visits)} visit{'' if len(visits) == 1 else 's'}, "
+        f"{len(promises)} promise{'' if len(promises) == 1 else 's'} falling due"
+    )
+    if visits:
+        click.echo("\nVisits")
+        table(visits)
+    if promises:
+        click.echo("\nPromises falling due")
+        table(promises)
 
 
 @cli.command()

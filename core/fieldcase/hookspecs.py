@@ -110,9 +110,17 @@ def penalty_rate_cap(case: Case, settings: Mapping[str, Any]) -> Decimal | None:
 
 
 @hookspec(firstresult=True)
-def case_priority(case: Case, settings: Mapping[str, Any], at: dt.datetime) -> float | None:
+def case_priority(
+    case: Case,
+    settings: Mapping[str, Any],
+    at: dt.datetime,
+    visit_today: bool,
+    broken_promises: int,
+) -> float | None:
     """Return the case's priority on the worklist at time ``at``, higher first.
 
+    ``visit_today`` says a visit is planned on the borrower's today;
+    ``broken_promises`` counts the case's promises broken by ``at``.
     firstresult: the first non-None answer wins; the built-in default comes last.
     """
 

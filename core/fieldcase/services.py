@@ -93,6 +93,15 @@ def check_timezone(name: str) -> str:
 
 
 @attrs.frozen
+class DayPlan:
+    """What one staff member has on today: visits to make, promises falling due."""
+
+    staff: Staff
+    visits: list[tuple[Case, Visit]]
+    promises: list[tuple[Case, Promise]]
+
+
+@attrs.frozen
 class CaseFile:
     """Everything known about one case, for ``show``."""
 
@@ -578,12 +587,51 @@ class Services:
             _choice(filters.bucket, [b[0] for b in lifecycle.AGING_BUCKETS], "bucket")
         if filters.stage:
             _choice(filters.stage, [str(s) for s in Stage], "stage")
+        cases = self.store.list_cases(filters, at)
+        visiting = {visit.case_id for visit in self.store.visits_today(at)}
+        broken = self._broken_promises([c for c in cases if c.id in self._with_promises()], at)
         ranked = []
-        for case in self.store.list_cases(filters, at):
-            priority = self.pm.hook.case_priority(case=case, settings=self.settings(case), at=at)
+        for case in cases:
+            priority = self.pm.hook.case_priority(
+                case=case,
+                settings=self.settings(case),
+                at=at,
+                visit_today=case.id in visiting,
+                broken_promises=broken.get(case.id or 0, 0),
+            )
             ranked.append((case, float(priority or 0)))
         ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
         return ranked[:limit] if limit is not None else ranked
+
+    def _with_promises(self) -> set[int]:
+        return {c.id for c in self.store.cases_with_promises(None) if c.id is not None}
+
+    def _broken_promises(self, cases: Sequence[Case], at: dt.datetime) -> dict[int, int]:
+        from .repayment import statuses_by_arrangement
+
+        broken = {}
+        for case in cases:
+            assert case.id is not None
+            statuses = statuses_by_arrangement(
+                self.store.promises(case.id, case.currency),
+                self.store.payments(case.id, case.currency),
+                case.borrower.timezone,
+                at,
+            )
+            broken[case.id] = sum(s.status == "broken" for s in statuses)
+        return broken
+
+    def day_plan(self, staff_id: str, at: dt.datetime) -> DayPlan:
+        """One staff member's day: visits in window order, and promises falling due."""
+        staff = self.actor(staff_id)
+        visits = [
+            (self.store.get_case(v.case_id), v)
+            for v in self.store.visits_today(_aware(at), staff.id)
+        ]
+        promises = [
+            (self.store.get_case(p.case_id), p) for p in self.store.promises_due(at, staff.id)
+        ]
+        return DayPlan(staff=staff, visits=visits, promises=promises)
 
     def assign(self, ref: str | int, *, to: str, actor: str, at: dt.datetime) -> Case:
         staff, case = self._begin(ref, actor, at)

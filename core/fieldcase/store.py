@@ -647,6 +647,10 @@ class WorklistFilter:
     bucket: str | None = None
     include_closed: bool = False
     include_ineligible: bool = False
+    #: Text to find in the borrower's name, the reference or an address.
+    search: str | None = None
+    #: Only cases with a visit planned, or a promise falling due, today.
+    due_today: bool = False
 
 
 class _Batch:
@@ -1128,6 +1132,28 @@ class Store:
                     params.append((today - dt.timedelta(days=high)).isoformat())
                 clauses.append(clause + ")")
             where.append("(" + (" OR ".join(clauses) or "0") + ")")
+        if filters.search:
+            text = filters.search.strip()
+            if len(text) >= 3:
+                where.append("id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)")
+                params.append('"' + text.replace('"', '""') + '"')
+            else:
+                # Trigrams need three characters; a two-character name (王芳) is scanned for.
+                where.append(
+                    "(instr(lower(borrower_name), ?) OR instr(lower(reference), ?)"
+                    " OR instr(lower(address), ?) OR instr(lower(coalesce(confirmed_address,"
+                    " '')), ?))"
+                )
+                params += [text.lower()] * 4
+        if filters.due_today:
+            local_day, today_params = self.local_date_sql(at)
+            where.append(
+                f"(EXISTS (SELECT 1 FROM visits v WHERE v.case_id = cases.id"
+                f" AND v.status = 'planned' AND v.date = {local_day})"
+                f" OR EXISTS (SELECT 1 FROM promises p WHERE p.case_id = cases.id"
+                f" AND p.due = {local_day}))"
+            )
+            params += today_params * 2
         sql = "SELECT * FROM cases"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -1196,6 +1222,43 @@ class Store:
             where.append(f"{column} < ?")
             params.append(to_iso(end))
         return where, params
+
+    def local_date_sql(self, at: dt.datetime) -> tuple[str, list[Any]]:
+        """SQL for the borrower's calendar date at ``at``, per case (column ``timezone``)."""
+        parts, params = [], []
+        for (zone,) in self.db.execute("SELECT DISTINCT timezone FROM cases"):
+            parts.append("WHEN ? THEN ?")
+            params += [zone, at.astimezone(ZoneInfo(zone)).date().isoformat()]
+        if not parts:
+            return "NULL", []
+        return f"(CASE cases.timezone {' '.join(parts)} END)", params
+
+    def visits_today(self, at: dt.datetime, staff: str | None = None) -> list[Visit]:
+        """Planned visits on the borrower's today, with their case, in window order."""
+        today, params = self.local_date_sql(at)
+        sql = (
+            "SELECT v.*, cases.currency AS case_currency FROM visits v"
+            " JOIN cases ON cases.id = v.case_id"
+            f" WHERE v.status = 'planned' AND v.date = {today}"
+        )
+        if staff is not None:
+            sql += " AND EXISTS (SELECT 1 FROM json_each(v.staff) WHERE value = ?)"
+            params.append(staff)
+        rows = self.db.query(sql + " ORDER BY v.window_start, v.case_id", params)
+        return [row_to_visit(row, row.pop("case_currency")) for row in rows]
+
+    def promises_due(self, at: dt.datetime, staff: str | None = None) -> list[Promise]:
+        """Promises falling due on the borrower's today, on cases assigned to ``staff``."""
+        today, params = self.local_date_sql(at)
+        sql = (
+            "SELECT p.*, cases.currency AS case_currency FROM promises p"
+            f" JOIN cases ON cases.id = p.case_id WHERE p.due = {today}"
+        )
+        if staff is not None:
+            sql += " AND cases.assigned_to = ?"
+            params.append(staff)
+        rows = self.db.query(sql + " ORDER BY p.case_id, p.id", params)
+        return [row_to_promise(row, row.pop("case_currency")) for row in rows]
 
     def days_past_due_sql(self, at: dt.datetime) -> tuple[str, list[Any]]:
         """SQL for each case's days past due at ``at``, counted in the borrower's calendar."""
