@@ -177,3 +177,24 @@ def test_a_plugin_report_appears_in_help_and_runs(tmp_path: Path) -> None:
         text=True,
     ).stdout
     assert out.splitlines() == ["branch,cases", "Pudong,3"]
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".png", b"\x89PNG"), (".svg", b"<?xml")])
+def test_reports_draw_charts_through_the_bundled_plugin(
+    portfolio: Path, tmp_path: Path, suffix: str, magic: bytes
+) -> None:
+    target = tmp_path / f"pipeline{suffix}"
+    result = CliRunner().invoke(
+        cli, ["--db", str(portfolio), "report", "pipeline", "--to", AT, "--chart", str(target)]
+    )
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(magic)
+    assert f"Chart: {target}" in result.stderr
+
+
+def test_an_unknown_chart_format_is_a_usage_error(portfolio: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--db", str(portfolio), "report", "reasons", "--chart", str(tmp_path / "r.gif")]
+    )
+    assert result.exit_code == 2
+    assert "no installed plugin draws .gif charts" in result.stderr

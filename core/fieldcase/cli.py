@@ -1683,9 +1683,19 @@ def report_command(found: Any) -> click.Command:
     @click.option("--institution")
     @click.option("--from", "start", metavar="TIME", help="Events from this time on.")
     @click.option("--to", "end", metavar="TIME", help="Events before this time.")
+    @click.option(
+        "--chart",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also draw the report into FILE.png or FILE.svg (fieldcase-charts).",
+    )
     @pass_app
     def run(
-        app: App, fmt: str, institution: str | None, start: str | None, end: str | None
+        app: App,
+        fmt: str,
+        institution: str | None,
+        start: str | None,
+        end: str | None,
+        chart: Path | None,
     ) -> None:
         import csv as csv_module
 
@@ -1708,6 +1718,25 @@ def report_command(found: Any) -> click.Command:
             writer.writerows([row.get(c) for c in found.columns] for row in rows)
         else:
             table(rows, found.columns)
+        if chart is not None:
+            from .plugins import manager
+
+            if not chart.parent.is_dir():
+                raise click.BadParameter(
+                    f"folder {chart.parent} does not exist", param_hint="'--chart'"
+                )
+            drawn = manager().hook.render_chart(
+                title=f"fieldcase report {found.name}",
+                columns=found.columns,
+                rows=rows,
+                path=chart,
+            )
+            if not drawn:
+                raise click.UsageError(
+                    f"no installed plugin draws {chart.suffix or 'that'} charts; install "
+                    "fieldcase-charts (PNG, SVG)"
+                )
+            click.echo(f"Chart: {chart}", err=True)
 
     return run
 

@@ -8,8 +8,9 @@ Implementations may accept only the arguments they need (pluggy passes by name).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -162,6 +163,18 @@ def register_exporters(register: Callable[..., None]) -> None:
 @hookspec
 def register_reports(register: Callable[..., None]) -> None:
     """Register named reports: ``register(name, report)``. Called once at start."""
+
+
+@hookspec(firstresult=True)
+def render_chart(
+    title: str, columns: Sequence[str], rows: Sequence[dict[str, Any]], path: Path
+) -> bool | None:
+    """Draw a report as a chart into ``path`` (its suffix says the format).
+
+    Called by ``fieldcase report NAME --chart FILE``. firstresult: return True
+    once drawn, or None to leave a format you do not draw to another plugin.
+    The bundled fieldcase-charts plugin draws PNG and SVG with matplotlib.
+    """
 
 
 @hookspec
