@@ -14,7 +14,6 @@ from fieldcase.money import from_minor
 from fieldcase.plugins import overdue_reasons
 from fieldcase.repayment import statuses_by_arrangement
 from fieldcase.reports import ReportFilter
-from fieldcase.store import from_iso
 
 if TYPE_CHECKING:
     from fieldcase.services import Services
@@ -104,6 +103,8 @@ def reasons(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
 
 def outcomes(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     """Resolutions and days from referral to closure; recovery and promise-kept rates."""
+    from fieldcase.store import from_iso
+
     by_resolution: dict[str, list[float]] = {}
     for row in services.store.closed_cases(filters.institution, filters.start, filters.end):
         referred, closed = from_iso(row["referred_at"]), from_iso(row["closed_at"])
