@@ -1212,9 +1212,18 @@ class Store:
         ]
 
     def _window(
-        self, column: str, start: dt.datetime | None, end: dt.datetime | None
+        self,
+        column: str,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        institution: str | None = None,
+        institution_column: str = "c.institution",
     ) -> tuple[list[str], list[Any]]:
+        """WHERE clauses (and parameters) for a time window and an institution."""
         where, params = [], []
+        if institution:
+            where.append(f"{institution_column} = ?")
+            params.append(institution)
         if start is not None:
             where.append(f"{column} >= ?")
             params.append(to_iso(start))
@@ -1346,11 +1355,8 @@ class Store:
         self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
     ) -> list[dict[str, Any]]:
         """Overdue reasons found at interviews (visits done), most first."""
-        where, params = self._window("v.visited_at", start, end)
+        where, params = self._window("v.visited_at", start, end, institution)
         where.append("v.status = 'done' AND v.reason_code IS NOT NULL")
-        if institution:
-            where.append("c.institution = ?")
-            params.append(institution)
         return list(
             self.db.query(
                 "SELECT v.reason_code AS code, count(*) AS visits FROM visits v"
@@ -1364,11 +1370,8 @@ class Store:
         self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
     ) -> list[dict[str, Any]]:
         """Resolution, referral and closure times of the cases closed in the window."""
-        where, params = self._window("closed_at", start, end)
+        where, params = self._window("closed_at", start, end, institution, "institution")
         where.append("stage = 'closed'")
-        if institution:
-            where.append("institution = ?")
-            params.append(institution)
         return list(
             self.db.query(
                 "SELECT id, resolution, referred_at, closed_at FROM cases"
@@ -1381,10 +1384,7 @@ class Store:
         self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
     ) -> list[dict[str, Any]]:
         """Per currency: overdue at referral and payments, of cases referred in the window."""
-        where, params = self._window("c.referred_at", start, end)
-        if institution:
-            where.append("c.institution = ?")
-            params.append(institution)
+        where, params = self._window("c.referred_at", start, end, institution)
         clause = " WHERE " + " AND ".join(where) if where else ""
         return list(
             self.db.query(
