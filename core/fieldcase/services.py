@@ -589,7 +589,8 @@ class Services:
             _choice(filters.stage, [str(s) for s in Stage], "stage")
         cases = self.store.list_cases(filters, at)
         visiting = {visit.case_id for visit in self.store.visits_today(at)}
-        broken = self._broken_promises([c for c in cases if c.id in self._with_promises()], at)
+        promised = self.store.case_ids_with_promises()
+        broken = self._broken_promises([c for c in cases if c.id in promised], at)
         ranked = []
         for case in cases:
             priority = self.pm.hook.case_priority(
@@ -602,9 +603,6 @@ class Services:
             ranked.append((case, float(priority or 0)))
         ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
         return ranked[:limit] if limit is not None else ranked
-
-    def _with_promises(self) -> set[int]:
-        return {c.id for c in self.store.cases_with_promises(None) if c.id is not None}
 
     def _broken_promises(self, cases: Sequence[Case], at: dt.datetime) -> dict[int, int]:
         from .repayment import statuses_by_arrangement

@@ -1395,6 +1395,9 @@ class Store:
             )
         )
 
+    def case_ids_with_promises(self) -> set[int]:
+        return {row[0] for row in self.db.execute("SELECT DISTINCT case_id FROM promises")}
+
     def cases_with_promises(self, institution: str | None) -> list[Case]:
         sql = "SELECT * FROM cases WHERE id IN (SELECT case_id FROM promises)"
         params = []
