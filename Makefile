@@ -25,9 +25,11 @@ types: $(STAMP)
 test: lint types
 	$(BIN)/python -m pytest
 
-# Figures, not pass/fail: import and export of a million rows against a bare load.
+# Figures, not pass/fail, at a million rows: import and export against a bare
+# load; the worklist, reports and start-up against sqlite-utils --help.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/transfer.py
+	$(BIN)/python benchmarks/worklist.py
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache .mypy_cache .ruff_cache
