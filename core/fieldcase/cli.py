@@ -1719,23 +1719,11 @@ def report_command(found: Any) -> click.Command:
         else:
             table(rows, found.columns)
         if chart is not None:
-            from .plugins import manager
-
             if not chart.parent.is_dir():
                 raise click.BadParameter(
                     f"folder {chart.parent} does not exist", param_hint="'--chart'"
                 )
-            drawn = manager().hook.render_chart(
-                title=f"fieldcase report {found.name}",
-                columns=found.columns,
-                rows=rows,
-                path=chart,
-            )
-            if not drawn:
-                raise click.UsageError(
-                    f"no installed plugin draws {chart.suffix or 'that'} charts; install "
-                    "fieldcase-charts (PNG, SVG)"
-                )
+            app.services.draw_chart(f"fieldcase report {found.name}", found.columns, rows, chart)
             click.echo(f"Chart: {chart}", err=True)
 
     return run

@@ -200,6 +200,17 @@ class Services:
 
         return exporter_for(self.pm, name, output)
 
+    def draw_chart(
+        self, title: str, columns: Sequence[str], rows: Sequence[dict[str, Any]], path: Path
+    ) -> None:
+        """Have a plugin (``render_chart``) draw rows into ``path``, by its suffix."""
+        drawn = self.pm.hook.render_chart(title=title, columns=columns, rows=rows, path=path)
+        if not drawn:
+            raise InvalidInput(
+                f"no installed plugin draws {path.suffix or 'that'} charts; install "
+                "fieldcase-charts (PNG, SVG)"
+            )
+
     def record_system_event(
         self, event_type: str, actor: str, at: dt.datetime, data: dict[str, Any]
     ) -> Event:
