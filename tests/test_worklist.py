@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import random
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import AT, Run, create_args
+from fieldcase import hookimpl
+from fieldcase.config import load_config
+from fieldcase.lifecycle import Stage
+from fieldcase.model import Borrower, Case, Payment, Promise, Staff, Visit
+from fieldcase.plugins import get_plugin_manager
+from fieldcase.ranking import priority
+from fieldcase.repayment import statuses_by_arrangement
+from fieldcase.services import Services
+from fieldcase.store import Store, WorklistFilter
 
 NOON = ("--at", "2026-11-25T07:00+08:00")
 
@@ -162,3 +177,144 @@ def test_today_lists_the_days_visits_and_promises(office: Run) -> None:
     assert len(other["visits"]) == 2 and other["promises"] == []
     text = office("today", *NOON, as_="li.na").stdout
     assert "2 visits, 1 promise falling due" in text
+
+
+# -- the index-ordered worklist gives exactly the order of ranking every case -------
+
+ZONES = ("Asia/Shanghai", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago")
+
+
+def random_portfolio(
+    store: Store, seed: int, cases: int = 300, oldest: int = 400, boosts: float = 1.0
+) -> None:
+    """Cases, visits, promises and payments written through the store's one write path."""
+    rng = random.Random(seed)
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    store.commit("staff_added", actor=None, at=t0, records=[Staff("w1", "W1", "field")])
+    store.commit("staff_added", actor=None, at=t0, records=[Staff("w2", "W2", "field")])
+    today = dt.date(2026, 11, 23)
+    for i in range(cases):
+        zone = rng.choice(ZONES)
+        case = Case(
+            institution=rng.choice(["a", "b"]),
+            reference=f"R{i}",
+            borrower=Borrower(name=f"Borrower {i}", timezone=zone, address=f"{i} Road"),
+            currency="CNY",
+            principal=Decimal(100000),
+            # A few amounts tie, a few cases are not overdue yet.
+            overdue_amount=Decimal(rng.choice([500, 500, rng.randint(1, 10**9)])) / 100,
+            overdue_since=today - dt.timedelta(days=rng.randint(-15, oldest)),
+            referred_at=t0,
+            stage=rng.choice(list(Stage)),
+            assigned_to=rng.choice(["w1", "w2", None]),
+            eligible=rng.random() > 0.1,
+        )
+        _, (saved,) = store.commit("case_created", actor=None, at=t0, records=[case])
+        assert isinstance(saved, Case) and saved.id is not None
+        records: list[Any] = []
+        if rng.random() < 0.2 * boosts:
+            records.append(
+                Visit(
+                    case_id=saved.id,
+                    number=1,
+                    date=today + dt.timedelta(days=rng.randint(-1, 1)),
+                    window_start=dt.time(10),
+                    window_end=dt.time(12),
+                    timezone=zone,
+                    staff=("w1",),
+                    planned_by="w1",
+                    planned_at=t0,
+                    status=rng.choice(["planned", "planned", "done"]),
+                )
+            )
+        if rng.random() < 0.25 * boosts:
+            for n in range(rng.randint(1, 3)):
+                due = today + dt.timedelta(days=rng.randint(-10, 4))
+                records.append(Promise(saved.id, Decimal(100), due, t0, "w1", number=n + 1))
+            for n in range(rng.randint(0, 3)):
+                paid = t0 + dt.timedelta(days=rng.randint(0, 30))
+                records.append(Payment(saved.id, Decimal(100), paid, f"P{i}-{n}", "w1"))
+        if records:
+            store.commit("money", actor=None, at=t0, records=records, case_id=saved.id)
+
+
+class SameAsBuiltin:
+    """The built-in formula as a plugin: the worklist must then rank every case."""
+
+    @hookimpl
+    def case_priority(
+        self, case: Case, at: dt.datetime, visit_today: bool, broken_promises: int
+    ) -> float:
+        return priority(
+            case.days_past_due(at), float(case.overdue_amount), visit_today, broken_promises
+        )
+
+
+@pytest.mark.parametrize(
+    ("seed", "oldest", "boosts"), [(1, 400, 1.0), (2, 400, 1.0), (3, 400, 1.0), (4, 3, 0.05)]
+)
+def test_index_order_equals_ranking_every_case(
+    tmp_path: Path, seed: int, oldest: int, boosts: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four time zones, visits, promises met and broken, ties, and (oldest=3) a
+    young portfolio where cases not yet overdue but large come first."""
+    store = Store(tmp_path / "w.db")
+    store.migrate()
+    random_portfolio(store, seed, 400, oldest, boosts)
+    fast = Services(store, get_plugin_manager(load_entrypoints=False), load_config())
+    slow_pm = get_plugin_manager(load_entrypoints=False)
+    slow_pm.register(SameAsBuiltin())
+    slow = Services(store, slow_pm, load_config())
+    assert fast._builtin_priority() and not slow._builtin_priority()
+    filters = [
+        WorklistFilter(),
+        WorklistFilter(staff="w1"),
+        WorklistFilter(institution="b", stage="confirmation"),
+        WorklistFilter(bucket="1-30"),
+        WorklistFilter(due_today=True),
+        WorklistFilter(search="Borrower 1"),
+        WorklistFilter(include_ineligible=True),
+    ]
+    # Times when the zones' calendars disagree, by up to two days.
+    times = [
+        dt.datetime(2026, 11, 23, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 23, 11, 30, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 22, 23, 59, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 20, 12, tzinfo=dt.UTC),
+    ]
+    compared = 0
+    for at in times:
+        for f in filters:
+            everything = slow.worklist(f, at, limit=None)
+            for limit in (1, 7, 20, 60, 500):
+                expected = [(c.id, p) for c, p in everything[:limit]]
+                got = [(c.id, p) for c, p in fast.worklist(f, at, limit=limit)]
+                assert got == expected, (at, f, limit)
+                compared += len(got)
+    assert compared > 1000
+    # And the fast one really did not rank every case.
+    monkeypatch.setattr(store, "list_cases", None)
+    assert fast.worklist(WorklistFilter(), times[0], limit=20)
+    store.close()
+
+
+def test_met_promises_follow_payments(tmp_path: Path) -> None:
+    """The stored ``met`` flag agrees with the statuses worked out from the payments."""
+    store = Store(tmp_path / "w.db")
+    store.migrate()
+    random_portfolio(store, 7, cases=200)
+    at = dt.datetime(2026, 12, 31, tzinfo=dt.UTC)
+    checked = 0
+    for case_id in store.case_ids_with_promises():
+        case = store.get_case(case_id)
+        statuses = statuses_by_arrangement(
+            store.promises(case_id, "CNY"),
+            store.payments(case_id, "CNY"),
+            case.borrower.timezone,
+            at,
+        )
+        flags = dict(store.db.execute("SELECT id, met FROM promises WHERE case_id = ?", [case_id]))
+        assert {s.promise.id: int(s.status == "kept") for s in statuses} == flags
+        checked += len(flags)
+    assert checked > 20
+    store.close()

@@ -254,3 +254,26 @@ def m006_search(db: Database) -> None:
         f" INSERT INTO cases_fts(rowid, {columns}) VALUES (new.id, {new}); END"
     )
     db.execute("INSERT INTO cases_fts(cases_fts) VALUES ('rebuild')")
+
+
+@migrations(name="007_worklist_order")
+def m007_worklist_order(db: Database) -> None:
+    # Derived columns the store keeps up to date as rows are written (see
+    # Store._apply_rows): the built-in priority's stored key, and whether each
+    # promise was met on time by the payments recorded.
+    from .store import case_arrears_key, refresh_met
+
+    db.table("cases").add_column("arrears_key", float)
+    db.conn.executemany(
+        "UPDATE cases SET arrears_key = ? WHERE id = ?",
+        (
+            (case_arrears_key(row), row["id"])
+            for row in db.query("SELECT id, overdue_minor, currency, overdue_since FROM cases")
+        ),
+    )
+    db.table("cases").create_index(["timezone", "arrears_key"])
+    db.table("cases").create_index(["assigned_to", "timezone", "arrears_key"])
+    db.table("promises").add_column("met", int, not_null_default=0)
+    refresh_met(db, [row[0] for row in db.execute("SELECT DISTINCT case_id FROM promises")])
+    db.table("promises").create_index(["met", "due"])
+    db.table("visits").create_index(["status", "date", "case_id"])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeVar
@@ -598,6 +599,8 @@ class Services:
             _choice(filters.bucket, [b[0] for b in lifecycle.AGING_BUCKETS], "bucket")
         if filters.stage:
             _choice(filters.stage, [str(s) for s in Stage], "stage")
+        if limit is not None and not filters.include_closed and self._builtin_priority():
+            return self._worklist_by_index(filters, at, limit)
         cases = self.store.list_cases(filters, at)
         visiting = {visit.case_id for visit in self.store.visits_today(at)}
         promised = self.store.case_ids_with_promises()
@@ -614,6 +617,35 @@ class Services:
             ranked.append((case, float(priority or 0)))
         ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
         return ranked[:limit] if limit is not None else ranked
+
+    def _builtin_priority(self) -> bool:
+        """Whether the built-in priority is the only ``case_priority`` there is."""
+        names = [impl.plugin_name for impl in self.pm.hook.case_priority.get_hookimpls()]
+        return names == ["fieldcase.builtin.priority"]
+
+    def _worklist_by_index(
+        self, filters: WorklistFilter, at: dt.datetime, limit: int
+    ) -> list[tuple[Case, float]]:
+        """The built-in order, read from the ``arrears_key`` index (see :mod:`.ranking`)."""
+        from .ranking import MAX_LOG_AMOUNT, priority
+
+        def rank(candidates: Iterable[tuple[Case, bool, int]]) -> list[tuple[Case, float]]:
+            return [
+                (c, priority(c.days_past_due(at), float(c.overdue_amount), visit, broken))
+                for c, visit, broken in candidates
+            ]
+
+        ranked = rank(self.store.worklist_candidates(filters, at, limit))
+        ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
+        # A case not yet overdue counts 0 days, not fewer: the index order, which
+        # counts fewer, can only miss one when the page reaches that low.
+        floor = ranked[limit - 1][1] if len(ranked) >= limit else -math.inf
+        if floor <= MAX_LOG_AMOUNT:
+            seen = {c.id for c, _ in ranked}
+            young = [c for c in self.store.not_yet_overdue(filters, at) if c.id not in seen]
+            ranked += rank((c, False, 0) for c in young)
+            ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
+        return ranked[:limit]
 
     def _broken_promises(self, cases: Sequence[Case], at: dt.datetime) -> dict[int, int]:
         from .repayment import statuses_by_arrangement

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +41,7 @@ from .model import (
 )
 from .money import MINOR_UNITS, from_minor, to_minor
 from .privacy import mask_phone, mask_tail
+from .ranking import arrears_key
 
 GENESIS = ""
 SYSTEM_CHAIN = "system"
@@ -429,6 +430,54 @@ def row_to_event(row: dict[str, Any]) -> Event:
         prev_hash=row["prev_hash"],
         hash=row["hash"],
     )
+
+
+def case_arrears_key(row: dict[str, Any]) -> float | None:
+    """The stored ordering key of a ``cases`` row (see :mod:`fieldcase.ranking`)."""
+    if row.get("overdue_minor") is None or not row.get("overdue_since"):
+        return None
+    amount = float(from_minor(row["overdue_minor"], row["currency"]))
+    return arrears_key(amount, dt.date.fromisoformat(row["overdue_since"]))
+
+
+def refresh_met(db: Database, case_ids: Iterable[int]) -> None:
+    """Mark each promise of these cases met (1) or not (0) by the payments recorded.
+
+    A promise is met when payments on or before its due date cover it (see
+    :func:`fieldcase.repayment.promise_statuses`). Once its due date has passed
+    that no longer changes, so "broken at ``at``" is ``met = 0 AND due < today``:
+    a question SQL can answer from an index.
+    """
+    from .repayment import statuses_by_arrangement
+
+    for case_id in case_ids:
+        case = db.execute("SELECT currency, timezone FROM cases WHERE id = ?", [case_id]).fetchone()
+        if case is None:
+            continue
+        currency, zone = case
+        promises = [
+            row_to_promise(row, currency)
+            for row in db.query("SELECT * FROM promises WHERE case_id = ?", [case_id])
+        ]
+        payments = [
+            row_to_payment(row, currency)
+            for row in db.query("SELECT * FROM payments WHERE case_id = ?", [case_id])
+        ]
+        if not promises:
+            continue
+        # Judged once every payment recorded counts: only those on or before a
+        # promise's due date can meet it.
+        latest = max([p.at for p in payments] + [p.made_at for p in promises])
+        met = [
+            s.promise.id
+            for s in statuses_by_arrangement(promises, payments, zone, latest)
+            if s.status == "kept"
+        ]
+        db.execute(
+            "UPDATE promises SET met = (id IN (SELECT value FROM json_each(?)))"
+            " WHERE case_id = ? AND met != (id IN (SELECT value FROM json_each(?)))",
+            [json.dumps(met), case_id, json.dumps(met)],
+        )
 
 
 @functools.cache
@@ -847,11 +896,19 @@ class Store:
     def _apply_rows(self, rows: Sequence[dict[str, Any]]) -> None:
         """Upsert each ``{"table", "row"}`` by id: the one way rows reach the tables."""
         grouped: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = {}
+        money: set[int] = set()
         for change in rows:
-            row = change["row"]
-            grouped.setdefault((change["table"], tuple(row)), []).append(list(row.values()))
+            row, table = change["row"], change["table"]
+            if table == "cases":
+                # Derived, not carried by events: worked out the same way on replay.
+                row = {**row, "arrears_key": case_arrears_key(row)}
+            elif table in ("promises", "payments"):
+                money.add(row["case_id"])
+            grouped.setdefault((table, tuple(row)), []).append(list(row.values()))
         for (table, columns), values in grouped.items():
             self.db.conn.executemany(_upsert_sql(table, columns), values)
+        if money:
+            refresh_met(self.db, sorted(money))
 
     def commit(
         self,
@@ -1096,6 +1153,16 @@ class Store:
         except CaseNotFound:
             return None
 
+    def zones(self) -> list[tuple[str]]:
+        """The borrowers' time zones, each once: one index seek per zone, not a scan."""
+        return list(
+            self.db.execute(
+                "WITH RECURSIVE z(zone) AS (SELECT min(timezone) FROM cases UNION ALL"
+                " SELECT (SELECT min(timezone) FROM cases WHERE timezone > z.zone) FROM z"
+                " WHERE z.zone IS NOT NULL) SELECT zone FROM z WHERE zone IS NOT NULL"
+            )
+        )
+
     def list_cases(
         self,
         filters: WorklistFilter,
@@ -1104,6 +1171,79 @@ class Store:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Case]:
+        where, params = self._case_where(filters, at)
+        sql = "SELECT * FROM cases"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        return [row_to_case(row) for row in self.db.query(sql, params)]
+
+    def worklist_candidates(
+        self, filters: WorklistFilter, at: dt.datetime, limit: int
+    ) -> list[tuple[Case, bool, int]]:
+        """Every case that can be in the top ``limit`` by the built-in priority.
+
+        Each as (case, visit planned today, promises broken). The boosted ones
+        (a visit today, a broken promise) are found through the visits and
+        promises indexes; the rest are read zone by zone in ``arrears_key``
+        order, ``limit`` and a few more each, since within one time zone that
+        order is the priority's. Open cases only.
+        """
+        assert not filters.include_closed
+        where, where_params = self._case_where(filters, at)
+        today = {zone: at.astimezone(ZoneInfo(zone)).date() for (zone,) in self.zones()}
+        if not today:
+            return []
+        local_day, day_params = self.local_date_sql(at)
+        facts = (
+            f"EXISTS (SELECT 1 FROM visits v WHERE v.case_id = cases.id"
+            f" AND v.status = 'planned' AND v.date = {local_day}) AS _visit,"
+            f" (SELECT count(*) FROM promises p WHERE p.case_id = cases.id AND p.met = 0"
+            f" AND p.due < {local_day}) AS _broken"
+        )
+        boosted_where = [
+            *where,
+            "(cases.id IN (SELECT case_id FROM visits WHERE status = 'planned'"
+            " AND date BETWEEN ? AND ?) OR cases.id IN (SELECT case_id FROM promises"
+            " WHERE met = 0 AND due < ?))",
+        ]
+        days = sorted(d.isoformat() for d in today.values())
+        found: dict[int, tuple[Case, bool, int]] = {}
+        for row in self.db.query(
+            f"SELECT cases.*, {facts} FROM cases WHERE {' AND '.join(boosted_where)}",
+            [*day_params, *day_params, *where_params, days[0], days[-1], days[-1]],
+        ):
+            visit, broken = bool(row.pop("_visit")), int(row.pop("_broken"))
+            if visit or broken:
+                found[row["id"]] = (row_to_case(row), visit, broken)
+        by_zone: dict[str, int] = {}
+        for case, _, _ in found.values():
+            by_zone[case.borrower.timezone] = by_zone.get(case.borrower.timezone, 0) + 1
+        # A few more than needed: float rounding can reorder near-ties.
+        rest = [*where, "timezone = ?"]
+        for zone in today:
+            rows = self.db.query(
+                f"SELECT * FROM cases WHERE {' AND '.join(rest)}"
+                " ORDER BY arrears_key DESC, id LIMIT ?",
+                [*where_params, zone, limit + by_zone.get(zone, 0) + 5],
+            )
+            for row in rows:
+                if row["id"] not in found:
+                    found[row["id"]] = (row_to_case(row), False, 0)
+        return list(found.values())
+
+    def not_yet_overdue(self, filters: WorklistFilter, at: dt.datetime) -> list[Case]:
+        """Open cases whose due date has not come in the borrower's calendar (a scan)."""
+        where, params = self._case_where(filters, at)
+        local_day, day_params = self.local_date_sql(at)
+        sql = f"SELECT * FROM cases WHERE {' AND '.join([*where, f'overdue_since > {local_day}'])}"
+        return [row_to_case(row) for row in self.db.query(sql, [*params, *day_params])]
+
+    def _case_where(self, filters: WorklistFilter, at: dt.datetime) -> tuple[list[str], list[Any]]:
+        """The WHERE clauses, and their parameters, of a worklist's filters."""
         where: list[str] = []
         params: list[Any] = []
         if not filters.include_closed:
@@ -1123,7 +1263,7 @@ class Store:
             # Days past due count in the borrower's local date: one clause per time zone.
             low, high = bucket_range(filters.bucket)
             clauses = []
-            for (zone,) in self.db.execute("SELECT DISTINCT timezone FROM cases"):
+            for (zone,) in self.zones():
                 today = at.astimezone(ZoneInfo(zone)).date()
                 clause = "(timezone = ? AND overdue_since <= ?"
                 params += [zone, (today - dt.timedelta(days=low)).isoformat()]
@@ -1154,14 +1294,7 @@ class Store:
                 f" AND p.due = {local_day}))"
             )
             params += today_params * 2
-        sql = "SELECT * FROM cases"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            params += [limit, offset]
-        return [row_to_case(row) for row in self.db.query(sql, params)]
+        return where, params
 
     def visits(self, case_id: int, currency: str) -> list[Visit]:
         return [
@@ -1235,7 +1368,7 @@ class Store:
     def local_date_sql(self, at: dt.datetime) -> tuple[str, list[Any]]:
         """SQL for the borrower's calendar date at ``at``, per case (column ``timezone``)."""
         parts, params = [], []
-        for (zone,) in self.db.execute("SELECT DISTINCT timezone FROM cases"):
+        for (zone,) in self.zones():
             parts.append("WHEN ? THEN ?")
             params += [zone, at.astimezone(ZoneInfo(zone)).date().isoformat()]
         if not parts:
@@ -1272,7 +1405,7 @@ class Store:
     def days_past_due_sql(self, at: dt.datetime) -> tuple[str, list[Any]]:
         """SQL for each case's days past due at ``at``, counted in the borrower's calendar."""
         parts, params = [], []
-        for (zone,) in self.db.execute("SELECT DISTINCT timezone FROM cases"):
+        for (zone,) in self.zones():
             parts.append("WHEN ? THEN julianday(?) - julianday(overdue_since)")
             params += [zone, at.astimezone(ZoneInfo(zone)).date().isoformat()]
         if not parts:
