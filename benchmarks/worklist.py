@@ -111,9 +111,10 @@ def build(db: Path, cases: int) -> None:
       CASE WHEN stage IN ('feedback', 'closed') THEN 'medical' END,
       CASE WHEN stage IN ('feedback', 'closed') THEN '2026-11-21T02:00:00Z' END, assigned_to
     FROM cases WHERE stage != 'confirmation';
-    INSERT INTO promises (id, case_id, number, amount_minor, due, made_at, made_by, met)
+    INSERT INTO promises (id, case_id, number, amount_minor, due, made_at, made_by, met_at)
     SELECT id, id, 1, 50000, date('2026-11-23', (id % 60 - 30) || ' days'),
-      '2026-10-10T00:00:00Z', assigned_to, id % 40 = 0
+      '2026-10-10T00:00:00Z', assigned_to,
+      CASE WHEN id % 40 = 0 THEN '2026-10-14T00:00:00Z' END
     FROM cases WHERE id % 20 = 0;
     INSERT INTO payments (id, case_id, amount_minor, at, reference, recorded_by)
     SELECT id, id, 50000, '2026-10-14T00:00:00Z', 'P' || id, 'boss'
@@ -178,6 +179,14 @@ def main() -> None:
             f"Built {args.cases:,} cases and {2 * args.cases:,} events in "
             f"{time.perf_counter() - started:.1f} s",
             flush=True,
+        )
+        # Byte-compile fieldcase as a normal install does (this machine's
+        # PYTHONDONTWRITEBYTECODE would otherwise compile it on every start).
+        root = Path(__file__).resolve().parent.parent
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(root / "core"), str(root / "plugins")],
+            check=True,
+            capture_output=True,
         )
         base = [fieldcase, "--db", str(db)]
         figures: dict[str, list[float]] = {

@@ -164,3 +164,15 @@ def test_refusals_are_chained_too(office: Run, db_path: Path) -> None:
     assert [e["type"] for e in log] == ["case_created", "refused"]
     assert log[1]["prev_hash"] == log[0]["hash"]
     assert office("audit", "verify").exit_code == 0
+
+
+def test_latest_migration_is_the_last_one(tmp_path: Path) -> None:
+    """A database at LATEST_MIGRATION skips migrating; a new migration must move it."""
+    from fieldcase.migrations import migrations
+    from fieldcase.store import LATEST_MIGRATION
+
+    assert [m.name for m in migrations._migrations][-1] == LATEST_MIGRATION
+    store = Store(tmp_path / "m.db")
+    assert store.migrate()[-1] == LATEST_MIGRATION
+    assert store.migrate() == []
+    store.close()

@@ -481,9 +481,10 @@ def test_bulk_rows_have_the_columns_of_a_created_case(
 def test_masked_copies_are_filled_for_existing_cases_by_the_migration(tmp_path: Path) -> None:
     from fieldcase.migrations import migrations
     from fieldcase.store import Store
+    from sqlite_utils import Database
 
     store = Store(tmp_path / "old.db")
-    migrations.apply(store.db, stop_before="003_masked_personal_data")
+    migrations.apply(Database(store.db.conn), stop_before="003_masked_personal_data")
     store.db.execute(
         "INSERT INTO cases (id, institution, reference, borrower_name, national_id, phone,"
         " stage, currency, version) VALUES (1, 'x', 'r', 'n', '310101199001011234',"

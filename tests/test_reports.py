@@ -198,3 +198,36 @@ def test_an_unknown_chart_format_is_a_usage_error(portfolio: Path, tmp_path: Pat
     )
     assert result.exit_code == 2
     assert "no installed plugin draws .gif charts" in result.stderr
+
+
+@pytest.mark.parametrize("to", ["2026-11-10T00:00Z", "2026-12-20T00:00Z", "2027-03-01T00:00Z"])
+def test_promises_kept_and_broken_match_the_payments(portfolio: Path, to: str) -> None:
+    """Worked out afresh from promise and payment rows, as `balance` does, per staff member."""
+    from fieldcase.repayment import statuses_by_arrangement
+    from fieldcase.store import row_to_payment, row_to_promise
+
+    at = dt.datetime.fromisoformat(to.replace("Z", "+00:00"))
+    expected: Counter[tuple[str, str]] = Counter()
+    for case in rows(portfolio, "SELECT * FROM cases WHERE id IN (SELECT case_id FROM promises)"):
+        promises = [
+            row_to_promise(dict(r), case["currency"])
+            for r in rows(portfolio, f"SELECT * FROM promises WHERE case_id = {case['id']}")
+        ]
+        payments = [
+            row_to_payment(dict(r), case["currency"])
+            for r in rows(portfolio, f"SELECT * FROM payments WHERE case_id = {case['id']}")
+        ]
+        for s in statuses_by_arrangement(promises, payments, case["timezone"], at):
+            expected[(s.promise.made_by, s.status)] += 1
+    got = report(portfolio, "staff", "--to", to)
+    for row in got:
+        assert row["promises kept"] == expected[(row["staff"], "kept")], row["staff"]
+        assert row["promises broken"] == expected[(row["staff"], "broken")], row["staff"]
+    kept = sum(n for (_, status), n in expected.items() if status == "kept")
+    broken = sum(n for (_, status), n in expected.items() if status == "broken")
+    outcomes = {r["outcome"]: r for r in report(portfolio, "outcomes", "--to", to)}
+    if kept + broken:
+        row = outcomes["promises kept (of kept or broken)"]
+        assert (row["cases"], row["rate"]) == (kept + broken, f"{kept / (kept + broken):.1%}")
+    if to.startswith("2027"):
+        assert kept and broken  # the demo's arrangements have both by then

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from fieldcase.plugins import get_plugin_manager
 from fieldcase.ranking import priority
 from fieldcase.repayment import statuses_by_arrangement
 from fieldcase.services import Services
-from fieldcase.store import Store, WorklistFilter
+from fieldcase.store import Store, WorklistFilter, to_iso
 
 NOON = ("--at", "2026-11-25T07:00+08:00")
 
@@ -298,23 +299,30 @@ def test_index_order_equals_ranking_every_case(
     store.close()
 
 
-def test_met_promises_follow_payments(tmp_path: Path) -> None:
-    """The stored ``met`` flag agrees with the statuses worked out from the payments."""
+def test_stored_met_times_give_the_statuses_at_any_time(tmp_path: Path) -> None:
+    """``met_at <= at`` is exactly "kept at ``at``", for promises of every kind of case."""
     store = Store(tmp_path / "w.db")
     store.migrate()
     random_portfolio(store, 7, cases=200)
-    at = dt.datetime(2026, 12, 31, tzinfo=dt.UTC)
-    checked = 0
+    checked = Counter[str]()
     for case_id in store.case_ids_with_promises():
         case = store.get_case(case_id)
-        statuses = statuses_by_arrangement(
-            store.promises(case_id, "CNY"),
-            store.payments(case_id, "CNY"),
-            case.borrower.timezone,
-            at,
-        )
-        flags = dict(store.db.execute("SELECT id, met FROM promises WHERE case_id = ?", [case_id]))
-        assert {s.promise.id: int(s.status == "kept") for s in statuses} == flags
-        checked += len(flags)
-    assert checked > 20
+        met = {
+            row["id"]: row["met_at"]
+            for row in store.db.query(
+                "SELECT id, met_at FROM promises WHERE case_id = ?", [case_id]
+            )
+        }
+        for day in range(0, 45, 3):
+            at = dt.datetime(2026, 11, 1, 7, tzinfo=dt.UTC) + dt.timedelta(days=day)
+            for s in statuses_by_arrangement(
+                store.promises(case_id, "CNY"),
+                store.payments(case_id, "CNY"),
+                case.borrower.timezone,
+                at,
+            ):
+                stamp = met[s.promise.id]
+                assert (s.status == "kept") == (stamp is not None and stamp <= to_iso(at))
+                checked[s.status] += 1
+    assert min(checked.values()) > 20, checked
     store.close()

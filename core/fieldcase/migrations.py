@@ -260,8 +260,8 @@ def m006_search(db: Database) -> None:
 def m007_worklist_order(db: Database) -> None:
     # Derived columns the store keeps up to date as rows are written (see
     # Store._apply_rows): the built-in priority's stored key, and whether each
-    # promise was met on time by the payments recorded.
-    from .store import case_arrears_key, refresh_met
+    # promise came to be kept (by the payments recorded).
+    from .store import Connection, case_arrears_key, refresh_met
 
     db.table("cases").add_column("arrears_key", float)
     db.conn.executemany(
@@ -273,7 +273,9 @@ def m007_worklist_order(db: Database) -> None:
     )
     db.table("cases").create_index(["timezone", "arrears_key"])
     db.table("cases").create_index(["assigned_to", "timezone", "arrears_key"])
-    db.table("promises").add_column("met", int, not_null_default=0)
-    refresh_met(db, [row[0] for row in db.execute("SELECT DISTINCT case_id FROM promises")])
-    db.table("promises").create_index(["met", "due"])
+    db.table("promises").add_column("met_at", str)
+    refresh_met(
+        Connection(db.conn), [row[0] for row in db.execute("SELECT DISTINCT case_id FROM promises")]
+    )
+    db.table("promises").create_index(["met_at", "due"])
     db.table("visits").create_index(["status", "date", "case_id"])

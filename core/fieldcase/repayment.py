@@ -147,6 +147,40 @@ def statuses_by_arrangement(
     return sorted(result, key=lambda s: (s.promise.due, s.promise.id or 0))
 
 
+def met_times(
+    promises: Sequence[Promise], payments: Sequence[Payment], zone: str
+) -> dict[int | None, dt.datetime | None]:
+    """When each promise came to be kept (by promise id), or None if it is not yet.
+
+    The payment that completed it, counting as :func:`statuses_by_arrangement`
+    does: a promise is kept at ``at`` exactly when its time is ``<= at``. Once
+    its due date has passed this cannot change, so a promise with no time and
+    a past due date is broken; the store keeps these times (``promises.met_at``)
+    so that the worklist and the reports ask SQL instead of working it out.
+    """
+    local = ZoneInfo(zone)
+    groups: dict[int | None, list[Promise]] = {}
+    for promise in promises:
+        groups.setdefault(promise.offer_id, []).append(promise)
+    result: dict[int | None, dt.datetime | None] = {}
+    for group in groups.values():
+        start = min(p.made_at for p in group)
+        counted = sorted((p.at, p.at.astimezone(local).date(), p.amount) for p in payments)
+        counted = [c for c in counted if c[0] >= start]
+        promised = Decimal(0)
+        for promise in sorted(group, key=lambda p: (p.due, p.number, p.id or 0)):
+            promised += promise.amount
+            paid, met = Decimal(0), None
+            for at, day, amount in counted:
+                if day <= promise.due:
+                    paid += amount
+                    if paid >= promised:
+                        met = at
+                        break
+            result[promise.id] = met
+    return result
+
+
 def arrangement_kept(
     offer: Offer,
     promises: Sequence[Promise],

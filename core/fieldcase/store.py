@@ -20,11 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
-from sqlite_utils import Database
 
 from .errors import CaseNotFound, StaffNotFound, StaleCase
 from .lifecycle import Stage, bucket_range
-from .migrations import migrations
 from .model import (
     Borrower,
     Case,
@@ -440,15 +438,14 @@ def case_arrears_key(row: dict[str, Any]) -> float | None:
     return arrears_key(amount, dt.date.fromisoformat(row["overdue_since"]))
 
 
-def refresh_met(db: Database, case_ids: Iterable[int]) -> None:
-    """Mark each promise of these cases met (1) or not (0) by the payments recorded.
+def refresh_met(db: Connection, case_ids: Iterable[int]) -> None:
+    """Set ``promises.met_at`` for these cases: when each promise came to be kept.
 
-    A promise is met when payments on or before its due date cover it (see
-    :func:`fieldcase.repayment.promise_statuses`). Once its due date has passed
-    that no longer changes, so "broken at ``at``" is ``met = 0 AND due < today``:
-    a question SQL can answer from an index.
+    See :func:`fieldcase.repayment.met_times`: kept at ``at`` is ``met_at <= at``,
+    broken is not kept with a due date before the borrower's today, and both
+    are questions SQL answers from an index.
     """
-    from .repayment import statuses_by_arrangement
+    from .repayment import met_times
 
     for case_id in case_ids:
         case = db.execute("SELECT currency, timezone FROM cases WHERE id = ?", [case_id]).fetchone()
@@ -463,21 +460,11 @@ def refresh_met(db: Database, case_ids: Iterable[int]) -> None:
             row_to_payment(row, currency)
             for row in db.query("SELECT * FROM payments WHERE case_id = ?", [case_id])
         ]
-        if not promises:
-            continue
-        # Judged once every payment recorded counts: only those on or before a
-        # promise's due date can meet it.
-        latest = max([p.at for p in payments] + [p.made_at for p in promises])
-        met = [
-            s.promise.id
-            for s in statuses_by_arrangement(promises, payments, zone, latest)
-            if s.status == "kept"
-        ]
-        db.execute(
-            "UPDATE promises SET met = (id IN (SELECT value FROM json_each(?)))"
-            " WHERE case_id = ? AND met != (id IN (SELECT value FROM json_each(?)))",
-            [json.dumps(met), case_id, json.dumps(met)],
-        )
+        for promise_id, met in met_times(promises, payments, zone).items():
+            db.execute(
+                "UPDATE promises SET met_at = ? WHERE id = ? AND met_at IS NOT ?",
+                [to_iso(met) if met else None, promise_id, to_iso(met) if met else None],
+            )
 
 
 @functools.cache
@@ -826,13 +813,42 @@ class _Batch:
         self.store._apply_rows(self.table_rows)
 
 
+#: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
+#: a database that has it needs no migrating, and sqlite-utils is not even loaded.
+LATEST_MIGRATION = "007_worklist_order"
+
+
+class Connection:
+    """The reading and writing the store does, on one sqlite3 connection.
+
+    The same two calls as sqlite-utils' ``Database`` (``execute``, ``query``),
+    which the migrations use; loading sqlite-utils takes longer than a worklist
+    page, so commands that only read and write rows do without it.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters or [])
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
+        cursor = self.conn.execute(sql, params or [])
+        keys = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(keys, row, strict=True))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class Store:
     """One fieldcase database: a plain SQLite file in WAL mode."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self.path = str(path)
         conn = sqlite3.connect(self.path, timeout=busy_timeout)
-        self.db = Database(conn, execute_plugins=False)
+        self.db = Connection(conn)
         if self.path != ":memory:":
             self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -845,8 +861,21 @@ class Store:
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""
-        pending = [m.name for m in migrations.pending(self.db)]
-        migrations.apply(self.db)
+        try:
+            if self.db.execute(
+                "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'fieldcase' AND name = ?",
+                [LATEST_MIGRATION],
+            ).fetchone():
+                return []
+        except sqlite3.OperationalError:  # no migrations table yet: a new database
+            pass
+        import sqlite_utils
+
+        from .migrations import migrations
+
+        db = sqlite_utils.Database(self.db.conn, execute_plugins=False)
+        pending = [m.name for m in migrations.pending(db)]
+        migrations.apply(db)
         return pending
 
     @contextmanager
@@ -1201,20 +1230,29 @@ class Store:
         facts = (
             f"EXISTS (SELECT 1 FROM visits v WHERE v.case_id = cases.id"
             f" AND v.status = 'planned' AND v.date = {local_day}) AS _visit,"
-            f" (SELECT count(*) FROM promises p WHERE p.case_id = cases.id AND p.met = 0"
-            f" AND p.due < {local_day}) AS _broken"
+            f" (SELECT count(*) FROM promises p WHERE p.case_id = cases.id"
+            f" AND (p.met_at IS NULL OR p.met_at > ?) AND p.due < {local_day}) AS _broken"
         )
         boosted_where = [
             *where,
             "(cases.id IN (SELECT case_id FROM visits WHERE status = 'planned'"
             " AND date BETWEEN ? AND ?) OR cases.id IN (SELECT case_id FROM promises"
-            " WHERE met = 0 AND due < ?))",
+            " WHERE (met_at IS NULL OR met_at > ?) AND due < ?))",
         ]
         days = sorted(d.isoformat() for d in today.values())
         found: dict[int, tuple[Case, bool, int]] = {}
         for row in self.db.query(
             f"SELECT cases.*, {facts} FROM cases WHERE {' AND '.join(boosted_where)}",
-            [*day_params, *day_params, *where_params, days[0], days[-1], days[-1]],
+            [
+                *day_params,
+                to_iso(at),
+                *day_params,
+                *where_params,
+                days[0],
+                days[-1],
+                to_iso(at),
+                days[-1],
+            ],
         ):
             visit, broken = bool(row.pop("_visit")), int(row.pop("_broken"))
             if visit or broken:
@@ -1365,15 +1403,17 @@ class Store:
             params.append(to_iso(end))
         return where, params
 
-    def local_date_sql(self, at: dt.datetime) -> tuple[str, list[Any]]:
-        """SQL for the borrower's calendar date at ``at``, per case (column ``timezone``)."""
+    def local_date_sql(
+        self, at: dt.datetime, zone_column: str = "cases.timezone"
+    ) -> tuple[str, list[Any]]:
+        """SQL for the borrower's calendar date at ``at``, per case (its ``zone_column``)."""
         parts, params = [], []
         for (zone,) in self.zones():
             parts.append("WHEN ? THEN ?")
             params += [zone, at.astimezone(ZoneInfo(zone)).date().isoformat()]
         if not parts:
             return "NULL", []
-        return f"(CASE cases.timezone {' '.join(parts)} END)", params
+        return f"(CASE {zone_column} {' '.join(parts)} END)", params
 
     def visits_today(self, at: dt.datetime, staff: str | None = None) -> list[Visit]:
         """Planned visits on the borrower's today, with their case, in window order."""
@@ -1484,6 +1524,26 @@ class Store:
             found.setdefault(staff, {}).setdefault("recovered", {})[currency] = minor
         return found
 
+    def promise_statuses(
+        self,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        at: dt.datetime,
+    ) -> dict[str, dict[str, int]]:
+        """Promises made in the window, kept and broken at ``at``, by who took them."""
+        today, day_params = self.local_date_sql(at, "c.timezone")
+        where, params = self._window("p.made_at", start, end, institution)
+        stamp = to_iso(at)
+        rows = self.db.execute(
+            "SELECT p.made_by, sum(p.met_at IS NOT NULL AND p.met_at <= ?),"
+            f" sum((p.met_at IS NULL OR p.met_at > ?) AND p.due < {today})"
+            " FROM promises p JOIN cases c ON c.id = p.case_id"
+            f"{' WHERE ' + ' AND '.join(where) if where else ''} GROUP BY p.made_by",
+            [stamp, stamp, *day_params, *params],
+        )
+        return {staff: {"kept": kept, "broken": broken} for staff, kept, broken in rows}
+
     def reason_counts(
         self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
     ) -> list[dict[str, Any]]:
@@ -1530,14 +1590,6 @@ class Store:
 
     def case_ids_with_promises(self) -> set[int]:
         return {row[0] for row in self.db.execute("SELECT DISTINCT case_id FROM promises")}
-
-    def cases_with_promises(self, institution: str | None) -> list[Case]:
-        sql = "SELECT * FROM cases WHERE id IN (SELECT case_id FROM promises)"
-        params = []
-        if institution:
-            sql += " AND institution = ?"
-            params.append(institution)
-        return [row_to_case(row) for row in self.db.query(sql + " ORDER BY id", params)]
 
     def has_money(self, case_id: int) -> bool:
         """Whether the case has offers, promises or payments recorded in its currency."""

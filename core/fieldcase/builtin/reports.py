@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +11,6 @@ from fieldcase import hookimpl
 from fieldcase.lifecycle import AGING_BUCKETS, OPEN_STAGES, aging_bucket
 from fieldcase.money import from_minor
 from fieldcase.plugins import overdue_reasons
-from fieldcase.repayment import statuses_by_arrangement
 from fieldcase.reports import ReportFilter
 
 if TYPE_CHECKING:
@@ -40,20 +38,11 @@ def pipeline(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     ]
 
 
-def _promise_counts(services: Services, filters: ReportFilter) -> dict[str, Counter[str]]:
-    """Promises kept and broken at --to, by the staff member who took them."""
-    at = _at(filters)
-    counts: dict[str, Counter[str]] = {}
-    for case in services.store.cases_with_promises(filters.institution):
-        assert case.id is not None
-        promises = services.store.promises(case.id, case.currency)
-        payments = services.store.payments(case.id, case.currency)
-        for status in statuses_by_arrangement(promises, payments, case.borrower.timezone, at):
-            made = status.promise.made_at
-            if (filters.start and made < filters.start) or (filters.end and made >= filters.end):
-                continue
-            counts.setdefault(status.promise.made_by, Counter())[status.status] += 1
-    return counts
+def _promise_counts(services: Services, filters: ReportFilter) -> dict[str, dict[str, int]]:
+    """Promises made in the window, kept and broken at --to, by who took them."""
+    return services.store.promise_statuses(
+        filters.institution, filters.start, filters.end, _at(filters)
+    )
 
 
 def staff(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
@@ -63,7 +52,7 @@ def staff(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     rows = []
     for member in services.store.list_staff():
         found = activity.get(member.id, {})
-        kept = promises.get(member.id, Counter())
+        kept = promises.get(member.id, {"kept": 0, "broken": 0})
         recovered = found.get("recovered", {})
         rows.append(
             {
