@@ -116,6 +116,10 @@ def build(db: Path, cases: int) -> None:
       '2026-10-10T00:00:00Z', assigned_to,
       CASE WHEN id % 40 = 0 THEN '2026-10-14T00:00:00Z' END
     FROM cases WHERE id % 20 = 0;
+    UPDATE cases SET unmet_due = (SELECT min(due) FROM promises p
+      WHERE p.case_id = cases.id AND p.met_at IS NULL) WHERE id % 20 = 0;
+    UPDATE cases SET visit_date = (SELECT date FROM visits v
+      WHERE v.case_id = cases.id AND v.status = 'planned') WHERE stage != 'confirmation';
     INSERT INTO payments (id, case_id, amount_minor, at, reference, recorded_by)
     SELECT id, id, 50000, '2026-10-14T00:00:00Z', 'P' || id, 'boss'
     FROM cases WHERE id % 40 = 0;

@@ -259,9 +259,11 @@ def m006_search(db: Database) -> None:
 @migrations(name="007_worklist_order")
 def m007_worklist_order(db: Database) -> None:
     # Derived columns the store keeps up to date as rows are written (see
-    # Store._apply_rows): the built-in priority's stored key, and whether each
-    # promise came to be kept (by the payments recorded).
-    from .store import Connection, case_arrears_key, refresh_met
+    # Store._apply_rows), so that a worklist page is read from indexes: the
+    # built-in priority's stored key; when each promise came to be kept; and,
+    # on the case, the date of its planned visit and the earliest due date of
+    # a promise not (yet) kept, what puts a case at the top of a worklist.
+    from .store import Connection, case_arrears_key, refresh_met, refresh_visit_dates
 
     db.table("cases").add_column("arrears_key", float)
     db.conn.executemany(
@@ -273,9 +275,19 @@ def m007_worklist_order(db: Database) -> None:
     )
     db.table("cases").create_index(["timezone", "arrears_key"])
     db.table("cases").create_index(["assigned_to", "timezone", "arrears_key"])
+    db.table("cases").add_column("visit_date", str)
+    db.table("cases").add_column("unmet_due", str)
     db.table("promises").add_column("met_at", str)
-    refresh_met(
-        Connection(db.conn), [row[0] for row in db.execute("SELECT DISTINCT case_id FROM promises")]
+    store = Connection(db.conn)
+    refresh_met(store, [row[0] for row in db.execute("SELECT DISTINCT case_id FROM promises")])
+    refresh_visit_dates(
+        store, [row[0] for row in db.execute("SELECT DISTINCT case_id FROM visits")]
     )
     db.table("promises").create_index(["met_at", "due"])
-    db.table("visits").create_index(["status", "date", "case_id"])
+    db.table("promises").create_index(["due"])
+    for column in ("visit_date", "unmet_due"):
+        db.execute(f"CREATE INDEX idx_cases_{column} ON cases({column}) WHERE {column} IS NOT NULL")
+        db.execute(
+            f"CREATE INDEX idx_cases_assigned_to_{column} ON cases(assigned_to, {column})"
+            f" WHERE {column} IS NOT NULL"
+        )

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from .errors import CaseNotFound, StaffNotFound, StaleCase
+from .errors import CaseNotFound, FieldcaseError, StaffNotFound, StaleCase
 from .lifecycle import Stage, bucket_range
 from .model import (
     Borrower,
@@ -39,7 +39,7 @@ from .model import (
 )
 from .money import MINOR_UNITS, from_minor, to_minor
 from .privacy import mask_phone, mask_tail
-from .ranking import arrears_key
+from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY, arrears_key
 
 GENESIS = ""
 SYSTEM_CHAIN = "system"
@@ -465,6 +465,20 @@ def refresh_met(db: Connection, case_ids: Iterable[int]) -> None:
                 "UPDATE promises SET met_at = ? WHERE id = ? AND met_at IS NOT ?",
                 [to_iso(met) if met else None, promise_id, to_iso(met) if met else None],
             )
+        db.execute(
+            "UPDATE cases SET unmet_due = (SELECT min(due) FROM promises"
+            " WHERE case_id = cases.id AND met_at IS NULL) WHERE id = ?",
+            [case_id],
+        )
+
+
+def refresh_visit_dates(db: Connection, case_ids: Iterable[int]) -> None:
+    """Set ``cases.visit_date``: the date of the case's planned visit (there is one at most)."""
+    db.conn.executemany(
+        "UPDATE cases SET visit_date = (SELECT date FROM visits WHERE case_id = cases.id"
+        " AND status = 'planned' ORDER BY number DESC LIMIT 1) WHERE id = ?",
+        [[case_id] for case_id in case_ids],
+    )
 
 
 @functools.cache
@@ -847,10 +861,13 @@ class Store:
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self.path = str(path)
-        conn = sqlite3.connect(self.path, timeout=busy_timeout)
-        self.db = Connection(conn)
-        if self.path != ":memory:":
-            self.db.execute("PRAGMA journal_mode=WAL")
+        try:
+            conn = sqlite3.connect(self.path, timeout=busy_timeout)
+            self.db = Connection(conn)
+            if self.path != ":memory:":
+                self.db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:  # a folder, or a file that is no database
+            raise FieldcaseError(f"cannot open the database {self.path}: {exc}") from None
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA synchronous=NORMAL")
 
@@ -926,6 +943,7 @@ class Store:
         """Upsert each ``{"table", "row"}`` by id: the one way rows reach the tables."""
         grouped: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = {}
         money: set[int] = set()
+        visited: set[int] = set()
         for change in rows:
             row, table = change["row"], change["table"]
             if table == "cases":
@@ -933,11 +951,15 @@ class Store:
                 row = {**row, "arrears_key": case_arrears_key(row)}
             elif table in ("promises", "payments"):
                 money.add(row["case_id"])
+            elif table == "visits":
+                visited.add(row["case_id"])
             grouped.setdefault((table, tuple(row)), []).append(list(row.values()))
         for (table, columns), values in grouped.items():
             self.db.conn.executemany(_upsert_sql(table, columns), values)
         if money:
             refresh_met(self.db, sorted(money))
+        if visited:
+            refresh_visit_dates(self.db, sorted(visited))
 
     def commit(
         self,
@@ -1215,62 +1237,72 @@ class Store:
     ) -> list[tuple[Case, bool, int]]:
         """Every case that can be in the top ``limit`` by the built-in priority.
 
-        Each as (case, visit planned today, promises broken). The boosted ones
-        (a visit today, a broken promise) are found through the visits and
-        promises indexes; the rest are read zone by zone in ``arrears_key``
-        order, ``limit`` and a few more each, since within one time zone that
-        order is the priority's. Open cases only.
+        Each as (case, visit planned today, promises broken). Cases that may be
+        boosted (a visit today, a broken promise) are found through the partial
+        indexes on ``visit_date`` and ``unmet_due`` and ranked in SQL; the rest
+        are read zone by zone in ``arrears_key`` order, since within one time
+        zone that order is the priority's. ``limit`` and a few more of each
+        (float rounding can reorder near-ties); open cases only. The caller
+        ranks them exactly.
         """
         assert not filters.include_closed
         where, where_params = self._case_where(filters, at)
         today = {zone: at.astimezone(ZoneInfo(zone)).date() for (zone,) in self.zones()}
         if not today:
             return []
-        local_day, day_params = self.local_date_sql(at)
-        facts = (
-            f"EXISTS (SELECT 1 FROM visits v WHERE v.case_id = cases.id"
-            f" AND v.status = 'planned' AND v.date = {local_day}) AS _visit,"
-            f" (SELECT count(*) FROM promises p WHERE p.case_id = cases.id"
-            f" AND (p.met_at IS NULL OR p.met_at > ?) AND p.due < {local_day}) AS _broken"
-        )
-        boosted_where = [
-            *where,
-            "(cases.id IN (SELECT case_id FROM visits WHERE status = 'planned'"
-            " AND date BETWEEN ? AND ?) OR cases.id IN (SELECT case_id FROM promises"
-            " WHERE (met_at IS NULL OR met_at > ?) AND due < ?))",
-        ]
         days = sorted(d.isoformat() for d in today.values())
-        found: dict[int, tuple[Case, bool, int]] = {}
-        for row in self.db.query(
-            f"SELECT cases.*, {facts} FROM cases WHERE {' AND '.join(boosted_where)}",
+        local_day, day_params = self.local_date_sql(at)
+        # The zones' todays span up to three dates: this finds a superset.
+        maybe = "(visit_date BETWEEN ? AND ? OR unmet_due < ?)"
+        maybe_params = [days[0], days[-1], days[-1]]
+        # ranking.priority, in SQL: a visit today, broken promises, days past
+        # due (not below 0) and log10(1 + amount) = arrears_key + the due day.
+        rows = self.db.query(
+            f"SELECT cases.*, coalesce(visit_date = {local_day}, 0) AS _visit,"
+            f" CASE WHEN unmet_due < {local_day} THEN (SELECT count(*) FROM promises p"
+            f" WHERE p.case_id = cases.id AND p.met_at IS NULL AND p.due < {local_day})"
+            " ELSE 0 END AS _broken,"
+            f" max(julianday({local_day}) - julianday(overdue_since), 0) AS _days"
+            f" FROM cases WHERE {' AND '.join([*where, maybe])}"
+            f" ORDER BY _visit * {VISIT_TODAY} + min(_broken, {MAX_BROKEN}) * {BROKEN_PROMISE}"
+            " + _days + arrears_key + julianday(overdue_since) DESC, id LIMIT ?",
             [
                 *day_params,
-                to_iso(at),
+                *day_params,
+                *day_params,
                 *day_params,
                 *where_params,
-                days[0],
-                days[-1],
-                to_iso(at),
-                days[-1],
+                *maybe_params,
+                limit + 5,
             ],
-        ):
+        )
+        found: dict[int, tuple[Case, bool, int]] = {}
+        for row in rows:
             visit, broken = bool(row.pop("_visit")), int(row.pop("_broken"))
-            if visit or broken:
-                found[row["id"]] = (row_to_case(row), visit, broken)
-        by_zone: dict[str, int] = {}
-        for case, _, _ in found.values():
-            by_zone[case.borrower.timezone] = by_zone.get(case.borrower.timezone, 0) + 1
-        # A few more than needed: float rounding can reorder near-ties.
-        rest = [*where, "timezone = ?"]
-        for zone in today:
-            rows = self.db.query(
-                f"SELECT * FROM cases WHERE {' AND '.join(rest)}"
+            del row["_days"]
+            found[row["id"]] = (row_to_case(row), visit, broken)
+        rest = [
+            *where,
+            "timezone = ?",
+            "coalesce(visit_date BETWEEN ? AND ?, 0) = 0 AND coalesce(unmet_due < ?, 0) = 0",
+        ]
+        for zone, day in today.items():
+            # In one aging bucket, the keys lie between those of its oldest and
+            # newest days: the index is read from there, not from the oldest case.
+            keys, key_params = "", []
+            if filters.bucket:
+                low, high = bucket_range(filters.bucket)
+                keys = " AND arrears_key >= ?"
+                key_params.append(-(day - dt.timedelta(days=low)).toordinal())
+                if high is not None:
+                    keys += " AND arrears_key <= ?"
+                    key_params.append(MAX_LOG_AMOUNT - (day - dt.timedelta(days=high)).toordinal())
+            for row in self.db.query(
+                f"SELECT * FROM cases WHERE {' AND '.join(rest)}{keys}"
                 " ORDER BY arrears_key DESC, id LIMIT ?",
-                [*where_params, zone, limit + by_zone.get(zone, 0) + 5],
-            )
-            for row in rows:
-                if row["id"] not in found:
-                    found[row["id"]] = (row_to_case(row), False, 0)
+                [*where_params, zone, *maybe_params, *key_params, limit + 5],
+            ):
+                found[row["id"]] = (row_to_case(row), False, 0)
         return list(found.values())
 
     def not_yet_overdue(self, filters: WorklistFilter, at: dt.datetime) -> list[Case]:
@@ -1325,13 +1357,15 @@ class Store:
                 params += [text.lower()] * 4
         if filters.due_today:
             local_day, today_params = self.local_date_sql(at)
+            theirs, their_params = self.local_date_sql(at, "c.timezone")
+            days = sorted({at.astimezone(ZoneInfo(z)).date().isoformat() for (z,) in self.zones()})
+            # Promises due on some zone's today, found once; then on the case's own today.
             where.append(
-                f"(EXISTS (SELECT 1 FROM visits v WHERE v.case_id = cases.id"
-                f" AND v.status = 'planned' AND v.date = {local_day})"
-                f" OR EXISTS (SELECT 1 FROM promises p WHERE p.case_id = cases.id"
-                f" AND p.due = {local_day}))"
+                f"(visit_date = {local_day} OR cases.id IN (SELECT p.case_id FROM promises p"
+                f" JOIN cases c ON c.id = p.case_id WHERE p.due BETWEEN ? AND ?"
+                f" AND p.due = {theirs}))"
             )
-            params += today_params * 2
+            params += [*today_params, *(days[:1] or [""]), *(days[-1:] or [""]), *their_params]
         return where, params
 
     def visits(self, case_id: int, currency: str) -> list[Visit]:
