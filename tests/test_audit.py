@@ -90,13 +90,15 @@ def test_edited_event_with_recomputed_hash_breaks_the_next_link(copy_of_demo: Pa
     assert code == 1
     assert f"event {first['id']}" in output
     tamper_fix = sqlite3.connect(copy_of_demo)
-    from fieldcase.store import event_hash
+    from fieldcase.store import DIGEST_PREFIX, event_hash
 
-    row = tamper_fix.execute(
-        "SELECT prev_hash, chain, type, case_id, actor, at, payload FROM events WHERE id = ?",
+    *fields, sha = tamper_fix.execute(
+        "SELECT prev_hash, chain, type, case_id, actor, at, payload_sha256 FROM events"
+        " WHERE id = ?",
         [first["id"]],
     ).fetchone()
-    tamper_fix.execute("UPDATE events SET hash = ? WHERE id = ?", [event_hash(*row), first["id"]])
+    fixed = event_hash(*fields, DIGEST_PREFIX + sha)
+    tamper_fix.execute("UPDATE events SET hash = ? WHERE id = ?", [fixed, first["id"]])
     tamper_fix.commit()
     tamper_fix.close()
     code, output = verify(copy_of_demo)

@@ -67,7 +67,9 @@ def test_bucket_filter_counts_days_in_the_borrowers_time_zone(office: Run) -> No
 
 def test_closed_case_stops_ageing(office: Run) -> None:
     office("close", "1", "--resolution", "paid", "--at", "2026-11-23T12:00+08:00", as_="chen.wei")
-    later = json.loads(office("show", "1", "--json", "--at", "2027-03-01T12:00+08:00").output)
+    later = json.loads(
+        office("show", "1", "--json", "--at", "2027-03-01T12:00+08:00", as_="chen.wei").output
+    )
     assert later["days_past_due"] == 69  # 2026-09-15 to 2026-11-23
 
 
@@ -101,8 +103,8 @@ def test_history_and_show_use_the_borrowers_local_time(office: Run) -> None:
         as_="li.na",
     )
     assert "2026-11-23 10:05 +0800" in office("history", "1").output
-    assert "2026-11-23 10:05 +0800" in office("show", "1").output
-    assert "CNY 3,150.40" in office("show", "1").output
+    assert "2026-11-23 10:05 +0800" in office("show", "1", as_="chen.wei").output
+    assert "CNY 3,150.40" in office("show", "1", as_="chen.wei").output
 
 
 def test_refusals_reach_case_event_observers(office: Run) -> None:

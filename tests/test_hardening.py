@@ -268,5 +268,89 @@ def test_failing_observer_does_not_undo_the_action(office: Run) -> None:
     finally:
         manager().unregister(name="broken")
     assert result.exit_code == 0
-    contacts = json.loads(office("show", "1", "--json").output)["contacts"]
+    assert (
+        "Warning: plugin 'broken' failed in its case_event hook (RuntimeError: notification"
+        " service down); the contact_recorded itself was recorded" in result.stderr
+    )
+    contacts = json.loads(office("show", "1", "--json", as_="chen.wei").output)["contacts"]
     assert len(contacts) == 1
+
+
+@pytest.mark.parametrize(
+    ("hook", "command"),
+    [
+        ("check_action", ("contact", "1", "--channel", "sms", "--outcome", "left-message")),
+        ("visit_checklist", ("plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00")),
+    ],
+)
+def test_a_failing_hook_names_its_plugin_and_writes_nothing(
+    office: Run, db_path: Path, hook: str, command: tuple[str, ...]
+) -> None:
+    if hook == "visit_checklist":
+        assert office("confirm", "1", "--address", "x", *AT, as_="li.na").exit_code == 0
+
+    class Faulty:
+        pass
+
+    def fail(**kwargs: Any) -> None:
+        raise KeyError("limits")
+
+    setattr(Faulty, hook, staticmethod(hookimpl(fail)))
+    before = snapshot(db_path)
+    manager().register(Faulty(), name="faulty-bank")
+    try:
+        result = office(*command, *AT, as_="li.na")
+    finally:
+        manager().unregister(name="faulty-bank")
+    assert result.exit_code == 1
+    assert f"plugin 'faulty-bank' failed in its {hook} hook (KeyError: 'limits')" in result.output
+    assert "Traceback" not in result.output
+    assert snapshot(db_path) == before
+
+
+def test_show_masks_personal_data_for_anyone_not_working_the_case(office: Run) -> None:
+    office(
+        "contact",
+        "1",
+        "--channel",
+        "employer",
+        "--outcome",
+        "reached",
+        "--target",
+        "third-party",
+        "--note",
+        "HR: works at Pudong",
+        *AT,
+        as_="li.na",
+    )
+    phone, national_id = "+8613800138000", "310101199001011234"
+    viewer: str | None
+    for viewer in ("li.na", "chen.wei"):  # assigned; supervisor
+        whole = office("show", "1", "--json", as_=viewer).output
+        data = json.loads(whole)
+        assert data["masked"] is False
+        assert data["borrower"]["phone"] == phone
+        assert data["contacts"][0]["note"] == "HR: works at Pudong"
+    for viewer in ("zhang.min", None):  # another field worker; nobody named
+        result = office("show", "1", "--json", as_=viewer)
+        data = json.loads(result.output)
+        assert data["masked"] is True
+        assert data["borrower"]["phone"] == "+86*******8000"
+        assert data["borrower"]["national_id"] == "**************1234"
+        assert data["borrower"]["address"] == "[masked]"
+        assert data["contacts"][0]["note"] == "[masked]"
+        text = office("show", "1", as_=viewer).output
+        for secret in (phone, national_id, "世纪大道", "Pudong"):
+            assert secret not in result.output and secret not in text
+        assert "personal data masked" in text
+
+
+def test_history_masks_personal_data_for_anyone_not_working_the_case(office: Run) -> None:
+    office("confirm", "1", "--address", "杭州市西湖区文三路478号", *AT, as_="li.na")
+    assert "文三路" in office("history", "1", as_="li.na").output
+    for viewer in ("zhang.min", None):
+        result = office("history", "1", "--json", as_=viewer)
+        assert result.exit_code == 0
+        assert "文三路" not in result.output
+        confirmed = [e for e in json.loads(result.output) if e["type"] == "address_confirmed"]
+        assert confirmed[0]["data"]["address"] == "[masked]"

@@ -124,7 +124,7 @@ def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "closed as restructured" in result.output
 
-    shown = json.loads(run("show", "1", "--json").output)
+    shown = json.loads(run("show", "1", "--json", as_="chen.wei").output)
     assert shown["stage"] == "closed"
     assert shown["resolution"] == "restructured"
     assert shown["confirmed_address"] == "上海市浦东新区世纪大道100号"
@@ -191,13 +191,15 @@ def test_stage_moves_to_interview_only_when_required_items_ticked(office: Run) -
     required = ["id-badge", "authorisation", "contract", "statement"]
     for code in required[:-1]:
         run("checklist", "1", "--tick", code, "--at", "2026-11-24T09:00+08:00", as_="li.na")
-        assert json.loads(run("show", "1", "--json").output)["stage"] == "preparation"
+        assert (
+            json.loads(run("show", "1", "--json", as_="chen.wei").output)["stage"] == "preparation"
+        )
     result = run(
         "checklist", "1", "--tick", "statement", "--at", "2026-11-24T09:00+08:00", as_="li.na"
     )
     assert "is in interview" in result.output
     # The optional item stays unticked.
-    visit = json.loads(run("show", "1", "--json").output)["visits"][0]
+    visit = json.loads(run("show", "1", "--json", as_="chen.wei").output)["visits"][0]
     assert {i["code"]: i["ticked"] for i in visit["checklist"]}["repayment-options"] is False
 
 
@@ -214,7 +216,7 @@ def test_nobody_home_returns_to_preparation_then_escalates(office: Run, tmp_path
         run("checklist", "1", "--all", "--at", at, as_="li.na")
         result = run("interview", "1", "--met", "nobody", "--at", f"{day}T10:30+08:00", as_="li.na")
         assert result.exit_code == 0, result.output
-        shown = json.loads(run("show", "1", "--json").output)
+        shown = json.loads(run("show", "1", "--json", as_="chen.wei").output)
         assert shown["failed_visits"] == n
         assert [v["number"] for v in shown["visits"]] == list(range(1, n + 1))
     assert shown["stage"] == "feedback"
@@ -249,7 +251,7 @@ def test_replanning_keeps_ticks_and_the_visit_number(office: Run) -> None:
         "2026-11-23T13:00+08:00",
         as_="li.na",
     )
-    visits = json.loads(run("show", "1", "--json").output)["visits"]
+    visits = json.loads(run("show", "1", "--json", as_="chen.wei").output)["visits"]
     assert len(visits) == 1
     assert visits[0]["date"] == "2026-11-26"
     assert {i["code"] for i in visits[0]["checklist"] if i["ticked"]} == {"contract"}
@@ -318,7 +320,7 @@ def test_returned_feedback_can_be_resubmitted_and_reopen(office: Run) -> None:
         as_="chen.wei",
     )
     assert result.exit_code == 0, result.output
-    shown = json.loads(run("show", "1", "--json").output)
+    shown = json.loads(run("show", "1", "--json", as_="chen.wei").output)
     assert shown["stage"] == "preparation"
     assert shown["resolution"] is None and shown["feedback_status"] is None
     assert [f["review_status"] for f in shown["feedback"]] == ["returned", "approved"]
@@ -337,7 +339,7 @@ def test_a_supervisor_closes_as_paid_from_any_open_stage(
         "close", "1", "--resolution", "paid", "--at", "2026-11-26T09:00+08:00", as_="chen.wei"
     )
     assert result.exit_code == 0, result.output
-    shown = json.loads(office("show", "1", "--json").output)
+    shown = json.loads(office("show", "1", "--json", as_="chen.wei").output)
     assert (shown["stage"], shown["resolution"]) == ("closed", "paid")
 
 

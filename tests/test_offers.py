@@ -200,7 +200,7 @@ def test_payment_clearing_the_balance_closes_the_case_from_any_stage(owed: Run) 
     )
     assert result.exit_code == 0, result.output
     assert "closed as paid" in result.stdout
-    shown = json.loads(owed("show", "1", "--json").stdout)
+    shown = json.loads(owed("show", "1", "--json", as_="chen.wei").stdout)
     assert (shown["stage"], shown["resolution"]) == ("closed", "paid")
     # Penalty stops at closure: the balance stays zero later.
     later = json.loads(owed("balance", "1", "--json", "--at", "2027-06-01T09:00+08:00").stdout)

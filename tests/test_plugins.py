@@ -74,9 +74,11 @@ def test_registered_plugin_denies_a_plan(office: Run, db_path: Path, weekend_plu
         *AT,
         as_="li.na",
     )
-    assert json.loads(office("show", "1", "--json").output)["stage"] == "preparation"
+    assert (
+        json.loads(office("show", "1", "--json", as_="chen.wei").output)["stage"] == "preparation"
+    )
     office("checklist", "1", "--tick", "body-camera", *AT, as_="li.na")
-    assert json.loads(office("show", "1", "--json").output)["stage"] == "interview"
+    assert json.loads(office("show", "1", "--json", as_="chen.wei").output)["stage"] == "interview"
 
 
 def test_registered_plugin_adds_a_reason_code(office: Run, weekend_plugin: Any) -> None:
@@ -163,12 +165,12 @@ def test_example_bank_reason_code_is_accepted(office: Run) -> None:
 
 def test_example_bank_thresholds_come_from_its_settings(office: Run, tmp_path: Path) -> None:
     small = bank_case(office, "EB-small", overdue="300")
-    assert json.loads(office("show", small, "--json").output)["eligible"] is False
+    assert json.loads(office("show", small, "--json", as_="chen.wei").output)["eligible"] is False
     (tmp_path / "fieldcase.toml").write_text(
         '[institutions.example-bank]\nvisit_min_overdue = "100.00"\nholidays = ["2026-11-27"]\n'
     )
     lower = bank_case(office, "EB-small-2", overdue="300")
-    assert json.loads(office("show", lower, "--json").output)["eligible"] is True
+    assert json.loads(office("show", lower, "--json", as_="chen.wei").output)["eligible"] is True
     office("confirm", lower, "--address", "1 Main St", *AT, as_="li.na")
     result = office(
         "plan", lower, "--date", "2026-11-27", "--window", "10:00-12:00", *AT, as_="li.na"
@@ -178,7 +180,7 @@ def test_example_bank_thresholds_come_from_its_settings(office: Run, tmp_path: P
     # the first case now qualifies, and loses its flag.
     result = office("confirm", small, "--address", "1 Main St", *AT, as_="chen.wei")
     assert result.exit_code == 0
-    assert json.loads(office("show", small, "--json").output)["eligible"] is True
+    assert json.loads(office("show", small, "--json", as_="chen.wei").output)["eligible"] is True
 
 
 def test_confirm_refused_when_no_longer_eligible(office: Run, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -41,6 +42,16 @@ class FieldcaseGroup(click.Group):
 
     command_class = FieldcaseCommand
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Bytes that are not UTF-8 reach Python as lone surrogates, which no file holds.
+        for arg in args:
+            if re.search("[\ud800-\udfff]", arg):
+                text = arg.encode("utf-8", "backslashreplace").decode()
+                raise click.UsageError(
+                    f"'{text}' is not UTF-8 text; set the terminal to UTF-8", ctx
+                )
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -55,6 +66,13 @@ class FieldcaseGroup(click.Group):
         except FieldcaseError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(1)
+
+
+class _WarningEcho(logging.Handler):
+    """What the services log as a warning reaches the person at the terminal, on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"Warning: {record.getMessage()}", err=True)
 
 
 # -- shared options ----------------------------------------------------------------------
@@ -193,6 +211,9 @@ def cli(ctx: click.Context, db: str, actor: str | None, config: str | None) -> N
         fieldcase --db demo.db --as li.na cases --staff li.na
     """
     ctx.obj = App(db, actor, config)
+    logger = logging.getLogger("fieldcase")
+    if not any(isinstance(h, _WarningEcho) for h in logger.handlers):
+        logger.addHandler(_WarningEcho(logging.WARNING))
 
 
 @cli.command()
@@ -500,19 +521,23 @@ def today(app: App, at: dt.datetime, json_: bool) -> None:
 def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
     """Everything about one case: borrower, stage, contacts, visits, feedback.
 
-    CASE is a case id (42) or INSTITUTION/REFERENCE.
+    CASE is a case id (42) or INSTITUTION/REFERENCE. Personal data (phone,
+    national id, addresses, the borrower's finances, notes) is shown to
+    supervisors, the staff member assigned and the staff on its visits; to
+    anyone else, and without --as, it is masked.
 
     \b
     Example:
-        fieldcase show 42
-        fieldcase show hx-consumer/L-1001 --json
+        fieldcase --as li.na show 42
+        fieldcase --as chen.wei show hx-consumer/L-1001 --json
     """
     import attrs
 
-    file = app.services.case_file(case_ref)
+    file = app.services.case_file(case_ref, app.actor)
     case = file.case
     if json_:
         data = case_json(case, at)
+        data["masked"] = file.masked
         data["contacts"] = [attrs.asdict(c) for c in file.contacts]
         data["visits"] = [attrs.asdict(v) for v in file.visits]
         data["feedback"] = [attrs.asdict(f) for f in file.feedback]
@@ -540,6 +565,11 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
     if case.feedback_status:
         lines.append(f"  Feedback:   {case.feedback_status}")
     click.echo("\n".join(lines))
+    if file.masked:
+        click.echo(
+            "  (personal data masked: shown to supervisors and the staff working the case;"
+            " pass --as)"
+        )
     if file.contacts:
         click.echo("\nContact attempts")
         table(
@@ -608,9 +638,12 @@ def describe_event(event: Event) -> str:
 def history(app: App, case_ref: str | None, system: bool, json_: bool) -> None:
     """The case's audit trail: every event, refusals included, oldest first.
 
+    Personal data in the events (addresses, notes, finances) is masked unless
+    you (--as) are a supervisor or work the case, as in ``show``.
+
     \b
     Example:
-        fieldcase history 42
+        fieldcase --as li.na history 42
         fieldcase history --system
     """
     if (case_ref is None) == (not system):
@@ -620,7 +653,7 @@ def history(app: App, case_ref: str | None, system: bool, json_: bool) -> None:
     else:
         assert case_ref is not None
         case = app.services.get_case(case_ref)
-        events, zone = app.services.history(case_ref), case.borrower.timezone
+        events, zone = app.services.history(case_ref, app.actor), case.borrower.timezone
     rows = [
         {
             "event": e.id,
@@ -1823,6 +1856,99 @@ def audit_seal(app: App, json_: bool) -> None:
     emit({"seal": digest, "chains": chains, "events": events}, json_, lambda: click.echo(digest))
 
 
+# -- operations: backup, retention ---------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite FILE if it exists.")
+@at_option
+@pass_app
+def backup(app: App, file: Path, replace: bool, at: dt.datetime) -> None:
+    """Copy the database to FILE while staff go on working (supervisors only).
+
+    Uses SQLite's online backup: the copy is one consistent state of the
+    database, checked (integrity, audit chains) before it replaces FILE. To
+    restore, see docs/operations.md.
+
+    \b
+    Example:
+        fieldcase --as chen.wei backup /backups/fieldcase-2026-11-23.db
+        fieldcase --as chen.wei backup nightly.db --replace
+    """
+    services = app.services
+    if sys.stderr.isatty():
+        with click.progressbar(length=1, label="Backing up", file=sys.stderr) as bar:
+
+            def advance(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            checked, problem = services.backup(
+                file, actor=app.need_actor(), at=at, replace=replace, progress=advance
+            )
+    else:
+        checked, problem = services.backup(file, actor=app.need_actor(), at=at, replace=replace)
+    if problem is not None:
+        raise click.ClickException(
+            f"the backup's audit chain does not verify at event {problem.event_id}: "
+            f"{problem.problem}; keep the previous backup"
+        )
+    click.echo(f"Backed up to {file}: integrity ok, {checked} events in valid hash chains")
+
+
+@cli.command()
+@click.option(
+    "--years",
+    type=click.IntRange(1, 100),
+    help="Years after closure to keep personal data [default: [privacy] retention_years, 5].",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="List the cases that would be purged; change nothing."
+)
+@at_option
+@json_option
+@pass_app
+def purge(app: App, years: int | None, dry_run: bool, at: dt.datetime, json_: bool) -> None:
+    """Remove the personal data of cases closed longer ago than the retention period.
+
+    Kept: what statistics and reports need (stage, resolution, amounts, dates,
+    overdue reasons, promises and payments) and every event of the audit
+    trail, whose chains still verify. Withheld, in the tables and in the
+    events: the borrower's name, phone, national id, addresses, finances and
+    all free-text notes. Supervisors only; it cannot be undone.
+
+    \b
+    Example:
+        fieldcase --as chen.wei purge --dry-run
+        fieldcase --as chen.wei purge --years 5 --at 2031-12-31T23:00+08:00
+    """
+    from .purge import purge as run_purge
+
+    result = run_purge(app.services, actor=app.need_actor(), at=at, years=years, dry_run=dry_run)
+    summary = {
+        "closed_before": result.cutoff.isoformat(),
+        "cases": result.purged,
+        "events_redacted": result.events_redacted,
+        "skipped": [{"case": c, "why": why} for c, why in result.skipped],
+        "dry_run": dry_run,
+    }
+
+    def text() -> None:
+        verb = "Would purge" if dry_run else "Purged"
+        click.echo(
+            f"{verb} the personal data of {len(result.purged)} cases closed before "
+            f"{result.cutoff:%Y-%m-%d}"
+            + ("" if dry_run else f" ({result.events_redacted} events redacted)")
+        )
+        if dry_run and result.purged:
+            click.echo("Cases: " + ", ".join(str(c) for c in result.purged))
+        for case_id, why in result.skipped:
+            click.echo(f"Skipped case {case_id}: {why}", err=True)
+
+    emit(summary, json_, text)
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 
@@ -1848,6 +1974,8 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
     from .demo import build_demo
 
     path = Path(app.db_path)
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a folder; name a database file", param_hint="'--db'")
     if path.exists():
         if not replace:
             raise click.ClickException(

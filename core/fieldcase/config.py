@@ -24,6 +24,8 @@ class Config:
     institutions: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     path: Path | None = None
+    #: ``[privacy] retention_years``: how long after closure personal data is kept.
+    retention_years: int = 5
 
     def settings(self, institution: str) -> Mapping[str, Any]:
         """The institution's section, read-only; empty when it has none."""
@@ -43,7 +45,7 @@ def load_config(path: str | Path | None = None) -> Config:
         return Config()
     try:
         data = tomllib.loads(chosen.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"{chosen}: {exc}") from None
     institutions = data.get("institutions", {})
     plugins = data.get("plugins", {})
@@ -59,7 +61,13 @@ def load_config(path: str | Path | None = None) -> Config:
             raise InvalidInput(
                 f'{chosen}: rules of {name} must be tables: [institutions.{name}.rules."<rule id>"]'
             )
-    return Config(institutions=institutions, plugins=plugins, path=chosen)
+    privacy = data.get("privacy", {})
+    years = privacy.get("retention_years", 5) if isinstance(privacy, dict) else None
+    if not isinstance(years, int) or isinstance(years, bool) or not 1 <= years <= 100:
+        raise InvalidInput(
+            f"{chosen}: [privacy] retention_years must be a whole number of years, 1 to 100"
+        )
+    return Config(institutions=institutions, plugins=plugins, path=chosen, retention_years=years)
 
 
 #: Settings the built-in policy reads, and what each must be.

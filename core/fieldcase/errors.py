@@ -67,3 +67,15 @@ class PolicyDenied(Refused):
 
 class StaleCase(FieldcaseError):
     """The case changed after it was read; the write was not applied."""
+
+
+class PluginFailed(FieldcaseError):
+    """A plugin's hook raised: the action is abandoned and nothing is written."""
+
+    def __init__(self, plugin: str, hook: str, error: BaseException) -> None:
+        self.plugin, self.hook, self.error = plugin, hook, error
+        super().__init__(
+            f"plugin {plugin!r} failed in its {hook} hook ({type(error).__name__}: {error}); "
+            "nothing was written. Ask its maintainers, or leave it out with "
+            "FIELDCASE_LOAD_PLUGINS (see 'fieldcase plugins')"
+        )

@@ -82,7 +82,8 @@ def check_encoding(path: Path, encoding: str, sample: int = 1 << 16) -> None:
     """Decode the head of the file before any write, so a wrong encoding costs nothing."""
     try:
         codecs.lookup(encoding)
-    except LookupError:
+        "".encode(encoding)  # refuses codecs that are no text encoding: base64, rot13...
+    except (LookupError, UnicodeError):
         raise InvalidInput(f"unknown encoding {encoding!r}; e.g. utf-8, gb18030, gbk") from None
     with path.open("rb") as handle:
         head = handle.read(sample)
@@ -91,6 +92,10 @@ def check_encoding(path: Path, encoding: str, sample: int = 1 << 16) -> None:
         decoder.decode(head, final=len(head) < sample)
     except UnicodeDecodeError as exc:
         raise _decoding_hint(path, encoding, exc, exc.start) from None
+    except UnicodeError as exc:  # e.g. UTF-16 without its byte-order mark
+        raise InvalidInput(
+            f"{path.name}: cannot be read as {encoding} ({exc}); pass the file's encoding"
+        ) from None
     if codecs.lookup(encoding).name != "utf-8" and _reads_as_utf8(head, len(head) < sample):
         # GB18030 decodes almost any bytes: UTF-8 text read as GB18030 is garbled, silently.
         raise InvalidInput(
@@ -160,6 +165,12 @@ def read_jsonl(path: Path, encoding: str) -> Iterator[SourceRow]:
                 except json.JSONDecodeError as exc:
                     yield SourceRow(line, None, f"not valid JSON: {exc.msg}")
                     continue
+                except ValueError:  # an integer of more than 4300 digits
+                    yield SourceRow(line, None, "not valid JSON: a number has too many digits")
+                    continue
+                except RecursionError:
+                    yield SourceRow(line, None, "not valid JSON: nested too deeply")
+                    continue
                 if not isinstance(value, dict):
                     yield SourceRow(line, None, "not a JSON object")
                     continue
@@ -179,8 +190,11 @@ class ColumnMapping:
     def load(cls, path: Path) -> ColumnMapping:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise InvalidInput(f"mapping {path}: {exc}") from None
+        for section in ("columns", "defaults"):
+            if not isinstance(data.get(section, {}), dict):
+                raise InvalidInput(f"mapping {path}: [{section}] must be a table of names")
         columns = {str(k): str(v) for k, v in data.get("columns", {}).items()}
         defaults = {str(k): str(v) for k, v in data.get("defaults", {}).items()}
         unknown = sorted((set(columns.values()) | set(defaults)) - set(FIELDS))

@@ -291,3 +291,23 @@ def m007_worklist_order(db: Database) -> None:
             f"CREATE INDEX idx_cases_assigned_to_{column} ON cases(assigned_to, {column})"
             f" WHERE {column} IS NOT NULL"
         )
+
+
+@migrations(name="008_purge")
+def m008_purge(db: Database) -> None:
+    # New events hash their payload's digest (store.DIGEST_PREFIX): a purge
+    # may then replace a payload by its redacted copy, and nothing else.
+    db.table("events").add_column("payload_sha256", str)
+    db.table("cases").add_column("purged_at", str)
+    db.execute("DROP TRIGGER events_no_update")
+    same = " AND ".join(
+        f"new.{c} IS old.{c}"
+        for c in ("id", "case_id", "chain", "type", "actor", "at", "prev_hash", "hash")
+    )
+    db.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events WHEN NOT ("
+        f"{same} AND old.payload_sha256 IS NOT NULL"
+        " AND new.payload_sha256 IS old.payload_sha256"
+        " AND json_extract(new.payload, '$.redacted') = 1)"
+        " BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )

@@ -106,6 +106,8 @@ class Case:
     penalty_rate: Decimal = Decimal(0)
     #: Compliance flags: cease-communication, attorney, no-credit-relationship.
     flags: tuple[str, ...] = ()
+    #: When ``fieldcase purge`` removed the personal data, past its retention.
+    purged_at: dt.datetime | None = None
 
     @property
     def label(self) -> str:

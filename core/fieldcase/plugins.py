@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -12,6 +13,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .errors import FieldcaseError, PluginFailed
 from .model import Reason
 
 ENTRY_POINT_GROUP = "fieldcase"
@@ -28,13 +30,46 @@ DEFAULT_PLUGINS = (
 )
 
 
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, with each hook implementation's failure named.
+
+    An exception from a plugin's hook (other than fieldcase's own errors,
+    which say what to do) becomes :class:`~fieldcase.errors.PluginFailed`,
+    naming the plugin and the hook, so a person knows whom to ask; the
+    action it interrupted writes nothing.
+    """
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        registered = super().register(plugin, name)
+        if registered is not None:
+            for caller in self.get_hookcallers(plugin) or []:
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin and not (impl.hookwrapper or impl.wrapper):
+                        named = _named_failures(impl.function, registered, caller.name)
+                        impl.function = named  # type: ignore[misc]
+        return registered
+
+
+def _named_failures(function: Any, plugin: str, hook: str) -> Any:
+    @functools.wraps(function)
+    def call(*args: Any) -> Any:
+        try:
+            return function(*args)
+        except FieldcaseError:
+            raise
+        except Exception as exc:
+            raise PluginFailed(plugin, hook, exc) from exc
+
+    return call
+
+
 def get_plugin_manager(load_entrypoints: bool = True) -> pluggy.PluginManager:
     """A new plugin manager with the hookspecs, the default plugins and installed plugins.
 
     ``FIELDCASE_LOAD_PLUGINS`` (comma-separated distribution or entry point
     names) limits which installed plugins load; set it empty to load none.
     """
-    pm = pluggy.PluginManager("fieldcase")
+    pm = PluginManager("fieldcase")
     pm.add_hookspecs(hookspecs)
     for name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(name), name=name)

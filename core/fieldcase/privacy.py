@@ -1,6 +1,12 @@
-"""Masking of personal data in what leaves fieldcase (exports, lists)."""
+"""Masking of personal data in what leaves fieldcase (exports, case files)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import Case, ContactAttempt, Feedback, Visit
 
 MASK = "*"
 
@@ -33,3 +39,78 @@ def mask_phone(value: str | None) -> str:
 def mask_text(value: str | None) -> str:
     """Free text about third parties: withheld whole when masked."""
     return "[masked]" if value else ""
+
+
+def mask_case_file(
+    case: Case,
+    contacts: Sequence[ContactAttempt],
+    visits: Sequence[Visit],
+    feedback: Sequence[Feedback],
+) -> tuple[Case, list[ContactAttempt], list[Visit], list[Feedback]]:
+    """A case file as someone not working the case may see it.
+
+    The borrower's name, the stage, the amounts and the history of actions
+    stay; how to reach the borrower (phone, addresses), the national id, the
+    financial situation found at interviews and free-text notes do not.
+    """
+    import attrs
+
+    b = case.borrower
+    borrower = attrs.evolve(
+        b,
+        phone=mask_phone(b.phone),
+        national_id=mask_tail(b.national_id),
+        address=mask_text(b.address),
+    )
+    return (
+        attrs.evolve(
+            case,
+            borrower=borrower,
+            confirmed_address=mask_text(case.confirmed_address) or None,
+        ),
+        [attrs.evolve(c, note=mask_text(c.note)) for c in contacts],
+        [
+            attrs.evolve(
+                v,
+                notes=mask_text(v.notes),
+                monthly_income=None,
+                other_debts=None,
+                employment=mask_text(v.employment) or None,
+            )
+            for v in visits
+        ],
+        [
+            attrs.evolve(f, summary=mask_text(f.summary), review_note=mask_text(f.review_note))
+            for f in feedback
+        ],
+    )
+
+
+#: What an event's data may say about the borrower or third parties.
+PERSONAL_KEYS = frozenset(
+    {
+        "address",
+        "phone",
+        "national_id",
+        "note",
+        "notes",
+        "summary",
+        "employment",
+        "monthly_income",
+        "other_debts",
+        "borrower_name",
+    }
+)
+
+
+def mask_event_data(data: dict[str, Any]) -> dict[str, Any]:
+    """An event's data with the personal values withheld (nested changes too)."""
+    masked: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in PERSONAL_KEYS and value not in (None, ""):
+            masked[key] = "[masked]"
+        elif isinstance(value, dict):
+            masked[key] = mask_event_data(value)
+        else:
+            masked[key] = value
+    return masked

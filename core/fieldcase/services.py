@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeVar
@@ -23,9 +23,11 @@ import pluggy
 from . import lifecycle
 from .config import Config
 from .errors import (
+    FieldcaseError,
     InvalidInput,
     InvalidTransition,
     NotPermitted,
+    PluginFailed,
     PolicyDenied,
     Refused,
     StaffNotFound,
@@ -110,6 +112,8 @@ class CaseFile:
     contacts: list[ContactAttempt]
     visits: list[Visit]
     feedback: list[Feedback]
+    #: Whether personal data was masked for the person asking.
+    masked: bool = False
 
     @property
     def current_visit(self) -> Visit | None:
@@ -294,8 +298,8 @@ class Services:
         if case.updated_at is not None and at < case.updated_at and action != "record_payment":
             zone = case.borrower.zone
             raise InvalidInput(
-                f"--at {at.astimezone(zone):%Y-%m-%d %H:%M %z} is before case {case.id}'s "
-                f"last change ({case.updated_at.astimezone(zone):%Y-%m-%d %H:%M %z}); "
+                f"--at {at.astimezone(zone):%Y-%m-%d %H:%M:%S %z} is before case {case.id}'s "
+                f"last change ({case.updated_at.astimezone(zone):%Y-%m-%d %H:%M:%S %z}); "
                 "record actions in the order they happened"
             )
         error: Refused | None = None
@@ -410,8 +414,17 @@ class Services:
         # Observers run after commit: their failure must not undo the action.
         try:
             self.pm.hook.case_event(case=case, event=event)
-        except Exception:
-            log.exception("a case_event observer failed on event %s", event.id)
+        except FieldcaseError as exc:
+            who = f"plugin {exc.plugin!r}" if isinstance(exc, PluginFailed) else "a plugin"
+            cause = exc.error if isinstance(exc, PluginFailed) else exc
+            log.warning(
+                "%s failed in its case_event hook (%s: %s); the %s itself was recorded (event %s)",
+                who,
+                type(cause).__name__,
+                cause,
+                event.type,
+                event.id,
+            )
 
     # -- staff ------------------------------------------------------------------
 
@@ -573,23 +586,92 @@ class Services:
     def get_case(self, ref: str | int) -> Case:
         return self.store.get_case(ref)
 
-    def case_file(self, ref: str | int) -> CaseFile:
+    def case_file(self, ref: str | int, viewer: str | None = None) -> CaseFile:
+        """Everything about a case; personal data masked unless ``viewer`` works it.
+
+        Supervisors, the staff member assigned and the staff on one of its
+        visits see it whole; anyone else (or no one named) sees it masked
+        (see :func:`fieldcase.privacy.mask_case_file`).
+        """
+        from .privacy import mask_case_file
+
         case = self.store.get_case(ref)
         assert case.id is not None
-        return CaseFile(
-            case=case,
-            contacts=self.store.contacts(case.id),
-            visits=self.store.visits(case.id, case.currency),
-            feedback=self.store.feedback(case.id),
-        )
+        contacts = self.store.contacts(case.id)
+        visits = self.store.visits(case.id, case.currency)
+        feedback = self.store.feedback(case.id)
+        if self.may_see_personal_data(case, visits, viewer):
+            return CaseFile(case=case, contacts=contacts, visits=visits, feedback=feedback)
+        case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
+        return CaseFile(case, contacts, visits, feedback, masked=True)
+
+    def may_see_personal_data(
+        self, case: Case, visits: Sequence[Visit], viewer: str | None
+    ) -> bool:
+        if viewer is None:
+            return False
+        staff = self.actor(viewer)
+        if staff.is_supervisor:
+            return True
+        return viewer == case.assigned_to or any(viewer in v.staff for v in visits)
+
+    def backup(
+        self,
+        target: Path,
+        *,
+        actor: str,
+        at: dt.datetime,
+        replace: bool = False,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> tuple[int, AuditProblem | None]:
+        """Copy the database to ``target``; return the copy's (events checked, problem).
+
+        Supervisors only: a backup holds every borrower's personal data. The
+        backup is recorded (``backup_made``, in the system chain) first, so the
+        copy carries the record of its own making.
+        """
+        staff = self.actor(actor)
+        attempted = {"file": target.name}
+        if not staff.is_supervisor:
+            self.refuse_unscoped(
+                staff.id,
+                at,
+                "backup",
+                NotPermitted("only a supervisor may back up the database", "permission.supervisor"),
+                attempted,
+            )
+        if target.exists() and not replace:
+            raise InvalidInput(f"{target} exists; pass --replace to overwrite it")
+        if not target.parent.is_dir():
+            raise InvalidInput(f"{target.parent} is not a directory")
+        if target.resolve() == Path(self.store.path).resolve():
+            raise InvalidInput("the backup must go to another file than the database")
+        self.store.commit("backup_made", actor=staff.id, at=at, records=[], data=attempted)
+        self.store.backup_to(target, progress)
+        copy = Store(target)
+        try:
+            return copy.verify_chains()
+        finally:
+            copy.close()
 
     def system_history(self) -> list[Event]:
         """Events about no single case, oldest first."""
         return list(self.store.iter_events(chain=SYSTEM_CHAIN))
 
-    def history(self, ref: str | int) -> list[Event]:
+    def history(self, ref: str | int, viewer: str | None = None) -> list[Event]:
+        """The case's events; personal data in them masked unless ``viewer`` works it."""
+        from .privacy import mask_event_data
+
         case = self.store.get_case(ref)
-        return list(self.store.iter_events(case.id))
+        assert case.id is not None
+        events = list(self.store.iter_events(case.id))
+        visits = self.store.visits(case.id, case.currency)
+        if self.may_see_personal_data(case, visits, viewer):
+            return events
+        return [
+            attrs.evolve(e, payload={"data": mask_event_data(e.payload.get("data") or {})})
+            for e in events
+        ]
 
     def worklist(
         self, filters: WorklistFilter, at: dt.datetime, *, limit: int | None = 50
@@ -958,6 +1040,9 @@ class Services:
             else parse_amount(other_debts, case.currency, field="other debts")
         )
         visit = self._pending_visit(case)
+        if visit is None and case.stage == Stage.INTERVIEW:
+            # Read after the case: someone recorded this visit meanwhile (StaleCase).
+            self.store._check_version(case.id, case.version, None)
         attempted = {"met": met, "reason": reason}
         context = ActionContext(
             at=at,

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -112,6 +112,10 @@ def event_hash(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+#: Events since migration 008 hash this and the payload's SHA-256, not the payload.
+DIGEST_PREFIX = "sha256:"
+
+
 def case_chain(case_id: int) -> str:
     return f"case:{case_id}"
 
@@ -154,6 +158,7 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "fees_minor": to_minor(case.fees, case.currency),
         "penalty_rate": str(case.penalty_rate),
         "flags": canonical_json(sorted(case.flags)),
+        **({"purged_at": to_iso(case.purged_at)} if case.purged_at else {}),
     }
 
 
@@ -194,6 +199,7 @@ def row_to_case(row: dict[str, Any]) -> Case:
         fees=from_minor(row.get("fees_minor") or 0, currency),
         penalty_rate=Decimal(row.get("penalty_rate") or "0"),
         flags=tuple(json.loads(row.get("flags") or "[]")),
+        purged_at=from_iso(row.get("purged_at")),
     )
 
 
@@ -765,8 +771,17 @@ class _Batch:
         prev = self.heads[chain]
         at_text = self.at_text(change.at)
         payload_text = canonical_json(payload)
+        # The chain covers the payload's digest, so that a purge can later
+        # withhold personal data from the payload and the chain still verify.
+        payload_sha256 = hashlib.sha256(payload_text.encode("utf-8")).hexdigest()
         digest = event_hash(
-            prev, chain, change.event_type, case_id, change.actor, at_text, payload_text
+            prev,
+            chain,
+            change.event_type,
+            case_id,
+            change.actor,
+            at_text,
+            DIGEST_PREFIX + payload_sha256,
         )
         self.heads[chain] = digest
         event_id = self.allocate("events")
@@ -781,6 +796,7 @@ class _Batch:
                 payload_text,
                 prev,
                 digest,
+                payload_sha256,
             )
         )
         self.table_rows.extend(rows)
@@ -820,8 +836,8 @@ class _Batch:
 
     def flush(self) -> None:
         self.store.db.conn.executemany(
-            "INSERT INTO events (id, case_id, chain, type, actor, at, payload, prev_hash, hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (id, case_id, chain, type, actor, at, payload, prev_hash, hash,"
+            " payload_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.event_rows,
         )
         self.store._apply_rows(self.table_rows)
@@ -829,7 +845,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "007_worklist_order"
+LATEST_MIGRATION = "008_purge"
 
 
 class Connection:
@@ -870,6 +886,9 @@ class Store:
             raise FieldcaseError(f"cannot open the database {self.path}: {exc}") from None
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        # Deleted and overwritten content is zeroed, not left in free pages: a
+        # purge must really remove personal data from the file.
+        self.db.execute("PRAGMA secure_delete=ON")
 
     def close(self) -> None:
         self.db.close()
@@ -902,10 +921,11 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a failed COMMIT leaves it open: end it
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def _next_id(self, table: str) -> int:
         row = self.db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM [{table}]").fetchone()
@@ -983,13 +1003,82 @@ class Store:
         )
         return self.commit_many([change])[0]
 
-    def commit_many(self, changes: Sequence[Change]) -> list[tuple[Event, list[Record]]]:
-        """Write several changes, each with its own event, in ONE transaction."""
+    def commit_many(
+        self, changes: Sequence[Change], *, redactions: Sequence[tuple[int, str]] = ()
+    ) -> list[tuple[Event, list[Record]]]:
+        """Write several changes, each with its own event, in ONE transaction.
+
+        ``redactions`` (event id, redacted payload) replace earlier payloads in
+        the same transaction: only ``purge`` does this, and the database lets
+        nothing else change an event (see migration 008).
+        """
         with self.transaction():
             batch = _Batch(self)
             results = [batch.add(change) for change in changes]
             batch.flush()
+            if redactions:
+                self.db.conn.executemany(
+                    "UPDATE events SET payload = ? WHERE id = ?",
+                    [(payload, event_id) for event_id, payload in redactions],
+                )
         return results
+
+    def backup_to(self, target: Path, progress: Callable[[int, int], object] | None = None) -> None:
+        """Copy the whole database to ``target`` with SQLite's online backup.
+
+        Other processes may go on writing: the copy is one consistent state.
+        It is written beside ``target`` and renamed into place only once it
+        passes an integrity check, so a failed backup leaves no half file.
+        """
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        copy = sqlite3.connect(partial)
+        try:
+            self.db.conn.backup(
+                copy,
+                pages=4096,
+                progress=(lambda _, left, total: progress(total - left, total))
+                if progress
+                else None,
+            )
+            copy.execute("PRAGMA journal_mode=DELETE")
+            (result,) = copy.execute("PRAGMA integrity_check").fetchone()
+        finally:
+            copy.close()
+        if result != "ok":
+            partial.unlink(missing_ok=True)
+            raise OSError(f"the copy failed SQLite's integrity check: {result}")
+        partial.replace(target)
+
+    def integrity(self) -> str:
+        """SQLite's own check of the file: ``'ok'`` or what is wrong."""
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def purgeable(self, closed_before: dt.datetime) -> list[int]:
+        """Closed cases, not yet purged, closed before ``closed_before``."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT id FROM cases WHERE stage = 'closed' AND purged_at IS NULL"
+                " AND closed_at < ? ORDER BY id",
+                [to_iso(closed_before)],
+            )
+        ]
+
+    def case_events(self, case_id: int) -> list[tuple[int, str, str | None]]:
+        """(id, payload, payload_sha256) of every event of the case, oldest first."""
+        return list(
+            self.db.execute(
+                "SELECT id, payload, payload_sha256 FROM events WHERE case_id = ? ORDER BY id",
+                [case_id],
+            )
+        )
+
+    def scrub(self) -> None:
+        """After a purge: drop withheld text from the search index and the write-ahead log."""
+        self.db.execute("INSERT INTO cases_fts(cases_fts) VALUES ('optimize')")
+        self.db.conn.commit()
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _check_version(self, case_id: int, expected: int, in_batch: int | None) -> None:
         if in_batch is None:
@@ -1104,11 +1193,22 @@ class Store:
         """Check every event against its hash and its chain; return (checked, first problem)."""
         heads: dict[str, str] = {}
         checked = 0
+        redacted = self.redacted_events()
         for row in self.db.execute(
-            "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash"
+            "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash, payload_sha256"
             " FROM events ORDER BY id"
         ):
-            event_id, case_id, chain, type, actor, at, payload, prev_hash, stored = row
+            event_id, case_id, chain, type, actor, at, payload, prev_hash, stored, sha = row
+            if sha is not None:
+                # The payload must be the one hashed, unless a later purge of its
+                # case withheld it (and that purge is itself in the chain).
+                if hashlib.sha256(payload.encode("utf-8")).hexdigest() != sha and not (
+                    event_id in redacted and json.loads(payload).get("redacted") is True
+                ):
+                    return checked, AuditProblem(
+                        event_id, chain, "its contents do not match its hash: it was edited"
+                    )
+                payload = DIGEST_PREFIX + sha
             expected_prev = heads.get(chain, GENESIS)
             if prev_hash != expected_prev:
                 return checked, AuditProblem(
@@ -1124,6 +1224,18 @@ class Store:
             heads[chain] = stored
             checked += 1
         return checked, None
+
+    def redacted_events(self) -> dict[int, int]:
+        """Events whose personal data a purge withheld: event id -> the purge's event id."""
+        found = {}
+        for purge_id, data in self.db.execute(
+            "SELECT id, json_extract(payload, '$.data.redacted_events') FROM events"
+            " WHERE type = 'case_purged'"
+        ):
+            for event_id in json.loads(data or "[]"):
+                if event_id < purge_id:
+                    found[event_id] = purge_id
+        return found
 
     def seal(self) -> tuple[str, int, int]:
         """One digest over every chain's head and length: (digest, chains, events)."""
@@ -1289,7 +1401,7 @@ class Store:
         for zone, day in today.items():
             # In one aging bucket, the keys lie between those of its oldest and
             # newest days: the index is read from there, not from the oldest case.
-            keys, key_params = "", []
+            keys, key_params = "", list[float]()
             if filters.bucket:
                 low, high = bucket_range(filters.bucket)
                 keys = " AND arrears_key >= ?"

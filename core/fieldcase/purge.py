@@ -1,0 +1,172 @@
+"""Retention: removing the personal data of cases closed long ago.
+
+A purge keeps what the statistics need (institution, stage, resolution,
+amounts, dates, overdue reasons, outcomes, promises and payments) and the
+audit trail: every event stays in its chain, but the personal data in its
+payload is withheld. Events hash the SHA-256 of their payload, so the chain
+still verifies; the purge is itself an event listing the events it redacted,
+which is how ``audit verify`` tells a purge from an edit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import NotPermitted
+from .model import Borrower, Case
+from .money import add_months
+from .privacy import mask_event_data
+from .store import Change, canonical_json
+
+if TYPE_CHECKING:
+    from .services import Services
+
+#: Years after closure a case's personal data is kept, unless configured.
+DEFAULT_RETENTION_YEARS = 5
+PURGED = "[purged]"
+
+#: Per table, the personal columns and what they become.
+PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
+    "cases": {
+        "borrower_name": PURGED,
+        "national_id": "",
+        "phone": "",
+        "address": "",
+        "confirmed_address": None,
+        "national_id_masked": "",
+        "phone_masked": "",
+    },
+    "contacts": {"note": ""},
+    "visits": {
+        "notes": "",
+        "employment": None,
+        "monthly_income_minor": None,
+        "other_debts_minor": None,
+    },
+    "feedback": {"summary": PURGED, "review_note": ""},
+}
+
+
+@attrs.frozen
+class PurgeResult:
+    cutoff: dt.datetime
+    purged: list[int]
+    events_redacted: int
+    #: Cases that could not be purged, with why.
+    skipped: list[tuple[int, str]]
+
+
+def anonymise_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    personal = PERSONAL_COLUMNS.get(table, {})
+    return {k: personal.get(k, v) if k in personal else v for k, v in row.items()}
+
+
+def redacted_payload(payload: dict[str, Any]) -> str:
+    rows = [
+        {"table": r["table"], "row": anonymise_row(r["table"], r["row"])}
+        for r in payload.get("rows", [])
+    ]
+    return canonical_json(
+        {"redacted": True, "data": mask_event_data(payload.get("data") or {}), "rows": rows}
+    )
+
+
+def retention_cutoff(at: dt.datetime, years: int) -> dt.datetime:
+    """``years`` before ``at``, on the calendar (29 February falls back to the 28th)."""
+    day = add_months(at.date(), -12 * years)
+    return dt.datetime.combine(day, at.timetz())
+
+
+def purge(
+    services: Services,
+    *,
+    actor: str,
+    at: dt.datetime,
+    years: int | None = None,
+    dry_run: bool = False,
+) -> PurgeResult:
+    """Remove the personal data of every case closed more than ``years`` before ``at``."""
+    staff = services.actor(actor)
+    years = years if years is not None else services.config.retention_years
+    if not staff.is_supervisor:
+        services.refuse_unscoped(
+            staff.id,
+            at,
+            "purge",
+            NotPermitted("only a supervisor may purge personal data", "permission.supervisor"),
+            {"years": years},
+        )
+    cutoff = retention_cutoff(at, years)
+    store = services.store
+    purged: list[int] = []
+    skipped: list[tuple[int, str]] = []
+    redacted = 0
+    for case_id in store.purgeable(cutoff):
+        events = store.case_events(case_id)
+        if any(sha is None for _, _, sha in events):
+            skipped.append(
+                (
+                    case_id,
+                    "its events were recorded before this database could redact events "
+                    "(migration 008); its personal data stays",
+                )
+            )
+            continue
+        if dry_run:
+            purged.append(case_id)
+            continue
+        case = store.get_case(case_id)
+        changes = _anonymised(services, case, at)
+        data = {
+            "retention_years": years,
+            "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+            "redacted_events": [event_id for event_id, _, _ in events],
+        }
+        store.commit_many(
+            [
+                Change(
+                    "case_purged",
+                    staff.id,
+                    at,
+                    tuple(changes),
+                    data,
+                    case_id,
+                    case.version,
+                )
+            ],
+            redactions=[
+                (event_id, redacted_payload(json.loads(payload))) for event_id, payload, _ in events
+            ],
+        )
+        purged.append(case_id)
+        redacted += len(events)
+    if purged and not dry_run:
+        store.scrub()
+    return PurgeResult(cutoff, purged, redacted, skipped)
+
+
+def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
+    assert case.id is not None
+    store = services.store
+    borrower = Borrower(name=PURGED, timezone=case.borrower.timezone)
+    records: list[Any] = [
+        attrs.evolve(
+            case,
+            borrower=borrower,
+            confirmed_address=None,
+            purged_at=at,
+            version=case.version + 1,
+            updated_at=max(case.updated_at or at, at),
+        )
+    ]
+    records += [attrs.evolve(c, note="") for c in store.contacts(case.id)]
+    records += [
+        attrs.evolve(v, notes="", employment=None, monthly_income=None, other_debts=None)
+        for v in store.visits(case.id, case.currency)
+    ]
+    records += [attrs.evolve(f, summary=PURGED, review_note="") for f in store.feedback(case.id)]
+    return records

@@ -1,0 +1,148 @@
+"""Operations: backup and restore, and purging personal data past its retention."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+from conftest import AT, Run, snapshot, to_submitted
+from fieldcase.cli import cli
+
+PHONE, NATIONAL_ID = "+8613800138000", "310101199001011234"
+NOTE = "HR at Huangpu Logistics confirms employment"
+
+
+def raw(db_path: Path) -> bytes:
+    """Every byte fieldcase keeps on disk for this database."""
+    files = [db_path, Path(f"{db_path}-wal")]
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+def closed_case(office: Run) -> None:
+    result = office(
+        "contact", "1", "--channel", "employer", "--outcome", "reached",
+        "--target", "third-party", "--note", NOTE, *AT, as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    to_submitted(office)
+    closed = office(
+        "close", "1", "--resolution", "paid", "--at", "2026-11-30T12:00+08:00", as_="chen.wei"
+    )
+    assert closed.exit_code == 0, closed.output
+
+
+def test_purge_withholds_personal_data_and_keeps_statistics_and_chain(
+    office: Run, db_path: Path
+) -> None:
+    closed_case(office)
+    outcomes = office("report", "outcomes", "--format", "json", "--to", "2031-12-31T00:00Z")
+    reasons = office("report", "reasons", "--format", "json", "--to", "2031-12-31T00:00Z")
+    assert PHONE.encode() in raw(db_path) and NOTE.encode() in raw(db_path)
+
+    early = office("purge", "--dry-run", "--at", "2031-11-01T00:00+08:00", as_="chen.wei")
+    assert "Would purge the personal data of 0 cases closed before 2026-11-01" in early.output
+    before = snapshot(db_path)
+    due = office("purge", "--dry-run", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    assert "Would purge the personal data of 1 cases" in due.output
+    assert snapshot(db_path) == before
+
+    refused = office("purge", "--at", "2031-12-01T00:00+08:00", as_="li.na")
+    assert refused.exit_code == 1
+    assert "only a supervisor may purge" in refused.output
+
+    done = office("purge", "--json", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.output)
+    assert summary["cases"] == [1] and summary["events_redacted"] > 5
+
+    # Gone from the tables, the events, the search index and the file itself.
+    data = raw(db_path)
+    for secret in (PHONE, NATIONAL_ID, NOTE, "世纪大道100号", "王芳"):
+        assert secret.encode() not in data, secret
+    shown = json.loads(office("show", "1", "--json", as_="chen.wei").output)
+    assert shown["borrower"]["name"] == "[purged]" and shown["purged_at"]
+    assert office("cases", "--all", "--search", "世纪大道").output.count("hx-consumer") == 0
+
+    # What statistics need stays; the audit trail still verifies and replays.
+    assert office("report", "outcomes", "--format", "json", "--to", "2031-12-31T00:00Z").output == (
+        outcomes.output
+    )
+    assert office("report", "reasons", "--format", "json", "--to", "2031-12-31T00:00Z").output == (
+        reasons.output
+    )
+    verified = office("audit", "verify", "--replay")
+    assert verified.exit_code == 0, verified.output
+    again = office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    assert "of 0 cases" in again.output
+
+
+def test_only_a_redaction_may_change_an_event_and_only_a_purge_may_redact(
+    office: Run, db_path: Path, tmp_path: Path
+) -> None:
+    closed_case(office)
+    assert office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei").exit_code == 0
+    copy = tmp_path / "tampered.db"
+    source = sqlite3.connect(db_path)
+    target = sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+
+    def verify() -> Result:
+        return CliRunner().invoke(cli, ["--db", str(copy), "audit", "verify"])
+
+    try:
+        target.execute("UPDATE events SET actor = 'mallory' WHERE id = 1")
+    except sqlite3.DatabaseError as exc:
+        assert "append-only" in str(exc)
+    else:
+        raise AssertionError("an event was changed")
+    # The database lets a payload become a redacted one (a purge does that)...
+    target.execute(
+        'UPDATE events SET payload = \'{"data": {}, "redacted": true, "rows": []}\' WHERE id = 1'
+    )
+    target.commit()
+    # ...but no purge in the chain named it: the audit says it was edited.
+    result = verify()
+    assert result.exit_code == 1 and "FAILED: event 1 " in result.output
+    assert "was edited" in result.output
+    target.close()
+
+
+def test_retention_comes_from_the_configuration(office: Run, tmp_path: Path) -> None:
+    closed_case(office)
+    config = tmp_path / "fieldcase.toml"
+    config.write_text("[privacy]\nretention_years = 7\n")
+    result = office("purge", "--dry-run", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    assert "of 0 cases closed before 2024-12-01" in result.output
+    config.write_text('[privacy]\nretention_years = "seven"\n')
+    bad = office("purge", "--dry-run", as_="chen.wei")
+    assert bad.exit_code == 2 and "retention_years must be a whole number" in bad.output
+
+
+def test_backup_and_restore(office: Run, db_path: Path, tmp_path: Path) -> None:
+    target = tmp_path / "backups" / "office-2026-11-23.db"
+    target.parent.mkdir()
+    refused = office("backup", str(target), *AT, as_="li.na")
+    assert refused.exit_code == 1 and not target.exists()
+    result = office("backup", str(target), *AT, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    assert "integrity ok" in result.output
+    assert office("backup", str(target), *AT, as_="chen.wei").exit_code == 2  # no clobbering
+    at_backup = snapshot(db_path)
+
+    # Work goes on after the backup...
+    office("contact", "1", "--channel", "sms", "--outcome", "left-message", *AT, as_="li.na")
+    assert snapshot(db_path) != at_backup
+    # ...then the database is lost and restored as docs/operations.md says.
+    db_path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(target, db_path)
+    verified = office("audit", "verify", "--replay")
+    assert verified.exit_code == 0, verified.output
+    assert snapshot(db_path) == at_backup
+    history = office("history", "--system", "--json").output
+    assert any(e["type"] == "backup_made" for e in json.loads(history))
