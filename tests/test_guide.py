@@ -23,6 +23,7 @@ WALKS = [
     pytest.param("offers.md", 40, False, id="offers.md"),
     pytest.param("compliance.md", 40, False, id="compliance.md"),
     pytest.param("reports.md", 6, False, id="reports.md"),
+    pytest.param("operations.md", 25, False, id="operations.md"),
 ]
 
 

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 from conftest import AT, Run, snapshot, to_submitted
 from fieldcase.cli import cli
@@ -146,3 +147,26 @@ def test_backup_and_restore(office: Run, db_path: Path, tmp_path: Path) -> None:
     assert snapshot(db_path) == at_backup
     history = office("history", "--system", "--json").output
     assert any(e["type"] == "backup_made" for e in json.loads(history))
+
+
+def test_a_database_busy_too_long_is_an_error_not_a_traceback(
+    office: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fieldcase.store import Store
+
+    kwdefaults = Store.__init__.__kwdefaults__
+    assert kwdefaults is not None
+    monkeypatch.setitem(kwdefaults, "busy_timeout", 0.2)
+    holder = sqlite3.connect(db_path)
+    holder.execute("BEGIN IMMEDIATE")  # someone else's long write
+    try:
+        before = snapshot(db_path)
+        result = office(
+            "contact", "1", "--channel", "sms", "--outcome", "left-message", *AT, as_="li.na"
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.exit_code == 1
+    assert "database stayed busy" in result.output and "Traceback" not in result.output
+    assert snapshot(db_path) == before

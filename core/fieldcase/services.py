@@ -623,8 +623,8 @@ class Services:
         at: dt.datetime,
         replace: bool = False,
         progress: Callable[[int, int], object] | None = None,
-    ) -> tuple[int, AuditProblem | None]:
-        """Copy the database to ``target``; return the copy's (events checked, problem).
+    ) -> int:
+        """Copy the database to ``target``, checked; return how many events the copy holds.
 
         Supervisors only: a backup holds every borrower's personal data. The
         backup is recorded (``backup_made``, in the system chain) first, so the
@@ -647,12 +647,30 @@ class Services:
         if target.resolve() == Path(self.store.path).resolve():
             raise InvalidInput("the backup must go to another file than the database")
         self.store.commit("backup_made", actor=staff.id, at=at, records=[], data=attempted)
-        self.store.backup_to(target, progress)
-        copy = Store(target)
+        # Written beside the target and renamed into place only once it passes
+        # SQLite's integrity check and the audit chains verify: a failed backup
+        # leaves the previous one as it was.
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
         try:
-            return copy.verify_chains()
-        finally:
-            copy.close()
+            self.store.backup_to(partial, progress)
+            copy = Store(partial)
+            try:
+                integrity, (checked, problem) = copy.integrity(), copy.verify_chains()
+            finally:
+                copy.close()
+            if integrity != "ok":
+                raise FieldcaseError(f"the copy failed SQLite's integrity check: {integrity}")
+            if problem is not None:
+                raise FieldcaseError(
+                    f"the copy's audit chain does not verify at event {problem.event_id}: "
+                    f"{problem.problem}; run 'fieldcase audit verify' on the database"
+                )
+            partial.replace(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return checked
 
     def system_history(self) -> list[Event]:
         """Events about no single case, oldest first."""

@@ -92,14 +92,11 @@ def reasons(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
 
 def outcomes(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     """Resolutions and days from referral to closure; recovery and promise-kept rates."""
-    from fieldcase.store import from_iso
-
     by_resolution: dict[str, list[float]] = {}
-    for row in services.store.closed_cases(filters.institution, filters.start, filters.end):
-        referred, closed = from_iso(row["referred_at"]), from_iso(row["closed_at"])
-        assert referred is not None and closed is not None
-        days = (closed - referred).total_seconds() / 86400
-        by_resolution.setdefault(row["resolution"], []).append(days)
+    for resolution, days in services.store.closing_days(
+        filters.institution, filters.start, filters.end
+    ):
+        by_resolution.setdefault(resolution, []).append(days)
     rows: list[dict[str, Any]] = [
         {
             "outcome": resolution,
