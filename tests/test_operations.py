@@ -170,3 +170,11 @@ def test_a_database_busy_too_long_is_an_error_not_a_traceback(
     assert result.exit_code == 1
     assert "database stayed busy" in result.output and "Traceback" not in result.output
     assert snapshot(db_path) == before
+
+
+def test_demo_replace_deletes_only_a_fieldcase_database(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database")
+    result = CliRunner().invoke(cli, ["--db", str(notes), "demo", "--replace", "--cases", "10"])
+    assert result.exit_code == 2 and "not a fieldcase database" in result.output
+    assert notes.read_text() == "not a database"
