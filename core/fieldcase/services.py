@@ -735,12 +735,13 @@ class Services:
                 for c, visit, broken in candidates
             ]
 
-        ranked = rank(self.store.worklist_candidates(filters, at, limit))
+        candidates, young_ranked = self.store.worklist_candidates(filters, at, limit)
+        ranked = rank(candidates)
         ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
         # A case not yet overdue counts 0 days, not fewer: the index order, which
         # counts fewer, can only miss one when the page reaches that low.
         floor = ranked[limit - 1][1] if len(ranked) >= limit else -math.inf
-        if floor <= MAX_LOG_AMOUNT:
+        if not young_ranked and floor <= MAX_LOG_AMOUNT:
             seen = {c.id for c, _ in ranked}
             young = [c for c in self.store.not_yet_overdue(filters, at) if c.id not in seen]
             ranked += rank((c, False, 0) for c in young)

@@ -1337,7 +1337,7 @@ class Store:
 
     def worklist_candidates(
         self, filters: WorklistFilter, at: dt.datetime, limit: int
-    ) -> list[tuple[Case, bool, int]]:
+    ) -> tuple[list[tuple[Case, bool, int]], bool]:
         """Every case that can be in the top ``limit`` by the built-in priority.
 
         Each as (case, visit planned today, promises broken). Cases that may be
@@ -1346,18 +1346,23 @@ class Store:
         are read zone by zone in ``arrears_key`` order, since within one time
         zone that order is the priority's. ``limit`` and a few more of each
         (float rounding can reorder near-ties); open cases only. The caller
-        ranks them exactly.
+        ranks them exactly. The flag says whether cases not yet overdue were
+        ranked too (the key order counts their days below 0).
         """
         assert not filters.include_closed
         where, where_params = self._case_where(filters, at)
         today = {zone: at.astimezone(ZoneInfo(zone)).date() for (zone,) in self.zones()}
         if not today:
-            return []
+            return [], True
         days = sorted(d.isoformat() for d in today.values())
         local_day, day_params = self.local_date_sql(at)
         # The zones' todays span up to three dates: this finds a superset.
         maybe = "(visit_date BETWEEN ? AND ? OR unmet_due < ?)"
         maybe_params = [days[0], days[-1], days[-1]]
+        # Filters that leave few cases (due today, a search) are ranked in one go.
+        few = filters.due_today or bool(filters.search)
+        if few:
+            maybe, maybe_params = "1", []
         # ranking.priority, in SQL: a visit today, broken promises, days past
         # due (not below 0) and log10(1 + amount) = arrears_key + the due day.
         rows = self.db.query(
@@ -1384,6 +1389,8 @@ class Store:
             visit, broken = bool(row.pop("_visit")), int(row.pop("_broken"))
             del row["_days"]
             found[row["id"]] = (row_to_case(row), visit, broken)
+        if few:
+            return list(found.values()), True
         rest = [
             *where,
             "timezone = ?",
@@ -1406,7 +1413,7 @@ class Store:
                 [*where_params, zone, *maybe_params, *key_params, limit + 5],
             ):
                 found[row["id"]] = (row_to_case(row), False, 0)
-        return list(found.values())
+        return list(found.values()), False
 
     def not_yet_overdue(self, filters: WorklistFilter, at: dt.datetime) -> list[Case]:
         """Open cases whose due date has not come in the borrower's calendar (a scan)."""
