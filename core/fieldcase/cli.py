@@ -2033,7 +2033,7 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
     click.echo(f"\nHistory of case {result.showcase}:")
     ctx.invoke(history, case_ref=str(result.showcase), json_=False)
     click.echo("\nTry:")
-    click.echo(f"  fieldcase --db {path} show {result.showcase}")
+    click.echo(f"  fieldcase --db {path} --as chen.wei show {result.showcase}")
     click.echo(f"  fieldcase --db {path} --as li.na cases --mine")
     click.echo(f"  fieldcase --db {path} audit verify")
 
