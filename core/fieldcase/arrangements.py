@@ -463,7 +463,8 @@ def record_payment(
             paid_case,
             stage=Stage.CLOSED,
             resolution=resolution,
-            closed_at=last,
+            # Closed when the money arrived: penalty stops then, not at a later action.
+            closed_at=at,
             version=paid_case.version + 1,
         )
         changes.append(
