@@ -60,6 +60,13 @@ if TYPE_CHECKING:
     from .transfer import ExportSummary, ImportSummary
 
 log = logging.getLogger(__name__)
+
+
+def _by_priority(pair: tuple[Case, float]) -> tuple[float, int]:
+    """Worklist order: highest priority first, ties by case id."""
+    return -pair[1], pair[0].id or 0
+
+
 R = TypeVar("R", ContactAttempt, Visit, Feedback, Promise)
 
 
@@ -703,8 +710,7 @@ class Services:
             return self._worklist_by_index(filters, at, limit)
         cases = self.store.list_cases(filters, at)
         visiting = {visit.case_id for visit in self.store.visits_today(at)}
-        promised = self.store.case_ids_with_promises()
-        broken = self._broken_promises([c for c in cases if c.id in promised], at)
+        broken = self.store.broken_promise_counts(at)
         ranked = []
         for case in cases:
             priority = self.pm.hook.case_priority(
@@ -715,7 +721,7 @@ class Services:
                 broken_promises=broken.get(case.id or 0, 0),
             )
             ranked.append((case, float(priority or 0)))
-        ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
+        ranked.sort(key=_by_priority)
         return ranked[:limit] if limit is not None else ranked
 
     def _builtin_priority(self) -> bool:
@@ -737,7 +743,7 @@ class Services:
 
         candidates, young_ranked = self.store.worklist_candidates(filters, at, limit)
         ranked = rank(candidates)
-        ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
+        ranked.sort(key=_by_priority)
         # A case not yet overdue counts 0 days, not fewer: the index order, which
         # counts fewer, can only miss one when the page reaches that low.
         floor = ranked[limit - 1][1] if len(ranked) >= limit else -math.inf
@@ -745,23 +751,8 @@ class Services:
             seen = {c.id for c, _ in ranked}
             young = [c for c in self.store.not_yet_overdue(filters, at) if c.id not in seen]
             ranked += rank((c, False, 0) for c in young)
-            ranked.sort(key=lambda pair: (-pair[1], pair[0].id or 0))
+            ranked.sort(key=_by_priority)
         return ranked[:limit]
-
-    def _broken_promises(self, cases: Sequence[Case], at: dt.datetime) -> dict[int, int]:
-        from .repayment import statuses_by_arrangement
-
-        broken = {}
-        for case in cases:
-            assert case.id is not None
-            statuses = statuses_by_arrangement(
-                self.store.promises(case.id, case.currency),
-                self.store.payments(case.id, case.currency),
-                case.borrower.timezone,
-                at,
-            )
-            broken[case.id] = sum(s.status == "broken" for s in statuses)
-        return broken
 
     def day_plan(self, staff_id: str, at: dt.datetime) -> DayPlan:
         """One staff member's day: visits in window order, and promises falling due."""
@@ -1061,7 +1052,7 @@ class Services:
         visit = self._pending_visit(case)
         if visit is None and case.stage == Stage.INTERVIEW:
             # Read after the case: someone recorded this visit meanwhile (StaleCase).
-            self.store._check_version(case.id, case.version, None)
+            self.store.check_version(case.id, case.version)
         attempted = {"met": met, "reason": reason}
         context = ActionContext(
             at=at,

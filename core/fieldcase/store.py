@@ -112,6 +112,11 @@ def event_hash(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+#: A promise ``p`` broken by the borrower's ``{today}``: not kept, and due before. Once a
+#: due date has passed, only payments on or before it could have kept it, and those
+#: were made before ``today``: "not kept" is then ``met_at IS NULL`` whatever ``at``.
+BROKEN = "p.met_at IS NULL AND p.due < {today}"
+
 #: Events since migration 008 hash this and the payload's SHA-256, not the payload.
 DIGEST_PREFIX = "sha256:"
 
@@ -1071,6 +1076,10 @@ class Store:
         self.db.conn.commit()
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def check_version(self, case_id: int, expected: int) -> None:
+        """:class:`StaleCase` unless the stored case is still at version ``expected``."""
+        self._check_version(case_id, expected, None)
+
     def _check_version(self, case_id: int, expected: int, in_batch: int | None) -> None:
         if in_batch is None:
             row = self.db.execute("SELECT version FROM cases WHERE id = ?", [case_id]).fetchone()
@@ -1368,7 +1377,7 @@ class Store:
         rows = self.db.query(
             f"SELECT cases.*, coalesce(visit_date = {local_day}, 0) AS _visit,"
             f" CASE WHEN unmet_due < {local_day} THEN (SELECT count(*) FROM promises p"
-            f" WHERE p.case_id = cases.id AND p.met_at IS NULL AND p.due < {local_day})"
+            f" WHERE p.case_id = cases.id AND {BROKEN.format(today=local_day)})"
             " ELSE 0 END AS _broken,"
             f" max(julianday({local_day}) - julianday(overdue_since), 0) AS _days"
             f" FROM cases WHERE {' AND '.join([*where, maybe])}"
@@ -1414,6 +1423,17 @@ class Store:
             ):
                 found[row["id"]] = (row_to_case(row), False, 0)
         return list(found.values()), False
+
+    def broken_promise_counts(self, at: dt.datetime) -> dict[int, int]:
+        """Promises broken by ``at``, by case (cases with none are left out)."""
+        local_day, params = self.local_date_sql(at)
+        return dict(
+            self.db.execute(
+                "SELECT p.case_id, count(*) FROM promises p JOIN cases ON cases.id = p.case_id"
+                f" WHERE {BROKEN.format(today=local_day)} GROUP BY p.case_id",
+                params,
+            )
+        )
 
     def not_yet_overdue(self, filters: WorklistFilter, at: dt.datetime) -> list[Case]:
         """Open cases whose due date has not come in the borrower's calendar (a scan)."""
@@ -1586,16 +1606,6 @@ class Store:
         rows = self.db.query(sql + " ORDER BY p.case_id, p.id", params)
         return [row_to_promise(row, row.pop("case_currency")) for row in rows]
 
-    def days_past_due_sql(self, at: dt.datetime) -> tuple[str, list[Any]]:
-        """SQL for each case's days past due at ``at``, counted in the borrower's calendar."""
-        parts, params = [], []
-        for (zone,) in self.zones():
-            parts.append("WHEN ? THEN julianday(?) - julianday(overdue_since)")
-            params += [zone, at.astimezone(ZoneInfo(zone)).date().isoformat()]
-        if not parts:
-            return "0", []
-        return f"CAST(CASE timezone {' '.join(parts)} END AS INTEGER)", params
-
     def pipeline_counts(self, institution: str | None, at: dt.datetime) -> list[dict[str, Any]]:
         """Open cases by stage and days past due at ``at`` (borrower's calendar).
 
@@ -1675,10 +1685,10 @@ class Store:
         stamp = to_iso(at)
         rows = self.db.execute(
             "SELECT p.made_by, sum(p.met_at IS NOT NULL AND p.met_at <= ?),"
-            f" sum((p.met_at IS NULL OR p.met_at > ?) AND p.due < {today})"
+            f" sum({BROKEN.format(today=today)})"
             " FROM promises p JOIN cases c ON c.id = p.case_id"
             f"{' WHERE ' + ' AND '.join(where) if where else ''} GROUP BY p.made_by",
-            [stamp, stamp, *day_params, *params],
+            [stamp, *day_params, *params],
         )
         return {staff: {"kept": kept, "broken": broken} for staff, kept, broken in rows}
 
