@@ -132,6 +132,12 @@ def test_backup_and_restore(office: Run, db_path: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "integrity ok" in result.output
     assert office("backup", str(target), *AT, as_="chen.wei").exit_code == 2  # no clobbering
+    again = office("backup", str(target), "--replace", "--json", *AT, as_="chen.wei")
+    assert json.loads(again.output) == {
+        "file": str(target),
+        "integrity": "ok",
+        "events": int(result.output.split(", ")[1].split()[0]) + 1,  # its own backup_made
+    }
     at_backup = snapshot(db_path)
 
     # Work goes on after the backup...

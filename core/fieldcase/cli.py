@@ -1873,8 +1873,9 @@ def audit_seal(app: App, json_: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Overwrite FILE if it exists.")
 @at_option
+@json_option
 @pass_app
-def backup(app: App, file: Path, replace: bool, at: dt.datetime) -> None:
+def backup(app: App, file: Path, replace: bool, at: dt.datetime, json_: bool) -> None:
     """Copy the database to FILE while staff go on working (supervisors only).
 
     Uses SQLite's online backup: the copy is one consistent state of the
@@ -1884,7 +1885,7 @@ def backup(app: App, file: Path, replace: bool, at: dt.datetime) -> None:
     \b
     Example:
         fieldcase --as chen.wei backup /backups/fieldcase-2026-11-23.db
-        fieldcase --as chen.wei backup nightly.db --replace
+        fieldcase --as chen.wei backup nightly.db --replace --json
     """
     services = app.services
     if sys.stderr.isatty():
@@ -1899,7 +1900,13 @@ def backup(app: App, file: Path, replace: bool, at: dt.datetime) -> None:
             )
     else:
         checked = services.backup(file, actor=app.need_actor(), at=at, replace=replace)
-    click.echo(f"Backed up to {file}: integrity ok, {checked} events in valid hash chains")
+    emit(
+        {"file": str(file), "integrity": "ok", "events": checked},
+        json_,
+        lambda: click.echo(
+            f"Backed up to {file}: integrity ok, {checked} events in valid hash chains"
+        ),
+    )
 
 
 @cli.command()
