@@ -454,6 +454,8 @@ def record_payment(
             {**attempted, "balance_after": str(after.total)},
             case.id,
             case.version,
+            services.recorded_at(),
+            services.policy_version(case),
         )
     ]
     closing = case.stage != Stage.CLOSED and (after.total == 0 or fulfilled)
@@ -476,6 +478,8 @@ def record_payment(
                 {"resolution": resolution, "from_stage": str(case.stage), "by_payment": reference},
                 case.id,
                 paid_case.version,
+                services.recorded_at(),
+                services.policy_version(case),
             )
         )
     results = services.store.commit_many(changes)

@@ -15,8 +15,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, lifecycle
-from .errors import CaseNotFound, FieldcaseError, InvalidInput, Refused, StaffNotFound, StaleCase
+from . import __version__, clock, lifecycle
+from .errors import (
+    CaseNotFound,
+    FieldcaseError,
+    InstitutionNotFound,
+    InvalidInput,
+    Refused,
+    StaffNotFound,
+    StaleCase,
+)
 
 if TYPE_CHECKING:
     from .model import Case, Event
@@ -59,7 +67,7 @@ class FieldcaseGroup(click.Group):
         except Refused as exc:
             click.echo(f"Refused: {exc.explain()}", err=True)
             ctx.exit(1)
-        except (CaseNotFound, StaffNotFound, StaleCase) as exc:
+        except (CaseNotFound, StaffNotFound, StaleCase, InstitutionNotFound) as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(1)
         except InvalidInput as exc:
@@ -107,7 +115,7 @@ def at_option(func: F) -> F:
     """``--at``: when the action happens (default: now). Tests always pass it."""
 
     def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime:
-        return parse_time(value) if value else dt.datetime.now(dt.UTC)
+        return parse_time(value) if value else clock.current()
 
     return click.option(
         "--at",
@@ -124,15 +132,13 @@ def json_option(func: F) -> F:
 class App:
     """What every command needs: the store and services, opened on first use."""
 
-    def __init__(self, db_path: str, actor: str | None, config_path: str | None) -> None:
+    def __init__(self, db_path: str, actor: str | None) -> None:
         self.db_path = db_path
         self.actor = actor
-        self.config_path = config_path
         self._services: Services | None = None
 
     def open(self, create: bool = False) -> Services:
         if self._services is None:
-            from .config import load_config
             from .plugins import manager
             from .services import Services
             from .store import Store
@@ -144,7 +150,8 @@ class App:
                 )
             store = Store(self.db_path)
             store.migrate()
-            self._services = Services(store, manager(), load_config(self.config_path))
+            # The machine's clock, read here at the edge: every event records it.
+            self._services = Services(store, manager(), clock=clock.real_clock)
         return self._services
 
     @property
@@ -202,12 +209,7 @@ def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) 
     metavar="STAFF",
     help="Who is acting (FIELDCASE_STAFF).",
 )
-@click.option(
-    "--config",
-    envvar="FIELDCASE_CONFIG",
-    metavar="PATH",
-    help="fieldcase.toml with institution and plugin settings (FIELDCASE_CONFIG).",
-)
+@click.option("--config", envvar="FIELDCASE_CONFIG", hidden=True, expose_value=True)
 @click.pass_context
 def cli(ctx: click.Context, db: str, actor: str | None, config: str | None) -> None:
     """Field-verification case management.
@@ -220,10 +222,23 @@ def cli(ctx: click.Context, db: str, actor: str | None, config: str | None) -> N
         fieldcase --db demo.db demo
         fieldcase --db demo.db --as li.na cases --staff li.na
     """
-    ctx.obj = App(db, actor, config)
+    if config is not None:
+        raise click.UsageError(
+            "--config (FIELDCASE_CONFIG) is gone: institution policy lives in the database, "
+            f"the same for everyone. Move {config} there once with 'fieldcase --as SUPERVISOR "
+            f"institution migrate {config}' (docs/institutions.md)",
+            ctx,
+        )
+    ctx.obj = App(db, actor)
     logger = logging.getLogger("fieldcase")
     if not any(isinstance(h, _WarningEcho) for h in logger.handlers):
         logger.addHandler(_WarningEcho(logging.WARNING))
+    if Path("fieldcase.toml").is_file() and ctx.invoked_subcommand != "institution":
+        logger.warning(
+            "./fieldcase.toml is not read: institution policy lives in the database. Move it "
+            "there once with 'fieldcase --as SUPERVISOR institution migrate fieldcase.toml', "
+            "then delete it"
+        )
 
 
 @cli.command()
@@ -307,6 +322,271 @@ def staff_add(app: App, staff_id: str, name: str, role: str, badge: str, at: dt.
     click.echo(f"Added {member.role} {member.id} ({member.name})")
 
 
+# -- institutions and their policy -------------------------------------------------------
+
+
+@cli.group(cls=FieldcaseGroup)
+def institution() -> None:
+    """Institutions, and the policy that judges their cases (kept in the database)."""
+
+
+def policy_options(func: F) -> F:
+    """``--set``, ``--unset`` and ``--from``: how a policy is written."""
+    func = click.option(
+        "--from",
+        "policy_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="A TOML file with the whole policy: bare keys, or [institutions.ID] of an old "
+        "fieldcase.toml.",
+    )(func)
+    func = click.option(
+        "--unset", "unset", multiple=True, metavar="KEY", help="Back to the default (repeatable)."
+    )(func)
+    return click.option(
+        "--set",
+        "assignments",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Set a key, e.g. rule_packs=cn or offers.settlement_discount=0.2 (repeatable).",
+    )(func)
+
+
+def _policy_lines(policy: dict[str, Any]) -> list[str]:
+    from .policy import flatten
+
+    return [f"  {key} = {_shown(value)}" for key, value in flatten(policy).items()]
+
+
+@institution.command("add")
+@click.argument("institution_id", metavar="ID")
+@click.option("--name", required=True, help="The institution's name.")
+@click.option(
+    "--jurisdiction", required=True, help="ISO 3166 code of its cases, e.g. CN, US-NY, IN."
+)
+@click.option("--timezone", required=True, help="IANA time zone of its cases, e.g. Asia/Shanghai.")
+@click.option("--currency", required=True, help="ISO 4217 code of its cases, e.g. CNY.")
+@policy_options
+@at_option
+@json_option
+@pass_app
+def institution_add(
+    app: App,
+    institution_id: str,
+    name: str,
+    jurisdiction: str,
+    timezone: str,
+    currency: str,
+    assignments: tuple[str, ...],
+    unset: tuple[str, ...],
+    policy_file: Path | None,
+    at: dt.datetime,
+    json_: bool,
+) -> None:
+    """Register an institution, with its first policy (supervisors).
+
+    Its jurisdiction, time zone and currency are those of its cases unless a
+    case says otherwise. Cases can be created or imported only for a
+    registered institution.
+
+    \b
+    Example:
+        fieldcase --as chen.wei institution add hx-consumer --name "华夏消费金融" \\
+          --jurisdiction CN --timezone Asia/Shanghai --currency CNY --set rule_packs=cn
+    """
+    if unset:
+        raise click.UsageError("--unset has nothing to unset in a new policy")
+    found = app.services.add_institution(
+        institution_id,
+        name=name,
+        jurisdiction=jurisdiction,
+        timezone=timezone,
+        currency=currency,
+        actor=app.need_actor(),
+        at=at,
+        assignments=assignments,
+        policy_file=policy_file,
+    )
+    emit(
+        institution_json(found),
+        json_,
+        lambda: click.echo(
+            f"Registered {found.id} ({found.name}): {found.jurisdiction}, {found.timezone}, "
+            f"{found.currency}; policy version 1"
+            + ("" if found.policy else " (the defaults)")
+        ),
+    )
+
+
+def institution_json(found: Any) -> dict[str, Any]:
+    import attrs
+
+    return attrs.asdict(found)
+
+
+@institution.command("list")
+@json_option
+@pass_app
+def institution_list(app: App, json_: bool) -> None:
+    """The registered institutions, with their policy versions and rule packs.
+
+    \b
+    Example:
+        fieldcase institution list
+    """
+    found = app.services.institutions()
+    rows = [
+        {
+            "id": i.id,
+            "name": i.name,
+            "jurisdiction": i.jurisdiction,
+            "timezone": i.timezone,
+            "currency": i.currency,
+            "policy": f"v{i.policy_version}",
+            "rule packs": ", ".join(i.policy.get("rule_packs", [])),
+        }
+        for i in found
+    ]
+    emit([institution_json(i) for i in found], json_, lambda: table(rows))
+
+
+@institution.command("show")
+@click.argument("institution_id", metavar="ID")
+@at_option
+@json_option
+@pass_app
+def institution_show(app: App, institution_id: str, at: dt.datetime, json_: bool) -> None:
+    """The institution and the policy in force at --at (default: now), with its version.
+
+    \b
+    Example:
+        fieldcase institution show hx-consumer
+        fieldcase institution show hx-consumer --at 2026-11-20T09:00+08:00 --json
+    """
+    found, version = app.services.policy_in_force(institution_id, at)
+    if json_:
+        emit(
+            {**institution_json(found), "in_force": institution_json(version)},
+            True,
+            lambda: None,
+        )
+        return
+    zone = found.timezone
+    latest = "" if version.version == found.policy_version else f" (now v{found.policy_version})"
+    lines = [
+        f"{found.id}  {found.name}",
+        f"  Jurisdiction {found.jurisdiction}, time zone {found.timezone}, currency "
+        f"{found.currency}",
+        f"Policy version {version.version}{latest}, set {local_time(version.at, zone)} by "
+        f"{version.actor or '-'}; in force at {local_time(at, zone)}:",
+        *(_policy_lines(version.policy) or ["  (every key at its default)"]),
+    ]
+    click.echo("\n".join(lines))
+
+
+@institution.command("policy")
+@click.argument("institution_id", metavar="ID")
+@policy_options
+@click.option("--note", default="", help="Why: the circular, the board decision...")
+@at_option
+@json_option
+@pass_app
+def institution_policy(
+    app: App,
+    institution_id: str,
+    assignments: tuple[str, ...],
+    unset: tuple[str, ...],
+    policy_file: Path | None,
+    note: str,
+    at: dt.datetime,
+    json_: bool,
+) -> None:
+    """Change an institution's policy: a new version, recorded on its chain (supervisors).
+
+    Every key, rule pack and rule parameter is checked when set; see
+    'fieldcase institution keys' for them all. --from replaces the whole
+    policy with a file's; --set and --unset then apply on top.
+
+    \b
+    Example:
+        fieldcase --as chen.wei institution policy hx-consumer --set rule_packs=cn \\
+          --set rules.cn.hours.start=09:00 --set offers.settlement_discount=0.15
+        fieldcase --as chen.wei institution policy hx-consumer --unset rules.cn.hours.start
+        fieldcase --as chen.wei institution policy hx-consumer --from hx-policy.toml
+    """
+    found, changed = app.services.set_policy(
+        institution_id,
+        actor=app.need_actor(),
+        at=at,
+        assignments=assignments,
+        unset=unset,
+        policy_file=policy_file,
+        note=note,
+    )
+
+    def human() -> None:
+        if not changed:
+            click.echo(f"{found.id}: policy unchanged (version {found.policy_version})")
+            return
+        click.echo(f"{found.id}: policy version {found.policy_version}")
+        for key, (old, new) in changed.items():
+            click.echo(f"  {key}: {_shown(old)} -> {_shown(new)}")
+
+    emit(
+        {"institution": found.id, "version": found.policy_version, "changes": changed},
+        json_,
+        human,
+    )
+
+
+@institution.command("keys")
+@json_option
+@pass_app
+def institution_keys(app: App, json_: bool) -> None:
+    """Every policy key: built in, from plugins, and the installed rule packs' parameters.
+
+    \b
+    Example:
+        fieldcase institution keys
+    """
+    rows = app.services.policy_keys()
+    emit(rows, json_, lambda: table(rows, ["key", "default", "must be", "from"]))
+
+
+@institution.command("migrate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Say what would be done; write nothing.")
+@at_option
+@json_option
+@pass_app
+def institution_migrate(
+    app: App, file: Path, dry_run: bool, at: dt.datetime, json_: bool
+) -> None:
+    """Move an old fieldcase.toml into the database, once (supervisors).
+
+    Each [institutions.ID] section becomes that institution's policy (it is
+    registered first if need be, its jurisdiction, time zone and currency
+    taken from the section or from its cases); [privacy] retention_years
+    becomes each one's retention_years. Institutions that only cases name
+    are registered too. All of it, or nothing; then delete the file.
+
+    \b
+    Example:
+        fieldcase --as chen.wei institution migrate fieldcase.toml --dry-run
+        fieldcase --as chen.wei institution migrate fieldcase.toml
+    """
+    import attrs
+
+    steps = app.services.migrate_config(file, actor=app.need_actor(), at=at, dry_run=dry_run)
+
+    def human() -> None:
+        for step in steps:
+            click.echo(f"{step.institution}: {step.action}: {step.detail}")
+        verb = "Would migrate" if dry_run else "Migrated"
+        click.echo(f"{verb} {file}: {len(steps)} institution{'' if len(steps) == 1 else 's'}")
+
+    emit([attrs.asdict(step) for step in steps], json_, human)
+
+
 # -- cases ---------------------------------------------------------------------------------
 
 
@@ -348,11 +628,15 @@ def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
 
 
 @cli.command()
-@click.option("--institution", required=True, help="Institution id.")
+@click.option("--institution", required=True, help="Institution id (registered).")
 @click.option("--reference", required=True, help="The institution's account reference.")
 @click.option("--name", "borrower_name", required=True, help="Borrower's name.")
-@click.option("--timezone", required=True, help="Borrower's IANA time zone, e.g. Asia/Shanghai.")
-@click.option("--currency", required=True, help="ISO 4217 code, e.g. CNY.")
+@click.option(
+    "--timezone",
+    default="",
+    help="Borrower's IANA time zone, e.g. Asia/Shanghai [default: the institution's].",
+)
+@click.option("--currency", default="", help="ISO 4217 code, e.g. CNY [default: the institution's].")
 @click.option("--principal", required=True, help="Outstanding principal, e.g. 20000.00.")
 @click.option("--overdue", "overdue_amount", required=True, help="Amount overdue.")
 @click.option(
@@ -361,7 +645,11 @@ def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
     type=click.DateTime(["%Y-%m-%d"]),
     help="First missed due date, YYYY-MM-DD.",
 )
-@click.option("--jurisdiction", default="", help="ISO country code, e.g. CN, US-NY, IN.")
+@click.option(
+    "--jurisdiction",
+    default="",
+    help="ISO 3166 code, e.g. CN, US-NY, IN [default: the institution's].",
+)
 @click.option("--national-id", default="")
 @click.option("--phone", default="")
 @click.option("--address", default="", help="Address on file.")
@@ -388,11 +676,13 @@ def create(
 ) -> None:
     """Refer one case by hand (case files come in with 'import').
 
+    The institution must be registered ('fieldcase institution add'); its time
+    zone, currency and jurisdiction are the case's unless given.
+
     \b
     Example:
         fieldcase --as chen.wei create --institution hx-consumer --reference L-1001 \\
-          --name "王芳" --timezone Asia/Shanghai --currency CNY --principal 20000 \\
-          --overdue 3150.40 --overdue-since 2026-09-15 --jurisdiction CN
+          --name "王芳" --principal 20000 --overdue 3150.40 --overdue-since 2026-09-15
     """
     case = app.services.create_case(
         actor=app.need_actor(), at=at, overdue_since=overdue_since.date(), **fields
@@ -627,13 +917,51 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
             click.echo(f"  Review by {fb.reviewed_by}: {fb.review_note}")
 
 
-def describe_event(event: Event) -> str:
+def describe_event(event: Event, institution: str | None = None) -> str:
     data = event.payload.get("data", {})
     if event.type == "refused":
         reasons = "; ".join(f"{r['reason']} ({r['rule']})" for r in data.get("reasons", []))
-        return f"refused {data.get('action')}: {reasons}"
+        under = (
+            f" under {institution} policy v{event.policy_version}"
+            if institution and event.policy_version is not None
+            else ""
+        )
+        return f"refused {data.get('action')}{under}: {reasons}"
+    if event.type == "policy_changed":
+        changes = "; ".join(
+            f"{key} {_shown(old)} -> {_shown(new)}" for key, (old, new) in data["changes"].items()
+        )
+        return f"version {data['version']}: {changes}" + (
+            f" ({data['note']})" if data.get("note") else ""
+        )
+    if event.type == "institution_added":
+        settings = ", ".join(f"{k}={_shown(v)}" for k, v in data.get("set", {}).items())
+        return (
+            f"{data['name']}: {data['jurisdiction']}, {data['timezone']}, {data['currency']}; "
+            f"version 1: {settings or 'the defaults'}"
+            + (f" ({data['note']})" if data.get("note") else "")
+        )
     parts = [f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {})]
     return " ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    """A policy value as a person types it: 0.2, [3, 6], cn,us-regf; unset as (default)."""
+    if value is None:
+        return "(default)"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def event_time(event: Event, zone: str) -> str:
+    """The claimed time, and the real time it was written where they differ by over a minute."""
+    shown = local_time(event.at, zone)
+    if event.recorded_at is not None and abs(event.recorded_at - event.at) > dt.timedelta(
+        minutes=1
+    ):
+        shown += f" (recorded {local_time(event.recorded_at, zone)})"
+    return shown
 
 
 @cli.command()
@@ -643,34 +971,53 @@ def describe_event(event: Event) -> str:
     is_flag=True,
     help="Events about no single case: staff, imports, exports, their refusals.",
 )
+@click.option(
+    "--institution",
+    "institution_id",
+    metavar="ID",
+    help="The institution's own events: its registration and every change of its policy.",
+)
 @json_option
 @pass_app
-def history(app: App, case_ref: str | None, system: bool, json_: bool) -> None:
+def history(
+    app: App, case_ref: str | None, system: bool, institution_id: str | None, json_: bool
+) -> None:
     """The case's audit trail: every event, refusals included, oldest first.
 
-    Personal data in the events (addresses, notes, finances) is masked unless
-    you (--as) are a supervisor or work the case, as in ``show``.
+    Each event shows when it happened (and, where that is over a minute
+    from it, when it was recorded) and the version of the institution's
+    policy that judged it. Personal data in the events (addresses, notes,
+    finances) is masked unless you (--as) are a supervisor or work the case,
+    as in ``show``.
 
     \b
     Example:
         fieldcase --as li.na history 42
         fieldcase history --system
+        fieldcase history --institution hx-consumer
     """
-    if (case_ref is None) == (not system):
-        raise click.UsageError("name a CASE, or pass --system (not both)")
+    if sum([case_ref is not None, system, institution_id is not None]) != 1:
+        raise click.UsageError("name a CASE, or pass --system or --institution ID (one of them)")
+    institution: str | None = None
     if system:
         events, zone = app.services.system_history(), "UTC"
+    elif institution_id is not None:
+        found = app.services.institution(institution_id)
+        events, zone = app.services.institution_history(found.id), found.timezone
+        institution = found.id
     else:
         assert case_ref is not None
         case = app.services.get_case(case_ref)
         events, zone = app.services.history(case_ref, app.actor), case.borrower.timezone
+        institution = case.institution
     rows = [
         {
             "event": e.id,
-            "at": local_time(e.at, zone),
+            "at": event_time(e, zone),
             "actor": e.actor or "",
             "type": e.type,
-            "details": describe_event(e),
+            "policy": "" if e.policy_version is None else f"v{e.policy_version}",
+            "details": describe_event(e, institution),
         }
         for e in events
     ]
@@ -680,8 +1027,10 @@ def history(app: App, case_ref: str | None, system: bool, json_: bool) -> None:
                 {
                     "id": e.id,
                     "at": e.at.isoformat(),
+                    "recorded_at": e.recorded_at.isoformat() if e.recorded_at else None,
                     "actor": e.actor,
                     "type": e.type,
+                    "policy_version": e.policy_version,
                     "data": e.payload.get("data"),
                     "hash": e.hash,
                 }
@@ -1660,7 +2009,8 @@ def check(
 
     Exits 0 when the action would be allowed, 1 when a rule would refuse it.
     Only the rules are asked: the stage and permission checks of the action
-    itself are not part of the dry run.
+    itself are not part of the dry run. Without --as, as the staff member
+    assigned; --at may be any time, past or future.
 
     \b
     Example:
@@ -1683,7 +2033,7 @@ def check(
     verdicts = app.services.dry_run(
         case_ref,
         action,
-        actor=app.need_actor(),
+        actor=app.actor,
         at=at,
         channel=channel,
         target=target,
@@ -1750,7 +2100,7 @@ def report_command(found: Any) -> click.Command:
             start=parse_time(start) if start else None,
             end=end_time,
             # The clock is read here, at the edge, and handed in.
-            at=end_time or dt.datetime.now(dt.UTC),
+            at=end_time or clock.current(),
         )
         rows = found.run(app.services, filters)
         if fmt == "json":
@@ -1913,7 +2263,8 @@ def backup(app: App, file: Path, replace: bool, at: dt.datetime, json_: bool) ->
 @click.option(
     "--years",
     type=click.IntRange(1, 100),
-    help="Years after closure to keep personal data [default: [privacy] retention_years, 5].",
+    help="Keep personal data at least this many years after closure [default: each "
+    "institution's retention_years, 5 unless its policy says].",
 )
 @click.option(
     "--dry-run", is_flag=True, help="List the cases that would be purged; change nothing."
@@ -1922,7 +2273,10 @@ def backup(app: App, file: Path, replace: bool, at: dt.datetime, json_: bool) ->
 @json_option
 @pass_app
 def purge(app: App, years: int | None, dry_run: bool, at: dt.datetime, json_: bool) -> None:
-    """Remove the personal data of cases closed longer ago than the retention period.
+    """Remove the personal data of cases closed longer ago than their institution keeps it.
+
+    Each institution's policy says how long (retention_years, default 5);
+    --years can only lengthen it.
 
     Kept: what statistics and reports need (stage, resolution, amounts, dates,
     overdue reasons, promises and payments) and every event of the audit
@@ -1939,7 +2293,7 @@ def purge(app: App, years: int | None, dry_run: bool, at: dt.datetime, json_: bo
 
     result = run_purge(app.services, actor=app.need_actor(), at=at, years=years, dry_run=dry_run)
     summary = {
-        "closed_before": result.cutoff.isoformat(),
+        "closed_before": {i: cutoff.isoformat() for i, cutoff in result.cutoffs.items()},
         "cases": result.purged,
         "events_redacted": result.events_redacted,
         "skipped": [{"case": c, "why": why} for c, why in result.skipped],
@@ -1948,9 +2302,10 @@ def purge(app: App, years: int | None, dry_run: bool, at: dt.datetime, json_: bo
 
     def text() -> None:
         verb = "Would purge" if dry_run else "Purged"
+        days = sorted({f"{cutoff:%Y-%m-%d}" for cutoff in result.cutoffs.values()})
         click.echo(
             f"{verb} the personal data of {len(result.purged)} cases closed before "
-            f"{result.cutoff:%Y-%m-%d}"
+            f"{' or '.join(days) or '(no institution registered)'}"
             + ("" if dry_run else f" ({result.events_redacted} events redacted)")
         )
         if dry_run and result.purged:

@@ -1,4 +1,11 @@
-"""A deterministic sample portfolio, and a few cases walked through every stage."""
+"""A deterministic sample portfolio, and a few cases walked through every stage.
+
+The institutions are registered with the rule packs of their countries
+(China, US Regulation F, India RBI) where those plugins are installed, and
+the walk obeys them: calls in local working hours, two staff on a Chinese
+visit, agents' identity numbers on record. One call is made too late, so the
+demo's history shows a refusal with its citation.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +25,8 @@ from .services import Services
 @attrs.frozen
 class Institution:
     id: str
+    name: str
+    packs: tuple[str, ...]
     jurisdiction: str
     timezones: tuple[str, ...]
     currency: str
@@ -30,6 +39,8 @@ class Institution:
 INSTITUTIONS = (
     Institution(
         "hx-consumer",
+        "华夏消费金融 Huaxia Consumer Finance",
+        ("cn",),
         "CN",
         ("Asia/Shanghai",),
         "CNY",
@@ -40,6 +51,8 @@ INSTITUTIONS = (
     ),
     Institution(
         "pearl-river-bank",
+        "珠江银行 Pearl River Bank",
+        ("cn",),
         "CN",
         ("Asia/Shanghai", "Asia/Urumqi"),
         "CNY",
@@ -50,6 +63,8 @@ INSTITUTIONS = (
     ),
     Institution(
         "example-bank",
+        "Example Bank",
+        ("us-regf",),
         "US-NY",
         ("America/New_York",),
         "USD",
@@ -60,6 +75,8 @@ INSTITUTIONS = (
     ),
     Institution(
         "midwest-credit",
+        "Midwest Credit Union",
+        ("us-regf",),
         "US-IL",
         ("America/Chicago",),
         "USD",
@@ -70,6 +87,8 @@ INSTITUTIONS = (
     ),
     Institution(
         "deccan-finance",
+        "Deccan Finance",
+        ("in-rbi",),
         "IN",
         ("Asia/Kolkata",),
         "INR",
@@ -81,12 +100,12 @@ INSTITUTIONS = (
 )
 
 STAFF = (
-    ("chen.wei", "陈伟 Chen Wei", "supervisor"),
-    ("ann.hughes", "Ann Hughes", "supervisor"),
-    ("li.na", "李娜 Li Na", "field"),
-    ("zhang.min", "张敏 Zhang Min", "field"),
-    ("maria.lopez", "Maria Lopez", "field"),
-    ("raj.patel", "Raj Patel", "field"),
+    ("chen.wei", "陈伟 Chen Wei", "supervisor", ""),
+    ("ann.hughes", "Ann Hughes", "supervisor", ""),
+    ("li.na", "李娜 Li Na", "field", "CN-SH-0417"),
+    ("zhang.min", "张敏 Zhang Min", "field", "CN-SH-0522"),
+    ("maria.lopez", "Maria Lopez", "field", "NY-CA-2210"),
+    ("raj.patel", "Raj Patel", "field", "MH-RA-8731"),
 )
 
 ZH_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -227,11 +246,38 @@ def build_demo(
     seed: int = 20261102,
     progress: Callable[[int], object] = lambda n: None,
 ) -> DemoResult:
-    """Fill ``services``' (empty) database; the same seed gives the same portfolio."""
+    """Fill ``services``' (empty) database; the same seed gives the same portfolio.
+
+    The demo's story is told at its own times (from ``start``), so it is
+    written by services that take each claimed time as the real one.
+    """
+    from .services import Services
+
+    services = Services(services.store, services.pm, clock=None)
     rng = random.Random(seed)
     clock = start
-    for staff_id, name, role in STAFF:
-        services.add_staff(staff_id, name, role, actor="chen.wei", at=clock)
+    for staff_id, name, role, badge in STAFF:
+        services.add_staff(staff_id, name, role, actor="chen.wei", at=clock, badge=badge)
+    installed, plugins = services.policy_schema().packs, services.policy_schema().plugins
+    for inst in INSTITUTIONS:
+        packs = [pack for pack in inst.packs if pack in installed]
+        services.add_institution(
+            inst.id,
+            name=inst.name,
+            jurisdiction=inst.jurisdiction,
+            timezone=inst.timezones[0],
+            currency=inst.currency,
+            actor=inst.supervisor,
+            at=clock - dt.timedelta(hours=3),
+            assignments=[
+                *([f"rule_packs={','.join(packs)}"] if packs else []),
+                *(
+                    ["require_plugins=fieldcase-example-bank"]
+                    if inst.id == "example-bank" and "fieldcase-example-bank" in plugins
+                    else []
+                ),
+            ],
+        )
     for i in range(count):
         inst = INSTITUTIONS[i % len(INSTITUTIONS)]
         zone = rng.choice(inst.timezones)
@@ -264,7 +310,7 @@ def build_demo(
             penalty_rate=PENALTY_RATE[inst.jurisdiction[:2]],
         )
         progress(1)
-    walked = _walk(services, start)
+    walked = _walk(services, start, rules="cn" in installed)
     return DemoResult(
         institutions=tuple(i.id for i in INSTITUTIONS),
         walked=len(walked),
@@ -273,7 +319,14 @@ def build_demo(
     )
 
 
-def _walk(services: Services, start: dt.datetime) -> list[int]:
+def _first_morning(after: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """10:00 in ``zone`` on the first day it comes after ``after``."""
+    local = after.astimezone(zone)
+    day = local.date() + dt.timedelta(days=1 if local.time() >= dt.time(10) else 0)
+    return dt.datetime.combine(day, dt.time(10), tzinfo=zone)
+
+
+def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
     """Take a handful of eligible assigned cases through every stage, with detours."""
     from .store import WorklistFilter
 
@@ -292,11 +345,14 @@ def _walk(services: Services, start: dt.datetime) -> list[int]:
         assert case.id is not None
         who = case.assigned_to or ""
         supervisor = next(i.supervisor for i in INSTITUTIONS if i.id == case.institution)
+        inst = next(i for i in INSTITUTIONS if i.id == case.institution)
         zone = ZoneInfo(case.borrower.timezone)
-        t = start + dt.timedelta(minutes=10 * n)
+        # Calls in the borrower's working hours: the rule packs allow no other.
+        t = _first_morning(case.updated_at or start, zone) + dt.timedelta(minutes=10 * n)
         services.record_contact(
             case.id, actor=who, at=t, channel="phone", target="borrower", outcome="no-answer"
         )
+        chinese = inst.jurisdiction == "CN"
         services.record_contact(
             case.id,
             actor=who,
@@ -304,14 +360,20 @@ def _walk(services: Services, start: dt.datetime) -> list[int]:
             channel="employer",
             target="third-party",
             outcome="reached",
-            note="Employer confirmed the home address",
+            # In China a third party may only be asked to pass a message on.
+            purpose="message" if chinese else "locate",
+            note=(
+                "HR passed on a message; she called back and confirmed her address"
+                if chinese
+                else "Employer confirmed the home address"
+            ),
         )
         services.confirm_address(
             case.id,
             actor=who,
             at=t + dt.timedelta(hours=3),
             address=case.borrower.address,
-            source="employer",
+            source="phone" if chinese else "employer",
         )
         visit_day = (t + dt.timedelta(days=1)).astimezone(zone).date()
         if case.institution == "example-bank":
@@ -324,14 +386,28 @@ def _walk(services: Services, start: dt.datetime) -> list[int]:
                     date=dt.date(2026, 11, 26),
                     window=(dt.time(10), dt.time(12)),
                 )
+        # Chinese visits are made by two staff members (rule cn.two_staff).
+        companions = [s for s in inst.staff if s != who][:1] if chinese else []
         services.plan_visit(
             case.id,
             actor=who,
             at=t + dt.timedelta(hours=4),
             date=visit_day,
             window=(dt.time(14), dt.time(16)),
+            companions=companions,
         )
         services.tick_checklist(case.id, actor=who, at=t + dt.timedelta(hours=5), tick_all=True)
+        if n == 0 and rules:
+            # A call at 22:30 the borrower's time: the rule pack refuses it, on the record.
+            with contextlib.suppress(Refused):
+                services.record_contact(
+                    case.id,
+                    actor=who,
+                    at=dt.datetime.combine(t.date(), dt.time(22, 30), tzinfo=zone),
+                    channel="phone",
+                    target="borrower",
+                    outcome="no-answer",
+                )
         visit_time = dt.datetime.combine(visit_day, dt.time(14, 30), tzinfo=zone)
         if n == 1:
             # Nobody home the first time: back to preparation, then a revisit.
@@ -349,6 +425,7 @@ def _walk(services: Services, start: dt.datetime) -> list[int]:
                 at=visit_time + dt.timedelta(hours=1),
                 date=visit_day,
                 window=(dt.time(10), dt.time(12)),
+                companions=companions,
             )
             services.tick_checklist(
                 case.id, actor=who, at=visit_time + dt.timedelta(hours=2), tick_all=True

@@ -21,6 +21,10 @@ class StaffNotFound(FieldcaseError):
     """No staff member has the id given."""
 
 
+class InstitutionNotFound(FieldcaseError):
+    """No registered institution has the id given."""
+
+
 class InvalidInput(FieldcaseError):
     """A value given to a service is malformed (bad amount, unknown code...)."""
 

@@ -1,8 +1,11 @@
 """Every hook of fieldcase. Each docstring here is the reference for plugin authors.
 
 Implementations may accept only the arguments they need (pluggy passes by name).
-``settings`` is always the case's institution section of ``fieldcase.toml``
-(``[institutions.<id>]``), an empty dict when there is none.
+``settings`` is always the policy in force for the case's institution, read-only:
+the version recorded in the database (``fieldcase institution show ID``), with
+only the keys the institution set; the same for every caller, wherever they
+run the command from. Its keys are checked when they are set, against the
+built-in keys and those plugins register with ``register_policy_settings``.
 """
 
 from __future__ import annotations
@@ -132,6 +135,33 @@ def map_import_row(institution: str, row: dict[str, str]) -> dict[str, Any] | No
 
     Called per imported row. Return the mapped row, or None to leave it to
     other plugins and the mapping file.
+    """
+
+
+@hookspec
+def register_policy_settings(register: Callable[..., None]) -> None:
+    """Declare the policy keys this plugin reads from ``settings``. Called when a policy is set.
+
+    Call ``register(key, parse, description="", default=None)`` for each key.
+    ``parse(value)`` gets the value as given (TOML: a string, a number, a
+    list) and returns it in the form to store, or raises ``ValueError`` (the
+    person is told the key must be ``description``) or
+    :class:`~fieldcase.errors.InvalidInput` with a message of its own. A key
+    no plugin registers is refused when set, with the nearest known key; a
+    policy that sets a key whose plugin is no longer loaded refuses the
+    institution's actions until it is.
+    """
+
+
+@hookspec
+def register_rule_packs(register: Callable[..., None]) -> None:
+    """Make compliance rule packs known: ``register(pack)`` with a :class:`fieldcase.rules.RulePack`.
+
+    Called when a policy is set or checked. A policy may enable only packs
+    registered here (``rule_packs``) and set only their rules' parameters
+    (``rules.<rule id>.<param>``); while a policy enables a pack that no
+    loaded plugin registers, the institution's actions are refused, so that
+    leaving a plugin out (``FIELDCASE_LOAD_PLUGINS``) cannot switch its rules off.
     """
 
 

@@ -41,7 +41,9 @@ FIELDS = (
     "fees",
     "penalty_rate",
 )
-REQUIRED = ("reference", "borrower_name", "currency", "principal", "overdue_amount", "timezone")
+REQUIRED = ("reference", "borrower_name", "principal", "overdue_amount")
+#: Columns a row may leave empty (or a file leave out): the institution's own value is used.
+DEFAULTED = ("currency", "timezone", "jurisdiction")
 
 
 @attrs.frozen
@@ -228,11 +230,29 @@ _PHONE_NOISE = re.compile(r"[\s\-().]")
 
 
 class RowValidator:
-    """Validates one mapped row at a time; caches what repeats (zones, regions)."""
+    """Validates one mapped row at a time; caches what repeats (zones, regions).
 
-    def __init__(self, at: dt.datetime) -> None:
+    ``defaults`` gives the currency, time zone and jurisdiction of rows that
+    leave them empty: the institution's.
+    """
+
+    def __init__(self, at: dt.datetime, defaults: Mapping[str, str] | None = None) -> None:
         self.at = at
+        self.defaults = dict(defaults or {})
         self._zones: dict[str, ZoneInfo | None] = {}
+        self._jurisdictions: dict[str, tuple[str, str | None]] = {}
+
+    def jurisdiction(self, text: str) -> tuple[str, str | None]:
+        """(the code, normalised, or the text and why it is not one)."""
+        if text not in self._jurisdictions:
+            from .jurisdictions import normalise
+
+            try:
+                self._jurisdictions[text] = (normalise(text), None)
+            except InvalidInput as exc:
+                reason = str(exc).split(": ", 1)[-1].removeprefix(f"{text!r} ")
+                self._jurisdictions[text] = (text, reason)
+        return self._jurisdictions[text]
 
     def zone(self, name: str) -> ZoneInfo | None:
         if name not in self._zones:
@@ -246,7 +266,11 @@ class RowValidator:
         """Return (clean values, []) or (None, the reasons), each naming its field."""
         problems: list[tuple[str, str, str]] = []
         text = {k: ("" if v is None else str(v).strip()) for k, v in row.items()}
-        for name in REQUIRED:
+        given = frozenset(name for name, value in text.items() if value)
+        for name in DEFAULTED:
+            if not text.get(name) and self.defaults.get(name):
+                text[name] = self.defaults[name]
+        for name in REQUIRED + DEFAULTED[:2]:
             if not text.get(name):
                 problems.append((name, "", "is required"))
         if not text.get("overdue_since") and not text.get("days_past_due"):
@@ -256,8 +280,11 @@ class RowValidator:
             "borrower_name": text.get("borrower_name", ""),
             "national_id": text.get("national_id", ""),
             "address": text.get("address", ""),
-            "jurisdiction": text.get("jurisdiction", "").upper(),
         }
+        code, problem = self.jurisdiction(text.get("jurisdiction", ""))
+        clean["jurisdiction"] = code
+        if problem and text.get("jurisdiction"):
+            problems.append(("jurisdiction", code, problem))
         currency = text.get("currency", "").upper()
         clean["currency"] = currency
         exponent = MINOR_UNITS.get(currency)
@@ -313,7 +340,7 @@ class RowValidator:
         if problems:
             return None, [Reject(0, f, v, r) for f, v, r in problems]
         # Which fields the row really gave: an update changes only those.
-        clean["given"] = frozenset(name for name, value in text.items() if value)
+        clean["given"] = given
         return clean, []
 
 

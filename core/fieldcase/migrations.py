@@ -324,3 +324,65 @@ def m009_report_indexes(db: Database) -> None:
     db.table("cases").create_index(["referred_at", "currency", "overdue_minor", "institution"])
     db.table("visits").create_index(["status", "visited_at", "reason_code", "case_id"])
     db.table("events").create_index(["type", "at"])
+
+
+@migrations(name="010_institutions")
+def m010_institutions(db: Database) -> None:
+    # Institutions and their policy versions live in the database, rebuilt from
+    # the events of each institution's own chain; events record the real time
+    # they were written and the policy version that judged them.
+    db.table("institutions").create(
+        {
+            "id": str,
+            "name": str,
+            "jurisdiction": str,
+            "timezone": str,
+            "currency": str,
+            "policy": str,
+            "policy_version": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"name", "jurisdiction", "timezone", "currency", "policy", "policy_version"},
+    )
+    db.table("policy_versions").create(
+        {
+            "id": int,
+            "institution": str,
+            "version": int,
+            "policy": str,
+            "at": str,
+            "actor": str,
+        },
+        pk="id",
+        foreign_keys=[("institution", "institutions", "id")],
+        not_null={"institution", "version", "policy", "at"},
+    )
+    db.table("policy_versions").create_index(["institution", "version"], unique=True)
+    db.table("policy_versions").create_index(["institution", "at"])
+    db.table("events").add_column("recorded_at", str)
+    db.table("events").add_column("policy_version", int)
+    db.execute("DROP TRIGGER IF EXISTS events_no_update")
+    same = " AND ".join(
+        f"new.{c} IS old.{c}"
+        for c in (
+            "id",
+            "case_id",
+            "chain",
+            "type",
+            "actor",
+            "at",
+            "prev_hash",
+            "hash",
+            "recorded_at",
+            "policy_version",
+        )
+    )
+    db.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events WHEN NOT ("
+        f"{same} AND old.payload_sha256 IS NOT NULL"
+        " AND new.payload_sha256 IS old.payload_sha256"
+        " AND json_extract(new.payload, '$.redacted') = 1)"
+        " BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )

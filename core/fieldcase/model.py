@@ -276,9 +276,46 @@ class Event:
     type: str
     chain: str
     actor: str | None
+    #: The claimed time: when the action happened, as the person said (``--at``).
     at: dt.datetime
     payload: dict[str, Any]
     case_id: int | None = None
     id: int | None = None
     prev_hash: str = ""
     hash: str = ""
+    #: The real time the event was written (None on events older than migration 010).
+    recorded_at: dt.datetime | None = None
+    #: The version of the institution's policy that judged the action, if any.
+    policy_version: int | None = None
+
+
+@attrs.frozen
+class Institution:
+    """A lender whose cases fieldcase works, with the policy now in force for them.
+
+    ``jurisdiction``, ``timezone`` and ``currency`` are the defaults of its
+    cases; ``policy`` is the whole policy at ``policy_version`` (see
+    :mod:`fieldcase.policy` for its keys).
+    """
+
+    id: str
+    name: str
+    jurisdiction: str
+    timezone: str
+    currency: str
+    policy: dict[str, Any] = attrs.field(factory=dict)
+    policy_version: int = 1
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class PolicyVersion:
+    """One version of an institution's policy: what was in force from ``at`` on."""
+
+    institution: str
+    version: int
+    policy: dict[str, Any]
+    at: dt.datetime
+    actor: str | None
+    id: int | None = None

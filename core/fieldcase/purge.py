@@ -25,8 +25,6 @@ from .store import Change, canonical_json
 if TYPE_CHECKING:
     from .services import Services
 
-#: Years after closure a case's personal data is kept, unless configured.
-DEFAULT_RETENTION_YEARS = 5
 PURGED = "[purged]"
 
 #: Per table, the personal columns and what they become.
@@ -53,7 +51,8 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
 
 @attrs.frozen
 class PurgeResult:
-    cutoff: dt.datetime
+    #: Per institution: cases closed before this lose their personal data.
+    cutoffs: dict[str, dt.datetime]
     purged: list[int]
     events_redacted: int
     #: Cases that could not be purged, with why.
@@ -89,9 +88,15 @@ def purge(
     years: int | None = None,
     dry_run: bool = False,
 ) -> PurgeResult:
-    """Remove the personal data of every case closed more than ``years`` before ``at``."""
+    """Remove the personal data of cases closed longer ago than their institution keeps it.
+
+    Each institution's policy says how long (``retention_years``, default 5);
+    ``years`` may only lengthen it. Cases of institutions not registered are
+    left alone.
+    """
     staff = services.actor(actor)
-    years = years if years is not None else services.config.retention_years
+    services._fresh()
+    services.check_time(staff, at, {}, "purge", attempted={"years": years})
     if not staff.is_supervisor:
         services.refuse_unscoped(
             staff.id,
@@ -100,12 +105,21 @@ def purge(
             NotPermitted("only a supervisor may purge personal data", "permission.supervisor"),
             {"years": years},
         )
-    cutoff = retention_cutoff(at, years)
     store = services.store
     purged: list[int] = []
     skipped: list[tuple[int, str]] = []
     redacted = 0
-    for case_id in store.purgeable(cutoff):
+    kept: dict[str, int] = {}
+    cutoffs: dict[str, dt.datetime] = {}
+    for institution in store.list_institutions():
+        kept[institution.id] = max(int(institution.policy.get("retention_years", 5)), years or 0)
+        cutoffs[institution.id] = retention_cutoff(at, kept[institution.id])
+    candidates = [
+        (case_id, institution)
+        for institution, cutoff in cutoffs.items()
+        for case_id in store.purgeable(cutoff, institution)
+    ]
+    for case_id, institution in sorted(candidates):
         events = store.case_events(case_id)
         if any(sha is None for _, _, sha in events):
             skipped.append(
@@ -122,7 +136,7 @@ def purge(
         case = store.get_case(case_id)
         changes = _anonymised(services, case, at)
         data = {
-            "retention_years": years,
+            "retention_years": kept[institution],
             "closed_at": case.closed_at.isoformat() if case.closed_at else None,
             "redacted_events": [event_id for event_id, _, _ in events],
         }
@@ -136,6 +150,8 @@ def purge(
                     data,
                     case_id,
                     case.version,
+                    services.recorded_at(),
+                    services.institution(institution).policy_version,
                 )
             ],
             redactions=[
@@ -146,7 +162,7 @@ def purge(
         redacted += len(events)
     if purged and not dry_run:
         store.scrub()
-    return PurgeResult(cutoff, purged, redacted, skipped)
+    return PurgeResult(cutoffs, purged, redacted, skipped)
 
 
 def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:

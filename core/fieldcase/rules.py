@@ -1,21 +1,23 @@
 """Building blocks for compliance rule packs (plugins on ``check_action``).
 
 A pack is a set of rules, each with an id (``us.regf.hours``), a citation and
-parameters an institution may override in its settings::
+parameters an institution may override in its policy::
 
-    [institutions.acme.rules."us.regf.hours"]
-    start = "09:00"
+    fieldcase institution policy acme --set rules.us.regf.hours.start=09:00
 
 An institution enables the packs it is bound by, and each applies to the
 institution's cases in the pack's jurisdictions::
 
-    [institutions.acme]
-    rule_packs = ["us-regf", "cn"]
+    fieldcase institution policy acme --set rule_packs=us-regf,cn
+
+A pack plugin makes its pack known with ``register_rule_packs``, so that a
+policy naming it, or one of its rules' parameters, is checked when it is set.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -31,12 +33,39 @@ from .money import parse_rate
 CONTACT_ACTIONS = ("contact", "plan_visit", "start_visit")
 
 
+_HH_MM = re.compile(r"^\d{2}:\d{2}$")
+
+
 @attrs.frozen
 class Rule:
+    """One rule: its id, the law or code it comes from, and its parameters' defaults.
+
+    A parameter's kind is its default's: ``"08:00"`` is a time of day, an int
+    a whole number, ``"0.24"`` a rate; anything else is text.
+    """
+
     id: str
     citation: str
     summary: str
     params: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def parse_param(self, name: str, value: Any) -> Any:
+        """``value`` for parameter ``name`` in its stored form, or InvalidInput saying why."""
+        default = self.params[name]
+        where = f"{self.id} {name}"
+        if isinstance(value, bool):
+            raise InvalidInput(f"rule setting {where} = {value!r} is not a {type(default).__name__}")
+        if isinstance(default, str) and _HH_MM.match(default):
+            return f"{clock(str(value)):%H:%M}"
+        if isinstance(default, int) and not isinstance(default, bool):
+            return whole(value, where)
+        if isinstance(default, str):
+            try:
+                Decimal(default)
+            except ArithmeticError:
+                return str(value)
+            return str(annual_rate(value, where))
+        return value
 
 
 @attrs.frozen
@@ -73,7 +102,9 @@ class RulePack:
 def clock(text: str) -> dt.time:
     """A rule parameter ``HH:MM``; a wrong one names itself instead of crashing."""
     try:
-        return dt.time.fromisoformat(str(text))
+        if not re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", str(text).strip()):
+            raise ValueError
+        return dt.time.fromisoformat(str(text).strip().zfill(5))
     except ValueError:
         raise InvalidInput(f"rule setting {text!r} is not a time HH:MM, e.g. 08:00") from None
 

@@ -21,7 +21,6 @@ import attrs
 import pluggy
 
 from . import lifecycle
-from .config import Config
 from .errors import (
     FieldcaseError,
     InvalidInput,
@@ -45,6 +44,8 @@ from .model import (
     Offer,
     Promise,
     Reason,
+    Institution,
+    PolicyVersion,
     Staff,
     Visit,
 )
@@ -54,6 +55,7 @@ from .store import SYSTEM_CHAIN, AuditProblem, Change, Record, Store, WorklistFi
 
 if TYPE_CHECKING:
     from .arrangements import MoneyView
+    from .institutions import MigrationStep
     from .formats import Exporter
     from .model import Payment
     from .repayment import Balance
@@ -128,18 +130,141 @@ class CaseFile:
 
 
 class Services:
-    """The actions of fieldcase over one store, plugin manager and configuration."""
+    """The actions of fieldcase over one store, plugin manager and real clock.
 
-    def __init__(self, store: Store, pm: pluggy.PluginManager, config: Config | None = None):
+    ``clock`` returns the real time (the command line gives the machine's):
+    each event records it beside the claimed time of the action, and the
+    institution's policy bounds how far the two may differ. ``None`` takes
+    every claimed time as real, for replaying a story (the demo, tests); an
+    office never runs so.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        pm: pluggy.PluginManager,
+        *,
+        clock: Callable[[], dt.datetime] | None,
+    ):
         self.store = store
         self.pm = pm
-        self.config = config or Config()
+        self.clock = clock
         self._reasons: dict[str, Reason] | None = None
+        # The institutions (with their policies) read during the current action:
+        # every check of one action, and its event, see the same policy version.
+        self._institutions: dict[str, Institution] = {}
 
     # -- shared checks ---------------------------------------------------------
 
+    def _fresh(self) -> None:
+        """A new action starts: read policies afresh."""
+        self._institutions = {}
+
+    def institution(self, institution_id: str) -> Institution:
+        """The registered institution (read once per action), or InstitutionNotFound."""
+        if institution_id not in self._institutions:
+            self._institutions[institution_id] = self.store.get_institution(institution_id)
+        return self._institutions[institution_id]
+
+    def institution_of(self, case: Case) -> Institution:
+        from .errors import InstitutionNotFound
+
+        try:
+            return self.institution(case.institution)
+        except InstitutionNotFound as exc:
+            raise InstitutionNotFound(
+                f"case {case.id}'s institution {case.institution!r} is not registered, so no "
+                f"policy judges its actions; a supervisor registers it with 'fieldcase "
+                f"institution add {case.institution} ...' or 'fieldcase institution migrate' "
+                f"({exc})"
+            ) from None
+
     def settings(self, case: Case) -> Mapping[str, Any]:
-        return self.config.settings(case.institution)
+        """The policy in force for the case's institution: what hooks get as ``settings``."""
+        from types import MappingProxyType
+
+        return MappingProxyType(self.institution_of(case).policy)
+
+    def policy_version(self, case: Case | None) -> int | None:
+        """The version of the policy this action is judged under (None: no case, no policy)."""
+        if case is None or case.institution not in self._institutions:
+            return None
+        return self._institutions[case.institution].policy_version
+
+    def recorded_at(self) -> dt.datetime | None:
+        """The real time now, for an event; None without a clock (the claimed time stands)."""
+        return None if self.clock is None else self.clock()
+
+    def policy_schema(self) -> Any:
+        """Every policy key and rule pack the loaded plugins know (:class:`.policy.Schema`)."""
+        from .policy import schema
+
+        return schema(self.pm)
+
+    def check_time(
+        self,
+        staff: Staff,
+        at: dt.datetime,
+        settings: Mapping[str, Any],
+        action: str,
+        *,
+        case: Case | None = None,
+        attempted: dict[str, Any] | None = None,
+    ) -> None:
+        """The claimed time against the real clock: never in the future; old only for supervisors.
+
+        A claimed time more than ``future_minutes`` (policy, default 5) past the
+        real clock is bad input, and writes nothing; one more than
+        ``backdate_days`` (default 7) before it is refused to field staff.
+        """
+        if self.clock is None:
+            return
+        now = self.clock()
+        ahead = dt.timedelta(minutes=int(settings.get("future_minutes", 5)))
+        zone = at.tzinfo
+        if at > now + ahead:
+            local_now = now.astimezone(zone)
+            meant = ""
+            try:
+                guess = at.replace(year=local_now.year)
+                if guess <= now + ahead:
+                    meant = f"; did you mean {guess:%Y-%m-%d}?"
+            except ValueError:  # 29 February
+                pass
+            raise InvalidInput(
+                f"--at {at:%Y-%m-%d %H:%M %z} is in the future (it is now "
+                f"{local_now:%Y-%m-%d %H:%M %z}){meant or ';'} leave --at out to act now"
+            )
+        days = int(settings.get("backdate_days", 7))
+        if at < now - dt.timedelta(days=days) and not staff.is_supervisor:
+            error = NotPermitted(
+                f"--at {at:%Y-%m-%d %H:%M %z} is more than {days} days ago; only a "
+                "supervisor may record an action that old (ask one to record it)",
+                "time.backdate",
+            )
+            self._refuse(case, staff.id, at, action, error, attempted)
+
+    def check_requirements(
+        self,
+        institution: Institution,
+        case: Case | None,
+        staff: str | None,
+        at: dt.datetime,
+        action: str,
+        attempted: dict[str, Any] | None = None,
+    ) -> None:
+        """Refuse while a pack or plugin the policy names is not loaded: its rules would not run."""
+        missing = self.policy_schema().missing(institution.policy)
+        if missing:
+            error = NotPermitted(
+                f"{institution.id} policy v{institution.policy_version} needs "
+                f"{', '.join(missing)}, which is not loaded here (is it installed? is it left "
+                "out by FIELDCASE_LOAD_PLUGINS?); see 'fieldcase plugins'",
+                "policy.plugins",
+            )
+            if case is None:
+                self.refuse_unscoped(staff or "", at, action, error, attempted)
+            self._refuse(case, staff, at, action, error, attempted)
 
     def reasons(self) -> dict[str, Reason]:
         """The overdue-reason taxonomy: defaults plus every plugin's codes."""
@@ -173,6 +298,8 @@ class Services:
             action=action,
             reasons=error.reasons,
             attempted=attempted,
+            recorded_at=self.recorded_at(),
+            policy_version=self.policy_version(case),
         )
         self._notify(case, event)
         raise error
@@ -198,7 +325,11 @@ class Services:
     ) -> None:
         """``check_action`` for an action on no single case (``case`` is None)."""
         context = ActionContext(at=at, actor=actor, extra=dict(attempted))
-        settings = self.config.settings(institution) if institution else {}
+        settings: Mapping[str, Any] = {}
+        if institution:
+            registered = self.institution(institution)
+            self.check_requirements(registered, None, actor, at, action, attempted)
+            settings = registered.policy
         decisions = flatten_decisions(
             self.pm.hook.check_action(case=None, action=action, context=context, settings=settings)
         )
@@ -227,7 +358,8 @@ class Services:
         self, event_type: str, actor: str, at: dt.datetime, data: dict[str, Any]
     ) -> Event:
         """An event about no single case (e.g. an export), in the system chain."""
-        event = self.store.commit_many([Change(event_type, actor, at, (), data)])[0][0]
+        change = Change(event_type, actor, at, (), data, recorded_at=self.recorded_at())
+        event = self.store.commit_many([change])[0][0]
         self._notify(None, event)
         return event
 
@@ -270,6 +402,73 @@ class Services:
 
         return record_payment(self, ref, **options)
 
+    # -- institutions and their policies -------------------------------------------------
+
+    def add_institution(self, institution_id: str, **options: Any) -> Institution:
+        """Register an institution; see :func:`fieldcase.institutions.add_institution`."""
+        from .institutions import add_institution
+
+        return add_institution(self, institution_id, **options)
+
+    def set_policy(
+        self, institution_id: str, **options: Any
+    ) -> tuple[Institution, dict[str, Any]]:
+        """Change a policy; see :func:`fieldcase.institutions.set_policy`."""
+        from .institutions import set_policy
+
+        return set_policy(self, institution_id, **options)
+
+    def institutions(self) -> list[Institution]:
+        return self.store.list_institutions()
+
+    def policy_in_force(
+        self, institution_id: str, at: dt.datetime
+    ) -> tuple[Institution, PolicyVersion]:
+        """The institution and the version of its policy in force at ``at``."""
+        from .institutions import policy_in_force
+
+        return self.store.get_institution(institution_id), policy_in_force(
+            self, institution_id, at
+        )
+
+    def policy_keys(self) -> list[dict[str, Any]]:
+        """Every key a policy may set, with its default, what it must be, and its plugin."""
+        schema = self.policy_schema()
+        rows = [
+            {"key": s.key, "default": s.default, "must be": s.description, "from": s.owner}
+            for s in schema.settings.values()
+        ]
+        rows.append(
+            {
+                "key": "rule_packs",
+                "default": [],
+                "must be": f"a list of rule packs: {', '.join(sorted(schema.packs)) or 'none'}",
+                "from": "fieldcase",
+            }
+        )
+        rows += [
+            {"key": f"offers.{s.key}", "default": s.default, "must be": s.description, "from": s.owner}
+            for s in schema.offers.values()
+        ]
+        rows += [
+            {
+                "key": f"rules.{rule.id}.{param}",
+                "default": default,
+                "must be": rule.summary,
+                "from": f"rule pack {pack.name}",
+            }
+            for pack in schema.packs.values()
+            for rule in pack.rules
+            for param, default in rule.params.items()
+        ]
+        return rows
+
+    def migrate_config(self, path: Path, **options: Any) -> list[MigrationStep]:
+        """Move an old fieldcase.toml into the database; see :mod:`fieldcase.institutions`."""
+        from .institutions import migrate_config
+
+        return migrate_config(self, path, **options)
+
     # -- case files in, visit records out ---------------------------------------------
 
     def import_cases(self, path: Path, **options: Any) -> ImportSummary:
@@ -301,6 +500,9 @@ class Services:
         Field staff act on cases assigned to them, and on those where they are in
         ``also_permitted`` (the staff visiting together); supervisors on all.
         """
+        institution = self.institution_of(case)
+        self.check_time(staff, at, institution.policy, action, case=case, attempted=attempted)
+        self.check_requirements(institution, case, staff.id, at, action, attempted)
         # Money arrives when it arrives: a payment may be recorded after later actions.
         if case.updated_at is not None and at < case.updated_at and action != "record_payment":
             zone = case.borrower.zone
@@ -381,6 +583,8 @@ class Services:
             data=data,
             case_id=case.id,
             expected_version=case.version if case.id is not None else None,
+            recorded_at=self.recorded_at(),
+            policy_version=self.institution_of(case).policy_version,
         )
         saved_case = saved[0]
         assert isinstance(saved_case, Case)
@@ -403,8 +607,9 @@ class Services:
         return saved_case, result
 
     def _begin(self, ref: str | int, actor: str, at: dt.datetime) -> tuple[Staff, Case]:
-        """The acting staff member and the case."""
+        """The acting staff member and the case; a new action reads policies afresh."""
         _aware(at)
+        self._fresh()
         return self.actor(actor), self.store.get_case(ref)
 
     def _pending_visit(self, case: Case) -> Visit | None:
@@ -447,29 +652,34 @@ class Services:
     ) -> Staff:
         """Add a field worker or supervisor. The very first staff member needs no actor."""
         _choice(role, lifecycle.ROLES, "role")
+        _aware(at)
+        self._fresh()
         if not staff_id.strip() or not name.strip():
             raise InvalidInput("staff id and name must not be empty")
         if self.store.list_staff():
             acting = self.actor(actor)
+            self.check_time(acting, at, {}, "add_staff", attempted={"id": staff_id})
             if not acting.is_supervisor:
-                self.store.record_refusal(
-                    case_id=None,
-                    actor=acting.id,
-                    at=at,
-                    action="add_staff",
-                    reasons=[("permission.supervisor", "only a supervisor may add staff")],
-                    attempted={"id": staff_id},
+                self.refuse_unscoped(
+                    acting.id,
+                    at,
+                    "add_staff",
+                    NotPermitted("only a supervisor may add staff", "permission.supervisor"),
+                    {"id": staff_id},
                 )
-                raise NotPermitted("only a supervisor may add staff", "permission.supervisor")
             if any(s.id == staff_id for s in self.store.list_staff()):
                 raise InvalidInput(f"staff member {staff_id} already exists")
+        else:
+            # The first staff member is whoever sets the office up: only the clock binds them.
+            self.check_time(Staff(staff_id, name, role), at, {}, "add_staff")
         staff = Staff(staff_id, name, role, badge=badge.strip())
         event, _ = self.store.commit(
             "staff_added",
             actor=actor,
-            at=_aware(at),
+            at=at,
             records=[staff],
             data={"id": staff_id, "role": role},
+            recorded_at=self.recorded_at(),
         )
         self._notify(None, event)
         return staff
@@ -503,11 +713,11 @@ class Services:
         institution: str,
         reference: str,
         borrower_name: str,
-        timezone: str,
-        currency: str,
         principal: str | Decimal,
         overdue_amount: str | Decimal,
         overdue_since: dt.date,
+        timezone: str = "",
+        currency: str = "",
         jurisdiction: str = "",
         national_id: str = "",
         phone: str = "",
@@ -517,17 +727,25 @@ class Services:
         fees: str | Decimal = "0",
         penalty_rate: str | Decimal = "0",
     ) -> Case:
-        """Refer a new case. Ineligible cases are stored, flagged, out of the field queue."""
+        """Refer a new case. Ineligible cases are stored, flagged, out of the field queue.
+
+        The institution must be registered; its time zone, currency and
+        jurisdiction are the case's unless given.
+        """
+        from .jurisdictions import normalise
+
         at = _aware(at)
+        self._fresh()
         staff = self.actor(actor)
-        currency = currency.strip().upper()
         institution, reference = institution.strip(), reference.strip()
         borrower_name = borrower_name.strip()
-        exponent(currency)
-        if not institution.strip() or not reference.strip() or not borrower_name.strip():
+        if not institution or not reference or not borrower_name:
             raise InvalidInput("institution, reference and borrower name are required")
-        if "/" in institution:
-            raise InvalidInput(f"institution id {institution!r} must not contain '/'")
+        registered = self.institution(institution)
+        currency = (currency.strip() or registered.currency).upper()
+        timezone = timezone.strip() or registered.timezone
+        jurisdiction = normalise(jurisdiction or registered.jurisdiction)
+        exponent(currency)
         existing = self.store.find_case(institution, reference)
         if existing is not None:
             raise InvalidInput(f"case {institution}/{reference} already exists (id {existing.id})")
@@ -564,6 +782,8 @@ class Services:
             fees=parse_amount(fees, currency, field="fees"),
             penalty_rate=parse_rate(penalty_rate),
         )
+        attempted = {"institution": institution, "reference": reference}
+        self.check_time(staff, at, registered.policy, "create", attempted=attempted)
         if not staff.is_supervisor:
             self._refuse(
                 None,
@@ -571,8 +791,9 @@ class Services:
                 at,
                 "create",
                 NotPermitted("only a supervisor may create cases", "permission.supervisor"),
-                {"institution": institution, "reference": reference},
+                attempted,
             )
+        self.check_requirements(registered, None, staff.id, at, "create", attempted)
         self._check_policy(case, "create", ActionContext(at=at, actor=staff.id))
         denials = self.eligibility(case, at)
         if denials:
@@ -638,7 +859,9 @@ class Services:
         copy carries the record of its own making.
         """
         staff = self.actor(actor)
+        self._fresh()
         attempted = {"file": target.name}
+        self.check_time(staff, _aware(at), {}, "backup", attempted=attempted)
         if not staff.is_supervisor:
             self.refuse_unscoped(
                 staff.id,
@@ -653,7 +876,14 @@ class Services:
             raise InvalidInput(f"{target.parent} is not a directory")
         if target.resolve() == Path(self.store.path).resolve():
             raise InvalidInput("the backup must go to another file than the database")
-        self.store.commit("backup_made", actor=staff.id, at=at, records=[], data=attempted)
+        self.store.commit(
+            "backup_made",
+            actor=staff.id,
+            at=at,
+            records=[],
+            data=attempted,
+            recorded_at=self.recorded_at(),
+        )
         # Written beside the target and renamed into place only once it passes
         # SQLite's integrity check and the audit chains verify: a failed backup
         # leaves the previous one as it was.
@@ -683,6 +913,12 @@ class Services:
         """Events about no single case, oldest first."""
         return list(self.store.iter_events(chain=SYSTEM_CHAIN))
 
+    def institution_history(self, institution_id: str) -> list[Event]:
+        """The institution's own chain: its registration, policy changes and their refusals."""
+        from .store import institution_chain
+
+        return list(self.store.iter_events(chain=institution_chain(institution_id)))
+
     def history(self, ref: str | int, viewer: str | None = None) -> list[Event]:
         """The case's events; personal data in them masked unless ``viewer`` works it."""
         from .privacy import mask_event_data
@@ -706,6 +942,9 @@ class Services:
             _choice(filters.bucket, [b[0] for b in lifecycle.AGING_BUCKETS], "bucket")
         if filters.stage:
             _choice(filters.stage, [str(s) for s in Stage], "stage")
+        self._fresh()
+        if filters.institution:
+            self.institution(filters.institution)
         if limit is not None and not filters.include_closed and self._builtin_priority():
             return self._worklist_by_index(filters, at, limit)
         cases = self.store.list_cases(filters, at)
@@ -715,7 +954,7 @@ class Services:
         for case in cases:
             priority = self.pm.hook.case_priority(
                 case=case,
-                settings=self.settings(case),
+                settings=self._settings_if_registered(case),
                 at=at,
                 visit_today=case.id in visiting,
                 broken_promises=broken.get(case.id or 0, 0),
@@ -723,6 +962,15 @@ class Services:
             ranked.append((case, float(priority or 0)))
         ranked.sort(key=_by_priority)
         return ranked[:limit] if limit is not None else ranked
+
+    def _settings_if_registered(self, case: Case) -> Mapping[str, Any]:
+        """For reading only: an unregistered institution's cases are listed, judged by nothing."""
+        from .errors import InstitutionNotFound
+
+        try:
+            return self.settings(case)
+        except InstitutionNotFound:
+            return {}
 
     def _builtin_priority(self) -> bool:
         """Whether the built-in priority is the only ``case_priority`` there is."""
@@ -1295,9 +1543,11 @@ class Services:
     def set_badge(self, staff_id: str, badge: str, *, actor: str, at: dt.datetime) -> Staff:
         """Record a staff member's official identity number (agent licence, badge)."""
         acting = self.actor(actor)
+        self._fresh()
         member = self.store.get_staff(staff_id)
         if not badge.strip():
             raise InvalidInput("the identity number must not be empty")
+        self.check_time(acting, _aware(at), {}, "staff_badge", attempted={"staff": staff_id})
         if not acting.is_supervisor:
             self.refuse_unscoped(
                 acting.id,
@@ -1315,6 +1565,7 @@ class Services:
             at=_aware(at),
             records=[updated],
             data={"id": staff_id, "badge": updated.badge},
+            recorded_at=self.recorded_at(),
         )
         self._notify(None, event)
         return updated
@@ -1324,7 +1575,7 @@ class Services:
         ref: str | int,
         action: str,
         *,
-        actor: str,
+        actor: str | None,
         at: dt.datetime,
         channel: str | None = None,
         target: str | None = None,
@@ -1332,12 +1583,20 @@ class Services:
         window: tuple[dt.datetime, dt.datetime] | None = None,
         companions: Sequence[str] = (),
     ) -> list[tuple[str, Decision]]:
-        """Every rule ``check_action`` consults for ``action`` now, and its verdict.
+        """Every rule ``check_action`` consults for ``action`` at ``at``, and its verdict.
 
-        Writes nothing. Each verdict comes with the plugin that gave it.
+        Writes nothing, so anyone may ask, for any time. ``actor`` is who would
+        act (default: the staff member assigned). Each verdict comes with the
+        plugin that gave it.
         """
         _choice(action, lifecycle.ACTIONS, "action")
-        staff, case = self._begin(ref, actor, at)
+        _aware(at)
+        self._fresh()
+        case = self.store.get_case(ref)
+        actor = actor or case.assigned_to
+        if actor is None:
+            raise InvalidInput(f"case {case.id} is assigned to nobody: say who would act, --as STAFF")
+        staff = self.actor(actor)
         assert case.id is not None
         visit = self._pending_visit(case)
         if window is None and visit is not None and action in ("plan_visit", "start_visit"):
@@ -1366,6 +1625,7 @@ class Services:
             contacts=tuple(self.store.contacts(case.id)),
             staff_members=tuple(self.store.get_staff(s) for s in visiting),
         )
+        institution = self.institution_of(case)
         kwargs = {
             "case": case,
             "action": action,
@@ -1373,6 +1633,18 @@ class Services:
             "settings": self.settings(case),
         }
         verdicts: list[tuple[str, Decision]] = []
+        missing = self.policy_schema().missing(institution.policy)
+        if missing:
+            verdicts.append(
+                (
+                    "fieldcase",
+                    Decision.deny(
+                        "policy.plugins",
+                        f"{institution.id} policy v{institution.policy_version} needs "
+                        f"{', '.join(missing)}, which is not loaded here",
+                    ),
+                )
+            )
         for impl in reversed(self.pm.hook.check_action.get_hookimpls()):
             result = impl.function(*(kwargs[name] for name in impl.argnames))
             for decision in flatten_decisions([result]):

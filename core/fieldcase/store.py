@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from .errors import CaseNotFound, FieldcaseError, StaffNotFound, StaleCase
+from .errors import CaseNotFound, FieldcaseError, InstitutionNotFound, StaffNotFound, StaleCase
 from .lifecycle import Stage, bucket_range
 from .model import (
     Borrower,
@@ -30,8 +30,10 @@ from .model import (
     ContactAttempt,
     Event,
     Feedback,
+    Institution,
     Offer,
     Payment,
+    PolicyVersion,
     Promise,
     ScheduledPayment,
     Staff,
@@ -40,11 +42,14 @@ from .model import (
 from .money import MINOR_UNITS, from_minor, to_minor
 from .privacy import mask_phone, mask_tail
 from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY, arrears_key
+from .suggest import hint
 
 GENESIS = ""
 SYSTEM_CHAIN = "system"
 #: Tables rebuilt from the event log, in the order rows are applied.
 STATE_TABLES = (
+    "institutions",
+    "policy_versions",
     "staff",
     "cases",
     "contacts",
@@ -63,8 +68,22 @@ class CaseRow:
     row: dict[str, Any]
 
 
-Record = Case | Visit | ContactAttempt | Feedback | Staff | CaseRow | Offer | Promise | Payment
+Record = (
+    Case
+    | Visit
+    | ContactAttempt
+    | Feedback
+    | Staff
+    | CaseRow
+    | Offer
+    | Promise
+    | Payment
+    | Institution
+    | PolicyVersion
+)
 TABLE_OF: dict[type, str] = {
+    Institution: "institutions",
+    PolicyVersion: "policy_versions",
     Case: "cases",
     Visit: "visits",
     ContactAttempt: "contacts",
@@ -105,10 +124,26 @@ def event_hash(
     actor: str | None,
     at: str,
     payload: str,
+    recorded_at: str | None = None,
+    policy_version: int | None = None,
 ) -> str:
-    """SHA-256 over the event's fields, each prefixed with its length (unambiguous)."""
-    fields = (prev_hash, chain, type, None if case_id is None else str(case_id), actor, at)
-    body = "".join("~" if f is None else f"{len(f)}:{f}" for f in (*fields, payload))
+    """SHA-256 over the event's fields, each prefixed with its length (unambiguous).
+
+    Events since migration 010 also carry the real time they were written and
+    the policy version that judged them; older ones hash as they always did.
+    """
+    fields: tuple[str | None, ...] = (
+        prev_hash,
+        chain,
+        type,
+        None if case_id is None else str(case_id),
+        actor,
+        at,
+        payload,
+    )
+    if recorded_at is not None:
+        fields += (recorded_at, None if policy_version is None else str(policy_version))
+    body = "".join("~" if f is None else f"{len(f)}:{f}" for f in fields)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -123,6 +158,10 @@ DIGEST_PREFIX = "sha256:"
 
 def case_chain(case_id: int) -> str:
     return f"case:{case_id}"
+
+
+def institution_chain(institution: str) -> str:
+    return f"institution:{institution}"
 
 
 # -- rows <-> values ---------------------------------------------------------
@@ -438,6 +477,60 @@ def row_to_event(row: dict[str, Any]) -> Event:
         payload=json.loads(row["payload"]),
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        recorded_at=from_iso(row.get("recorded_at")),
+        policy_version=row.get("policy_version"),
+    )
+
+
+def institution_to_row(institution: Institution) -> dict[str, Any]:
+    return {
+        "id": institution.id,
+        "name": institution.name,
+        "jurisdiction": institution.jurisdiction,
+        "timezone": institution.timezone,
+        "currency": institution.currency,
+        "policy": canonical_json(institution.policy),
+        "policy_version": institution.policy_version,
+        "created_at": to_iso(institution.created_at) if institution.created_at else None,
+        "updated_at": to_iso(institution.updated_at) if institution.updated_at else None,
+    }
+
+
+def row_to_institution(row: dict[str, Any]) -> Institution:
+    return Institution(
+        id=row["id"],
+        name=row["name"],
+        jurisdiction=row["jurisdiction"],
+        timezone=row["timezone"],
+        currency=row["currency"],
+        policy=json.loads(row["policy"]),
+        policy_version=row["policy_version"],
+        created_at=from_iso(row["created_at"]),
+        updated_at=from_iso(row["updated_at"]),
+    )
+
+
+def policy_version_to_row(version: PolicyVersion) -> dict[str, Any]:
+    return {
+        "id": version.id,
+        "institution": version.institution,
+        "version": version.version,
+        "policy": canonical_json(version.policy),
+        "at": to_iso(version.at),
+        "actor": version.actor,
+    }
+
+
+def row_to_policy_version(row: dict[str, Any]) -> PolicyVersion:
+    at = from_iso(row["at"])
+    assert at is not None
+    return PolicyVersion(
+        institution=row["institution"],
+        version=row["version"],
+        policy=json.loads(row["policy"]),
+        at=at,
+        actor=row["actor"],
+        id=row["id"],
     )
 
 
@@ -513,6 +606,12 @@ class Change:
     data: dict[str, Any] = attrs.field(factory=dict)
     case_id: int | None = None
     expected_version: int | None = None
+    #: The real time of writing (None only where no clock was given: the claimed time).
+    recorded_at: dt.datetime | None = None
+    #: The version of the institution's policy that judged the change.
+    policy_version: int | None = None
+    #: The chain, when not the case's (or the system's): an institution's.
+    chain: str | None = None
 
 
 @attrs.frozen
@@ -755,7 +854,7 @@ class _Batch:
                 self.fresh.add(record.id)  # type: ignore[arg-type]
             self.versions[record.id] = record.version  # type: ignore[index]
             return record, record.id if case_id is None else case_id
-        if not isinstance(record, Staff) and record.id is None:
+        if not isinstance(record, Staff | Institution) and record.id is None:
             record = attrs.evolve(record, id=self.allocate(TABLE_OF[type(record)]))
         return record, case_id
 
@@ -769,7 +868,7 @@ class _Batch:
             saved.append(record)
         rows = self.rows(saved)
         payload = {"data": change.data, "rows": rows}
-        chain = case_chain(case_id) if case_id is not None else SYSTEM_CHAIN
+        chain = change.chain or (case_chain(case_id) if case_id is not None else SYSTEM_CHAIN)
         if chain not in self.heads:
             new_case = case_id is not None and case_id in self.fresh
             self.heads[chain] = GENESIS if new_case else self.store._chain_head(chain)
@@ -779,6 +878,8 @@ class _Batch:
         # The chain covers the payload's digest, so that a purge can later
         # withhold personal data from the payload and the chain still verify.
         payload_sha256 = hashlib.sha256(payload_text.encode("utf-8")).hexdigest()
+        recorded = change.recorded_at or change.at
+        recorded_text = at_text if recorded is change.at else to_iso(recorded)
         digest = event_hash(
             prev,
             chain,
@@ -787,6 +888,8 @@ class _Batch:
             change.actor,
             at_text,
             DIGEST_PREFIX + payload_sha256,
+            recorded_text,
+            change.policy_version,
         )
         self.heads[chain] = digest
         event_id = self.allocate("events")
@@ -802,6 +905,8 @@ class _Batch:
                 prev,
                 digest,
                 payload_sha256,
+                recorded_text,
+                change.policy_version,
             )
         )
         self.table_rows.extend(rows)
@@ -815,6 +920,8 @@ class _Batch:
             payload=payload,
             prev_hash=prev,
             hash=digest,
+            recorded_at=recorded,
+            policy_version=change.policy_version,
         )
         return event, saved
 
@@ -832,7 +939,9 @@ class _Batch:
                 continue
             if currency is None and isinstance(record, Offer):
                 currency = record.currency
-            elif currency is None and not isinstance(record, Case | Staff):
+            elif currency is None and not isinstance(
+                record, Case | Staff | Institution | PolicyVersion
+            ):
                 assert record.case_id is not None
                 currency = self.store._case_currency(record.case_id)
             table, row = self.store._to_row(record, currency)
@@ -842,7 +951,8 @@ class _Batch:
     def flush(self) -> None:
         self.store.db.conn.executemany(
             "INSERT INTO events (id, case_id, chain, type, actor, at, payload, prev_hash, hash,"
-            " payload_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " payload_sha256, recorded_at, policy_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.event_rows,
         )
         self.store._apply_rows(self.table_rows)
@@ -850,7 +960,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "009_report_indexes"
+LATEST_MIGRATION = "010_institutions"
 
 
 class Connection:
@@ -956,6 +1066,10 @@ class Store:
         if isinstance(record, Payment):
             assert currency is not None
             return "payments", payment_to_row(record, currency)
+        if isinstance(record, Institution):
+            return "institutions", institution_to_row(record)
+        if isinstance(record, PolicyVersion):
+            return "policy_versions", policy_version_to_row(record)
         return "staff", staff_to_row(record)
 
     def _chain_head(self, chain: str) -> str:
@@ -996,6 +1110,9 @@ class Store:
         data: dict[str, Any] | None = None,
         case_id: int | None = None,
         expected_version: int | None = None,
+        recorded_at: dt.datetime | None = None,
+        policy_version: int | None = None,
+        chain: str | None = None,
     ) -> tuple[Event, list[Record]]:
         """Write ``records`` and the one event that carries them, atomically.
 
@@ -1004,7 +1121,16 @@ class Store:
         Returns the event and the records as saved (with their ids).
         """
         change = Change(
-            event_type, actor, at, tuple(records), data or {}, case_id, expected_version
+            event_type,
+            actor,
+            at,
+            tuple(records),
+            data or {},
+            case_id,
+            expected_version,
+            recorded_at,
+            policy_version,
+            chain,
         )
         return self.commit_many([change])[0]
 
@@ -1050,14 +1176,14 @@ class Store:
         """SQLite's own check of the file: ``'ok'`` or what is wrong."""
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
 
-    def purgeable(self, closed_before: dt.datetime) -> list[int]:
-        """Closed cases, not yet purged, closed before ``closed_before``."""
+    def purgeable(self, closed_before: dt.datetime, institution: str) -> list[int]:
+        """The institution's closed cases, not yet purged, closed before ``closed_before``."""
         return [
             row[0]
             for row in self.db.execute(
                 "SELECT id FROM cases WHERE stage = 'closed' AND purged_at IS NULL"
-                " AND closed_at < ? ORDER BY id",
-                [to_iso(closed_before)],
+                " AND closed_at < ? AND institution = ? ORDER BY id",
+                [to_iso(closed_before), institution],
             )
         ]
 
@@ -1161,6 +1287,9 @@ class Store:
         action: str,
         reasons: Sequence[tuple[str, str]],
         attempted: dict[str, Any] | None = None,
+        recorded_at: dt.datetime | None = None,
+        policy_version: int | None = None,
+        chain: str | None = None,
     ) -> Event:
         """Append a ``refused`` event, alone in its transaction; nothing else is written."""
         data = {
@@ -1168,7 +1297,9 @@ class Store:
             "reasons": [{"rule": rule, "reason": reason} for rule, reason in reasons],
             "attempted": attempted or {},
         }
-        change = Change("refused", actor, at, (), data, case_id)
+        change = Change(
+            "refused", actor, at, (), data, case_id, None, recorded_at, policy_version, chain
+        )
         return self.commit_many([change])[0][0]
 
     def _case_currency(self, case_id: int) -> str:
@@ -1195,10 +1326,11 @@ class Store:
         checked = 0
         redacted = self.redacted_events()
         for row in self.db.execute(
-            "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash, payload_sha256"
-            " FROM events ORDER BY id"
+            "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash, payload_sha256,"
+            " recorded_at, policy_version FROM events ORDER BY id"
         ):
-            event_id, case_id, chain, type, actor, at, payload, prev_hash, stored, sha = row
+            event_id, case_id, chain, type, actor, at, payload, prev_hash, stored, sha = row[:10]
+            recorded_at, policy_version = row[10:]
             if sha is not None:
                 # The payload must be the one hashed, unless a later purge of its
                 # case withheld it (and that purge is itself in the chain).
@@ -1217,7 +1349,10 @@ class Store:
                     "its link to the previous event of the chain is broken: an earlier "
                     "event was removed or altered",
                 )
-            if event_hash(prev_hash, chain, type, case_id, actor, at, payload) != stored:
+            digest = event_hash(
+                prev_hash, chain, type, case_id, actor, at, payload, recorded_at, policy_version
+            )
+            if digest != stored:
                 return checked, AuditProblem(
                     event_id, chain, "its contents do not match its hash: it was edited"
                 )
@@ -1305,8 +1440,14 @@ class Store:
         else:
             rows = []
         if not rows:
+            known = ""
+            if "/" in text:
+                institution = text.split("/", 1)[0]
+                ids = self.institution_ids()
+                if institution not in ids:
+                    known = f"; no institution {institution!r} is registered{hint(institution, ids)}"
             raise CaseNotFound(
-                f"no case {text!r}: give a case id (e.g. 42) or INSTITUTION/REFERENCE"
+                f"no case {text!r}: give a case id (e.g. 42) or INSTITUTION/REFERENCE{known}"
             )
         return row_to_case(rows[0])
 
@@ -1779,6 +1920,67 @@ class Store:
             " GROUP BY 1, 2, 3 ORDER BY refusals DESC, rule, staff, institution"
         )
         return list(self.db.query(sql, params))
+
+    # -- institutions -------------------------------------------------------------
+
+    def institution_ids(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT id FROM institutions ORDER BY id")]
+
+    def get_institution(self, institution: str) -> Institution:
+        """The institution, or :class:`InstitutionNotFound` naming the nearest registered one."""
+        rows = list(self.db.query("SELECT * FROM institutions WHERE id = ?", [institution]))
+        if not rows:
+            ids = self.institution_ids()
+            raise InstitutionNotFound(
+                f"no institution {institution!r} is registered{hint(institution, ids)}"
+                + (
+                    f" (registered: {', '.join(ids)})"
+                    if ids and len(ids) <= 12
+                    else "; a supervisor registers it with 'fieldcase institution add'"
+                )
+            )
+        return row_to_institution(rows[0])
+
+    def list_institutions(self) -> list[Institution]:
+        return [row_to_institution(r) for r in self.db.query("SELECT * FROM institutions ORDER BY id")]
+
+    def policy_versions(self, institution: str) -> list[PolicyVersion]:
+        return [
+            row_to_policy_version(row)
+            for row in self.db.query(
+                "SELECT * FROM policy_versions WHERE institution = ? ORDER BY version",
+                [institution],
+            )
+        ]
+
+    def policy_in_force(self, institution: str, at: dt.datetime) -> PolicyVersion | None:
+        """The newest version set at or before ``at`` (claimed times), or None before the first."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM policy_versions WHERE institution = ? AND at <= ?"
+                " ORDER BY version DESC LIMIT 1",
+                [institution, to_iso(at)],
+            )
+        )
+        return row_to_policy_version(rows[0]) if rows else None
+
+    def institutions_of_cases(self) -> dict[str, int]:
+        """Every institution named by a case, with how many cases it has."""
+        return dict(
+            self.db.execute("SELECT institution, count(*) FROM cases GROUP BY institution")
+        )
+
+    def case_defaults(self, institution: str) -> dict[str, str | None]:
+        """The most common jurisdiction, time zone and currency of an institution's cases."""
+        found: dict[str, str | None] = {}
+        for column in ("jurisdiction", "timezone", "currency"):
+            row = self.db.execute(
+                f"SELECT {column} FROM cases WHERE institution = ? AND coalesce({column}, '') != ''"
+                f" GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT 1",
+                [institution],
+            ).fetchone()
+            found[column] = row[0] if row else None
+        return found
 
     def get_staff(self, staff_id: str) -> Staff:
         rows = list(self.db.query("SELECT * FROM staff WHERE id = ?", [staff_id]))

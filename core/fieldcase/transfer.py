@@ -190,8 +190,14 @@ def import_cases(
     batch_size: int = 1000,
     progress: Callable[[SourceRow], object] | None = None,
 ) -> ImportSummary:
-    """Import ``path`` for ``institution``: new cases, updated cases, rejects."""
+    """Import ``path`` for ``institution`` (registered): new cases, updated cases, rejects."""
     staff = services.actor(actor)
+    services._fresh()
+    institution = institution.strip()
+    registered = services.institution(institution)
+    services.check_time(
+        staff, at, registered.policy, "import", attempted={"file": path.name, "institution": institution}
+    )
     if not staff.is_supervisor:
         services.refuse_unscoped(
             staff.id,
@@ -200,9 +206,6 @@ def import_cases(
             NotPermitted("only a supervisor may import case files", "permission.supervisor"),
             {"file": path.name, "institution": institution},
         )
-    institution = institution.strip()
-    if not institution or "/" in institution:
-        raise InvalidInput(f"institution id {institution!r} must be non-empty, without '/'")
     services.check_unscoped(
         "import", staff.id, at, institution, {"file": path.name, "institution": institution}
     )
@@ -259,7 +262,17 @@ class _ImportRun:
         self.at = at
         self.file = file
         self.mapping = mapping
-        self.validator = RowValidator(at)
+        registered = services.institution(institution)
+        self.policy_version = registered.policy_version
+        self.recorded_at = services.recorded_at()
+        self.validator = RowValidator(
+            at,
+            {
+                "currency": registered.currency,
+                "timezone": registered.timezone,
+                "jurisdiction": registered.jurisdiction,
+            },
+        )
         self.at_text = to_iso(at)
         self.checked_columns = False
         self.reject_later: Reject | None = None
@@ -363,6 +376,8 @@ class _ImportRun:
                 self.at,
                 (CaseRow(row),),
                 {**source, "eligible": eligible, "note": note},
+                recorded_at=self.recorded_at,
+                policy_version=self.policy_version,
             )
         old = row_to_case(stored)
         # Compare as stored: the row the case has against the row the file gives,
@@ -409,6 +424,8 @@ class _ImportRun:
             {**source, "changes": changed},
             old.id,
             old.version,
+            self.recorded_at,
+            self.policy_version,
         )
 
     def eligibility(self, case: Case) -> tuple[bool, str]:
@@ -494,6 +511,7 @@ def export_visits(
 ) -> ExportSummary:
     """Stream one row per visit to ``out``; then record an ``export`` event."""
     staff = services.actor(actor)
+    services._fresh()
     exporter = exporter_for(services.pm, fmt, None)
     attempted = {
         "format": fmt,
@@ -501,6 +519,8 @@ def export_visits(
         "masked": not unmasked,
         **{k: _printable(v) for k, v in attrs.asdict(filters).items() if v is not None},
     }
+    policy = services.institution(filters.institution).policy if filters.institution else {}
+    services.check_time(staff, at, policy, "export", attempted=attempted)
     if unmasked and not staff.is_supervisor:
         services.refuse_unscoped(
             staff.id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -60,6 +60,11 @@ PACK = RulePack(
         ),
     ),
 )
+
+
+@hookimpl
+def register_rule_packs(register: Callable[[RulePack], None]) -> None:
+    register(PACK)
 
 
 @hookimpl

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,33 @@ DEFAULT_HOLIDAYS = (
     "2026-11-26",
     "2026-12-25",
 )
+
+
+def _days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3650:
+        raise ValueError
+    return value
+
+
+def _amount(value: Any) -> str:
+    amount = Decimal(str(value))
+    if not amount.is_finite() or amount < 0:
+        raise ValueError
+    return format(amount, "f")
+
+
+def _dates(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError
+    return [dt.date.fromisoformat(str(day)).isoformat() for day in value]
+
+
+@hookimpl
+def register_policy_settings(register: Callable[..., None]) -> None:
+    """The keys Example Bank's rules read, checked when a supervisor sets them."""
+    register("visit_min_days_past_due", _days, "a whole number of days, 0 to 3650", 30)
+    register("visit_min_overdue", _amount, 'an amount such as "500.00"', "500.00")
+    register("holidays", _dates, 'a list of dates such as ["2026-12-25"]', list(DEFAULT_HOLIDAYS))
 
 
 def _ours(case: Case | None) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fieldcase import hookimpl
@@ -36,6 +36,11 @@ PACK = RulePack(
         ),
     ),
 )
+
+
+@hookimpl
+def register_rule_packs(register: Callable[[RulePack], None]) -> None:
+    register(PACK)
 
 
 @hookimpl

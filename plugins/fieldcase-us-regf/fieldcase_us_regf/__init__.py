@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fieldcase import hookimpl
@@ -60,6 +60,11 @@ PACK = RulePack(
         ),
     ),
 )
+
+
+@hookimpl
+def register_rule_packs(register: Callable[[RulePack], None]) -> None:
+    register(PACK)
 
 
 @hookimpl
