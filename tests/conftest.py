@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fieldcase.clock
 import pytest
 from click.testing import CliRunner, Result
 from fieldcase.cli import cli
-from fieldcase.config import load_config
 from fieldcase.plugins import manager
 from fieldcase.services import Services
 from fieldcase.store import STATE_TABLES, Store
@@ -25,8 +25,67 @@ Run = Callable[..., Result]
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("FIELDCASE_DB", "FIELDCASE_STAFF", "FIELDCASE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
-    # A stray ./fieldcase.toml must not leak into tests.
     monkeypatch.chdir(tmp_path)
+    # The tests tell stories at claimed times (--at 2026-11-23...): each claimed
+    # time is taken as the real one. Tests of the real clock set their own
+    # (see ``real_clock``).
+    monkeypatch.setattr(fieldcase.clock, "real_clock", None)
+
+
+@pytest.fixture
+def real_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Set the machine's clock as the command line reads it: ``real_clock("2026-11-29T10:00Z")``."""
+    import datetime as dt
+
+    def set_to(when: str) -> None:
+        moment = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        monkeypatch.setattr(fieldcase.clock, "real_clock", lambda: moment)
+
+    return set_to
+
+
+def register(
+    run: Run,
+    institution: str = "hx-consumer",
+    *options: str,
+    jurisdiction: str = "CN",
+    timezone: str = "Asia/Shanghai",
+    currency: str = "CNY",
+    as_: str = "chen.wei",
+) -> None:
+    """Register an institution (by default a Chinese lender with no rule pack)."""
+    result = run(
+        "institution",
+        "add",
+        institution,
+        "--name",
+        institution,
+        "--jurisdiction",
+        jurisdiction,
+        "--timezone",
+        timezone,
+        "--currency",
+        currency,
+        "--at",
+        "2026-11-01T08:00+08:00",
+        *options,
+        as_=as_,
+    )
+    assert result.exit_code == 0, result.output
+
+
+def set_policy(
+    run: Run,
+    institution: str,
+    *assignments: str,
+    as_: str = "chen.wei",
+    at: str = "2026-11-01T09:00+08:00",
+) -> Result:
+    """``institution policy INSTITUTION --set A --set B...``; asserts it was accepted."""
+    args = [arg for text in assignments for arg in ("--set", text)]
+    result = run("institution", "policy", institution, *args, "--at", at, as_=as_)
+    assert result.exit_code == 0, result.output
+    return result
 
 
 @pytest.fixture
@@ -79,6 +138,7 @@ def office(run: Run, db_path: Path) -> Iterator[Run]:
     assert run("staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor").exit_code == 0
     assert run("staff", "add", "li.na", "--name", "李娜", as_="chen.wei").exit_code == 0
     assert run("staff", "add", "zhang.min", "--name", "张敏", as_="chen.wei").exit_code == 0
+    register(run)
     result = run(*create_args(), "--assign", "li.na", "--at", T0, as_="chen.wei")
     assert result.exit_code == 0, result.output
     yield run
@@ -118,7 +178,7 @@ def events(db_path: Path, case_id: int | None = None) -> list[sqlite3.Row]:
 def services(db_path: Path) -> Iterator[Services]:
     store = Store(db_path)
     store.migrate()
-    yield Services(store, manager(), load_config())
+    yield Services(store, manager(), clock=None)
     store.close()
 
 

@@ -92,12 +92,14 @@ def test_edited_event_with_recomputed_hash_breaks_the_next_link(copy_of_demo: Pa
     tamper_fix = sqlite3.connect(copy_of_demo)
     from fieldcase.store import DIGEST_PREFIX, event_hash
 
-    prev, chain, type_, case_id, actor, at, sha = tamper_fix.execute(
-        "SELECT prev_hash, chain, type, case_id, actor, at, payload_sha256 FROM events"
-        " WHERE id = ?",
+    prev, chain, type_, case_id, actor, at, sha, recorded, version = tamper_fix.execute(
+        "SELECT prev_hash, chain, type, case_id, actor, at, payload_sha256, recorded_at,"
+        " policy_version FROM events WHERE id = ?",
         [first["id"]],
     ).fetchone()
-    fixed = event_hash(prev, chain, type_, case_id, actor, at, DIGEST_PREFIX + sha)
+    fixed = event_hash(
+        prev, chain, type_, case_id, actor, at, DIGEST_PREFIX + sha, recorded, version
+    )
     tamper_fix.execute("UPDATE events SET hash = ? WHERE id = ?", [fixed, first["id"]])
     tamper_fix.commit()
     tamper_fix.close()

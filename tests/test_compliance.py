@@ -7,18 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, events
+from conftest import Run, events, register, set_policy
 
-SETTINGS = """
-[institutions.us-bank]
-rule_packs = ["us-regf"]
-[institutions.hx]
-rule_packs = ["cn"]
-[institutions.deccan]
-rule_packs = ["in-rbi"]
-[institutions.multi]
-rule_packs = ["us-regf", "cn"]
-"""
+PACKS = {"us-bank": "us-regf", "hx": "cn", "deccan": "in-rbi", "multi": "us-regf,cn"}
 
 CASES = {
     "us-bank": ("America/New_York", "US-NY", "USD"),
@@ -30,12 +21,23 @@ CASES = {
 @pytest.fixture
 def packs(run: Run, tmp_path: Path) -> Run:
     """Cases 1-3 (US, CN, India), 4-5 (US, CN at an institution with two packs)."""
-    (tmp_path / "fieldcase.toml").write_text(SETTINGS)
     assert run("init").exit_code == 0
     run("staff", "add", "sup", "--name", "Sup", "--role", "supervisor")
     run("staff", "add", "w", "--name", "W", "--badge", "RA-1001", as_="sup")
     run("staff", "add", "w2", "--name", "W2", "--badge", "RA-1002", as_="sup")
     run("staff", "add", "nb", "--name", "No Badge", as_="sup")
+    for institution, packs in PACKS.items():
+        zone, jurisdiction, currency = CASES.get(institution, CASES["us-bank"])
+        register(
+            run,
+            institution,
+            "--set",
+            f"rule_packs={packs}",
+            jurisdiction=jurisdiction,
+            timezone=zone,
+            currency=currency,
+            as_="sup",
+        )
     specs = [*CASES.items(), ("multi", CASES["us-bank"]), ("multi", CASES["hx"])]
     for n, (institution, (zone, jurisdiction, currency)) in enumerate(specs, start=1):
         result = run(
@@ -359,6 +361,14 @@ def test_two_packs_enabled_together_both_apply(packs: Run) -> None:
 
 
 def test_packs_do_nothing_for_institutions_that_did_not_enable_them(packs: Run) -> None:
+    register(
+        packs,
+        "other",
+        jurisdiction="US-NY",
+        timezone="America/New_York",
+        currency="USD",
+        as_="sup",
+    )
     packs(
         "create",
         "--institution",
@@ -390,9 +400,7 @@ def test_packs_do_nothing_for_institutions_that_did_not_enable_them(packs: Run) 
 
 
 def test_institution_overrides_a_rule_parameter(packs: Run, tmp_path: Path) -> None:
-    (tmp_path / "fieldcase.toml").write_text(
-        SETTINGS + '\n[institutions.hx.rules."cn.hours"]\nstart = "09:00"\n'
-    )
+    set_policy(packs, "hx", "rules.cn.hours.start=09:00", as_="sup")
     code, verdicts = check(
         packs, 2, "--action", "contact", "--channel", "phone", "--at", "2026-11-23T08:30+08:00"
     )
@@ -485,20 +493,13 @@ def test_badges_recorded_later_and_checked_with_companions(packs: Run) -> None:
     assert code == 0 and cn["cn.two_staff"] == "allow"
 
 
-def test_a_malformed_rule_setting_is_named(packs: Run, tmp_path: Path) -> None:
-    (tmp_path / "fieldcase.toml").write_text(
-        SETTINGS + '\n[institutions.hx.rules."cn.hours"]\nstart = "9:00"\n'
-    )
-    result = packs(
-        "check",
-        "2",
-        "--action",
-        "contact",
-        "--channel",
-        "phone",
-        "--at",
-        "2026-11-23T10:00+08:00",
-        as_="w",
-    )
+def test_a_malformed_rule_setting_is_refused_when_set(packs: Run, db_path: Path) -> None:
+    before = len(events(db_path))
+    result = packs("institution", "policy", "hx", "--set", "rules.cn.hours.start=9h", as_="sup")
     assert result.exit_code == 2
-    assert "rule setting '9:00' is not a time HH:MM" in result.stderr
+    assert "rule setting '9h' is not a time HH:MM" in result.stderr
+    assert len(events(db_path)) == before
+    code, verdicts = check(
+        packs, 2, "--action", "contact", "--channel", "phone", "--at", "2026-11-23T08:30+08:00"
+    )
+    assert code == 0 and verdicts["cn.hours"] == "allow"

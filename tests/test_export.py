@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, events, to_submitted
+from conftest import Run, events, register, set_policy, to_submitted
 
 LATE = ("--at", "2026-11-26T09:00+08:00")
 
@@ -104,7 +104,8 @@ def test_since_and_filters(visited: Run) -> None:
     assert len(export_csv(visited, "--since", "2026-11-25T00:00+08:00")) == 1
     assert export_csv(visited, "--since", "2026-11-27T00:00+08:00") == []
     assert len(export_csv(visited, "--institution", "hx-consumer")) == 1
-    assert export_csv(visited, "--institution", "other") == []
+    other = visited("export", "visits", "--institution", "hx_consumer", as_="chen.wei")
+    assert other.exit_code == 1 and "did you mean hx-consumer?" in other.stderr
     assert len(export_csv(visited, "--staff", "li.na")) == 1
     assert export_csv(visited, "--staff", "zhang.min") == []
     assert export_csv(visited, "--stage", "closed") == []
@@ -199,12 +200,15 @@ def test_plugins_can_veto_an_import_with_the_institutions_settings(
 
     class Frozen:
         @hookimpl
+        def register_policy_settings(self, register: Any) -> None:
+            register("frozen", lambda v: bool(v), "true or false", False)
+
+        @hookimpl
         def check_action(self, action: str, settings: Any, context: Any) -> Any:
             if action == "import" and settings.get("frozen"):
                 return Decision.deny("test.frozen", f"{context.extra['institution']} is frozen")
             return None
 
-    (tmp_path / "fieldcase.toml").write_text("[institutions.ice]\nfrozen = true\n")
     path = tmp_path / "ice.csv"
     path.write_text(
         "reference,borrower_name,currency,principal,overdue_amount,days_past_due,"
@@ -212,6 +216,9 @@ def test_plugins_can_veto_an_import_with_the_institutions_settings(
     )
     manager().register(Frozen(), name="frozen")
     try:
+        register(office, "ice", jurisdiction="US", timezone="America/New_York", currency="USD")
+        register(office, "warm", jurisdiction="US", timezone="America/New_York", currency="USD")
+        set_policy(office, "ice", "frozen=true")
         result = office("import", str(path), "--institution", "ice", *LATE, as_="chen.wei")
         other = office("import", str(path), "--institution", "warm", *LATE, as_="chen.wei")
     finally:

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import fieldcase.clock
 import pytest
 from click.testing import CliRunner, Result
-from conftest import T0, Run, create_args, snapshot
+from conftest import T0, Run, create_args, register, snapshot
 from fieldcase.cli import cli
 from fieldcase.importing import FIELDS, REQUIRED
 from fieldcase.money import MINOR_UNITS
@@ -113,6 +114,16 @@ def build_office(path: Path) -> None:
         (None, ["staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor", "--at", T0]),
         ("chen.wei", ["staff", "add", "li.na", "--name", "李娜", "--at", T0]),
         ("chen.wei", ["staff", "add", "zhang.min", "--name", "张敏", "--at", T0]),
+        *(
+            (
+                "chen.wei",
+                [
+                    *("institution", "add", name, "--name", name, "--jurisdiction", "CN"),
+                    *("--timezone", "Asia/Shanghai", "--currency", "CNY", "--at", T0),
+                ],
+            )
+            for name in ("hx-consumer", "fuzz-bank")
+        ),
         ("chen.wei", [*create_args(), "--assign", "li.na", "--at", T0]),
         (
             "chen.wei",
@@ -183,7 +194,8 @@ def build_office(path: Path) -> None:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("office")
-    with contextlib.chdir(folder):
+    with contextlib.chdir(folder), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fieldcase.clock, "real_clock", None)  # the office's story, at its times
         build_office(folder / "build.db")
     # One self-contained file (no -wal beside it) to copy per example.
     path = folder / "template.db"
@@ -521,6 +533,13 @@ def prepare_files(folder: Path) -> None:
 ALL_COMMANDS = list(commands(cli))
 
 
+@pytest.fixture
+def office(office: Run) -> Run:
+    """The office of conftest, with fuzz-bank registered for the imports."""
+    register(office, "fuzz-bank")
+    return office
+
+
 def test_the_command_tree_is_walked() -> None:
     names = {" ".join(path) for path in ALL_COMMANDS}
     assert {"import", "staff add", "export visits", "audit verify", "report pipeline"} <= names
@@ -603,11 +622,12 @@ ROWS: tuple[dict[str, str], ...] = (
 BAD: dict[str, tuple[str, ...]] = {
     "reference": ("", " ", "\t"),
     "borrower_name": ("", " "),
-    "currency": ("", "XXX", "CNY?", "元"),
+    # An empty currency or time zone is the institution's (fuzz-bank: CNY, Asia/Shanghai).
+    "currency": ("XXX", "CNY?", "元"),
     "principal": ("", "-5", "12,34", "1e30", "abc", "NaN", "Infinity", "0.001", "1 000"),
     "overdue_amount": ("", "-0.01", "1e999999", "$100", "１２O"),
     "overdue_since": ("", "2026-02-30", "2026-13-01", "yesterday", "15/09/2026", "2026-9-31"),
-    "timezone": ("", "Mars/Olympus", "Asia", "+08:00", "../etc/passwd", "UTC\x00"),
+    "timezone": ("Mars/Olympus", "Asia", "+08:00", "../etc/passwd", "UTC\x00"),
     "phone": ("12345", "not a phone", "+999 1234567", "+86 000"),
     "accrued_interest": ("-1", "abc", "1e30"),
     "fees": ("-1", "sNaN"),
@@ -683,7 +703,8 @@ def mutated_rows(changes: Sequence[tuple[int, str, str]]) -> list[dict[str, str]
 
 def known_bad(row: Mapping[str, Any], columns: Sequence[str]) -> set[str]:
     """Fields of ``row`` that must be named among its rejects."""
-    currency = str(row.get("currency", "")).strip().upper()
+    given = str(row.get("currency", "")).strip().upper() if "currency" in columns else ""
+    currency = given or "CNY"
     fields = set()
     for field, values in BAD.items():
         if field not in row and field not in REQUIRED:
@@ -1096,12 +1117,17 @@ def test_arguments_that_are_not_utf8_are_refused_before_anything_is_written(
     assert snapshot(db_path) == before
 
 
-def test_configuration_that_is_not_utf8_or_is_a_folder(office: Run, tmp_path: Path) -> None:
+def test_policy_file_that_is_not_utf8_or_is_a_folder(office: Run, tmp_path: Path) -> None:
     (tmp_path / "gb.toml").write_bytes("[institutions.华夏]\n".encode("gb18030"))
-    for config, message in [("gb.toml", "gb.toml: 'utf-8' codec can't decode"), (".", "Is a")]:
-        result = office("--config", config, "cases", "--at", LATER)
+    for source, message in [("gb.toml", "gb.toml: 'utf-8' codec can't decode"), (".", "is a")]:
+        result = office(
+            *("institution", "policy", "hx-consumer", "--from", source, "--at", LATER),
+            as_="chen.wei",
+        )
         assert result.exit_code == 2, result.output
         assert message in result.output
+    gone = office("--config", "gb.toml", "cases", "--at", LATER)
+    assert gone.exit_code == 2 and "institution migrate gb.toml" in gone.output
 
 
 @pytest.mark.parametrize(

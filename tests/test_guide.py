@@ -29,6 +29,18 @@ WALKS = [
 
 BLOCK = re.compile(r"```console\n(.*?)```", re.DOTALL)
 
+#: ``fieldcase`` as the walk-throughs run it: each command's --at taken as the real
+#: time, so that their output is the same whatever day the tests run (an office
+#: runs the real command, which checks --at against the machine's clock).
+STORY_FIELDCASE = f"""#!{sys.executable}
+import fieldcase.clock
+
+fieldcase.clock.real_clock = None
+from fieldcase.cli import cli
+
+cli()
+"""
+
 
 def steps(text: str) -> list[tuple[str, str]]:
     """(command, expected output) for every ``$ `` line of every console block."""
@@ -93,9 +105,13 @@ def test_doc_output_is_real(tmp_path: Path, name: str, min_steps: int, with_data
     script = "status=0\n" + "\n".join(
         f"echo '{MARK}'\n(exit $status)\n{command} 2>&1\nstatus=$?" for command, _ in walk
     )
+    story = tmp_path / ".story-bin"
+    story.mkdir()
+    (story / "fieldcase").write_text(STORY_FIELDCASE, encoding="utf-8")
+    (story / "fieldcase").chmod(0o755)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FIELDCASE_")},
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": os.pathsep.join([str(story), str(Path(sys.executable).parent), os.environ["PATH"]]),
         "COLUMNS": "120",
     }
     result = subprocess.run(

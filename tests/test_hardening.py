@@ -34,7 +34,10 @@ ODD_INPUTS = [
     (create_args("L-9", principal="1e17"), "too large"),
     (create_args("L-9", overdue="12,34"), "ambiguous"),
     (create_args("L-9", timezone="Asia"), "unknown time zone 'Asia'"),
-    (create_args("L-9", timezone=""), "unknown time zone"),
+    (create_args("L-9", jurisdiction="China"), "did you mean CN (China)?"),
+    (create_args("L-9", jurisdiction="chn"), "did you mean CN (China)?"),
+    (create_args("L-9", jurisdiction="ZZ"), "'ZZ' is not an ISO 3166 code"),
+    (create_args("L-9", institution="hx_consumer"), "did you mean hx-consumer?"),
     (create_args("L-1001 "), "already exists"),
     (["show", "²"], "no case"),
     (["show", "99999999999999999999999"], "no case"),
@@ -102,18 +105,22 @@ def test_odd_input_is_a_usage_error_or_not_found(
         ("min_days_past_due = -1", "min_days_past_due = -1 must be a whole number of days"),
     ],
 )
-def test_bad_settings_are_named(office: Run, tmp_path: Path, settings: str, message: str) -> None:
-    (tmp_path / "fieldcase.toml").write_text(f"[institutions.hx-consumer]\n{settings}\n")
-    result = office("cases")
+def test_bad_settings_are_refused_when_set(
+    office: Run, db_path: Path, settings: str, message: str
+) -> None:
+    before = snapshot(db_path)
+    setting = settings.replace(" = ", "=")
+    result = office("institution", "policy", "hx-consumer", "--set", setting, as_="chen.wei")
     assert result.exit_code == 2
     assert message in result.stderr
+    assert snapshot(db_path) == before
 
 
 def test_institution_must_be_a_table(office: Run, tmp_path: Path) -> None:
-    (tmp_path / "fieldcase.toml").write_text("[institutions]\nhx = 5\n")
-    result = office("cases")
+    (tmp_path / "policy.toml").write_text("[institutions]\nhx-consumer = 5\n")
+    result = office("institution", "policy", "hx-consumer", "--from", "policy.toml", as_="chen.wei")
     assert result.exit_code == 2
-    assert "hx must be a table" in result.stderr
+    assert "institutions.hx-consumer must be a table" in result.stderr
 
 
 def test_nobody_met_means_no_findings(office: Run, db_path: Path) -> None:

@@ -15,12 +15,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, events, snapshot
+from conftest import Run, events, register, snapshot
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
 
 DATA = Path(__file__).parent / "data"
 AT = ("--at", "2026-11-23T09:00+08:00")
+
+
+#: The institutions these tests import for: (jurisdiction, time zone, currency).
+IMPORTERS = {
+    "hx": ("CN", "Asia/Shanghai", "CNY"),
+    "pr": ("CN", "Asia/Shanghai", "CNY"),
+    "e": ("CN", "Asia/Shanghai", "CNY"),
+    "kill": ("CN", "Asia/Shanghai", "CNY"),
+    "dup": ("CN", "Asia/Shanghai", "CNY"),
+    "jl": ("CN", "Asia/Shanghai", "CNY"),
+    "m": ("CN", "Asia/Shanghai", "CNY"),
+    "midwest": ("US-IL", "America/Chicago", "USD"),
+    "mw": ("US-IL", "America/Chicago", "USD"),
+    "acme": ("US", "America/New_York", "USD"),
+    "deccan": ("IN", "Asia/Kolkata", "INR"),
+}
+
+
+@pytest.fixture
+def office(office: Run) -> Run:
+    """The office, with the institutions whose files these tests import registered."""
+    for name, (jurisdiction, zone, currency) in IMPORTERS.items():
+        register(office, name, jurisdiction=jurisdiction, timezone=zone, currency=currency)
+    return office
 
 
 @pytest.fixture

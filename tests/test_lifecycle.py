@@ -13,6 +13,7 @@ from conftest import (
     Run,
     create_args,
     events,
+    set_policy,
     to_feedback,
     to_interview,
     to_preparation,
@@ -204,7 +205,7 @@ def test_stage_moves_to_interview_only_when_required_items_ticked(office: Run) -
 
 
 def test_nobody_home_returns_to_preparation_then_escalates(office: Run, tmp_path: Path) -> None:
-    (tmp_path / "fieldcase.toml").write_text("[institutions.hx-consumer]\nmax_failed_visits = 2\n")
+    set_policy(office, "hx-consumer", "max_failed_visits=2")
     run = office
     run("confirm", "1", "--address", "x", "--at", "2026-11-23T11:00+08:00", as_="li.na")
     for n, (planned_on, day) in enumerate(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, create_args, events, snapshot
+from conftest import Run, create_args, events, register, set_policy, snapshot
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
 
@@ -22,6 +22,7 @@ def owed(run: Run) -> Run:
     run("staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor")
     run("staff", "add", "ann", "--name", "Ann", "--role", "supervisor", as_="chen.wei")
     run("staff", "add", "li.na", "--name", "李娜", as_="chen.wei")
+    register(run)
     result = run(
         *create_args(),
         "--interest",
@@ -349,10 +350,13 @@ def test_institution_terms_and_a_plugin_offer(owed: Run, tmp_path: Path) -> None
 
     from fieldcase.model import Offer, ScheduledPayment
 
-    (tmp_path / "fieldcase.toml").write_text(
-        '[institutions.hx-consumer]\napproval_threshold = "5000"\n'
-        "[institutions.hx-consumer.offers]\ninstallment_periods = [24]\n"
-        'installment_rate = "0"\nsettlement_discount = "0"\n'
+    set_policy(
+        owed,
+        "hx-consumer",
+        "approval_threshold=5000",
+        "offers.installment_periods=[24]",
+        "offers.installment_rate=0",
+        "offers.settlement_discount=0",
     )
 
     class Holiday:
@@ -502,23 +506,31 @@ def test_a_word_is_not_an_amount(owed: Run) -> None:
 @pytest.mark.parametrize(
     ("terms", "message"),
     [
-        ('valid_days = "a week"', "valid_days = 'a week' must be a whole number of days"),
-        ("installment_periods = [0]", "installment_periods = [0] must be a list"),
-        ('installment_method = "equal"', 'must be "annuity" or "equal-principal"'),
-        ('settlement_discount = "1.5"', "settlement_discount = '1.5' must be a share below \"1\""),
+        ('valid_days="a week"', "valid_days = 'a week' must be a whole number of days"),
+        ("installment_periods=[0]", "installment_periods = [0] must be a list"),
+        ('installment_method="equal"', 'must be "annuity" or "equal-principal"'),
+        ("settlement_discount=1.5", 'settlement_discount = 1.5 must be a share below "1"'),
     ],
 )
-def test_bad_offer_terms_are_named(owed: Run, tmp_path: Path, terms: str, message: str) -> None:
-    (tmp_path / "fieldcase.toml").write_text(f"[institutions.hx-consumer.offers]\n{terms}\n")
-    result = owed("offers", "1", "--at", T.format("11:00"), as_="li.na")
+def test_bad_offer_terms_are_refused_when_set(
+    owed: Run, db_path: Path, terms: str, message: str
+) -> None:
+    before = snapshot(db_path)
+    result = owed(
+        "institution", "policy", "hx-consumer", "--set", f"offers.{terms}", as_="chen.wei"
+    )
     assert result.exit_code == 2
-    assert "[institutions.hx-consumer.offers]" in result.stderr and message in result.stderr
+    assert f"offers.{message}" in result.stderr or message in result.stderr
+    assert snapshot(db_path) == before
 
 
 def test_equal_principal_label_and_no_extension(owed: Run, tmp_path: Path) -> None:
-    (tmp_path / "fieldcase.toml").write_text(
-        "[institutions.hx-consumer.offers]\ninstallment_periods = [3]\n"
-        'installment_method = "equal-principal"\nextension_days = 0\n'
+    set_policy(
+        owed,
+        "hx-consumer",
+        "offers.installment_periods=[3]",
+        "offers.installment_method=equal-principal",
+        "offers.extension_days=0",
     )
     data = offers(owed)
     codes = [o["code"] for o in data["offers"]]

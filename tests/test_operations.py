@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import AT, Run, snapshot, to_submitted
+from conftest import AT, Run, set_policy, snapshot, to_submitted
 from fieldcase.cli import cli
 
 PHONE, NATIONAL_ID = "+8613800138000", "310101199001011234"
@@ -112,15 +112,22 @@ def test_only_a_redaction_may_change_an_event_and_only_a_purge_may_redact(
     target.close()
 
 
-def test_retention_comes_from_the_configuration(office: Run, tmp_path: Path) -> None:
+def test_retention_comes_from_the_institutions_policy(office: Run, tmp_path: Path) -> None:
     closed_case(office)
-    config = tmp_path / "fieldcase.toml"
-    config.write_text("[privacy]\nretention_years = 7\n")
-    result = office("purge", "--dry-run", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    at = ("--at", "2031-12-01T00:00+08:00")
+    result = office("purge", "--dry-run", *at, as_="chen.wei")
+    assert "of 1 cases closed before 2026-12-01" in result.output
+    set_policy(office, "hx-consumer", "retention_years=7")
+    result = office("purge", "--dry-run", *at, as_="chen.wei")
     assert "of 0 cases closed before 2024-12-01" in result.output
-    config.write_text('[privacy]\nretention_years = "seven"\n')
-    bad = office("purge", "--dry-run", as_="chen.wei")
-    assert bad.exit_code == 2 and "retention_years must be a whole number" in bad.output
+    bad = office(
+        "institution", "policy", "hx-consumer", "--set", "retention_years=seven", as_="chen.wei"
+    )
+    assert bad.exit_code == 2 and "retention_years = 'seven' must be years" in bad.output
+    # A caller's own file in the folder changes nothing.
+    (tmp_path / "fieldcase.toml").write_text("[privacy]\nretention_years = 1\n")
+    again = office("purge", "--dry-run", *at, as_="chen.wei")
+    assert "of 0 cases closed before 2024-12-01" in again.output
 
 
 def test_backup_and_restore(office: Run, db_path: Path, tmp_path: Path) -> None:

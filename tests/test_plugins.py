@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, create_args, events
+from conftest import Run, create_args, events, register, set_policy
 from fieldcase import hookimpl
 from fieldcase.model import ActionContext, Case, ChecklistItem, Decision, Reason
 from fieldcase.plugins import describe_plugins, get_plugin_manager, manager
@@ -119,6 +119,14 @@ def bank_case(run: Run, reference: str = "EB-1", **overrides: str) -> str:
         "overdue-since": "2026-08-01",
         **overrides,
     }
+    if run("institution", "show", "example-bank").exit_code != 0:
+        register(
+            run,
+            "example-bank",
+            jurisdiction="US-NY",
+            timezone="America/New_York",
+            currency="USD",
+        )
     result = run(
         *create_args(reference, **fields), "--assign", "li.na", *AT, "--json", as_="chen.wei"
     )
@@ -130,7 +138,13 @@ def test_example_bank_is_listed_with_its_hooks(office: Run) -> None:
     listed = json.loads(office("plugins", "--json").output)
     bank = next(p for p in listed if p["name"] == "fieldcase-example-bank")
     assert bank["version"] == "0.1.0"
-    assert bank["hooks"] == ["case_eligible", "check_action", "overdue_reasons", "visit_checklist"]
+    assert bank["hooks"] == [
+        "case_eligible",
+        "check_action",
+        "overdue_reasons",
+        "register_policy_settings",
+        "visit_checklist",
+    ]
     assert "fieldcase-example-bank" in office("plugins").output
 
 
@@ -166,9 +180,7 @@ def test_example_bank_reason_code_is_accepted(office: Run) -> None:
 def test_example_bank_thresholds_come_from_its_settings(office: Run, tmp_path: Path) -> None:
     small = bank_case(office, "EB-small", overdue="300")
     assert json.loads(office("show", small, "--json", as_="chen.wei").output)["eligible"] is False
-    (tmp_path / "fieldcase.toml").write_text(
-        '[institutions.example-bank]\nvisit_min_overdue = "100.00"\nholidays = ["2026-11-27"]\n'
-    )
+    set_policy(office, "example-bank", "visit_min_overdue=100.00", 'holidays=["2026-11-27"]')
     lower = bank_case(office, "EB-small-2", overdue="300")
     assert json.loads(office("show", lower, "--json", as_="chen.wei").output)["eligible"] is True
     office("confirm", lower, "--address", "1 Main St", *AT, as_="li.na")
@@ -184,9 +196,7 @@ def test_example_bank_thresholds_come_from_its_settings(office: Run, tmp_path: P
 
 
 def test_confirm_refused_when_no_longer_eligible(office: Run, tmp_path: Path) -> None:
-    (tmp_path / "fieldcase.toml").write_text(
-        "[institutions.hx-consumer]\nmin_overdue_amount = 5000\n"
-    )
+    set_policy(office, "hx-consumer", "min_overdue_amount=5000")
     result = office("confirm", "1", "--address", "x", *AT, as_="li.na")
     assert result.exit_code == 1
     assert "(rule default.eligibility)" in result.stderr
@@ -204,11 +214,22 @@ def test_load_plugins_env_var_limits_installed_plugins(monkeypatch: pytest.Monke
     assert "fieldcase.builtin.policy" in everything
 
 
-def test_bad_config_file_is_a_usage_error(office: Run, tmp_path: Path) -> None:
-    (tmp_path / "fieldcase.toml").write_text("[institutions\n")
-    result = office("cases")
+def test_a_plugins_key_is_checked_when_set(office: Run, db_path: Path) -> None:
+    bank_case(office)
+    result = office(
+        "institution",
+        "policy",
+        "example-bank",
+        "--set",
+        'holidays=["Thanksgiving"]',
+        as_="chen.wei",
+    )
     assert result.exit_code == 2
-    assert "fieldcase.toml" in result.stderr
+    assert "holidays = ['Thanksgiving'] must be a list of dates" in result.stderr
+    typo = office(
+        "institution", "policy", "example-bank", "--set", "visit_min_overdu=100", as_="chen.wei"
+    )
+    assert typo.exit_code == 2 and "did you mean visit_min_overdue?" in typo.stderr
 
 
 def test_case_event_observers_run_after_commit(office: Run) -> None:

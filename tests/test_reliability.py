@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 from fieldcase import hookimpl
-from fieldcase.config import load_config
 from fieldcase.errors import FieldcaseError, Refused, StaleCase
 from fieldcase.lifecycle import Stage
 from fieldcase.model import ActionContext, Case, Visit
@@ -87,7 +86,7 @@ Outcome = dict[str, Any]
 def open_services(db: Path) -> Services:
     store = Store(db)
     store.migrate()
-    return Services(store, manager(), load_config())
+    return Services(store, manager(), clock=None)
 
 
 def build_office(db: Path, cases: int) -> list[int]:
@@ -99,6 +98,16 @@ def build_office(db: Path, cases: int) -> list[int]:
         services.add_staff("sup.b", "Supervisor B", "supervisor", actor="sup.a", at=at)
         for staff in FIELD:
             services.add_staff(staff, f"Field {staff}", "field", actor="sup.a", at=at)
+        for institution in (INSTITUTION, "bulk"):
+            services.add_institution(
+                institution,
+                name=institution,
+                jurisdiction="CN",
+                timezone="Asia/Shanghai",
+                currency="CNY",
+                actor="sup.a",
+                at=at,
+            )
         ids = []
         for n in range(cases):
             case = services.create_case(
@@ -481,7 +490,7 @@ class ConcurrentChange:
     def check_action(self, case: Case | None, action: str, context: ActionContext) -> None:
         if self.after is not None or case is None or case.id is None:
             return
-        other = Services(Store(self.db), get_plugin_manager(load_entrypoints=False))
+        other = Services(Store(self.db), get_plugin_manager(load_entrypoints=False), clock=None)
         try:
             other.record_contact(
                 case.id,
@@ -531,7 +540,7 @@ def test_stale_case_inside_a_service_writes_nothing(tmp_path: Path, action: str)
     pm = get_plugin_manager(load_entrypoints=False)
     pm.register(interfere)
     store = Store(db)
-    services = Services(store, pm, load_config())
+    services = Services(store, pm, clock=None)
     version = services.get_case(case_id).version
     try:
         with pytest.raises(StaleCase) as raised:
@@ -555,7 +564,9 @@ class VisitRecordedMeanwhile(Store):
     def visits(self, case_id: int, currency: str) -> list[Visit]:
         if not self.colleague_done:
             self.colleague_done = True
-            other = Services(Store(self.path), get_plugin_manager(load_entrypoints=False))
+            other = Services(
+                Store(self.path), get_plugin_manager(load_entrypoints=False), clock=None
+            )
             try:
                 other.record_interview(case_id, actor="sup.b", at=BASE, met="nobody")
             finally:
@@ -575,7 +586,7 @@ def test_interview_recorded_meanwhile_is_stale_not_a_crash(tmp_path: Path) -> No
     assert services.get_case(case_id).stage == Stage.INTERVIEW
     services.store.close()
     store = VisitRecordedMeanwhile(db)
-    racing = Services(store, get_plugin_manager(load_entrypoints=False))
+    racing = Services(store, get_plugin_manager(load_entrypoints=False), clock=None)
     before = last_event(db) + 1  # the colleague's visit_failed
     try:
         with pytest.raises(StaleCase) as raised:

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import Run, events, snapshot
+from conftest import Run, events, register, snapshot
 
 T = "2026-11-23T{}+08:00"
 
@@ -18,6 +18,8 @@ def owed(run: Run) -> Run:
     run("staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor")
     run("staff", "add", "ann", "--name", "Ann", "--role", "supervisor", as_="chen.wei")
     run("staff", "add", "li.na", "--name", "李娜", as_="chen.wei")
+    for institution in ("hx", "d"):
+        register(run, institution)
     return run
 
 
@@ -252,14 +254,16 @@ def test_odd_days_past_due_in_a_file(owed: Run, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ("[institutions.hx]\nrules = 5\n", "rules of hx must be tables"),
+        ("[institutions.hx]\nrules = 5\n", "rules must be tables"),
         ("[institutions.hx.offers]\nvalid_days = 3000000\n", "valid_days = 3000000"),
         ('[institutions.hx]\napproval_threshold_share = "1e999999"\n', "approval_threshold_share"),
     ],
 )
 def test_settings_out_of_bounds_are_named(
-    owed: Run, tmp_path: Path, settings: str, message: str
+    owed: Run, tmp_path: Path, db_path: Path, settings: str, message: str
 ) -> None:
-    (tmp_path / "fieldcase.toml").write_text(settings)
-    result = owed("cases")
+    (tmp_path / "policy.toml").write_text(settings)
+    before = snapshot(db_path)
+    result = owed("institution", "policy", "hx", "--from", "policy.toml", as_="chen.wei")
     assert result.exit_code == 2 and message in result.stderr
+    assert snapshot(db_path) == before

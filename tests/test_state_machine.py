@@ -42,7 +42,6 @@ from zoneinfo import ZoneInfo
 
 from fieldcase import lifecycle
 from fieldcase.arrangements import active_arrangement
-from fieldcase.config import load_config
 from fieldcase.errors import FieldcaseError, InvalidInput, Refused
 from fieldcase.lifecycle import Stage
 from fieldcase.model import Case, Offer
@@ -182,10 +181,10 @@ class CaseMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="fieldcase-sm-"))
-        (self.tmp / "fieldcase.toml").write_text(CONFIG, encoding="utf-8")
+        (self.tmp / "policy.toml").write_text(CONFIG, encoding="utf-8")
         self.store = Store(self.tmp / "office.db")
         self.store.migrate()
-        self.services = Services(self.store, manager(), load_config(self.tmp / "fieldcase.toml"))
+        self.services = Services(self.store, manager(), clock=None)
         self.clock = START
         self.models: dict[int, Model] = {}
         self.next_reference = 0
@@ -193,6 +192,17 @@ class CaseMachine(RuleBasedStateMachine):
         self.services.add_staff("sup.b", "Supervisor B", "supervisor", actor="sup.a", at=START)
         for member in FIELD:
             self.services.add_staff(member, member, "field", actor="sup.a", at=START)
+        for institution, jurisdiction in JURISDICTIONS.items():
+            self.services.add_institution(
+                institution,
+                name=institution,
+                jurisdiction=jurisdiction,
+                timezone="Asia/Shanghai" if jurisdiction == "CN" else "America/New_York",
+                currency="CNY" if jurisdiction == "CN" else "USD",
+                actor="sup.a",
+                at=START,
+                policy_file=self.tmp / "policy.toml",
+            )
 
     def teardown(self) -> None:
         self.store.close()
@@ -1463,6 +1473,15 @@ def test_a_late_recorded_payment_that_clears_the_balance_leaves_nothing_owed(
     """
     monday = START
     services.add_staff("sup.a", "Supervisor A", "supervisor", actor=None, at=monday)
+    services.add_institution(
+        "hx-consumer",
+        name="HX",
+        jurisdiction="CN",
+        timezone="Asia/Shanghai",
+        currency="CNY",
+        actor="sup.a",
+        at=monday,
+    )
     case = services.create_case(
         actor="sup.a",
         at=monday,

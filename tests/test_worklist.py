@@ -13,14 +13,22 @@ from typing import Any
 import pytest
 from conftest import AT, Run, create_args
 from fieldcase import hookimpl
-from fieldcase.config import load_config
 from fieldcase.lifecycle import Stage
-from fieldcase.model import Borrower, Case, Payment, Promise, Staff, Visit
+from fieldcase.model import (
+    Borrower,
+    Case,
+    Institution,
+    Payment,
+    PolicyVersion,
+    Promise,
+    Staff,
+    Visit,
+)
 from fieldcase.plugins import get_plugin_manager
 from fieldcase.ranking import priority
 from fieldcase.repayment import statuses_by_arrangement
 from fieldcase.services import Services
-from fieldcase.store import Store, WorklistFilter, to_iso
+from fieldcase.store import Store, WorklistFilter, institution_chain, to_iso
 
 NOON = ("--at", "2026-11-25T07:00+08:00")
 
@@ -193,6 +201,18 @@ def random_portfolio(
     t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     store.commit("staff_added", actor=None, at=t0, records=[Staff("w1", "W1", "field")])
     store.commit("staff_added", actor=None, at=t0, records=[Staff("w2", "W2", "field")])
+    for name in ("a", "b"):
+        store.commit(
+            "institution_added",
+            actor=None,
+            at=t0,
+            records=[
+                Institution(name, name, "CN", "Asia/Shanghai", "CNY"),
+                PolicyVersion(name, 1, {}, t0, None),
+            ],
+            chain=institution_chain(name),
+            policy_version=1,
+        )
     today = dt.date(2026, 11, 23)
     for i in range(cases):
         zone = rng.choice(ZONES)
@@ -262,10 +282,10 @@ def test_index_order_equals_ranking_every_case(
     store = Store(tmp_path / "w.db")
     store.migrate()
     random_portfolio(store, seed, 400, oldest, boosts)
-    fast = Services(store, get_plugin_manager(load_entrypoints=False), load_config())
+    fast = Services(store, get_plugin_manager(load_entrypoints=False), clock=None)
     slow_pm = get_plugin_manager(load_entrypoints=False)
     slow_pm.register(SameAsBuiltin())
-    slow = Services(store, slow_pm, load_config())
+    slow = Services(store, slow_pm, clock=None)
     assert fast._builtin_priority() and not slow._builtin_priority()
     filters = [
         WorklistFilter(),

@@ -411,8 +411,7 @@ def institution_add(
         json_,
         lambda: click.echo(
             f"Registered {found.id} ({found.name}): {found.jurisdiction}, {found.timezone}, "
-            f"{found.currency}; policy version 1"
-            + ("" if found.policy else " (the defaults)")
+            f"{found.currency}; policy version 1" + ("" if found.policy else " (the defaults)")
         ),
     )
 
@@ -558,9 +557,7 @@ def institution_keys(app: App, json_: bool) -> None:
 @at_option
 @json_option
 @pass_app
-def institution_migrate(
-    app: App, file: Path, dry_run: bool, at: dt.datetime, json_: bool
-) -> None:
+def institution_migrate(app: App, file: Path, dry_run: bool, at: dt.datetime, json_: bool) -> None:
     """Move an old fieldcase.toml into the database, once (supervisors).
 
     Each [institutions.ID] section becomes that institution's policy (it is
@@ -636,7 +633,9 @@ def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
     default="",
     help="Borrower's IANA time zone, e.g. Asia/Shanghai [default: the institution's].",
 )
-@click.option("--currency", default="", help="ISO 4217 code, e.g. CNY [default: the institution's].")
+@click.option(
+    "--currency", default="", help="ISO 4217 code, e.g. CNY [default: the institution's]."
+)
 @click.option("--principal", required=True, help="Outstanding principal, e.g. 20000.00.")
 @click.option("--overdue", "overdue_amount", required=True, help="Amount overdue.")
 @click.option(

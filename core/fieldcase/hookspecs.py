@@ -155,7 +155,7 @@ def register_policy_settings(register: Callable[..., None]) -> None:
 
 @hookspec
 def register_rule_packs(register: Callable[..., None]) -> None:
-    """Make compliance rule packs known: ``register(pack)`` with a :class:`fieldcase.rules.RulePack`.
+    """Make compliance rule packs known: ``register(pack)``, a :class:`fieldcase.rules.RulePack`.
 
     Called when a policy is set or checked. A policy may enable only packs
     registered here (``rule_packs``) and set only their rules' parameters

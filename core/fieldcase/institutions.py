@@ -58,7 +58,7 @@ def _supervisor(
 ) -> Staff:
     """The acting supervisor; anyone else is refused on the institution's chain."""
     staff = services.actor(actor)
-    services._fresh()
+    services.begin_action()
     known = institution in services.store.institution_ids()
     policy = services.institution(institution).policy if known else {}
     attempted = {"institution": institution}
@@ -98,11 +98,15 @@ def _refuse_on(
 
 
 def check_fields(
-    services: Services, institution_id: str, name: str, jurisdiction: str, timezone: str, currency: str
+    services: Services,
+    institution_id: str,
+    name: str,
+    jurisdiction: str,
+    timezone: str,
+    currency: str,
 ) -> Institution:
     """A new institution's fields, checked and normalised (not yet saved)."""
-    from .jurisdictions import normalise
-    from .services import check_timezone
+    from .jurisdictions import check_timezone, normalise
 
     institution_id = institution_id.strip()
     if not _ID.match(institution_id):
@@ -152,7 +156,7 @@ def add_institution(
     policy = _new_policy(schema, {}, policy_file, draft.id, assignments, ())
     change = _registration(services, draft, policy, staff.id, at, "institution_added")
     services.store.commit_many([change])
-    services._fresh()
+    services.begin_action()
     return services.institution(draft.id)
 
 
@@ -277,7 +281,7 @@ def set_policy(
             )
         ]
     )
-    services._fresh()
+    services.begin_action()
     return services.institution(current.id), changed
 
 
@@ -349,7 +353,9 @@ def migrate_config(
                 )
             )
             steps.append(
-                MigrationStep(institution_id, "policy-changed", f"version {version}: {_keys(changed)}")
+                MigrationStep(
+                    institution_id, "policy-changed", f"version {version}: {_keys(changed)}"
+                )
             )
             continue
         guessed = services.store.case_defaults(institution_id)
@@ -377,7 +383,13 @@ def migrate_config(
             raise InvalidInput(f"{path}: cannot register {institution_id}: {exc}") from None
         changes.append(
             _registration(
-                services, draft, policy, staff.id, at, "institution_added", f"migrated from {path.name}"
+                services,
+                draft,
+                policy,
+                staff.id,
+                at,
+                "institution_added",
+                f"migrated from {path.name}",
             )
         )
         source = "its section" if institution_id in sections else "its cases only"
@@ -396,4 +408,3 @@ def migrate_config(
 
 def _keys(changed: Mapping[str, Any]) -> str:
     return ", ".join(changed)
-

@@ -1,4 +1,6 @@
-"""Jurisdictions: ISO 3166-1 alpha-2 codes, optionally with an ISO 3166-2 subdivision.
+"""Where a case is: its jurisdiction and its time zone, checked.
+
+Jurisdictions are ISO 3166-1 alpha-2 codes, optionally with an ISO 3166-2 subdivision.
 
 ``CN``, ``US-IL``, ``IN-MH``: validated against pycountry's copy of the ISO
 tables (Debian's iso-codes), normalised to capitals, and refused otherwise
@@ -8,6 +10,7 @@ with a suggestion where one can be found (``China`` -> ``CN``, ``chn`` -> ``CN``
 from __future__ import annotations
 
 from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInput
 
@@ -62,3 +65,14 @@ def is_valid(text: str) -> bool:
         return normalise(text) == text
     except InvalidInput:
         return False
+
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone, else InvalidInput saying what to give."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidInput(
+            f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai"
+        ) from None
+    return name

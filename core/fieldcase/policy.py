@@ -126,9 +126,7 @@ BUILTIN: tuple[Setting, ...] = (
     Setting("max_failed_visits", "a whole number, 1 to 100", whole(1, 100), 3),
     Setting("penalty_cap", 'a share of the overdue amount such as "0.3"', decimal(Decimal(0))),
     Setting("approval_threshold", 'an amount such as "1000.00"', AMOUNT),
-    Setting(
-        "approval_threshold_share", 'a share of the balance such as "0.10"', SHARE, "0.10"
-    ),
+    Setting("approval_threshold_share", 'a share of the balance such as "0.10"', SHARE, "0.10"),
     Setting("day_count", "365 or 360", choice_of(360, 365), 365),
     Setting(
         "future_minutes",
@@ -205,8 +203,12 @@ class Schema:
             *self.settings,
             "rule_packs",
             *(f"offers.{k}" for k in self.offers),
-            *(f"rules.{rule.id}.{param}" for pack in self.packs.values() for rule in pack.rules
-              for param in rule.params),
+            *(
+                f"rules.{rule.id}.{param}"
+                for pack in self.packs.values()
+                for rule in pack.rules
+                for param in rule.params
+            ),
         ]
 
     def rule_ids(self) -> dict[str, Any]:
@@ -329,15 +331,15 @@ class Schema:
         ]
         rules = self.rule_ids()
         problems += [
-            f"the rule pack of {rule_id}" for rule_id in policy.get("rules", {}) if rule_id not in rules
+            f"the rule pack of {rule_id}"
+            for rule_id in policy.get("rules", {})
+            if rule_id not in rules
         ]
         return problems
 
     def effective(self, policy: Mapping[str, Any]) -> dict[str, Any]:
         """The policy with every default filled in: what the rules will read."""
-        full: dict[str, Any] = {
-            key: setting.default for key, setting in self.settings.items()
-        }
+        full: dict[str, Any] = {key: setting.default for key, setting in self.settings.items()}
         full["rule_packs"] = []
         full.update({k: v for k, v in policy.items() if k not in TABLES})
         full["offers"] = {
@@ -478,9 +480,7 @@ def schema(pm: pluggy.PluginManager) -> Schema:
 
     pm.hook.register_rule_packs(register=add_pack)
     loaded = frozenset(
-        name
-        for row in describe_plugins(pm, all_plugins=True)
-        for name in (row["name"],)
+        name for row in describe_plugins(pm, all_plugins=True) for name in (row["name"],)
     ) | frozenset(pm.get_name(p) or "" for p in pm.get_plugins())
     return Schema(settings, {s.key: s for s in OFFERS}, packs, loaded)
 

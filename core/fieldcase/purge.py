@@ -95,7 +95,7 @@ def purge(
     left alone.
     """
     staff = services.actor(actor)
-    services._fresh()
+    services.begin_action()
     services.check_time(staff, at, {}, "purge", attempted={"years": years})
     if not staff.is_supervisor:
         services.refuse_unscoped(
@@ -111,9 +111,9 @@ def purge(
     redacted = 0
     kept: dict[str, int] = {}
     cutoffs: dict[str, dt.datetime] = {}
-    for institution in store.list_institutions():
-        kept[institution.id] = max(int(institution.policy.get("retention_years", 5)), years or 0)
-        cutoffs[institution.id] = retention_cutoff(at, kept[institution.id])
+    for registered in store.list_institutions():
+        kept[registered.id] = max(int(registered.policy.get("retention_years", 5)), years or 0)
+        cutoffs[registered.id] = retention_cutoff(at, kept[registered.id])
     candidates = [
         (case_id, institution)
         for institution, cutoff in cutoffs.items()

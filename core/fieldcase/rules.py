@@ -54,7 +54,9 @@ class Rule:
         default = self.params[name]
         where = f"{self.id} {name}"
         if isinstance(value, bool):
-            raise InvalidInput(f"rule setting {where} = {value!r} is not a {type(default).__name__}")
+            raise InvalidInput(
+                f"rule setting {where} = {value!r} is not a {type(default).__name__}"
+            )
         if isinstance(default, str) and _HH_MM.match(default):
             return f"{clock(str(value)):%H:%M}"
         if isinstance(default, int) and not isinstance(default, bool):

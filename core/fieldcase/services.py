@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import pluggy
@@ -41,11 +40,11 @@ from .model import (
     Decision,
     Event,
     Feedback,
+    Institution,
     Offer,
+    PolicyVersion,
     Promise,
     Reason,
-    Institution,
-    PolicyVersion,
     Staff,
     Visit,
 )
@@ -55,8 +54,8 @@ from .store import SYSTEM_CHAIN, AuditProblem, Change, Record, Store, WorklistFi
 
 if TYPE_CHECKING:
     from .arrangements import MoneyView
-    from .institutions import MigrationStep
     from .formats import Exporter
+    from .institutions import MigrationStep
     from .model import Payment
     from .repayment import Balance
     from .transfer import ExportSummary, ImportSummary
@@ -92,16 +91,6 @@ def flatten_decisions(results: Sequence[Any]) -> list[Decision]:
             continue
         flat.extend(result if isinstance(result, list | tuple) else [result])
     return flat
-
-
-def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidInput(
-            f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai"
-        ) from None
-    return name
 
 
 @attrs.frozen
@@ -156,7 +145,7 @@ class Services:
 
     # -- shared checks ---------------------------------------------------------
 
-    def _fresh(self) -> None:
+    def begin_action(self) -> None:
         """A new action starts: read policies afresh."""
         self._institutions = {}
 
@@ -410,9 +399,7 @@ class Services:
 
         return add_institution(self, institution_id, **options)
 
-    def set_policy(
-        self, institution_id: str, **options: Any
-    ) -> tuple[Institution, dict[str, Any]]:
+    def set_policy(self, institution_id: str, **options: Any) -> tuple[Institution, dict[str, Any]]:
         """Change a policy; see :func:`fieldcase.institutions.set_policy`."""
         from .institutions import set_policy
 
@@ -427,9 +414,7 @@ class Services:
         """The institution and the version of its policy in force at ``at``."""
         from .institutions import policy_in_force
 
-        return self.store.get_institution(institution_id), policy_in_force(
-            self, institution_id, at
-        )
+        return self.store.get_institution(institution_id), policy_in_force(self, institution_id, at)
 
     def policy_keys(self) -> list[dict[str, Any]]:
         """Every key a policy may set, with its default, what it must be, and its plugin."""
@@ -447,7 +432,12 @@ class Services:
             }
         )
         rows += [
-            {"key": f"offers.{s.key}", "default": s.default, "must be": s.description, "from": s.owner}
+            {
+                "key": f"offers.{s.key}",
+                "default": s.default,
+                "must be": s.description,
+                "from": s.owner,
+            }
             for s in schema.offers.values()
         ]
         rows += [
@@ -609,7 +599,7 @@ class Services:
     def _begin(self, ref: str | int, actor: str, at: dt.datetime) -> tuple[Staff, Case]:
         """The acting staff member and the case; a new action reads policies afresh."""
         _aware(at)
-        self._fresh()
+        self.begin_action()
         return self.actor(actor), self.store.get_case(ref)
 
     def _pending_visit(self, case: Case) -> Visit | None:
@@ -653,7 +643,7 @@ class Services:
         """Add a field worker or supervisor. The very first staff member needs no actor."""
         _choice(role, lifecycle.ROLES, "role")
         _aware(at)
-        self._fresh()
+        self.begin_action()
         if not staff_id.strip() or not name.strip():
             raise InvalidInput("staff id and name must not be empty")
         if self.store.list_staff():
@@ -732,10 +722,10 @@ class Services:
         The institution must be registered; its time zone, currency and
         jurisdiction are the case's unless given.
         """
-        from .jurisdictions import normalise
+        from .jurisdictions import check_timezone, normalise
 
         at = _aware(at)
-        self._fresh()
+        self.begin_action()
         staff = self.actor(actor)
         institution, reference = institution.strip(), reference.strip()
         borrower_name = borrower_name.strip()
@@ -859,7 +849,7 @@ class Services:
         copy carries the record of its own making.
         """
         staff = self.actor(actor)
-        self._fresh()
+        self.begin_action()
         attempted = {"file": target.name}
         self.check_time(staff, _aware(at), {}, "backup", attempted=attempted)
         if not staff.is_supervisor:
@@ -942,7 +932,7 @@ class Services:
             _choice(filters.bucket, [b[0] for b in lifecycle.AGING_BUCKETS], "bucket")
         if filters.stage:
             _choice(filters.stage, [str(s) for s in Stage], "stage")
-        self._fresh()
+        self.begin_action()
         if filters.institution:
             self.institution(filters.institution)
         if limit is not None and not filters.include_closed and self._builtin_priority():
@@ -1543,7 +1533,7 @@ class Services:
     def set_badge(self, staff_id: str, badge: str, *, actor: str, at: dt.datetime) -> Staff:
         """Record a staff member's official identity number (agent licence, badge)."""
         acting = self.actor(actor)
-        self._fresh()
+        self.begin_action()
         member = self.store.get_staff(staff_id)
         if not badge.strip():
             raise InvalidInput("the identity number must not be empty")
@@ -1591,11 +1581,13 @@ class Services:
         """
         _choice(action, lifecycle.ACTIONS, "action")
         _aware(at)
-        self._fresh()
+        self.begin_action()
         case = self.store.get_case(ref)
         actor = actor or case.assigned_to
         if actor is None:
-            raise InvalidInput(f"case {case.id} is assigned to nobody: say who would act, --as STAFF")
+            raise InvalidInput(
+                f"case {case.id} is assigned to nobody: say who would act, --as STAFF"
+            )
         staff = self.actor(actor)
         assert case.id is not None
         visit = self._pending_visit(case)

@@ -1445,7 +1445,9 @@ class Store:
                 institution = text.split("/", 1)[0]
                 ids = self.institution_ids()
                 if institution not in ids:
-                    known = f"; no institution {institution!r} is registered{hint(institution, ids)}"
+                    known = (
+                        f"; no institution {institution!r} is registered{hint(institution, ids)}"
+                    )
             raise CaseNotFound(
                 f"no case {text!r}: give a case id (e.g. 42) or INSTITUTION/REFERENCE{known}"
             )
@@ -1942,7 +1944,9 @@ class Store:
         return row_to_institution(rows[0])
 
     def list_institutions(self) -> list[Institution]:
-        return [row_to_institution(r) for r in self.db.query("SELECT * FROM institutions ORDER BY id")]
+        return [
+            row_to_institution(r) for r in self.db.query("SELECT * FROM institutions ORDER BY id")
+        ]
 
     def policy_versions(self, institution: str) -> list[PolicyVersion]:
         return [
@@ -1966,9 +1970,7 @@ class Store:
 
     def institutions_of_cases(self) -> dict[str, int]:
         """Every institution named by a case, with how many cases it has."""
-        return dict(
-            self.db.execute("SELECT institution, count(*) FROM cases GROUP BY institution")
-        )
+        return dict(self.db.execute("SELECT institution, count(*) FROM cases GROUP BY institution"))
 
     def case_defaults(self, institution: str) -> dict[str, str | None]:
         """The most common jurisdiction, time zone and currency of an institution's cases."""

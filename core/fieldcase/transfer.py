@@ -192,11 +192,15 @@ def import_cases(
 ) -> ImportSummary:
     """Import ``path`` for ``institution`` (registered): new cases, updated cases, rejects."""
     staff = services.actor(actor)
-    services._fresh()
+    services.begin_action()
     institution = institution.strip()
     registered = services.institution(institution)
     services.check_time(
-        staff, at, registered.policy, "import", attempted={"file": path.name, "institution": institution}
+        staff,
+        at,
+        registered.policy,
+        "import",
+        attempted={"file": path.name, "institution": institution},
     )
     if not staff.is_supervisor:
         services.refuse_unscoped(
@@ -511,7 +515,7 @@ def export_visits(
 ) -> ExportSummary:
     """Stream one row per visit to ``out``; then record an ``export`` event."""
     staff = services.actor(actor)
-    services._fresh()
+    services.begin_action()
     exporter = exporter_for(services.pm, fmt, None)
     attempted = {
         "format": fmt,

@@ -1,0 +1,406 @@
+"""Institution policy lives in the database: the attacks that used to work, and the record.
+
+Each test drives the real command line against the real database file: a
+field worker's own configuration, a folder change, a mistyped rule pack or
+institution, a plugin left out, a time in the future or long past.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import AT, Run, events, set_policy, snapshot, to_feedback
+
+LATE_CALL = ("--at", "2026-11-23T22:30+08:00")
+
+
+def call(run: Run, *at: str, as_: str = "li.na") -> Any:
+    return run("contact", "1", "--channel", "phone", "--outcome", "no-answer", *at, as_=as_)
+
+
+def offers(run: Run, at: str = "2026-11-25T11:00+08:00") -> dict[str, Any]:
+    result = run("offers", "1", "--json", "--at", at, as_="li.na")
+    assert result.exit_code == 0, result.output
+    return {o["code"]: o for o in json.loads(result.stdout)["offers"]}
+
+
+@pytest.fixture
+def china(office: Run) -> Run:
+    """The office, with hx-consumer bound by the China rule pack (version 2)."""
+    set_policy(office, "hx-consumer", "rule_packs=cn")
+    return office
+
+
+# -- the caller's environment decides nothing ----------------------------------------
+
+
+def test_a_field_workers_own_config_file_changes_nothing(
+    office: Run, tmp_path: Path, db_path: Path
+) -> None:
+    to_feedback(office)
+    honest = offers(office)
+    (tmp_path / "fieldcase.toml").write_text(
+        '[institutions.hx-consumer]\napproval_threshold = "99999999"\n'
+        '[institutions.hx-consumer.offers]\nsettlement_discount = "0.95"\n'
+    )
+    result = office("offers", "1", "--json", "--at", "2026-11-25T11:05+08:00", as_="li.na")
+    assert "fieldcase.toml is not read" in result.stderr
+    attacked = {o["code"]: o for o in json.loads(result.stdout)["offers"]}
+    assert attacked["settlement"]["total_payable"] == honest["settlement"]["total_payable"]
+    assert attacked["settlement"]["terms"] == honest["settlement"]["terms"]
+    # The 20% discount of the policy still needs a supervisor's approval.
+    assert attacked["settlement"]["status"] == "needs-approval"
+    taken = office("accept", "1", "settlement", "--at", "2026-11-25T11:10+08:00", as_="li.na")
+    assert taken.exit_code == 1 and "(rule offer.four_eyes)" in taken.stderr
+    # And a file named on the command line is refused outright.
+    named = office("--config", "fieldcase.toml", "offers", "1", as_="li.na")
+    assert named.exit_code == 2 and "institution migrate fieldcase.toml" in named.stderr
+
+
+def test_the_same_call_gets_the_same_verdict_from_any_folder(
+    china: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_path: Path
+) -> None:
+    verdicts = []
+    for folder in ("office", "home", "elsewhere"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        if folder == "home":
+            (tmp_path / folder / "fieldcase.toml").write_text(
+                "[institutions.hx-consumer]\nrule_packs = []\n"
+            )
+        result = call(china, *LATE_CALL)
+        verdicts.append((result.exit_code, "(rule cn.hours)" in result.stderr))
+    assert verdicts == [(1, True)] * 3
+    assert [e["type"] for e in events(db_path, 1)][-3:] == ["refused"] * 3
+
+
+def test_leaving_a_rule_pack_out_refuses_instead_of_switching_its_rules_off(
+    china: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fieldcase.plugins import manager
+
+    # The attack: leave the China pack out of the plugins this process loads.
+    monkeypatch.setenv("FIELDCASE_LOAD_PLUGINS", "fieldcase-us-regf")
+    manager.cache_clear()
+    try:
+        result = call(china, *LATE_CALL)
+        dry = china("check", "1", "--action", "contact", "--channel", "phone", *LATE_CALL)
+    finally:
+        monkeypatch.delenv("FIELDCASE_LOAD_PLUGINS")
+        manager.cache_clear()
+    assert result.exit_code == 1
+    assert "needs rule pack cn, which is not loaded here" in result.stderr
+    assert "(rule policy.plugins)" in result.stderr
+    last = events(db_path, 1)[-1]
+    assert last["type"] == "refused" and last["policy_version"] == 2
+    assert dry.exit_code == 1 and "policy.plugins" in dry.stdout
+
+
+# -- policy is data, checked when set ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("rule_packs=CN", "no rule pack 'CN'; did you mean cn?"),
+        ('rule_packs=["cn", "us_regf"]', "no rule pack 'us_regf'; did you mean us-regf?"),
+        ("min_day_past_due=5", "unknown policy key 'min_day_past_due'; did you mean min_days"),
+        ("offers.settlement_discont=0.2", "did you mean settlement_discount?"),
+        ("rules.cn.hour.start=09:00", "no rule 'cn.hour'; did you mean cn.hours?"),
+        ("rules.cn.hours.begin=09:00", "rule cn.hours has no parameter 'begin'"),
+        ("offers.settlement_discount=0.95x", "must be a share below"),
+        ("future_minutes=600", "future_minutes = 600 must be how many minutes"),
+    ],
+)
+def test_a_bad_policy_is_refused_when_set_with_a_suggestion(
+    office: Run, db_path: Path, setting: str, message: str
+) -> None:
+    before = snapshot(db_path)
+    result = office("institution", "policy", "hx-consumer", "--set", setting, as_="chen.wei")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert snapshot(db_path) == before
+
+
+def test_a_policy_file_is_checked_whole(office: Run, tmp_path: Path, db_path: Path) -> None:
+    (tmp_path / "hx.toml").write_text('rule_packs = ["CN"]\nmin_days_past_due = 30\n')
+    before = snapshot(db_path)
+    result = office("institution", "policy", "hx-consumer", "--from", "hx.toml", as_="chen.wei")
+    assert result.exit_code == 2 and "did you mean cn?" in result.stderr
+    assert snapshot(db_path) == before
+    (tmp_path / "hx.toml").write_text('rule_packs = ["cn"]\nmin_days_past_due = 30\n')
+    result = office("institution", "policy", "hx-consumer", "--from", "hx.toml", as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(office("institution", "show", "hx-consumer", "--json").stdout)
+    assert shown["policy"] == {"rule_packs": ["cn"], "min_days_past_due": 30}
+    assert shown["policy_version"] == 2
+
+
+def test_only_a_supervisor_changes_a_policy_and_the_attempt_is_on_record(
+    office: Run, db_path: Path
+) -> None:
+    result = office(
+        "institution",
+        "policy",
+        "hx-consumer",
+        "--set",
+        "approval_threshold=1000000",
+        as_="li.na",
+    )
+    assert result.exit_code == 1 and "only a supervisor" in result.stderr
+    shown = json.loads(office("institution", "show", "hx-consumer", "--json").stdout)
+    assert shown["policy_version"] == 1 and shown["policy"] == {}
+    chain = [e for e in events(db_path) if e["chain"] == "institution:hx-consumer"]
+    assert [e["type"] for e in chain] == ["institution_added", "refused"]
+    assert json.loads(chain[-1]["payload"])["data"]["reasons"][0]["rule"] == "permission.supervisor"
+
+
+def test_a_policy_change_between_two_actions_shows_in_history(china: Run, db_path: Path) -> None:
+    assert call(china, "--at", "2026-11-23T10:00+08:00").exit_code == 0
+    set_policy(china, "hx-consumer", "rules.cn.hours.start=11:00", at="2026-11-23T10:30+08:00")
+    refused = call(china, "--at", "2026-11-24T10:45+08:00")
+    assert refused.exit_code == 1
+    assert "outside 11:00-21:00" in refused.stderr
+    rows = json.loads(china("history", "1", "--json", as_="chen.wei").stdout)
+    assert [(r["type"], r["policy_version"]) for r in rows][-2:] == [
+        ("contact_recorded", 2),
+        ("refused", 3),
+    ]
+    text = china("history", "1", as_="chen.wei").stdout
+    assert "refused contact under hx-consumer policy v3: contact at 10:45" in text
+    policy = china("history", "--institution", "hx-consumer").stdout
+    assert "version 3: rules.cn.hours.start (default) -> 11:00" in policy
+    # The policy in force at a moment, with its version.
+    then = china("institution", "show", "hx-consumer", "--at", "2026-11-23T10:15+08:00")
+    assert "Policy version 2 (now v3)" in then.stdout
+    assert "rules.cn.hours.start" not in then.stdout
+
+
+def copy_of(db_path: Path) -> Path:
+    """A copy of the office to tamper with (the office itself must stay whole)."""
+    copy = db_path.with_name("tampered.db")
+    source, target = sqlite3.connect(db_path), sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    target.close()
+    return copy
+
+
+def fieldcase(db: Path, *args: str) -> Any:
+    from click.testing import CliRunner
+    from fieldcase.cli import cli
+
+    return CliRunner().invoke(cli, ["--db", str(db), *args])
+
+
+def test_replay_rebuilds_the_institutions_and_their_policies(china: Run, db_path: Path) -> None:
+    set_policy(china, "hx-consumer", "offers.valid_days=3", at="2026-11-02T09:00+08:00")
+    assert china("audit", "verify", "--replay").exit_code == 0
+    tampered = copy_of(db_path)
+    conn = sqlite3.connect(tampered)
+    conn.execute("UPDATE institutions SET policy = '{}' WHERE id = 'hx-consumer'")
+    conn.execute("DELETE FROM policy_versions WHERE version = 3")
+    conn.commit()
+    conn.close()
+    result = fieldcase(tampered, "audit", "verify", "--replay")
+    assert result.exit_code == 1
+    assert "institutions row hx-consumer" in result.stderr
+    assert "policy_versions row" in result.stderr
+
+
+def test_an_edited_policy_event_breaks_the_chain(china: Run, db_path: Path) -> None:
+    tampered = copy_of(db_path)
+    conn = sqlite3.connect(tampered)
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("UPDATE events SET policy_version = 1 WHERE type = 'policy_changed'")
+    conn.commit()
+    conn.close()
+    result = fieldcase(tampered, "audit", "verify")
+    assert result.exit_code == 1 and "(institution:hx-consumer)" in result.stderr
+
+
+# -- institutions are registered --------------------------------------------------------
+
+
+def test_an_unknown_institution_is_refused_on_create_and_import(
+    office: Run, tmp_path: Path, db_path: Path
+) -> None:
+    before = snapshot(db_path)
+    from conftest import create_args
+
+    created = office(*create_args("L-2", institution="hx_consumer"), *AT, as_="chen.wei")
+    assert created.exit_code == 1
+    assert "no institution 'hx_consumer' is registered; did you mean hx-consumer?" in created.stderr
+    (tmp_path / "cases.csv").write_text(
+        "reference,borrower_name,principal,overdue_amount,days_past_due\nR-1,A,100,10,30\n"
+    )
+    imported = office("import", "cases.csv", "--institution", "HX-consumer", *AT, as_="chen.wei")
+    assert imported.exit_code == 1 and "did you mean hx-consumer?" in imported.stderr
+    listed = office("cases", "--institution", "hx-consumr")
+    assert listed.exit_code == 1 and "did you mean hx-consumer?" in listed.stderr
+    by_reference = office("show", "hx_consumer/L-1001")
+    assert by_reference.exit_code == 1 and "did you mean hx-consumer?" in by_reference.stderr
+    assert snapshot(db_path) == before
+
+
+def test_an_import_takes_the_institutions_defaults_and_checks_jurisdictions(
+    office: Run, tmp_path: Path
+) -> None:
+    (tmp_path / "cases.csv").write_text(
+        "reference,borrower_name,principal,overdue_amount,days_past_due,jurisdiction\n"
+        "R-1,A,100,10,30,\nR-2,B,100,10,30,cn\nR-3,C,100,10,30,China\nR-4,D,100,10,30,US-ZZ\n"
+    )
+    result = office("import", "cases.csv", "--institution", "hx-consumer", *AT, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    assert "2 imported" in result.stdout and "2 rejected" in result.stdout
+    rejects = (tmp_path / "cases.rejects.csv").read_text()
+    assert "did you mean CN (China)?" in rejects and "US-ZZ" in rejects
+    for ref in ("R-1", "R-2"):
+        case = json.loads(office("show", f"hx-consumer/{ref}", "--json").stdout)
+        assert (case["jurisdiction"], case["currency"]) == ("CN", "CNY")
+        assert case["borrower"]["timezone"] == "Asia/Shanghai"
+
+
+def test_registering_checks_its_fields(office: Run, db_path: Path) -> None:
+    before = snapshot(db_path)
+    base = ["institution", "add", "cn-bank", "--name", "CN Bank", "--timezone", "Asia/Shanghai"]
+    for extra, message in [
+        (["--jurisdiction", "China", "--currency", "CNY"], "did you mean CN (China)?"),
+        (["--jurisdiction", "CN", "--currency", "RMB"], "RMB"),
+        (
+            ["--jurisdiction", "CN", "--currency", "CNY", "--set", "rule_packs=CN"],
+            "did you mean cn?",
+        ),
+    ]:
+        result = office(*base, *extra, as_="chen.wei")
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+    field = office(*base, "--jurisdiction", "CN", "--currency", "CNY", as_="li.na")
+    assert field.exit_code == 1 and "only a supervisor" in field.stderr
+    twin = office(
+        "institution",
+        "add",
+        "HX_Consumer",
+        "--name",
+        "x",
+        "--jurisdiction",
+        "CN",
+        "--timezone",
+        "Asia/Shanghai",
+        "--currency",
+        "CNY",
+        as_="chen.wei",
+    )
+    assert twin.exit_code == 2 and "too like 'hx-consumer'" in twin.stderr
+    assert snapshot(db_path)["events"][:-1] == before["events"]
+    listed = json.loads(office("institution", "list", "--json").stdout)
+    assert [i["id"] for i in listed] == ["hx-consumer"]
+
+
+def test_migrating_an_old_configuration_file(office: Run, tmp_path: Path, db_path: Path) -> None:
+    from conftest import create_args
+
+    (tmp_path / "fieldcase.toml").write_text(
+        "[privacy]\nretention_years = 7\n"
+        '[institutions.hx-consumer]\nrule_packs = ["cn"]\n'
+        '[institutions.hx-consumer.rules."cn.hours"]\nstart = "09:00"\n'
+        '[institutions.midwest]\nname = "Midwest Credit"\njurisdiction = "US-IL"\n'
+        'timezone = "America/Chicago"\ncurrency = "USD"\nrule_packs = ["us-regf"]\n'
+    )
+    before = snapshot(db_path)
+    dry = office("institution", "migrate", "fieldcase.toml", "--dry-run", *AT, as_="chen.wei")
+    assert dry.exit_code == 0, dry.output
+    assert "Would migrate fieldcase.toml: 2 institutions" in dry.stdout
+    assert snapshot(db_path) == before
+    done = office("institution", "migrate", "fieldcase.toml", *AT, as_="chen.wei")
+    assert done.exit_code == 0, done.output
+    assert "hx-consumer: policy-changed: version 2" in done.stdout
+    assert "midwest: registered: US-IL, America/Chicago, USD" in done.stdout
+    shown = json.loads(office("institution", "show", "hx-consumer", "--json").stdout)
+    assert shown["policy"] == {
+        "rule_packs": ["cn"],
+        "rules": {"cn.hours": {"start": "09:00"}},
+        "retention_years": 7,
+    }
+    again = office("institution", "migrate", "fieldcase.toml", *AT, as_="chen.wei")
+    assert "hx-consumer: unchanged" in again.stdout
+    case = office(*create_args("M-1", institution="midwest"), *AT, as_="chen.wei")
+    assert case.exit_code == 0, case.output
+
+
+def test_a_migration_with_one_bad_section_writes_nothing(
+    office: Run, tmp_path: Path, db_path: Path
+) -> None:
+    (tmp_path / "fieldcase.toml").write_text(
+        "[institutions.hx-consumer]\nmax_failed_visits = 2\n"
+        '[institutions.nowhere]\nrule_packs = ["cn"]\n'
+    )
+    before = snapshot(db_path)
+    result = office("institution", "migrate", "fieldcase.toml", *AT, as_="chen.wei")
+    assert result.exit_code == 2
+    assert "cannot register nowhere: no jurisdiction, timezone, currency" in result.stderr
+    assert snapshot(db_path) == before
+
+
+# -- time is anchored to the real clock ----------------------------------------------------
+
+
+def test_a_future_time_is_refused_and_nothing_is_written(
+    office: Run, db_path: Path, real_clock: Any
+) -> None:
+    real_clock("2026-11-23T04:00Z")  # 12:00 in Shanghai
+    before = snapshot(db_path)
+    result = call(office, "--at", "2062-11-23T12:00+08:00")
+    assert result.exit_code == 2
+    assert "--at 2062-11-23 12:00 +0800 is in the future" in result.stderr
+    assert "did you mean 2026-11-23?" in result.stderr
+    assert snapshot(db_path) == before
+    # A few minutes ahead (a clock a little slow) is fine; the case is not locked.
+    real_clock("2026-11-23T03:56Z")
+    assert call(office, "--at", "2026-11-23T12:00+08:00").exit_code == 0
+    real_clock("2026-11-23T04:01Z")
+    assert call(office).exit_code == 0
+
+
+def test_backdating_past_the_limit_needs_a_supervisor(
+    office: Run, db_path: Path, real_clock: Any
+) -> None:
+    real_clock("2026-12-05T04:00Z")
+    old = ("--at", "2026-11-24T10:00+08:00")
+    refused = call(office, *old)
+    assert refused.exit_code == 1
+    assert "more than 7 days ago; only a supervisor" in refused.stderr
+    assert "(rule time.backdate)" in refused.stderr
+    last = events(db_path, 1)[-1]
+    assert last["type"] == "refused" and last["recorded_at"] == "2026-12-05T04:00:00Z"
+    assert call(office, *old, as_="chen.wei").exit_code == 0
+    # The institution may allow more: a policy key, set by a supervisor.
+    set_policy(office, "hx-consumer", "backdate_days=30", at="2026-12-05T11:00+08:00")
+    assert call(office, "--at", "2026-11-24T11:00+08:00").exit_code == 0
+
+
+def test_events_record_the_real_time_and_history_shows_it_when_it_differs(
+    office: Run, db_path: Path, real_clock: Any
+) -> None:
+    real_clock("2026-11-25T02:00Z")
+    assert call(office, "--at", "2026-11-24T09:00+08:00", as_="chen.wei").exit_code == 0
+    assert call(office, "--at", "2026-11-25T09:59+08:00").exit_code == 0
+    last_two = events(db_path, 1)[-2:]
+    assert [e["recorded_at"] for e in last_two] == ["2026-11-25T02:00:00Z"] * 2
+    assert [e["at"] for e in last_two] == ["2026-11-24T01:00:00Z", "2026-11-25T01:59:00Z"]
+    text = office("history", "1", as_="chen.wei").stdout
+    assert "2026-11-24 09:00 +0800 (recorded 2026-11-25 10:00 +0800)" in text
+    assert "2026-11-25 09:59 +0800 (recorded" not in text
+    assert office("audit", "verify").exit_code == 0
+
+
+def test_a_dry_run_may_ask_about_any_time(china: Run, real_clock: Any) -> None:
+    real_clock("2026-11-23T04:00Z")
+    result = china(
+        "check", "1", "--action", "contact", "--channel", "phone", "--at", "2027-01-05T22:30+08:00"
+    )
+    assert result.exit_code == 1 and "cn.hours" in result.stdout
