@@ -24,6 +24,7 @@ WALKS = [
     pytest.param("compliance.md", 40, False, id="compliance.md"),
     pytest.param("reports.md", 6, False, id="reports.md"),
     pytest.param("operations.md", 25, False, id="operations.md"),
+    pytest.param("institutions.md", 20, False, id="institutions.md"),
 ]
 
 

@@ -106,12 +106,15 @@ def test_leaving_a_rule_pack_out_refuses_instead_of_switching_its_rules_off(
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("rule_packs=CN", "no rule pack 'CN'; did you mean cn?"),
-        ('rule_packs=["cn", "us_regf"]', "no rule pack 'us_regf'; did you mean us-regf?"),
-        ("min_day_past_due=5", "unknown policy key 'min_day_past_due'; did you mean min_days"),
+        ("rule_packs=CN", "no rule pack 'CN' (installed: cn, in-rbi, us-regf); did you mean cn?"),
+        ('rule_packs=["cn", "us_regf"]', "did you mean us-regf?"),
+        ("min_day_past_due=5", "institution keys'); did you mean min_days_past_due?"),
         ("offers.settlement_discont=0.2", "did you mean settlement_discount?"),
-        ("rules.cn.hour.start=09:00", "no rule 'cn.hour'; did you mean cn.hours?"),
-        ("rules.cn.hours.begin=09:00", "rule cn.hours has no parameter 'begin'"),
+        ("rules.cn.hour.start=09:00", "e.g. rules.cn.hours.start=09:00); did you mean cn.hours?"),
+        (
+            "rules.cn.hours.begin=09:00",
+            "rule cn.hours has no parameter 'begin' (its parameters: start, end)",
+        ),
         ("offers.settlement_discount=0.95x", "must be a share below"),
         ("future_minutes=600", "future_minutes = 600 must be how many minutes"),
     ],

@@ -136,6 +136,8 @@ class App:
         self.db_path = db_path
         self.actor = actor
         self._services: Services | None = None
+        #: ``institution migrate`` is reading the old file: no need to warn about it.
+        self.migrating_config = False
 
     def open(self, create: bool = False) -> Services:
         if self._services is None:
@@ -147,6 +149,12 @@ class App:
                 raise click.ClickException(
                     f"no database at {self.db_path}; run 'fieldcase --db {self.db_path} init' "
                     "first (or set FIELDCASE_DB)"
+                )
+            if Path("fieldcase.toml").is_file() and not self.migrating_config:
+                logging.getLogger("fieldcase").warning(
+                    "./fieldcase.toml is not read: institution policy lives in the database. "
+                    "Move it there once with 'fieldcase --as SUPERVISOR institution migrate "
+                    "fieldcase.toml', then delete it"
                 )
             store = Store(self.db_path)
             store.migrate()
@@ -233,12 +241,6 @@ def cli(ctx: click.Context, db: str, actor: str | None, config: str | None) -> N
     logger = logging.getLogger("fieldcase")
     if not any(isinstance(h, _WarningEcho) for h in logger.handlers):
         logger.addHandler(_WarningEcho(logging.WARNING))
-    if Path("fieldcase.toml").is_file() and ctx.invoked_subcommand != "institution":
-        logger.warning(
-            "./fieldcase.toml is not read: institution policy lives in the database. Move it "
-            "there once with 'fieldcase --as SUPERVISOR institution migrate fieldcase.toml', "
-            "then delete it"
-        )
 
 
 @cli.command()
@@ -354,7 +356,7 @@ def policy_options(func: F) -> F:
 def _policy_lines(policy: dict[str, Any]) -> list[str]:
     from .policy import flatten
 
-    return [f"  {key} = {_shown(value)}" for key, value in flatten(policy).items()]
+    return [f"  {key} = {_shown(value)}" for key, value in sorted(flatten(policy).items())]
 
 
 @institution.command("add")
@@ -539,16 +541,19 @@ def institution_policy(
 
 @institution.command("keys")
 @json_option
-@pass_app
-def institution_keys(app: App, json_: bool) -> None:
+def institution_keys(json_: bool) -> None:
     """Every policy key: built in, from plugins, and the installed rule packs' parameters.
 
     \b
     Example:
         fieldcase institution keys
     """
-    rows = app.services.policy_keys()
-    emit(rows, json_, lambda: table(rows, ["key", "default", "must be", "from"]))
+    from .plugins import manager
+    from .policy import describe_keys, schema
+
+    rows = describe_keys(schema(manager()))
+    shown = [{**row, "default": _shown(row["default"], width=24)} for row in rows]
+    emit(rows, json_, lambda: table(shown, ["key", "default", "must be", "from"]))
 
 
 @institution.command("migrate")
@@ -573,6 +578,7 @@ def institution_migrate(app: App, file: Path, dry_run: bool, at: dt.datetime, js
     """
     import attrs
 
+    app.migrating_config = True
     steps = app.services.migrate_config(file, actor=app.need_actor(), at=at, dry_run=dry_run)
 
     def human() -> None:
@@ -944,13 +950,12 @@ def describe_event(event: Event, institution: str | None = None) -> str:
     return " ".join(parts)
 
 
-def _shown(value: Any) -> str:
-    """A policy value as a person types it: 0.2, [3, 6], cn,us-regf; unset as (default)."""
+def _shown(value: Any, width: int = 0) -> str:
+    """A policy value as a person types it: 0.2, 3,6, cn,us-regf; unset as (default)."""
     if value is None:
-        return "(default)"
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    return str(value)
+        return "(default)" if not width else ""
+    text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text if not width or len(text) <= width else text[: width - 3] + "..."
 
 
 def event_time(event: Event, zone: str) -> str:

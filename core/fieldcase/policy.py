@@ -109,9 +109,12 @@ def names(value: Any) -> list[str]:
 
 def months_list(value: Any) -> list[int]:
     if isinstance(value, str):
-        value = [int(p) for p in value.split(",") if p.strip().isdigit()] or None
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not all(p.isdigit() for p in parts):
+            raise ValueError
+        value = [int(p) for p in parts]
     check = whole(1, 360)
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, list):
         raise ValueError
     return [check(v) for v in value]
 
@@ -162,7 +165,7 @@ OFFERS: tuple[Setting, ...] = (
         months_list,
         [3, 6, 12],
     ),
-    Setting("installment_rate", 'an annual rate such as "0.12"', AMOUNT, "0"),
+    Setting("installment_rate", 'an annual rate such as "0.12"', AMOUNT, "0.12"),
     Setting(
         "installment_method",
         '"annuity" or "equal-principal"',
@@ -172,7 +175,7 @@ OFFERS: tuple[Setting, ...] = (
     Setting("extension_days", "a whole number of days up to 3650, 0 for none", whole(0, 3650), 30),
     Setting("extension_fee", 'an amount such as "25.00"', AMOUNT, "0"),
     Setting("waiver_share", 'a share from "0" to "1"', SHARE, "1"),
-    Setting("waiver_pay_within_days", "a whole number of days from 1 to 3650", whole(1, 3650), 30),
+    Setting("waiver_pay_within_days", "a whole number of days from 1 to 3650", whole(1, 3650), 14),
     Setting(
         "settlement_discount",
         'a share below "1" such as "0.20"',
@@ -182,6 +185,12 @@ OFFERS: tuple[Setting, ...] = (
     Setting("settlement_days", "a whole number of days from 1 to 3650", whole(1, 3650), 14),
     Setting("valid_days", "a whole number of days from 1 to 3650", whole(1, 3650), 7),
 )
+
+
+def default(key: str) -> Any:
+    """The built-in default of a top-level key (one place for it)."""
+    return next(s.default for s in BUILTIN if s.key == key)
+
 
 #: Tables of a policy, beside its plain keys.
 TABLES = ("offers", "rules")
@@ -236,18 +245,18 @@ class Schema:
             name = key.removeprefix("offers.")
             if name not in self.offers:
                 raise InvalidInput(
-                    f"unknown offer term {key!r}{hint(name, self.offers)}; terms are "
-                    f"{', '.join(self.offers)}"
+                    f"unknown offer term {key!r} (terms: {', '.join(self.offers)})"
+                    + hint(name, self.offers)
                 )
             return ("offers", name), _checked(self.offers[name], key, value)
         if key.startswith("rules."):
             return self.parse_rule(key.removeprefix("rules."), value)
         if key in ("offers", "rules"):
             raise InvalidInput(f"{key} is a table: set one of its keys, e.g. {self.example(key)}")
+        keys = [*self.settings, "rule_packs", "offers.<term>", "rules.<rule>.<param>"]
         raise InvalidInput(
-            f"unknown policy key {key!r}{hint(key, self.keys)}; keys are "
-            f"{', '.join([*self.settings, 'rule_packs', 'offers.<term>', 'rules.<rule>.<param>'])}"
-            " (see 'fieldcase institution keys')"
+            f"unknown policy key {key!r} (keys: {', '.join(keys)}; see 'fieldcase institution "
+            f"keys'){hint(key, self.keys)}"
         )
 
     def example(self, table: str) -> str:
@@ -264,8 +273,8 @@ class Schema:
             if pack not in self.packs:
                 known = ", ".join(sorted(self.packs)) or "none are installed"
                 raise InvalidInput(
-                    f"rule_packs: no rule pack {pack!r}{hint(pack, self.packs)}; installed "
-                    f"packs: {known}"
+                    f"rule_packs: no rule pack {pack!r} (installed: {known})"
+                    + hint(pack, self.packs)
                 )
         return packs
 
@@ -276,16 +285,16 @@ class Schema:
         if rule_id not in rules:
             guess = rule_id or text
             raise InvalidInput(
-                f"no rule {guess!r}{hint(guess, rules)} in the installed rule packs "
-                f"({', '.join(sorted(self.packs)) or 'none'}); set rules.<rule id>.<parameter>, "
-                "e.g. rules.cn.hours.start=09:00"
+                f"no rule {guess!r} in the installed rule packs "
+                f"({', '.join(sorted(self.packs)) or 'none'}; set rules.<rule id>.<parameter>, "
+                f"e.g. rules.cn.hours.start=09:00){hint(guess, rules)}"
             )
         rule = rules[rule_id]
         if param not in rule.params:
             params = ", ".join(rule.params) or "none"
             raise InvalidInput(
-                f"rule {rule_id} has no parameter {param!r}{hint(param, rule.params)}; "
-                f"its parameters: {params}"
+                f"rule {rule_id} has no parameter {param!r} (its parameters: {params})"
+                + hint(param, rule.params)
             )
         return ("rules", rule_id, param), rule.parse_param(param, value)
 
@@ -330,11 +339,9 @@ class Schema:
             if key not in (*self.settings, "rule_packs", *TABLES)
         ]
         rules = self.rule_ids()
-        problems += [
-            f"the rule pack of {rule_id}"
-            for rule_id in policy.get("rules", {})
-            if rule_id not in rules
-        ]
+        unknown = [rule_id for rule_id in policy.get("rules", {}) if rule_id not in rules]
+        if unknown and not problems:
+            problems.append(f"the rule pack of {', '.join(unknown)}")
         return problems
 
     def effective(self, policy: Mapping[str, Any]) -> dict[str, Any]:
@@ -492,3 +499,35 @@ def parse_assignments(
         schema.parse(key, value_of(value))
         for key, value in (split_assignment(text) for text in assignments)
     ]
+
+
+def describe_keys(schema: Schema) -> list[dict[str, Any]]:
+    """Every key a policy may set, with its default, what it must be, and whose it is."""
+    rows = [
+        {"key": s.key, "default": s.default, "must be": s.description, "from": s.owner}
+        for s in schema.settings.values()
+    ]
+    rows.append(
+        {
+            "key": "rule_packs",
+            "default": [],
+            "must be": f"a list of rule packs: {', '.join(sorted(schema.packs)) or 'none'}",
+            "from": "fieldcase",
+        }
+    )
+    rows += [
+        {"key": f"offers.{s.key}", "default": s.default, "must be": s.description, "from": s.owner}
+        for s in schema.offers.values()
+    ]
+    rows += [
+        {
+            "key": f"rules.{rule.id}.{param}",
+            "default": default,
+            "must be": rule.describe_param(param),
+            "from": f"rule pack {pack.name}",
+        }
+        for pack in schema.packs.values()
+        for rule in pack.rules
+        for param, default in rule.params.items()
+    ]
+    return rows

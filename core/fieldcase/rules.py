@@ -49,6 +49,23 @@ class Rule:
     summary: str
     params: Mapping[str, Any] = attrs.field(factory=dict)
 
+    def describe_param(self, name: str) -> str:
+        """What a value of parameter ``name`` must be, for people."""
+        default = self.params[name]
+        if isinstance(default, list):
+            return "a list of names"
+        if isinstance(default, str) and _HH_MM.match(default):
+            return "a time of day, HH:MM"
+        if isinstance(default, int) and not isinstance(default, bool):
+            return "a whole number"
+        if isinstance(default, str):
+            try:
+                Decimal(default)
+            except ArithmeticError:
+                return "text"
+            return "an annual rate such as 0.24"
+        return "a value"
+
     def parse_param(self, name: str, value: Any) -> Any:
         """``value`` for parameter ``name`` in its stored form, or InvalidInput saying why."""
         default = self.params[name]
@@ -57,6 +74,11 @@ class Rule:
             raise InvalidInput(
                 f"rule setting {where} = {value!r} is not a {type(default).__name__}"
             )
+        if isinstance(default, list):
+            items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+                raise InvalidInput(f"rule setting {where} = {value!r} is not a list of names")
+            return items
         if isinstance(default, str) and _HH_MM.match(default):
             return f"{clock(str(value)):%H:%M}"
         if isinstance(default, int) and not isinstance(default, bool):

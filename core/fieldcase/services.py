@@ -416,43 +416,6 @@ class Services:
 
         return self.store.get_institution(institution_id), policy_in_force(self, institution_id, at)
 
-    def policy_keys(self) -> list[dict[str, Any]]:
-        """Every key a policy may set, with its default, what it must be, and its plugin."""
-        schema = self.policy_schema()
-        rows = [
-            {"key": s.key, "default": s.default, "must be": s.description, "from": s.owner}
-            for s in schema.settings.values()
-        ]
-        rows.append(
-            {
-                "key": "rule_packs",
-                "default": [],
-                "must be": f"a list of rule packs: {', '.join(sorted(schema.packs)) or 'none'}",
-                "from": "fieldcase",
-            }
-        )
-        rows += [
-            {
-                "key": f"offers.{s.key}",
-                "default": s.default,
-                "must be": s.description,
-                "from": s.owner,
-            }
-            for s in schema.offers.values()
-        ]
-        rows += [
-            {
-                "key": f"rules.{rule.id}.{param}",
-                "default": default,
-                "must be": rule.summary,
-                "from": f"rule pack {pack.name}",
-            }
-            for pack in schema.packs.values()
-            for rule in pack.rules
-            for param, default in rule.params.items()
-        ]
-        return rows
-
     def migrate_config(self, path: Path, **options: Any) -> list[MigrationStep]:
         """Move an old fieldcase.toml into the database; see :mod:`fieldcase.institutions`."""
         from .institutions import migrate_config

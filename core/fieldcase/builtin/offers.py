@@ -1,7 +1,8 @@
 """The built-in repayment offers: installments, extension, penalty waiver, settlement.
 
-Terms come from ``[institutions.<id>.offers]`` in fieldcase.toml; every key
-is optional:
+Terms come from the institution's policy, ``offers.<term>`` (``fieldcase
+institution policy ID --set offers.valid_days=5``; checked when set, see
+:data:`fieldcase.policy.OFFERS`); every key is optional:
 
     installment_periods = [3, 6, 12]   # months; [] for none
     installment_rate = "0.12"          # annual rate, as a fraction
@@ -32,20 +33,11 @@ from fieldcase.money import (
     format_money,
     round_money,
 )
+from fieldcase.policy import OFFERS
 from fieldcase.repayment import Balance
 
-DEFAULT_TERMS: dict[str, Any] = {
-    "installment_periods": [3, 6, 12],
-    "installment_rate": "0.12",
-    "installment_method": "annuity",
-    "extension_days": 30,
-    "extension_fee": "0",
-    "waiver_share": "1",
-    "waiver_pay_within_days": 14,
-    "settlement_discount": "0.20",
-    "settlement_days": 14,
-    "valid_days": 7,
-}
+#: The terms an institution's policy does not set (their checks: fieldcase.policy.OFFERS).
+DEFAULT_TERMS: dict[str, Any] = {setting.key: setting.default for setting in OFFERS}
 
 
 def terms(settings: Mapping[str, Any]) -> dict[str, Any]:

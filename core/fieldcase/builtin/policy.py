@@ -1,6 +1,6 @@
 """The default policy: who qualifies for a visit, visit dates, and the failed-visit limit.
 
-Settings (``[institutions.<id>]`` in fieldcase.toml):
+Keys of the institution's policy (checked when set, see :mod:`fieldcase.policy`):
 
 - ``min_days_past_due`` (default 1): fewer days past due are not eligible.
 - ``min_overdue_amount`` (default 0): a smaller overdue amount is not eligible.
@@ -16,9 +16,10 @@ from typing import Any
 
 from fieldcase import hookimpl
 from fieldcase.model import ActionContext, Case, Decision
+from fieldcase.policy import default
 
-DEFAULT_MIN_DAYS_PAST_DUE = 1
-DEFAULT_MAX_FAILED_VISITS = 3
+DEFAULT_MIN_DAYS_PAST_DUE = default("min_days_past_due")
+DEFAULT_MAX_FAILED_VISITS = default("max_failed_visits")
 
 
 @hookimpl(trylast=True)
