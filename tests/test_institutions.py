@@ -407,3 +407,82 @@ def test_a_dry_run_may_ask_about_any_time(china: Run, real_clock: Any) -> None:
         "check", "1", "--action", "contact", "--channel", "phone", "--at", "2027-01-05T22:30+08:00"
     )
     assert result.exit_code == 1 and "cn.hours" in result.stdout
+
+
+# -- the demo shows compliance at work; an older database is moved over ------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "late", "rule", "citation"),
+    [
+        ("hx-consumer/HX-100000", "2026-11-29T22:30+08:00", "cn.hours", "NIFA"),
+        ("example-bank/EX-100002", "2026-11-29T22:30-05:00", "us.regf.hours", "12 CFR 1006.6"),
+        ("deccan-finance/DE-100004", "2026-11-29T22:30+05:30", "in.rbi.hours", "RBI circular"),
+    ],
+)
+def test_the_demo_binds_its_institutions_to_their_rule_packs(
+    tmp_path: Path, case: str, late: str, rule: str, citation: str
+) -> None:
+    demo = tmp_path / "demo.db"
+    built = fieldcase(demo, "demo", "--cases", "20")
+    assert built.exit_code == 0, built.output
+    result = fieldcase(
+        demo, "check", case, "--action", "contact", "--channel", "phone", "--at", late
+    )
+    assert result.exit_code == 1, result.output
+    denial = next(line for line in result.stdout.splitlines() if line.startswith("DENY"))
+    assert rule in denial and citation in denial
+    # The demo's own history shows one such refusal, on the record.
+    refusals = [e for e in events(demo) if e["type"] == "refused" and "cn.hours" in e["payload"]]
+    assert len(refusals) == 1 and refusals[0]["policy_version"] == 1
+
+
+def test_an_older_database_is_refused_until_its_institutions_are_registered(
+    tmp_path: Path, db_path: Path, run: Run
+) -> None:
+    """Cases written before institutions were registered: their actions wait for a policy."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from fieldcase.model import Borrower, Case, Staff
+    from fieldcase.store import Store
+
+    assert run("init").exit_code == 0
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    store = Store(db_path)
+    store.commit("staff_added", actor=None, at=t0, records=[Staff("sup", "Sup", "supervisor")])
+    store.commit("staff_added", actor=None, at=t0, records=[Staff("w", "W", "field")])
+    old = Case(
+        institution="legacy-bank",
+        reference="R-1",
+        borrower=Borrower(name="A", timezone="Asia/Shanghai"),
+        currency="CNY",
+        principal=Decimal(1000),
+        overdue_amount=Decimal(100),
+        overdue_since=dt.date(2026, 9, 1),
+        referred_at=t0,
+        assigned_to="w",
+        jurisdiction="",  # before jurisdictions were required
+    )
+    store.commit("case_created", actor="sup", at=t0, records=[old])
+    store.close()
+    late = ("--at", "2026-11-23T22:30+08:00")
+    refused = run("contact", "1", "--channel", "phone", "--outcome", "no-answer", *late, as_="w")
+    assert refused.exit_code == 1
+    assert "institution 'legacy-bank' is not registered" in refused.stderr
+    assert "institution migrate" in refused.stderr
+    config = tmp_path / "fieldcase.toml"
+    config.write_text('[institutions.legacy-bank]\nrule_packs = ["cn"]\n')
+    unknown = run("institution", "migrate", "fieldcase.toml", *AT, as_="sup")
+    assert unknown.exit_code == 2
+    assert "cannot register legacy-bank: no jurisdiction in its section nor on its cases" in (
+        unknown.stderr
+    )
+    config.write_text('[institutions.legacy-bank]\nrule_packs = ["cn"]\njurisdiction = "cn"\n')
+    migrated = run("institution", "migrate", "fieldcase.toml", *AT, as_="sup")
+    assert migrated.exit_code == 0, migrated.output
+    # The time zone and currency come from its cases; the case without a
+    # jurisdiction is judged in its institution's.
+    assert "legacy-bank: registered: CN, Asia/Shanghai, CNY (from its section)" in migrated.stdout
+    again = run("contact", "1", "--channel", "phone", "--outcome", "no-answer", *late, as_="w")
+    assert again.exit_code == 1 and "(rule cn.hours)" in again.stderr

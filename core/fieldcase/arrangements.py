@@ -60,7 +60,7 @@ def balance_with(
     """The balance with the institution's cap and the law's cap on penalty interest."""
     settings = services.settings(case)
     cap = settings.get("penalty_cap")
-    rate_cap = services.pm.hook.penalty_rate_cap(case=case, settings=settings)
+    rate_cap = services.pm.hook.penalty_rate_cap(case=services.judged(case), settings=settings)
     return case_balance(
         case,
         payments,

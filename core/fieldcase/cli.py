@@ -2099,6 +2099,8 @@ def report_command(found: Any) -> click.Command:
         from .reports import ReportFilter
 
         end_time = parse_time(end) if end else None
+        if institution:
+            app.services.institution(institution)  # an unknown one is refused, with a hint
         filters = ReportFilter(
             institution=institution,
             start=parse_time(start) if start else None,

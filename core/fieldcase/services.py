@@ -168,6 +168,13 @@ class Services:
                 f"({exc})"
             ) from None
 
+    def judged(self, case: Case) -> Case:
+        """The case as rules see it: one stored without a jurisdiction (before they were
+        required) is in its institution's."""
+        if case.jurisdiction:
+            return case
+        return attrs.evolve(case, jurisdiction=self.institution_of(case).jurisdiction)
+
     def settings(self, case: Case) -> Mapping[str, Any]:
         """The policy in force for the case's institution: what hooks get as ``settings``."""
         from types import MappingProxyType
@@ -505,7 +512,7 @@ class Services:
     ) -> None:
         decisions = flatten_decisions(
             self.pm.hook.check_action(
-                case=case, action=action, context=context, settings=self.settings(case)
+                case=self.judged(case), action=action, context=context, settings=self.settings(case)
             )
         )
         denials = [d for d in decisions if not d.allowed]
@@ -514,7 +521,9 @@ class Services:
 
     def eligibility(self, case: Case, at: dt.datetime) -> list[Decision]:
         """The denials of every ``case_eligible`` implementation (empty: eligible)."""
-        decisions = self.pm.hook.case_eligible(case=case, settings=self.settings(case), at=at)
+        decisions = self.pm.hook.case_eligible(
+            case=self.judged(case), settings=self.settings(case), at=at
+        )
         return [d for d in decisions if d is not None and not d.allowed]
 
     def _save(
@@ -1582,7 +1591,7 @@ class Services:
         )
         institution = self.institution_of(case)
         kwargs = {
-            "case": case,
+            "case": self.judged(case),
             "action": action,
             "context": context,
             "settings": self.settings(case),
