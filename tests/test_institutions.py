@@ -486,3 +486,28 @@ def test_an_older_database_is_refused_until_its_institutions_are_registered(
     assert "legacy-bank: registered: CN, Asia/Shanghai, CNY (from its section)" in migrated.stdout
     again = run("contact", "1", "--channel", "phone", "--outcome", "no-answer", *late, as_="w")
     assert again.exit_code == 1 and "(rule cn.hours)" in again.stderr
+
+
+def test_amounts_are_kept_exactly_as_typed(office: Run) -> None:
+    set_policy(office, "hx-consumer", "approval_threshold=999999999999999.99", "penalty_cap=0.30")
+    shown = json.loads(office("institution", "show", "hx-consumer", "--json").stdout)
+    assert shown["policy"] == {"approval_threshold": "999999999999999.99", "penalty_cap": "0.30"}
+
+
+def test_observers_see_the_institutions_events(office: Run) -> None:
+    from fieldcase import hookimpl
+    from fieldcase.plugins import manager
+
+    seen: list[tuple[str, int | None]] = []
+
+    class Observer:
+        @hookimpl
+        def case_event(self, case: Any, event: Any) -> None:
+            seen.append((event.type, event.policy_version))
+
+    manager().register(Observer(), name="observer")
+    try:
+        set_policy(office, "hx-consumer", "max_failed_visits=2")
+    finally:
+        manager().unregister(name="observer")
+    assert seen == [("policy_changed", 2)]

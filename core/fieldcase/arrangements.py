@@ -486,7 +486,7 @@ def record_payment(
     final: Record = results[-1][1][0]
     assert isinstance(final, Case)
     for event, _ in results:
-        services._notify(final, event)
+        services.notify(final, event)
     saved = results[0][1][1]
     assert isinstance(saved, Payment)
     return saved, True, final

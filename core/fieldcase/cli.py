@@ -954,6 +954,8 @@ def _shown(value: Any, width: int = 0) -> str:
     """A policy value as a person types it: 0.2, 3,6, cn,us-regf; unset as (default)."""
     if value is None:
         return "(default)" if not width else ""
+    if value == []:
+        return "(none)"
     text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     return text if not width or len(text) <= width else text[: width - 3] + "..."
 
@@ -2308,7 +2310,13 @@ def purge(app: App, years: int | None, dry_run: bool, at: dt.datetime, json_: bo
 
     def text() -> None:
         verb = "Would purge" if dry_run else "Purged"
-        days = sorted({f"{cutoff:%Y-%m-%d}" for cutoff in result.cutoffs.values()})
+        by_day: dict[str, list[str]] = {}
+        for institution_id, cutoff in sorted(result.cutoffs.items()):
+            by_day.setdefault(f"{cutoff:%Y-%m-%d}", []).append(institution_id)
+        days = [
+            day if len(by_day) == 1 else f"{day} ({', '.join(ids)})"
+            for day, ids in sorted(by_day.items())
+        ]
         click.echo(
             f"{verb} the personal data of {len(result.purged)} cases closed before "
             f"{' or '.join(days) or '(no institution registered)'}"

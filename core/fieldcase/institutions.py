@@ -155,7 +155,7 @@ def add_institution(
     schema = services.policy_schema()
     policy = _new_policy(schema, {}, policy_file, draft.id, assignments, ())
     change = _registration(services, draft, policy, staff.id, at, "institution_added")
-    services.store.commit_many([change])
+    _commit(services, [change])
     services.begin_action()
     return services.institution(draft.id)
 
@@ -267,7 +267,8 @@ def set_policy(
     data: dict[str, Any] = {"version": version, "changes": changed}
     if note:
         data["note"] = note
-    services.store.commit_many(
+    _commit(
+        services,
         [
             Change(
                 "policy_changed",
@@ -279,10 +280,16 @@ def set_policy(
                 policy_version=version,
                 chain=institution_chain(current.id),
             )
-        ]
+        ],
     )
     services.begin_action()
     return services.institution(current.id), changed
+
+
+def _commit(services: Services, changes: Sequence[Change]) -> None:
+    """Write the changes in one transaction, then tell ``case_event`` observers."""
+    for event, _ in services.store.commit_many(changes):
+        services.notify(None, event)
 
 
 def policy_in_force(services: Services, institution_id: str, at: dt.datetime) -> PolicyVersion:
@@ -402,7 +409,7 @@ def migrate_config(
             )
         )
     if not dry_run and changes:
-        services.store.commit_many(changes)
+        _commit(services, changes)
     return steps
 
 

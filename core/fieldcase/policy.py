@@ -15,6 +15,7 @@ and the packs they register (``register_rule_packs``). It writes nothing:
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -365,11 +366,21 @@ class Schema:
 
 def _checked(setting: Setting, key: str, value: Any) -> Any:
     try:
-        return setting.parse(value)
+        stored = setting.parse(value)
     except InvalidInput as exc:
         raise InvalidInput(f"{key}: {exc}") from None
     except (ValueError, TypeError, ArithmeticError):
-        raise InvalidInput(f"{key} = {value!r} must be {setting.description}") from None
+        shown = str(value) if isinstance(value, Decimal) else repr(value)
+        raise InvalidInput(f"{key} = {shown} must be {setting.description}") from None
+    try:
+        json.dumps(stored)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"{key}: {setting.owner} turned {value!r} into {stored!r}, which cannot be stored; "
+            "its register_policy_settings parse function must return text, numbers, lists "
+            "or tables"
+        ) from None
+    return stored
 
 
 def set_path(policy: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
@@ -396,9 +407,12 @@ def unset_path(policy: dict[str, Any], path: Sequence[str]) -> bool:
 
 
 def value_of(text: str) -> Any:
-    """A ``--set`` value: TOML when it reads as TOML (5, [3, 6], "0.2"), else the text."""
+    """A ``--set`` value: TOML when it reads as TOML (5, [3, 6], "0.2"), else the text.
+
+    Decimals stay exact: ``500.00`` is the decimal 500.00, not a float.
+    """
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        return tomllib.loads(f"v = {text}", parse_float=Decimal)["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
 
@@ -450,7 +464,7 @@ def read_policy_file(path: Path, institution: str) -> dict[str, Any]:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"{path}: {exc}") from None
 

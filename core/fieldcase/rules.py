@@ -112,8 +112,10 @@ class RulePack:
         rules = settings.get("rules", {})
         overrides = rules.get(rule_id, {}) if isinstance(rules, Mapping) else {}
         if not isinstance(overrides, Mapping):
-            where = f'[institutions.<id>.rules."{rule_id}"]'
-            raise InvalidInput(f"rule settings for {rule_id} must be a table: {where}")
+            raise InvalidInput(
+                f"rule settings for {rule_id} must be a table of parameters, set as "
+                f"rules.{rule_id}.<parameter>"
+            )
         return {**self.rule(rule_id).params, **overrides}
 
     def verdict(self, rule_id: str, denial: str | None) -> Decision:

@@ -297,7 +297,7 @@ class Services:
             recorded_at=self.recorded_at(),
             policy_version=self.policy_version(case),
         )
-        self._notify(case, event)
+        self.notify(case, event)
         raise error
 
     def refuse_unscoped(
@@ -356,7 +356,7 @@ class Services:
         """An event about no single case (e.g. an export), in the system chain."""
         change = Change(event_type, actor, at, (), data, recorded_at=self.recorded_at())
         event = self.store.commit_many([change])[0][0]
-        self._notify(None, event)
+        self.notify(None, event)
         return event
 
     # -- money: offers, promises, payments ---------------------------------------------
@@ -550,7 +550,7 @@ class Services:
         )
         saved_case = saved[0]
         assert isinstance(saved_case, Case)
-        self._notify(saved_case, event)
+        self.notify(saved_case, event)
         return saved_case, saved[1:]
 
     def _save_one(
@@ -584,7 +584,7 @@ class Services:
         """Whether any plugin implements ``case_event`` (bulk work skips building for none)."""
         return bool(self.pm.hook.case_event.get_hookimpls())
 
-    def _notify(self, case: Case | None, event: Event) -> None:
+    def notify(self, case: Case | None, event: Event) -> None:
         # Observers run after commit: their failure must not undo the action.
         try:
             self.pm.hook.case_event(case=case, event=event)
@@ -643,7 +643,7 @@ class Services:
             data={"id": staff_id, "role": role},
             recorded_at=self.recorded_at(),
         )
-        self._notify(None, event)
+        self.notify(None, event)
         return staff
 
     def staff_with_workload(self) -> list[tuple[Staff, int]]:
@@ -1529,7 +1529,7 @@ class Services:
             data={"id": staff_id, "badge": updated.badge},
             recorded_at=self.recorded_at(),
         )
-        self._notify(None, event)
+        self.notify(None, event)
         return updated
 
     def dry_run(

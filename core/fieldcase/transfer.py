@@ -360,7 +360,7 @@ class _ImportRun:
             if observed:
                 record = saved[0]
                 case = row_to_case(record.row) if isinstance(record, CaseRow) else record
-                self.services._notify(case if isinstance(case, Case) else None, event)
+                self.services.notify(case if isinstance(case, Case) else None, event)
             if event.type == "case_imported":
                 self.imported += 1
             else:
