@@ -2366,6 +2366,8 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
         fieldcase --db demo.db demo --replace
         fieldcase --db demo.db --as li.na cases --mine
     """
+    from zoneinfo import ZoneInfo
+
     from .demo import build_demo
 
     path = Path(app.db_path)
@@ -2412,6 +2414,12 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
     click.echo(f"  fieldcase --db {path} --as chen.wei show {result.showcase}")
     click.echo(f"  fieldcase --db {path} --as li.na cases --mine")
     click.echo(f"  fieldcase --db {path} audit verify")
+    late = result.now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    click.echo(
+        f"  fieldcase --db {path} check {result.showcase} --action contact --channel phone "
+        f"--at {late}T22:30+08:00"
+    )
+    click.echo(f"  fieldcase --db {path} institution list")
 
 
 def main() -> None:  # pragma: no cover - console entry point
