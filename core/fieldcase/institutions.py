@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import InvalidInput, NotPermitted, Refused
+from .errors import InvalidInput, NotPermitted
 from .model import Institution, PolicyVersion, Staff
 from .money import exponent
 from .policy import (
@@ -68,33 +68,9 @@ def _supervisor(
             f"only a supervisor may {action.replace('_', ' ')} (you are {staff.id}, {staff.role})",
             "permission.supervisor",
         )
-        if not known:
-            services.refuse_unscoped(staff.id, at, action, error, attempted)
-        _refuse_on(services, institution, staff.id, at, action, error, attempted)
+        registered = services.institution(institution) if known else None
+        services.refuse_unscoped(staff.id, at, action, error, attempted, registered)
     return staff
-
-
-def _refuse_on(
-    services: Services,
-    institution: str,
-    actor: str,
-    at: dt.datetime,
-    action: str,
-    error: Refused,
-    attempted: dict[str, Any],
-) -> None:
-    services.store.record_refusal(
-        case_id=None,
-        actor=actor,
-        at=at,
-        action=action,
-        reasons=error.reasons,
-        attempted=attempted,
-        recorded_at=services.recorded_at(),
-        policy_version=services.institution(institution).policy_version,
-        chain=institution_chain(institution),
-    )
-    raise error
 
 
 def check_fields(

@@ -286,7 +286,10 @@ class Services:
         action: str,
         error: Refused,
         attempted: dict[str, Any] | None = None,
+        institution: Institution | None = None,
     ) -> NoReturn:
+        from .store import institution_chain
+
         event = self.store.record_refusal(
             case_id=case.id if case else None,
             actor=actor,
@@ -295,7 +298,8 @@ class Services:
             reasons=error.reasons,
             attempted=attempted,
             recorded_at=self.recorded_at(),
-            policy_version=self.policy_version(case),
+            policy_version=institution.policy_version if institution else self.policy_version(case),
+            chain=institution_chain(institution.id) if institution else None,
         )
         self.notify(case, event)
         raise error
@@ -307,9 +311,10 @@ class Services:
         action: str,
         error: Refused,
         attempted: dict[str, Any] | None = None,
+        institution: Institution | None = None,
     ) -> NoReturn:
-        """Refuse an action on no single case (import, export): a system-chain event."""
-        self._refuse(None, actor, at, action, error, attempted)
+        """Refuse an action on no single case: on the institution's chain, or the system's."""
+        self._refuse(None, actor, at, action, error, attempted, institution)
 
     def check_unscoped(
         self,
