@@ -511,3 +511,131 @@ def test_observers_see_the_institutions_events(office: Run) -> None:
     finally:
         manager().unregister(name="observer")
     assert seen == [("policy_changed", 2)]
+
+
+# -- what an attack on all this found ----------------------------------------------------
+
+
+def test_migrating_never_resets_or_rolls_back_a_policy(
+    china: Run, tmp_path: Path, db_path: Path
+) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text(
+        '[institutions.other]\nname = "Other"\njurisdiction = "US-IL"\n'
+        'timezone = "America/Chicago"\ncurrency = "USD"\n'
+    )
+    done = china("institution", "migrate", "other.toml", *AT, as_="chen.wei")
+    assert done.exit_code == 0, done.output
+    assert "hx-consumer" not in done.stdout  # not named by the file: left as it is
+    old = tmp_path / "old.toml"
+    old.write_text("[institutions.hx-consumer]\nrule_packs = []\nmax_failed_visits = 5\n")
+    kept = china("institution", "migrate", "old.toml", *AT, as_="chen.wei")
+    assert "hx-consumer: kept: its policy is already set in the database (version 2)" in kept.stdout
+    shown = json.loads(china("institution", "show", "hx-consumer", "--json").stdout)
+    assert shown["policy"] == {"rule_packs": ["cn"]} and shown["policy_version"] == 2
+    (tmp_path / "bare.toml").write_text('rule_packs = ["cn"]\n')
+    bare = china("institution", "migrate", "bare.toml", *AT, as_="chen.wei")
+    assert bare.exit_code == 2 and "is not an old fieldcase.toml" in bare.stderr
+    twins = tmp_path / "twins.toml"
+    twins.write_text(
+        '[institutions.acme-bank]\njurisdiction = "US"\ntimezone = "UTC"\ncurrency = "USD"\n'
+        '[institutions.ACME_Bank]\njurisdiction = "US"\ntimezone = "UTC"\ncurrency = "USD"\n'
+    )
+    refused = china("institution", "migrate", "twins.toml", *AT, as_="chen.wei")
+    assert refused.exit_code == 2 and "too like" in refused.stderr
+    assert [i["id"] for i in json.loads(china("institution", "list", "--json").stdout)] == [
+        "hx-consumer",
+        "other",
+    ]
+
+
+def test_an_offer_worked_out_under_an_older_policy_cannot_be_accepted(office: Run) -> None:
+    to_feedback(office)
+    set_policy(office, "hx-consumer", "approval_threshold=100000", at="2026-11-25T10:40+08:00")
+    standing = offers(office)
+    assert standing["settlement"]["status"] == "presented"
+    set_policy(
+        office,
+        "hx-consumer",
+        "approval_threshold=100",
+        "offers.settlement_discount=0.05",
+        at="2026-11-25T11:01+08:00",
+    )
+    taken = office("accept", "1", "settlement", "--at", "2026-11-25T11:02+08:00", as_="li.na")
+    assert taken.exit_code == 1
+    assert "worked out under hx-consumer policy v2, and the policy is now v3" in taken.stderr
+    assert "(rule offer.policy_changed)" in taken.stderr
+    again = offers(office, "2026-11-25T11:03+08:00")
+    assert again["settlement"]["status"] == "needs-approval"
+
+
+def test_no_backdating_at_all_still_lets_staff_act_now(office: Run, real_clock: Any) -> None:
+    set_policy(office, "hx-consumer", "backdate_days=0")
+    real_clock("2026-11-24T02:00Z")
+    assert call(office).exit_code == 0
+    late = call(office, "--at", "2026-11-24T09:57+08:00")
+    assert late.exit_code == 1 and "(rule time.backdate)" in late.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("rules.cn.two_staff.min_staff=inf", "is not a whole number"),
+        ("rules.cn.two_staff.min_staff=2.9", "is not a whole number"),
+        ("rules.cn.hours.start=08:00:59", "is not a whole minute"),
+        ("penalty_cap=1e24", 'must be a share of the overdue amount from "0" to "10"'),
+        ("rule_packs=", "gives no value: write one, or --unset rule_packs"),
+    ],
+)
+def test_values_that_broke_commands_later_are_refused_when_set(
+    china: Run, db_path: Path, setting: str, message: str
+) -> None:
+    before = snapshot(db_path)
+    result = china("institution", "policy", "hx-consumer", "--set", setting, as_="chen.wei")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+    assert snapshot(db_path) == before
+
+
+def test_refusals_about_an_institution_are_on_its_chain_and_in_its_report(
+    office: Run, db_path: Path, real_clock: Any
+) -> None:
+    real_clock("2026-12-20T02:00Z")
+    old = office(
+        "institution",
+        "policy",
+        "hx-consumer",
+        "--set",
+        "max_failed_visits=9",
+        "--at",
+        "2026-11-20T09:00+08:00",
+        as_="li.na",
+    )
+    assert old.exit_code == 1 and "(rule time.backdate)" in old.stderr
+    from conftest import create_args
+
+    created = office(*create_args("L-9"), as_="li.na")
+    assert created.exit_code == 1 and "only a supervisor may create cases" in created.stderr
+    chain = [e for e in events(db_path) if e["chain"] == "institution:hx-consumer"]
+    assert [e["type"] for e in chain] == ["institution_added", "refused", "refused"]
+    report = office("report", "compliance", "--institution", "hx-consumer", "--format", "json")
+    rows = {(r["rule"], r["institution"]): r["refusals"] for r in json.loads(report.stdout)}
+    assert rows == {
+        ("time.backdate", "hx-consumer"): 1,
+        ("permission.supervisor", "hx-consumer"): 1,
+    }
+
+
+def test_demo_replace_deletes_only_a_demo_database(office: Run, db_path: Path) -> None:
+    before = snapshot(db_path)
+    result = office("demo", "--replace", "--cases", "10")
+    assert result.exit_code == 2 and "was not built by 'fieldcase demo'" in result.output
+    assert snapshot(db_path) == before
+
+
+def test_a_jurisdiction_with_a_dangling_dash_or_lookalike_letters_is_refused(office: Run) -> None:
+    from conftest import create_args
+
+    for code in ("CN-", "ın"):
+        result = office(*create_args("L-7", jurisdiction=code), *AT, as_="chen.wei")
+        assert result.exit_code == 2, (code, result.output)

@@ -303,6 +303,18 @@ def accept_offer(
     elif offer.expires is not None and _today(case, at) > offer.expires:
         refusal = f"offer {offer.code} expired on {offer.expires}; present offers again"
         rule = "offer.expired"
+    elif (
+        judged_under := services.store.last_policy_version(
+            case.id, ("offers_presented", "offer_approved")
+        )
+    ) not in (None, services.policy_version(case)):
+        # Its terms and whether it needed approval were decided under that version.
+        refusal = (
+            f"offer {offer.code} was worked out under {case.institution} policy v{judged_under}, "
+            f"and the policy is now v{services.policy_version(case)}; present offers again "
+            f"(fieldcase offers {case.id})"
+        )
+        rule = "offer.policy_changed"
     if refusal:
         services._refuse(
             case, staff.id, at, "accept_offer", InvalidTransition(refusal, rule), attempted

@@ -2333,20 +2333,6 @@ def purge(app: App, years: int | None, dry_run: bool, at: dt.datetime, json_: bo
 # -- demo ----------------------------------------------------------------------------------------
 
 
-def _is_fieldcase_database(path: Path) -> bool:
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            row = conn.execute(
-                "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'fieldcase' LIMIT 1"
-            ).fetchone()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return False
-    return row is not None
-
-
 @cli.command()
 @click.option("--replace", is_flag=True, help="Delete the database first if it exists.")
 @click.option("--cases", "count", default=300, show_default=True, type=click.IntRange(10))
@@ -2368,7 +2354,7 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
     """
     from zoneinfo import ZoneInfo
 
-    from .demo import build_demo
+    from .demo import build_demo, is_demo_database
 
     path = Path(app.db_path)
     if path.is_dir():
@@ -2378,9 +2364,10 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
             raise click.ClickException(
                 f"{path} already exists; pass --replace to rebuild it, or --db another file"
             )
-        if not _is_fieldcase_database(path):
+        if not is_demo_database(path):
             raise click.BadParameter(
-                f"{path} is not a fieldcase database; --replace deletes only those",
+                f"{path} was not built by 'fieldcase demo'; --replace deletes only demo "
+                "databases (delete it yourself if you mean to)",
                 param_hint="'--db'",
             )
         for suffix in ("", "-wal", "-shm"):

@@ -14,6 +14,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -221,6 +222,13 @@ class DemoResult:
     now: dt.datetime
 
 
+def is_demo_database(path: Path) -> bool:
+    """Whether ``path`` was built by the demo (it records ``demo_built``): safe to replace."""
+    from .store import has_event
+
+    return has_event(path, "demo_built")
+
+
 def _name(rng: random.Random, style: str) -> str:
     if style == "zh":
         return rng.choice(ZH_SURNAMES) + rng.choice(ZH_GIVEN)
@@ -311,6 +319,10 @@ def build_demo(
         )
         progress(1)
     walked = _walk(services, start, rules="cn" in installed)
+    # The mark 'demo --replace' looks for: it deletes only a database built here.
+    services.record_system_event(
+        "demo_built", "chen.wei", start + dt.timedelta(days=4), {"cases": count, "seed": seed}
+    )
     return DemoResult(
         institutions=tuple(i.id for i in INSTITUTIONS),
         walked=len(walked),

@@ -60,15 +60,15 @@ def _supervisor(
     staff = services.actor(actor)
     services.begin_action()
     known = institution in services.store.institution_ids()
-    policy = services.institution(institution).policy if known else {}
+    registered = services.institution(institution) if known else None
     attempted = {"institution": institution}
-    services.check_time(staff, at, policy, action, attempted=attempted)
+    policy = registered.policy if registered else {}
+    services.check_time(staff, at, policy, action, attempted=attempted, institution=registered)
     if not staff.is_supervisor:
         error = NotPermitted(
             f"only a supervisor may {action.replace('_', ' ')} (you are {staff.id}, {staff.role})",
             "permission.supervisor",
         )
-        registered = services.institution(institution) if known else None
         services.refuse_unscoped(staff.id, at, action, error, attempted, registered)
     return staff
 
@@ -80,8 +80,12 @@ def check_fields(
     jurisdiction: str,
     timezone: str,
     currency: str,
+    also: Sequence[str] = (),
 ) -> Institution:
-    """A new institution's fields, checked and normalised (not yet saved)."""
+    """A new institution's fields, checked and normalised (not yet saved).
+
+    ``also``: ids about to be registered with it, which it must not look like either.
+    """
     from .jurisdictions import check_timezone, normalise
 
     institution_id = institution_id.strip()
@@ -90,7 +94,7 @@ def check_fields(
             f"institution id {institution_id!r} must be 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (e.g. hx-consumer)"
         )
-    ids = services.store.institution_ids()
+    ids = [*services.store.institution_ids(), *also]
     if institution_id in ids:
         raise InvalidInput(f"institution {institution_id} is already registered")
     twins = [i for i in ids if _squashed(i) == _squashed(institution_id)]
@@ -291,12 +295,20 @@ def migrate_config(
     ``timezone`` and ``currency`` from the section or, failing that, the most
     common among its cases); ``[privacy] retention_years`` becomes each one's
     ``retention_years`` unless its section sets it. Institutions that only
-    cases name are registered too, with an empty policy.
+    cases name are registered too, with an empty policy. A policy already set
+    in the database is kept: the file never overwrites what was decided since,
+    and running the migration again changes nothing.
     """
     data = read_toml(path)
     sections = data.get("institutions", {})
     if not isinstance(sections, dict) or not all(isinstance(v, dict) for v in sections.values()):
         raise InvalidInput(f"{path}: [institutions] must hold tables, [institutions.<id>]")
+    if not sections:
+        raise InvalidInput(
+            f"{path} has no [institutions.<id>] sections, so it is not an old fieldcase.toml; "
+            f"set one institution's policy from it with 'fieldcase institution policy ID "
+            f"--from {path}'"
+        )
     privacy = data.get("privacy", {})
     years = privacy.get("retention_years") if isinstance(privacy, dict) else None
     staff = _supervisor(services, actor, at, "migrate_config", "")
@@ -305,7 +317,8 @@ def migrate_config(
     named_by_cases = services.store.institutions_of_cases()
     changes: list[Change] = []
     steps: list[MigrationStep] = []
-    for institution_id in sorted(set(sections) | set(named_by_cases)):
+    new_ids: list[str] = []
+    for institution_id in sorted(set(sections) | (set(named_by_cases) - registered)):
         section = dict(sections.get(institution_id, {}))
         if years is not None and "retention_years" not in section:
             section["retention_years"] = years
@@ -319,6 +332,24 @@ def migrate_config(
             if not changed:
                 steps.append(MigrationStep(institution_id, "unchanged", "policy already the same"))
                 continue
+            if current.policy or current.policy_version > 1:
+                steps.append(
+                    MigrationStep(
+                        institution_id,
+                        "kept",
+                        f"its policy is already set in the database (version "
+                        f"{current.policy_version}); to apply the file's section: fieldcase "
+                        f"institution policy {institution_id} --from {path}",
+                    )
+                )
+                continue
+            latest = services.store.policy_versions(institution_id)[-1]
+            if at < latest.at:
+                raise InvalidInput(
+                    f"--at {at.isoformat()} is before {institution_id}'s policy version "
+                    f"{latest.version} ({latest.at.isoformat()}); policy changes are recorded in "
+                    "the order they happen"
+                )
             version = current.policy_version + 1
             changes.append(
                 Change(
@@ -361,9 +392,11 @@ def migrate_config(
                 fields["jurisdiction"],
                 fields["timezone"],
                 fields["currency"],
+                also=new_ids,
             )
         except InvalidInput as exc:
             raise InvalidInput(f"{path}: cannot register {institution_id}: {exc}") from None
+        new_ids.append(draft.id)
         changes.append(
             _registration(
                 services,

@@ -45,9 +45,14 @@ def suggestion(text: str) -> str | None:
 def normalise(text: str, field: str = "jurisdiction") -> str:
     """``text`` as a valid, capitalised jurisdiction code, or :class:`InvalidInput` saying why."""
     code = text.strip().upper()
-    country, _, sub = code.partition("-")
-    if len(country) == 2 and country.isalpha() and _country(country) is not None:
-        if not sub or _subdivision(code) is not None:
+    country, dash, _ = code.partition("-")
+    if (
+        text.strip().isascii()
+        and len(country) == 2
+        and country.isalpha()
+        and _country(country) is not None
+    ):
+        if not dash or _subdivision(code) is not None:
             return code
         raise InvalidInput(
             f"{field}: {text!r}: {country} ({_country(country)}) has no subdivision {code} "

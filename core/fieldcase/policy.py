@@ -128,7 +128,11 @@ BUILTIN: tuple[Setting, ...] = (
     Setting("min_days_past_due", "a whole number of days, 0 or more", whole(0, 36500), 1),
     Setting("min_overdue_amount", 'an amount such as "500.00"', AMOUNT, "0"),
     Setting("max_failed_visits", "a whole number, 1 to 100", whole(1, 100), 3),
-    Setting("penalty_cap", 'a share of the overdue amount such as "0.3"', decimal(Decimal(0))),
+    Setting(
+        "penalty_cap",
+        'a share of the overdue amount from "0" to "10", such as "0.3"',
+        decimal(Decimal(0), Decimal(10)),
+    ),
     Setting("approval_threshold", 'an amount such as "1000.00"', AMOUNT),
     Setting("approval_threshold_share", 'a share of the balance such as "0.10"', SHARE, "0.10"),
     Setting("day_count", "365 or 360", choice_of(360, 365), 365),
@@ -421,6 +425,10 @@ def split_assignment(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise InvalidInput(f"--set {text!r}: write KEY=VALUE, e.g. min_days_past_due=30")
+    if not value.strip():
+        raise InvalidInput(
+            f"--set {text!r} gives no value: write one, or --unset {key.strip()} for the default"
+        )
     return key.strip(), value
 
 
@@ -452,14 +460,22 @@ def read_policy_file(path: Path, institution: str) -> dict[str, Any]:
         if institution not in sections:
             found = ", ".join(sections) or "none"
             raise InvalidInput(
-                f"{path} has no [institutions.{institution}] section{hint(institution, sections)}"
-                f" (it has: {found})"
+                f"{path} has no [institutions.{institution}] section (it has: {found})"
+                + hint(institution, sections)
             )
         section = sections[institution]
         if not isinstance(section, dict):
             raise InvalidInput(f"{path}: institutions.{institution} must be a table")
-        return dict(section)
-    return {k: v for k, v in data.items() if k not in ("plugins", "privacy")}
+        return with_retention(dict(section), data)
+    return with_retention({k: v for k, v in data.items() if k not in ("plugins", "privacy")}, data)
+
+
+def with_retention(section: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The section, with the file's ``[privacy] retention_years`` unless it sets its own."""
+    privacy = data.get("privacy")
+    if isinstance(privacy, Mapping) and "retention_years" in privacy:
+        section.setdefault("retention_years", privacy["retention_years"])
+    return section
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -80,7 +80,10 @@ class Rule:
                 raise InvalidInput(f"rule setting {where} = {value!r} is not a list of names")
             return items
         if isinstance(default, str) and _HH_MM.match(default):
-            return f"{clock(str(value)):%H:%M}"
+            moment = clock(str(value))
+            if moment.second or moment.microsecond:
+                raise InvalidInput(f"rule setting {where} = {value!r} is not a whole minute, HH:MM")
+            return f"{moment:%H:%M}"
         if isinstance(default, int) and not isinstance(default, bool):
             return whole(value, where)
         if isinstance(default, str):
@@ -139,9 +142,11 @@ def whole(value: Any, name: str) -> int:
     """A whole-number rule parameter."""
     try:
         number = int(value)
-    except (TypeError, ValueError):
+        if not isinstance(value, str) and number != value:
+            number = -1  # 2.9 is not a whole number, not 2
+    except (TypeError, ValueError, OverflowError, ArithmeticError):
         number = -1
-    if not 0 <= number <= 36500:
+    if isinstance(value, bool) or not 0 <= number <= 36500:
         raise InvalidInput(f"rule setting {name} = {value!r} is not a whole number up to 36500")
     return number
 

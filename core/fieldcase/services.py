@@ -206,12 +206,15 @@ class Services:
         *,
         case: Case | None = None,
         attempted: dict[str, Any] | None = None,
+        institution: Institution | None = None,
     ) -> None:
         """The claimed time against the real clock: never in the future; old only for supervisors.
 
         A claimed time more than ``future_minutes`` (policy, default 5) past the
         real clock is bad input, and writes nothing; one more than
-        ``backdate_days`` (default 7) before it is refused to field staff.
+        ``backdate_days`` (default 7) before it is refused to field staff (a
+        minute's grace: "now", read when the command started, is not old).
+        The refusal goes on the case's chain, else the institution's.
         """
         if self.clock is None:
             return
@@ -232,13 +235,16 @@ class Services:
                 f"{local_now:%Y-%m-%d %H:%M %z}){meant or ';'} leave --at out to act now"
             )
         days = int(settings.get("backdate_days", 7))
-        if at < now - dt.timedelta(days=days) and not staff.is_supervisor:
+        old = now - dt.timedelta(days=days, minutes=1)
+        if at < old and not staff.is_supervisor:
             error = NotPermitted(
                 f"--at {at:%Y-%m-%d %H:%M %z} is more than {days} days ago; only a "
                 "supervisor may record an action that old (ask one to record it)",
                 "time.backdate",
             )
-            self._refuse(case, staff.id, at, action, error, attempted)
+            self._refuse(
+                case, staff.id, at, action, error, attempted, None if case else institution
+            )
 
     def check_requirements(
         self,
@@ -750,7 +756,9 @@ class Services:
             penalty_rate=parse_rate(penalty_rate),
         )
         attempted = {"institution": institution, "reference": reference}
-        self.check_time(staff, at, registered.policy, "create", attempted=attempted)
+        self.check_time(
+            staff, at, registered.policy, "create", attempted=attempted, institution=registered
+        )
         if not staff.is_supervisor:
             self._refuse(
                 None,
@@ -759,6 +767,7 @@ class Services:
                 "create",
                 NotPermitted("only a supervisor may create cases", "permission.supervisor"),
                 attempted,
+                registered,
             )
         self.check_requirements(registered, None, staff.id, at, "create", attempted)
         self._check_policy(case, "create", ActionContext(at=at, actor=staff.id))

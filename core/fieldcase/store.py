@@ -963,6 +963,21 @@ class _Batch:
 LATEST_MIGRATION = "010_institutions"
 
 
+def has_event(path: Path, event_type: str) -> bool:
+    """Whether the fieldcase database at ``path`` holds an event of ``event_type`` (read-only)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT 1 FROM events WHERE type = ? LIMIT 1", [event_type]
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
+    return row is not None
+
+
 class Connection:
     """The reading and writing the store does, on one sqlite3 connection.
 
@@ -1903,9 +1918,14 @@ class Store:
         self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
     ) -> list[dict[str, Any]]:
         """Refused actions by rule, acting staff member and institution, most first."""
+        # A refusal on an institution's own chain (a policy change, a create) is the institution's.
+        owner = (
+            "coalesce(c.institution, CASE WHEN e.chain LIKE 'institution:%'"
+            f" THEN substr(e.chain, {len('institution:') + 1}) END, '')"
+        )
         where, params = ["e.type = 'refused'"], []
         if institution:
-            where.append("c.institution = ?")
+            where.append(f"{owner} = ?")
             params.append(institution)
         if start is not None:
             where.append("e.at >= ?")
@@ -1915,13 +1935,23 @@ class Store:
             params.append(to_iso(end))
         sql = (
             "SELECT json_extract(r.value, '$.rule') AS rule, e.actor AS staff,"
-            " coalesce(c.institution, '') AS institution, count(*) AS refusals"
+            f" {owner} AS institution, count(*) AS refusals"
             " FROM events e LEFT JOIN cases c ON c.id = e.case_id,"
             " json_each(e.payload, '$.data.reasons') r"
             f" WHERE {' AND '.join(where)}"
             " GROUP BY 1, 2, 3 ORDER BY refusals DESC, rule, staff, institution"
         )
         return list(self.db.query(sql, params))
+
+    def last_policy_version(self, case_id: int, event_types: Sequence[str]) -> int | None:
+        """The policy version of the case's latest event of one of ``event_types``."""
+        marks = ", ".join("?" * len(event_types))
+        row = self.db.execute(
+            f"SELECT policy_version FROM events WHERE case_id = ? AND type IN ({marks})"
+            " ORDER BY id DESC LIMIT 1",
+            [case_id, *event_types],
+        ).fetchone()
+        return None if row is None else row[0]
 
     # -- institutions -------------------------------------------------------------
 
