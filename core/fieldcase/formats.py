@@ -7,6 +7,7 @@ register a name (or claim a suffix) wins: an institution's plugin may replace
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -86,3 +87,24 @@ def exporter_for(pm: pluggy.PluginManager, name: str | None, output: Path | None
     if name not in known:
         raise InvalidInput(f"unknown format {name!r}; formats are {', '.join(sorted(known))}")
     return known[name]
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Numbers, and phone numbers in E.164 form, masked or not: nothing in them can run.
+_INERT = re.compile(r"^-?\d+(\.\d+)?$|^\+\d+\**\d*$")
+
+
+def inert(value: Any) -> Any:
+    """``value`` for a spreadsheet cell: text a spreadsheet would run gets a leading ``'``.
+
+    As OWASP recommends for CSV: a cell starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return is prefixed with a single quote, which
+    spreadsheets show as text and do not evaluate. Numbers (``-5.00``) and
+    phone numbers (``+8613800138000``, ``+86*******8000``) are left as they
+    are. Every exporter whose files open in a spreadsheet should pass its
+    text through this.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _INERT.match(value):
+        return "'" + value
+    return value

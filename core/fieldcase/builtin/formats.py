@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from fieldcase import hookimpl
+from fieldcase.formats import inert
 from fieldcase.importing import read_csv, read_jsonl
 
 
@@ -20,10 +21,11 @@ def register_importers(register: Callable[..., None]) -> None:
 
 
 def write_csv(rows: Iterable[Sequence[Any]], columns: Sequence[str], out: BinaryIO) -> None:
+    """CSV for spreadsheets: text that would run as a formula is quoted (see ``inert``)."""
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
     writer = csv.writer(text)
     writer.writerow(columns)
-    writer.writerows(rows)  # None becomes an empty field
+    writer.writerows([inert(value) for value in row] for row in rows)  # None: an empty field
     text.flush()
     text.detach()
 

@@ -62,14 +62,28 @@ def read_xlsx(path: Path, encoding: str) -> Iterator[SourceRow]:
 
 
 def write_xlsx(rows: Iterable[Sequence[Any]], columns: Sequence[str], out: BinaryIO) -> None:
-    """One sheet, written as it streams (write-only mode keeps memory flat)."""
+    """One sheet, written as it streams (write-only mode keeps memory flat).
+
+    Text is written as text cells, never formulas, whatever it starts with;
+    control characters a workbook cannot hold are shown as U+FFFD.
+    """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("visits")
+
+    def cell(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+        text.data_type = "s"  # openpyxl would take "=..." for a formula
+        return text
+
     sheet.append(list(columns))
     for row in rows:
-        sheet.append(list(row))
+        sheet.append([cell(value) for value in row])
     workbook.save(out)
 
 
