@@ -34,11 +34,23 @@ def copy_of_demo(demo_db: Path, tmp_path: Path) -> Path:
 
 
 def tamper(path: Path, sql: str, params: tuple[object, ...] = ()) -> None:
-    """Edit the log as someone with plain SQL access would: triggers dropped first."""
+    """Edit the log as a careful someone with plain SQL access would.
+
+    The triggers are dropped for the edit and put back after it, so that only
+    the hash chains (and a seal) can tell.
+    """
     conn = sqlite3.connect(path)
+    guards = [
+        row[0]
+        for row in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'events_no_%'"
+        )
+    ]
     conn.execute("DROP TRIGGER events_no_update")
     conn.execute("DROP TRIGGER events_no_delete")
     conn.execute(sql, params)
+    for guard in guards:
+        conn.execute(guard)
     conn.commit()
     conn.close()
 
@@ -100,9 +112,8 @@ def test_edited_event_with_recomputed_hash_breaks_the_next_link(copy_of_demo: Pa
     fixed = event_hash(
         prev, chain, type_, case_id, actor, at, DIGEST_PREFIX + sha, recorded, version
     )
-    tamper_fix.execute("UPDATE events SET hash = ? WHERE id = ?", [fixed, first["id"]])
-    tamper_fix.commit()
     tamper_fix.close()
+    tamper(copy_of_demo, "UPDATE events SET hash = ? WHERE id = ?", (fixed, first["id"]))
     code, output = verify(copy_of_demo)
     assert code == 1
     assert f"event {second['id']} ({second['chain']})" in output
@@ -138,6 +149,33 @@ def test_events_are_append_only(copy_of_demo: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM events WHERE id = 1")
     conn.close()
+
+
+def test_no_payload_can_be_rewritten_without_dropping_the_trigger(copy_of_demo: Path) -> None:
+    # A payload without "redacted" made the trigger's condition NULL, and NULL let it pass.
+    conn = sqlite3.connect(copy_of_demo)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("""UPDATE events SET payload = '{"data":{},"rows":[]}' WHERE id = 1""")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE events SET recorded_at = '2030-01-01T00:00:00Z' WHERE id = 1")
+    conn.close()
+
+
+def test_verify_says_when_the_log_is_no_longer_guarded(copy_of_demo: Path) -> None:
+    conn = sqlite3.connect(copy_of_demo)
+    conn.execute("DROP TRIGGER events_no_delete")
+    conn.commit()
+    conn.close()
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert "trigger events_no_delete is missing" in output
+
+
+def test_verify_names_an_unreadable_event_instead_of_crashing(copy_of_demo: Path) -> None:
+    tamper(copy_of_demo, "UPDATE events SET payload = '{not json' WHERE id = 3")
+    code, output = verify(copy_of_demo)
+    assert code == 1 and "Traceback" not in output
+    assert "event 3" in output
 
 
 def test_every_table_rebuilds_from_the_events(demo_db: Path) -> None:

@@ -189,5 +189,5 @@ def test_demo_replace_deletes_only_a_fieldcase_database(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database")
     result = CliRunner().invoke(cli, ["--db", str(notes), "demo", "--replace", "--cases", "10"])
-    assert result.exit_code == 2 and "not a fieldcase database" in result.output
+    assert result.exit_code == 2 and "was not built by 'fieldcase demo'" in result.output
     assert notes.read_text() == "not a database"

@@ -386,3 +386,32 @@ def m010_institutions(db: Database) -> None:
         " AND json_extract(new.payload, '$.redacted') = 1)"
         " BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
     )
+
+
+@migrations(name="011_append_only")
+def m011_append_only(db: Database) -> None:
+    # A payload without "redacted" made the condition NULL, and a NULL WHEN
+    # lets the update through: only a purge's redaction may rewrite a payload.
+    db.execute("DROP TRIGGER IF EXISTS events_no_update")
+    same = " AND ".join(
+        f"new.{c} IS old.{c}"
+        for c in (
+            "id",
+            "case_id",
+            "chain",
+            "type",
+            "actor",
+            "at",
+            "prev_hash",
+            "hash",
+            "recorded_at",
+            "policy_version",
+        )
+    )
+    db.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events WHEN NOT coalesce("
+        f"{same} AND old.payload_sha256 IS NOT NULL"
+        " AND new.payload_sha256 IS old.payload_sha256"
+        " AND json_valid(new.payload) AND json_extract(new.payload, '$.redacted') IS 1, 0)"
+        " BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )

@@ -152,6 +152,9 @@ def event_hash(
 #: were made before ``today``: "not kept" is then ``met_at IS NULL`` whatever ``at``.
 BROKEN = "p.met_at IS NULL AND p.due < {today}"
 
+#: The triggers that refuse edits and deletions of events.
+GUARDS = ("events_no_update", "events_no_delete")
+
 #: Events since migration 008 hash this and the payload's SHA-256, not the payload.
 DIGEST_PREFIX = "sha256:"
 
@@ -960,7 +963,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "010_institutions"
+LATEST_MIGRATION = "011_append_only"
 
 
 def has_event(path: Path, event_type: str) -> bool:
@@ -1186,6 +1189,14 @@ class Store:
             copy.execute("PRAGMA journal_mode=DELETE")
         finally:
             copy.close()
+
+    def missing_guards(self) -> list[str]:
+        """The triggers that keep the log append-only, if any is gone."""
+        present = {
+            row[0]
+            for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+        return [name for name in GUARDS if name not in present]
 
     def integrity(self) -> str:
         """SQLite's own check of the file: ``'ok'`` or what is wrong."""
