@@ -382,7 +382,7 @@ def test_backdating_past_the_limit_needs_a_supervisor(
     assert last["type"] == "refused" and last["recorded_at"] == "2026-12-05T04:00:00Z"
     assert call(office, *old, as_="chen.wei").exit_code == 0
     # The institution may allow more: a policy key, set by a supervisor.
-    set_policy(office, "hx-consumer", "backdate_days=30", at="2026-12-05T11:00+08:00")
+    set_policy(office, "hx-consumer", "backdate_days=30", at="2026-12-05T12:00+08:00")
     assert call(office, "--at", "2026-11-24T11:00+08:00").exit_code == 0
 
 
@@ -639,3 +639,192 @@ def test_a_jurisdiction_with_a_dangling_dash_or_lookalike_letters_is_refused(off
     for code in ("CN-", "ın"):
         result = office(*create_args("L-7", jurisdiction=code), *AT, as_="chen.wei")
         assert result.exit_code == 2, (code, result.output)
+
+
+# -- what a review of all this found ----------------------------------------------------------
+
+
+def test_approving_one_offer_does_not_revive_the_others_after_a_policy_change(
+    office: Run,
+) -> None:
+    to_feedback(office)
+    set_policy(office, "hx-consumer", "approval_threshold=100", at="2026-11-25T10:40+08:00")
+    standing = offers(office)
+    assert standing["settlement"]["status"] == "needs-approval"
+    set_policy(
+        office, "hx-consumer", "offers.settlement_discount=0.01", at="2026-11-25T11:01+08:00"
+    )
+    approved = office(
+        "review",
+        "offer",
+        "1",
+        "settlement",
+        "--approve",
+        "--at",
+        "2026-11-25T11:02+08:00",
+        as_="chen.wei",
+    )
+    assert approved.exit_code == 1 and "(rule offer.policy_changed)" in approved.stderr
+    taken = office("accept", "1", "installment-3", "--at", "2026-11-25T11:03+08:00", as_="li.na")
+    assert taken.exit_code == 1 and "(rule offer.policy_changed)" in taken.stderr
+
+
+def test_a_policy_change_cannot_be_backdated(office: Run, real_clock: Any, db_path: Path) -> None:
+    real_clock("2026-11-23T04:00Z")
+    before = snapshot(db_path)
+    result = office(
+        "institution",
+        "policy",
+        "hx-consumer",
+        "--set",
+        "max_failed_visits=2",
+        "--at",
+        "2026-11-23T11:00+08:00",
+        as_="chen.wei",
+    )
+    assert result.exit_code == 2 and "takes effect when it is recorded" in result.stderr
+    assert snapshot(db_path) == before
+    assert (
+        office(
+            "institution", "policy", "hx-consumer", "--set", "max_failed_visits=2", as_="chen.wei"
+        ).exit_code
+        == 0
+    )
+
+
+def test_a_policy_version_put_on_an_older_event_is_found(db_path: Path, run: Run) -> None:
+    import datetime as dt
+
+    from fieldcase.model import Staff
+    from fieldcase.store import Store
+
+    assert run("init").exit_code == 0
+    store = Store(db_path)
+    store.commit(
+        "staff_added",
+        actor=None,
+        at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        records=[Staff("sup", "Sup", "supervisor")],
+    )
+    store.close()
+    conn = sqlite3.connect(db_path)
+    # An event as written before migration 010: no recorded_at, no version.
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("UPDATE events SET recorded_at = NULL")
+    conn.commit()
+    conn.close()
+    # (the hash no longer matches; what matters is the version check before it)
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE events SET policy_version = 7")
+    conn.commit()
+    conn.close()
+    result = run("audit", "verify")
+    assert result.exit_code == 1
+    assert "policy version it was not written with" in result.stderr
+
+
+def test_refusals_of_an_institutions_import_are_on_its_chain(
+    office: Run, tmp_path: Path, db_path: Path
+) -> None:
+    (tmp_path / "cases.csv").write_text("reference,borrower_name,principal,overdue_amount\n")
+    refused = office("import", "cases.csv", "--institution", "hx-consumer", *AT, as_="li.na")
+    assert refused.exit_code == 1
+    last = events(db_path)[-1]
+    assert (last["type"], last["chain"], last["policy_version"]) == (
+        "refused",
+        "institution:hx-consumer",
+        1,
+    )
+
+
+def test_concurrent_policy_changes_lose_nothing_and_crash_nothing(
+    office: Run, db_path: Path
+) -> None:
+    import datetime as dt
+
+    from fieldcase.errors import StaleCase
+    from fieldcase.plugins import manager
+    from fieldcase.services import Services
+    from fieldcase.store import Store
+
+    at = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    first, second = (Services(Store(db_path), manager(), clock=None) for _ in range(2))
+    # Both read version 1; the first writes version 2, the second must not.
+    first.store.get_institution("hx-consumer")
+    second_reads = second.store.get_institution
+
+    def read_then_lose_the_race(institution: str) -> Any:
+        stale = second_reads(institution)  # version 1, as read...
+        first.set_policy(
+            "hx-consumer", actor="chen.wei", at=at, assignments=["max_failed_visits=2"]
+        )  # ...before another supervisor writes version 2
+        return stale
+
+    second.store.get_institution = read_then_lose_the_race  # type: ignore[method-assign]
+    with pytest.raises(StaleCase, match="changed by someone else meanwhile"):
+        second.set_policy(
+            "hx-consumer", actor="chen.wei", at=at, assignments=["max_failed_visits=4"]
+        )
+    shown = json.loads(office("institution", "show", "hx-consumer", "--json").stdout)
+    assert shown["policy"] == {"max_failed_visits": 2} and shown["policy_version"] == 2
+
+
+def test_an_id_older_cases_carry_can_be_registered_as_it_is(db_path: Path, run: Run) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from fieldcase.model import Borrower, Case, Staff
+    from fieldcase.store import Store
+
+    assert run("init").exit_code == 0
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    store = Store(db_path)
+    store.commit("staff_added", actor=None, at=t0, records=[Staff("sup", "Sup", "supervisor")])
+    old = Case(
+        institution="华夏 消费",
+        reference="R-1",
+        borrower=Borrower(name="A", timezone="Asia/Shanghai"),
+        currency="CNY",
+        principal=Decimal(1000),
+        overdue_amount=Decimal(100),
+        overdue_since=dt.date(2026, 9, 1),
+        referred_at=t0,
+        jurisdiction="CN",
+    )
+    store.commit("case_created", actor="sup", at=t0, records=[old])
+    store.close()
+    refused = run("assign", "1", "--to", "sup", *AT, as_="sup")
+    assert "institution add '华夏 消费' ..." in refused.stderr
+    added = run(
+        "institution",
+        "add",
+        "华夏 消费",
+        "--name",
+        "华夏",
+        "--jurisdiction",
+        "CN",
+        "--timezone",
+        "Asia/Shanghai",
+        "--currency",
+        "CNY",
+        *AT,
+        as_="sup",
+    )
+    assert added.exit_code == 0, added.output
+    assert run("assign", "1", "--to", "sup", *AT, as_="sup").exit_code == 0
+    fresh = run(
+        "institution",
+        "add",
+        "新 银行",
+        "--name",
+        "x",
+        "--jurisdiction",
+        "CN",
+        "--timezone",
+        "Asia/Shanghai",
+        "--currency",
+        "CNY",
+        *AT,
+        as_="sup",
+    )
+    assert fresh.exit_code == 2 and "must be 1-64 letters" in fresh.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -17,6 +17,7 @@ from .errors import InvalidInput, InvalidTransition, NotPermitted
 from .lifecycle import Stage
 from .model import ActionContext, Case, Offer, Payment, Promise
 from .money import MINOR_UNITS, format_money, parse_amount, round_money
+from .policy import default
 from .repayment import (
     Balance,
     PromiseStatus,
@@ -67,7 +68,7 @@ def balance_with(
         at,
         penalty_cap=None if cap is None else Decimal(str(cap)),
         rate_cap=None if rate_cap is None else Decimal(str(rate_cap)),
-        day_count=int(settings.get("day_count", 365)),
+        day_count=int(settings.get("day_count", default("day_count"))),
     )
 
 
@@ -124,7 +125,9 @@ def _approval_threshold(services: Services, case: Case, balance: Balance) -> Dec
     settings = services.settings(case)
     if "approval_threshold" in settings:
         return Decimal(str(settings["approval_threshold"]))
-    share = Decimal(str(settings.get("approval_threshold_share", "0.10")))
+    share = Decimal(
+        str(settings.get("approval_threshold_share", default("approval_threshold_share")))
+    )
     return round_money(balance.total * share, case.currency)
 
 
@@ -153,6 +156,9 @@ def present_offers(
     assert case.id is not None
     current = active_arrangement(services, case, at)
     if current is not None:
+        attempted = {"arrangement": current.code}
+        # Time, permission, stage and policy first: the refusal is judged like any other.
+        services._guard(case, staff, "present_offer", at, attempted=attempted)
         services._refuse(
             case,
             staff.id,
@@ -163,14 +169,14 @@ def present_offers(
                 f"{current.accepted_at:%Y-%m-%d}); see fieldcase balance {case.id}",
                 "offer.arrangement_exists",
             ),
-            {"arrangement": current.code},
+            attempted,
         )
     balance = balance_of(services, case, at)
     visits = services.store.visits(case.id, case.currency)
     found: dict[str, Offer] = {}
     for batch in reversed(
         services.pm.hook.repayment_offers(
-            case=case,
+            case=services.judged(case),
             visit=visits[-1] if visits else None,
             balance=balance,
             at=at,
@@ -197,15 +203,15 @@ def present_offers(
         )
         for offer in found.values()
     ]
-    attempted = {"offers": [o.code for o in offers], "balance": str(balance.total)}
-    services._guard(case, staff, "present_offer", at, attempted=attempted)
+    presented: dict[str, Any] = {"offers": [o.code for o in offers], "balance": str(balance.total)}
+    services._guard(case, staff, "present_offer", at, attempted=presented)
     superseded = [
         attrs.evolve(o, status="superseded")
         for o in services.store.offers(case.id)
         if o.status in OPEN_OFFER
     ]
     _, saved = services._save(
-        "offers_presented", case, staff.id, at, [*superseded, *offers], attempted
+        "offers_presented", case, staff.id, at, [*superseded, *offers], presented
     )
     return balance, [o for o in saved if isinstance(o, Offer) and o.status != "superseded"]
 
@@ -219,6 +225,20 @@ def _find_offer(services: Services, case: Case, code: str) -> Offer:
     codes = sorted({o.code for o in offers if o.status in OPEN_OFFER})
     hint = f"offers now standing: {', '.join(codes)}" if codes else "present offers first"
     raise InvalidInput(f"case {case.id} has no offer {code!r}; {hint} (fieldcase offers)")
+
+
+def _worked_out_under_another_policy(services: Services, case: Case, offer: Offer) -> str | None:
+    """Why ``offer`` no longer stands: the policy changed since offers were presented."""
+    assert case.id is not None
+    presented = services.store.last_policy_version(case.id, ("offers_presented",))
+    now = services.policy_version(case)
+    if presented is None or presented == now:
+        return None
+    # Its terms, and whether it needed approval, were decided under that version.
+    return (
+        f"offer {offer.code} was worked out under {case.institution} policy v{presented}, "
+        f"and the policy is now v{now}; present offers again (fieldcase offers {case.id})"
+    )
 
 
 def review_offer(
@@ -238,6 +258,16 @@ def review_offer(
         context=context,
         supervisor_only="review an offer",
     )
+    stale = _worked_out_under_another_policy(services, case, offer)
+    if stale is not None:
+        services._refuse(
+            case,
+            staff.id,
+            at,
+            "review_offer",
+            InvalidTransition(stale, "offer.policy_changed"),
+            attempted,
+        )
     if offer.status != "needs-approval":
         services._refuse(
             case,
@@ -303,18 +333,8 @@ def accept_offer(
     elif offer.expires is not None and _today(case, at) > offer.expires:
         refusal = f"offer {offer.code} expired on {offer.expires}; present offers again"
         rule = "offer.expired"
-    elif (
-        judged_under := services.store.last_policy_version(
-            case.id, ("offers_presented", "offer_approved")
-        )
-    ) not in (None, services.policy_version(case)):
-        # Its terms and whether it needed approval were decided under that version.
-        refusal = (
-            f"offer {offer.code} was worked out under {case.institution} policy v{judged_under}, "
-            f"and the policy is now v{services.policy_version(case)}; present offers again "
-            f"(fieldcase offers {case.id})"
-        )
-        rule = "offer.policy_changed"
+    elif (stale := _worked_out_under_another_policy(services, case, offer)) is not None:
+        refusal, rule = stale, "offer.policy_changed"
     if refusal:
         services._refuse(
             case, staff.id, at, "accept_offer", InvalidTransition(refusal, rule), attempted

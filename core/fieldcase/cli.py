@@ -230,11 +230,11 @@ def cli(ctx: click.Context, db: str, actor: str | None, config: str | None) -> N
         fieldcase --db demo.db demo
         fieldcase --db demo.db --as li.na cases --staff li.na
     """
-    if config is not None:
+    if config is not None and ctx.invoked_subcommand != "institution":
         raise click.UsageError(
             "--config (FIELDCASE_CONFIG) is gone: institution policy lives in the database, "
             f"the same for everyone. Move {config} there once with 'fieldcase --as SUPERVISOR "
-            f"institution migrate {config}' (docs/institutions.md)",
+            f"institution migrate {config}' (docs/institutions.md), then unset FIELDCASE_CONFIG",
             ctx,
         )
     ctx.obj = App(db, actor)
@@ -514,6 +514,7 @@ def institution_policy(
         fieldcase --as chen.wei institution policy hx-consumer --unset rules.cn.hours.start
         fieldcase --as chen.wei institution policy hx-consumer --from hx-policy.toml
     """
+    app.migrating_config = policy_file is not None and policy_file.name == "fieldcase.toml"
     found, changed = app.services.set_policy(
         institution_id,
         actor=app.need_actor(),

@@ -23,6 +23,7 @@ from .model import Institution, PolicyVersion, Staff
 from .money import exponent
 from .policy import (
     changes_between,
+    default,
     flatten,
     parse_assignments,
     read_policy_file,
@@ -89,7 +90,11 @@ def check_fields(
     from .jurisdictions import check_timezone, normalise
 
     institution_id = institution_id.strip()
-    if not _ID.match(institution_id):
+    # Ids cases already carry (from before ids were checked) may be registered as they are.
+    if (
+        not _ID.match(institution_id)
+        and institution_id not in services.store.institutions_of_cases()
+    ):
         raise InvalidInput(
             f"institution id {institution_id!r} must be 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (e.g. hx-consumer)"
@@ -189,14 +194,14 @@ def _new_policy(
     for path, value in parse_assignments(schema, assignments):
         set_path(policy, path, value)
     for key in unset:
-        path = _unset_path(schema, key)
+        path = _unset_path(key)
         if not unset_path(policy, path):
             set_keys = ", ".join(flatten(policy)) or "none"
             raise InvalidInput(f"--unset {key}: the policy does not set it (it sets: {set_keys})")
     return policy
 
 
-def _unset_path(schema: Schema, key: str) -> tuple[str, ...]:
+def _unset_path(key: str) -> tuple[str, ...]:
     key = key.strip()
     if key.startswith("rules."):
         rule_id, _, param = key.removeprefix("rules.").rpartition(".")
@@ -204,6 +209,31 @@ def _unset_path(schema: Schema, key: str) -> tuple[str, ...]:
     if key.startswith("offers."):
         return ("offers", key.removeprefix("offers."))
     return (key,)
+
+
+def _check_in_order(services: Services, institution: Institution, at: dt.datetime) -> None:
+    """A policy change takes effect when it is recorded: not before the last one, nor backdated.
+
+    Events already recorded were judged by the version then in force; a change
+    dated before now would make ``institution show --at`` name a version that
+    judged none of them.
+    """
+    latest = services.store.policy_versions(institution.id)[-1]
+    if at < latest.at:
+        raise InvalidInput(
+            f"--at {at.isoformat()} is before {institution.id}'s policy version "
+            f"{latest.version} ({latest.at.isoformat()}); policy changes are recorded in the "
+            "order they happen"
+        )
+    now = services.recorded_at()
+    grace = dt.timedelta(
+        minutes=int(institution.policy.get("future_minutes", default("future_minutes")))
+    )
+    if now is not None and at < now - grace:
+        raise InvalidInput(
+            f"--at {at.isoformat()} is in the past: a policy change takes effect when it is "
+            "recorded; leave --at out"
+        )
 
 
 def json_copy(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -231,12 +261,7 @@ def set_policy(
         raise InvalidInput("say what to change: --set KEY=VALUE, --unset KEY or --from FILE.toml")
     current = services.store.get_institution(institution_id)
     staff = _supervisor(services, actor, at, "change_policy", current.id)
-    latest = services.store.policy_versions(current.id)[-1]
-    if at < latest.at:
-        raise InvalidInput(
-            f"--at {at.isoformat()} is before version {latest.version} of the policy "
-            f"({latest.at.isoformat()}); policy changes are recorded in the order they happen"
-        )
+    _check_in_order(services, current, at)
     schema = services.policy_schema()
     policy = _new_policy(schema, current.policy, policy_file, current.id, assignments, unset)
     changed = changes_between(current.policy, policy)
@@ -343,13 +368,7 @@ def migrate_config(
                     )
                 )
                 continue
-            latest = services.store.policy_versions(institution_id)[-1]
-            if at < latest.at:
-                raise InvalidInput(
-                    f"--at {at.isoformat()} is before {institution_id}'s policy version "
-                    f"{latest.version} ({latest.at.isoformat()}); policy changes are recorded in "
-                    "the order they happen"
-                )
+            _check_in_order(services, current, at)
             version = current.policy_version + 1
             changes.append(
                 Change(

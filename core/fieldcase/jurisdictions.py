@@ -65,13 +65,6 @@ def normalise(text: str, field: str = "jurisdiction") -> str:
     )
 
 
-def is_valid(text: str) -> bool:
-    try:
-        return normalise(text) == text
-    except InvalidInput:
-        return False
-
-
 def check_timezone(name: str) -> str:
     """``name`` if it is an IANA time zone, else InvalidInput saying what to give."""
     try:

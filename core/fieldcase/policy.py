@@ -301,7 +301,14 @@ class Schema:
                 f"rule {rule_id} has no parameter {param!r} (its parameters: {params})"
                 + hint(param, rule.params)
             )
-        return ("rules", rule_id, param), rule.parse_param(param, value)
+        stored = rule.parse_param(param, value)
+        try:
+            json.dumps(stored)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                f"rule setting {rule_id} {param} = {value!r} cannot be stored"
+            ) from None
+        return ("rules", rule_id, param), stored
 
     # -- whole policies ------------------------------------------------------------
 
@@ -348,24 +355,6 @@ class Schema:
         if unknown and not problems:
             problems.append(f"the rule pack of {', '.join(unknown)}")
         return problems
-
-    def effective(self, policy: Mapping[str, Any]) -> dict[str, Any]:
-        """The policy with every default filled in: what the rules will read."""
-        full: dict[str, Any] = {key: setting.default for key, setting in self.settings.items()}
-        full["rule_packs"] = []
-        full.update({k: v for k, v in policy.items() if k not in TABLES})
-        full["offers"] = {
-            **{key: setting.default for key, setting in self.offers.items()},
-            **policy.get("offers", {}),
-        }
-        full["rules"] = {}
-        for pack in full["rule_packs"]:
-            if pack in self.packs:
-                for rule in self.packs[pack].rules:
-                    params = {**rule.params, **policy.get("rules", {}).get(rule.id, {})}
-                    if params:
-                        full["rules"][rule.id] = params
-        return {k: v for k, v in full.items() if v is not None}
 
 
 def _checked(setting: Setting, key: str, value: Any) -> Any:

@@ -19,6 +19,7 @@ import attrs
 from .errors import NotPermitted
 from .model import Borrower, Case
 from .money import add_months
+from .policy import default
 from .privacy import mask_event_data
 from .store import Change, canonical_json
 
@@ -112,13 +113,21 @@ def purge(
     kept: dict[str, int] = {}
     cutoffs: dict[str, dt.datetime] = {}
     for registered in store.list_institutions():
-        kept[registered.id] = max(int(registered.policy.get("retention_years", 5)), years or 0)
+        kept[registered.id] = max(
+            int(registered.policy.get("retention_years", default("retention_years"))), years or 0
+        )
         cutoffs[registered.id] = retention_cutoff(at, kept[registered.id])
     candidates = [
         (case_id, institution)
         for institution, cutoff in cutoffs.items()
         for case_id in store.purgeable(cutoff, institution)
     ]
+    for institution in sorted(set(store.institutions_of_cases()) - set(cutoffs)):
+        cutoff = retention_cutoff(at, max(default("retention_years"), years or 0))
+        skipped += [
+            (case_id, f"its institution {institution} is not registered; no policy says how long")
+            for case_id in store.purgeable(cutoff, institution)
+        ]
     for case_id, institution in sorted(candidates):
         events = store.case_events(case_id)
         if any(sha is None for _, _, sha in events):

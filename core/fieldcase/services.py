@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeVar
 
 import attrs
@@ -22,6 +24,7 @@ import pluggy
 from . import lifecycle
 from .errors import (
     FieldcaseError,
+    InstitutionNotFound,
     InvalidInput,
     InvalidTransition,
     NotPermitted,
@@ -50,6 +53,7 @@ from .model import (
 )
 from .money import exponent, parse_amount, parse_rate
 from .plugins import overdue_reasons
+from .policy import Schema, default
 from .store import SYSTEM_CHAIN, AuditProblem, Change, Record, Store, WorklistFilter
 
 if TYPE_CHECKING:
@@ -156,16 +160,14 @@ class Services:
         return self._institutions[institution_id]
 
     def institution_of(self, case: Case) -> Institution:
-        from .errors import InstitutionNotFound
-
         try:
             return self.institution(case.institution)
-        except InstitutionNotFound as exc:
+        except InstitutionNotFound:
             raise InstitutionNotFound(
                 f"case {case.id}'s institution {case.institution!r} is not registered, so no "
                 f"policy judges its actions; a supervisor registers it with 'fieldcase "
-                f"institution add {case.institution} ...' or 'fieldcase institution migrate' "
-                f"({exc})"
+                f"institution add {shlex.quote(case.institution)} ...' or 'fieldcase institution "
+                "migrate'"
             ) from None
 
     def judged(self, case: Case) -> Case:
@@ -177,8 +179,6 @@ class Services:
 
     def settings(self, case: Case) -> Mapping[str, Any]:
         """The policy in force for the case's institution: what hooks get as ``settings``."""
-        from types import MappingProxyType
-
         return MappingProxyType(self.institution_of(case).policy)
 
     def policy_version(self, case: Case | None) -> int | None:
@@ -191,7 +191,7 @@ class Services:
         """The real time now, for an event; None without a clock (the claimed time stands)."""
         return None if self.clock is None else self.clock()
 
-    def policy_schema(self) -> Any:
+    def policy_schema(self) -> Schema:
         """Every policy key and rule pack the loaded plugins know (:class:`.policy.Schema`)."""
         from .policy import schema
 
@@ -219,7 +219,7 @@ class Services:
         if self.clock is None:
             return
         now = self.clock()
-        ahead = dt.timedelta(minutes=int(settings.get("future_minutes", 5)))
+        ahead = dt.timedelta(minutes=int(settings.get("future_minutes", default("future_minutes"))))
         zone = at.tzinfo
         if at > now + ahead:
             local_now = now.astimezone(zone)
@@ -234,7 +234,7 @@ class Services:
                 f"--at {at:%Y-%m-%d %H:%M %z} is in the future (it is now "
                 f"{local_now:%Y-%m-%d %H:%M %z}){meant or ';'} leave --at out to act now"
             )
-        days = int(settings.get("backdate_days", 7))
+        days = int(settings.get("backdate_days", default("backdate_days")))
         old = now - dt.timedelta(days=days, minutes=1)
         if at < old and not staff.is_supervisor:
             error = NotPermitted(
@@ -256,17 +256,26 @@ class Services:
         attempted: dict[str, Any] | None = None,
     ) -> None:
         """Refuse while a pack or plugin the policy names is not loaded: its rules would not run."""
-        missing = self.policy_schema().missing(institution.policy)
+        missing = self.unloaded(institution)
         if missing:
             error = NotPermitted(
-                f"{institution.id} policy v{institution.policy_version} needs "
-                f"{', '.join(missing)}, which is not loaded here (is it installed? is it left "
-                "out by FIELDCASE_LOAD_PLUGINS?); see 'fieldcase plugins'",
+                f"{missing} (is it installed? is it left out by FIELDCASE_LOAD_PLUGINS?); "
+                "see 'fieldcase plugins'",
                 "policy.plugins",
             )
             if case is None:
-                self.refuse_unscoped(staff or "", at, action, error, attempted)
+                self.refuse_unscoped(staff or "", at, action, error, attempted, institution)
             self._refuse(case, staff, at, action, error, attempted)
+
+    def unloaded(self, institution: Institution) -> str | None:
+        """What the institution's policy needs that is not loaded here, said for people."""
+        missing = self.policy_schema().missing(institution.policy)
+        if not missing:
+            return None
+        return (
+            f"{institution.id} policy v{institution.policy_version} needs {', '.join(missing)}, "
+            "which is not loaded here"
+        )
 
     def reasons(self) -> dict[str, Reason]:
         """The overdue-reason taxonomy: defaults plus every plugin's codes."""
@@ -296,6 +305,9 @@ class Services:
     ) -> NoReturn:
         from .store import institution_chain
 
+        if institution is None and case is not None and case.id is None:
+            # A case not yet created (create): its refusal is its institution's.
+            institution = self._institutions.get(case.institution)
         event = self.store.record_refusal(
             case_id=case.id if case else None,
             actor=actor,
@@ -333,16 +345,16 @@ class Services:
         """``check_action`` for an action on no single case (``case`` is None)."""
         context = ActionContext(at=at, actor=actor, extra=dict(attempted))
         settings: Mapping[str, Any] = {}
-        if institution:
-            registered = self.institution(institution)
+        registered = self.institution(institution) if institution else None
+        if registered is not None:
             self.check_requirements(registered, None, actor, at, action, attempted)
-            settings = registered.policy
+            settings = MappingProxyType(registered.policy)
         decisions = flatten_decisions(
             self.pm.hook.check_action(case=None, action=action, context=context, settings=settings)
         )
         denials = [d for d in decisions if not d.allowed]
         if denials:
-            self.refuse_unscoped(actor, at, action, PolicyDenied(denials), attempted)
+            self.refuse_unscoped(actor, at, action, PolicyDenied(denials), attempted, registered)
 
     def exporter_for(self, name: str | None, output: Path | None) -> Exporter:
         """The export format: named, or told by the output file's suffix, or csv."""
@@ -941,8 +953,6 @@ class Services:
 
     def _settings_if_registered(self, case: Case) -> Mapping[str, Any]:
         """For reading only: an unregistered institution's cases are listed, judged by nothing."""
-        from .errors import InstitutionNotFound
-
         try:
             return self.settings(case)
         except InstitutionNotFound:
@@ -1094,7 +1104,7 @@ class Services:
         items: dict[str, ChecklistItem] = {}
         # pluggy calls the last-registered plugin first; defaults should lead the list.
         for batch in reversed(
-            self.pm.hook.visit_checklist(case=case, settings=self.settings(case))
+            self.pm.hook.visit_checklist(case=self.judged(case), settings=self.settings(case))
         ):
             for item in batch or []:
                 items.setdefault(item.code, item)
@@ -1296,7 +1306,9 @@ class Services:
         )
         assert visit is not None  # the interview stage is reached only with a planned visit
         if met == "nobody":
-            limit = self.pm.hook.max_failed_visits(case=case, settings=self.settings(case))
+            limit = self.pm.hook.max_failed_visits(
+                case=self.judged(case), settings=self.settings(case)
+            )
             failed = case.failed_visits + 1
             escalated = limit is not None and failed >= int(limit)
             case = attrs.evolve(
@@ -1611,18 +1623,9 @@ class Services:
             "settings": self.settings(case),
         }
         verdicts: list[tuple[str, Decision]] = []
-        missing = self.policy_schema().missing(institution.policy)
+        missing = self.unloaded(institution)
         if missing:
-            verdicts.append(
-                (
-                    "fieldcase",
-                    Decision.deny(
-                        "policy.plugins",
-                        f"{institution.id} policy v{institution.policy_version} needs "
-                        f"{', '.join(missing)}, which is not loaded here",
-                    ),
-                )
-            )
+            verdicts.append(("fieldcase", Decision.deny("policy.plugins", missing)))
         for impl in reversed(self.pm.hook.check_action.get_hookimpls()):
             result = impl.function(*(kwargs[name] for name in impl.argnames))
             for decision in flatten_decisions([result]):

@@ -1164,7 +1164,16 @@ class Store:
         with self.transaction():
             batch = _Batch(self)
             results = [batch.add(change) for change in changes]
-            batch.flush()
+            try:
+                batch.flush()
+            except sqlite3.IntegrityError as exc:
+                if "policy_versions" not in str(exc) and "institutions.id" not in str(exc):
+                    raise
+                raise StaleCase(
+                    "the institution was registered or its policy changed by someone else "
+                    "meanwhile; nothing was written: show it again (fieldcase institution "
+                    "show) and retry"
+                ) from None
             if redactions:
                 self.db.conn.executemany(
                     "UPDATE events SET payload = ? WHERE id = ?",
@@ -1367,6 +1376,11 @@ class Store:
                         event_id, chain, "its contents do not match its hash: it was edited"
                     )
                 payload = DIGEST_PREFIX + sha
+            if recorded_at is None and policy_version is not None:
+                # Events before migration 010 have neither: a version set later is forged.
+                return checked, AuditProblem(
+                    event_id, chain, "it carries a policy version it was not written with"
+                )
             expected_prev = heads.get(chain, GENESIS)
             if prev_hash != expected_prev:
                 return checked, AuditProblem(

@@ -201,6 +201,7 @@ def import_cases(
         registered.policy,
         "import",
         attempted={"file": path.name, "institution": institution},
+        institution=registered,
     )
     if not staff.is_supervisor:
         services.refuse_unscoped(
@@ -209,6 +210,7 @@ def import_cases(
             "import",
             NotPermitted("only a supervisor may import case files", "permission.supervisor"),
             {"file": path.name, "institution": institution},
+            registered,
         )
     services.check_unscoped(
         "import", staff.id, at, institution, {"file": path.name, "institution": institution}
@@ -523,8 +525,10 @@ def export_visits(
         "masked": not unmasked,
         **{k: _printable(v) for k, v in attrs.asdict(filters).items() if v is not None},
     }
-    policy = services.institution(filters.institution).policy if filters.institution else {}
-    services.check_time(staff, at, policy, "export", attempted=attempted)
+    # An export of one institution's visits is judged, and refused, as that institution's.
+    registered = services.institution(filters.institution) if filters.institution else None
+    policy = registered.policy if registered else {}
+    services.check_time(staff, at, policy, "export", attempted=attempted, institution=registered)
     if unmasked and not staff.is_supervisor:
         services.refuse_unscoped(
             staff.id,
@@ -535,6 +539,7 @@ def export_visits(
                 "permission.unmasked",
             ),
             attempted,
+            registered,
         )
     if not staff.is_supervisor:
         if filters.staff not in (None, staff.id):
@@ -547,6 +552,7 @@ def export_visits(
                     "permission.export_staff",
                 ),
                 attempted,
+                registered,
             )
         filters = attrs.evolve(filters, staff=staff.id)
     services.check_unscoped("export", staff.id, at, filters.institution, attempted)
