@@ -205,7 +205,9 @@ def test_refused_action_writes_only_its_refusal(
     assert "refused" in office("history", "1").output
 
 
-def test_create_by_field_staff_is_refused_in_the_system_chain(office: Run, db_path: Path) -> None:
+def test_create_by_field_staff_is_refused_on_its_institutions_chain(
+    office: Run, db_path: Path
+) -> None:
     before = snapshot(db_path)
     result = office(*create_args("L-9"), *AT, as_="li.na")
     assert result.exit_code == 1
@@ -213,7 +215,7 @@ def test_create_by_field_staff_is_refused_in_the_system_chain(office: Run, db_pa
     after = snapshot(db_path)
     assert after["cases"] == before["cases"]
     (new,) = after["events"][len(before["events"]) :]
-    assert new[2] == "system" and new[3] == "refused"
+    assert new[2] == "institution:hx-consumer" and new[3] == "refused"
 
 
 USAGE_ERRORS = [
