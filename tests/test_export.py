@@ -84,10 +84,39 @@ def test_every_export_is_an_event(visited: Run, db_path: Path) -> None:
     exports = [e for e in events(db_path) if e["type"] == "export"]
     assert [e["actor"] for e in exports] == ["li.na", "chen.wei"]
     data = [json.loads(e["payload"])["data"] for e in exports]
-    assert [(d["rows"], d["masked"], d["format"]) for d in data] == [
-        (1, True, "csv"),
-        (1, False, "csv"),
+    assert [(d["masked"], d["format"]) for d in data] == [(True, "csv"), (False, "csv")]
+    done = [
+        json.loads(e["payload"])["data"] for e in events(db_path) if e["type"] == "export_completed"
     ]
+    assert [(d["export"], d["rows"]) for d in done] == [(e["id"], 1) for e in exports]
+
+
+def test_an_export_is_on_the_record_before_any_row_leaves(visited: Run, db_path: Path) -> None:
+    """An unmasked export cut short (a closed pipe) still left its event."""
+    from fieldcase import hookimpl
+    from fieldcase.plugins import manager
+
+    class Cut:
+        @hookimpl
+        def register_exporters(self, register: Any) -> None:
+            def write(rows: Any, columns: Any, out: Any) -> None:
+                for row in rows:
+                    out.write(repr(row).encode())
+                    raise BrokenPipeError("the reader went away")
+
+            register("cut", write, suffix=".cut")
+
+    before = len(events(db_path))
+    manager().register(Cut(), name="cut")
+    try:
+        with pytest.raises(BrokenPipeError):
+            visited("export", "visits", "--format", "cut", "--unmasked", *LATE, as_="chen.wei")
+    finally:
+        manager().unregister(name="cut")
+    written = events(db_path)[before:]
+    assert [e["type"] for e in written] == ["export"]
+    data = json.loads(written[0]["payload"])["data"]
+    assert (data["format"], data["masked"]) == ("cut", False)
 
 
 def test_incremental_feed_with_the_cursor(visited: Run) -> None:
@@ -155,7 +184,8 @@ def test_export_reads_one_snapshot(visited: Run, db_path: Path) -> None:
     last = conn.execute("SELECT max(id) FROM events").fetchone()[0]
     conn.close()
     result = visited("export", "visits", *LATE, as_="chen.wei")
-    assert f"--after-event {last}" in result.stderr
+    # The export's own event, recorded before the rows are read, is the last it saw.
+    assert f"--after-event {last + 1}" in result.stderr
 
 
 def test_format_follows_the_output_suffix(visited: Run, tmp_path: Path) -> None:
@@ -186,8 +216,8 @@ def test_field_staff_export_their_own_visits_only(visited: Run, db_path: Path) -
 def test_system_history_lists_exports(visited: Run) -> None:
     export_csv(visited)
     rows = json.loads(visited("history", "--system", "--json").output)
-    assert [r["type"] for r in rows][-1] == "export"
-    assert rows[-1]["data"]["rows"] == 1
+    assert [r["type"] for r in rows][-2:] == ["export", "export_completed"]
+    assert rows[-1]["data"]["rows"] == 1 and rows[-1]["data"]["export"] == rows[-2]["id"]
     assert visited("history").exit_code == 2
 
 

@@ -566,13 +566,19 @@ def export_visits(
                 progress(counted)
             yield row
 
+    # On the record before any row leaves: an export cut short (a closed pipe, a
+    # full disk) has still been recorded; its completion says how many rows went.
+    started = services.record_system_event("export", staff.id, at, attempted)
+    assert started.id is not None
     with services.store.read_snapshot() as snapshot:
         cursor = snapshot.last_event_id()
         rows = snapshot.visit_rows(filters, cursor, masked=not unmasked)
         exporter.write(counting(rows), VISIT_COLUMNS, out)
     out.flush()
-    event = services.record_system_event(
-        "export", staff.id, at, {**attempted, "rows": counted, "cursor": cursor}
+    services.record_system_event(
+        "export_completed",
+        staff.id,
+        at,
+        {"export": started.id, "rows": counted, "cursor": cursor},
     )
-    assert event.id is not None
-    return ExportSummary(fmt, counted, not unmasked, cursor, event.id)
+    return ExportSummary(fmt, counted, not unmasked, cursor, started.id)
