@@ -828,3 +828,34 @@ def test_an_id_older_cases_carry_can_be_registered_as_it_is(db_path: Path, run: 
         as_="sup",
     )
     assert fresh.exit_code == 2 and "must be 1-64 letters" in fresh.stderr
+
+
+# -- staff who leave (issue 13, item 9) ----------------------------------------------------
+
+
+def test_a_deactivated_staff_member_can_no_longer_act(office: Run, db_path: Path) -> None:
+    assert call(office, "--at", "2026-11-23T10:00+08:00").exit_code == 0
+    refused = office("staff", "deactivate", "li.na", "--note", "left", *AT, as_="zhang.min")
+    assert refused.exit_code == 1 and "only a supervisor" in refused.stderr
+    done = office("staff", "deactivate", "li.na", "--note", "left", *AT, as_="chen.wei")
+    assert done.exit_code == 0, done.output
+    acted = call(office, "--at", "2026-11-23T12:30+08:00")
+    assert acted.exit_code == 1 and "(rule permission.inactive)" in acted.stderr
+    last = events(db_path)[-1]
+    assert (last["type"], last["actor"]) == ("refused", "li.na")
+    assigned = office("assign", "1", "--to", "li.na", *AT, as_="chen.wei")
+    assert assigned.exit_code == 2 and "--to: staff member li.na is deactivated" in assigned.stderr
+    listed = office("staff").stdout
+    assert "field (deactivated)" in listed
+    assert office("staff", "activate", "li.na", *AT, as_="chen.wei").exit_code == 0
+    assert call(office, "--at", "2026-11-23T12:40+08:00").exit_code == 0
+
+
+def test_the_office_keeps_one_supervisor(office: Run) -> None:
+    alone = office("staff", "role", "chen.wei", "field", *AT, as_="chen.wei")
+    assert alone.exit_code == 2 and "only active supervisor" in alone.stderr
+    assert office("staff", "role", "li.na", "supervisor", *AT, as_="chen.wei").exit_code == 0
+    assert office("staff", "deactivate", "chen.wei", *AT, as_="li.na").exit_code == 0
+    rows = json.loads(office("history", "--system", "--json").stdout)
+    changes = [r["data"]["changes"] for r in rows if r["type"] == "staff_updated"]
+    assert changes == [{"role": ["field", "supervisor"]}, {"active": [True, False]}]

@@ -283,7 +283,13 @@ def staff(ctx: click.Context, json_: bool) -> None:
     assert app is not None
     services = app.services
     rows = [
-        {"id": s.id, "name": s.name, "role": s.role, "badge": s.badge, "open cases": count}
+        {
+            "id": s.id,
+            "name": s.name,
+            "role": s.role if s.active else f"{s.role} (deactivated)",
+            "badge": s.badge,
+            "open cases": count,
+        }
         for s, count in services.staff_with_workload()
     ]
     emit(rows, json_, lambda: table(rows))
@@ -322,6 +328,62 @@ def staff_add(app: App, staff_id: str, name: str, role: str, badge: str, at: dt.
     """
     member = app.services.add_staff(staff_id, name, role, actor=app.actor, at=at, badge=badge)
     click.echo(f"Added {member.role} {member.id} ({member.name})")
+
+
+@staff.command("deactivate")
+@click.argument("staff_id")
+@click.option("--note", default="", help="Why: left the company, on leave...")
+@at_option
+@pass_app
+def staff_deactivate(app: App, staff_id: str, note: str, at: dt.datetime) -> None:
+    """Stop a staff member from acting (supervisors). Their cases stay theirs until reassigned.
+
+    \b
+    Example:
+        fieldcase --as chen.wei staff deactivate zhang.min --note "left on 2026-11-30"
+        fieldcase --as chen.wei cases --staff zhang.min
+    """
+    member = app.services.change_staff(
+        staff_id, actor=app.need_actor(), at=at, active=False, note=note
+    )
+    click.echo(f"{member.id}: deactivated")
+
+
+@staff.command("activate")
+@click.argument("staff_id")
+@click.option("--note", default="")
+@at_option
+@pass_app
+def staff_activate(app: App, staff_id: str, note: str, at: dt.datetime) -> None:
+    """Let a deactivated staff member act again (supervisors).
+
+    \b
+    Example:
+        fieldcase --as chen.wei staff activate zhang.min --note "back from leave"
+    """
+    member = app.services.change_staff(
+        staff_id, actor=app.need_actor(), at=at, active=True, note=note
+    )
+    click.echo(f"{member.id}: active")
+
+
+@staff.command("role")
+@click.argument("staff_id")
+@click.argument("role", type=click.Choice(lifecycle.ROLES))
+@click.option("--note", default="")
+@at_option
+@pass_app
+def staff_role(app: App, staff_id: str, role: str, note: str, at: dt.datetime) -> None:
+    """Change a staff member's role (supervisors); the office keeps one supervisor at least.
+
+    \b
+    Example:
+        fieldcase --as chen.wei staff role li.na supervisor --note "team lead from December"
+    """
+    member = app.services.change_staff(
+        staff_id, actor=app.need_actor(), at=at, role=role, note=note
+    )
+    click.echo(f"{member.id}: {member.role}")
 
 
 # -- institutions and their policy -------------------------------------------------------

@@ -283,14 +283,32 @@ class Services:
             self._reasons = overdue_reasons(self.pm)
         return self._reasons
 
-    def actor(self, staff_id: str | None) -> Staff:
+    def actor(self, staff_id: str | None, at: dt.datetime | None = None) -> Staff:
+        """The staff member acting; a deactivated one is refused (on the record, given ``at``)."""
         if not staff_id:
             raise InvalidInput(
                 "who is acting? pass --as STAFF or set FIELDCASE_STAFF (see 'fieldcase staff')"
             )
         staff = self.store.get_staff(staff_id)
         if not staff.active:
-            raise InvalidInput(f"staff member {staff_id} is inactive")
+            error = NotPermitted(
+                f"staff member {staff_id} is deactivated and can no longer act; a supervisor "
+                f"can reactivate them (fieldcase staff activate {staff_id})",
+                "permission.inactive",
+            )
+            if at is not None:
+                self.refuse_unscoped(staff_id, at, "act", error)
+            raise error
+        return staff
+
+    def member(self, staff_id: str, option: str) -> Staff:
+        """A staff member named by ``option`` (--to, --with...): one who may still act."""
+        try:
+            staff = self.store.get_staff(staff_id)
+        except StaffNotFound as exc:
+            raise InvalidInput(f"{option}: {exc}") from None
+        if not staff.active:
+            raise InvalidInput(f"{option}: staff member {staff_id} is deactivated")
         return staff
 
     def _refuse(
@@ -595,7 +613,7 @@ class Services:
         """The acting staff member and the case; a new action reads policies afresh."""
         _aware(at)
         self.begin_action()
-        return self.actor(actor), self.store.get_case(ref)
+        return self.actor(actor, at), self.store.get_case(ref)
 
     def _pending_visit(self, case: Case) -> Visit | None:
         """The planned visit not yet made, if any."""
@@ -669,6 +687,75 @@ class Services:
         self.notify(None, event)
         return staff
 
+    def change_staff(
+        self,
+        staff_id: str,
+        *,
+        actor: str,
+        at: dt.datetime,
+        active: bool | None = None,
+        role: str | None = None,
+        note: str = "",
+    ) -> Staff:
+        """Deactivate or reactivate a staff member, or change their role (supervisors).
+
+        An office always keeps one active supervisor: the last one cannot be
+        deactivated or made field staff. Cases assigned to someone deactivated
+        stay theirs until a supervisor reassigns them.
+        """
+        acting = self.actor(actor, _aware(at))
+        self.begin_action()
+        member = self.store.get_staff(staff_id)
+        if role is not None:
+            _choice(role, lifecycle.ROLES, "role")
+        attempted = {"staff": staff_id, "active": active, "role": role, "note": note}
+        self.check_time(acting, at, {}, "change_staff", attempted=attempted)
+        if not acting.is_supervisor:
+            self.refuse_unscoped(
+                acting.id,
+                at,
+                "change_staff",
+                NotPermitted(
+                    "only a supervisor may deactivate staff or change a role",
+                    "permission.supervisor",
+                ),
+                attempted,
+            )
+        updated = attrs.evolve(
+            member,
+            active=member.active if active is None else active,
+            role=member.role if role is None else role,
+        )
+        if updated == member:
+            return member
+        others = [
+            s for s in self.store.list_staff() if s.id != staff_id and s.active and s.is_supervisor
+        ]
+        still_supervises = updated.is_supervisor and updated.active
+        if member.is_supervisor and member.active and not still_supervises and not others:
+            raise InvalidInput(
+                f"{staff_id} is the office's only active supervisor; add or promote another "
+                "first (fieldcase staff add ... --role supervisor)"
+            )
+        changes = {
+            key: [old, new]
+            for key, old, new in (
+                ("active", member.active, updated.active),
+                ("role", member.role, updated.role),
+            )
+            if old != new
+        }
+        event, _ = self.store.commit(
+            "staff_updated",
+            actor=acting.id,
+            at=at,
+            records=[updated],
+            data={"id": staff_id, "changes": changes, **({"note": note} if note else {})},
+            recorded_at=self.recorded_at(),
+        )
+        self.notify(None, event)
+        return updated
+
     def staff_with_workload(self) -> list[tuple[Staff, int]]:
         """Every staff member with their number of open cases."""
         workload = self.store.staff_workload()
@@ -735,10 +822,7 @@ class Services:
         if existing is not None:
             raise InvalidInput(f"case {institution}/{reference} already exists (id {existing.id})")
         if assign_to:
-            try:
-                self.actor(assign_to)
-            except StaffNotFound as exc:
-                raise InvalidInput(f"--assign: {exc}") from None
+            self.member(assign_to, "--assign")
         if phone.strip():
             from .importing import normalise_phone
 
@@ -1002,10 +1086,7 @@ class Services:
 
     def assign(self, ref: str | int, *, to: str, actor: str, at: dt.datetime) -> Case:
         staff, case = self._begin(ref, actor, at)
-        try:
-            target = self.actor(to)
-        except StaffNotFound as exc:
-            raise InvalidInput(f"--to: {exc}") from None
+        target = self.member(to, "--to")
         context = ActionContext(at=at, actor=staff.id, staff=(target.id,))
         self._guard(
             case,
@@ -1128,10 +1209,7 @@ class Services:
             raise InvalidInput(f"visit window {start:%H:%M}-{end:%H:%M} must end after it starts")
         visiting = [case.assigned_to or staff.id]
         for other in companions:
-            try:
-                self.actor(other)
-            except StaffNotFound as exc:
-                raise InvalidInput(f"--with: {exc}") from None
+            self.member(other, "--with")
             if other not in visiting:
                 visiting.append(other)
         pending = self._pending_visit(case)
@@ -1594,10 +1672,7 @@ class Services:
         # As plan would: the visit's staff, or the assignee with any companions.
         visiting = list(visit.staff) if visit and not companions else [case.assigned_to or staff.id]
         for other in companions:
-            try:
-                self.actor(other)
-            except StaffNotFound as exc:
-                raise InvalidInput(f"--with: {exc}") from None
+            self.member(other, "--with")
             if other not in visiting:
                 visiting.append(other)
         context = ActionContext(
