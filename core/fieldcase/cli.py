@@ -774,7 +774,7 @@ def create(
 @click.option(
     "--search",
     metavar="TEXT",
-    help="Find TEXT in the borrower's name, the reference or an address.",
+    help="Find TEXT in the borrower's name, the reference, or an address you (--as) see in clear.",
 )
 @click.option(
     "--due-today",
@@ -825,7 +825,7 @@ def cases(
         search=search,
         due_today=due_today,
     )
-    ranked = app.services.worklist(filters, at, limit=limit)
+    ranked = app.services.worklist(filters, at, limit=limit, viewer=app.actor)
     rows = [{**case_summary(case, at), "priority": round(p, 1)} for case, p in ranked]
     emit(rows, json_, lambda: table(rows))
 
@@ -1101,7 +1101,8 @@ def history(
                     "type": e.type,
                     "policy_version": e.policy_version,
                     "data": e.payload.get("data"),
-                    "hash": e.hash,
+                    # Masked events come without their hashes (see Services.history).
+                    **({"hash": e.hash} if e.hash else {}),
                 }
                 for e in events
             ],

@@ -1001,15 +1001,34 @@ class Services:
         visits = self.store.visits(case.id, case.currency)
         if self.may_see_personal_data(case, visits, viewer):
             return events
+        # Without their hashes too: a hash over guessable data (a phone number)
+        # would let the masked value be found by trying candidates.
         return [
-            attrs.evolve(e, payload={"data": mask_event_data(e.payload.get("data") or {})})
+            attrs.evolve(
+                e,
+                payload={"data": mask_event_data(e.payload.get("data") or {})},
+                hash="",
+                prev_hash="",
+            )
             for e in events
         ]
 
     def worklist(
-        self, filters: WorklistFilter, at: dt.datetime, *, limit: int | None = 50
+        self,
+        filters: WorklistFilter,
+        at: dt.datetime,
+        *,
+        limit: int | None = 50,
+        viewer: str | None = None,
     ) -> list[tuple[Case, float]]:
-        """Open cases matching ``filters``, highest ``case_priority`` first."""
+        """Open cases matching ``filters``, highest ``case_priority`` first.
+
+        A search finds names and references for anyone, and addresses only
+        where ``viewer`` sees them in clear (supervisors: every case; field
+        staff: the cases they work; nobody named: none), so that it cannot
+        reveal a masked address one letter at a time. A search that may reach
+        addresses is recorded (``searched``, in the system chain).
+        """
         if filters.bucket:
             _choice(filters.bucket, [b[0] for b in lifecycle.AGING_BUCKETS], "bucket")
         if filters.stage:
@@ -1017,6 +1036,8 @@ class Services:
         self.begin_action()
         if filters.institution:
             self.institution(filters.institution)
+        if filters.search:
+            filters = self._scoped_search(filters, at, viewer)
         if limit is not None and not filters.include_closed and self._builtin_priority():
             return self._worklist_by_index(filters, at, limit)
         cases = self.store.list_cases(filters, at)
@@ -1034,6 +1055,20 @@ class Services:
             ranked.append((case, float(priority or 0)))
         ranked.sort(key=_by_priority)
         return ranked[:limit] if limit is not None else ranked
+
+    def _scoped_search(
+        self, filters: WorklistFilter, at: dt.datetime, viewer: str | None
+    ) -> WorklistFilter:
+        if viewer is None:
+            return attrs.evolve(filters, addresses="none")
+        staff = self.actor(viewer, at)
+        scoped = attrs.evolve(
+            filters, addresses="all" if staff.is_supervisor else "own", searcher=staff.id
+        )
+        self.record_system_event(
+            "searched", staff.id, at, {"text": filters.search, "addresses": scoped.addresses}
+        )
+        return scoped
 
     def _settings_if_registered(self, case: Case) -> Mapping[str, Any]:
         """For reading only: an unregistered institution's cases are listed, judged by nothing."""

@@ -814,6 +814,11 @@ class WorklistFilter:
     search: str | None = None
     #: Only cases with a visit planned, or a promise falling due, today.
     due_today: bool = False
+    #: Whose addresses ``search`` may match: every case's ("all"), only those of
+    #: the cases ``searcher`` works ("own"), or none ("none": names and references).
+    #: A search must not find what its viewer sees masked: that would be an oracle.
+    addresses: str = "all"
+    searcher: str | None = None
 
 
 class _Batch:
@@ -1656,18 +1661,9 @@ class Store:
                 clauses.append(clause + ")")
             where.append("(" + (" OR ".join(clauses) or "0") + ")")
         if filters.search:
-            text = filters.search.strip()
-            if len(text) >= 3:
-                where.append("id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)")
-                params.append('"' + text.replace('"', '""') + '"')
-            else:
-                # Trigrams need three characters; a two-character name (王芳) is scanned for.
-                where.append(
-                    "(instr(lower(borrower_name), ?) OR instr(lower(reference), ?)"
-                    " OR instr(lower(address), ?) OR instr(lower(coalesce(confirmed_address,"
-                    " '')), ?))"
-                )
-                params += [text.lower()] * 4
+            clause, clause_params = self._search_sql(filters)
+            where.append(clause)
+            params += clause_params
         if filters.due_today:
             local_day, today_params = self.local_date_sql(at)
             theirs, their_params = self.local_date_sql(at, "c.timezone")
@@ -1680,6 +1676,34 @@ class Store:
             )
             params += [*today_params, *(days[:1] or [""]), *(days[-1:] or [""]), *their_params]
         return where, params
+
+    def _search_sql(self, filters: WorklistFilter) -> tuple[str, list[Any]]:
+        """Names and references of every case; addresses only where the searcher may see them."""
+        assert filters.search is not None
+        text = filters.search.strip()
+        if len(text) >= 3:
+            phrase = '"' + text.replace('"', '""') + '"'
+            names = "id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)"
+            names_params: list[Any] = ["{borrower_name reference} : " + phrase]
+            places = names
+            places_params: list[Any] = ["{address confirmed_address} : " + phrase]
+        else:
+            # Trigrams need three characters; a two-character name (王芳) is scanned for.
+            names = "(instr(lower(borrower_name), ?) OR instr(lower(reference), ?))"
+            names_params = [text.lower()] * 2
+            places = (
+                "(instr(lower(address), ?) OR instr(lower(coalesce(confirmed_address, '')), ?))"
+            )
+            places_params = [text.lower()] * 2
+        if filters.addresses == "none":
+            return names, names_params
+        if filters.addresses == "own":
+            places = (
+                f"({places} AND (assigned_to = ? OR EXISTS (SELECT 1 FROM visits v,"
+                " json_each(v.staff) s WHERE v.case_id = cases.id AND s.value = ?)))"
+            )
+            places_params += [filters.searcher, filters.searcher]
+        return f"({names} OR {places})", [*names_params, *places_params]
 
     def visits(self, case_id: int, currency: str) -> list[Visit]:
         return [
