@@ -1911,6 +1911,7 @@ def export() -> None:
     is_flag=True,
     help="Include national ids, phones and third-party notes (supervisors).",
 )
+@click.option("--replace", is_flag=True, help="Overwrite --output if it exists.")
 @at_option
 @pass_app
 def export_visits(
@@ -1923,6 +1924,7 @@ def export_visits(
     since: str | None,
     after_event: int | None,
     unmasked: bool,
+    replace: bool,
     at: dt.datetime,
 ) -> None:
     """One row per visit: case, interview findings, feedback and review.
@@ -1952,12 +1954,10 @@ def export_visits(
     exporter = services.exporter_for(fmt, output)
     if output is None and exporter.binary:
         raise click.UsageError(f"{exporter.name} writes a binary file: give --output FILE")
-    if output is not None and Path(f"{output}").resolve() in {
-        Path(f"{app.db_path}{suffix}").resolve() for suffix in ("", "-wal", "-shm")
-    }:
-        raise click.BadParameter("that is the database itself", param_hint="'--output'")
-    if output is not None and not output.parent.is_dir():
-        raise click.BadParameter(f"folder {output.parent} does not exist", param_hint="'--output'")
+    if output is not None:
+        from .outputs import check_output
+
+        check_output(output, app.db_path, option="--output", replace=replace)
     options: dict[str, Any] = dict(
         fmt=exporter.name,
         actor=app.need_actor(),
@@ -1972,9 +1972,11 @@ def export_visits(
         if sys.stderr.isatty():
             # A running count on the terminal; nothing when piped or logged.
             options["progress"] = lambda n: click.echo(f"\r{n:,} visits...", nl=False, err=True)
-        partial = output.with_name(output.name + ".partial")
+        from .outputs import create_exclusive, partial_path
+
+        partial = partial_path(output)
         try:
-            with partial.open("wb") as out:
+            with create_exclusive(partial) as out:
                 summary = services.export_visits(out, **options)
             partial.replace(output)
         finally:
@@ -2151,6 +2153,7 @@ def report_command(found: Any) -> click.Command:
         type=click.Path(dir_okay=False, path_type=Path),
         help="Also draw the report into FILE.png or FILE.svg (fieldcase-charts).",
     )
+    @click.option("--replace", is_flag=True, help="Overwrite the --chart file if it exists.")
     @pass_app
     def run(
         app: App,
@@ -2159,6 +2162,7 @@ def report_command(found: Any) -> click.Command:
         start: str | None,
         end: str | None,
         chart: Path | None,
+        replace: bool,
     ) -> None:
         import csv as csv_module
 
@@ -2184,11 +2188,18 @@ def report_command(found: Any) -> click.Command:
         else:
             table(rows, found.columns)
         if chart is not None:
-            if not chart.parent.is_dir():
-                raise click.BadParameter(
-                    f"folder {chart.parent} does not exist", param_hint="'--chart'"
+            from .outputs import check_output, create_exclusive, partial_path
+
+            check_output(chart, app.db_path, option="--chart", replace=replace)
+            partial = partial_path(chart)
+            try:
+                create_exclusive(partial).close()
+                app.services.draw_chart(
+                    f"fieldcase report {found.name}", found.columns, rows, partial
                 )
-            app.services.draw_chart(f"fieldcase report {found.name}", found.columns, rows, chart)
+                partial.replace(chart)
+            finally:
+                partial.unlink(missing_ok=True)
             click.echo(f"Chart: {chart}", err=True)
 
     return run

@@ -942,12 +942,9 @@ class Services:
                 NotPermitted("only a supervisor may back up the database", "permission.supervisor"),
                 attempted,
             )
-        if target.exists() and not replace:
-            raise InvalidInput(f"{target} exists; pass --replace to overwrite it")
-        if not target.parent.is_dir():
-            raise InvalidInput(f"{target.parent} is not a directory")
-        if target.resolve() == Path(self.store.path).resolve():
-            raise InvalidInput("the backup must go to another file than the database")
+        from .outputs import check_output, create_exclusive, partial_path
+
+        check_output(target, self.store.path, option="backup file", replace=replace)
         self.store.commit(
             "backup_made",
             actor=staff.id,
@@ -959,9 +956,9 @@ class Services:
         # Written beside the target and renamed into place only once it passes
         # SQLite's integrity check and the audit chains verify: a failed backup
         # leaves the previous one as it was.
-        partial = target.with_name(target.name + ".partial")
-        partial.unlink(missing_ok=True)
+        partial = partial_path(target)
         try:
+            create_exclusive(partial).close()  # ours, new, and not through a link
             self.store.backup_to(partial, progress)
             copy = Store(partial)
             try:

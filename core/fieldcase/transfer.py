@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gc
+import io
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -96,15 +97,17 @@ REJECTS_HEADER = ["line", "field", "value", "reason"]
 class RejectsFile:
     """The rejects CSV, opened on the first reject: line, field, value, reason."""
 
-    def __init__(self, path: Path, source: Path) -> None:
+    def __init__(self, path: Path, source: Path, database: str) -> None:
+        from .outputs import check_output
+
         if path.resolve() == source.resolve():
             raise InvalidInput(f"--rejects {path} is the file being imported; name another")
-        if not path.parent.is_dir():
-            raise InvalidInput(f"--rejects {path}: folder {path.parent} does not exist")
-        if path.exists() and not self.ours(path):
+        if path.exists() and not path.is_symlink() and not self.ours(path):
             raise InvalidInput(
                 f"--rejects {path} exists and is not a rejects file; name another file"
             )
+        # An earlier run's rejects file is replaced; otherwise guarded like any output.
+        check_output(path, database, option="--rejects", replace=True)
         self.path = path
         self.count = 0
         self._handle: Any = None
@@ -121,7 +124,11 @@ class RejectsFile:
 
     def add(self, reject: Reject) -> None:
         if self._writer is None:
-            self._handle = self.path.open("w", encoding="utf-8", newline="")
+            from .outputs import create_exclusive
+
+            self._handle = io.TextIOWrapper(
+                create_exclusive(self.path), encoding="utf-8", newline=""
+            )
             self._writer = csv.writer(self._handle)
             self._writer.writerow(REJECTS_HEADER)
         self._writer.writerow([reject.line, reject.field, reject.value, reject.reason])
@@ -221,7 +228,9 @@ def import_cases(
     if importer.text:
         check_encoding(path, encoding)
     run = _ImportRun(services, institution, staff.id, at, path.name, mapping or ColumnMapping())
-    rejects = RejectsFile(rejects_path or path.with_name(path.stem + ".rejects.csv"), path)
+    rejects = RejectsFile(
+        rejects_path or path.with_name(path.stem + ".rejects.csv"), path, services.store.path
+    )
     services.store.start_import()
     # A batch allocates many short-lived objects and no cycles worth chasing:
     # collecting less often saves a fifth of the time of a large import.
