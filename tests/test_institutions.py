@@ -437,10 +437,8 @@ def test_the_demo_binds_its_institutions_to_their_rule_packs(
     assert len(refusals) == 1 and refusals[0]["policy_version"] == 1
 
 
-def test_an_older_database_is_refused_until_its_institutions_are_registered(
-    tmp_path: Path, db_path: Path, run: Run
-) -> None:
-    """Cases written before institutions were registered: their actions wait for a policy."""
+def older_database(run: Run, db_path: Path, institution: str, jurisdiction: str) -> None:
+    """A database with case 1 written as before institutions were registered (no checks)."""
     import datetime as dt
     from decimal import Decimal
 
@@ -453,7 +451,7 @@ def test_an_older_database_is_refused_until_its_institutions_are_registered(
     store.commit("staff_added", actor=None, at=t0, records=[Staff("sup", "Sup", "supervisor")])
     store.commit("staff_added", actor=None, at=t0, records=[Staff("w", "W", "field")])
     old = Case(
-        institution="legacy-bank",
+        institution=institution,
         reference="R-1",
         borrower=Borrower(name="A", timezone="Asia/Shanghai"),
         currency="CNY",
@@ -462,10 +460,17 @@ def test_an_older_database_is_refused_until_its_institutions_are_registered(
         overdue_since=dt.date(2026, 9, 1),
         referred_at=t0,
         assigned_to="w",
-        jurisdiction="",  # before jurisdictions were required
+        jurisdiction=jurisdiction,
     )
     store.commit("case_created", actor="sup", at=t0, records=[old])
     store.close()
+
+
+def test_an_older_database_is_refused_until_its_institutions_are_registered(
+    tmp_path: Path, db_path: Path, run: Run
+) -> None:
+    """Cases written before institutions were registered: their actions wait for a policy."""
+    older_database(run, db_path, "legacy-bank", "")  # no jurisdiction, as then allowed
     late = ("--at", "2026-11-23T22:30+08:00")
     refused = run("contact", "1", "--channel", "phone", "--outcome", "no-answer", *late, as_="w")
     assert refused.exit_code == 1
@@ -770,29 +775,7 @@ def test_concurrent_policy_changes_lose_nothing_and_crash_nothing(
 
 
 def test_an_id_older_cases_carry_can_be_registered_as_it_is(db_path: Path, run: Run) -> None:
-    import datetime as dt
-    from decimal import Decimal
-
-    from fieldcase.model import Borrower, Case, Staff
-    from fieldcase.store import Store
-
-    assert run("init").exit_code == 0
-    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    store = Store(db_path)
-    store.commit("staff_added", actor=None, at=t0, records=[Staff("sup", "Sup", "supervisor")])
-    old = Case(
-        institution="华夏 消费",
-        reference="R-1",
-        borrower=Borrower(name="A", timezone="Asia/Shanghai"),
-        currency="CNY",
-        principal=Decimal(1000),
-        overdue_amount=Decimal(100),
-        overdue_since=dt.date(2026, 9, 1),
-        referred_at=t0,
-        jurisdiction="CN",
-    )
-    store.commit("case_created", actor="sup", at=t0, records=[old])
-    store.close()
+    older_database(run, db_path, "华夏 消费", "CN")
     refused = run("assign", "1", "--to", "sup", *AT, as_="sup")
     assert "institution add '华夏 消费' ..." in refused.stderr
     added = run(
