@@ -223,10 +223,19 @@ class DemoResult:
 
 
 def is_demo_database(path: Path) -> bool:
-    """Whether ``path`` was built by the demo (it records ``demo_built``): safe to replace."""
-    from .store import has_event
+    """Whether ``path`` was built by the demo: safe to replace.
 
-    return has_event(path, "demo_built")
+    The demo records ``demo_built``; one built before it did is known by holding
+    exactly the demo's staff and only its institutions' cases.
+    """
+    from .store import has_event, staff_and_institutions
+
+    if has_event(path, "demo_built"):
+        return True
+    found = staff_and_institutions(path)
+    return found is not None and (
+        found[0] == {s[0] for s in STAFF} and found[1] <= {i.id for i in INSTITUTIONS}
+    )
 
 
 def _name(rng: random.Random, style: str) -> str:

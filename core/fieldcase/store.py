@@ -986,6 +986,22 @@ def has_event(path: Path, event_type: str) -> bool:
     return row is not None
 
 
+def staff_and_institutions(path: Path) -> tuple[set[str], set[str]] | None:
+    """(staff ids, institutions of cases) of the database at ``path``, read-only; None if none."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            staff = {row[0] for row in conn.execute("SELECT id FROM staff")}
+            institutions = {
+                row[0] for row in conn.execute("SELECT DISTINCT institution FROM cases")
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None
+    return staff, institutions
+
+
 class Connection:
     """The reading and writing the store does, on one sqlite3 connection.
 
