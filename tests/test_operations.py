@@ -65,7 +65,8 @@ def test_purge_withholds_personal_data_and_keeps_statistics_and_chain(
         assert secret.encode() not in data, secret
     shown = json.loads(office("show", "1", "--json", as_="chen.wei").output)
     assert shown["borrower"]["name"] == "[purged]" and shown["purged_at"]
-    assert office("cases", "--all", "--search", "世纪大道").output.count("hx-consumer") == 0
+    searched = office("cases", "--all", "--search", "世纪大道", as_="chen.wei")
+    assert searched.output.count("hx-consumer") == 0
 
     # What statistics need stays; the audit trail still verifies and replays.
     assert office("report", "outcomes", "--format", "json", "--to", "2031-12-31T00:00Z").output == (
@@ -78,6 +79,50 @@ def test_purge_withholds_personal_data_and_keeps_statistics_and_chain(
     assert verified.exit_code == 0, verified.output
     again = office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
     assert "of 0 cases" in again.output
+
+
+REASON = "Sister Li Mei phoned from 13911112222: she will pay"
+
+
+def test_every_free_text_is_masked_and_purged(office: Run, db_path: Path) -> None:
+    """A reopening's reason is a note like any other (issue 13, item 7)."""
+    closed_case(office)
+    reopened = office(
+        "reopen", "1", "--reason", REASON, "--at", "2026-12-01T09:00+08:00", as_="chen.wei"
+    )
+    assert reopened.exit_code == 0, reopened.output
+    refused = office(
+        "reopen", "1", "--reason", REASON, "--at", "2026-12-01T09:05+08:00", as_="zhang.min"
+    )
+    assert refused.exit_code == 1
+    masked = office("history", "1", "--json", as_="zhang.min").stdout
+    assert REASON not in masked and "13911112222" not in masked
+    assert REASON in office("history", "1", "--json", as_="chen.wei").stdout
+    office(
+        "close", "1", "--resolution", "withdrawn", "--at", "2026-12-01T10:00+08:00", as_="chen.wei"
+    )
+    done = office("purge", "--at", "2031-12-31T00:00+08:00", as_="chen.wei")
+    assert done.exit_code == 0, done.output
+    assert b"13911112222" not in raw(db_path)
+
+
+def test_a_purge_that_cannot_clean_up_says_so_and_the_next_one_finishes(
+    office: Run, db_path: Path
+) -> None:
+    closed_case(office)
+    reader = sqlite3.connect(db_path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM events").fetchone()  # holds a read snapshot
+    try:
+        blocked = office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    finally:
+        reader.rollback()
+        reader.close()
+    assert blocked.exit_code == 1
+    assert "could not be cleared" in blocked.output and "run purge again" in blocked.output
+    again = office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    assert again.exit_code == 0, again.output
+    assert NOTE.encode() not in raw(db_path)
 
 
 def test_only_a_redaction_may_change_an_event_and_only_a_purge_may_redact(

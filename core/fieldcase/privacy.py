@@ -103,14 +103,25 @@ PERSONAL_KEYS = frozenset(
 )
 
 
-def mask_event_data(data: dict[str, Any]) -> dict[str, Any]:
-    """An event's data with the personal values withheld (nested changes too)."""
+#: Free text kept under a key that is not personal elsewhere, by event type (or,
+#: in a refusal's ``attempted``, by the action refused): a reopening's reason.
+FREE_TEXT: dict[str, frozenset[str]] = {
+    "case_reopened": frozenset({"reason"}),
+    "reopen": frozenset({"reason"}),
+}
+
+
+def mask_event_data(data: dict[str, Any], event_type: str = "") -> dict[str, Any]:
+    """An event's data with the personal values and free text withheld (nested too)."""
+    personal = PERSONAL_KEYS | FREE_TEXT.get(event_type, frozenset())
     masked: dict[str, Any] = {}
     for key, value in data.items():
-        if key in PERSONAL_KEYS and value not in (None, ""):
+        if key in personal and value not in (None, ""):
             masked[key] = "[masked]"
         elif isinstance(value, dict):
-            masked[key] = mask_event_data(value)
+            # A refusal's attempted values are those of the action it refused.
+            inner = str(data.get("action", "")) if key == "attempted" else ""
+            masked[key] = mask_event_data(value, inner)
         else:
             masked[key] = value
     return masked

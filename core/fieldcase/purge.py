@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import NotPermitted
+from .errors import FieldcaseError, NotPermitted
 from .model import Borrower, Case
 from .money import add_months
 from .policy import default
@@ -65,13 +65,17 @@ def anonymise_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
     return {k: personal.get(k, v) if k in personal else v for k, v in row.items()}
 
 
-def redacted_payload(payload: dict[str, Any]) -> str:
+def redacted_payload(payload: dict[str, Any], event_type: str = "") -> str:
     rows = [
         {"table": r["table"], "row": anonymise_row(r["table"], r["row"])}
         for r in payload.get("rows", [])
     ]
     return canonical_json(
-        {"redacted": True, "data": mask_event_data(payload.get("data") or {}), "rows": rows}
+        {
+            "redacted": True,
+            "data": mask_event_data(payload.get("data") or {}, event_type),
+            "rows": rows,
+        }
     )
 
 
@@ -130,7 +134,7 @@ def purge(
         ]
     for case_id, institution in sorted(candidates):
         events = store.case_events(case_id)
-        if any(sha is None for _, _, sha in events):
+        if any(sha is None for _, _, sha, _ in events):
             skipped.append(
                 (
                     case_id,
@@ -147,7 +151,7 @@ def purge(
         data = {
             "retention_years": kept[institution],
             "closed_at": case.closed_at.isoformat() if case.closed_at else None,
-            "redacted_events": [event_id for event_id, _, _ in events],
+            "redacted_events": [event_id for event_id, _, _, _ in events],
         }
         store.commit_many(
             [
@@ -164,13 +168,20 @@ def purge(
                 )
             ],
             redactions=[
-                (event_id, redacted_payload(json.loads(payload))) for event_id, payload, _ in events
+                (event_id, redacted_payload(json.loads(payload), kind))
+                for event_id, payload, _, kind in events
             ],
         )
         purged.append(case_id)
         redacted += len(events)
-    if purged and not dry_run:
-        store.scrub()
+    # Every purge clears the index and the write-ahead log, so that one cut short
+    # (or blocked by a reader) is finished by the next.
+    if not dry_run and not store.scrub():
+        raise FieldcaseError(
+            f"purged {len(purged)} cases, but their old text could not be cleared from the "
+            "write-ahead log: someone is reading the database. It is removed from the tables "
+            "and events; run purge again when no one is reading to clear it from the file"
+        )
     return PurgeResult(cutoffs, purged, redacted, skipped)
 
 

@@ -1003,7 +1003,7 @@ class Services:
         return [
             attrs.evolve(
                 e,
-                payload={"data": mask_event_data(e.payload.get("data") or {})},
+                payload={"data": mask_event_data(e.payload.get("data") or {}, e.type)},
                 hash="",
                 prev_hash="",
             )

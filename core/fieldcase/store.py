@@ -1243,20 +1243,26 @@ class Store:
             )
         ]
 
-    def case_events(self, case_id: int) -> list[tuple[int, str, str | None]]:
-        """(id, payload, payload_sha256) of every event of the case, oldest first."""
+    def case_events(self, case_id: int) -> list[tuple[int, str, str | None, str]]:
+        """(id, payload, payload_sha256, type) of every event of the case, oldest first."""
         return list(
             self.db.execute(
-                "SELECT id, payload, payload_sha256 FROM events WHERE case_id = ? ORDER BY id",
+                "SELECT id, payload, payload_sha256, type FROM events WHERE case_id = ?"
+                " ORDER BY id",
                 [case_id],
             )
         )
 
-    def scrub(self) -> None:
-        """After a purge: drop withheld text from the search index and the write-ahead log."""
+    def scrub(self) -> bool:
+        """After a purge: drop withheld text from the search index and the write-ahead log.
+
+        False when a reader kept the write-ahead log from being cleared: the old
+        text is still in the file until a later scrub succeeds.
+        """
         self.db.execute("INSERT INTO cases_fts(cases_fts) VALUES ('optimize')")
         self.db.conn.commit()
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
 
     def check_version(self, case_id: int, expected: int) -> None:
         """:class:`StaleCase` unless the stored case is still at version ``expected``."""
