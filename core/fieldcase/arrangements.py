@@ -152,14 +152,14 @@ def present_offers(
     services: Services, ref: str | int, *, actor: str, at: dt.datetime
 ) -> tuple[Balance, list[Offer]]:
     """Compute the offers for the case now, store them, and return them."""
-    staff, case = services._begin(ref, actor, at)
+    staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     current = active_arrangement(services, case, at)
     if current is not None:
         attempted = {"arrangement": current.code}
         # Time, permission, stage and policy first: the refusal is judged like any other.
-        services._guard(case, staff, "present_offer", at, attempted=attempted)
-        services._refuse(
+        services.guard(case, staff, "present_offer", at, attempted=attempted)
+        services.refuse(
             case,
             staff.id,
             at,
@@ -204,13 +204,13 @@ def present_offers(
         for offer in found.values()
     ]
     presented: dict[str, Any] = {"offers": [o.code for o in offers], "balance": str(balance.total)}
-    services._guard(case, staff, "present_offer", at, attempted=presented)
+    services.guard(case, staff, "present_offer", at, attempted=presented)
     superseded = [
         attrs.evolve(o, status="superseded")
         for o in services.store.offers(case.id)
         if o.status in OPEN_OFFER
     ]
-    _, saved = services._save(
+    _, saved = services.save(
         "offers_presented", case, staff.id, at, [*superseded, *offers], presented
     )
     return balance, [o for o in saved if isinstance(o, Offer) and o.status != "superseded"]
@@ -245,11 +245,11 @@ def review_offer(
     services: Services, ref: str | int, code: str, *, actor: str, at: dt.datetime, approve: bool
 ) -> Offer:
     """A supervisor approves (or declines) an offer whose concession needs four eyes."""
-    staff, case = services._begin(ref, actor, at)
+    staff, case = services.begin(ref, actor, at)
     offer = _find_offer(services, case, code)
     attempted = {"offer": offer.code, "approve": approve}
     context = ActionContext(at=at, actor=staff.id, extra={"offer": offer})
-    services._guard(
+    services.guard(
         case,
         staff,
         "review_offer",
@@ -260,7 +260,7 @@ def review_offer(
     )
     stale = _worked_out_under_another_policy(services, case, offer)
     if stale is not None:
-        services._refuse(
+        services.refuse(
             case,
             staff.id,
             at,
@@ -269,7 +269,7 @@ def review_offer(
             attempted,
         )
     if offer.status != "needs-approval":
-        services._refuse(
+        services.refuse(
             case,
             staff.id,
             at,
@@ -281,7 +281,7 @@ def review_offer(
             attempted,
         )
     if offer.presented_by == staff.id:
-        services._refuse(
+        services.refuse(
             case,
             staff.id,
             at,
@@ -295,7 +295,7 @@ def review_offer(
     reviewed = attrs.evolve(
         offer, status="approved" if approve else "declined", reviewed_by=staff.id
     )
-    services._save(f"offer_{reviewed.status}", case, staff.id, at, [reviewed], attempted)
+    services.save(f"offer_{reviewed.status}", case, staff.id, at, [reviewed], attempted)
     return reviewed
 
 
@@ -303,7 +303,7 @@ def accept_offer(
     services: Services, ref: str | int, code: str, *, actor: str, at: dt.datetime
 ) -> tuple[Offer, list[Promise]]:
     """The borrower takes an offer: it becomes an arrangement and promises to pay."""
-    staff, case = services._begin(ref, actor, at)
+    staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     offer = _find_offer(services, case, code)
     attempted = {
@@ -312,7 +312,7 @@ def accept_offer(
         "saving": str(offer.saving),
     }
     context = ActionContext(at=at, actor=staff.id, extra={"offer": offer})
-    services._guard(case, staff, "accept_offer", at, attempted=attempted, context=context)
+    services.guard(case, staff, "accept_offer", at, attempted=attempted, context=context)
     refusal: str | None = None
     rule = "offer.accept"
     current = active_arrangement(services, case, at)
@@ -336,7 +336,7 @@ def accept_offer(
     elif (stale := _worked_out_under_another_policy(services, case, offer)) is not None:
         refusal, rule = stale, "offer.policy_changed"
     if refusal:
-        services._refuse(
+        services.refuse(
             case, staff.id, at, "accept_offer", InvalidTransition(refusal, rule), attempted
         )
     accepted = attrs.evolve(offer, status="accepted", accepted_at=at)
@@ -357,7 +357,7 @@ def accept_offer(
         )
         for n, p in enumerate(offer.schedule, start=1)
     ]
-    _, saved = services._save(
+    _, saved = services.save(
         "offer_accepted", case, staff.id, at, [accepted, *others, *promises], attempted
     )
     return accepted, [p for p in saved if isinstance(p, Promise)]
@@ -373,7 +373,7 @@ def record_promise(
     due: dt.date,
 ) -> Promise:
     """A promise to pay made outside an arrangement (e.g. during the interview)."""
-    staff, case = services._begin(ref, actor, at)
+    staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     value = parse_amount(amount, case.currency, field="amount")
     if value <= 0:
@@ -381,9 +381,9 @@ def record_promise(
     if due < _today(case, at):
         raise InvalidInput(f"--date {due} is in the past for the borrower")
     attempted = {"amount": str(value), "due": due.isoformat()}
-    services._guard(case, staff, "promise", at, attempted=attempted)
+    services.guard(case, staff, "promise", at, attempted=attempted)
     promise = Promise(case_id=case.id, amount=value, due=due, made_at=at, made_by=staff.id)
-    _, result = services._save_one("promise_made", case, staff.id, at, promise, attempted)
+    _, result = services.save_one("promise_made", case, staff.id, at, promise, attempted)
     return result
 
 
@@ -426,7 +426,7 @@ def record_payment(
     A payment that clears what is owed (the balance, or an accepted
     arrangement) closes the case, as paid or settled, in the same transaction.
     """
-    staff, case = services._begin(ref, actor, at)
+    staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     number, _ = split_amount(amount, case, currency)
     value = parse_amount(number, case.currency, field="amount")
@@ -451,7 +451,7 @@ def record_payment(
             f"--at {at.isoformat()} is before case {case.id} was referred "
             f"({case.referred_at.isoformat()})"
         )
-    services._guard(case, staff, "record_payment", at, attempted=attempted)
+    services.guard(case, staff, "record_payment", at, attempted=attempted)
     payment = Payment(
         case_id=case.id, amount=value, at=at, reference=reference, recorded_by=staff.id
     )

@@ -146,12 +146,14 @@ class Services:
         # The institutions (with their policies) read during the current action:
         # every check of one action, and its event, see the same policy version.
         self._institutions: dict[str, Institution] = {}
+        self._schema: Schema | None = None
 
     # -- shared checks ---------------------------------------------------------
 
     def begin_action(self) -> None:
-        """A new action starts: read policies afresh."""
+        """A new action starts: read policies (and what plugins declare) afresh."""
         self._institutions = {}
+        self._schema = None
 
     def institution(self, institution_id: str) -> Institution:
         """The registered institution (read once per action), or InstitutionNotFound."""
@@ -195,7 +197,10 @@ class Services:
         """Every policy key and rule pack the loaded plugins know (:class:`.policy.Schema`)."""
         from .policy import schema
 
-        return schema(self.pm)
+        # Asked several times by one action (its checks, a dry run): built once per action.
+        if self._schema is None:
+            self._schema = schema(self.pm)
+        return self._schema
 
     def check_time(
         self,
@@ -242,9 +247,7 @@ class Services:
                 "supervisor may record an action that old (ask one to record it)",
                 "time.backdate",
             )
-            self._refuse(
-                case, staff.id, at, action, error, attempted, None if case else institution
-            )
+            self.refuse(case, staff.id, at, action, error, attempted, None if case else institution)
 
     def check_requirements(
         self,
@@ -265,7 +268,7 @@ class Services:
             )
             if case is None:
                 self.refuse_unscoped(staff or "", at, action, error, attempted, institution)
-            self._refuse(case, staff, at, action, error, attempted)
+            self.refuse(case, staff, at, action, error, attempted)
 
     def unloaded(self, institution: Institution) -> str | None:
         """What the institution's policy needs that is not loaded here, said for people."""
@@ -311,7 +314,7 @@ class Services:
             raise InvalidInput(f"{option}: staff member {staff_id} is deactivated")
         return staff
 
-    def _refuse(
+    def refuse(
         self,
         case: Case | None,
         actor: str | None,
@@ -321,6 +324,7 @@ class Services:
         attempted: dict[str, Any] | None = None,
         institution: Institution | None = None,
     ) -> NoReturn:
+        """Record the refusal (case chain, else institution's, else system's), then raise it."""
         from .store import institution_chain
 
         if institution is None and case is not None and case.id is None:
@@ -350,7 +354,7 @@ class Services:
         institution: Institution | None = None,
     ) -> NoReturn:
         """Refuse an action on no single case: on the institution's chain, or the system's."""
-        self._refuse(None, actor, at, action, error, attempted, institution)
+        self.refuse(None, actor, at, action, error, attempted, institution)
 
     def check_unscoped(
         self,
@@ -484,7 +488,7 @@ class Services:
 
         return export_visits(self, out, **options)
 
-    def _guard(
+    def guard(
         self,
         case: Case,
         staff: Staff,
@@ -539,7 +543,7 @@ class Services:
                 f"stage.{action}",
             )
         if error is not None:
-            self._refuse(case, staff.id, at, action, error, attempted)
+            self.refuse(case, staff.id, at, action, error, attempted)
         context = context or ActionContext(at=at, actor=staff.id)
         context = attrs.evolve(context, extra={**(attempted or {}), **context.extra})
         self._check_policy(case, action, context, attempted)
@@ -558,7 +562,7 @@ class Services:
         )
         denials = [d for d in decisions if not d.allowed]
         if denials:
-            self._refuse(case, context.actor, context.at, action, PolicyDenied(denials), attempted)
+            self.refuse(case, context.actor, context.at, action, PolicyDenied(denials), attempted)
 
     def eligibility(self, case: Case, at: dt.datetime) -> list[Decision]:
         """The denials of every ``case_eligible`` implementation (empty: eligible)."""
@@ -567,7 +571,7 @@ class Services:
         )
         return [d for d in decisions if d is not None and not d.allowed]
 
-    def _save(
+    def save(
         self,
         event_type: str,
         case: Case,
@@ -594,7 +598,7 @@ class Services:
         self.notify(saved_case, event)
         return saved_case, saved[1:]
 
-    def _save_one(
+    def save_one(
         self,
         event_type: str,
         case: Case,
@@ -603,13 +607,13 @@ class Services:
         record: R,
         data: dict[str, Any] | None = None,
     ) -> tuple[Case, R]:
-        """:meth:`_save` for the common case of one record beside the case."""
-        saved_case, saved = self._save(event_type, case, actor, at, [record], data)
+        """:meth:`save` for the common case of one record beside the case."""
+        saved_case, saved = self.save(event_type, case, actor, at, [record], data)
         result = saved[0]
         assert isinstance(result, type(record))
         return saved_case, result
 
-    def _begin(self, ref: str | int, actor: str, at: dt.datetime) -> tuple[Staff, Case]:
+    def begin(self, ref: str | int, actor: str, at: dt.datetime) -> tuple[Staff, Case]:
         """The acting staff member and the case; a new action reads policies afresh."""
         _aware(at)
         self.begin_action()
@@ -767,6 +771,18 @@ class Services:
         """(events checked, first broken event or None)."""
         return self.store.verify_chains()
 
+    def verify_file(self) -> list[str]:
+        """What is wrong with the file beyond the chains: a guard trigger gone, damage."""
+        problems = [
+            f"trigger {name} is missing: events can be changed without a trace in the "
+            "database itself; restore from a backup, or ask who removed it"
+            for name in self.store.missing_guards()
+        ]
+        integrity = self.store.integrity()
+        if integrity != "ok":
+            problems.append(f"SQLite's integrity check: {integrity}")
+        return problems
+
     def seal(self) -> tuple[str, int, int]:
         """(digest over every chain head, chains, events)."""
         return self.store.seal()
@@ -856,7 +872,7 @@ class Services:
             staff, at, registered.policy, "create", attempted=attempted, institution=registered
         )
         if not staff.is_supervisor:
-            self._refuse(
+            self.refuse(
                 None,
                 staff.id,
                 at,
@@ -874,7 +890,7 @@ class Services:
                 eligible=False,
                 eligibility_note="; ".join(f"{d.reason} (rule {d.rule})" for d in denials),
             )
-        saved, _ = self._save(
+        saved, _ = self.save(
             "case_created",
             case,
             staff.id,
@@ -1117,10 +1133,10 @@ class Services:
         return DayPlan(staff=staff, visits=visits, promises=promises)
 
     def assign(self, ref: str | int, *, to: str, actor: str, at: dt.datetime) -> Case:
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         target = self.member(to, "--to")
         context = ActionContext(at=at, actor=staff.id, staff=(target.id,))
-        self._guard(
+        self.guard(
             case,
             staff,
             "assign",
@@ -1129,7 +1145,7 @@ class Services:
             supervisor_only=True,
             context=context,
         )
-        saved, _ = self._save(
+        saved, _ = self.save(
             "case_assigned",
             attrs.evolve(case, assigned_to=target.id),
             staff.id,
@@ -1152,7 +1168,7 @@ class Services:
         note: str = "",
         purpose: str = "collect",
     ) -> ContactAttempt:
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         _choice(channel, lifecycle.CHANNELS, "channel")
         _choice(target, lifecycle.TARGETS, "target")
         _choice(outcome, lifecycle.OUTCOMES, "outcome")
@@ -1167,7 +1183,7 @@ class Services:
             contacts=tuple(self.store.contacts(case.id)),
             staff_members=(staff,),
         )
-        self._guard(case, staff, "contact", at, attempted=attempted, context=context)
+        self.guard(case, staff, "contact", at, attempted=attempted, context=context)
         assert case.id is not None
         attempt = ContactAttempt(
             case_id=case.id,
@@ -1179,24 +1195,24 @@ class Services:
             note=note,
             purpose=purpose,
         )
-        _, result = self._save_one("contact_recorded", case, staff.id, at, attempt, attempted)
+        _, result = self.save_one("contact_recorded", case, staff.id, at, attempt, attempted)
         return result
 
     def confirm_address(
         self, ref: str | int, *, actor: str, at: dt.datetime, address: str, source: str = ""
     ) -> Case:
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         if not address.strip():
             raise InvalidInput("the confirmed address must not be empty")
         if source:
             _choice(source, (*lifecycle.CHANNELS, "visit", "institution"), "source")
         attempted = {"address": address, "source": source}
-        self._guard(case, staff, "confirm_address", at, attempted=attempted)
+        self.guard(case, staff, "confirm_address", at, attempted=attempted)
         # Eligibility is checked again before the case enters preparation.
         denials = self.eligibility(case, at)
         if denials:
-            self._refuse(case, staff.id, at, "confirm_address", PolicyDenied(denials), attempted)
-        saved, _ = self._save(
+            self.refuse(case, staff.id, at, "confirm_address", PolicyDenied(denials), attempted)
+        saved, _ = self.save(
             "address_confirmed",
             attrs.evolve(
                 case,
@@ -1234,7 +1250,7 @@ class Services:
         companions: Sequence[str] = (),
     ) -> tuple[Case, Visit]:
         """Plan (or re-plan) the next visit in the borrower's local time."""
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         assert case.id is not None
         start, end = window
         if start >= end:
@@ -1271,14 +1287,14 @@ class Services:
             staff=tuple(visiting),
             staff_members=tuple(self.store.get_staff(s) for s in visiting),
         )
-        self._guard(case, staff, "plan_visit", at, attempted=attempted, context=context)
+        self.guard(case, staff, "plan_visit", at, attempted=attempted, context=context)
         ticked = {i.code for i in pending.checklist if i.ticked} if pending else set()
         checklist = tuple(
             attrs.evolve(item, ticked=item.code in ticked) for item in self.checklist_for(case)
         )
         visit = attrs.evolve(draft, checklist=checklist)
         stage = Stage.INTERVIEW if visit.checklist_ready else case.stage
-        saved_case, result = self._save_one(
+        saved_case, result = self.save_one(
             "visit_replanned" if pending else "visit_planned",
             attrs.evolve(case, stage=stage),
             staff.id,
@@ -1298,13 +1314,13 @@ class Services:
         tick_all: bool = False,
     ) -> tuple[Case, Visit]:
         """Tick checklist items; when every required one is ticked the case moves to interview."""
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         assert case.id is not None
         attempted = {"items": list(items), "all": tick_all}
-        self._guard(case, staff, "tick_checklist", at, attempted=attempted)
+        self.guard(case, staff, "tick_checklist", at, attempted=attempted)
         visit = self._pending_visit(case)
         if visit is None:
-            self._refuse(
+            self.refuse(
                 case,
                 staff.id,
                 at,
@@ -1328,7 +1344,7 @@ class Services:
         )
         visit = attrs.evolve(visit, checklist=checklist)
         stage = Stage.INTERVIEW if visit.checklist_ready else case.stage
-        saved_case, result = self._save_one(
+        saved_case, result = self.save_one(
             "checklist_ticked",
             attrs.evolve(case, stage=stage),
             staff.id,
@@ -1356,7 +1372,7 @@ class Services:
         notes: str = "",
     ) -> tuple[Case, Visit]:
         """Record what the visit found; "nobody" sends the case back for a revisit."""
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         assert case.id is not None
         _choice(met, lifecycle.MET, "met")
         if reason is not None and reason not in self.reasons():
@@ -1405,7 +1421,7 @@ class Services:
             staff=visit.staff if visit else (),
             staff_members=tuple(self.store.get_staff(s) for s in visit.staff) if visit else (),
         )
-        self._guard(
+        self.guard(
             case,
             staff,
             "start_visit",
@@ -1450,7 +1466,7 @@ class Services:
             case = attrs.evolve(case, stage=Stage.FEEDBACK)
             event_type = "interview_recorded"
             data = attempted
-        saved_case, result = self._save_one(event_type, case, staff.id, at, visit, data)
+        saved_case, result = self.save_one(event_type, case, staff.id, at, visit, data)
         return saved_case, result
 
     # -- stage 4: feedback -----------------------------------------------------------
@@ -1458,15 +1474,15 @@ class Services:
     def submit_feedback(
         self, ref: str | int, *, actor: str, at: dt.datetime, recommendation: str, summary: str
     ) -> tuple[Case, Feedback]:
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         assert case.id is not None
         _choice(recommendation, lifecycle.RECOMMENDATIONS, "recommendation")
         if not summary.strip():
             raise InvalidInput("summary must not be empty: say what was found and why")
         attempted = {"recommendation": recommendation}
-        self._guard(case, staff, "submit_feedback", at, attempted=attempted)
+        self.guard(case, staff, "submit_feedback", at, attempted=attempted)
         if case.feedback_status in ("submitted", "approved"):
-            self._refuse(
+            self.refuse(
                 case,
                 staff.id,
                 at,
@@ -1493,7 +1509,7 @@ class Services:
             submitted_by=staff.id,
             submitted_at=at,
         )
-        saved_case, result = self._save_one(
+        saved_case, result = self.save_one(
             "feedback_submitted",
             attrs.evolve(case, feedback_status="submitted"),
             staff.id,
@@ -1506,14 +1522,14 @@ class Services:
     def review_feedback(
         self, ref: str | int, *, actor: str, at: dt.datetime, approve: bool, note: str = ""
     ) -> tuple[Case, Feedback]:
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         assert case.id is not None
         if not approve and not note.strip():
             raise InvalidInput("returning feedback needs --note saying what to change")
         attempted = {"approve": approve, "note": note}
-        self._guard(case, staff, "review", at, attempted=attempted, supervisor_only=True)
+        self.guard(case, staff, "review", at, attempted=attempted, supervisor_only=True)
         if case.feedback_status != "submitted":
-            self._refuse(
+            self.refuse(
                 case,
                 staff.id,
                 at,
@@ -1527,7 +1543,7 @@ class Services:
             )
         feedback = self.store.feedback(case.id)[-1]
         if feedback.submitted_by == staff.id:
-            self._refuse(
+            self.refuse(
                 case,
                 staff.id,
                 at,
@@ -1542,7 +1558,7 @@ class Services:
         reviewed = attrs.evolve(
             feedback, review_status=status, reviewed_by=staff.id, reviewed_at=at, review_note=note
         )
-        saved_case, result = self._save_one(
+        saved_case, result = self.save_one(
             f"feedback_{status}",
             attrs.evolve(case, feedback_status=status),
             staff.id,
@@ -1557,12 +1573,12 @@ class Services:
     def close(
         self, ref: str | int, *, actor: str, at: dt.datetime, resolution: str, note: str = ""
     ) -> Case:
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         _choice(resolution, lifecycle.RESOLUTIONS, "resolution")
         attempted = {"resolution": resolution, "note": note}
         approved = case.stage == Stage.FEEDBACK and case.feedback_status == "approved"
         # Before approved feedback, "paid" and "withdrawn" are a supervisor's call.
-        self._guard(
+        self.guard(
             case,
             staff,
             "close",
@@ -1580,7 +1596,7 @@ class Services:
             early = case.escalated and case.feedback_status != "submitted"
         if not (approved or early):
             allowed = [r for r, st in lifecycle.EARLY_RESOLUTIONS.items() if case.stage in st]
-            self._refuse(
+            self.refuse(
                 case,
                 staff.id,
                 at,
@@ -1593,7 +1609,7 @@ class Services:
                 ),
                 attempted,
             )
-        saved, _ = self._save(
+        saved, _ = self.save(
             "case_closed",
             attrs.evolve(case, stage=Stage.CLOSED, resolution=resolution, closed_at=at),
             staff.id,
@@ -1613,7 +1629,7 @@ class Services:
         note: str = "",
     ) -> Case:
         """Set or clear the compliance flags of a case (e.g. a cease-communication letter)."""
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         for flag in (*add, *remove):
             _choice(flag, lifecycle.FLAGS, "flag")
         flags = tuple(sorted((set(case.flags) | set(add)) - set(remove)))
@@ -1621,7 +1637,7 @@ class Services:
         if flags == tuple(sorted(case.flags)):
             return case
         # Anyone on the case may raise a flag; only a supervisor may lift one.
-        self._guard(
+        self.guard(
             case,
             staff,
             "flag",
@@ -1629,7 +1645,7 @@ class Services:
             attempted=attempted,
             supervisor_only="clear a compliance flag" if remove else False,
         )
-        saved, _ = self._save(
+        saved, _ = self.save(
             "flags_changed",
             attrs.evolve(case, flags=flags),
             staff.id,
@@ -1741,13 +1757,13 @@ class Services:
 
     def reopen(self, ref: str | int, *, actor: str, at: dt.datetime, reason: str) -> Case:
         """Reopen a closed case: back to preparation (or confirmation without an address)."""
-        staff, case = self._begin(ref, actor, at)
+        staff, case = self.begin(ref, actor, at)
         if not reason.strip():
             raise InvalidInput("reopening needs --reason saying why")
         attempted = {"reason": reason}
-        self._guard(case, staff, "reopen", at, attempted=attempted, supervisor_only=True)
+        self.guard(case, staff, "reopen", at, attempted=attempted, supervisor_only=True)
         stage = Stage.PREPARATION if case.confirmed_address else Stage.CONFIRMATION
-        saved, _ = self._save(
+        saved, _ = self.save(
             "case_reopened",
             attrs.evolve(
                 case,
