@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -140,6 +141,67 @@ def test_seal_exposes_a_removed_tail_event(copy_of_demo: Path) -> None:
     code, output = verify(copy_of_demo, "--seal", seal)
     assert code == 1
     assert "seal mismatch" in output
+
+
+def test_events_swapped_between_chains_are_caught(copy_of_demo: Path) -> None:
+    """Two neighbouring events of two cases trade places (issue 13, item 4).
+
+    Each chain keeps its order and its heads, so links, the seal and the
+    replay all agreed; the log's order (which policy was in force, what came
+    first) did not. An event's hash now commits to its id.
+    """
+    log = events(copy_of_demo)
+    heads = {e["chain"]: e["id"] for e in log}
+    first, second = next(
+        (a, b)
+        for a, b in itertools.pairwise(log)
+        if a["chain"] != b["chain"]
+        and a["case_id"] is not None
+        and b["case_id"] is not None
+        and heads[a["chain"]] != a["id"]
+        and heads[b["chain"]] != b["id"]
+    )
+    seal = CliRunner().invoke(cli, ["--db", str(copy_of_demo), "audit", "seal"]).output.strip()
+    for sql, params in (
+        ("UPDATE events SET id = -1 WHERE id = ?", (first["id"],)),
+        ("UPDATE events SET id = ? WHERE id = ?", (first["id"], second["id"])),
+        ("UPDATE events SET id = ? WHERE id = -1", (second["id"],)),
+    ):
+        tamper(copy_of_demo, sql, params)
+    code, output = verify(copy_of_demo, "--replay", "--seal", seal)
+    assert code == 1, output
+    assert f"FAILED: event {first['id']} " in output
+    assert f"written as event {second['id']}" in output
+
+
+def test_a_purge_leaves_digests_that_reveal_nothing(copy_of_demo: Path) -> None:
+    """What a purge keeps is provable, and nothing left can be tried against a guess."""
+    conn = sqlite3.connect(copy_of_demo)
+    (case_id,) = conn.execute(
+        "SELECT id FROM cases WHERE stage = 'closed' ORDER BY closed_at LIMIT 1"
+    ).fetchone()
+    (phone,) = conn.execute("SELECT phone FROM cases WHERE id = ?", [case_id]).fetchone()
+    conn.close()
+    purged = CliRunner().invoke(
+        cli, ["--db", str(copy_of_demo), "--as", "chen.wei", "purge", "--at", "2040-01-01T00:00Z"]
+    )
+    assert purged.exit_code == 0, purged.output
+    withheld = [e for e in events(copy_of_demo, case_id) if e["type"] != "case_purged"]
+    assert withheld
+    for event in withheld:
+        payload = json.loads(event["payload"])
+        assert payload["redacted"] is True and "salt" not in payload["seal"]
+        assert payload["seal"]["event"] == event["id"]
+        assert phone not in event["payload"]
+    imported = json.loads(withheld[0]["payload"])
+    row = imported["rows"][0]["row"]
+    assert row["phone"].startswith("sha256:") and row["borrower_name"].startswith("sha256:")
+    assert row["currency"] and row["principal_minor"]  # what statistics need stays
+    assert verify(copy_of_demo, "--replay")[0] == 0
+    shown = CliRunner().invoke(
+        cli, ["--db", str(copy_of_demo), "--as", "chen.wei", "history", str(case_id), "--json"]
+    )
+    assert shown.exit_code == 0 and "sha256:" not in shown.output
 
 
 def test_events_are_append_only(copy_of_demo: Path) -> None:

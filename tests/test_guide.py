@@ -32,11 +32,17 @@ BLOCK = re.compile(r"```console\n(.*?)```", re.DOTALL)
 
 #: ``fieldcase`` as the walk-throughs run it: each command's --at taken as the real
 #: time, so that their output is the same whatever day the tests run (an office
-#: runs the real command, which checks --at against the machine's clock).
+#: runs the real command, which checks --at against the machine's clock), and
+#: events' salts drawn from a seed.
 STORY_FIELDCASE = f"""#!{sys.executable}
+import random
+
 import fieldcase.clock
+import fieldcase.commitments
 
 fieldcase.clock.real_clock = None
+# Salts from a seed, so that the seals the walk-throughs print stay the same.
+fieldcase.commitments.new_salt = lambda rng=random.Random(7): f"{{rng.getrandbits(128):032x}}"
 from fieldcase.cli import cli
 
 cli()

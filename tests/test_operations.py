@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import AT, Run, set_policy, snapshot, to_submitted
+from conftest import AT, Run, events, set_policy, snapshot, to_submitted
 from fieldcase.cli import cli
 
 PHONE, NATIONAL_ID = "+8613800138000", "310101199001011234"
@@ -22,13 +22,16 @@ def raw(db_path: Path) -> bytes:
     return b"".join(f.read_bytes() for f in files if f.exists())
 
 
-def closed_case(office: Run) -> None:
+def closed_case(office: Run, *before_closing: tuple[str, ...]) -> None:
     result = office(
         "contact", "1", "--channel", "employer", "--outcome", "reached",
         "--target", "third-party", "--note", NOTE, *AT, as_="li.na",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     to_submitted(office)
+    for args in before_closing:
+        done = office(*args, as_="chen.wei")
+        assert done.exit_code == 0, done.output
     closed = office(
         "close", "1", "--resolution", "paid", "--at", "2026-11-30T12:00+08:00", as_="chen.wei"
     )
@@ -155,6 +158,77 @@ def test_only_a_redaction_may_change_an_event_and_only_a_purge_may_redact(
     assert result.exit_code == 1 and "FAILED: event 1 " in result.output
     assert "was edited" in result.output
     target.close()
+
+
+def tampered_copy(db_path: Path, tmp_path: Path, *statements: str) -> Path:
+    """A copy of the database with ``statements`` run on it (the triggers stay)."""
+    copy = tmp_path / "tampered.db"
+    source, target = sqlite3.connect(db_path), sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    for statement in statements:
+        target.execute(statement)
+    target.commit()
+    target.close()
+    return copy
+
+
+def test_a_purged_event_cannot_be_rewritten_with_its_row(
+    office: Run, db_path: Path, tmp_path: Path
+) -> None:
+    """A redacted payload and its table row rewritten together (issue 13, item 4).
+
+    What a purge keeps (amounts, outcomes, dates) stays provable against the
+    hash the event was written with: each withheld value leaves a digest.
+    """
+    closed_case(
+        office,
+        ("payment", "1", "CNY 1500", "--reference", "BOC-1", "--at", "2026-11-29T19:00+08:00"),
+    )
+    assert office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei").exit_code == 0
+    seal = office("audit", "seal").output.strip()
+    assert office("audit", "verify", "--replay", "--seal", seal).exit_code == 0
+
+    copy = tampered_copy(
+        db_path,
+        tmp_path,
+        "UPDATE events SET payload = json_set(payload, '$.rows[1].row.amount_minor', 15)"
+        " WHERE type = 'payment_recorded'",
+        "UPDATE payments SET amount_minor = 15",
+    )
+    result = CliRunner().invoke(
+        cli, ["--db", str(copy), "audit", "verify", "--replay", "--seal", seal]
+    )
+    assert result.exit_code == 1, result.output
+    assert "was edited" in result.output
+
+
+def test_a_purged_event_written_before_seals_is_vouched_for_by_its_purge(
+    office: Run, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events from before seals cannot prove their redacted form: the purge's hash does."""
+    import fieldcase.store
+
+    with monkeypatch.context() as before_seals:
+        before_seals.setattr(fieldcase.store, "seal", lambda payload, *_: payload)
+        closed_case(
+            office,
+            ("payment", "1", "CNY 1500", "--reference", "BOC-1", "--at", "2026-11-29T19:00+08:00"),
+        )
+    payment = next(e for e in events(db_path, 1) if e["type"] == "payment_recorded")
+    assert '"seal"' not in payment["payload"]
+    assert office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei").exit_code == 0
+    assert office("audit", "verify", "--replay").exit_code == 0
+    copy = tampered_copy(
+        db_path,
+        tmp_path,
+        "UPDATE events SET payload = json_set(payload, '$.rows[1].row.amount_minor', 15)"
+        " WHERE type = 'payment_recorded'",
+        "UPDATE payments SET amount_minor = 15",
+    )
+    result = CliRunner().invoke(cli, ["--db", str(copy), "audit", "verify", "--replay"])
+    assert result.exit_code == 1, result.output
+    assert f"FAILED: event {payment['id']} " in result.output and "was edited" in result.output
 
 
 def test_retention_comes_from_the_institutions_policy(office: Run, tmp_path: Path) -> None:

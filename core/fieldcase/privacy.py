@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -111,17 +112,57 @@ FREE_TEXT: dict[str, frozenset[str]] = {
 }
 
 
-def mask_event_data(data: dict[str, Any], event_type: str = "") -> dict[str, Any]:
-    """An event's data with the personal values and free text withheld (nested too)."""
+def personal_data_paths(data: dict[str, Any], event_type: str = "") -> list[list[str]]:
+    """The keys (nested: a path) under which an event's data holds personal values or free text."""
     personal = PERSONAL_KEYS | FREE_TEXT.get(event_type, frozenset())
-    masked: dict[str, Any] = {}
+    paths: list[list[str]] = []
     for key, value in data.items():
-        if key in personal and value not in (None, ""):
-            masked[key] = "[masked]"
+        if key in personal:
+            paths.append([key])
         elif isinstance(value, dict):
             # A refusal's attempted values are those of the action it refused.
             inner = str(data.get("action", "")) if key == "attempted" else ""
-            masked[key] = mask_event_data(value, inner)
-        else:
-            masked[key] = value
+            paths += [[key, *path] for path in personal_data_paths(value, inner)]
+    return paths
+
+
+def mask_event_data(data: dict[str, Any], event_type: str = "") -> dict[str, Any]:
+    """An event's data with the personal values and free text withheld (nested too)."""
+    masked = copy.deepcopy(data)
+    for path in personal_data_paths(data, event_type):
+        parent = masked
+        for key in path[:-1]:
+            parent = parent[key]
+        if parent[path[-1]] not in (None, ""):
+            parent[path[-1]] = "[masked]"
     return masked
+
+
+PURGED = "[purged]"
+
+#: Per table, the personal columns and what a purge makes of them.
+PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
+    "cases": {
+        "borrower_name": PURGED,
+        "national_id": "",
+        "phone": "",
+        "address": "",
+        "confirmed_address": None,
+        "national_id_masked": "",
+        "phone_masked": "",
+    },
+    "contacts": {"note": ""},
+    "visits": {
+        "notes": "",
+        "employment": None,
+        "monthly_income_minor": None,
+        "other_debts_minor": None,
+    },
+    "feedback": {"summary": PURGED, "review_note": ""},
+}
+
+
+def anonymise_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A table row with its personal columns as a purge leaves them."""
+    personal = PERSONAL_COLUMNS.get(table, {})
+    return {k: personal.get(k, v) for k, v in row.items()}

@@ -3,51 +3,32 @@
 A purge keeps what the statistics need (institution, stage, resolution,
 amounts, dates, overdue reasons, outcomes, promises and payments) and the
 audit trail: every event stays in its chain, but the personal data in its
-payload is withheld. Events hash the SHA-256 of their payload, so the chain
-still verifies; the purge is itself an event listing the events it redacted,
-which is how ``audit verify`` tells a purge from an edit.
+payload is withheld. An event's hash covers its payload's committed form
+(:mod:`fieldcase.commitments`: each personal value by a salted digest), and
+the purge stores exactly that form without the salt, so what it keeps is
+still proven by the original hash. The purge is itself an event listing the
+events it redacted, which is how ``audit verify`` tells a purge from an edit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .commitments import canonical_json, withheld
 from .errors import FieldcaseError, NotPermitted
 from .model import Borrower, Case
 from .money import add_months
 from .policy import default
-from .privacy import mask_event_data
-from .store import Change, canonical_json
+from .privacy import PURGED, anonymise_row, mask_event_data
+from .store import Change
 
 if TYPE_CHECKING:
     from .services import Services
-
-PURGED = "[purged]"
-
-#: Per table, the personal columns and what they become.
-PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
-    "cases": {
-        "borrower_name": PURGED,
-        "national_id": "",
-        "phone": "",
-        "address": "",
-        "confirmed_address": None,
-        "national_id_masked": "",
-        "phone_masked": "",
-    },
-    "contacts": {"note": ""},
-    "visits": {
-        "notes": "",
-        "employment": None,
-        "monthly_income_minor": None,
-        "other_debts_minor": None,
-    },
-    "feedback": {"summary": PURGED, "review_note": ""},
-}
 
 
 @attrs.frozen
@@ -60,12 +41,12 @@ class PurgeResult:
     skipped: list[tuple[int, str]]
 
 
-def anonymise_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
-    personal = PERSONAL_COLUMNS.get(table, {})
-    return {k: personal.get(k, v) if k in personal else v for k, v in row.items()}
-
-
-def redacted_payload(payload: dict[str, Any], event_type: str = "") -> str:
+def redacted_payload(text: str, event_type: str = "") -> str:
+    """What a purge keeps of a stored payload: its committed form, or for a payload
+    written before seals, its rows anonymised and its data masked."""
+    payload = json.loads(text)
+    if "seal" in payload:
+        return canonical_json(withheld(payload))
     rows = [
         {"table": r["table"], "row": anonymise_row(r["table"], r["row"])}
         for r in payload.get("rows", [])
@@ -148,11 +129,23 @@ def purge(
             continue
         case = store.get_case(case_id)
         changes = _anonymised(services, case, at)
-        data = {
+        redactions = [
+            (event_id, redacted_payload(payload, kind)) for event_id, payload, _, kind in events
+        ]
+        data: dict[str, Any] = {
             "retention_years": kept[institution],
             "closed_at": case.closed_at.isoformat() if case.closed_at else None,
             "redacted_events": [event_id for event_id, _, _, _ in events],
         }
+        # Payloads written before seals cannot be proven against their own hash
+        # once redacted: this purge's own hash vouches for what it kept of them.
+        unsealed = {
+            str(event_id): hashlib.sha256(text.encode("utf-8")).hexdigest()
+            for event_id, text in redactions
+            if '"seal":' not in text
+        }
+        if unsealed:
+            data["redacted_sha256"] = unsealed
         store.commit_many(
             [
                 Change(
@@ -167,10 +160,7 @@ def purge(
                     services.institution(institution).policy_version,
                 )
             ],
-            redactions=[
-                (event_id, redacted_payload(json.loads(payload), kind))
-                for event_id, payload, _, kind in events
-            ],
+            redactions=redactions,
         )
         purged.append(case_id)
         redacted += len(events)

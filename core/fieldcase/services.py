@@ -1013,7 +1013,15 @@ class Services:
         events = list(self.store.iter_events(case.id))
         visits = self.store.visits(case.id, case.currency)
         if self.may_see_personal_data(case, visits, viewer):
-            return events
+            # A purge left digests where the personal data was: shown as withheld.
+            return [
+                attrs.evolve(
+                    e, payload={**e.payload, "data": mask_event_data(e.payload["data"], e.type)}
+                )
+                if e.payload.get("redacted") is True
+                else e
+                for e in events
+            ]
         # Without their hashes too: a hash over guessable data (a phone number)
         # would let the masked value be found by trying candidates.
         return [

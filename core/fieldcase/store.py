@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from . import commitments
+from .commitments import canonical_json, committed_sha256, payload_sha256, seal
 from .errors import CaseNotFound, FieldcaseError, InstitutionNotFound, StaffNotFound, StaleCase
 from .lifecycle import Stage, bucket_range
 from .model import (
@@ -40,7 +42,7 @@ from .model import (
     Visit,
 )
 from .money import MINOR_UNITS, from_minor, to_minor
-from .privacy import mask_phone, mask_tail
+from .privacy import anonymise_row, mask_phone, mask_tail
 from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY, arrears_key
 from .suggest import hint
 
@@ -106,14 +108,6 @@ def from_iso(text: str | None) -> dt.datetime | None:
     if not text:
         return None
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def canonical_json(value: Any) -> str:
-    """One text for one value: sorted keys, no spaces, UTF-8 kept as is."""
-    return _CANONICAL.encode(value)
 
 
 def event_hash(
@@ -882,10 +876,13 @@ class _Batch:
             self.heads[chain] = GENESIS if new_case else self.store._chain_head(chain)
         prev = self.heads[chain]
         at_text = self.at_text(change.at)
-        payload_text = canonical_json(payload)
-        # The chain covers the payload's digest, so that a purge can later
-        # withhold personal data from the payload and the chain still verify.
-        payload_sha256 = hashlib.sha256(payload_text.encode("utf-8")).hexdigest()
+        event_id = self.allocate("events")
+        # The chain covers the digest of the payload's committed form (each
+        # personal value by a salted digest, and the event's id): a purge can
+        # later withhold the personal data and the rest still verifies.
+        stored = seal(payload, change.event_type, event_id, self.store.salt)
+        payload_text = canonical_json(stored)
+        digest_of_payload = payload_sha256(payload_text)
         recorded = change.recorded_at or change.at
         recorded_text = at_text if recorded is change.at else to_iso(recorded)
         digest = event_hash(
@@ -895,12 +892,11 @@ class _Batch:
             case_id,
             change.actor,
             at_text,
-            DIGEST_PREFIX + payload_sha256,
+            DIGEST_PREFIX + digest_of_payload,
             recorded_text,
             change.policy_version,
         )
         self.heads[chain] = digest
-        event_id = self.allocate("events")
         self.event_rows.append(
             (
                 event_id,
@@ -912,7 +908,7 @@ class _Batch:
                 payload_text,
                 prev,
                 digest,
-                payload_sha256,
+                digest_of_payload,
                 recorded_text,
                 change.policy_version,
             )
@@ -925,7 +921,7 @@ class _Batch:
             type=change.event_type,
             actor=change.actor,
             at=change.at,
-            payload=payload,
+            payload=stored,
             prev_hash=prev,
             hash=digest,
             recorded_at=recorded,
@@ -1031,6 +1027,10 @@ class Store:
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self.path = str(path)
+        #: Where each event's salt comes from (see :mod:`fieldcase.commitments`):
+        #: random, so that digests of withheld values cannot be tried against
+        #: guesses. Only the demo, whose people are made up, seeds it.
+        self.salt: Callable[[], str] = commitments.new_salt
         try:
             conn = sqlite3.connect(self.path, timeout=busy_timeout)
             self.db = Connection(conn)
@@ -1386,7 +1386,7 @@ class Store:
         """Check every event against its hash and its chain; return (checked, first problem)."""
         heads: dict[str, str] = {}
         checked = 0
-        redacted = self.redacted_events()
+        redacted, pinned = self.redactions()
         for row in self.db.execute(
             "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash, payload_sha256,"
             " recorded_at, policy_version FROM events ORDER BY id"
@@ -1394,14 +1394,9 @@ class Store:
             event_id, case_id, chain, type, actor, at, payload, prev_hash, stored, sha = row[:10]
             recorded_at, policy_version = row[10:]
             if sha is not None:
-                # The payload must be the one hashed, unless a later purge of its
-                # case withheld it (and that purge is itself in the chain).
-                if hashlib.sha256(payload.encode("utf-8")).hexdigest() != sha and not (
-                    event_id in redacted and json.loads(payload).get("redacted") is True
-                ):
-                    return checked, AuditProblem(
-                        event_id, chain, "its contents do not match its hash: it was edited"
-                    )
+                problem = self._payload_problem(event_id, payload, sha, redacted, pinned)
+                if problem:
+                    return checked, AuditProblem(event_id, chain, problem)
                 payload = DIGEST_PREFIX + sha
             if recorded_at is None and policy_version is not None:
                 # Events before migration 010 have neither: a version set later is forged.
@@ -1427,17 +1422,48 @@ class Store:
             checked += 1
         return checked, None
 
-    def redacted_events(self) -> dict[int, int]:
-        """Events whose personal data a purge withheld: event id -> the purge's event id."""
-        found = {}
-        for purge_id, data in self.db.execute(
-            "SELECT id, json_extract(payload, '$.data.redacted_events') FROM events"
+    @staticmethod
+    def _payload_problem(
+        event_id: int, payload: str, sha: str, redacted: set[int], pinned: dict[int, str]
+    ) -> str | None:
+        """Why a payload is not the one its event was written with, if it is not."""
+        edited = "its contents do not match its hash: it was edited"
+        try:
+            stored = json.loads(payload)
+            is_redacted = stored.get("redacted") is True
+            stamp = stored.get("seal")
+            if stamp is None:  # written before seals
+                written_as, committed_sha = None, hashlib.sha256(payload.encode()).hexdigest()
+            else:
+                written_as, committed_sha = stamp["event"], committed_sha256(stored)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+            return "its payload is not readable: it was edited"
+        if is_redacted and event_id not in redacted:
+            return edited + " (no purge in the log withheld it)"
+        if written_as is not None and written_as != event_id:
+            return f"it was written as event {written_as}: events were moved or swapped"
+        if committed_sha == sha:
+            return None
+        # Withheld before seals: the purge that did it vouches for what it kept.
+        if is_redacted and written_as is None:
+            kept = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+            if pinned.get(event_id, kept) == kept:
+                return None
+        return edited
+
+    def redactions(self) -> tuple[set[int], dict[int, str]]:
+        """Events a purge withheld personal data from, and for those written before
+        seals, the SHA-256 of what the purge kept (event id -> digest)."""
+        withheld: set[int] = set()
+        pinned: dict[int, str] = {}
+        for purge_id, listed, kept in self.db.execute(
+            "SELECT id, json_extract(payload, '$.data.redacted_events'),"
+            " json_extract(payload, '$.data.redacted_sha256') FROM events"
             " WHERE type = 'case_purged'"
         ):
-            for event_id in json.loads(data or "[]"):
-                if event_id < purge_id:
-                    found[event_id] = purge_id
-        return found
+            withheld |= {event_id for event_id in json.loads(listed or "[]") if event_id < purge_id}
+            pinned |= {int(k): v for k, v in json.loads(kept or "{}").items()}
+        return withheld, pinned
 
     def seal(self) -> tuple[str, int, int]:
         """One digest over every chain's head and length: (digest, chains, events)."""
@@ -1458,7 +1484,10 @@ class Store:
         applied = 0
         with target.transaction():
             for (payload,) in self.db.execute("SELECT payload FROM events ORDER BY id"):
-                rows = json.loads(payload)["rows"]
+                stored = json.loads(payload)
+                rows = stored["rows"]
+                if stored.get("redacted") is True:  # withheld values, as the purge left them
+                    rows = [{**r, "row": anonymise_row(r["table"], r["row"])} for r in rows]
                 target._apply_rows(rows)
                 applied += 1
         return applied

@@ -1,0 +1,116 @@
+"""What an event's hash commits to: each personal value on its own, and its place.
+
+An event's chain hash covers the SHA-256 of its payload in *committed form*:
+the payload with every personal value (a phone number, a note, an income)
+replaced by a salted digest of that value, and with the event's own id. A
+purge later replaces the stored payload by exactly that committed form and
+drops the salt: the personal data is gone, nothing left can be tried against
+guessed values (the salt was random), and everything a purge keeps (amounts,
+outcomes, dates) is still proven by the hash the event was written with. The
+id in the committed form ties the event to its place in the log, so two
+events swapped between chains no longer verify.
+
+The stored payload says what it committed: ``seal = {"event": id, "salt":
+..., "fields": [[path...], ...]}``, the fields as they were judged personal
+when written, so a later change to what counts as personal never breaks an
+old event's proof. Events written before this scheme carry no ``seal`` and
+hash their payload's text as they always did.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from .privacy import PERSONAL_COLUMNS, personal_data_paths
+
+#: Values that hold nothing to withhold.
+EMPTY = (None, "")
+
+#: A withheld value in committed form: this prefix and a hex SHA-256.
+WITHHELD = "sha256:"
+
+Path = list[str | int]
+
+#: Where a new event's salt comes from: random, so that the digests a purge
+#: leaves cannot be tried against guesses. (A seam for documentation runs.)
+new_salt: Callable[[], str] = functools.partial(secrets.token_hex, 16)
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def canonical_json(value: Any) -> str:
+    """One text for one value: sorted keys, no spaces, UTF-8 kept as is."""
+    return _CANONICAL.encode(value)
+
+
+def personal_paths(payload: dict[str, Any], event_type: str) -> list[Path]:
+    """Where ``payload`` holds personal data (not empty): table columns and event data keys."""
+    paths: list[Path] = []
+    for index, entry in enumerate(payload.get("rows") or []):
+        personal = PERSONAL_COLUMNS.get(entry["table"], {})
+        row = entry["row"]
+        paths += [["rows", index, "row", k] for k in row if k in personal and row[k] not in EMPTY]
+    data = payload.get("data") or {}
+    for path in personal_data_paths(data, event_type):
+        value: Any = data
+        for key in path:
+            value = value[key]
+        if value not in EMPTY:
+            paths.append(["data", *path])
+    return paths
+
+
+def field_digest(salt: str, path: Path, value: Any) -> str:
+    text = f"{salt}\0{canonical_json(path)}\0{canonical_json(value)}"
+    return WITHHELD + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def seal(
+    payload: dict[str, Any], event_type: str, event_id: int, salt: Callable[[], str]
+) -> dict[str, Any]:
+    """``payload`` as stored: with its seal (its id, and a new salt for its personal values)."""
+    fields = personal_paths(payload, event_type)
+    stamp: dict[str, Any] = {"event": event_id}
+    if fields:
+        stamp |= {"fields": fields, "salt": salt()}
+    return {**payload, "seal": stamp}
+
+
+def committed(stored: dict[str, Any]) -> dict[str, Any]:
+    """The committed form of a sealed payload: each personal value by its digest, no salt."""
+    stamp = stored["seal"]
+    if "salt" not in stamp:  # already committed (a purge withheld it), or nothing personal
+        return {k: v for k, v in stored.items() if k != "redacted"}
+    form = copy.deepcopy({k: v for k, v in stored.items() if k != "seal"})
+    for path in stamp["fields"]:
+        parent = form
+        for step in path[:-1]:
+            parent = parent[step]
+        parent[path[-1]] = field_digest(stamp["salt"], path, parent[path[-1]])
+    form["seal"] = {k: v for k, v in stamp.items() if k != "salt"}
+    return form
+
+
+def payload_sha256(text: str) -> str:
+    """The digest an event's hash covers, from its stored payload text."""
+    stored = json.loads(text) if '"seal":' in text else None
+    if isinstance(stored, dict) and "seal" in stored:
+        return committed_sha256(stored)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def committed_sha256(stored: dict[str, Any]) -> str:
+    """The digest of a sealed payload's committed form."""
+    return hashlib.sha256(canonical_json(committed(stored)).encode("utf-8")).hexdigest()
+
+
+def withheld(stored: dict[str, Any]) -> dict[str, Any]:
+    """What a purge keeps of a sealed payload: its committed form, marked redacted."""
+    return {**committed(stored), "redacted": True}
