@@ -103,20 +103,23 @@ def child_import(csv_path: str, db_path: str) -> dict[str, float]:
 
     runner = CliRunner()
     base = ["--db", db_path]
-    runner.invoke(cli, [*base, "init"], catch_exceptions=False)
-    runner.invoke(
-        cli,
-        [*base, "staff", "add", "boss", "--name", "Boss", "--role", "supervisor"],
-        catch_exceptions=False,
-    )
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, [*base, *args], catch_exceptions=False)
+        if result.exit_code:
+            raise SystemExit(f"fieldcase {' '.join(args)}: {result.output}")
+        return result.stdout
+
+    run("init")
+    run("staff", "add", "boss", "--name", "Boss", "--role", "supervisor")
+    run(
+        "--as", "boss", "institution", "add", "bench", "--name", "Bench",
+        "--jurisdiction", "CN", "--timezone", "Asia/Shanghai", "--currency", "CNY", "--at", AT,
+    )  # fmt: skip
     start = time.perf_counter()
-    result = runner.invoke(
-        cli,
-        [*base, "--as", "boss", "import", csv_path, "--institution", "bench", "--at", AT, "--json"],
-        catch_exceptions=False,
-    )
+    output = run("--as", "boss", "import", csv_path, "--institution", "bench", "--at", AT, "--json")
     seconds = time.perf_counter() - start
-    summary = json.loads(result.stdout)
+    summary = json.loads(output)
     return {"seconds": seconds, "imported": summary["imported"]}
 
 
@@ -176,11 +179,12 @@ CHILDREN = {
 def run_child(name: str, csv_path: Path, db_path: Path) -> dict[str, float]:
     output = subprocess.run(
         [sys.executable, __file__, "--child", name, str(csv_path), str(db_path)],
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    )
+    if output.returncode:
+        raise SystemExit(f"the {name} step failed:\n{output.stderr or output.stdout}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
