@@ -25,6 +25,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any
 
 from .privacy import PERSONAL_COLUMNS, personal_data_paths
@@ -67,8 +68,14 @@ def personal_paths(payload: dict[str, Any], event_type: str) -> list[Path]:
     return paths
 
 
+@functools.lru_cache(maxsize=1024)
+def _path_text(path: tuple[str | int, ...]) -> str:
+    return canonical_json(list(path))
+
+
 def field_digest(salt: str, path: Path, value: Any) -> str:
-    text = f"{salt}\0{canonical_json(path)}\0{canonical_json(value)}"
+    value_text = encode_basestring(value) if isinstance(value, str) else canonical_json(value)
+    text = f"{salt}\0{_path_text(tuple(path))}\0{value_text}"
     return WITHHELD + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -88,22 +95,16 @@ def committed(stored: dict[str, Any]) -> dict[str, Any]:
     stamp = stored["seal"]
     if "salt" not in stamp:  # already committed (a purge withheld it), or nothing personal
         return {k: v for k, v in stored.items() if k != "redacted"}
-    form = copy.deepcopy({k: v for k, v in stored.items() if k != "seal"})
+    form: dict[str, Any] = {k: v for k, v in stored.items() if k != "seal"}
     for path in stamp["fields"]:
-        parent = form
+        # Copied only along the way to each value: the stored payload stays as it is.
+        parent: Any = form
         for step in path[:-1]:
-            parent = parent[step]
+            parent[step] = child = copy.copy(parent[step])
+            parent = child
         parent[path[-1]] = field_digest(stamp["salt"], path, parent[path[-1]])
     form["seal"] = {k: v for k, v in stamp.items() if k != "salt"}
     return form
-
-
-def payload_sha256(text: str) -> str:
-    """The digest an event's hash covers, from its stored payload text."""
-    stored = json.loads(text) if '"seal":' in text else None
-    if isinstance(stored, dict) and "seal" in stored:
-        return committed_sha256(stored)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def committed_sha256(stored: dict[str, Any]) -> str:

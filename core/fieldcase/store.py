@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from . import commitments
-from .commitments import canonical_json, committed_sha256, payload_sha256, seal
+from .commitments import canonical_json, committed_sha256, seal
 from .errors import CaseNotFound, FieldcaseError, InstitutionNotFound, StaffNotFound, StaleCase
 from .lifecycle import Stage, bucket_range
 from .model import (
@@ -882,7 +882,7 @@ class _Batch:
         # later withhold the personal data and the rest still verifies.
         stored = seal(payload, change.event_type, event_id, self.store.salt)
         payload_text = canonical_json(stored)
-        digest_of_payload = payload_sha256(payload_text)
+        digest_of_payload = committed_sha256(stored)
         recorded = change.recorded_at or change.at
         recorded_text = at_text if recorded is change.at else to_iso(recorded)
         digest = event_hash(
