@@ -107,8 +107,11 @@ def committed(stored: dict[str, Any]) -> dict[str, Any]:
     return form
 
 
-def committed_sha256(stored: dict[str, Any]) -> str:
-    """The digest of a sealed payload's committed form."""
+def payload_sha256(stored: dict[str, Any], text: str) -> str:
+    """The digest an event's hash covers: its committed form's, or for a payload
+    written before seals, its stored text's."""
+    if "seal" not in stored:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
     return hashlib.sha256(canonical_json(committed(stored)).encode("utf-8")).hexdigest()
 
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from . import commitments
-from .commitments import canonical_json, committed_sha256, seal
+from .commitments import canonical_json, payload_sha256, seal
 from .errors import CaseNotFound, FieldcaseError, InstitutionNotFound, StaffNotFound, StaleCase
 from .lifecycle import Stage, bucket_range
 from .model import (
@@ -882,7 +882,7 @@ class _Batch:
         # later withhold the personal data and the rest still verifies.
         stored = seal(payload, change.event_type, event_id, self.store.salt)
         payload_text = canonical_json(stored)
-        digest_of_payload = committed_sha256(stored)
+        digest_of_payload = payload_sha256(stored, payload_text)
         recorded = change.recorded_at or change.at
         recorded_text = at_text if recorded is change.at else to_iso(recorded)
         digest = event_hash(
@@ -1431,11 +1431,8 @@ class Store:
         try:
             stored = json.loads(payload)
             is_redacted = stored.get("redacted") is True
-            stamp = stored.get("seal")
-            if stamp is None:  # written before seals
-                written_as, committed_sha = None, hashlib.sha256(payload.encode()).hexdigest()
-            else:
-                written_as, committed_sha = stamp["event"], committed_sha256(stored)
+            written_as = stored["seal"]["event"] if "seal" in stored else None
+            committed_sha = payload_sha256(stored, payload)
         except (ValueError, TypeError, AttributeError, KeyError, IndexError):
             return "its payload is not readable: it was edited"
         if is_redacted and event_id not in redacted:
