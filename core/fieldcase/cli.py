@@ -736,11 +736,23 @@ def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
     show_default=True,
     help="Annual penalty-interest rate on the overdue amount: 0.18 or 18%.",
 )
+@click.option(
+    "attribute_pairs",
+    "--attribute",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="One of the institution's own attributes (declared in its policy); repeat.",
+)
 @at_option
 @json_option
 @pass_app
 def create(
-    app: App, overdue_since: dt.datetime, at: dt.datetime, json_: bool, **fields: Any
+    app: App,
+    overdue_since: dt.datetime,
+    at: dt.datetime,
+    json_: bool,
+    attribute_pairs: tuple[str, ...],
+    **fields: Any,
 ) -> None:
     """Refer one case by hand (case files come in with 'import').
 
@@ -750,10 +762,17 @@ def create(
     \b
     Example:
         fieldcase --as chen.wei create --institution hx-consumer --reference L-1001 \\
-          --name "王芳" --principal 20000 --overdue 3150.40 --overdue-since 2026-09-15
+          --name "王芳" --principal 20000 --overdue 3150.40 --overdue-since 2026-09-15 \\
+          --attribute branch=Harbor-East
     """
+    from .attributes import parse_pairs
+
     case = app.services.create_case(
-        actor=app.need_actor(), at=at, overdue_since=overdue_since.date(), **fields
+        actor=app.need_actor(),
+        at=at,
+        overdue_since=overdue_since.date(),
+        attributes=parse_pairs(attribute_pairs),
+        **fields,
     )
     data = case_json(case, at)
     note = "" if case.eligible else f" (not eligible: {case.eligibility_note})"
@@ -781,12 +800,20 @@ def create(
     is_flag=True,
     help="Only cases with a visit planned, or a promise falling due, today.",
 )
+@click.option(
+    "where_pairs",
+    "--where",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Only cases whose attribute NAME (declared by the institution) is VALUE; repeat.",
+)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
 @at_option
 @json_option
 @pass_app
 def cases(
     app: App,
+    where_pairs: tuple[str, ...],
     stage: str | None,
     staff: str | None,
     institution: str | None,
@@ -810,7 +837,9 @@ def cases(
         fieldcase cases --institution hx-consumer --bucket 91-180 --json
         fieldcase --as li.na cases --mine --due-today
         fieldcase cases --search 浦东 --all
+        fieldcase cases --institution hx-consumer --where branch=Harbor-East
     """
+    from .attributes import where_filter
     from .store import WorklistFilter
 
     if mine:
@@ -824,6 +853,7 @@ def cases(
         include_ineligible=include_all,
         search=search,
         due_today=due_today,
+        where=where_filter(where_pairs),
     )
     ranked = app.services.worklist(filters, at, limit=limit, viewer=app.actor)
     rows = [{**case_summary(case, at), "priority": round(p, 1)} for case, p in ranked]
@@ -924,6 +954,8 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         f"({case.days_past_due(at)} days, bucket {case.aging_bucket(at)})",
         f"  Assigned:   {case.assigned_to or '-'}",
     ]
+    if case.attributes:
+        lines.append("  Attributes: " + "  ".join(f"{k}={v}" for k, v in case.attributes.items()))
     if not case.eligible:
         lines.append(f"  Eligible:   no - {case.eligibility_note}")
     if case.failed_visits:

@@ -130,11 +130,17 @@ def case_priority(
 
 
 @hookspec
-def map_import_row(institution: str, row: dict[str, str]) -> dict[str, Any] | None:
+def map_import_row(
+    institution: str, row: dict[str, str], settings: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """Translate one row of an institution's case file into fieldcase's columns.
 
-    Called per imported row. Return the mapped row, or None to leave it to
-    other plugins and the mapping file.
+    Called per imported row, with the institution's policy as ``settings``.
+    Return the mapped row, or None to leave it to other plugins and the
+    mapping file. Keys are fieldcase's import fields (``fieldcase.importing.FIELDS``)
+    and ``attributes.<name>`` for the institution's own attributes, which its
+    policy must declare (``attributes.<name> = "text"``); a value of the wrong
+    kind rejects the row with the reason.
     """
 
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from . import attributes
 from .errors import InvalidInput
 from .money import MINOR_UNITS, parse_amount, parse_rate, to_minor
 
@@ -199,12 +200,23 @@ class ColumnMapping:
                 raise InvalidInput(f"mapping {path}: [{section}] must be a table of names")
         columns = {str(k): str(v) for k, v in data.get("columns", {}).items()}
         defaults = {str(k): str(v) for k, v in data.get("defaults", {}).items()}
-        unknown = sorted((set(columns.values()) | set(defaults)) - set(FIELDS))
+        unknown = sorted(
+            name
+            for name in set(columns.values()) | set(defaults)
+            if name not in FIELDS and not name.startswith(attributes.PREFIX)
+        )
         if unknown:
             raise InvalidInput(
                 f"mapping {path}: unknown field(s) {', '.join(unknown)}; "
-                f"fields are {', '.join(FIELDS)}"
+                f"fields are {', '.join(FIELDS)}, and attributes.<name> for the "
+                "institution's own (declared in its policy)"
             )
+        for name in set(columns.values()) | set(defaults):
+            if name.startswith(attributes.PREFIX):
+                try:
+                    attributes.check_name(name.removeprefix(attributes.PREFIX))
+                except InvalidInput as exc:
+                    raise InvalidInput(f"mapping {path}: {exc}") from None
         return cls(columns, defaults)
 
     def apply(self, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -415,3 +415,9 @@ def m011_append_only(db: Database) -> None:
         " AND json_valid(new.payload) AND json_extract(new.payload, '$.redacted') IS 1, 0)"
         " BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
     )
+
+
+@migrations(name="012_attributes")
+def m012_attributes(db: Database) -> None:
+    # The institution's own fields, declared in its policy (fieldcase.attributes).
+    db.table("cases").add_column("attributes", str, not_null_default="{}")

@@ -108,6 +108,9 @@ class Case:
     flags: tuple[str, ...] = ()
     #: When ``fieldcase purge`` removed the personal data, past its retention.
     purged_at: dt.datetime | None = None
+    #: The institution's own fields, as its policy declares them (name -> value as
+    #: text: ``{"branch": "Harbor-East"}``); see :mod:`fieldcase.attributes`.
+    attributes: dict[str, str] = attrs.field(factory=dict, hash=False)
 
     @property
     def label(self) -> str:

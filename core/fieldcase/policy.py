@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import pluggy
 
+from . import attributes
 from .errors import InvalidInput
 from .rules import RulePack
 from .suggest import hint
@@ -198,7 +199,7 @@ def default(key: str) -> Any:
 
 
 #: Tables of a policy, beside its plain keys.
-TABLES = ("offers", "rules")
+TABLES = ("offers", "rules", "attributes")
 
 
 @attrs.frozen
@@ -256,16 +257,29 @@ class Schema:
             return ("offers", name), _checked(self.offers[name], key, value)
         if key.startswith("rules."):
             return self.parse_rule(key.removeprefix("rules."), value)
-        if key in ("offers", "rules"):
+        if key.startswith(attributes.PREFIX):
+            name = key.removeprefix(attributes.PREFIX)
+            return ("attributes", name), attributes.parse_declaration(name, value)
+        if key in ("offers", "rules", "attributes"):
             raise InvalidInput(f"{key} is a table: set one of its keys, e.g. {self.example(key)}")
-        keys = [*self.settings, "rule_packs", "offers.<term>", "rules.<rule>.<param>"]
+        keys = [
+            *self.settings,
+            "rule_packs",
+            "offers.<term>",
+            "rules.<rule>.<param>",
+            "attributes.<name>",
+        ]
         raise InvalidInput(
             f"unknown policy key {key!r} (keys: {', '.join(keys)}; see 'fieldcase institution "
             f"keys'){hint(key, self.keys)}"
         )
 
     def example(self, table: str) -> str:
-        return "offers.valid_days=5" if table == "offers" else "rules.cn.hours.start=09:00"
+        return {
+            "offers": "offers.valid_days=5",
+            "rules": "rules.cn.hours.start=09:00",
+            "attributes": 'attributes.branch="text"',
+        }[table]
 
     def parse_packs(self, value: Any) -> list[str]:
         try:
@@ -329,6 +343,11 @@ class Schema:
                 for rule_id, params in value.items():
                     for param, setting in params.items():
                         set_path(result, *self.parse(f"rules.{rule_id}.{param}", setting))
+            elif key == "attributes":
+                if not isinstance(value, Mapping):
+                    raise InvalidInput("attributes must be a table of kinds, [attributes]")
+                for name, kind in value.items():
+                    set_path(result, *self.parse(f"{attributes.PREFIX}{name}", kind))
             elif key in ("name", "jurisdiction", "timezone", "currency"):
                 continue  # the institution's own fields, not policy
             else:
@@ -549,4 +568,12 @@ def describe_keys(schema: Schema) -> list[dict[str, Any]]:
         for rule in pack.rules
         for param, default in rule.params.items()
     ]
+    rows.append(
+        {
+            "key": "attributes.<name>",
+            "default": None,
+            "must be": f"the kind of a custom case attribute: {', '.join(attributes.KINDS)}",
+            "from": "fieldcase",
+        }
+    )
     return rows

@@ -814,12 +814,15 @@ class Services:
         accrued_interest: str | Decimal = "0",
         fees: str | Decimal = "0",
         penalty_rate: str | Decimal = "0",
+        attributes: Mapping[str, str] | None = None,
     ) -> Case:
         """Refer a new case. Ineligible cases are stored, flagged, out of the field queue.
 
         The institution must be registered; its time zone, currency and
-        jurisdiction are the case's unless given.
+        jurisdiction are the case's unless given. ``attributes`` are the
+        institution's own fields, as its policy declares them.
         """
+        from . import attributes as custom
         from .jurisdictions import check_timezone, normalise
 
         at = _aware(at)
@@ -866,6 +869,9 @@ class Services:
             accrued_interest=parse_amount(accrued_interest, currency, field="interest"),
             fees=parse_amount(fees, currency, field="fees"),
             penalty_rate=parse_rate(penalty_rate),
+            attributes=custom.clean(
+                attributes or {}, custom.declared(registered.policy), institution
+            ),
         )
         attempted = {"institution": institution, "reference": reference}
         self.check_time(

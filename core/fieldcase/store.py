@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -199,6 +199,7 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "fees_minor": to_minor(case.fees, case.currency),
         "penalty_rate": str(case.penalty_rate),
         "flags": canonical_json(sorted(case.flags)),
+        "attributes": canonical_json(case.attributes),
         **({"purged_at": to_iso(case.purged_at)} if case.purged_at else {}),
     }
 
@@ -241,6 +242,7 @@ def row_to_case(row: dict[str, Any]) -> Case:
         penalty_rate=Decimal(row.get("penalty_rate") or "0"),
         flags=tuple(json.loads(row.get("flags") or "[]")),
         purged_at=from_iso(row.get("purged_at")),
+        attributes=json.loads(row.get("attributes") or "{}"),
     )
 
 
@@ -813,6 +815,8 @@ class WorklistFilter:
     #: A search must not find what its viewer sees masked: that would be an oracle.
     addresses: str = "all"
     searcher: str | None = None
+    #: The institution's own attributes that must equal these values ("branch": "Harbor-East").
+    where: Mapping[str, str] = attrs.field(factory=dict, hash=False)
 
 
 class _Batch:
@@ -964,7 +968,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "011_append_only"
+LATEST_MIGRATION = "012_attributes"
 
 
 def has_event(path: Path, event_type: str) -> bool:
@@ -1712,6 +1716,9 @@ class Store:
             clause, clause_params = self._search_sql(filters)
             where.append(clause)
             params += clause_params
+        for name, value in filters.where.items():
+            where.append("json_extract(cases.attributes, ?) = ?")
+            params += [f"$.{name}", value]
         if filters.due_today:
             local_day, today_params = self.local_date_sql(at)
             theirs, their_params = self.local_date_sql(at, "c.timezone")

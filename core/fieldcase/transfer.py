@@ -13,6 +13,7 @@ import datetime as dt
 import gc
 import io
 import itertools
+import json
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
+from . import attributes
+from .commitments import canonical_json
 from .errors import InvalidInput, NotPermitted
 from .formats import exporter_for, importer_for
 from .importing import (
@@ -161,6 +164,7 @@ def _apply(clean: Mapping[str, Any], institution: str, at: dt.datetime, old: Cas
         "accrued_interest": from_minor(clean["interest_minor"], currency),
         "fees": from_minor(clean["fees_minor"], currency),
         "penalty_rate": Decimal(clean["penalty_rate"]),
+        "attributes": dict(clean.get("attributes") or {}),
     }
     if old is not None:
         return attrs.evolve(old, **values)
@@ -278,6 +282,8 @@ class _ImportRun:
         self.file = file
         self.mapping = mapping
         registered = services.institution(institution)
+        self.settings = registered.policy
+        self.declared = attributes.declared(registered.policy)
         self.policy_version = registered.policy_version
         self.recorded_at = services.recorded_at()
         self.validator = RowValidator(
@@ -297,13 +303,15 @@ class _ImportRun:
     def map_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The ``map_import_row`` hook's answer, else the mapping file's."""
         for mapped in self.services.pm.hook.map_import_row(
-            institution=self.institution, row=dict(values)
+            institution=self.institution, row=dict(values), settings=self.settings
         ):
             if mapped is not None:
                 return dict(mapped)
         return self.mapping.apply(values)
 
-    def check_columns(self, row: Mapping[str, Any], source: Mapping[str, Any]) -> None:
+    def check_columns(
+        self, row: Mapping[str, Any], source: Mapping[str, Any], extra: Mapping[str, Any]
+    ) -> None:
         """A file whose columns do not map at all is refused before anything is written."""
         missing = [name for name in REQUIRED if name not in row]
         if "overdue_since" not in row and "days_past_due" not in row:
@@ -312,8 +320,11 @@ class _ImportRun:
             raise InvalidInput(
                 f"{self.file}: no column for {', '.join(missing)}; the file has "
                 f"{', '.join(map(str, source))}. Map its columns with --mapping map.toml "
-                f"(fields: {', '.join(FIELDS)})"
+                f"(fields: {', '.join(FIELDS)}, or attributes.<name>)"
             )
+        # A column mapped to an attribute the policy does not declare would
+        # reject every row: the file is refused instead, saying how to declare it.
+        attributes.clean(dict.fromkeys(extra, ""), self.declared, self.institution)
 
     def reject(self, rejects: RejectsFile, line: int, problems: list[Reject]) -> None:
         self.rejected += 1
@@ -329,14 +340,20 @@ class _ImportRun:
                     rejects, source.line, [Reject(0, "row", "", source.error or "unreadable")]
                 )
                 continue
-            row = self.map_row(source.values)
+            row, extra = attributes.split(self.map_row(source.values))
             if not self.checked_columns:
-                self.check_columns(row, source.values)
+                self.check_columns(row, source.values, extra)
                 self.checked_columns = True
             clean, problems = self.validator.validate(row)
             if clean is None:
                 self.reject(rejects, source.line, problems)
                 continue
+            try:
+                clean["attributes"] = attributes.clean(extra, self.declared, self.institution)
+            except InvalidInput as exc:
+                self.reject(rejects, source.line, [Reject(0, "attributes", "", str(exc))])
+                continue
+            clean["given_attributes"] = frozenset(extra)
             candidates.append((source.line, clean))
         store = self.services.store
         earlier = store.claim_references([(clean["reference"], line) for line, clean in candidates])
@@ -405,6 +422,14 @@ class _ImportRun:
                 after[column] = offered[column]
                 for derived in DERIVED.get(column, ()):
                     after[derived] = offered[derived]
+        if clean["given_attributes"]:
+            kept = json.loads(stored.get("attributes") or "{}")
+            for name in clean["given_attributes"]:
+                if name in clean["attributes"]:
+                    kept[name] = clean["attributes"][name]
+                else:
+                    kept.pop(name, None)
+            after["attributes"] = canonical_json(dict(sorted(kept.items())))
         if after["currency"] != before["currency"] and self.services.store.has_money(stored["id"]):
             self.reject_later = Reject(
                 line,
@@ -422,6 +447,14 @@ class _ImportRun:
             for field in UPDATABLE
             if before[field] != after[field]
         }
+        if before.get("attributes", "{}") != after.get("attributes", "{}"):
+            old_values = json.loads(before.get("attributes") or "{}")
+            new_values = json.loads(after["attributes"])
+            changed |= {
+                attributes.PREFIX + name: [old_values.get(name), new_values.get(name)]
+                for name in sorted(set(old_values) | set(new_values))
+                if old_values.get(name) != new_values.get(name)
+            }
         if not changed:
             self.unchanged += 1
             return None
@@ -493,6 +526,7 @@ class _ImportRun:
             "fees_minor": clean["fees_minor"],
             "penalty_rate": clean["penalty_rate"],
             "flags": "[]",
+            "attributes": canonical_json(clean["attributes"]),
         }
 
 
