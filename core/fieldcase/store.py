@@ -636,6 +636,13 @@ WITH contact_summary AS (
   FROM offers GROUP BY case_id
 ), latest_feedback AS (
   SELECT visit_id, max(id) AS id FROM feedback GROUP BY visit_id
+), promise_summary AS (
+  SELECT case_id, count(*) AS made, sum(amount_minor) AS promised,
+    sum(met_at IS NOT NULL) AS kept
+  FROM promises GROUP BY case_id
+), payment_summary AS (
+  SELECT case_id, sum(amount_minor) AS paid, max(at) AS last_at
+  FROM payments GROUP BY case_id
 )
 SELECT v.id AS visit_id, v.case_id, c.institution, c.reference, c.borrower_name,
   {national_id} AS national_id, {phone} AS phone, c.address, c.confirmed_address,
@@ -651,11 +658,16 @@ SELECT v.id AS visit_id, v.case_id, c.institution, c.reference, c.borrower_name,
   v.attitude, v.notes, coalesce(cs.attempts, 0) AS contact_attempts,
   {third_party_notes} AS third_party_notes,
   os.made AS offers_made, os.accepted AS offer_accepted,
-  f.recommendation, f.summary AS feedback_summary, f.review_status, f.reviewed_by
+  f.recommendation, f.summary AS feedback_summary, f.review_status, f.reviewed_by,
+  coalesce(ps.made, 0) AS promises_made, {promised} AS promised_amount,
+  coalesce(ps.kept, 0) AS promises_kept, c.unmet_due AS next_promise_due,
+  {paid} AS paid_amount, pay.last_at AS last_payment_at, c.attributes
 FROM visits v
 JOIN cases c ON c.id = v.case_id
 LEFT JOIN contact_summary cs ON cs.case_id = v.case_id
 LEFT JOIN offer_summary os ON os.case_id = v.case_id
+LEFT JOIN promise_summary ps ON ps.case_id = v.case_id
+LEFT JOIN payment_summary pay ON pay.case_id = v.case_id
 LEFT JOIN latest_feedback lf ON lf.visit_id = v.id
 LEFT JOIN feedback f ON f.id = lf.id
 """
@@ -703,6 +715,13 @@ EXPORT_COLUMNS = (
     "feedback_summary",
     "review_status",
     "reviewed_by",
+    "promises_made",
+    "promised_amount",
+    "promises_kept",
+    "next_promise_due",
+    "paid_amount",
+    "last_payment_at",
+    "attributes",
 )
 
 
@@ -783,6 +802,8 @@ class Snapshot:
             overdue=minor_units_sql("c.overdue_minor"),
             income=minor_units_sql("v.monthly_income_minor"),
             debts=minor_units_sql("v.other_debts_minor"),
+            promised=minor_units_sql("coalesce(ps.promised, 0)"),
+            paid=minor_units_sql("coalesce(pay.paid, 0)"),
         ) + (" WHERE " + " AND ".join(where) if where else "")
         rows = self.store.db.conn.execute(sql + " ORDER BY v.id", params)
         assert tuple(d[0] for d in rows.description) == EXPORT_COLUMNS
