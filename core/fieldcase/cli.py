@@ -2169,6 +2169,9 @@ def report_command(found: Any) -> click.Command:
 
     example = f"\n\n\b\nExample:\n    fieldcase report {found.name} --format csv > {found.name}.csv"
 
+    if found.where:
+        example += f"\n    fieldcase report {found.name} --where branch=Harbor-East"
+
     @click.command(name=found.name, help=(found.description or found.name) + example)
     @click.option(
         "--format",
@@ -2186,6 +2189,13 @@ def report_command(found: Any) -> click.Command:
         help="Also draw the report into FILE.png or FILE.svg (fieldcase-charts).",
     )
     @click.option("--replace", is_flag=True, help="Overwrite the --chart file if it exists.")
+    @click.option(
+        "where_pairs",
+        "--where",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Only cases whose attribute NAME is VALUE (reports that read cases); repeat.",
+    )
     @pass_app
     def run(
         app: App,
@@ -2195,12 +2205,19 @@ def report_command(found: Any) -> click.Command:
         end: str | None,
         chart: Path | None,
         replace: bool,
+        where_pairs: tuple[str, ...],
     ) -> None:
         import csv as csv_module
 
+        from .attributes import where_filter
         from .reports import ReportFilter
 
         end_time = parse_time(end) if end else None
+        if where_pairs and not found.where:
+            raise click.UsageError(
+                f"report {found.name} does not filter on attributes (--where); reports that "
+                "do say so in their help"
+            )
         if institution:
             app.services.institution(institution)  # an unknown one is refused, with a hint
         filters = ReportFilter(
@@ -2209,6 +2226,8 @@ def report_command(found: Any) -> click.Command:
             end=end_time,
             # The clock is read here, at the edge, and handed in.
             at=end_time or clock.current(),
+            where=where_filter(where_pairs),
+            viewer=app.actor,
         )
         rows = found.run(app.services, filters)
         if fmt == "json":

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .formats import Exporter
     from .institutions import MigrationStep
     from .model import Payment
+    from .reader import Reader
     from .repayment import Balance
     from .transfer import ExportSummary, ImportSummary
 
@@ -926,6 +927,12 @@ class Services:
             return CaseFile(case=case, contacts=contacts, visits=visits, feedback=feedback)
         case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
         return CaseFile(case, contacts, visits, feedback, masked=True)
+
+    def reader(self, viewer: str | None = None) -> Reader:
+        """Read-only, typed access to the data, masked as ``viewer`` may see it (for plugins)."""
+        from .reader import Reader
+
+        return Reader(self, viewer)
 
     def may_see_personal_data(
         self, case: Case, visits: Sequence[Visit], viewer: str | None
