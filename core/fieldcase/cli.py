@@ -77,6 +77,7 @@ class FieldcaseGroup(click.Group):
             ctx.exit(1)
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
+                self.disk_refused(ctx, exc)
                 raise
             click.echo(
                 "Error: the database stayed busy with other people's changes for 30 s; "
@@ -84,6 +85,26 @@ class FieldcaseGroup(click.Group):
                 err=True,
             )
             ctx.exit(1)
+        except (OSError, sqlite3.Error) as exc:
+            self.disk_refused(ctx, exc)
+            raise
+
+    @staticmethod
+    def disk_refused(ctx: click.Context, exc: OSError | sqlite3.Error) -> None:
+        """A write the disk refused that no action worded (the store and outputs do): an
+        ``Error:`` line saying so and what to do, exit 1. Anything else is left to raise."""
+        from .outputs import disk_refusal
+
+        refusal = disk_refusal(exc)
+        if refusal is None:
+            return
+        reason, remedy = refusal
+        if isinstance(exc, OSError):
+            where = f" writing {exc.filename}" if exc.filename else ""
+        else:
+            where = f" writing the database {ctx.obj.db_path}" if isinstance(ctx.obj, App) else ""
+        click.echo(f"Error: {reason}{where}: {remedy} and run the command again", err=True)
+        ctx.exit(1)
 
 
 class _WarningEcho(logging.Handler):
@@ -1972,15 +1993,13 @@ def export_visits(
         if sys.stderr.isatty():
             # A running count on the terminal; nothing when piped or logged.
             options["progress"] = lambda n: click.echo(f"\r{n:,} visits...", nl=False, err=True)
-        from .outputs import create_exclusive, partial_path
+        from .outputs import create_exclusive, written_whole
 
-        partial = partial_path(output)
-        try:
-            with create_exclusive(partial) as out:
-                summary = services.export_visits(out, **options)
-            partial.replace(output)
-        finally:
-            partial.unlink(missing_ok=True)
+        with (
+            written_whole(output, again="export again") as partial,
+            create_exclusive(partial) as out,
+        ):
+            summary = services.export_visits(out, **options)
     click.echo(
         ("\r" if "progress" in options else "")
         + f"Exported {summary.rows} visit{'' if summary.rows == 1 else 's'} "
@@ -2188,18 +2207,13 @@ def report_command(found: Any) -> click.Command:
         else:
             table(rows, found.columns)
         if chart is not None:
-            from .outputs import check_output, create_exclusive, partial_path
+            from .outputs import check_output, written_whole
 
             check_output(chart, app.db_path, option="--chart", replace=replace)
-            partial = partial_path(chart)
-            try:
-                create_exclusive(partial).close()
+            with written_whole(chart, again="draw the chart again") as partial:
                 app.services.draw_chart(
                     f"fieldcase report {found.name}", found.columns, rows, partial
                 )
-                partial.replace(chart)
-            finally:
-                partial.unlink(missing_ok=True)
             click.echo(f"Chart: {chart}", err=True)
 
     return run

@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from .errors import CaseNotFound, FieldcaseError, InstitutionNotFound, StaffNotFound, StaleCase
+from .errors import (
+    CaseNotFound,
+    FieldcaseError,
+    InstitutionNotFound,
+    StaffNotFound,
+    StaleCase,
+    WriteRefused,
+)
 from .lifecycle import Stage, bucket_range
 from .model import (
     Borrower,
@@ -40,6 +47,7 @@ from .model import (
     Visit,
 )
 from .money import MINOR_UNITS, from_minor, to_minor
+from .outputs import disk_refusal
 from .privacy import mask_phone, mask_tail
 from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY, arrears_key
 from .suggest import hint
@@ -1047,39 +1055,79 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def _refused(self, exc: sqlite3.Error, doing: str) -> WriteRefused | None:
+        """``exc`` as a person reads it if the disk refused a write to the database, else None."""
+        refusal = disk_refusal(exc)
+        if refusal is None:
+            return None
+        reason, remedy = refusal
+        return WriteRefused(
+            f"{reason} writing the database {self.path}: {doing}; {remedy} and run the "
+            "command again",
+            path=self.path,
+            reason=reason,
+            remedy=remedy,
+        )
+
     # -- schema --------------------------------------------------------------
+
+    def up_to_date(self) -> bool:
+        """Whether the schema has every migration (then :meth:`migrate` writes nothing)."""
+        try:
+            return bool(
+                self.db.execute(
+                    "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'fieldcase'"
+                    " AND name = ?",
+                    [LATEST_MIGRATION],
+                ).fetchone()
+            )
+        except sqlite3.OperationalError:  # no migrations table yet: a new database
+            return False
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""
-        try:
-            if self.db.execute(
-                "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'fieldcase' AND name = ?",
-                [LATEST_MIGRATION],
-            ).fetchone():
-                return []
-        except sqlite3.OperationalError:  # no migrations table yet: a new database
-            pass
+        if self.up_to_date():
+            return []
         import sqlite_utils
 
         from .migrations import migrations
 
         db = sqlite_utils.Database(self.db.conn, execute_plugins=False)
         pending = [m.name for m in migrations.pending(db)]
-        migrations.apply(db)
+        try:
+            migrations.apply(db)
+        except sqlite3.Error as exc:
+            # Each migration is its own transaction: those before the failed one stay.
+            refused = self._refused(
+                exc,
+                "its schema could not be brought up to date (the step under way was rolled back)",
+            )
+            if refused is None:
+                raise
+            raise refused from None
         return pending
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """An immediate (write-locking) transaction; rolled back on any error."""
+        """An immediate (write-locking) transaction; rolled back on any error.
+
+        A write the disk refuses (full, failing) becomes :class:`WriteRefused`.
+        """
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # a failed COMMIT leaves it open: end it
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # a failed COMMIT leaves it open: end it
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            refused = self._refused(exc, "the change was rolled back, nothing of it was written")
+            if refused is None:
+                raise
+            raise refused from None
 
     def _next_id(self, table: str) -> int:
         row = self.db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM [{table}]").fetchone()
@@ -1205,20 +1253,30 @@ class Store:
     def backup_to(self, target: Path, progress: Callable[[int, int], object] | None = None) -> None:
         """Copy the whole database to ``target`` (a new file) with SQLite's online backup.
 
-        Other processes may go on writing: the copy is one consistent state.
+        Other processes may go on writing: the copy is one consistent state. A
+        write the disk refuses becomes :class:`WriteRefused` naming ``target``.
         """
-        copy = sqlite3.connect(target)
         try:
-            self.db.conn.backup(
-                copy,
-                pages=4096,
-                progress=(lambda _, left, total: progress(total - left, total))
-                if progress
-                else None,
-            )
-            copy.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            copy.close()
+            copy = sqlite3.connect(target)
+            try:
+                self.db.conn.backup(
+                    copy,
+                    pages=4096,
+                    progress=(lambda _, left, total: progress(total - left, total))
+                    if progress
+                    else None,
+                )
+                copy.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                copy.close()
+        except sqlite3.Error as exc:
+            refusal = disk_refusal(exc)
+            if refusal is None:
+                raise
+            reason, remedy = refusal
+            raise WriteRefused(
+                f"{reason} writing {target}", path=target, reason=reason, remedy=remedy
+            ) from None
 
     def missing_guards(self) -> list[str]:
         """The triggers that keep the log append-only, if any is gone."""

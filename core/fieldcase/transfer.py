@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
-from .errors import InvalidInput, NotPermitted
+from .errors import InvalidInput, NotPermitted, WriteRefused
 from .formats import exporter_for, importer_for
 from .importing import (
     FIELDS,
@@ -239,7 +239,16 @@ def import_cases(
     try:
         rows = importer.read(path, encoding)
         while batch := list(itertools.islice(rows, batch_size)):
-            run.batch(batch, rejects)
+            try:
+                run.batch(batch, rejects)
+            except WriteRefused as exc:
+                raise WriteRefused(
+                    f"{exc}. The rows before line {batch[0].line} are in: importing the file "
+                    "again goes on from there",
+                    path=exc.path,
+                    reason=exc.reason,
+                    remedy=exc.remedy,
+                ) from None
             if progress is not None:
                 progress(batch[-1])
     finally:
