@@ -160,7 +160,12 @@ class App:
         #: ``institution migrate`` is reading the old file: no need to warn about it.
         self.migrating_config = False
 
-    def open(self, create: bool = False) -> Services:
+    def open(self, create: bool = False, *, read_only: bool = False) -> Services:
+        """The services over the database; ``read_only`` for commands that only read.
+
+        Read-only, a command changes nothing in or beside the file, not even its
+        journal mode: a backup it checks stays readable from read-only media.
+        """
         if self._services is None:
             from .plugins import manager
             from .services import Services
@@ -177,7 +182,11 @@ class App:
                     "Move it there once with 'fieldcase --as SUPERVISOR institution migrate "
                     "fieldcase.toml', then delete it"
                 )
-            store = Store(self.db_path)
+            store = Store(self.db_path, read_only=read_only)
+            if read_only and not store.up_to_date():
+                # An older schema is brought up to date first, as every command does.
+                store.close()
+                store = Store(self.db_path)
             store.migrate()
             # The machine's clock, read here at the edge: every event records it.
             self._services = Services(store, manager(), clock=clock.real_clock)
@@ -2270,7 +2279,7 @@ def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
         fieldcase audit verify
         fieldcase audit verify --seal 3f1c...e9 --replay
     """
-    services = app.services
+    services = app.open(read_only=True)
     checked, problem = services.verify_audit()
     if problem is not None:
         click.echo(
@@ -2315,7 +2324,7 @@ def audit_seal(app: App, json_: bool) -> None:
         fieldcase audit seal > seal-2026-11-23.txt
         fieldcase audit verify --seal "$(cat seal-2026-11-23.txt)"
     """
-    digest, chains, events = app.services.seal()
+    digest, chains, events = app.open(read_only=True).seal()
     emit({"seal": digest, "chains": chains, "events": events}, json_, lambda: click.echo(digest))
 
 

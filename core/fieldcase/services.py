@@ -971,10 +971,12 @@ class Services:
         )
         # Written beside the target and renamed into place only once it passes
         # SQLite's integrity check and the audit chains verify: a failed backup
-        # (a full disk included) leaves the previous one as it was.
+        # (a full disk included) leaves the previous one as it was. The copy is
+        # checked read-only, so it stays in rollback-journal mode: unlike a WAL
+        # file, it opens from read-only media.
         with written_whole(target, again="run backup again") as partial:
             self.store.backup_to(partial, progress)
-            copy = Store(partial)
+            copy = Store(partial, read_only=True)
             try:
                 integrity, (checked, problem) = copy.integrity(), copy.verify_chains()
             finally:

@@ -47,7 +47,7 @@ from .model import (
     Visit,
 )
 from .money import MINOR_UNITS, from_minor, to_minor
-from .outputs import disk_refusal
+from .outputs import disk_refusal, sqlite_result_code
 from .privacy import mask_phone, mask_tail
 from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY, arrears_key
 from .suggest import hint
@@ -979,10 +979,15 @@ class _Batch:
 LATEST_MIGRATION = "011_append_only"
 
 
+def read_only_uri(path: str | Path) -> str:
+    """The URI that opens ``path`` for reading only: nothing in or beside it is written."""
+    return f"{Path(path).absolute().as_uri()}?mode=ro"
+
+
 def has_event(path: Path, event_type: str) -> bool:
     """Whether the fieldcase database at ``path`` holds an event of ``event_type`` (read-only)."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             row = conn.execute(
                 "SELECT 1 FROM events WHERE type = ? LIMIT 1", [event_type]
@@ -997,7 +1002,7 @@ def has_event(path: Path, event_type: str) -> bool:
 def staff_and_institutions(path: Path) -> tuple[set[str], set[str]] | None:
     """(staff ids, institutions of cases) of the database at ``path``, read-only; None if none."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             staff = {row[0] for row in conn.execute("SELECT id FROM staff")}
             institutions = {
@@ -1035,28 +1040,63 @@ class Connection:
 
 
 class Store:
-    """One fieldcase database: a plain SQLite file in WAL mode."""
+    """One fieldcase database: a plain SQLite file in WAL mode.
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+    ``read_only`` opens the file for reading only, in the journal mode it is
+    in: a backup stays in rollback-journal mode, which (unlike WAL) opens from
+    read-only media. A file this process may not write is opened so as well;
+    any write to it is then refused with :class:`WriteRefused`.
+    """
+
+    def __init__(
+        self, path: str | Path, *, busy_timeout: float = 30.0, read_only: bool = False
+    ) -> None:
         self.path = str(path)
+        self.read_only = read_only
         try:
-            conn = sqlite3.connect(self.path, timeout=busy_timeout)
-            self.db = Connection(conn)
-            if self.path != ":memory:":
-                self.db.execute("PRAGMA journal_mode=WAL")
+            self.db = Connection(self._connect(busy_timeout))
+            if self.path != ":memory:" and not self.read_only:
+                try:
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError as exc:
+                    if sqlite_result_code(exc) != sqlite3.SQLITE_READONLY:
+                        raise
+                    self.db.close()
+                    self.read_only = True
+                    self.db = Connection(self._connect(busy_timeout))
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # Deleted and overwritten content is zeroed, not left in free pages: a
+            # purge must really remove personal data from the file.
+            self.db.execute("PRAGMA secure_delete=ON")
         except sqlite3.DatabaseError as exc:  # a folder, or a file that is no database
+            if self.read_only and sqlite_result_code(exc) == sqlite3.SQLITE_READONLY:
+                raise FieldcaseError(
+                    f"cannot open the database {self.path}: it is in WAL mode, which writes "
+                    "beside the file to read it, and its folder is read-only here; copy it to "
+                    "a writable folder ('fieldcase backup' copies open from read-only media)"
+                ) from None
             raise FieldcaseError(f"cannot open the database {self.path}: {exc}") from None
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # Deleted and overwritten content is zeroed, not left in free pages: a
-        # purge must really remove personal data from the file.
-        self.db.execute("PRAGMA secure_delete=ON")
+
+    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
+        if self.read_only and self.path != ":memory:":
+            return sqlite3.connect(read_only_uri(self.path), uri=True, timeout=busy_timeout)
+        return sqlite3.connect(self.path, timeout=busy_timeout)
 
     def close(self) -> None:
         self.db.close()
 
+    def _read_only(self, doing: str) -> WriteRefused:
+        reason = f"the database {self.path} is read-only here (a read-only file, folder or disc)"
+        remedy = "run the command on a writable copy"
+        return WriteRefused(
+            f"{reason}: {doing}; {remedy}", path=self.path, reason=reason, remedy=remedy
+        )
+
     def _refused(self, exc: sqlite3.Error, doing: str) -> WriteRefused | None:
         """``exc`` as a person reads it if the disk refused a write to the database, else None."""
+        if sqlite_result_code(exc) == sqlite3.SQLITE_READONLY:
+            return self._read_only(doing)
         refusal = disk_refusal(exc)
         if refusal is None:
             return None
@@ -1088,6 +1128,10 @@ class Store:
         """Apply pending migrations; return the names applied."""
         if self.up_to_date():
             return []
+        if self.read_only:
+            raise self._read_only(
+                "its schema is older than this fieldcase's and must be brought up to date"
+            )
         import sqlite_utils
 
         from .migrations import migrations
@@ -1111,8 +1155,10 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """An immediate (write-locking) transaction; rolled back on any error.
 
-        A write the disk refuses (full, failing) becomes :class:`WriteRefused`.
+        A write the disk refuses (full, read-only) becomes :class:`WriteRefused`.
         """
+        if self.read_only:
+            raise self._read_only("this command writes, and nothing was written")
         conn = self.db.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -1253,8 +1299,10 @@ class Store:
     def backup_to(self, target: Path, progress: Callable[[int, int], object] | None = None) -> None:
         """Copy the whole database to ``target`` (a new file) with SQLite's online backup.
 
-        Other processes may go on writing: the copy is one consistent state. A
-        write the disk refuses becomes :class:`WriteRefused` naming ``target``.
+        Other processes may go on writing: the copy is one consistent state. It
+        is left in rollback-journal mode (open it with ``read_only`` to keep it
+        so), readable from read-only media. A write the disk refuses becomes
+        :class:`WriteRefused` naming ``target``.
         """
         try:
             copy = sqlite3.connect(target)
