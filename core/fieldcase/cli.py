@@ -77,6 +77,7 @@ class FieldcaseGroup(click.Group):
             ctx.exit(1)
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
+                self.disk_refused(ctx, exc)
                 raise
             click.echo(
                 "Error: the database stayed busy with other people's changes for 30 s; "
@@ -84,6 +85,26 @@ class FieldcaseGroup(click.Group):
                 err=True,
             )
             ctx.exit(1)
+        except (OSError, sqlite3.Error) as exc:
+            self.disk_refused(ctx, exc)
+            raise
+
+    @staticmethod
+    def disk_refused(ctx: click.Context, exc: OSError | sqlite3.Error) -> None:
+        """A write the disk refused that no action worded (the store and outputs do): an
+        ``Error:`` line saying so and what to do, exit 1. Anything else is left to raise."""
+        from .outputs import disk_refusal
+
+        refusal = disk_refusal(exc)
+        if refusal is None:
+            return
+        reason, remedy = refusal
+        if isinstance(exc, OSError):
+            where = f" writing {exc.filename}" if exc.filename else ""
+        else:
+            where = f" writing the database {ctx.obj.db_path}" if isinstance(ctx.obj, App) else ""
+        click.echo(f"Error: {reason}{where}: {remedy} and run the command again", err=True)
+        ctx.exit(1)
 
 
 class _WarningEcho(logging.Handler):
@@ -139,7 +160,12 @@ class App:
         #: ``institution migrate`` is reading the old file: no need to warn about it.
         self.migrating_config = False
 
-    def open(self, create: bool = False) -> Services:
+    def open(self, create: bool = False, *, read_only: bool = False) -> Services:
+        """The services over the database; ``read_only`` for commands that only read.
+
+        Read-only, a command changes nothing in or beside the file, not even its
+        journal mode: a backup it checks stays readable from read-only media.
+        """
         if self._services is None:
             from .plugins import manager
             from .services import Services
@@ -156,7 +182,11 @@ class App:
                     "Move it there once with 'fieldcase --as SUPERVISOR institution migrate "
                     "fieldcase.toml', then delete it"
                 )
-            store = Store(self.db_path)
+            store = Store(self.db_path, read_only=read_only)
+            if read_only and not store.up_to_date():
+                # An older schema is brought up to date first, as every command does.
+                store.close()
+                store = Store(self.db_path)
             store.migrate()
             # The machine's clock, read here at the edge: every event records it.
             self._services = Services(store, manager(), clock=clock.real_clock)
@@ -2004,15 +2034,13 @@ def export_visits(
         if sys.stderr.isatty():
             # A running count on the terminal; nothing when piped or logged.
             options["progress"] = lambda n: click.echo(f"\r{n:,} visits...", nl=False, err=True)
-        from .outputs import create_exclusive, partial_path
+        from .outputs import create_exclusive, written_whole
 
-        partial = partial_path(output)
-        try:
-            with create_exclusive(partial) as out:
-                summary = services.export_visits(out, **options)
-            partial.replace(output)
-        finally:
-            partial.unlink(missing_ok=True)
+        with (
+            written_whole(output, again="export again") as partial,
+            create_exclusive(partial) as out,
+        ):
+            summary = services.export_visits(out, **options)
     click.echo(
         ("\r" if "progress" in options else "")
         + f"Exported {summary.rows} visit{'' if summary.rows == 1 else 's'} "
@@ -2239,18 +2267,13 @@ def report_command(found: Any) -> click.Command:
         else:
             table(rows, found.columns)
         if chart is not None:
-            from .outputs import check_output, create_exclusive, partial_path
+            from .outputs import check_output, written_whole
 
             check_output(chart, app.db_path, option="--chart", replace=replace)
-            partial = partial_path(chart)
-            try:
-                create_exclusive(partial).close()
+            with written_whole(chart, again="draw the chart again") as partial:
                 app.services.draw_chart(
                     f"fieldcase report {found.name}", found.columns, rows, partial
                 )
-                partial.replace(chart)
-            finally:
-                partial.unlink(missing_ok=True)
             click.echo(f"Chart: {chart}", err=True)
 
     return run
@@ -2307,7 +2330,7 @@ def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
         fieldcase audit verify
         fieldcase audit verify --seal 3f1c...e9 --replay
     """
-    services = app.services
+    services = app.open(read_only=True)
     checked, problem = services.verify_audit()
     if problem is not None:
         click.echo(
@@ -2352,7 +2375,7 @@ def audit_seal(app: App, json_: bool) -> None:
         fieldcase audit seal > seal-2026-11-23.txt
         fieldcase audit verify --seal "$(cat seal-2026-11-23.txt)"
     """
-    digest, chains, events = app.services.seal()
+    digest, chains, events = app.open(read_only=True).seal()
     emit({"seal": digest, "chains": chains, "events": events}, json_, lambda: click.echo(digest))
 
 

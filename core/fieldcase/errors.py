@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -71,6 +72,18 @@ class PolicyDenied(Refused):
 
 class StaleCase(FieldcaseError):
     """The case changed after it was read; the write was not applied."""
+
+
+class WriteRefused(FieldcaseError):
+    """A file could not be written: its disk is full, at a size limit, read-only or failing.
+
+    Nothing half-written is kept. ``path`` is the file; ``reason`` (what the
+    disk said) and ``remedy`` (what to do) let a larger action word its own message.
+    """
+
+    def __init__(self, message: str, *, path: str | Path, reason: str, remedy: str) -> None:
+        super().__init__(message)
+        self.path, self.reason, self.remedy = str(path), reason, remedy
 
 
 class PluginFailed(FieldcaseError):

@@ -971,7 +971,7 @@ class Services:
                 NotPermitted("only a supervisor may back up the database", "permission.supervisor"),
                 attempted,
             )
-        from .outputs import check_output, create_exclusive, partial_path
+        from .outputs import check_output, written_whole
 
         check_output(target, self.store.path, option="backup file", replace=replace)
         self.store.commit(
@@ -984,12 +984,12 @@ class Services:
         )
         # Written beside the target and renamed into place only once it passes
         # SQLite's integrity check and the audit chains verify: a failed backup
-        # leaves the previous one as it was.
-        partial = partial_path(target)
-        try:
-            create_exclusive(partial).close()  # ours, new, and not through a link
+        # (a full disk included) leaves the previous one as it was. The copy is
+        # checked read-only, so it stays in rollback-journal mode: unlike a WAL
+        # file, it opens from read-only media.
+        with written_whole(target, again="run backup again") as partial:
             self.store.backup_to(partial, progress)
-            copy = Store(partial)
+            copy = Store(partial, read_only=True)
             try:
                 integrity, (checked, problem) = copy.integrity(), copy.verify_chains()
             finally:
@@ -1001,10 +1001,6 @@ class Services:
                     f"the copy's audit chain does not verify at event {problem.event_id}: "
                     f"{problem.problem}; run 'fieldcase audit verify' on the database"
                 )
-            partial.replace(target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
         return checked
 
     def system_history(self) -> list[Event]:

@@ -23,7 +23,14 @@ import attrs
 
 from . import commitments
 from .commitments import canonical_json, payload_sha256, seal
-from .errors import CaseNotFound, FieldcaseError, InstitutionNotFound, StaffNotFound, StaleCase
+from .errors import (
+    CaseNotFound,
+    FieldcaseError,
+    InstitutionNotFound,
+    StaffNotFound,
+    StaleCase,
+    WriteRefused,
+)
 from .lifecycle import Stage, bucket_range
 from .model import (
     Borrower,
@@ -42,6 +49,7 @@ from .model import (
     Visit,
 )
 from .money import MINOR_UNITS, from_minor, to_minor
+from .outputs import disk_refusal, sqlite_result_code
 from .privacy import anonymise_row, mask_phone, mask_tail
 from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY, arrears_key
 from .suggest import hint
@@ -992,10 +1000,15 @@ class _Batch:
 LATEST_MIGRATION = "012_attributes"
 
 
+def read_only_uri(path: str | Path) -> str:
+    """The URI that opens ``path`` for reading only: nothing in or beside it is written."""
+    return f"{Path(path).absolute().as_uri()}?mode=ro"
+
+
 def has_event(path: Path, event_type: str) -> bool:
     """Whether the fieldcase database at ``path`` holds an event of ``event_type`` (read-only)."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             row = conn.execute(
                 "SELECT 1 FROM events WHERE type = ? LIMIT 1", [event_type]
@@ -1010,7 +1023,7 @@ def has_event(path: Path, event_type: str) -> bool:
 def staff_and_institutions(path: Path) -> tuple[set[str], set[str]] | None:
     """(staff ids, institutions of cases) of the database at ``path``, read-only; None if none."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             staff = {row[0] for row in conn.execute("SELECT id FROM staff")}
             institutions = {
@@ -1048,63 +1061,144 @@ class Connection:
 
 
 class Store:
-    """One fieldcase database: a plain SQLite file in WAL mode."""
+    """One fieldcase database: a plain SQLite file in WAL mode.
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+    ``read_only`` opens the file for reading only, in the journal mode it is
+    in: a backup stays in rollback-journal mode, which (unlike WAL) opens from
+    read-only media. A file this process may not write is opened so as well;
+    any write to it is then refused with :class:`WriteRefused`.
+    """
+
+    def __init__(
+        self, path: str | Path, *, busy_timeout: float = 30.0, read_only: bool = False
+    ) -> None:
         self.path = str(path)
         #: Where each event's salt comes from (see :mod:`fieldcase.commitments`):
         #: random, so that digests of withheld values cannot be tried against
         #: guesses. Only the demo, whose people are made up, seeds it.
         self.salt: Callable[[], str] = commitments.new_salt
+        self.read_only = read_only
         try:
-            conn = sqlite3.connect(self.path, timeout=busy_timeout)
-            self.db = Connection(conn)
-            if self.path != ":memory:":
-                self.db.execute("PRAGMA journal_mode=WAL")
+            self.db = Connection(self._connect(busy_timeout))
+            if self.path != ":memory:" and not self.read_only:
+                try:
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError as exc:
+                    if sqlite_result_code(exc) != sqlite3.SQLITE_READONLY:
+                        raise
+                    self.db.close()
+                    self.read_only = True
+                    self.db = Connection(self._connect(busy_timeout))
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # Deleted and overwritten content is zeroed, not left in free pages: a
+            # purge must really remove personal data from the file.
+            self.db.execute("PRAGMA secure_delete=ON")
         except sqlite3.DatabaseError as exc:  # a folder, or a file that is no database
+            if self.read_only and sqlite_result_code(exc) == sqlite3.SQLITE_READONLY:
+                raise FieldcaseError(
+                    f"cannot open the database {self.path}: it is in WAL mode, which writes "
+                    "beside the file to read it, and its folder is read-only here; copy it to "
+                    "a writable folder ('fieldcase backup' copies open from read-only media)"
+                ) from None
             raise FieldcaseError(f"cannot open the database {self.path}: {exc}") from None
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # Deleted and overwritten content is zeroed, not left in free pages: a
-        # purge must really remove personal data from the file.
-        self.db.execute("PRAGMA secure_delete=ON")
+
+    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
+        if self.read_only and self.path != ":memory:":
+            return sqlite3.connect(read_only_uri(self.path), uri=True, timeout=busy_timeout)
+        return sqlite3.connect(self.path, timeout=busy_timeout)
 
     def close(self) -> None:
         self.db.close()
 
+    def _read_only(self, doing: str) -> WriteRefused:
+        reason = f"the database {self.path} is read-only here (a read-only file, folder or disc)"
+        remedy = "run the command on a writable copy"
+        return WriteRefused(
+            f"{reason}: {doing}; {remedy}", path=self.path, reason=reason, remedy=remedy
+        )
+
+    def _refused(self, exc: sqlite3.Error, doing: str) -> WriteRefused | None:
+        """``exc`` as a person reads it if the disk refused a write to the database, else None."""
+        if sqlite_result_code(exc) == sqlite3.SQLITE_READONLY:
+            return self._read_only(doing)
+        refusal = disk_refusal(exc)
+        if refusal is None:
+            return None
+        reason, remedy = refusal
+        return WriteRefused(
+            f"{reason} writing the database {self.path}: {doing}; {remedy} and run the "
+            "command again",
+            path=self.path,
+            reason=reason,
+            remedy=remedy,
+        )
+
     # -- schema --------------------------------------------------------------
+
+    def up_to_date(self) -> bool:
+        """Whether the schema has every migration (then :meth:`migrate` writes nothing)."""
+        try:
+            return bool(
+                self.db.execute(
+                    "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'fieldcase'"
+                    " AND name = ?",
+                    [LATEST_MIGRATION],
+                ).fetchone()
+            )
+        except sqlite3.OperationalError:  # no migrations table yet: a new database
+            return False
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""
-        try:
-            if self.db.execute(
-                "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'fieldcase' AND name = ?",
-                [LATEST_MIGRATION],
-            ).fetchone():
-                return []
-        except sqlite3.OperationalError:  # no migrations table yet: a new database
-            pass
+        if self.up_to_date():
+            return []
+        if self.read_only:
+            raise self._read_only(
+                "its schema is older than this fieldcase's and must be brought up to date"
+            )
         import sqlite_utils
 
         from .migrations import migrations
 
         db = sqlite_utils.Database(self.db.conn, execute_plugins=False)
         pending = [m.name for m in migrations.pending(db)]
-        migrations.apply(db)
+        try:
+            migrations.apply(db)
+        except sqlite3.Error as exc:
+            # Each migration is its own transaction: those before the failed one stay.
+            refused = self._refused(
+                exc,
+                "its schema could not be brought up to date (the step under way was rolled back)",
+            )
+            if refused is None:
+                raise
+            raise refused from None
         return pending
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """An immediate (write-locking) transaction; rolled back on any error."""
+        """An immediate (write-locking) transaction; rolled back on any error.
+
+        A write the disk refuses (full, read-only) becomes :class:`WriteRefused`.
+        """
+        if self.read_only:
+            raise self._read_only("this command writes, and nothing was written")
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # a failed COMMIT leaves it open: end it
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # a failed COMMIT leaves it open: end it
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            refused = self._refused(exc, "the change was rolled back, nothing of it was written")
+            if refused is None:
+                raise
+            raise refused from None
 
     def _next_id(self, table: str) -> int:
         row = self.db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM [{table}]").fetchone()
@@ -1230,20 +1324,32 @@ class Store:
     def backup_to(self, target: Path, progress: Callable[[int, int], object] | None = None) -> None:
         """Copy the whole database to ``target`` (a new file) with SQLite's online backup.
 
-        Other processes may go on writing: the copy is one consistent state.
+        Other processes may go on writing: the copy is one consistent state. It
+        is left in rollback-journal mode (open it with ``read_only`` to keep it
+        so), readable from read-only media. A write the disk refuses becomes
+        :class:`WriteRefused` naming ``target``.
         """
-        copy = sqlite3.connect(target)
         try:
-            self.db.conn.backup(
-                copy,
-                pages=4096,
-                progress=(lambda _, left, total: progress(total - left, total))
-                if progress
-                else None,
-            )
-            copy.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            copy.close()
+            copy = sqlite3.connect(target)
+            try:
+                self.db.conn.backup(
+                    copy,
+                    pages=4096,
+                    progress=(lambda _, left, total: progress(total - left, total))
+                    if progress
+                    else None,
+                )
+                copy.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                copy.close()
+        except sqlite3.Error as exc:
+            refusal = disk_refusal(exc)
+            if refusal is None:
+                raise
+            reason, remedy = refusal
+            raise WriteRefused(
+                f"{reason} writing {target}", path=target, reason=reason, remedy=remedy
+            ) from None
 
     def missing_guards(self) -> list[str]:
         """The triggers that keep the log append-only, if any is gone."""

@@ -23,7 +23,7 @@ import attrs
 
 from . import attributes
 from .commitments import canonical_json
-from .errors import InvalidInput, NotPermitted
+from .errors import InvalidInput, NotPermitted, WriteRefused
 from .formats import exporter_for, importer_for
 from .importing import (
     FIELDS,
@@ -243,7 +243,16 @@ def import_cases(
     try:
         rows = importer.read(path, encoding)
         while batch := list(itertools.islice(rows, batch_size)):
-            run.batch(batch, rejects)
+            try:
+                run.batch(batch, rejects)
+            except WriteRefused as exc:
+                raise WriteRefused(
+                    f"{exc}. The rows before line {batch[0].line} are in: importing the file "
+                    "again goes on from there",
+                    path=exc.path,
+                    reason=exc.reason,
+                    remedy=exc.remedy,
+                ) from None
             if progress is not None:
                 progress(batch[-1])
     finally:
