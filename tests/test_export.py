@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, events, register, set_policy, to_submitted
+from conftest import Run, events, register, set_policy, snapshot, to_submitted
+from fieldcase import hookimpl
+from fieldcase.plugins import manager
 
 LATE = ("--at", "2026-11-26T09:00+08:00")
 
@@ -195,6 +197,40 @@ def test_format_follows_the_output_suffix(visited: Run, tmp_path: Path) -> None:
     xlsx = tmp_path / "visits.xlsx"
     assert visited("export", "visits", "-o", str(xlsx), *LATE, as_="chen.wei").exit_code == 0
     assert xlsx.read_bytes()[:2] == b"PK"  # a zip: a workbook, not CSV text
+
+
+class HarborJson:
+    """An exporter for a core system that reads ``.harbor.json`` files."""
+
+    @hookimpl
+    def register_exporters(self, register):  # type: ignore[no-untyped-def]
+        def write(rows, columns, out):  # type: ignore[no-untyped-def]
+            out.write(json.dumps([dict(zip(columns, r, strict=True)) for r in rows]).encode())
+
+        register("harbor", write, suffix=".harbor.json")
+
+
+def test_the_longest_suffix_picks_the_format_and_an_unclaimed_one_is_refused(
+    visited: Run, tmp_path: Path, db_path: Path
+) -> None:
+    plugin = HarborJson()
+    manager().register(plugin, name="harbor-json")
+    try:
+        target = tmp_path / "visits.harbor.json"
+        result = visited("export", "visits", "-o", str(target), *LATE, as_="chen.wei")
+        assert result.exit_code == 0, result.output
+        assert json.loads(target.read_text(encoding="utf-8"))[0]["visit_id"] == 1
+    finally:
+        manager().unregister(plugin)
+    before = snapshot(db_path)["events"]
+    unclaimed = visited(
+        "export", "visits", "-o", str(tmp_path / "visits.json"), *LATE, as_="chen.wei"
+    )
+    assert unclaimed.exit_code != 0
+    assert "no export format writes 'visits.json'" in unclaimed.output
+    assert "jsonl (.jsonl)" in unclaimed.output
+    assert not (tmp_path / "visits.json").exists()
+    assert snapshot(db_path)["events"] == before
 
 
 def test_missing_output_folder_is_a_usage_error(visited: Run, tmp_path: Path) -> None:

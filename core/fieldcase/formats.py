@@ -78,12 +78,31 @@ def importer_for(pm: pluggy.PluginManager, path: Path, name: str | None) -> Impo
 
 
 def exporter_for(pm: pluggy.PluginManager, name: str | None, output: Path | None) -> Exporter:
-    """The exporter named; else the one whose suffix the output file has; else csv."""
+    """The exporter named; else the one whose suffix ends the output file's name; else csv.
+
+    Suffixes may have several parts (``.harbor.json``): the longest that ends
+    the file's name wins, so ``visits.harbor.json`` goes to the exporter that
+    registered ``.harbor.json`` rather than to one registered for ``.json``.
+    Standard output is csv unless ``--format`` names another. A file whose
+    name ends in no registered suffix is refused: writing csv into
+    ``visits.json`` would mislead whoever opens it.
+    """
     known = exporters(pm)
-    if name is None:
-        suffix = output.suffix.lower() if output is not None else ""
-        matches = [e for e in known.values() if suffix and e.suffix == suffix]
-        name = matches[0].name if matches else "csv"
+    if name is None and output is not None:
+        file_name = output.name.lower()
+        matches = sorted(
+            (e for e in known.values() if e.suffix and file_name.endswith(e.suffix.lower())),
+            key=lambda e: len(e.suffix),
+            reverse=True,
+        )
+        if not matches:
+            offered = ", ".join(f"{e.name} ({e.suffix})" for e in known.values())
+            raise InvalidInput(
+                f"no export format writes {output.name!r}: name the file with one of the "
+                f"formats' suffixes, or pass --format ({offered})"
+            )
+        name = matches[0].name
+    name = name or "csv"
     if name not in known:
         raise InvalidInput(f"unknown format {name!r}; formats are {', '.join(sorted(known))}")
     return known[name]

@@ -188,7 +188,9 @@ def register_exporters(register: Callable[..., None]) -> None:
     """Register formats for ``fieldcase export``. Called when formats are looked up.
 
     Call ``register(name, write, suffix=".csv", description="", binary=False)``
-    (``binary`` formats cannot go to standard output). ``write(rows,
+    (``binary`` formats cannot go to standard output). ``export -o FILE``
+    picks the format whose suffix ends the file's name, the longest first
+    (``.harbor.json`` before ``.json``); a name no format claims is refused. ``write(rows,
     columns, out)`` writes ``rows``, an iterable of tuples whose values are in
     ``columns`` order (``dict(zip(columns, row))`` gives a row by name), to the
     binary stream ``out``. Rows arrive one at a time: stream them, so memory
