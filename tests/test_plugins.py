@@ -142,7 +142,10 @@ def test_example_bank_is_listed_with_its_hooks(office: Run) -> None:
         "case_eligible",
         "check_action",
         "overdue_reasons",
+        "register_commands",
+        "register_exporters",
         "register_policy_settings",
+        "register_reports",
         "visit_checklist",
     ]
     assert "fieldcase-example-bank" in office("plugins").output

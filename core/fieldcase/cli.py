@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import __version__, clock, lifecycle
+from .commands import at_option, emit, json_option, parse_time, table
 from .errors import (
     CaseNotFound,
     FieldcaseError,
@@ -117,39 +118,6 @@ class _WarningEcho(logging.Handler):
 # -- shared options ----------------------------------------------------------------------
 
 
-def parse_time(value: str) -> dt.datetime:
-    """ISO-8601 with a time zone: 2026-11-23T09:30+08:00, or ...Z."""
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO-8601 time; e.g. 2026-11-23T09:30+08:00"
-        ) from None
-    if parsed.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no time zone; add one, e.g. +08:00 or Z")
-    if not 1970 <= parsed.year <= 2999:
-        raise click.BadParameter(f"{value!r} is not a plausible time for a case")
-    return parsed
-
-
-def at_option(func: F) -> F:
-    """``--at``: when the action happens (default: now). Tests always pass it."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime:
-        return parse_time(value) if value else clock.current()
-
-    return click.option(
-        "--at",
-        callback=callback,
-        metavar="TIME",
-        help="When it happens, ISO-8601 with zone (default: now).",
-    )(func)
-
-
-def json_option(func: F) -> F:
-    return click.option("json_", "--json", is_flag=True, help="Print JSON for scripts.")(func)
-
-
 class App:
     """What every command needs: the store and services, opened on first use."""
 
@@ -203,28 +171,6 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
-
-
-def _json_value(value: Any) -> Any:
-    # Times as ISO-8601 ("2026-11-24T10:07:00+08:00"), amounts as exact text.
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def emit(data: Any, json_: bool, human: Callable[[], None]) -> None:
-    if json_:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_value))
-    else:
-        human()
-
-
-def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) -> None:
-    from tabulate import tabulate
-
-    if not rows:
-        click.echo("(none)")
-        return
-    keys = list(headers or rows[0].keys())
-    click.echo(tabulate([[r.get(k, "") for k in keys] for r in rows], headers=keys, floatfmt=".1f"))
 
 
 # -- the group ---------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from .model import (
     Visit,
 )
 from .privacy import mask_case_file, mask_event_data
-from .repayment import Balance
+from .repayment import Balance, PromiseStatus, promise_statuses
 
 if TYPE_CHECKING:
     from .services import Services
@@ -116,6 +116,14 @@ class Reader:
     def promises(self, case: Case) -> list[Promise]:
         """The case's promises to pay, by due date."""
         return self._store.promises(_id(case), case.currency)
+
+    def promise_statuses(self, case: Case, at: dt.datetime) -> list[PromiseStatus]:
+        """Each promise with its status at ``at`` (aware): ``open``, ``kept`` or ``broken``
+        (not met by its due date, the borrower's local date, once that day has passed),
+        and how much of it payments covered."""
+        return promise_statuses(
+            self.promises(case), self.payments(case), case.borrower.timezone, at
+        )
 
     def payments(self, case: Case) -> list[Payment]:
         """The payments received on the case, oldest first."""

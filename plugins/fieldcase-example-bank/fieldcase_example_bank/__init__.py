@@ -1,16 +1,21 @@
-"""Example Bank's rules for fieldcase, as one small plugin."""
+"""Example Bank's rules for fieldcase, and its own report, export and command, as one plugin."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
+import click
 from fieldcase import hookimpl
+from fieldcase.commands import CommandContext, at_option, json_option, pass_command_context
 from fieldcase.model import ActionContext, Case, ChecklistItem, Decision, Reason
 
 INSTITUTION = "example-bank"
+#: Example Bank lends in US dollars.
+CENT = Decimal("0.01")
 
 #: US federal holidays 2026; override with ``holidays`` in the institution's settings.
 DEFAULT_HOLIDAYS = (
@@ -114,3 +119,107 @@ def check_action(
             f"{day} is an Example Bank public holiday: no field visits; pick another day",
         )
     return None
+
+
+# -- data: a branch report, an export for the core system, a command ------------------------
+#
+# Example Bank declares a custom attribute in its policy (attributes.branch =
+# "text") and maps its case file's branch column to it. Everything below reads
+# through fieldcase's documented interfaces: the Reader, the report filters,
+# the exporter's rows and the command context.
+
+
+def branches(services: Any, filters: Any) -> list[dict[str, Any]]:
+    """Open Example Bank cases by branch: how many, overdue, promised and paid."""
+    read = services.reader(filters.viewer)
+    rows: dict[str, dict[str, Any]] = {}
+    for case in read.cases(institution=INSTITUTION, where=filters.where, include_closed=False):
+        branch = case.attributes.get("branch", "(none)")
+        row = rows.setdefault(
+            branch,
+            {
+                "branch": branch,
+                "cases": 0,
+                "overdue": Decimal(0),
+                "promised": Decimal(0),
+                "paid": Decimal(0),
+            },
+        )
+        row["cases"] += 1
+        row["overdue"] += case.overdue_amount
+        row["promised"] += sum((p.amount for p in read.promises(case)), Decimal(0))
+        row["paid"] += sum((p.amount for p in read.payments(case)), Decimal(0))
+    return [
+        {**row, **{k: str(row[k].quantize(CENT)) for k in ("overdue", "promised", "paid")}}
+        for _, row in sorted(rows.items())
+    ]
+
+
+@hookimpl
+def register_reports(register: Callable[..., None]) -> None:
+    register(
+        "example-bank-branches",
+        branches,
+        ["branch", "cases", "overdue", "promised", "paid"],
+        "Open Example Bank cases by branch: overdue, promised and paid.",
+        where=True,
+    )
+
+
+def write_core_json(rows: Any, columns: Sequence[str], out: BinaryIO) -> None:
+    """One JSON object per line for the bank's core system: the visit, its promises
+    and payments, and the case's branch, amounts as exact text."""
+    for row in rows:
+        record = dict(zip(columns, row, strict=True))
+        attributes = json.loads(record.pop("attributes") or "{}")
+        record["branch"] = attributes.get("branch")
+        out.write(json.dumps(record, ensure_ascii=False, default=str).encode("utf-8") + b"\n")
+
+
+@hookimpl
+def register_exporters(register: Callable[..., None]) -> None:
+    register(
+        "example-bank-core",
+        write_core_json,
+        suffix=".eb.jsonl",
+        description="Example Bank core system feed: visits with promises, payments, branch",
+    )
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.command(name="example-bank-followups")
+    @click.option("--branch", help="Only this branch's cases.")
+    @at_option
+    @json_option
+    @pass_command_context
+    def followups(
+        context: CommandContext, branch: str | None, at: dt.datetime, json_: bool
+    ) -> None:
+        """Example Bank cases whose borrower broke a promise to pay, oldest first.
+
+        \b
+        Example:
+            fieldcase --as chen.wei example-bank-followups --branch Harbor-East --json
+        """
+        read = context.reader()
+        where = {"branch": branch} if branch else {}
+        rows: list[dict[str, Any]] = []
+        for case in read.cases(institution=INSTITUTION, where=where, include_closed=False):
+            broken = [s for s in read.promise_statuses(case, at) if s.status == "broken"]
+            if broken:
+                rows.append(
+                    {
+                        "case": case.label,
+                        "borrower": case.borrower.name,
+                        "phone": case.borrower.phone,
+                        "branch": case.attributes.get("branch", ""),
+                        "broken": len(broken),
+                        "due since": broken[0].promise.due.isoformat(),
+                        "unpaid": str(
+                            sum((s.promise.amount - s.covered for s in broken), Decimal(0))
+                        ),
+                    }
+                )
+        rows.sort(key=lambda row: str(row["due since"]))
+        context.emit(rows, json_, lambda: context.table(rows))

@@ -1,0 +1,173 @@
+"""What a command needs, for fieldcase's own commands and plugins' alike.
+
+A plugin's ``register_commands`` adds click commands to ``fieldcase``; with
+:func:`pass_command_context` a command receives a :class:`CommandContext`:
+the services, who is acting (``--as``), the policy of an institution, a
+:class:`~fieldcase.reader.Reader` masked for that person, and the same
+output helpers the built-in commands use (``--json``, tables, ``--at``), so
+a plugin command looks and behaves like a built-in one::
+
+    from fieldcase import hookimpl
+    from fieldcase.commands import CommandContext, json_option, pass_command_context
+
+    @hookimpl
+    def register_commands(cli):
+        @cli.command()
+        @click.option("--institution", required=True)
+        @json_option
+        @pass_command_context
+        def branches(context: CommandContext, institution: str, json_: bool) -> None:
+            \"\"\"Open cases by branch.\"\"\"
+            rows = ...  # read with context.reader()
+            context.emit(rows, json_, lambda: context.table(rows))
+
+Errors raised from fieldcase (``InvalidInput``, ``Refused``, ``NotFound``...)
+end the command as they end a built-in one: a usage error (exit 2), or a
+``Refused:`` / ``Error:`` line (exit 1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+import attrs
+import click
+
+from . import clock
+
+if TYPE_CHECKING:
+    from .model import Staff
+    from .reader import Reader
+    from .services import Services
+
+F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# -- options and output ----------------------------------------------------------------------
+
+
+def parse_time(value: str) -> dt.datetime:
+    """ISO-8601 with a time zone: 2026-11-23T09:30+08:00, or ...Z."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO-8601 time; e.g. 2026-11-23T09:30+08:00"
+        ) from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no time zone; add one, e.g. +08:00 or Z")
+    if not 1970 <= parsed.year <= 2999:
+        raise click.BadParameter(f"{value!r} is not a plausible time for a case")
+    return parsed
+
+
+def at_option(func: F) -> F:
+    """``--at``: when the action happens (default: now). Tests always pass it."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime:
+        return parse_time(value) if value else clock.current()
+
+    return click.option(
+        "--at",
+        callback=callback,
+        metavar="TIME",
+        help="When it happens, ISO-8601 with zone (default: now).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("json_", "--json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def _json_value(value: Any) -> Any:
+    # Times as ISO-8601 ("2026-11-24T10:07:00+08:00"), amounts as exact text.
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def emit(data: Any, json_: bool, human: Callable[[], None]) -> None:
+    if json_:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_value))
+    else:
+        human()
+
+
+def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) -> None:
+    from tabulate import tabulate
+
+    if not rows:
+        click.echo("(none)")
+        return
+    keys = list(headers or rows[0].keys())
+    click.echo(tabulate([[r.get(k, "") for k in keys] for r in rows], headers=keys, floatfmt=".1f"))
+
+
+# -- the command context -------------------------------------------------------------------
+
+
+class _Opened(Protocol):
+    """What the ``fieldcase`` group keeps for its commands (``fieldcase.cli.App``)."""
+
+    db_path: str
+    actor: str | None
+
+    @property
+    def services(self) -> Services: ...
+
+
+@attrs.frozen
+class CommandContext:
+    """What a command works with: the database's services and the person acting."""
+
+    #: The actions and queries (``fieldcase.services.Services``), on the database of ``--db``.
+    services: Services
+    #: The staff id given with ``--as`` (or FIELDCASE_STAFF), or None.
+    actor: str | None
+    #: The database file (``--db``), for messages.
+    db_path: str
+
+    def staff(self) -> Staff:
+        """The staff member acting; a usage error asking for ``--as`` when none is given."""
+        if not self.actor:
+            raise click.UsageError("who is acting? pass --as STAFF or set FIELDCASE_STAFF")
+        return self.services.actor(self.actor)
+
+    def reader(self) -> Reader:
+        """Read-only access to the data, masked as the person acting may see it."""
+        return self.services.reader(self.actor)
+
+    def policy(self, institution: str) -> Mapping[str, Any]:
+        """The institution's policy in force, as hooks receive it in ``settings``."""
+        return self.services.institution(institution).policy
+
+    def now(self) -> dt.datetime:
+        """The machine's time (aware), for commands without ``--at``."""
+        return clock.current()
+
+    @staticmethod
+    def emit(data: Any, json_: bool, human: Callable[[], None]) -> None:
+        """Print ``data`` as JSON when ``--json`` was given, else call ``human()``."""
+        emit(data, json_, human)
+
+    @staticmethod
+    def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) -> None:
+        """Print ``rows`` (dicts) as a table, the columns ``headers`` (default: the keys)."""
+        table(rows, headers)
+
+
+def pass_command_context(
+    func: Callable[Concatenate[CommandContext, P], R],
+) -> Callable[P, R]:
+    """Decorate a click command so that it receives a :class:`CommandContext` first."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        opened: _Opened = click.get_current_context().find_root().obj
+        return func(CommandContext(opened.services, opened.actor, opened.db_path), *args, **kwargs)
+
+    return wrapper

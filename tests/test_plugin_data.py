@@ -1,0 +1,107 @@
+"""What plugins read and write through documented interfaces only (issue 12).
+
+The bundled Example Bank plugin keeps a branch attribute, reports by branch
+through the Reader, feeds its core system through an exporter that gets the
+promises and payments in its rows, and adds a command with --json through the
+command context. Each is driven here through the real command line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import Run, register, set_policy, to_submitted
+
+EB = ("--at", "2026-11-23T09:00-05:00")
+
+
+def create(run: Run, reference: str, branch: str, **options: str) -> None:
+    args = [
+        "create", "--institution", "example-bank", "--reference", reference,
+        "--name", f"Borrower {reference}", "--principal", "8000", "--overdue", "910.25",
+        "--overdue-since", "2026-09-01", "--phone", "+1 212 555 0100",
+        "--attribute", f"branch={branch}", *EB,
+    ]  # fmt: skip
+    for key, value in options.items():
+        args += [f"--{key}", value]
+    result = run(*args, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def bank(office: Run) -> Run:
+    """Example Bank with three cases in two branches, a broken promise and a payment."""
+    register(
+        office, "example-bank", jurisdiction="US-NY", timezone="America/New_York",
+        currency="USD",
+    )  # fmt: skip
+    set_policy(office, "example-bank", 'attributes.branch="text"')
+    create(office, "EB-1", "Harbor-East", assign="li.na")  # case 2
+    create(office, "EB-2", "Harbor-East")  # case 3
+    create(office, "EB-3", "Harbor-West")  # case 4
+    promised = office("promise", "2", "--amount", "300", "--date", "2026-11-25", *EB, as_="li.na")
+    assert promised.exit_code == 0, promised.output
+    paid = office("payment", "4", "USD 100", "--reference", "ACH-1", *EB, as_="chen.wei")
+    assert paid.exit_code == 0, paid.output
+    return office
+
+
+def report(run: Run, *args: str) -> list[dict[str, str]]:
+    result = run("report", "example-bank-branches", "--format", "json", *args, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_a_branch_report_reads_attributes_promises_and_payments(bank: Run) -> None:
+    assert report(bank) == [
+        {"branch": "Harbor-East", "cases": 2, "overdue": "1820.50", "promised": "300.00",
+         "paid": "0.00"},
+        {"branch": "Harbor-West", "cases": 1, "overdue": "910.25", "promised": "0.00",
+         "paid": "100.00"},
+    ]  # fmt: skip
+    only_west = report(bank, "--where", "branch=Harbor-West")
+    assert [row["branch"] for row in only_west] == ["Harbor-West"]
+
+
+def test_a_report_that_ignores_attributes_refuses_where(bank: Run) -> None:
+    result = bank("report", "pipeline", "--where", "branch=Harbor-West", as_="chen.wei")
+    assert result.exit_code == 2
+    assert "report pipeline does not filter on attributes" in result.output
+
+
+def test_a_plugin_command_gets_the_context_json_and_masking(bank: Run) -> None:
+    late = ("--at", "2026-11-27T09:00-05:00")
+    as_supervisor = bank("example-bank-followups", "--json", *late, as_="chen.wei")
+    assert as_supervisor.exit_code == 0, as_supervisor.output
+    rows = json.loads(as_supervisor.output)
+    assert [(r["case"], r["branch"], r["unpaid"]) for r in rows] == [
+        ("example-bank/EB-1", "Harbor-East", "300.00")
+    ]
+    assert rows[0]["phone"] == "+12125550100"
+    # A field worker not on the case sees it masked, as 'show' would show it.
+    other = json.loads(bank("example-bank-followups", "--json", *late, as_="zhang.min").output)
+    assert other[0]["phone"] != "+12125550100" and other[0]["phone"].endswith("0100")
+    # The branch filter, and the human table.
+    west = bank("example-bank-followups", "--branch", "Harbor-West", *late, as_="chen.wei")
+    assert west.exit_code == 0 and "(none)" in west.output
+
+
+def test_an_exporter_gets_promises_payments_and_attributes(office: Run, tmp_path: Path) -> None:
+    set_policy(office, "hx-consumer", 'attributes.branch="text"')
+    to_submitted(office)
+    promised = office(
+        "promise", "1", "--amount", "1500", "--date", "2026-12-15",
+        "--at", "2026-11-25T19:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert promised.exit_code == 0, promised.output
+    feed = tmp_path / "visits.eb.jsonl"
+    result = office(
+        "export", "visits", "-o", str(feed), "--at", "2026-11-26T09:00+08:00", as_="chen.wei"
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(feed.read_text(encoding="utf-8").splitlines()[0])
+    assert record["promises_made"] == 1 and record["promised_amount"] == "1500.00"
+    assert record["next_promise_due"] == "2026-12-15" and record["paid_amount"] == "0.00"
+    assert record["branch"] is None and "attributes" not in record
