@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Run, register, set_policy, to_submitted
+from fieldcase import hookimpl
+from fieldcase.plugins import manager
 
 EB = ("--at", "2026-11-23T09:00-05:00")
 
@@ -105,3 +107,34 @@ def test_an_exporter_gets_promises_payments_and_attributes(office: Run, tmp_path
     assert record["promises_made"] == 1 and record["promised_amount"] == "1500.00"
     assert record["next_promise_due"] == "2026-12-15" and record["paid_amount"] == "0.00"
     assert record["branch"] is None and "attributes" not in record
+
+
+class Fragile:
+    """A plugin whose check of its own setting crashes."""
+
+    @hookimpl
+    def register_policy_settings(self, register):  # type: ignore[no-untyped-def]
+        register("fragile_limit", lambda value: {"a": 1}[value], "a limit", None)
+
+
+def test_a_bad_setting_is_refused_with_the_plugins_reason_and_nothing_changes(
+    bank: Run,
+) -> None:
+    before = bank("institution", "show", "example-bank", "--json").output
+    refused = bank(
+        "institution", "policy", "example-bank", "--set", 'holidays=["2026-12-25", "Xmas"]',
+        as_="chen.wei",
+    )  # fmt: skip
+    assert refused.exit_code == 2
+    assert "holidays: 'Xmas' is not a date; write holidays as YYYY-MM-DD" in refused.output
+    plugin = Fragile()
+    manager().register(plugin, name="fragile")
+    try:
+        crashed = bank(
+            "institution", "policy", "example-bank", "--set", "fragile_limit=b", as_="chen.wei"
+        )
+    finally:
+        manager().unregister(plugin)
+    assert crashed.exit_code == 2 and "Traceback" not in crashed.output
+    assert "check of 'b' failed (KeyError: 'b')" in crashed.output
+    assert bank("institution", "show", "example-bank", "--json").output == before

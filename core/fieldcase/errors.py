@@ -30,6 +30,16 @@ class InvalidInput(FieldcaseError):
     """A value given to a service is malformed (bad amount, unknown code...)."""
 
 
+class SettingError(InvalidInput):
+    """A plugin's policy setting is refused, with the plugin's own reason.
+
+    Raised by the ``parse`` function a plugin gives ``register_policy_settings``:
+    ``raise SettingError("holidays must be dates of 2026 or later")``. The
+    supervisor setting the key sees ``KEY: <reason>`` and nothing changes.
+    (A plain ``ValueError`` is refused too, with the key's description.)
+    """
+
+
 class Refused(FieldcaseError):
     """An action was refused; only a refusal event was written."""
 

@@ -152,7 +152,7 @@ def register_policy_settings(register: Callable[..., None]) -> None:
     ``parse(value)`` gets the value as given (TOML: a string, a number, a
     list) and returns it in the form to store, or raises ``ValueError`` (the
     person is told the key must be ``description``) or
-    :class:`~fieldcase.errors.InvalidInput` with a message of its own. A key
+    :class:`~fieldcase.errors.SettingError` with a message of its own. A key
     no plugin registers is refused when set, with the nearest known key; a
     policy that sets a key whose plugin is no longer loaded refuses the
     institution's actions until it is.

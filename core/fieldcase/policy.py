@@ -384,6 +384,12 @@ def _checked(setting: Setting, key: str, value: Any) -> Any:
     except (ValueError, TypeError, ArithmeticError):
         shown = str(value) if isinstance(value, Decimal) else repr(value)
         raise InvalidInput(f"{key} = {shown} must be {setting.description}") from None
+    except Exception as exc:  # a plugin's parse function failed: refuse, and say whose
+        raise InvalidInput(
+            f"{key}: {setting.owner}'s check of {value!r} failed ({type(exc).__name__}: {exc}); "
+            "nothing was changed. Its register_policy_settings parse function should raise "
+            "fieldcase.errors.SettingError for a value it refuses"
+        ) from None
     try:
         json.dumps(stored)
     except (TypeError, ValueError):

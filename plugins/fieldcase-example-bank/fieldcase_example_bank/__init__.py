@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 import click
 from fieldcase import hookimpl
 from fieldcase.commands import CommandContext, at_option, json_option, pass_command_context
+from fieldcase.errors import SettingError
 from fieldcase.model import ActionContext, Case, ChecklistItem, Decision, Reason
 
 INSTITUTION = "example-bank"
@@ -49,7 +50,13 @@ def _amount(value: Any) -> str:
 def _dates(value: Any) -> list[str]:
     if not isinstance(value, list):
         raise ValueError
-    return [dt.date.fromisoformat(str(day)).isoformat() for day in value]
+    days = []
+    for day in value:
+        try:
+            days.append(dt.date.fromisoformat(str(day)).isoformat())
+        except ValueError:
+            raise SettingError(f"{day!r} is not a date; write holidays as YYYY-MM-DD") from None
+    return days
 
 
 @hookimpl
