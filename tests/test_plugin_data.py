@@ -15,6 +15,7 @@ import pytest
 from conftest import Run, register, set_policy, to_submitted
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
+from fieldcase.ranking import default_priority
 
 EB = ("--at", "2026-11-23T09:00-05:00")
 
@@ -138,3 +139,32 @@ def test_a_bad_setting_is_refused_with_the_plugins_reason_and_nothing_changes(
     assert crashed.exit_code == 2 and "Traceback" not in crashed.output
     assert "check of 'b' failed (KeyError: 'b')" in crashed.output
     assert bank("institution", "show", "example-bank", "--json").output == before
+
+
+class HarborWestFirst:
+    """A priority that extends the built-in one instead of copying it."""
+
+    @hookimpl
+    def case_priority(self, case, at, visit_today, broken_promises):  # type: ignore[no-untyped-def]
+        score = default_priority(case, at, visit_today, broken_promises)
+        return score + 10_000 if case.attributes.get("branch") == "Harbor-West" else score
+
+
+def test_a_priority_plugin_adjusts_the_built_in_one_and_the_worklist_shows_ranks(
+    bank: Run,
+) -> None:
+    args = ("cases", "--institution", "example-bank", *EB)
+    before = json.loads(bank(*args, "--json", as_="chen.wei").output)
+    assert [r["rank"] for r in before] == [1, 2, 3]
+    assert before[0]["case"] != "example-bank/EB-3"
+    plugin = HarborWestFirst()
+    manager().register(plugin, name="harbor-west-first")
+    try:
+        after = json.loads(bank(*args, "--json", as_="chen.wei").output)
+        table = bank(*args, as_="chen.wei").output
+    finally:
+        manager().unregister(plugin)
+    assert after[0]["case"] == "example-bank/EB-3"
+    assert after[0]["priority"] == pytest.approx(before[-1]["priority"] + 10_000)
+    header = table.splitlines()[0].split()
+    assert header[0] == "rank" and "priority" not in header

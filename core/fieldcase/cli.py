@@ -832,8 +832,14 @@ def cases(
         where=where_filter(where_pairs),
     )
     ranked = app.services.worklist(filters, at, limit=limit, viewer=app.actor)
-    rows = [{**case_summary(case, at), "priority": round(p, 1)} for case, p in ranked]
-    emit(rows, json_, lambda: table(rows))
+    # People read the order (rank 1 first); scripts also get the score behind it.
+    rows = [
+        {"rank": rank, **case_summary(case, at), "priority": round(p, 1)}
+        for rank, (case, p) in enumerate(ranked, 1)
+    ]
+    emit(
+        rows, json_, lambda: table([{k: v for k, v in r.items() if k != "priority"} for r in rows])
+    )
 
 
 @cli.command()

@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import Case
 
 #: What a planned visit today, and each broken promise, add to a case's priority.
 VISIT_TODAY = 1_000_000
@@ -26,7 +30,22 @@ MAX_BROKEN = 99
 MAX_LOG_AMOUNT = 19.0
 
 
+def default_priority(case: Case, at: dt.datetime, visit_today: bool, broken_promises: int) -> float:
+    """The built-in priority of ``case`` at ``at``: what the worklist uses unless a plugin
+    implements ``case_priority``. A plugin may call it and adjust the result::
+
+        @hookimpl
+        def case_priority(case, at, visit_today, broken_promises):
+            score = default_priority(case, at, visit_today, broken_promises)
+            return score + 50 if case.attributes.get("branch") == "Harbor-East" else score
+    """
+    return priority(
+        case.days_past_due(at), float(case.overdue_amount), visit_today, broken_promises
+    )
+
+
 def priority(days_past_due: int, amount: float, visit_today: bool, broken_promises: int) -> float:
+    """Boosts (a visit today, broken promises) plus days past due and log10(1 + amount)."""
     arrears = days_past_due + math.log10(1 + amount)
     boost = (VISIT_TODAY if visit_today else 0) + BROKEN_PROMISE * min(broken_promises, MAX_BROKEN)
     return boost + arrears

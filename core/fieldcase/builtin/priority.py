@@ -11,11 +11,9 @@ import datetime as dt
 
 from fieldcase import hookimpl
 from fieldcase.model import Case
-from fieldcase.ranking import priority
+from fieldcase.ranking import default_priority
 
 
 @hookimpl(trylast=True)
 def case_priority(case: Case, at: dt.datetime, visit_today: bool, broken_promises: int) -> float:
-    return priority(
-        case.days_past_due(at), float(case.overdue_amount), visit_today, broken_promises
-    )
+    return default_priority(case, at, visit_today, broken_promises)
