@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -69,3 +70,67 @@ def test_readme_gives_the_two_setup_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo" in text and "make test" in text
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _public_names(cls: type) -> set[str]:
+    """The fields, properties and public methods a plugin may use."""
+    import attrs
+
+    names = {f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
+    for name, value in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, property | staticmethod) or callable(value):
+            names.add(name)
+    if not attrs.has(cls):  # a plain class: its instance attributes set in __init__
+        names |= {n for n in re.findall(r"self\.(\w+) =", inspect.getsource(cls.__init__))}
+    return {n for n in names if not n.startswith("_")}
+
+
+def _documented(section: str) -> set[str]:
+    """The names in the first column of a reference table (`a`, `b` or `m(args)`)."""
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first = line.split("|")[1]
+            names |= set(re.findall(r"`(\w+)", first))
+    return names
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "fieldcase.model.Case",
+        "fieldcase.model.Borrower",
+        "fieldcase.model.Visit",
+        "fieldcase.model.ContactAttempt",
+        "fieldcase.model.Feedback",
+        "fieldcase.model.Offer",
+        "fieldcase.model.ScheduledPayment",
+        "fieldcase.model.Promise",
+        "fieldcase.repayment.PromiseStatus",
+        "fieldcase.model.Payment",
+        "fieldcase.repayment.Balance",
+        "fieldcase.model.Event",
+        "fieldcase.model.Staff",
+        "fieldcase.model.Institution",
+        "fieldcase.model.ActionContext",
+        "fieldcase.reports.ReportFilter",
+        "fieldcase.reader.Reader",
+        "fieldcase.commands.CommandContext",
+    ],
+)
+def test_the_data_reference_matches_the_code(path: str) -> None:
+    """docs/plugins.md's Data reference documents every public field, and no other."""
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    reference = text.split("## Data reference", 1)[1]
+    match = re.search(rf"^#### {name}\n(.*?)(?=^#### |\Z)", reference, re.MULTILINE | re.DOTALL)
+    assert match, f"docs/plugins.md's Data reference has no '#### {name}' section"
+    documented = _documented(match.group(1))
+    public = _public_names(cls)
+    assert not public - documented, f"{name}: undocumented {sorted(public - documented)}"
+    assert not documented - public, f"{name}: documented but gone {sorted(documented - public)}"
