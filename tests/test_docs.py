@@ -83,7 +83,7 @@ def _public_names(cls: type) -> set[str]:
         if isinstance(value, property | staticmethod) or callable(value):
             names.add(name)
     if not attrs.has(cls):  # a plain class: its instance attributes set in __init__
-        names |= {n for n in re.findall(r"self\.(\w+) =", inspect.getsource(cls.__init__))}
+        names |= {n for n in re.findall(r"self\.(\w+) =", inspect.getsource(vars(cls)["__init__"]))}
     return {n for n in names if not n.startswith("_")}
 
 

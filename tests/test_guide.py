@@ -25,6 +25,7 @@ WALKS = [
     pytest.param("reports.md", 6, False, id="reports.md"),
     pytest.param("operations.md", 25, False, id="operations.md"),
     pytest.param("institutions.md", 20, False, id="institutions.md"),
+    pytest.param("plugins.md", 20, False, id="plugins.md"),
 ]
 
 

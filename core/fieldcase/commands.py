@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -104,7 +105,29 @@ def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) 
         click.echo("(none)")
         return
     keys = list(headers or rows[0].keys())
-    click.echo(tabulate([[r.get(k, "") for k in keys] for r in rows], headers=keys, floatfmt=".1f"))
+    cells = [[r.get(k, "") for k in keys] for r in rows]
+    # Text stays as written ("720.00" is an amount, not a float to show as "720.0"),
+    # and a column of numbers, written as text or not, is aligned to the right.
+    text = [i for i, _ in enumerate(keys) if any(isinstance(row[i], str) for row in cells)]
+    align = [
+        "right"
+        if all(_numeric(row[i]) for row in cells if row[i] not in ("", None))
+        and any(row[i] not in ("", None) for row in cells)
+        else "left"
+        for i, _ in enumerate(keys)
+    ]
+    click.echo(tabulate(cells, headers=keys, floatfmt=".1f", disable_numparse=text, colalign=align))
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?%?")
+
+
+def _numeric(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int | float) or bool(
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    )
 
 
 # -- the command context -------------------------------------------------------------------
