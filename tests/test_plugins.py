@@ -228,7 +228,7 @@ def test_a_plugins_key_is_checked_when_set(office: Run, db_path: Path) -> None:
         as_="chen.wei",
     )
     assert result.exit_code == 2
-    assert "holidays = ['Thanksgiving'] must be a list of dates" in result.stderr
+    assert "holidays: 'Thanksgiving' is not a date; write holidays as YYYY-MM-DD" in result.stderr
     typo = office(
         "institution", "policy", "example-bank", "--set", "visit_min_overdu=100", as_="chen.wei"
     )
