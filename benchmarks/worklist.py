@@ -55,7 +55,7 @@ def build(db: Path, cases: int) -> None:
     )
     import sqlite3
 
-    from fieldcase.store import case_arrears_key
+    from fieldcase.rows import case_arrears_key
 
     conn = sqlite3.connect(db)
     conn.executemany(

@@ -204,7 +204,7 @@ def test_an_unknown_chart_format_is_a_usage_error(portfolio: Path, tmp_path: Pat
 def test_promises_kept_and_broken_match_the_payments(portfolio: Path, to: str) -> None:
     """Worked out afresh from promise and payment rows, as `balance` does, per staff member."""
     from fieldcase.repayment import statuses_by_arrangement
-    from fieldcase.store import row_to_payment, row_to_promise
+    from fieldcase.rows import row_to_payment, row_to_promise
 
     at = dt.datetime.fromisoformat(to.replace("Z", "+00:00"))
     expected: Counter[tuple[str, str]] = Counter()

@@ -48,8 +48,9 @@ from fieldcase.model import Case, Offer
 from fieldcase.money import exponent, quantum
 from fieldcase.plugins import manager
 from fieldcase.repayment import statuses_by_arrangement
+from fieldcase.rows import from_iso
 from fieldcase.services import Services
-from fieldcase.store import STATE_TABLES, Store, from_iso
+from fieldcase.store import STATE_TABLES, Store
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (

@@ -27,8 +27,9 @@ from fieldcase.model import (
 from fieldcase.plugins import get_plugin_manager
 from fieldcase.ranking import priority
 from fieldcase.repayment import statuses_by_arrangement
+from fieldcase.rows import to_iso
 from fieldcase.services import Services
-from fieldcase.store import Store, WorklistFilter, institution_chain, to_iso
+from fieldcase.store import Store, WorklistFilter, institution_chain
 
 NOON = ("--at", "2026-11-25T07:00+08:00")
 

@@ -263,7 +263,7 @@ def m007_worklist_order(db: Database) -> None:
     # built-in priority's stored key; when each promise came to be kept; and,
     # on the case, the date of its planned visit and the earliest due date of
     # a promise not (yet) kept, what puts a case at the top of a worklist.
-    from .store import Connection, case_arrears_key, refresh_met, refresh_visit_dates
+    from .rows import Connection, case_arrears_key, refresh_met, refresh_visit_dates
 
     db.table("cases").add_column("arrears_key", float)
     db.conn.executemany(

@@ -12,9 +12,8 @@ import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,11 +30,9 @@ from .errors import (
     StaleCase,
     WriteRefused,
 )
-from .lifecycle import Stage, bucket_range
+from .lifecycle import bucket_range
 from .model import (
-    Borrower,
     Case,
-    ChecklistItem,
     ContactAttempt,
     Event,
     Feedback,
@@ -44,14 +41,42 @@ from .model import (
     Payment,
     PolicyVersion,
     Promise,
-    ScheduledPayment,
     Staff,
     Visit,
 )
-from .money import MINOR_UNITS, from_minor, to_minor
+from .money import MINOR_UNITS
 from .outputs import disk_refusal, sqlite_result_code
-from .privacy import anonymise_row, mask_phone, mask_tail
-from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY, arrears_key
+from .privacy import anonymise_row
+from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY
+from .rows import (
+    CaseRow,
+    Connection,
+    case_arrears_key,
+    case_to_row,
+    contact_to_row,
+    feedback_to_row,
+    institution_to_row,
+    offer_to_row,
+    payment_to_row,
+    policy_version_to_row,
+    promise_to_row,
+    refresh_met,
+    refresh_visit_dates,
+    row_to_case,
+    row_to_contact,
+    row_to_event,
+    row_to_feedback,
+    row_to_institution,
+    row_to_offer,
+    row_to_payment,
+    row_to_policy_version,
+    row_to_promise,
+    row_to_staff,
+    row_to_visit,
+    staff_to_row,
+    to_iso,
+    visit_to_row,
+)
 from .suggest import hint
 
 GENESIS = ""
@@ -69,13 +94,6 @@ STATE_TABLES = (
     "promises",
     "payments",
 )
-
-
-@attrs.frozen
-class CaseRow:
-    """A case already in row form, for bulk imports: no conversion on the way in."""
-
-    row: dict[str, Any]
 
 
 Record = (
@@ -103,19 +121,6 @@ TABLE_OF: dict[type, str] = {
     Promise: "promises",
     Payment: "payments",
 }
-
-
-def to_iso(value: dt.datetime) -> str:
-    """Aware datetime -> ISO-8601 UTC text; naive datetimes are a programming error."""
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: fieldcase times are timezone-aware")
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def from_iso(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def event_hash(
@@ -170,426 +175,6 @@ def institution_chain(institution: str) -> str:
 
 
 # -- rows <-> values ---------------------------------------------------------
-
-
-def case_to_row(case: Case) -> dict[str, Any]:
-    b = case.borrower
-    return {
-        "id": case.id,
-        "institution": case.institution,
-        "reference": case.reference,
-        "borrower_name": b.name,
-        "national_id": b.national_id,
-        "phone": b.phone,
-        "national_id_masked": mask_tail(b.national_id),
-        "phone_masked": mask_phone(b.phone),
-        "address": b.address,
-        "timezone": b.timezone,
-        "jurisdiction": case.jurisdiction,
-        "currency": case.currency,
-        "principal_minor": to_minor(case.principal, case.currency),
-        "overdue_minor": to_minor(case.overdue_amount, case.currency),
-        "overdue_since": case.overdue_since.isoformat(),
-        "referred_at": to_iso(case.referred_at),
-        "stage": str(case.stage),
-        "assigned_to": case.assigned_to,
-        "eligible": int(case.eligible),
-        "eligibility_note": case.eligibility_note,
-        "confirmed_address": case.confirmed_address,
-        "failed_visits": case.failed_visits,
-        "escalated": int(case.escalated),
-        "feedback_status": case.feedback_status,
-        "resolution": case.resolution,
-        "closed_at": to_iso(case.closed_at) if case.closed_at else None,
-        "updated_at": to_iso(case.updated_at) if case.updated_at else None,
-        "version": case.version,
-        "interest_minor": to_minor(case.accrued_interest, case.currency),
-        "fees_minor": to_minor(case.fees, case.currency),
-        "penalty_rate": str(case.penalty_rate),
-        "flags": canonical_json(sorted(case.flags)),
-        "attributes": canonical_json(case.attributes),
-        **({"purged_at": to_iso(case.purged_at)} if case.purged_at else {}),
-    }
-
-
-def row_to_case(row: dict[str, Any]) -> Case:
-    currency = row["currency"]
-    referred_at = from_iso(row["referred_at"])
-    assert referred_at is not None
-    return Case(
-        id=row["id"],
-        institution=row["institution"],
-        reference=row["reference"],
-        borrower=Borrower(
-            name=row["borrower_name"],
-            timezone=row["timezone"],
-            national_id=row["national_id"] or "",
-            phone=row["phone"] or "",
-            address=row["address"] or "",
-        ),
-        jurisdiction=row["jurisdiction"] or "",
-        currency=currency,
-        principal=from_minor(row["principal_minor"], currency),
-        overdue_amount=from_minor(row["overdue_minor"], currency),
-        overdue_since=dt.date.fromisoformat(row["overdue_since"]),
-        referred_at=referred_at,
-        stage=Stage(row["stage"]),
-        assigned_to=row["assigned_to"],
-        eligible=bool(row["eligible"]),
-        eligibility_note=row["eligibility_note"] or "",
-        confirmed_address=row["confirmed_address"],
-        failed_visits=row["failed_visits"],
-        escalated=bool(row["escalated"]),
-        feedback_status=row["feedback_status"],
-        resolution=row["resolution"],
-        closed_at=from_iso(row["closed_at"]),
-        updated_at=from_iso(row["updated_at"]),
-        version=row["version"],
-        accrued_interest=from_minor(row.get("interest_minor") or 0, currency),
-        fees=from_minor(row.get("fees_minor") or 0, currency),
-        penalty_rate=Decimal(row.get("penalty_rate") or "0"),
-        flags=tuple(json.loads(row.get("flags") or "[]")),
-        purged_at=from_iso(row.get("purged_at")),
-        attributes=json.loads(row.get("attributes") or "{}"),
-    )
-
-
-def _money_minor(amount: Decimal | None, currency: str) -> int | None:
-    return None if amount is None else to_minor(amount, currency)
-
-
-def visit_to_row(visit: Visit, currency: str) -> dict[str, Any]:
-    return {
-        "id": visit.id,
-        "case_id": visit.case_id,
-        "number": visit.number,
-        "date": visit.date.isoformat(),
-        "window_start": visit.window_start.strftime("%H:%M"),
-        "window_end": visit.window_end.strftime("%H:%M"),
-        "timezone": visit.timezone,
-        "staff": canonical_json(list(visit.staff)),
-        "planned_by": visit.planned_by,
-        "planned_at": to_iso(visit.planned_at),
-        "checklist": canonical_json([attrs.asdict(item) for item in visit.checklist]),
-        "status": visit.status,
-        "met": visit.met,
-        "reason_code": visit.reason_code,
-        "employment": visit.employment,
-        "monthly_income_minor": _money_minor(visit.monthly_income, currency),
-        "other_debts_minor": _money_minor(visit.other_debts, currency),
-        "multi_lender": None if visit.multi_lender is None else int(visit.multi_lender),
-        "attitude": visit.attitude,
-        "notes": visit.notes,
-        "visited_at": to_iso(visit.visited_at) if visit.visited_at else None,
-        "recorded_by": visit.recorded_by,
-    }
-
-
-def row_to_visit(row: dict[str, Any], currency: str) -> Visit:
-    planned_at = from_iso(row["planned_at"])
-    assert planned_at is not None
-
-    def money(minor: int | None) -> Decimal | None:
-        return None if minor is None else from_minor(minor, currency)
-
-    return Visit(
-        id=row["id"],
-        case_id=row["case_id"],
-        number=row["number"],
-        date=dt.date.fromisoformat(row["date"]),
-        window_start=dt.time.fromisoformat(row["window_start"]),
-        window_end=dt.time.fromisoformat(row["window_end"]),
-        timezone=row["timezone"],
-        staff=tuple(json.loads(row["staff"])),
-        planned_by=row["planned_by"],
-        planned_at=planned_at,
-        checklist=tuple(ChecklistItem(**item) for item in json.loads(row["checklist"])),
-        status=row["status"],
-        met=row["met"],
-        reason_code=row["reason_code"],
-        employment=row["employment"],
-        monthly_income=money(row["monthly_income_minor"]),
-        other_debts=money(row["other_debts_minor"]),
-        multi_lender=None if row["multi_lender"] is None else bool(row["multi_lender"]),
-        attitude=row["attitude"],
-        notes=row["notes"] or "",
-        visited_at=from_iso(row["visited_at"]),
-        recorded_by=row["recorded_by"],
-    )
-
-
-def contact_to_row(contact: ContactAttempt) -> dict[str, Any]:
-    row = attrs.asdict(contact)
-    row["at"] = to_iso(contact.at)
-    return row
-
-
-def row_to_contact(row: dict[str, Any]) -> ContactAttempt:
-    at = from_iso(row["at"])
-    assert at is not None
-    return ContactAttempt(
-        **{**row, "at": at, "note": row["note"] or "", "purpose": row.get("purpose") or "collect"}
-    )
-
-
-def feedback_to_row(feedback: Feedback) -> dict[str, Any]:
-    row = attrs.asdict(feedback)
-    row["submitted_at"] = to_iso(feedback.submitted_at)
-    row["reviewed_at"] = to_iso(feedback.reviewed_at) if feedback.reviewed_at else None
-    return row
-
-
-def row_to_feedback(row: dict[str, Any]) -> Feedback:
-    submitted_at = from_iso(row["submitted_at"])
-    assert submitted_at is not None
-    return Feedback(
-        **{
-            **row,
-            "submitted_at": submitted_at,
-            "reviewed_at": from_iso(row["reviewed_at"]),
-            "review_note": row["review_note"] or "",
-        }
-    )
-
-
-def offer_to_row(offer: Offer) -> dict[str, Any]:
-    currency = offer.currency
-    return {
-        "id": offer.id,
-        "case_id": offer.case_id,
-        "code": offer.code,
-        "kind": offer.kind,
-        "label": offer.label,
-        "currency": currency,
-        "total_payable_minor": to_minor(offer.total_payable, currency),
-        "saving_minor": to_minor(offer.saving, currency),
-        "balance_minor": None if offer.balance is None else to_minor(offer.balance, currency),
-        "schedule": canonical_json(
-            [[p.due.isoformat(), to_minor(p.amount, currency)] for p in offer.schedule]
-        ),
-        "expires": offer.expires.isoformat() if offer.expires else None,
-        "terms": canonical_json(offer.terms),
-        "status": offer.status,
-        "presented_at": to_iso(offer.presented_at) if offer.presented_at else None,
-        "presented_by": offer.presented_by,
-        "reviewed_by": offer.reviewed_by,
-        "accepted_at": to_iso(offer.accepted_at) if offer.accepted_at else None,
-    }
-
-
-def row_to_offer(row: dict[str, Any]) -> Offer:
-    currency = row["currency"]
-    return Offer(
-        id=row["id"],
-        case_id=row["case_id"],
-        code=row["code"],
-        kind=row["kind"],
-        label=row["label"],
-        currency=currency,
-        total_payable=from_minor(row["total_payable_minor"], currency),
-        saving=from_minor(row["saving_minor"], currency),
-        balance=None
-        if row["balance_minor"] is None
-        else from_minor(row["balance_minor"], currency),
-        schedule=tuple(
-            ScheduledPayment(dt.date.fromisoformat(due), from_minor(minor, currency))
-            for due, minor in json.loads(row["schedule"])
-        ),
-        expires=dt.date.fromisoformat(row["expires"]) if row["expires"] else None,
-        terms=json.loads(row["terms"]),
-        status=row["status"],
-        presented_at=from_iso(row["presented_at"]),
-        presented_by=row["presented_by"],
-        reviewed_by=row["reviewed_by"],
-        accepted_at=from_iso(row["accepted_at"]),
-    )
-
-
-def promise_to_row(promise: Promise, currency: str) -> dict[str, Any]:
-    return {
-        "id": promise.id,
-        "case_id": promise.case_id,
-        "offer_id": promise.offer_id,
-        "number": promise.number,
-        "amount_minor": to_minor(promise.amount, currency),
-        "due": promise.due.isoformat(),
-        "made_at": to_iso(promise.made_at),
-        "made_by": promise.made_by,
-    }
-
-
-def row_to_promise(row: dict[str, Any], currency: str) -> Promise:
-    made_at = from_iso(row["made_at"])
-    assert made_at is not None
-    return Promise(
-        id=row["id"],
-        case_id=row["case_id"],
-        offer_id=row["offer_id"],
-        number=row["number"],
-        amount=from_minor(row["amount_minor"], currency),
-        due=dt.date.fromisoformat(row["due"]),
-        made_at=made_at,
-        made_by=row["made_by"],
-    )
-
-
-def payment_to_row(payment: Payment, currency: str) -> dict[str, Any]:
-    return {
-        "id": payment.id,
-        "case_id": payment.case_id,
-        "amount_minor": to_minor(payment.amount, currency),
-        "at": to_iso(payment.at),
-        "reference": payment.reference,
-        "recorded_by": payment.recorded_by,
-    }
-
-
-def row_to_payment(row: dict[str, Any], currency: str) -> Payment:
-    at = from_iso(row["at"])
-    assert at is not None
-    return Payment(
-        id=row["id"],
-        case_id=row["case_id"],
-        amount=from_minor(row["amount_minor"], currency),
-        at=at,
-        reference=row["reference"],
-        recorded_by=row["recorded_by"],
-    )
-
-
-def staff_to_row(staff: Staff) -> dict[str, Any]:
-    return {
-        "id": staff.id,
-        "name": staff.name,
-        "role": staff.role,
-        "active": int(staff.active),
-        "badge": staff.badge,
-    }
-
-
-def row_to_staff(row: dict[str, Any]) -> Staff:
-    return Staff(row["id"], row["name"], row["role"], bool(row["active"]), row.get("badge") or "")
-
-
-def row_to_event(row: dict[str, Any]) -> Event:
-    at = from_iso(row["at"])
-    assert at is not None
-    return Event(
-        id=row["id"],
-        case_id=row["case_id"],
-        chain=row["chain"],
-        type=row["type"],
-        actor=row["actor"],
-        at=at,
-        payload=json.loads(row["payload"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-        recorded_at=from_iso(row.get("recorded_at")),
-        policy_version=row.get("policy_version"),
-    )
-
-
-def institution_to_row(institution: Institution) -> dict[str, Any]:
-    return {
-        "id": institution.id,
-        "name": institution.name,
-        "jurisdiction": institution.jurisdiction,
-        "timezone": institution.timezone,
-        "currency": institution.currency,
-        "policy": canonical_json(institution.policy),
-        "policy_version": institution.policy_version,
-        "created_at": to_iso(institution.created_at) if institution.created_at else None,
-        "updated_at": to_iso(institution.updated_at) if institution.updated_at else None,
-    }
-
-
-def row_to_institution(row: dict[str, Any]) -> Institution:
-    return Institution(
-        id=row["id"],
-        name=row["name"],
-        jurisdiction=row["jurisdiction"],
-        timezone=row["timezone"],
-        currency=row["currency"],
-        policy=json.loads(row["policy"]),
-        policy_version=row["policy_version"],
-        created_at=from_iso(row["created_at"]),
-        updated_at=from_iso(row["updated_at"]),
-    )
-
-
-def policy_version_to_row(version: PolicyVersion) -> dict[str, Any]:
-    return {
-        "id": version.id,
-        "institution": version.institution,
-        "version": version.version,
-        "policy": canonical_json(version.policy),
-        "at": to_iso(version.at),
-        "actor": version.actor,
-    }
-
-
-def row_to_policy_version(row: dict[str, Any]) -> PolicyVersion:
-    at = from_iso(row["at"])
-    assert at is not None
-    return PolicyVersion(
-        institution=row["institution"],
-        version=row["version"],
-        policy=json.loads(row["policy"]),
-        at=at,
-        actor=row["actor"],
-        id=row["id"],
-    )
-
-
-def case_arrears_key(row: dict[str, Any]) -> float | None:
-    """The stored ordering key of a ``cases`` row (see :mod:`fieldcase.ranking`)."""
-    if row.get("overdue_minor") is None or not row.get("overdue_since"):
-        return None
-    amount = float(from_minor(row["overdue_minor"], row["currency"]))
-    return arrears_key(amount, dt.date.fromisoformat(row["overdue_since"]))
-
-
-def refresh_met(db: Connection, case_ids: Iterable[int]) -> None:
-    """Set ``promises.met_at`` for these cases: when each promise came to be kept.
-
-    See :func:`fieldcase.repayment.met_times`: kept at ``at`` is ``met_at <= at``,
-    broken is not kept with a due date before the borrower's today, and both
-    are questions SQL answers from an index.
-    """
-    from .repayment import met_times
-
-    for case_id in case_ids:
-        case = db.execute("SELECT currency, timezone FROM cases WHERE id = ?", [case_id]).fetchone()
-        if case is None:
-            continue
-        currency, zone = case
-        promises = [
-            row_to_promise(row, currency)
-            for row in db.query("SELECT * FROM promises WHERE case_id = ?", [case_id])
-        ]
-        payments = [
-            row_to_payment(row, currency)
-            for row in db.query("SELECT * FROM payments WHERE case_id = ?", [case_id])
-        ]
-        for promise_id, met in met_times(promises, payments, zone).items():
-            db.execute(
-                "UPDATE promises SET met_at = ? WHERE id = ? AND met_at IS NOT ?",
-                [to_iso(met) if met else None, promise_id, to_iso(met) if met else None],
-            )
-        db.execute(
-            "UPDATE cases SET unmet_due = (SELECT min(due) FROM promises"
-            " WHERE case_id = cases.id AND met_at IS NULL) WHERE id = ?",
-            [case_id],
-        )
-
-
-def refresh_visit_dates(db: Connection, case_ids: Iterable[int]) -> None:
-    """Set ``cases.visit_date``: the date of the case's planned visit (there is one at most)."""
-    db.conn.executemany(
-        "UPDATE cases SET visit_date = (SELECT date FROM visits WHERE case_id = cases.id"
-        " AND status = 'planned' ORDER BY number DESC LIMIT 1) WHERE id = ?",
-        [[case_id] for case_id in case_ids],
-    )
 
 
 @functools.cache
@@ -1034,30 +619,6 @@ def staff_and_institutions(path: Path) -> tuple[set[str], set[str]] | None:
     except sqlite3.DatabaseError:
         return None
     return staff, institutions
-
-
-class Connection:
-    """The reading and writing the store does, on one sqlite3 connection.
-
-    The same two calls as sqlite-utils' ``Database`` (``execute``, ``query``),
-    which the migrations use; loading sqlite-utils takes longer than a worklist
-    page, so commands that only read and write rows do without it.
-    """
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> sqlite3.Cursor:
-        return self.conn.execute(sql, parameters or [])
-
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
-        cursor = self.conn.execute(sql, params or [])
-        keys = [d[0] for d in cursor.description]
-        for row in cursor:
-            yield dict(zip(keys, row, strict=True))
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 class Store:

@@ -38,7 +38,8 @@ from .lifecycle import Stage
 from .model import Borrower, Case
 from .money import from_minor
 from .privacy import mask_phone, mask_tail
-from .store import EXPORT_COLUMNS, CaseRow, Change, ExportFilter, row_to_case, to_iso
+from .rows import CaseRow, row_to_case, to_iso
+from .store import EXPORT_COLUMNS, Change, ExportFilter
 
 if TYPE_CHECKING:
     from .services import Services
