@@ -30,6 +30,7 @@ from fieldcase.repayment import statuses_by_arrangement
 from fieldcase.rows import to_iso
 from fieldcase.services import Services
 from fieldcase.store import Store, WorklistFilter, institution_chain
+from fieldcase.worklists import reads_from_index
 
 NOON = ("--at", "2026-11-25T07:00+08:00")
 
@@ -288,7 +289,7 @@ def test_index_order_equals_ranking_every_case(
     slow_pm = get_plugin_manager(load_entrypoints=False)
     slow_pm.register(SameAsBuiltin())
     slow = Services(store, slow_pm, clock=None)
-    assert fast._builtin_priority() and not slow._builtin_priority()
+    assert reads_from_index(fast) and not reads_from_index(slow)
     filters = [
         WorklistFilter(),
         WorklistFilter(staff="w1"),

@@ -1965,13 +1965,13 @@ def export_visits(
         after_event=after_event,
     )
     services = app.services
-    exporter = services.exporter_for(fmt, output)
-    if output is None and exporter.binary:
-        raise click.UsageError(f"{exporter.name} writes a binary file: give --output FILE")
-    if output is not None:
+    if output is not None:  # never the database, a link or a file not to replace: first
         from .outputs import check_output
 
         check_output(output, app.db_path, option="--output", replace=replace)
+    exporter = services.exporter_for(fmt, output)
+    if output is None and exporter.binary:
+        raise click.UsageError(f"{exporter.name} writes a binary file: give --output FILE")
     options: dict[str, Any] = dict(
         fmt=exporter.name,
         actor=app.need_actor(),

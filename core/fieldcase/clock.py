@@ -26,3 +26,12 @@ real_clock: Callable[[], dt.datetime] | None = now
 def current() -> dt.datetime:
     """The time a command acts at when it is given no ``--at``."""
     return (real_clock or now)()
+
+
+def aware(at: dt.datetime) -> dt.datetime:
+    """``at`` itself, or InvalidInput when it has no time zone: every time is aware."""
+    from .errors import InvalidInput
+
+    if at.tzinfo is None:
+        raise InvalidInput(f"time {at.isoformat()} has no time zone; add one, e.g. +08:00 or Z")
+    return at

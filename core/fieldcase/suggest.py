@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -23,3 +23,12 @@ def hint(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean X?"``, or nothing."""
     found = did_you_mean(word, choices)
     return f"; did you mean {found}?" if found else ""
+
+
+def choice(value: str, allowed: Sequence[str], field: str) -> str:
+    """``value`` itself, or InvalidInput naming ``field`` and what it may be."""
+    from .errors import InvalidInput
+
+    if value not in allowed:
+        raise InvalidInput(f"{field}: {value!r} is not one of {', '.join(allowed)}")
+    return value

@@ -1,0 +1,251 @@
+"""Cases: referring one by hand, reading one whole (masked as the reader may see it), its history.
+
+Each action runs through the shared steps of :class:`fieldcase.services.Services`
+(``begin``, ``guard``, ``save`` with its event, ``notify``); ``Services``
+offers it as a method of the same name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .clock import aware
+from .errors import (
+    InvalidInput,
+    NotPermitted,
+)
+from .model import (
+    ActionContext,
+    Borrower,
+    Case,
+    ContactAttempt,
+    Event,
+    Feedback,
+    Visit,
+)
+from .money import exponent, parse_amount, parse_rate
+from .store import SYSTEM_CHAIN
+
+if TYPE_CHECKING:
+    from .reader import Reader
+    from .services import Services
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class CaseFile:
+    """Everything known about one case, for ``show``."""
+
+    case: Case
+    contacts: list[ContactAttempt]
+    visits: list[Visit]
+    feedback: list[Feedback]
+    #: Whether personal data was masked for the person asking.
+    masked: bool = False
+
+    @property
+    def current_visit(self) -> Visit | None:
+        return self.visits[-1] if self.visits else None
+
+
+def create_case(
+    services: Services,
+    *,
+    actor: str,
+    at: dt.datetime,
+    institution: str,
+    reference: str,
+    borrower_name: str,
+    principal: str | Decimal,
+    overdue_amount: str | Decimal,
+    overdue_since: dt.date,
+    timezone: str = "",
+    currency: str = "",
+    jurisdiction: str = "",
+    national_id: str = "",
+    phone: str = "",
+    address: str = "",
+    assign_to: str | None = None,
+    accrued_interest: str | Decimal = "0",
+    fees: str | Decimal = "0",
+    penalty_rate: str | Decimal = "0",
+    attributes: Mapping[str, str] | None = None,
+) -> Case:
+    """Refer a new case. Ineligible cases are stored, flagged, out of the field queue.
+
+    The institution must be registered; its time zone, currency and
+    jurisdiction are the case's unless given. ``attributes`` are the
+    institution's own fields, as its policy declares them.
+    """
+    from . import attributes as custom
+    from .jurisdictions import check_timezone, normalise
+
+    at = aware(at)
+    services.begin_action()
+    staff = services.actor(actor)
+    institution, reference = institution.strip(), reference.strip()
+    borrower_name = borrower_name.strip()
+    if not institution or not reference or not borrower_name:
+        raise InvalidInput("institution, reference and borrower name are required")
+    registered = services.institution(institution)
+    currency = (currency.strip() or registered.currency).upper()
+    timezone = timezone.strip() or registered.timezone
+    jurisdiction = normalise(jurisdiction or registered.jurisdiction)
+    exponent(currency)
+    existing = services.store.find_case(institution, reference)
+    if existing is not None:
+        raise InvalidInput(f"case {institution}/{reference} already exists (id {existing.id})")
+    if assign_to:
+        services.member(assign_to, "--assign")
+    if phone.strip():
+        from .importing import normalise_phone
+
+        try:
+            phone = normalise_phone(phone, jurisdiction.split("-")[0].upper() or None)
+        except ValueError as exc:
+            raise InvalidInput(f"phone: {phone!r} {exc}") from None
+    case = Case(
+        institution=institution,
+        reference=reference,
+        borrower=Borrower(
+            name=borrower_name,
+            timezone=check_timezone(timezone),
+            national_id=national_id,
+            phone=phone,
+            address=address,
+        ),
+        jurisdiction=jurisdiction,
+        currency=currency,
+        principal=parse_amount(principal, currency, field="principal"),
+        overdue_amount=parse_amount(overdue_amount, currency, field="overdue amount"),
+        overdue_since=overdue_since,
+        referred_at=at,
+        assigned_to=assign_to,
+        accrued_interest=parse_amount(accrued_interest, currency, field="interest"),
+        fees=parse_amount(fees, currency, field="fees"),
+        penalty_rate=parse_rate(penalty_rate),
+        attributes=custom.clean(attributes or {}, custom.declared(registered.policy), institution),
+    )
+    attempted = {"institution": institution, "reference": reference}
+    services.check_time(
+        staff, at, registered.policy, "create", attempted=attempted, institution=registered
+    )
+    if not staff.is_supervisor:
+        services.refuse(
+            None,
+            staff.id,
+            at,
+            "create",
+            NotPermitted("only a supervisor may create cases", "permission.supervisor"),
+            attempted,
+            registered,
+        )
+    services.check_requirements(registered, None, staff.id, at, "create", attempted)
+    services.check_policy(case, "create", ActionContext(at=at, actor=staff.id))
+    denials = services.eligibility(case, at)
+    if denials:
+        case = attrs.evolve(
+            case,
+            eligible=False,
+            eligibility_note="; ".join(f"{d.reason} (rule {d.rule})" for d in denials),
+        )
+    saved, _ = services.save(
+        "case_created",
+        case,
+        staff.id,
+        at,
+        data={"eligible": case.eligible, "note": case.eligibility_note},
+    )
+    return saved
+
+
+def get_case(services: Services, ref: str | int) -> Case:
+    return services.store.get_case(ref)
+
+
+def case_file(services: Services, ref: str | int, viewer: str | None = None) -> CaseFile:
+    """Everything about a case; personal data masked unless ``viewer`` works it.
+
+    Supervisors, the staff member assigned and the staff on one of its
+    visits see it whole; anyone else (or no one named) sees it masked
+    (see :func:`fieldcase.privacy.mask_case_file`).
+    """
+    from .privacy import mask_case_file
+
+    case = services.store.get_case(ref)
+    assert case.id is not None
+    contacts = services.store.contacts(case.id)
+    visits = services.store.visits(case.id, case.currency)
+    feedback = services.store.feedback(case.id)
+    if services.may_see_personal_data(case, visits, viewer):
+        return CaseFile(case=case, contacts=contacts, visits=visits, feedback=feedback)
+    case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
+    return CaseFile(case, contacts, visits, feedback, masked=True)
+
+
+def reader(services: Services, viewer: str | None = None) -> Reader:
+    """Read-only, typed access to the data, masked as ``viewer`` may see it (for plugins)."""
+    from .reader import Reader
+
+    return Reader(services, viewer)
+
+
+def may_see_personal_data(
+    services: Services, case: Case, visits: Sequence[Visit], viewer: str | None
+) -> bool:
+    if viewer is None:
+        return False
+    staff = services.actor(viewer)
+    if staff.is_supervisor:
+        return True
+    return viewer == case.assigned_to or any(viewer in v.staff for v in visits)
+
+
+def system_history(services: Services) -> list[Event]:
+    """Events about no single case, oldest first."""
+    return list(services.store.iter_events(chain=SYSTEM_CHAIN))
+
+
+def institution_history(services: Services, institution_id: str) -> list[Event]:
+    """The institution's own chain: its registration, policy changes and their refusals."""
+    from .store import institution_chain
+
+    return list(services.store.iter_events(chain=institution_chain(institution_id)))
+
+
+def history(services: Services, ref: str | int, viewer: str | None = None) -> list[Event]:
+    """The case's events; personal data in them masked unless ``viewer`` works it."""
+    from .privacy import mask_event_data
+
+    case = services.store.get_case(ref)
+    assert case.id is not None
+    events = list(services.store.iter_events(case.id))
+    visits = services.store.visits(case.id, case.currency)
+    if services.may_see_personal_data(case, visits, viewer):
+        # A purge left digests where the personal data was: shown as withheld.
+        return [
+            attrs.evolve(
+                e, payload={**e.payload, "data": mask_event_data(e.payload["data"], e.type)}
+            )
+            if e.payload.get("redacted") is True
+            else e
+            for e in events
+        ]
+    # Without their hashes too: a hash over guessable data (a phone number)
+    # would let the masked value be found by trying candidates.
+    return [
+        attrs.evolve(
+            e,
+            payload={"data": mask_event_data(e.payload.get("data") or {}, e.type)},
+            hash="",
+            prev_hash="",
+        )
+        for e in events
+    ]

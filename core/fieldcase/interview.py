@@ -1,0 +1,147 @@
+"""Stage 3, interview: what the visit found on site, or that it found nobody.
+
+Each action runs through the shared steps of :class:`fieldcase.services.Services`
+(``begin``, ``guard``, ``save`` with its event, ``notify``); ``Services``
+offers it as a method of the same name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import attrs
+
+from . import lifecycle
+from .errors import (
+    InvalidInput,
+)
+from .lifecycle import Stage
+from .model import (
+    ActionContext,
+    Case,
+    Visit,
+)
+from .money import parse_amount
+from .suggest import choice
+
+if TYPE_CHECKING:
+    from .services import Services
+
+log = logging.getLogger(__name__)
+
+
+def record_interview(
+    services: Services,
+    ref: str | int,
+    *,
+    actor: str,
+    at: dt.datetime,
+    met: str,
+    reason: str | None = None,
+    employment: str | None = None,
+    monthly_income: str | Decimal | None = None,
+    other_debts: str | Decimal | None = None,
+    multi_lender: bool | None = None,
+    attitude: str | None = None,
+    notes: str = "",
+) -> tuple[Case, Visit]:
+    """Record what the visit found; "nobody" sends the case back for a revisit."""
+    staff, case = services.begin(ref, actor, at)
+    assert case.id is not None
+    choice(met, lifecycle.MET, "met")
+    if reason is not None and reason not in services.reasons():
+        raise InvalidInput(
+            f"reason: {reason!r} is not a known code; codes are "
+            f"{', '.join(sorted(services.reasons()))}"
+        )
+    if met == "borrower" and reason is None:
+        raise InvalidInput("reason: when the borrower was met, give --reason CODE")
+    findings = {
+        "--reason": reason,
+        "--employment": employment,
+        "--income": monthly_income,
+        "--other-debts": other_debts,
+        "--multi-lender": multi_lender,
+        "--attitude": attitude,
+    }
+    given = [name for name, value in findings.items() if value is not None]
+    if met == "nobody" and given:
+        raise InvalidInput(
+            f"nobody was met, so there are no findings to record; drop {', '.join(given)}"
+        )
+    if employment is not None:
+        choice(employment, lifecycle.EMPLOYMENT, "employment")
+    if attitude is not None:
+        choice(attitude, lifecycle.ATTITUDES, "attitude")
+    income = (
+        None
+        if monthly_income is None
+        else parse_amount(monthly_income, case.currency, field="income")
+    )
+    debts = (
+        None
+        if other_debts is None
+        else parse_amount(other_debts, case.currency, field="other debts")
+    )
+    visit = services.pending_visit(case)
+    if visit is None and case.stage == Stage.INTERVIEW:
+        # Read after the case: someone recorded this visit meanwhile (StaleCase).
+        services.store.check_version(case.id, case.version)
+    attempted = {"met": met, "reason": reason}
+    context = ActionContext(
+        at=at,
+        actor=staff.id,
+        window=visit.window() if visit else None,
+        staff=visit.staff if visit else (),
+        staff_members=tuple(services.store.get_staff(s) for s in visit.staff) if visit else (),
+    )
+    services.guard(
+        case,
+        staff,
+        "start_visit",
+        at,
+        attempted=attempted,
+        context=context,
+        also_permitted=visit.staff if visit else (),
+    )
+    assert visit is not None  # the interview stage is reached only with a planned visit
+    if met == "nobody":
+        limit = services.pm.hook.max_failed_visits(
+            case=services.judged(case), settings=services.settings(case)
+        )
+        failed = case.failed_visits + 1
+        escalated = limit is not None and failed >= int(limit)
+        case = attrs.evolve(
+            case,
+            failed_visits=failed,
+            escalated=escalated,
+            stage=Stage.FEEDBACK if escalated else Stage.PREPARATION,
+        )
+        visit = attrs.evolve(
+            visit, status="failed", met=met, notes=notes, visited_at=at, recorded_by=staff.id
+        )
+        event_type = "visit_failed"
+        data = {"failed_visits": failed, "limit": limit, "escalated": escalated}
+    else:
+        visit = attrs.evolve(
+            visit,
+            status="done",
+            met=met,
+            reason_code=reason,
+            employment=employment,
+            monthly_income=income,
+            other_debts=debts,
+            multi_lender=multi_lender,
+            attitude=attitude,
+            notes=notes,
+            visited_at=at,
+            recorded_by=staff.id,
+        )
+        case = attrs.evolve(case, stage=Stage.FEEDBACK)
+        event_type = "interview_recorded"
+        data = attempted
+    saved_case, result = services.save_one(event_type, case, staff.id, at, visit, data)
+    return saved_case, result
