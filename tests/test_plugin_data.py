@@ -68,10 +68,41 @@ def test_a_branch_report_reads_attributes_promises_and_payments(bank: Run) -> No
     assert [row["branch"] for row in only_west] == ["Harbor-West"]
 
 
-def test_a_report_that_ignores_attributes_refuses_where(bank: Run) -> None:
-    result = bank("report", "pipeline", "--where", "branch=Harbor-West", as_="chen.wei")
+def test_built_in_reports_filter_on_attributes(bank: Run) -> None:
+    def pipeline(*args: str) -> dict[str, int]:
+        result = bank(
+            "report", "pipeline", "--institution", "example-bank", "--format", "json",
+            "--to", "2026-11-24T09:00-05:00", *args, as_="chen.wei",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return {row["stage"]: row["total"] for row in json.loads(result.output)}
+
+    assert pipeline()["confirmation"] == 3
+    assert pipeline("--where", "branch=Harbor-East")["confirmation"] == 2
+    assert pipeline("--where", "branch=Nowhere")["confirmation"] == 0
+
+    def promises_by_li_na(*args: str) -> int:
+        result = bank("report", "staff", "--format", "json", *args, as_="chen.wei")
+        assert result.exit_code == 0, result.output
+        return next(r["promises made"] for r in json.loads(result.output) if r["staff"] == "li.na")
+
+    assert promises_by_li_na() == 1
+    assert promises_by_li_na("--where", "branch=Harbor-East") == 1
+    assert promises_by_li_na("--where", "branch=Harbor-West") == 0
+
+
+def test_a_report_that_does_not_say_it_filters_refuses_where(
+    bank: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fieldcase.cli import report, report_command
+    from fieldcase.reports import Report
+
+    plain = Report("plain", lambda services, filters: [{"n": 1}], ("n",), "A plain report.")
+    monkeypatch.setitem(report.commands, "plain", report_command(plain))
+    assert bank("report", "plain", "--format", "json", as_="chen.wei").exit_code == 0
+    result = bank("report", "plain", "--where", "branch=Harbor-West", as_="chen.wei")
     assert result.exit_code == 2
-    assert "report pipeline does not filter on attributes" in result.output
+    assert "report plain does not filter on attributes" in result.output
 
 
 def test_a_plugin_command_gets_the_context_json_and_masking(bank: Run) -> None:

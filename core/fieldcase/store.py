@@ -1503,12 +1503,18 @@ class Store:
         end: dt.datetime | None,
         institution: str | None = None,
         institution_column: str = "c.institution",
+        attributes: Mapping[str, str] | None = None,
     ) -> tuple[list[str], list[Any]]:
-        """WHERE clauses (and parameters) for a time window and an institution."""
+        """WHERE clauses (and parameters) for a time window, an institution, and the
+        cases' attributes (``{"branch": "Harbor-East"}``: each must have that value)."""
         where, params = [], []
         if institution:
             where.append(f"{institution_column} = ?")
             params.append(institution)
+        case_columns = institution_column.removesuffix("institution")
+        for name, value in (attributes or {}).items():
+            where.append(f"json_extract({case_columns}attributes, ?) = ?")
+            params += [f"$.{name}", value]
         if start is not None:
             where.append(f"{column} >= ?")
             params.append(to_iso(start))
@@ -1556,16 +1562,19 @@ class Store:
         rows = self.db.query(sql + " ORDER BY p.case_id, p.id", params)
         return [row_to_promise(row, row.pop("case_currency")) for row in rows]
 
-    def pipeline_counts(self, institution: str | None, at: dt.datetime) -> list[dict[str, Any]]:
+    def pipeline_counts(
+        self,
+        institution: str | None,
+        at: dt.datetime,
+        attributes: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
         """Open cases by stage and days past due at ``at`` (borrower's calendar).
 
         Counted by stage, time zone and due date from one covering index, then
         turned into days: thousands of groups, not a million date sums.
         """
-        where, params = ["stage != 'closed'"], []
-        if institution:
-            where.append("institution = ?")
-            params.append(institution)
+        where, params = self._window("", None, None, institution, "institution", attributes)
+        where.append("stage != 'closed'")
         today = {zone: at.astimezone(ZoneInfo(zone)).date() for (zone,) in self.zones()}
         found: dict[tuple[str, int], int] = {}
         for stage, zone, since, n in self.db.execute(
@@ -1578,15 +1587,21 @@ class Store:
         return [{"stage": stage, "days": days, "n": n} for (stage, days), n in found.items()]
 
     def staff_activity(
-        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+        self,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        attributes: Mapping[str, str] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Per staff member: contacts, visits by status, borrowers met, promises made."""
         found: dict[str, dict[str, Any]] = {}
 
         def counted(table: str, alias: str, column: str) -> tuple[str, str, list[Any]]:
             """FROM, WHERE and parameters for ``table`` in the window; cases joined if needed."""
-            where, params = self._window(f"{alias}.{column}", start, end, institution)
-            join = f" JOIN cases c ON c.id = {alias}.case_id" if institution else ""
+            where, params = self._window(
+                f"{alias}.{column}", start, end, institution, attributes=attributes
+            )
+            join = f" JOIN cases c ON c.id = {alias}.case_id" if institution or attributes else ""
             clause = f" WHERE {' AND '.join(where)}" if where else ""
             return f"{table} {alias}{join}", clause, params
 
@@ -1612,7 +1627,7 @@ class Store:
             f"SELECT p.made_by, count(*) FROM {source}{clause} GROUP BY p.made_by", params
         ):
             found.setdefault(staff, {})["promises made"] = n
-        where, params = self._window("p.at", start, end, institution)
+        where, params = self._window("p.at", start, end, institution, attributes=attributes)
         for staff, currency, minor in self.db.execute(
             "SELECT c.assigned_to, c.currency, sum(p.amount_minor) FROM payments p"
             " JOIN cases c ON c.id = p.case_id WHERE c.assigned_to IS NOT NULL"
@@ -1628,10 +1643,11 @@ class Store:
         start: dt.datetime | None,
         end: dt.datetime | None,
         at: dt.datetime,
+        attributes: Mapping[str, str] | None = None,
     ) -> dict[str, dict[str, int]]:
         """Promises made in the window, kept and broken at ``at``, by who took them."""
         today, day_params = self.local_date_sql(at, "c.timezone")
-        where, params = self._window("p.made_at", start, end, institution)
+        where, params = self._window("p.made_at", start, end, institution, attributes=attributes)
         stamp = to_iso(at)
         rows = self.db.execute(
             "SELECT p.made_by, sum(p.met_at IS NOT NULL AND p.met_at <= ?),"
@@ -1643,12 +1659,16 @@ class Store:
         return {staff: {"kept": kept, "broken": broken} for staff, kept, broken in rows}
 
     def reason_counts(
-        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+        self,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        attributes: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Overdue reasons found at interviews (visits done), most first."""
-        where, params = self._window("v.visited_at", start, end, institution)
+        where, params = self._window("v.visited_at", start, end, institution, attributes=attributes)
         where.append("v.status = 'done' AND v.reason_code IS NOT NULL")
-        join = " JOIN cases c ON c.id = v.case_id" if institution else ""
+        join = " JOIN cases c ON c.id = v.case_id" if institution or attributes else ""
         return list(
             self.db.query(
                 f"SELECT v.reason_code AS code, count(*) AS visits FROM visits v{join}"
@@ -1658,10 +1678,16 @@ class Store:
         )
 
     def closing_days(
-        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+        self,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        attributes: Mapping[str, str] | None = None,
     ) -> list[tuple[str, float]]:
         """(resolution, days from referral to closure) of the cases closed in the window."""
-        where, params = self._window("closed_at", start, end, institution, "institution")
+        where, params = self._window(
+            "closed_at", start, end, institution, "institution", attributes
+        )
         where.append("stage = 'closed'")
         return list(
             self.db.execute(
@@ -1672,10 +1698,16 @@ class Store:
         )
 
     def recovery_sums(
-        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+        self,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        attributes: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Per currency: overdue at referral and payments, of cases referred in the window."""
-        where, params = self._window("c.referred_at", start, end, institution)
+        where, params = self._window(
+            "c.referred_at", start, end, institution, attributes=attributes
+        )
         clause = " WHERE " + " AND ".join(where) if where else ""
         paid = dict(
             self.db.execute(
@@ -1707,7 +1739,11 @@ class Store:
         return bool(row[0])
 
     def refusal_counts(
-        self, institution: str | None, start: dt.datetime | None, end: dt.datetime | None
+        self,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        attributes: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Refused actions by rule, acting staff member and institution, most first."""
         # A refusal on an institution's own chain (a policy change, a create) is the institution's.
@@ -1725,6 +1761,9 @@ class Store:
         if end is not None:
             where.append("e.at < ?")
             params.append(to_iso(end))
+        for name, value in (attributes or {}).items():  # only refusals about such cases
+            where.append("json_extract(c.attributes, ?) = ?")
+            params += [f"$.{name}", value]
         sql = (
             "SELECT json_extract(r.value, '$.rule') AS rule, e.actor AS staff,"
             f" {owner} AS institution, count(*) AS refusals"

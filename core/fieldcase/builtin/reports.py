@@ -25,13 +25,15 @@ def _at(filters: ReportFilter) -> dt.datetime:
 
 def compliance(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     """Refusals by rule, staff member and institution."""
-    return services.store.refusal_counts(filters.institution, filters.start, filters.end)
+    return services.store.refusal_counts(
+        filters.institution, filters.start, filters.end, filters.where
+    )
 
 
 def pipeline(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     """Open cases by stage and aging bucket, at --to (or now)."""
     rows = {str(stage): dict.fromkeys(BUCKETS, 0) for stage in OPEN_STAGES}
-    for found in services.store.pipeline_counts(filters.institution, _at(filters)):
+    for found in services.store.pipeline_counts(filters.institution, _at(filters), filters.where):
         rows[found["stage"]][aging_bucket(found["days"])] += found["n"]
     return [
         {"stage": stage, **counts, "total": sum(counts.values())} for stage, counts in rows.items()
@@ -41,13 +43,15 @@ def pipeline(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
 def _promise_counts(services: Services, filters: ReportFilter) -> dict[str, dict[str, int]]:
     """Promises made in the window, kept and broken at --to, by who took them."""
     return services.store.promise_statuses(
-        filters.institution, filters.start, filters.end, _at(filters)
+        filters.institution, filters.start, filters.end, _at(filters), filters.where
     )
 
 
 def staff(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     """Per staff member: contacts, visits, borrowers met, promises, amount recovered."""
-    activity = services.store.staff_activity(filters.institution, filters.start, filters.end)
+    activity = services.store.staff_activity(
+        filters.institution, filters.start, filters.end, filters.where
+    )
     promises = _promise_counts(services, filters)
     rows = []
     for member in services.store.list_staff():
@@ -76,7 +80,9 @@ def staff(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
 
 def reasons(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     """The overdue reasons found at interviews, with their share."""
-    found = services.store.reason_counts(filters.institution, filters.start, filters.end)
+    found = services.store.reason_counts(
+        filters.institution, filters.start, filters.end, filters.where
+    )
     labels = overdue_reasons(services.pm)
     total = sum(row["visits"] for row in found)
     return [
@@ -94,7 +100,7 @@ def outcomes(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     """Resolutions and days from referral to closure; recovery and promise-kept rates."""
     by_resolution: dict[str, list[float]] = {}
     for resolution, days in services.store.closing_days(
-        filters.institution, filters.start, filters.end
+        filters.institution, filters.start, filters.end, filters.where
     ):
         by_resolution.setdefault(resolution, []).append(days)
     rows: list[dict[str, Any]] = [
@@ -107,7 +113,9 @@ def outcomes(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
         }
         for resolution, days in sorted(by_resolution.items())
     ]
-    for row in services.store.recovery_sums(filters.institution, filters.start, filters.end):
+    for row in services.store.recovery_sums(
+        filters.institution, filters.start, filters.end, filters.where
+    ):
         rate = row["paid"] / row["overdue"] if row["overdue"] else 0
         rows.append(
             {
@@ -137,6 +145,7 @@ def register_reports(register: Callable[..., None]) -> None:
         pipeline,
         ("stage", *BUCKETS, "total"),
         "Open cases by stage and aging bucket (days past due), at --to or now.",
+        where=True,
     )
     register(
         "staff",
@@ -154,22 +163,26 @@ def register_reports(register: Callable[..., None]) -> None:
             "recovered",
         ),
         "Per staff member: contacts, visits, borrowers met, promises and money recovered.",
+        where=True,
     )
     register(
         "reasons",
         reasons,
         ("reason", "label", "visits", "share"),
         "The overdue reasons found at interviews.",
+        where=True,
     )
     register(
         "outcomes",
         outcomes,
         ("outcome", "cases", "days to close (mean)", "days to close (median)", "rate"),
         "Resolutions with days from referral to closure; recovery and promise-kept rates.",
+        where=True,
     )
     register(
         "compliance",
         compliance,
         ("rule", "staff", "institution", "refusals"),
         "Refused actions counted by rule, staff member and institution.",
+        where=True,
     )
