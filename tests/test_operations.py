@@ -173,6 +173,15 @@ def tampered_copy(db_path: Path, tmp_path: Path, *statements: str) -> Path:
     return copy
 
 
+#: A payment before closing, and the same payment rewritten, event and row together.
+PAYMENT = ("payment", "1", "CNY 1500", "--reference", "BOC-1", "--at", "2026-11-29T19:00+08:00")
+PAYMENT_REWRITTEN = (
+    "UPDATE events SET payload = json_set(payload, '$.rows[1].row.amount_minor', 15)"
+    " WHERE type = 'payment_recorded'",
+    "UPDATE payments SET amount_minor = 15",
+)
+
+
 def test_a_purged_event_cannot_be_rewritten_with_its_row(
     office: Run, db_path: Path, tmp_path: Path
 ) -> None:
@@ -183,19 +192,13 @@ def test_a_purged_event_cannot_be_rewritten_with_its_row(
     """
     closed_case(
         office,
-        ("payment", "1", "CNY 1500", "--reference", "BOC-1", "--at", "2026-11-29T19:00+08:00"),
+        PAYMENT,
     )
     assert office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei").exit_code == 0
     seal = office("audit", "seal").output.strip()
     assert office("audit", "verify", "--replay", "--seal", seal).exit_code == 0
 
-    copy = tampered_copy(
-        db_path,
-        tmp_path,
-        "UPDATE events SET payload = json_set(payload, '$.rows[1].row.amount_minor', 15)"
-        " WHERE type = 'payment_recorded'",
-        "UPDATE payments SET amount_minor = 15",
-    )
+    copy = tampered_copy(db_path, tmp_path, *PAYMENT_REWRITTEN)
     result = CliRunner().invoke(
         cli, ["--db", str(copy), "audit", "verify", "--replay", "--seal", seal]
     )
@@ -213,19 +216,13 @@ def test_a_purged_event_written_before_seals_is_vouched_for_by_its_purge(
         before_seals.setattr(fieldcase.store, "seal", lambda payload, *_: payload)
         closed_case(
             office,
-            ("payment", "1", "CNY 1500", "--reference", "BOC-1", "--at", "2026-11-29T19:00+08:00"),
+            PAYMENT,
         )
     payment = next(e for e in events(db_path, 1) if e["type"] == "payment_recorded")
     assert '"seal"' not in payment["payload"]
     assert office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei").exit_code == 0
     assert office("audit", "verify", "--replay").exit_code == 0
-    copy = tampered_copy(
-        db_path,
-        tmp_path,
-        "UPDATE events SET payload = json_set(payload, '$.rows[1].row.amount_minor', 15)"
-        " WHERE type = 'payment_recorded'",
-        "UPDATE payments SET amount_minor = 15",
-    )
+    copy = tampered_copy(db_path, tmp_path, *PAYMENT_REWRITTEN)
     result = CliRunner().invoke(cli, ["--db", str(copy), "audit", "verify", "--replay"])
     assert result.exit_code == 1, result.output
     assert f"FAILED: event {payment['id']} " in result.output and "was edited" in result.output
