@@ -30,8 +30,9 @@ from fieldcase.store import Change
 LATE = ("--at", "2026-11-26T09:00+08:00")
 
 ODD_INPUTS = [
-    (create_args("L-9", principal="1e30"), "too large"),
-    (create_args("L-9", principal="1e17"), "too large"),
+    (create_args("L-9", principal="1" + "0" * 30), "too large"),
+    (create_args("L-9", principal="100000000000000000"), "too large"),
+    (create_args("L-9", principal="1e17"), "exponent notation"),
     (create_args("L-9", overdue="12,34"), "ambiguous"),
     (create_args("L-9", timezone="Asia"), "unknown time zone 'Asia'"),
     (create_args("L-9", jurisdiction="China"), "did you mean CN (China)?"),

@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 from fieldcase.errors import InvalidInput
-from fieldcase.money import format_money, from_minor, parse_amount, round_money, to_minor
+from fieldcase.money import (
+    format_money,
+    from_minor,
+    parse_amount,
+    parse_rate,
+    round_money,
+    to_minor,
+)
 
 
 @pytest.mark.parametrize(
@@ -48,3 +55,29 @@ def test_grouping_and_rounding() -> None:
     assert parse_amount("1,234.50", "CNY") == Decimal("1234.50")
     assert round_money(Decimal("2.345"), "USD") == Decimal("2.34")  # half to even
     assert format_money(Decimal("12345.6"), "CNY") == "CNY 12,345.60"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-0", "negative"),
+        ("-0.00", "negative"),
+        ("1e3", "exponent notation"),
+        ("1E+3", "exponent notation"),
+        ("1_000", "underscore"),
+        ("１０００", "ASCII digits 0-9"),
+        ("١٠٠٠", "ASCII digits 0-9"),
+        ("1\u00a0000", "ASCII digits 0-9"),
+    ],
+)
+def test_amounts_no_statement_writes_are_refused(text: str, message: str) -> None:
+    # Decimal() reads all but the last; a person who means 1000 writes 1000 or 1,000.
+    with pytest.raises(InvalidInput, match=message):
+        parse_amount(text, "CNY")
+
+
+@pytest.mark.parametrize("text", ["１８%", "1e-1", "0_18"])
+def test_rates_are_written_in_plain_digits_too(text: str) -> None:
+    with pytest.raises(InvalidInput, match="rate"):
+        parse_rate(text)
+    assert parse_rate("18%") == Decimal("0.18")

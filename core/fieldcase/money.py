@@ -76,12 +76,40 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
 _GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
+_EXPONENT = re.compile(r"\d[eE]|[eE][+-]?\d")
+
+
+def check_spelling(text: str, field: str, example: str) -> None:
+    """Refuse what ``Decimal`` reads but a person does not write as an amount or a rate.
+
+    Full-width (１０００), Arabic-Indic (١٠٠٠) and other non-ASCII digits,
+    underscores (1_000, a Python literal) and exponents (1e3) come from a
+    wrong input method or a program, not from a statement; taken, they would
+    be stored as plausible numbers no one typed.
+    """
+    if not text.isascii():
+        raise InvalidInput(
+            f"{field}: {text!r} is not written with ASCII digits 0-9; write it as e.g. {example}"
+        )
+    if "_" in text:
+        raise InvalidInput(f"{field}: {text!r} has an underscore; write it as e.g. {example}")
+    if _EXPONENT.search(text):
+        raise InvalidInput(
+            f"{field}: {text!r} is in exponent notation; write it in full, e.g. {example}"
+        )
+
+
 def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amount") -> Decimal:
-    """Parse a non-negative amount exactly; '1,234.50' and '1234.5' are accepted."""
+    """Parse a non-negative amount exactly; '1,234.50' and '1234.5' are accepted.
+
+    Only ASCII digits with an optional decimal point and thousands commas: no
+    sign, no exponent, no underscore, no other script's digits.
+    """
     if isinstance(text, Decimal | int):
         value = Decimal(text)
     else:
         cleaned = text.strip()
+        check_spelling(cleaned, field, "1500.00 or 1,500.00")
         if "," in cleaned:
             if not _GROUPED.match(cleaned):
                 raise InvalidInput(
@@ -95,7 +123,7 @@ def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amou
             raise InvalidInput(f"{field}: {text!r} is not a number") from None
     if not value.is_finite():
         raise InvalidInput(f"{field}: {text!r} is not a finite number")
-    if value < 0:
+    if value < 0 or (isinstance(text, str) and value.is_signed()):  # "-0" has a minus sign too
         raise InvalidInput(f"{field}: {text!r} is negative")
     try:
         to_minor(value, currency)  # refuses sub-minor precision and absurd sizes
@@ -107,6 +135,8 @@ def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amou
 def parse_rate(text: str | Decimal) -> Decimal:
     """An annual rate as a fraction: '0.18' or '18%'."""
     raw = str(text).strip()
+    if not isinstance(text, Decimal):
+        check_spelling(raw, "rate", "0.18 or 18%")
     try:
         rate = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
     except ArithmeticError:
