@@ -1,7 +1,8 @@
 """Input hygiene: what fieldcase takes in, and what it shows of what it holds.
 
-Amounts in digits no statement is written in are refused where they come in
-(the command line and import files), naming the field and what to do.
+Machine-dependent time zones and amounts in digits no statement is written in
+are refused where they come in (the command line and import files), naming
+the field and what to do.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, snapshot
+from conftest import Run, create_args, snapshot
 
 LATE = ("--at", "2026-11-26T09:00+08:00")
+ESC = "\x1b"
 
 
 # -- files to import -----------------------------------------------------------------------
@@ -73,6 +75,106 @@ def references(db_path: Path) -> list[str]:
         return [r for (r,) in conn.execute("SELECT reference FROM cases ORDER BY id")]
     finally:
         conn.close()
+
+
+# -- time zones ----------------------------------------------------------------------------
+
+NOT_IANA = [
+    ("localtime", "machine is set to"),
+    ("posixrules", "machine is set to"),
+    ("Factory", "machine is set to"),
+    ("UTC+8", "offset"),
+    ("GMT+8", "offset"),
+    ("+08:00", "offset"),
+    ("CST-8", "offset"),
+    ("<+08>-8", "offset"),
+    ("EST5EDT,M3.2.0,M11.1.0", "offset"),
+    ("right/Asia/Shanghai", "did you mean Asia/Shanghai?"),
+    ("posix/Asia/Shanghai", "did you mean Asia/Shanghai?"),
+    ("asia/shanghai", "did you mean Asia/Shanghai?"),
+    ("Asia/Shanghai/../Tokyo", "not an IANA"),
+]
+
+
+def add_institution(office: Run, zone: str, name: str = "zoned") -> Any:
+    return office(
+        "institution",
+        "add",
+        name,
+        "--name",
+        name,
+        "--jurisdiction",
+        "CN",
+        "--timezone",
+        zone,
+        "--currency",
+        "CNY",
+        *LATE,
+        as_="chen.wei",
+    )
+
+
+@pytest.mark.parametrize(("zone", "hint"), NOT_IANA, ids=[z for z, _ in NOT_IANA])
+def test_only_iana_time_zones_are_taken(office: Run, db_path: Path, zone: str, hint: str) -> None:
+    before = snapshot(db_path)
+    result = add_institution(office, zone)
+    assert result.exit_code == 2
+    assert repr(zone) in result.stderr
+    assert hint in result.stderr
+    assert snapshot(db_path) == before
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/UTC", "Etc/GMT-8", "Asia/Urumqi", "EST5EDT"])
+def test_iana_names_stay_accepted(office: Run, zone: str) -> None:
+    result = add_institution(office, zone)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_case_time_zone_is_checked_the_same_way(office: Run, db_path: Path) -> None:
+    before = snapshot(db_path)
+    result = office(*create_args("L-5", timezone="localtime"), *LATE, as_="chen.wei")
+    assert result.exit_code == 2
+    assert "'localtime'" in result.stderr
+    assert snapshot(db_path) == before
+
+
+def test_an_import_timezone_column_is_checked_the_same_way(office: Run, tmp_path: Path) -> None:
+    rows = [
+        row("Z-1", timezone="localtime"),
+        row("Z-2", timezone="UTC+8"),
+        row("Z-3", timezone="Asia/Urumqi"),
+    ]
+    summary = import_file(office, write_cases(tmp_path / "zones.csv", rows))
+    assert (summary["imported"], summary["rejected"]) == (1, 2)
+    found = rejects(Path(summary["rejects_file"]))
+    assert [(r["line"], r["field"], r["value"]) for r in found] == [
+        ("2", "timezone", "localtime"),
+        ("3", "timezone", "UTC+8"),
+    ]
+    assert "machine is set to" in found[0]["reason"]
+    assert "offset" in found[1]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("name", "zone", "message"),
+    [
+        ("Midwest Credit", "localtime", "machine is set to"),
+    ],
+)
+def test_an_old_configuration_file_is_checked_like_typed_input(
+    office: Run, tmp_path: Path, db_path: Path, name: str, zone: str, message: str
+) -> None:
+    (tmp_path / "fieldcase.toml").write_text(
+        f'[institutions.midwest]\nname = "{name}"\njurisdiction = "US-IL"\n'
+        f'timezone = "{zone}"\ncurrency = "USD"\n'
+    )
+    before = snapshot(db_path)
+    result = office("institution", "migrate", "fieldcase.toml", *LATE, as_="chen.wei")
+    assert result.exit_code == 2
+    assert "cannot register midwest" in result.stderr
+    assert message in result.stderr
+    assert ESC not in result.stderr
+    assert snapshot(db_path) == before
 
 
 # -- amounts -------------------------------------------------------------------------------

@@ -168,7 +168,12 @@ def test_broken_rows_go_to_the_rejects_file(office: Run, files: Path, db_path: P
         ["4", "reference", "", "is required"],
         ["5", "overdue_since", "2026-02-30", "is not a real date (YYYY-MM-DD)"],
         ["6", "phone", "12345", "is not a valid phone number for IN"],
-        ["7", "timezone", "Asia/Mumbai", "is not an IANA time zone"],
+        [
+            "7",
+            "timezone",
+            "Asia/Mumbai",
+            "is not an IANA name; use one such as Asia/Shanghai or America/New_York",
+        ],
         ["8", "row", "", "expected 11 columns, found 4"],
     ]
     assert sorted(r["reference"] for r in cases(db_path) if r["institution"] == "deccan") == [

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -251,7 +251,7 @@ class RowValidator:
     def __init__(self, at: dt.datetime, defaults: Mapping[str, str] | None = None) -> None:
         self.at = at
         self.defaults = dict(defaults or {})
-        self._zones: dict[str, ZoneInfo | None] = {}
+        self._zones: dict[str, tuple[ZoneInfo | None, str]] = {}
         self._jurisdictions: dict[str, tuple[str, str | None]] = {}
 
     def jurisdiction(self, text: str) -> tuple[str, str | None]:
@@ -266,12 +266,15 @@ class RowValidator:
                 self._jurisdictions[text] = (text, reason)
         return self._jurisdictions[text]
 
-    def zone(self, name: str) -> ZoneInfo | None:
+    def zone(self, name: str) -> tuple[ZoneInfo | None, str]:
+        """(the zone, "") or (None, why ``name`` is none), for a name that is not empty."""
         if name not in self._zones:
+            from .jurisdictions import check_timezone
+
             try:
-                self._zones[name] = ZoneInfo(name) if name else None
-            except (ZoneInfoNotFoundError, ValueError, OSError):
-                self._zones[name] = None
+                self._zones[name] = (ZoneInfo(check_timezone(name)), "")
+            except InvalidInput as exc:
+                self._zones[name] = (None, str(exc).removeprefix(f"time zone {name!r} "))
         return self._zones[name]
 
     def validate(self, row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[Reject]]:
@@ -323,9 +326,9 @@ class RowValidator:
             except InvalidInput as exc:
                 problems.append(("penalty_rate", rate, str(exc).removeprefix(f"rate {rate!r} ")))
         zone_name = text.get("timezone", "")
-        zone = self.zone(zone_name) if zone_name else None
-        if zone_name and zone is None:
-            problems.append(("timezone", zone_name, "is not an IANA time zone"))
+        zone, zone_problem = self.zone(zone_name) if zone_name else (None, "")
+        if zone_problem:
+            problems.append(("timezone", zone_name, zone_problem))
         clean["timezone"] = zone_name
         since = text.get("overdue_since", "")
         if since:
