@@ -400,4 +400,4 @@ def test_a_control_character_in_a_note_does_not_break_the_workbook(
     assert result.exit_code == 0, result.output
     sheet = load_workbook(target).worksheets[0]
     header = [c.value for c in sheet[1]]
-    assert sheet.cell(row=2, column=header.index("notes") + 1).value == "page\ufffdbreak"
+    assert sheet.cell(row=2, column=header.index("notes") + 1).value == "page\\x0cbreak"

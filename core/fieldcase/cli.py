@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import __version__, clock, lifecycle
-from .commands import at_option, emit, json_option, parse_time, table
+from .commands import at_option, echo, emit, json_option, parse_time, table
 from .errors import (
     CaseNotFound,
     FieldcaseError,
@@ -26,6 +26,7 @@ from .errors import (
     StaffNotFound,
     StaleCase,
 )
+from .text import visible, visible_json
 
 if TYPE_CHECKING:
     from .model import Case, Event
@@ -44,7 +45,7 @@ class FieldcaseCommand(click.Command):
         try:
             return super().invoke(ctx)
         except InvalidInput as exc:
-            raise click.UsageError(str(exc), ctx) from None
+            raise click.UsageError(visible(str(exc)), ctx) from None
 
 
 class FieldcaseGroup(click.Group):
@@ -66,21 +67,21 @@ class FieldcaseGroup(click.Group):
         try:
             return super().invoke(ctx)
         except Refused as exc:
-            click.echo(f"Refused: {exc.explain()}", err=True)
+            echo(f"Refused: {exc.explain()}", err=True)
             ctx.exit(1)
         except (CaseNotFound, StaffNotFound, StaleCase, InstitutionNotFound) as exc:
-            click.echo(f"Error: {exc}", err=True)
+            echo(f"Error: {exc}", err=True)
             ctx.exit(1)
         except InvalidInput as exc:
-            raise click.UsageError(str(exc), ctx) from None
+            raise click.UsageError(visible(str(exc)), ctx) from None
         except FieldcaseError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            echo(f"Error: {exc}", err=True)
             ctx.exit(1)
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 self.disk_refused(ctx, exc)
                 raise
-            click.echo(
+            echo(
                 "Error: the database stayed busy with other people's changes for 30 s; "
                 "nothing was written, try again",
                 err=True,
@@ -104,7 +105,7 @@ class FieldcaseGroup(click.Group):
             where = f" writing {exc.filename}" if exc.filename else ""
         else:
             where = f" writing the database {ctx.obj.db_path}" if isinstance(ctx.obj, App) else ""
-        click.echo(f"Error: {reason}{where}: {remedy} and run the command again", err=True)
+        echo(f"Error: {reason}{where}: {remedy} and run the command again", err=True)
         ctx.exit(1)
 
 
@@ -112,7 +113,7 @@ class _WarningEcho(logging.Handler):
     """What the services log as a warning reaches the person at the terminal, on stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"Warning: {record.getMessage()}", err=True)
+        echo(f"Warning: {record.getMessage()}", err=True)
 
 
 # -- shared options ----------------------------------------------------------------------
@@ -234,9 +235,9 @@ def init(app: App) -> None:
     applied = store.migrate()
     store.close()
     if applied:
-        click.echo(f"{app.db_path}: applied {', '.join(applied)}")
+        echo(f"{app.db_path}: applied {', '.join(applied)}")
     else:
-        click.echo(f"{app.db_path}: up to date")
+        echo(f"{app.db_path}: up to date")
 
 
 # -- staff ---------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def staff_badge(app: App, staff_id: str, badge: str, at: dt.datetime) -> None:
         fieldcase --as chen.wei staff badge li.na RA-1001
     """
     member = app.services.set_badge(staff_id, badge, actor=app.need_actor(), at=at)
-    click.echo(f"{member.id}: identity number {member.badge}")
+    echo(f"{member.id}: identity number {member.badge}")
 
 
 @staff.command("add")
@@ -303,7 +304,7 @@ def staff_add(app: App, staff_id: str, name: str, role: str, badge: str, at: dt.
         fieldcase --as chen.wei staff add li.na --name "Li Na"
     """
     member = app.services.add_staff(staff_id, name, role, actor=app.actor, at=at, badge=badge)
-    click.echo(f"Added {member.role} {member.id} ({member.name})")
+    echo(f"Added {member.role} {member.id} ({member.name})")
 
 
 @staff.command("deactivate")
@@ -322,7 +323,7 @@ def staff_deactivate(app: App, staff_id: str, note: str, at: dt.datetime) -> Non
     member = app.services.change_staff(
         staff_id, actor=app.need_actor(), at=at, active=False, note=note
     )
-    click.echo(f"{member.id}: deactivated")
+    echo(f"{member.id}: deactivated")
 
 
 @staff.command("activate")
@@ -340,7 +341,7 @@ def staff_activate(app: App, staff_id: str, note: str, at: dt.datetime) -> None:
     member = app.services.change_staff(
         staff_id, actor=app.need_actor(), at=at, active=True, note=note
     )
-    click.echo(f"{member.id}: active")
+    echo(f"{member.id}: active")
 
 
 @staff.command("role")
@@ -359,7 +360,7 @@ def staff_role(app: App, staff_id: str, role: str, note: str, at: dt.datetime) -
     member = app.services.change_staff(
         staff_id, actor=app.need_actor(), at=at, role=role, note=note
     )
-    click.echo(f"{member.id}: {member.role}")
+    echo(f"{member.id}: {member.role}")
 
 
 # -- institutions and their policy -------------------------------------------------------
@@ -449,7 +450,7 @@ def institution_add(
     emit(
         institution_json(found),
         json_,
-        lambda: click.echo(
+        lambda: echo(
             f"Registered {found.id} ({found.name}): {found.jurisdiction}, {found.timezone}, "
             f"{found.currency}; policy version 1" + ("" if found.policy else " (the defaults)")
         ),
@@ -519,7 +520,7 @@ def institution_show(app: App, institution_id: str, at: dt.datetime, json_: bool
         f"{version.actor or '-'}; in force at {local_time(at, zone)}:",
         *(_policy_lines(version.policy) or ["  (every key at its default)"]),
     ]
-    click.echo("\n".join(lines))
+    echo("\n".join(lines))
 
 
 @institution.command("policy")
@@ -565,11 +566,11 @@ def institution_policy(
 
     def human() -> None:
         if not changed:
-            click.echo(f"{found.id}: policy unchanged (version {found.policy_version})")
+            echo(f"{found.id}: policy unchanged (version {found.policy_version})")
             return
-        click.echo(f"{found.id}: policy version {found.policy_version}")
+        echo(f"{found.id}: policy version {found.policy_version}")
         for key, (old, new) in changed.items():
-            click.echo(f"  {key}: {_shown(old)} -> {_shown(new)}")
+            echo(f"  {key}: {_shown(old)} -> {_shown(new)}")
 
     emit(
         {"institution": found.id, "version": found.policy_version, "changes": changed},
@@ -622,9 +623,9 @@ def institution_migrate(app: App, file: Path, dry_run: bool, at: dt.datetime, js
 
     def human() -> None:
         for step in steps:
-            click.echo(f"{step.institution}: {step.action}: {step.detail}")
+            echo(f"{step.institution}: {step.action}: {step.detail}")
         verb = "Would migrate" if dry_run else "Migrated"
-        click.echo(f"{verb} {file}: {len(steps)} institution{'' if len(steps) == 1 else 's'}")
+        echo(f"{verb} {file}: {len(steps)} institution{'' if len(steps) == 1 else 's'}")
 
     emit([attrs.asdict(step) for step in steps], json_, human)
 
@@ -752,7 +753,7 @@ def create(
     )
     data = case_json(case, at)
     note = "" if case.eligible else f" (not eligible: {case.eligibility_note})"
-    emit(data, json_, lambda: click.echo(f"Created case {case.id} {case.label}{note}"))
+    emit(data, json_, lambda: echo(f"Created case {case.id} {case.label}{note}"))
 
 
 @cli.command()
@@ -881,15 +882,15 @@ def today(app: App, at: dt.datetime, json_: bool) -> None:
     if json_:
         emit({"staff": plan.staff.id, "visits": visits, "promises": promises}, True, lambda: None)
         return
-    click.echo(
+    echo(
         f"{plan.staff.name}: {len(visits)} visit{'' if len(visits) == 1 else 's'}, "
         f"{len(promises)} promise{'' if len(promises) == 1 else 's'} falling due"
     )
     if visits:
-        click.echo("\nVisits")
+        echo("\nVisits")
         table(visits)
     if promises:
-        click.echo("\nPromises falling due")
+        echo("\nPromises falling due")
         table(promises)
 
 
@@ -946,14 +947,14 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         )
     if case.feedback_status:
         lines.append(f"  Feedback:   {case.feedback_status}")
-    click.echo("\n".join(lines))
+    echo("\n".join(lines))
     if file.masked:
-        click.echo(
+        echo(
             "  (personal data masked: shown to supervisors and the staff working the case;"
             " pass --as)"
         )
     if file.contacts:
-        click.echo("\nContact attempts")
+        echo("\nContact attempts")
         table(
             [
                 {
@@ -968,7 +969,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
             ]
         )
     for visit in file.visits:
-        click.echo(
+        echo(
             f"\nVisit {visit.number}: {visit.date} {visit.window_start:%H:%M}-"
             f"{visit.window_end:%H:%M} {visit.timezone}  [{visit.status}]  "
             f"staff: {', '.join(visit.staff)}"
@@ -976,27 +977,27 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         for item in visit.checklist:
             mark = "x" if item.ticked else " "
             opt = "" if item.required else " (optional)"
-            click.echo(f"  [{mark}] {item.code}: {item.label}{opt}")
+            echo(f"  [{mark}] {item.code}: {item.label}{opt}")
         if visit.met:
-            click.echo(
+            echo(
                 f"  Met: {visit.met}  reason: {visit.reason_code or '-'}  "
                 f"employment: {visit.employment or '-'}  attitude: {visit.attitude or '-'}"
             )
         if visit.monthly_income is not None or visit.other_debts is not None:
-            click.echo(
+            echo(
                 f"  Monthly income: {money(visit.monthly_income, case.currency)}  "
                 f"other debts: {money(visit.other_debts, case.currency)}"
             )
         if visit.notes:
-            click.echo(f"  Notes: {visit.notes}")
+            echo(f"  Notes: {visit.notes}")
     for fb in file.feedback:
-        click.echo(
+        echo(
             f"\nFeedback ({fb.review_status}) by {fb.submitted_by} at "
             f"{local_time(fb.submitted_at, b.timezone)}: recommend {fb.recommendation}"
         )
-        click.echo(f"  {fb.summary}")
+        echo(f"  {fb.summary}")
         if fb.review_note:
-            click.echo(f"  Review by {fb.reviewed_by}: {fb.review_note}")
+            echo(f"  Review by {fb.reviewed_by}: {fb.review_note}")
 
 
 def describe_event(event: Event, institution: str | None = None) -> str:
@@ -1141,7 +1142,7 @@ def assign(app: App, case_refs: tuple[str, ...], to: str, at: dt.datetime) -> No
     """
     for ref in case_refs:
         case = app.services.assign(ref, to=to, actor=app.need_actor(), at=at)
-        click.echo(f"Case {case.id} assigned to {to}")
+        echo(f"Case {case.id} assigned to {to}")
 
 
 # -- stage 1 ---------------------------------------------------------------------------------
@@ -1203,7 +1204,7 @@ def contact(
         note=note,
         purpose=purpose,
     )
-    click.echo(f"Recorded {channel} contact with {target}: {outcome} (case {attempt.case_id})")
+    echo(f"Recorded {channel} contact with {target}: {outcome} (case {attempt.case_id})")
 
 
 @cli.command()
@@ -1222,7 +1223,7 @@ def confirm(app: App, case_ref: str, address: str, source: str, at: dt.datetime)
     case = app.services.confirm_address(
         case_ref, actor=app.need_actor(), at=at, address=address, source=source
     )
-    click.echo(f"Case {case.id}: address confirmed; now in {case.stage}")
+    echo(f"Case {case.id}: address confirmed; now in {case.stage}")
 
 
 # -- stage 2 ---------------------------------------------------------------------------------
@@ -1286,16 +1287,16 @@ def plan(
         window=parse_window(window),
         companions=companions,
     )
-    click.echo(
+    echo(
         f"Case {case.id}: visit {visit.number} planned {visit.date} "
         f"{visit.window_start:%H:%M}-{visit.window_end:%H:%M} {visit.timezone} "
         f"with {', '.join(visit.staff)}"
     )
     todo = [item.code for item in visit.checklist if item.required and not item.ticked]
     if todo:
-        click.echo(f"Checklist to tick: {', '.join(todo)}")
+        echo(f"Checklist to tick: {', '.join(todo)}")
     else:
-        click.echo(f"Checklist complete; case is in {case.stage}")
+        echo(f"Checklist complete; case is in {case.stage}")
 
 
 @cli.command()
@@ -1339,7 +1340,7 @@ def checklist(
 
     def human() -> None:
         table(rows)
-        click.echo(f"Case {case.id} is in {case.stage}")
+        echo(f"Case {case.id} is in {case.stage}")
 
     emit({"case": case.id, "stage": str(case.stage), "items": rows}, json_, human)
 
@@ -1406,11 +1407,9 @@ def interview(
             if case.escalated
             else "back to preparation for a revisit"
         )
-        click.echo(
-            f"Case {case.id}: visit {visit.number} failed ({case.failed_visits} so far); {what}"
-        )
+        echo(f"Case {case.id}: visit {visit.number} failed ({case.failed_visits} so far); {what}")
     else:
-        click.echo(f"Case {case.id}: interview recorded; now in {case.stage}")
+        echo(f"Case {case.id}: interview recorded; now in {case.stage}")
 
 
 @cli.command()
@@ -1452,7 +1451,7 @@ def feedback(app: App, case_ref: str, recommend: str, summary: str, at: dt.datet
     case, _ = app.services.submit_feedback(
         case_ref, actor=app.need_actor(), at=at, recommendation=recommend, summary=summary
     )
-    click.echo(f"Case {case.id}: feedback submitted for review")
+    echo(f"Case {case.id}: feedback submitted for review")
 
 
 @cli.command()
@@ -1484,7 +1483,7 @@ def review(
         offer = app.services.review_offer(
             target[1], target[2], actor=app.need_actor(), at=at, approve=decision == "approve"
         )
-        click.echo(f"Case {offer.case_id}: offer {offer.code} {offer.status}")
+        echo(f"Case {offer.case_id}: offer {offer.code} {offer.status}")
         return
     if len(target) != 1:
         raise click.UsageError("review CASE --approve | --return --note TEXT")
@@ -1493,7 +1492,7 @@ def review(
     case, fb = app.services.review_feedback(
         target[0], actor=app.need_actor(), at=at, approve=decision == "approve", note=note
     )
-    click.echo(f"Case {case.id}: feedback {fb.review_status}")
+    echo(f"Case {case.id}: feedback {fb.review_status}")
 
 
 @cli.command()
@@ -1519,7 +1518,7 @@ def close(app: App, case_ref: str, resolution: str, note: str, at: dt.datetime) 
     case = app.services.close(
         case_ref, actor=app.need_actor(), at=at, resolution=resolution, note=note
     )
-    click.echo(f"Case {case.id}: closed as {case.resolution}")
+    echo(f"Case {case.id}: closed as {case.resolution}")
 
 
 @cli.command()
@@ -1535,7 +1534,7 @@ def reopen(app: App, case_ref: str, reason: str, at: dt.datetime) -> None:
         fieldcase --as chen.wei reopen 42 --reason "Restructure agreement not signed"
     """
     case = app.services.reopen(case_ref, actor=app.need_actor(), at=at, reason=reason)
-    click.echo(f"Case {case.id}: reopened; now in {case.stage}")
+    echo(f"Case {case.id}: reopened; now in {case.stage}")
 
 
 # -- money: offers, promises, payments, balance ----------------------------------------------
@@ -1603,7 +1602,7 @@ def offers(app: App, case_ref: str, show_schedule: bool, at: dt.datetime, json_:
             lambda: None,
         )
         return
-    click.echo(
+    echo(
         f"Owed now: {money(balance.total, currency)} (principal "
         f"{money(balance.principal, currency)}, interest {money(balance.interest, currency)}, "
         f"penalty {money(balance.penalty, currency)}, fees {money(balance.fees, currency)})"
@@ -1611,7 +1610,7 @@ def offers(app: App, case_ref: str, show_schedule: bool, at: dt.datetime, json_:
     table(offer_rows(presented, currency))
     if show_schedule:
         for offer in presented:
-            click.echo(f"\n{offer.code}:")
+            echo(f"\n{offer.code}:")
             table(
                 [
                     {"#": n, "due": str(p.due), "amount": money(p.amount, currency)}
@@ -1633,7 +1632,7 @@ def accept(app: App, case_ref: str, offer_code: str, at: dt.datetime) -> None:
         fieldcase --as li.na accept 42 installment-6
     """
     offer, promises = app.services.accept_offer(case_ref, offer_code, actor=app.need_actor(), at=at)
-    click.echo(
+    echo(
         f"Case {offer.case_id}: offer {offer.code} accepted; "
         f"{len(promises)} promise{'' if len(promises) == 1 else 's'} to pay, "
         f"{money(offer.total_payable, offer.currency)} in all, first due "
@@ -1664,7 +1663,7 @@ def promise(app: App, case_ref: str, amount: str, due: dt.datetime, at: dt.datet
         case_ref, actor=app.need_actor(), at=at, amount=amount, due=due.date()
     )
     case = app.services.get_case(made.case_id)
-    click.echo(
+    echo(
         f"Case {made.case_id}: promise of {money(made.amount, case.currency)} by "
         f"{made.due} recorded"
     )
@@ -1700,16 +1699,14 @@ def payment(
         currency=currency,
     )
     if not new:
-        click.echo(
-            f"Case {case.id}: payment {paid.reference} was already recorded; nothing changed"
-        )
+        echo(f"Case {case.id}: payment {paid.reference} was already recorded; nothing changed")
         return
-    click.echo(
+    echo(
         f"Case {case.id}: payment of {money(paid.amount, case.currency)} recorded "
         f"({paid.reference})"
     )
     if case.stage == lifecycle.Stage.CLOSED and case.closed_at == at:
-        click.echo(f"Case {case.id}: closed as {case.resolution}")
+        echo(f"Case {case.id}: closed as {case.resolution}")
 
 
 @cli.command()
@@ -1750,7 +1747,7 @@ def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
             lambda: None,
         )
         return
-    click.echo(
+    echo(
         f"Case {view.case.id}  {view.case.label}  at {local_time(at, view.case.borrower.timezone)}"
         f"  ({b.days_past_due} days past due)"
     )
@@ -1770,14 +1767,14 @@ def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         ]
     )
     if b.overpaid:
-        click.echo(f"Overpaid: {money(b.overpaid, currency)}")
+        echo(f"Overpaid: {money(b.overpaid, currency)}")
     if view.arrangement is not None:
-        click.echo(
+        echo(
             f"\nArrangement: {view.arrangement.code} - {view.arrangement.label}; "
             f"left to pay {money(view.arrangement_remaining, currency)}"
         )
     if view.promises:
-        click.echo("\nPromises to pay")
+        echo("\nPromises to pay")
         table(
             [
                 {
@@ -1880,14 +1877,14 @@ def import_(
     import attrs
 
     def human() -> None:
-        click.echo(
+        echo(
             f"{summary.file}: {summary.rows} rows: {summary.imported} imported, "
             f"{summary.updated} updated, {summary.unchanged} unchanged, "
             f"{summary.rejected} rejected"
             + (f" ({summary.ineligible} not eligible for a visit)" if summary.ineligible else "")
         )
         if summary.rejects_file:
-            click.echo(f"Rejected rows, with line, field and reason: {summary.rejects_file}")
+            echo(f"Rejected rows, with line, field and reason: {summary.rejects_file}")
 
     emit(attrs.asdict(summary), json_, human)
 
@@ -2050,7 +2047,7 @@ def flags(
         )
     else:
         case = services.get_case(case_ref)
-    click.echo(f"Case {case.id}: {', '.join(case.flags) or 'no flags'}")
+    echo(f"Case {case.id}: {', '.join(case.flags) or 'no flags'}")
 
 
 @cli.command()
@@ -2211,7 +2208,7 @@ def report_command(found: Any) -> click.Command:
         )
         rows = found.run(app.services, filters)
         if fmt == "json":
-            click.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+            click.echo(visible_json(json.dumps(rows, indent=2, ensure_ascii=False, default=str)))
         elif fmt == "csv":
             writer = csv_module.writer(sys.stdout)
             writer.writerow(found.columns)
@@ -2226,7 +2223,7 @@ def report_command(found: Any) -> click.Command:
                 app.services.draw_chart(
                     f"fieldcase report {found.name}", found.columns, rows, partial
                 )
-            click.echo(f"Chart: {chart}", err=True)
+            echo(f"Chart: {chart}", err=True)
 
     return run
 
@@ -2285,35 +2282,33 @@ def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
     services = app.open(read_only=True)
     checked, problem = services.verify_audit()
     if problem is not None:
-        click.echo(
-            f"FAILED: event {problem.event_id} ({problem.chain}): {problem.problem}", err=True
-        )
+        echo(f"FAILED: event {problem.event_id} ({problem.chain}): {problem.problem}", err=True)
         sys.exit(1)
-    click.echo(f"OK: {checked} events in valid hash chains")
+    echo(f"OK: {checked} events in valid hash chains")
     failures = services.verify_file()
     if failures:
         for failure in failures:
-            click.echo(f"FAILED: {failure}", err=True)
+            echo(f"FAILED: {failure}", err=True)
         sys.exit(1)
-    click.echo("OK: the log's guards are in place and the file is sound")
+    echo("OK: the log's guards are in place and the file is sound")
     if expected_seal:
         digest, chains, events = services.seal()
         if digest != expected_seal.strip():
-            click.echo(
+            echo(
                 f"FAILED: seal mismatch: the log now has {events} events in {chains} "
                 "chains and does not match the seal; events were removed or added "
                 "after it was taken",
                 err=True,
             )
             sys.exit(1)
-        click.echo("OK: matches the seal")
+        echo("OK: matches the seal")
     if replay:
         differences = services.replay_differences()
         if differences:
             for line in differences[:20]:
-                click.echo(f"FAILED: {line}", err=True)
+                echo(f"FAILED: {line}", err=True)
             sys.exit(1)
-        click.echo("OK: every table equals the replay of the events")
+        echo("OK: every table equals the replay of the events")
 
 
 @audit.command("seal")
@@ -2328,7 +2323,7 @@ def audit_seal(app: App, json_: bool) -> None:
         fieldcase audit verify --seal "$(cat seal-2026-11-23.txt)"
     """
     digest, chains, events = app.open(read_only=True).seal()
-    emit({"seal": digest, "chains": chains, "events": events}, json_, lambda: click.echo(digest))
+    emit({"seal": digest, "chains": chains, "events": events}, json_, lambda: echo(digest))
 
 
 # -- operations: backup, retention ---------------------------------------------------------------
@@ -2368,9 +2363,7 @@ def backup(app: App, file: Path, replace: bool, at: dt.datetime, json_: bool) ->
     emit(
         {"file": str(file), "integrity": "ok", "events": checked},
         json_,
-        lambda: click.echo(
-            f"Backed up to {file}: integrity ok, {checked} events in valid hash chains"
-        ),
+        lambda: echo(f"Backed up to {file}: integrity ok, {checked} events in valid hash chains"),
     )
 
 
@@ -2424,15 +2417,15 @@ def purge(app: App, years: int | None, dry_run: bool, at: dt.datetime, json_: bo
             day if len(by_day) == 1 else f"{day} ({', '.join(ids)})"
             for day, ids in sorted(by_day.items())
         ]
-        click.echo(
+        echo(
             f"{verb} the personal data of {len(result.purged)} cases closed before "
             f"{' or '.join(days) or '(no institution registered)'}"
             + ("" if dry_run else f" ({result.events_redacted} events redacted)")
         )
         if dry_run and result.purged:
-            click.echo("Cases: " + ", ".join(str(c) for c in result.purged))
+            echo("Cases: " + ", ".join(str(c) for c in result.purged))
         for case_id, why in result.skipped:
-            click.echo(f"Skipped case {case_id}: {why}", err=True)
+            echo(f"Skipped case {case_id}: {why}", err=True)
 
     emit(summary, json_, text)
 
@@ -2483,11 +2476,11 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
     start = parse_time(at_text)
     with click.progressbar(length=count, label="Referring cases", file=sys.stderr) as bar:
         result = build_demo(services, start, count=count, progress=bar.update)
-    click.echo(
+    echo(
         f"Demo database {path}: {count} cases from {len(result.institutions)} "
         f"institutions, {result.walked} walked through every stage.\n"
     )
-    click.echo("Worklist of li.na:")
+    echo("Worklist of li.na:")
     app.actor = "li.na"
     ctx = click.get_current_context()
     ctx.invoke(
@@ -2502,18 +2495,18 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
         at=result.now,
         json_=False,
     )
-    click.echo(f"\nHistory of case {result.showcase}:")
+    echo(f"\nHistory of case {result.showcase}:")
     ctx.invoke(history, case_ref=str(result.showcase), json_=False)
-    click.echo("\nTry:")
-    click.echo(f"  fieldcase --db {path} --as chen.wei show {result.showcase}")
-    click.echo(f"  fieldcase --db {path} --as li.na cases --mine")
-    click.echo(f"  fieldcase --db {path} audit verify")
+    echo("\nTry:")
+    echo(f"  fieldcase --db {path} --as chen.wei show {result.showcase}")
+    echo(f"  fieldcase --db {path} --as li.na cases --mine")
+    echo(f"  fieldcase --db {path} audit verify")
     late = result.now.astimezone(ZoneInfo("Asia/Shanghai")).date()
-    click.echo(
+    echo(
         f"  fieldcase --db {path} check {result.showcase} --action contact --channel phone "
         f"--at {late}T22:30+08:00"
     )
-    click.echo(f"  fieldcase --db {path} institution list")
+    echo(f"  fieldcase --db {path} institution list")
 
 
 def main() -> None:  # pragma: no cover - console entry point

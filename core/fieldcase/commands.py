@@ -39,6 +39,7 @@ import attrs
 import click
 
 from . import clock
+from .text import visible, visible_json
 
 if TYPE_CHECKING:
     from .model import Staff
@@ -91,9 +92,17 @@ def _json_value(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` for text that may carry stored data: control characters escaped."""
+    click.echo(visible(message), err=err, nl=nl)
+
+
 def emit(data: Any, json_: bool, human: Callable[[], None]) -> None:
     if json_:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_value))
+        # The same data, with what a terminal would act on written as \u escapes.
+        click.echo(
+            visible_json(json.dumps(data, indent=2, ensure_ascii=False, default=_json_value))
+        )
     else:
         human()
 
@@ -102,10 +111,11 @@ def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) 
     from tabulate import tabulate
 
     if not rows:
-        click.echo("(none)")
+        echo("(none)")
         return
     keys = list(headers or rows[0].keys())
-    cells = [[r.get(k, "") for k in keys] for r in rows]
+    # Escaped before tabulate measures the columns, so they stay aligned.
+    cells = [[_shown_cell(r.get(k, "")) for k in keys] for r in rows]
     # Text stays as written ("720.00" is an amount, not a float to show as "720.0"),
     # and a column of numbers, written as text or not, is aligned to the right.
     text = [i for i, _ in enumerate(keys) if any(isinstance(row[i], str) for row in cells)]
@@ -116,7 +126,11 @@ def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) 
         else "left"
         for i, _ in enumerate(keys)
     ]
-    click.echo(tabulate(cells, headers=keys, floatfmt=".1f", disable_numparse=text, colalign=align))
+    echo(tabulate(cells, headers=keys, floatfmt=".1f", disable_numparse=text, colalign=align))
+
+
+def _shown_cell(value: Any) -> Any:
+    return visible(value) if isinstance(value, str) else value
 
 
 _NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?%?")
@@ -181,6 +195,11 @@ class CommandContext:
     def table(rows: Sequence[dict[str, Any]], headers: Sequence[str] | None = None) -> None:
         """Print ``rows`` (dicts) as a table, the columns ``headers`` (default: the keys)."""
         table(rows, headers)
+
+    @staticmethod
+    def echo(message: str = "", *, err: bool = False) -> None:
+        """Print a line; control characters in it (from stored text) are shown escaped."""
+        echo(message, err=err)
 
 
 def pass_command_context(

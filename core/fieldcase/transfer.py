@@ -40,6 +40,7 @@ from .money import from_minor
 from .privacy import mask_phone, mask_tail
 from .rows import CaseRow, row_to_case, to_iso
 from .store import EXPORT_COLUMNS, Change, ExportFilter
+from .text import visible
 
 if TYPE_CHECKING:
     from .services import Services
@@ -135,7 +136,8 @@ class RejectsFile:
             )
             self._writer = csv.writer(self._handle)
             self._writer.writerow(REJECTS_HEADER)
-        self._writer.writerow([reject.line, reject.field, reject.value, reject.reason])
+        # Escaped, as everywhere fieldcase shows text: a rejects file is read by people.
+        self._writer.writerow([reject.line, reject.field, visible(reject.value), reject.reason])
         self.count += 1
 
     def close(self) -> None:

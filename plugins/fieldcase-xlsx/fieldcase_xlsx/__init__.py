@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 from fieldcase import hookimpl
 from fieldcase.errors import InvalidInput
 from fieldcase.importing import SourceRow
+from fieldcase.text import visible
 
 
 def _cell_text(value: Any) -> str:
@@ -65,11 +66,11 @@ def write_xlsx(rows: Iterable[Sequence[Any]], columns: Sequence[str], out: Binar
     """One sheet, written as it streams (write-only mode keeps memory flat).
 
     Text is written as text cells, never formulas, whatever it starts with;
-    control characters a workbook cannot hold are shown as U+FFFD.
+    control characters (which XML cannot hold) are shown escaped, as ``\\x0c``,
+    the way fieldcase shows them everywhere (:func:`fieldcase.text.visible`).
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("visits")
@@ -77,7 +78,7 @@ def write_xlsx(rows: Iterable[Sequence[Any]], columns: Sequence[str], out: Binar
     def cell(value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        text = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+        text = WriteOnlyCell(sheet, value=visible(value))
         text.data_type = "s"  # openpyxl would take "=..." for a formula
         return text
 
