@@ -357,7 +357,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(office: Run, att
     )
     assert summary.exit_code == 0, summary.output
     (row,) = export_csv(office)
-    assert row["feedback_summary"] == "'" + attack
+    # A summary's outer spaces are trimmed on the way in: a leading tab no longer arrives.
+    assert row["feedback_summary"] == "'" + attack.lstrip()
     # Amounts stay numbers: only text is quoted.
     assert row["overdue_amount"] == "3150.40"
 
@@ -381,6 +382,7 @@ def test_a_control_character_in_a_note_does_not_break_the_workbook(
     from openpyxl import load_workbook
 
     to_interview(office)
+    # A form feed is refused on the way in (test_hygiene shows one stored earlier, escaped).
     noted = office(
         "interview",
         "1",
@@ -394,10 +396,11 @@ def test_a_control_character_in_a_note_does_not_break_the_workbook(
         "2026-11-25T10:30+08:00",
         as_="li.na",
     )
-    assert noted.exit_code == 0, noted.output
+    assert noted.exit_code == 2
+    assert "U+000C FORM FEED" in noted.stderr
     target = tmp_path / "visits.xlsx"
     result = office("export", "visits", "--unmasked", "-o", str(target), *LATE, as_="chen.wei")
     assert result.exit_code == 0, result.output
     sheet = load_workbook(target).worksheets[0]
     header = [c.value for c in sheet[1]]
-    assert sheet.cell(row=2, column=header.index("notes") + 1).value == "page\\x0cbreak"
+    assert sheet.cell(row=2, column=header.index("notes") + 1).value is None

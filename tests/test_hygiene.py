@@ -1,9 +1,9 @@
 """Input hygiene: what fieldcase takes in, and what it shows of what it holds.
 
-Machine-dependent time zones and amounts in digits no statement is written in
-are refused where they come in (the command line and import files), naming
-the field and what to do; text stored with control characters is escaped
-wherever it is shown (a terminal, a workbook).
+Invisible characters, control characters, endless text, machine-dependent time
+zones and exotic digits are refused where they come in (the command line and
+import files), naming the field and what to do; text stored before these
+checks is escaped wherever it is shown (a terminal, a workbook).
 """
 
 from __future__ import annotations
@@ -90,6 +90,331 @@ def references(db_path: Path) -> list[str]:
         conn.close()
 
 
+# -- identifiers: references, staff and institution ids ------------------------------------
+
+
+INVISIBLE = [
+    ("A\u200bB", "U+200B ZERO WIDTH SPACE"),
+    ("A\u200dB", "U+200D ZERO WIDTH JOINER"),
+    ("L-\u202e1001", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("L-\u20661001", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+    ("\ufeffL-1002", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+    ("L-10\x0002", "U+0000 NULL"),
+    ("L-10\x1b02", "U+001B ESCAPE"),
+    ("L-10\n02", "U+000A LINE FEED"),
+]
+
+
+@pytest.mark.parametrize(("reference", "named"), INVISIBLE, ids=[n for _, n in INVISIBLE])
+def test_a_reference_with_an_invisible_character_is_refused(
+    office: Run, db_path: Path, reference: str, named: str
+) -> None:
+    before = snapshot(db_path)
+    result = office(*create_args(reference), *LATE, as_="chen.wei")
+    assert result.exit_code == 2
+    assert "'--reference'" in result.stderr
+    assert f"({named})" in result.stderr
+    assert "remove it" in result.stderr
+    assert snapshot(db_path) == before
+
+
+def test_a_reference_in_full_width_characters_is_the_same_reference(
+    office: Run, db_path: Path
+) -> None:
+    # NFKC: what a Chinese input method types in full width is the ASCII reference.
+    before = snapshot(db_path)
+    again = office(*create_args("Ｌ－１００１"), *LATE, as_="chen.wei")
+    assert again.exit_code == 2
+    assert "case hx-consumer/L-1001 already exists (id 1)" in again.stderr
+    assert snapshot(db_path) == before
+    created = office(*create_args("Ｌ-２００２"), *LATE, "--json", as_="chen.wei")
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["reference"] == "L-2002"
+    shown = office("show", "ｈｘ-consumer/Ｌ-2002", as_="chen.wei")
+    assert shown.exit_code == 0, shown.output
+    assert "hx-consumer/L-2002" in shown.stdout
+
+
+def test_staff_and_institution_ids_with_invisible_characters_are_refused(
+    office: Run, db_path: Path
+) -> None:
+    before = snapshot(db_path)
+    staff = office("staff", "add", "li\u200b.na", "--name", "Li Na", *LATE, as_="chen.wei")
+    assert staff.exit_code == 2
+    assert "U+200B ZERO WIDTH SPACE" in staff.stderr
+    institution = office(
+        "institution",
+        "add",
+        "hx\u2060consumer",
+        "--name",
+        "HX",
+        "--jurisdiction",
+        "CN",
+        "--timezone",
+        "Asia/Shanghai",
+        "--currency",
+        "CNY",
+        *LATE,
+        as_="chen.wei",
+    )
+    assert institution.exit_code == 2
+    assert "U+2060 WORD JOINER" in institution.stderr
+    assert snapshot(db_path) == before
+
+
+def test_a_payment_reference_is_an_identifier_too(office: Run, db_path: Path) -> None:
+    first = office("payment", "1", "100", "--reference", "BOC-0042", *LATE, as_="chen.wei")
+    assert first.exit_code == 0, first.output
+    before = snapshot(db_path)
+    # The same reference typed in full width is the same payment: recorded once.
+    again = office("payment", "1", "100", "--reference", "ＢＯＣ-００４２", *LATE, as_="chen.wei")
+    assert again.exit_code == 0, again.output
+    assert "was already recorded; nothing changed" in again.stdout
+    hidden = office("payment", "1", "100", "--reference", "BOC-0042\u200b", *LATE, as_="chen.wei")
+    assert hidden.exit_code == 2
+    assert "U+200B ZERO WIDTH SPACE" in hidden.stderr
+    assert snapshot(db_path) == before
+
+
+# -- free text: names, addresses, notes ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (SCREEN_ATTACK, "U+001B ESCAPE"),
+        ("page\x0cbreak", "U+000C FORM FEED"),
+        ("a\x00b", "U+0000 NULL"),
+        ("ok\x7f", "U+007F DELETE"),
+        ("ok\x9b31m", "U+009B"),
+        ("paid \u202e0001 \u202c", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("paid \u2067x\u2069", "U+2067 RIGHT-TO-LEFT ISOLATE"),
+        ("broken\uffffworkbook", "U+FFFF"),
+    ],
+)
+def test_a_note_with_a_control_or_direction_character_is_refused(
+    office: Run, db_path: Path, text: str, named: str
+) -> None:
+    before = snapshot(db_path)
+    result = office(
+        "contact", "1", "--channel", "phone", "--outcome", "reached", "--note", text, *LATE,
+        as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "'--note'" in result.stderr
+    assert named in result.stderr
+    assert ESC not in result.stderr
+    assert snapshot(db_path) == before
+
+
+def test_notes_keep_lines_tabs_and_the_joiners_scripts_need(office: Run, db_path: Path) -> None:
+    # Persian needs the zero-width non-joiner, emoji the joiner, Arabic its direction marks.
+    note = "Neighbour:\n\tback Monday\r\nمی\u200cخواهم 👩\u200d👧 \u200fتم"
+    result = office(
+        "contact", "1", "--channel", "phone", "--outcome", "reached", "--note", note, *LATE,
+        as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = office("show", "1", "--json", as_="li.na")
+    (contact,) = json.loads(shown.stdout)["contacts"]
+    assert contact["note"] == note.replace("\r\n", "\n")
+
+
+def test_a_name_is_one_line(office: Run, db_path: Path) -> None:
+    before = snapshot(db_path)
+    result = office(*create_args("L-3", name="王芳\n已结清"), *LATE, as_="chen.wei")
+    assert result.exit_code == 2
+    assert "'--name'" in result.stderr
+    assert "U+000A LINE FEED" in result.stderr
+    assert snapshot(db_path) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "limit"),
+    [
+        (create_args("L-" + "9" * 63), "--reference", 64),
+        (create_args("L-4", name="王" * 201), "--name", 200),
+        (create_args("L-4", address="路" * 501), "--address", 500),
+        (["confirm", "1", "--address", "x" * 501], "--address", 500),
+        (
+            ["contact", "1", "--channel", "phone", "--outcome", "reached", "--note", "n" * 4001],
+            "--note",
+            4000,
+        ),
+        (["reopen", "1", "--reason", "r" * 4001], "--reason", 4000),
+        (["staff", "add", "s" * 65, "--name", "S"], "STAFF_ID", 64),
+    ],
+    ids=["reference", "name", "address", "confirmed address", "note", "reason", "staff id"],
+)
+def test_every_text_has_a_length_limit(
+    office: Run, db_path: Path, command: list[str], option: str, limit: int
+) -> None:
+    before = snapshot(db_path)
+    actor = "li.na" if command[0] in ("confirm", "contact") else "chen.wei"
+    result = office(*command, *LATE, as_=actor)
+    assert result.exit_code == 2
+    assert option in result.stderr
+    assert f"at most {limit:,} characters" in result.stderr
+    assert snapshot(db_path) == before
+
+
+def test_text_at_its_limit_is_taken(office: Run) -> None:
+    note = "n" * 4000
+    result = office(
+        "contact", "1", "--channel", "phone", "--outcome", "reached", "--note", note, *LATE,
+        as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_a_plugin_command_gets_the_same_checks(office: Run) -> None:
+    import click
+    from fieldcase.cli import cli
+
+    # A plugin adds its commands to the same group (register_commands), as here.
+    @cli.command("shout")
+    @click.option("--note", default="")
+    def shout(note: str) -> None:
+        """Say the note (a plugin's command)."""
+        click.echo(note.upper())
+
+    try:
+        refused = office("shout", "--note", SCREEN_ATTACK)
+        taken = office("shout", "--note", "ok")
+    finally:
+        cli.commands.pop("shout")
+    assert refused.exit_code == 2
+    assert "U+001B ESCAPE" in refused.stderr
+    assert taken.stdout == "OK\n"
+
+
+# -- imports -------------------------------------------------------------------------------
+
+
+def test_bad_text_in_an_import_is_a_reject_and_the_rest_imports(
+    office: Run, tmp_path: Path, db_path: Path
+) -> None:
+    path = write_cases(
+        tmp_path / "cases.csv",
+        [
+            row("HX-1"),
+            row("HX-\u200b2"),
+            row("HX-3", borrower_name=f"王{SCREEN_ATTACK}芳"),
+            row("HX-4", address="\u202e001 road"),
+            row("HX-5", borrower_name="李" * 201),
+            row("HX-6", timezone="localtime"),
+            row("ＨＸ－７"),
+            row("HX-8\u3000"),
+        ],
+    )
+    summary = import_file(office, path)
+    assert (summary["imported"], summary["rejected"]) == (3, 5)
+    found = {(r["line"], r["field"]): r for r in rejects(Path(summary["rejects_file"]))}
+    assert set(found) == {
+        ("3", "reference"),
+        ("4", "borrower_name"),
+        ("5", "address"),
+        ("6", "borrower_name"),
+        ("7", "timezone"),
+    }
+    assert "U+200B ZERO WIDTH SPACE" in found["3", "reference"]["reason"]
+    assert "U+001B ESCAPE" in found["4", "borrower_name"]["reason"]
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in found["5", "address"]["reason"]
+    assert "at most 200 characters" in found["6", "borrower_name"]["reason"]
+    assert "not an IANA" in found["7", "timezone"]["reason"]
+    # The rejects file shows the bad value escaped: opening it cannot clear a screen.
+    raw = Path(summary["rejects_file"]).read_text(encoding="utf-8")
+    assert ESC not in raw and "\\x1b[2J" in raw
+    # Full width and a trailing ideographic space are the ASCII references (NFKC).
+    assert references(db_path) == ["L-1001", "HX-1", "HX-7", "HX-8"]
+
+
+def test_reimporting_the_same_cases_spelt_in_full_width_changes_nothing(
+    office: Run, tmp_path: Path, db_path: Path
+) -> None:
+    first = import_file(office, write_cases(tmp_path / "a.csv", [row("HX-7"), row("HX-8")]))
+    assert first["imported"] == 2
+    before = snapshot(db_path)
+    # The same file again, and the same cases typed in full width or with a trailing space.
+    again = import_file(office, write_cases(tmp_path / "a.csv", [row("HX-7"), row("HX-8")]))
+    assert (again["imported"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    wide = import_file(
+        office, write_cases(tmp_path / "b.csv", [row("ＨＸ－７"), row("HX-8\u3000")])
+    )
+    assert (wide["imported"], wide["updated"], wide["unchanged"]) == (0, 0, 2)
+    # Only the import events were added: no case, no update.
+    after = snapshot(db_path)
+    assert {t: rows for t, rows in after.items() if t != "events"} == {
+        t: rows for t, rows in before.items() if t != "events"
+    }
+    assert references(db_path).count("HX-7") == 1
+
+
+def test_one_file_naming_a_case_twice_in_two_spellings_rejects_the_second(
+    office: Run, tmp_path: Path
+) -> None:
+    summary = import_file(office, write_cases(tmp_path / "c.csv", [row("HX-9"), row("ＨＸ-９")]))
+    assert (summary["imported"], summary["rejected"]) == (1, 1)
+    (reject,) = rejects(Path(summary["rejects_file"]))
+    assert (reject["line"], reject["field"]) == ("3", "reference")
+    assert "appears again" in reject["reason"]
+
+
+def test_json_lines_with_a_broken_surrogate_is_a_reject_not_a_crash(
+    office: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "cases.jsonl"
+    good = {
+        "reference": "J-1",
+        "borrower_name": "Zhao",
+        "principal": "100",
+        "overdue_amount": "10",
+        "overdue_since": "2026-09-01",
+    }
+    path.write_text(
+        json.dumps(good)
+        + "\n"
+        + json.dumps({**good, "reference": "J-2"}).replace("Zhao", "\\ud800")
+        + "\n",
+        encoding="utf-8",
+    )
+    summary = import_file(office, path)
+    assert (summary["imported"], summary["rejected"]) == (1, 1)
+    (reject,) = rejects(Path(summary["rejects_file"]))
+    assert reject["field"] == "borrower_name"
+    assert "U+D800" in reject["reason"]
+
+
+def test_an_institution_attribute_is_text_like_any_other(
+    office: Run, tmp_path: Path, db_path: Path
+) -> None:
+    from conftest import set_policy
+
+    set_policy(office, "hx-consumer", 'attributes.branch="text"')
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "reference,borrower_name,principal,overdue_amount,overdue_since,attributes.branch\n"
+        f"AT-1,王芳,1000,100,2026-09-15,Harbor{ESC}[2J East\n"
+        "AT-2,李强,1000,100,2026-09-15,Harbor East\n",
+        encoding="utf-8",
+    )
+    summary = import_file(office, path)
+    assert (summary["imported"], summary["rejected"]) == (1, 1)
+    (reject,) = rejects(Path(summary["rejects_file"]))
+    assert reject["line"] == "2"
+    assert (
+        "attribute branch = 'Harbor\\x1b[2J East' contains a control character"
+        in (reject["reason"])
+    )
+    before = snapshot(db_path)
+    typed = office(
+        *create_args("AT-3"), "--attribute", "branch=Harbor\u202eEast", *LATE, as_="chen.wei"
+    )
+    assert typed.exit_code == 2
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in typed.stderr
+    assert snapshot(db_path) == before
+
+
 # -- time zones ----------------------------------------------------------------------------
 
 NOT_IANA = [
@@ -171,6 +496,7 @@ def test_an_import_timezone_column_is_checked_the_same_way(office: Run, tmp_path
 @pytest.mark.parametrize(
     ("name", "zone", "message"),
     [
+        ("Midwest\\u001b[2J Credit", "America/Chicago", "U+001B ESCAPE"),
         ("Midwest Credit", "localtime", "machine is set to"),
     ],
 )

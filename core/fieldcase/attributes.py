@@ -19,6 +19,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import InvalidInput
+from .text import TextRefused
+from .text import clean as clean_text
 
 #: How a field of a case file or a command line names an attribute.
 PREFIX = "attributes."
@@ -111,7 +113,11 @@ def clean(
                 f"{known}); a supervisor declares it with 'fieldcase institution policy "
                 f'{institution} --set attributes.{name}="text"\''
             )
-        text = "" if raw is None else str(raw).strip()
+        try:
+            # Checked as any text that comes in: no control characters, NFC (fieldcase.text).
+            text = "" if raw is None else clean_text(str(raw), "attribute")
+        except TextRefused as exc:
+            raise InvalidInput(f"attribute {name} = {exc.shown} {exc.reason}") from None
         if not text:
             continue
         if len(text) > MAX_LENGTH:

@@ -26,7 +26,7 @@ from .errors import (
     StaffNotFound,
     StaleCase,
 )
-from .text import visible, visible_json
+from .text import TextRefused, clean, visible, visible_json
 
 if TYPE_CHECKING:
     from .model import Case, Event
@@ -35,11 +35,39 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-# -- errors and exit codes ------------------------------------------------------------
+# -- text in, errors and exit codes ----------------------------------------------------------
+
+
+def clean_parameters(ctx: click.Context) -> None:
+    """Every string a command is given goes through :func:`fieldcase.text.clean`, by its name.
+
+    A ``--note`` is checked as a note, ``--reference`` as a reference, any other
+    text as a plain value: nothing reaches a command, or the database, unchecked.
+    """
+    for param in ctx.command.params:
+        name = param.name
+        value = ctx.params.get(name) if name else None
+        if name is None or not (
+            isinstance(value, str)
+            or (isinstance(value, tuple) and all(isinstance(v, str) for v in value))
+        ):
+            continue
+        try:
+            if isinstance(value, str):
+                ctx.params[name] = clean(value, name)
+            else:
+                ctx.params[name] = tuple(clean(v, name) for v in value)
+        except TextRefused as exc:
+            raise click.BadParameter(f"{exc.shown} {exc.reason}", ctx=ctx, param=param) from None
 
 
 class FieldcaseCommand(click.Command):
-    """Bad input found by the services is a usage error of this command (exit 2)."""
+    """Text checked on the way in; bad input found by the services is a usage error (exit 2)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        clean_parameters(ctx)
+        return rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -61,7 +89,9 @@ class FieldcaseGroup(click.Group):
                 raise click.UsageError(
                     f"'{text}' is not UTF-8 text; set the terminal to UTF-8", ctx
                 )
-        return super().parse_args(ctx, args)
+        rest = super().parse_args(ctx, args)
+        clean_parameters(ctx)
+        return rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -2149,7 +2179,9 @@ def report_command(found: Any) -> click.Command:
     if found.where:
         example += f"\n    fieldcase report {found.name} --where branch=Harbor-East"
 
-    @click.command(name=found.name, help=(found.description or found.name) + example)
+    @click.command(
+        name=found.name, help=(found.description or found.name) + example, cls=FieldcaseCommand
+    )
     @click.option(
         "--format",
         "fmt",

@@ -23,6 +23,8 @@ import attrs
 from . import attributes
 from .errors import InvalidInput
 from .money import MINOR_UNITS, parse_amount, parse_rate, to_minor
+from .text import TextRefused
+from .text import clean as clean_text
 
 #: fieldcase's import columns. A file maps its own columns onto these.
 FIELDS = (
@@ -42,6 +44,7 @@ FIELDS = (
     "fees",
     "penalty_rate",
 )
+_FIELD_NAMES = frozenset(FIELDS)
 REQUIRED = ("reference", "borrower_name", "principal", "overdue_amount")
 #: Columns a row may leave empty (or a file leave out): the institution's own value is used.
 DEFAULTED = ("currency", "timezone", "jurisdiction")
@@ -280,15 +283,27 @@ class RowValidator:
     def validate(self, row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[Reject]]:
         """Return (clean values, []) or (None, the reasons), each naming its field."""
         problems: list[tuple[str, str, str]] = []
-        text = {k: ("" if v is None else str(v).strip()) for k, v in row.items()}
+        text: dict[str, str] = {}
+        for name, value in row.items():
+            if name not in _FIELD_NAMES:
+                continue
+            raw = "" if value is None else str(value)
+            try:
+                # One gate for every text: normalised, and refused when it is unsafe.
+                text[name] = clean_text(raw, name).strip()
+            except TextRefused as exc:
+                problems.append((name, raw, exc.reason))
+        refused = {name for name, _, _ in problems}
         given = frozenset(name for name, value in text.items() if value)
         for name in DEFAULTED:
-            if not text.get(name) and self.defaults.get(name):
+            if not text.get(name) and self.defaults.get(name) and name not in refused:
                 text[name] = self.defaults[name]
         for name in REQUIRED + DEFAULTED[:2]:
-            if not text.get(name):
+            if not text.get(name) and name not in refused:
                 problems.append((name, "", "is required"))
-        if not text.get("overdue_since") and not text.get("days_past_due"):
+        if not (text.get("overdue_since") or text.get("days_past_due")) and not (
+            refused & {"overdue_since", "days_past_due"}
+        ):
             problems.append(("overdue_since", "", "is required (or days_past_due)"))
         clean: dict[str, Any] = {
             "reference": text.get("reference", ""),

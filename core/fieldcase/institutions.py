@@ -33,6 +33,7 @@ from .policy import (
     unset_path,
 )
 from .store import Change, institution_chain
+from .text import clean
 
 if TYPE_CHECKING:
     from .policy import Schema
@@ -108,13 +109,15 @@ def check_fields(
             f"institution id {institution_id!r} is too like {twins[0]!r}, already registered; "
             f"use {twins[0]} (or an id that cannot be mistaken for it)"
         )
-    if not name.strip():
+    # A name may come from an old fieldcase.toml as well as from --name: checked alike.
+    name = clean(name, "name")
+    if not name:
         raise InvalidInput("--name: the institution's name must not be empty")
     currency = currency.strip().upper()
     exponent(currency)
     return Institution(
         id=institution_id,
-        name=name.strip(),
+        name=name,
         jurisdiction=normalise(jurisdiction, "--jurisdiction"),
         timezone=check_timezone(timezone.strip()),
         currency=currency,
