@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import json
@@ -29,6 +30,8 @@ from .errors import (
 from .text import TextRefused, clean, visible, visible_json
 
 if TYPE_CHECKING:
+    import pluggy
+
     from .model import Case, Event
     from .services import Services
 
@@ -2545,14 +2548,66 @@ def main() -> None:  # pragma: no cover - console entry point
     cli()
 
 
+# -- the commands plugins add -------------------------------------------------------------------
+
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    paths = set()
+    for name, command in group.commands.items():
+        paths.add((*prefix, name))
+        if isinstance(command, click.Group):
+            paths |= _command_paths(command, (*prefix, name))
+    return paths
+
+
+#: fieldcase's own commands, by path, taken before any plugin adds one. ``report``
+#: has none of its own: every report, the built-in ones too, is registered by a plugin.
+_OWN_COMMANDS = frozenset(_command_paths(cli))
+
+
+def _own_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> click.Group:
+    """A copy of ``group`` with fieldcase's own commands only: groups copied, commands shared."""
+    copied = copy.copy(group)
+    copied.commands = {}
+    for name, command in group.commands.items():
+        path = (*prefix, name)
+        if path in _OWN_COMMANDS:
+            if isinstance(command, click.Group):
+                command = _own_commands(command, path)
+            copied.commands[name] = command
+    return copied
+
+
+def add_plugin_commands(group: click.Group, pm: pluggy.PluginManager) -> None:
+    """Add ``pm``'s reports, as ``report NAME``, and its plugins' commands to ``group``."""
+    from .reports import reports
+
+    report_group = group.commands["report"]
+    assert isinstance(report_group, click.Group)
+    for found in reports(pm).values():
+        report_group.add_command(report_command(found))
+    pm.hook.register_commands(cli=group)
+
+
+def command_line(pm: pluggy.PluginManager) -> click.Group:
+    """The command line of a process whose plugins are ``pm``'s.
+
+    ``cli`` gets its plugins' reports and commands once, when this module is
+    first imported. A test that registers a plugin later, or loads fewer, asks
+    for a command line of its own: a copy of ``cli`` with fieldcase's own
+    commands and those of ``pm`` (see :mod:`fieldcase.testing`); ``cli`` is
+    left as it was.
+    """
+    group = _own_commands(cli)
+    add_plugin_commands(group, pm)
+    return group
+
+
 @functools.cache
 def _load_plugin_commands() -> None:
     from .plugins import manager
-    from .reports import reports
 
-    for found in reports(manager()).values():
-        report.add_command(report_command(found))
-    manager().hook.register_commands(cli=cli)
+    add_plugin_commands(cli, manager())
 
 
 _load_plugin_commands()
