@@ -9,11 +9,11 @@ from typing import Any
 
 import fieldcase.clock
 import pytest
-from click.testing import CliRunner, Result
-from fieldcase.cli import cli
+from click.testing import Result
 from fieldcase.plugins import manager
 from fieldcase.services import Services
 from fieldcase.store import STATE_TABLES, Store
+from fieldcase.testing import invoke
 
 T0 = "2026-11-23T09:00+08:00"
 AT = ("--at", "2026-11-23T12:00+08:00")
@@ -22,14 +22,13 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("FIELDCASE_DB", "FIELDCASE_STAFF", "FIELDCASE_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    # The tests tell stories at claimed times (--at 2026-11-23...): each claimed
-    # time is taken as the real one. Tests of the real clock set their own
-    # (see ``real_clock``).
-    monkeypatch.setattr(fieldcase.clock, "real_clock", None)
+def _isolated_env(isolated_fieldcase: Path) -> None:
+    """Each test in its own folder, as fieldcase.testing isolates a plugin's tests.
+
+    The tests tell stories at claimed times (--at 2026-11-23...), each taken
+    as the real one; tests of the real clock set their own (see
+    ``real_clock``).
+    """
 
 
 @pytest.fixture
@@ -97,13 +96,11 @@ def db_path(tmp_path: Path) -> Path:
 def run(db_path: Path) -> Run:
     """Invoke ``fieldcase --db office.db ARGS...``; ``as_`` sets --as."""
 
-    def invoke(*args: str, as_: str | None = None, input: str | None = None) -> Result:
-        argv = ["--db", str(db_path)]
-        if as_:
-            argv += ["--as", as_]
-        return CliRunner().invoke(cli, [*argv, *args], input=input, catch_exceptions=False)
+    def run(*args: str, as_: str | None = None, input: str | None = None) -> Result:
+        actor = ("--as", as_) if as_ else ()
+        return invoke("--db", db_path, *actor, *args, input=input)
 
-    return invoke
+    return run
 
 
 def create_args(reference: str = "L-1001", **overrides: str) -> list[str]:

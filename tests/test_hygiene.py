@@ -20,11 +20,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from conftest import Run, create_args, snapshot
+from fieldcase import hookimpl
 from fieldcase.plugins import manager
 from fieldcase.services import Services
 from fieldcase.store import Store
+from fieldcase.testing import RegisterPlugin
 
 LATE = ("--at", "2026-11-26T09:00+08:00")
 ESC = "\x1b"
@@ -267,22 +270,26 @@ def test_text_at_its_limit_is_taken(office: Run) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_a_plugin_command_gets_the_same_checks(office: Run) -> None:
-    import click
-    from fieldcase.cli import cli
+class Shout:
+    """A plugin with a command that says its note aloud."""
 
-    # A plugin adds its commands to the same group (register_commands), as here.
-    @cli.command("shout")
-    @click.option("--note", default="")
-    def shout(note: str) -> None:
-        """Say the note (a plugin's command)."""
-        click.echo(note.upper())
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        @cli.command("shout")
+        @click.option("--note", default="")
+        def shout(note: str) -> None:
+            """Say the note (a plugin's command)."""
+            click.echo(note.upper())
 
-    try:
-        refused = office("shout", "--note", SCREEN_ATTACK)
-        taken = office("shout", "--note", "ok")
-    finally:
-        cli.commands.pop("shout")
+
+def test_a_plugin_command_gets_the_same_checks(
+    office: Run, register_plugin: RegisterPlugin
+) -> None:
+    register_plugin(Shout(), name="shout")
+
+    refused = office("shout", "--note", SCREEN_ATTACK)
+    taken = office("shout", "--note", "ok")
+
     assert refused.exit_code == 2
     assert "U+001B ESCAPE" in refused.stderr
     assert taken.stdout == "OK\n"

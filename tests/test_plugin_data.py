@@ -9,6 +9,7 @@ command context. Each is driven here through the real command line.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from conftest import Run, register, set_policy, to_submitted
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
 from fieldcase.ranking import default_priority
+from fieldcase.testing import RegisterPlugin
 
 EB = ("--at", "2026-11-23T09:00-05:00")
 
@@ -91,14 +93,18 @@ def test_built_in_reports_filter_on_attributes(bank: Run) -> None:
     assert promises_by_li_na("--where", "branch=Harbor-West") == 0
 
 
-def test_a_report_that_does_not_say_it_filters_refuses_where(
-    bank: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from fieldcase.cli import report, report_command
-    from fieldcase.reports import Report
+class PlainReport:
+    """A plugin's report that does not say it filters on attributes."""
 
-    plain = Report("plain", lambda services, filters: [{"n": 1}], ("n",), "A plain report.")
-    monkeypatch.setitem(report.commands, "plain", report_command(plain))
+    @hookimpl
+    def register_reports(self, register: Callable[..., None]) -> None:
+        register("plain", lambda services, filters: [{"n": 1}], ("n",), "A plain report.")
+
+
+def test_a_report_that_does_not_say_it_filters_refuses_where(
+    bank: Run, register_plugin: RegisterPlugin
+) -> None:
+    register_plugin(PlainReport(), name="plain-report")
     assert bank("report", "plain", "--format", "json", as_="chen.wei").exit_code == 0
     result = bank("report", "plain", "--where", "branch=Harbor-West", as_="chen.wei")
     assert result.exit_code == 2
