@@ -13,22 +13,38 @@ from click.testing import Result
 from fieldcase.plugins import manager
 from fieldcase.services import Services
 from fieldcase.store import STATE_TABLES, Store
-from fieldcase.testing import invoke
+from fieldcase.testing import OnlyPlugins, invoke
 
 T0 = "2026-11-23T09:00+08:00"
 AT = ("--at", "2026-11-23T12:00+08:00")
 
 Run = Callable[..., Result]
 
+ROOT = Path(__file__).parent.parent
+
+#: The plugins under plugins/, installed by ``make test``.
+BUNDLED_PLUGINS = tuple(
+    sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
+)
+
 
 @pytest.fixture(autouse=True)
-def _isolated_env(isolated_fieldcase: Path) -> None:
+def _isolated_env(
+    request: pytest.FixtureRequest,
+    isolated_fieldcase: Path,
+    only_plugins: OnlyPlugins,
+) -> None:
     """Each test in its own folder, as fieldcase.testing isolates a plugin's tests.
 
     The tests tell stories at claimed times (--at 2026-11-23...), each taken
     as the real one; tests of the real clock set their own (see
-    ``real_clock``).
+    ``real_clock``). A test marked
+    ``bundled_plugins`` loads, of the installed plugins, the bundled ones only:
+    what it shows (plugins, reasons, formats, rule packs, policy keys) would
+    change with any other plugin installed beside them.
     """
+    if request.node.get_closest_marker("bundled_plugins"):
+        only_plugins(*BUNDLED_PLUGINS)
 
 
 @pytest.fixture

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import BUNDLED_PLUGINS, ROOT
 from fieldcase import hookspecs
-from fieldcase.cli import cli
+from fieldcase.cli import command_line
+from fieldcase.testing import plugin_scope
 
-ROOT = Path(__file__).parent.parent
+# The commands of fieldcase and of its bundled plugins: those the docs describe,
+# whatever else is installed here.
+with plugin_scope() as scope:
+    BUNDLED_CLI = command_line(scope.only(*BUNDLED_PLUGINS))
 HOOKS = sorted(
     name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "fieldcase_spec")
 )
@@ -44,11 +48,11 @@ def test_hookspecs_have_docstrings(hook: str) -> None:
     assert (getattr(hookspecs, hook).__doc__ or "").strip()
 
 
-@pytest.mark.parametrize("path", all_commands(cli), ids=" ".join)
+@pytest.mark.parametrize("path", all_commands(BUNDLED_CLI), ids=" ".join)
 def test_commands_have_help_with_an_example(path: tuple[str, ...]) -> None:
-    result = CliRunner().invoke(cli, [*path, "--help"])
+    result = CliRunner().invoke(BUNDLED_CLI, [*path, "--help"])
     assert result.exit_code == 0
-    command: click.Command = cli
+    command: click.Command = BUNDLED_CLI
     for name in path:
         assert isinstance(command, click.Group)
         command = command.commands[name]
@@ -57,7 +61,7 @@ def test_commands_have_help_with_an_example(path: tuple[str, ...]) -> None:
     assert "Example" in result.output, f"fieldcase {' '.join(path)} --help shows no example"
 
 
-@pytest.mark.parametrize("path", all_commands(cli), ids=" ".join)
+@pytest.mark.parametrize("path", all_commands(BUNDLED_CLI), ids=" ".join)
 def test_commands_are_in_the_docs(path: tuple[str, ...]) -> None:
     docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     text = "\n".join(p.read_text(encoding="utf-8") for p in docs)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import BUNDLED_PLUGINS
 
 DOCS = Path(__file__).parent.parent / "docs"
 DATA = Path(__file__).parent / "data"
@@ -97,6 +98,7 @@ def rewrite(text: str, outputs: list[str]) -> str:
     return BLOCK.sub(block, text)
 
 
+@pytest.mark.bundled_plugins
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 @pytest.mark.parametrize(("name", "min_steps", "with_data"), WALKS)
 def test_doc_output_is_real(tmp_path: Path, name: str, min_steps: int, with_data: bool) -> None:
@@ -121,6 +123,8 @@ def test_doc_output_is_real(tmp_path: Path, name: str, min_steps: int, with_data
         **{k: v for k, v in os.environ.items() if not k.startswith("FIELDCASE_")},
         "PATH": os.pathsep.join([str(story), str(Path(sys.executable).parent), os.environ["PATH"]]),
         "COLUMNS": "120",
+        # The docs show the bundled plugins, whatever else is installed here.
+        "FIELDCASE_LOAD_PLUGINS": ",".join(BUNDLED_PLUGINS),
     }
     result = subprocess.run(
         ["bash", "-c", script],

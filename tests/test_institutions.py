@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import AT, Run, events, set_policy, snapshot, to_feedback
+from fieldcase.testing import OnlyPlugins
 
 LATE_CALL = ("--at", "2026-11-23T22:30+08:00")
 
@@ -79,19 +80,12 @@ def test_the_same_call_gets_the_same_verdict_from_any_folder(
 
 
 def test_leaving_a_rule_pack_out_refuses_instead_of_switching_its_rules_off(
-    china: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    china: Run, db_path: Path, only_plugins: OnlyPlugins
 ) -> None:
-    from fieldcase.plugins import manager
-
     # The attack: leave the China pack out of the plugins this process loads.
-    monkeypatch.setenv("FIELDCASE_LOAD_PLUGINS", "fieldcase-us-regf")
-    manager.cache_clear()
-    try:
-        result = call(china, *LATE_CALL)
-        dry = china("check", "1", "--action", "contact", "--channel", "phone", *LATE_CALL)
-    finally:
-        monkeypatch.delenv("FIELDCASE_LOAD_PLUGINS")
-        manager.cache_clear()
+    only_plugins("fieldcase-us-regf")
+    result = call(china, *LATE_CALL)
+    dry = china("check", "1", "--action", "contact", "--channel", "phone", *LATE_CALL)
     assert result.exit_code == 1
     assert "needs rule pack cn, which is not loaded here" in result.stderr
     assert "(rule policy.plugins)" in result.stderr
@@ -103,6 +97,7 @@ def test_leaving_a_rule_pack_out_refuses_instead_of_switching_its_rules_off(
 # -- policy is data, checked when set ---------------------------------------------------
 
 
+@pytest.mark.bundled_plugins
 @pytest.mark.parametrize(
     ("setting", "message"),
     [

@@ -1,17 +1,25 @@
-"""fieldcase.testing, the helpers plugin authors use."""
+"""fieldcase.testing, the helpers plugin authors use, and the suite beside another plugin."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import click
 import fieldcase.cli
 import fieldcase.plugins
 import pytest
+from conftest import BUNDLED_PLUGINS, ROOT
 from fieldcase import hookimpl
 from fieldcase.model import ActionContext, Decision
 from fieldcase.testing import Office, OfficeFactory, RegisterPlugin, plugin_scope
+
+#: A third-party plugin that adds one of everything and decides nothing.
+NOISE = ROOT / "tests" / "data" / "fieldcase-noise"
 
 
 class Loud:
@@ -96,3 +104,112 @@ def test_only_plugins_loads_those_named_until_the_end() -> None:
     assert "FIELDCASE_LOAD_PLUGINS" not in os.environ
     after = fieldcase.plugins.manager()
     assert after.has_plugin("fieldcase-example-bank") and not after.has_plugin("loud")
+
+
+# -- beside another installed plugin ---------------------------------------------------------
+
+
+@pytest.fixture
+def noise_installed(tmp_path: Path) -> Iterator[None]:
+    """fieldcase-noise installed, for this process and the ones it starts, without pip.
+
+    Its package and a .dist-info naming its entry point go on the path: that is
+    all ``importlib.metadata`` needs to see an installed distribution.
+    """
+    site = tmp_path / "site-packages"
+    dist = site / "fieldcase_noise-0.1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fieldcase-noise\nVersion: 0.1.0\n", encoding="utf-8"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[fieldcase]\nfieldcase-noise = fieldcase_noise\n", encoding="utf-8"
+    )
+    installed = any(d.name == "fieldcase-noise" for d in importlib.metadata.distributions())
+    paths = [] if installed else [str(site), str(NOISE)]
+    with pytest.MonkeyPatch.context() as patch:
+        for path in paths:
+            patch.syspath_prepend(path)
+        patch.setenv("PYTHONPATH", os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]))
+        # The plugins loaded again, as by a process started now.
+        fieldcase.plugins.manager.cache_clear()
+        yield
+    fieldcase.plugins.manager.cache_clear()
+
+
+LISTINGS = [
+    ("plugins", "--all", "--json"),
+    ("reasons", "--json"),
+    ("institution", "keys", "--json"),
+    ("--help",),
+    ("report", "--help"),
+    ("export", "visits", "--format", "pdf", "-o", "visits.pdf"),
+    ("institution", "policy", "acme-lending", "--set", "rule_packs=CN"),
+]
+
+
+def listings(office: Office) -> list[str]:
+    return [office(*command, as_=office.supervisor).output for command in LISTINGS]
+
+
+def test_loading_the_bundled_plugins_only_hides_another_installed_one(
+    fieldcase_office: OfficeFactory, noise_installed: None
+) -> None:
+    beside = fieldcase_office()
+    assert "fieldcase-noise" in beside("plugins", as_=beside.supervisor).stdout
+    assert "noise-reason" in beside("reasons", as_=beside.supervisor).stdout
+    everything = listings(beside)
+
+    pinned = fieldcase_office(plugins=BUNDLED_PLUGINS)
+
+    shown = listings(pinned)
+    assert [
+        command for command, text in zip(LISTINGS, everything, strict=True) if "noise" not in text
+    ] == []
+    assert [command for command, text in zip(LISTINGS, shown, strict=True) if "noise" in text] == []
+
+
+def pytest_run(*args: str, basetemp: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "FIELDCASE_LOAD_PLUGINS"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={basetemp}",
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_the_tests_of_what_plugins_show_pass_beside_another_plugin(
+    noise_installed: None, tmp_path: Path
+) -> None:
+    """The tests marked ``bundled_plugins``, of the docs and of the plugins, beside fieldcase-noise.
+
+    The doc walk-throughs (tests/test_guide.py) are left out for time: they
+    pin the plugins of the ``fieldcase`` they run through the same variable,
+    ``FIELDCASE_LOAD_PLUGINS``, as ``only_plugins`` does.
+    """
+    listed = subprocess.run(
+        [sys.executable, "-m", "fieldcase", "plugins"], capture_output=True, text=True, check=True
+    )
+    assert "fieldcase-noise" in listed.stdout
+    plugin_tests = sorted(str(path) for path in ROOT.glob("plugins/*/tests"))
+
+    marked = pytest_run(
+        "-m", "bundled_plugins", "--ignore=tests/test_guide.py", "tests", basetemp=tmp_path / "a"
+    )
+    docs = pytest_run("tests/test_docs.py", *plugin_tests, basetemp=tmp_path / "b")
+
+    for result in (marked, docs):
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert " passed" in result.stdout
