@@ -138,3 +138,14 @@ def test_the_data_reference_matches_the_code(path: str) -> None:
     public = _public_names(cls)
     assert not public - documented, f"{name}: undocumented {sorted(public - documented)}"
     assert not documented - public, f"{name}: documented but gone {sorted(documented - public)}"
+
+
+def test_the_examples_of_testing_a_plugin_are_tests_that_run() -> None:
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = text.split("### Testing a plugin\n")[1].split("\n## ")[0]
+    examples = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    tests = [*ROOT.glob("tests/test_*.py"), *ROOT.glob("plugins/*/tests/test_*.py")]
+    files = {path.read_text(encoding="utf-8"): path for path in tests}
+    assert len(examples) >= 3
+    for example in examples:
+        assert example in files, f"no test file is, in full, the example:\n{example[:300]}"
