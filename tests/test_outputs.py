@@ -73,3 +73,22 @@ def test_rejects_never_go_onto_the_database(office: Run, db_path: Path, tmp_path
     )
     assert result.exit_code == 2 and "side files" in result.output
     assert not Path(f"{db_path}-journal").exists()
+
+
+@pytest.mark.parametrize("length", [250, 300])
+def test_a_name_too_long_for_the_disk_is_refused_before_anything_is_written(
+    office: Run, db_path: Path, tmp_path: Path, length: int
+) -> None:
+    """At 300 characters the name itself is too long; at 250, the file written beside it."""
+    target = tmp_path / ("a" * length + ".png")
+    before = snapshot(db_path)
+    for args in (
+        ("report", "compliance", "--chart", str(target)),
+        ("export", "visits", "-o", str(target).removesuffix(".png") + ".csv", *AT),
+        ("backup", str(target).removesuffix(".png") + ".db", *AT),
+    ):
+        result = office(*args, as_="chen.wei")
+        assert result.exit_code == 2, (args, result.output)
+        assert "name is too long" in result.output and "Traceback" not in result.output
+    assert snapshot(db_path) == before
+    assert list(tmp_path.glob("*aaaa*")) == []

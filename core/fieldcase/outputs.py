@@ -31,6 +31,14 @@ SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 def check_output(path: Path, database: str | Path, *, option: str, replace: bool) -> Path:
     """``path`` if fieldcase may write there, else :class:`InvalidInput` saying why."""
+    # The file and the one written beside it first must both be names the disk takes.
+    size = len(os.fsencode(path.name))
+    room = _name_max(path.parent) - (len(os.fsencode(partial_path(path).name)) - size)
+    if size > room:
+        raise InvalidInput(
+            f"{option}: the name is too long for this disk ({size} bytes; at most {room}, "
+            "as fieldcase writes a working copy beside it first); name a shorter file"
+        )
     if path.is_symlink():
         raise InvalidInput(f"{option} {path} is a symbolic link; name the file itself")
     if str(database) != ":memory:":
@@ -47,6 +55,14 @@ def check_output(path: Path, database: str | Path, *, option: str, replace: bool
     if path.exists() and not replace:
         raise InvalidInput(f"{option} {path} exists; pass --replace to overwrite it")
     return path
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name, in bytes, the folder's file system takes (255 if unknown)."""
+    try:
+        return os.pathconf(folder if folder.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
 
 
 def partial_path(path: Path) -> Path:
