@@ -30,6 +30,7 @@ from .model import (
     Visit,
 )
 from .money import exponent, parse_amount, parse_rate
+from .privacy import sees_in_clear
 from .store import SYSTEM_CHAIN
 
 if TYPE_CHECKING:
@@ -200,12 +201,8 @@ def reader(services: Services, viewer: str | None = None) -> Reader:
 def may_see_personal_data(
     services: Services, case: Case, visits: Sequence[Visit], viewer: str | None
 ) -> bool:
-    if viewer is None:
-        return False
-    staff = services.actor(viewer)
-    if staff.is_supervisor:
-        return True
-    return viewer == case.assigned_to or any(viewer in v.staff for v in visits)
+    staff = services.actor(viewer) if viewer is not None else None
+    return sees_in_clear(staff, case, lambda: visits)
 
 
 def system_history(services: Services) -> list[Event]:

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .model import Case, ContactAttempt, Feedback, Visit
+    from collections.abc import Callable
+
+    from .model import Case, ContactAttempt, Feedback, Staff, Visit
 
 MASK = "*"
 
@@ -40,6 +42,16 @@ def mask_phone(value: str | None) -> str:
 def mask_text(value: str | None) -> str:
     """Free text about third parties: withheld whole when masked."""
     return "[masked]" if value else ""
+
+
+def sees_in_clear(staff: Staff | None, case: Case, visits: Callable[[], Sequence[Visit]]) -> bool:
+    """Whether ``staff`` may see ``case``'s personal data: a supervisor, its assignee, or
+    one of its visiting staff (``visits`` is asked only when it decides). Nobody: no."""
+    if staff is None:
+        return False
+    if staff.is_supervisor or case.assigned_to == staff.id:
+        return True
+    return any(staff.id in v.staff for v in visits())
 
 
 def mask_case_file(

@@ -34,7 +34,7 @@ from .model import (
     Staff,
     Visit,
 )
-from .privacy import mask_case_file, mask_event_data
+from .privacy import mask_case_file, mask_event_data, sees_in_clear
 from .repayment import Balance, PromiseStatus, promise_statuses
 
 if TYPE_CHECKING:
@@ -179,13 +179,11 @@ class Reader:
     # -- masking --------------------------------------------------------------------------
 
     def _sees(self, case: Case, visits: list[Visit] | None = None) -> bool:
-        if self._staff is None:
-            return False
-        if self._staff.is_supervisor or case.assigned_to == self._staff.id:
-            return True
-        if visits is None:
-            visits = self._store.visits(_id(case), case.currency)
-        return any(self._staff.id in v.staff for v in visits)
+        return sees_in_clear(
+            self._staff,
+            case,
+            lambda: visits if visits is not None else self._store.visits(_id(case), case.currency),
+        )
 
     def _as_seen(self, case: Case) -> Case:
         return case if self._sees(case) else mask_case_file(case, [], [], [])[0]
