@@ -97,6 +97,7 @@ def record_interview(
         window=visit.window() if visit else None,
         staff=visit.staff if visit else (),
         staff_members=tuple(services.store.get_staff(s) for s in visit.staff) if visit else (),
+        visits=tuple(services.store.visits(case.id, case.currency)),
     )
     services.guard(
         case,

@@ -270,6 +270,9 @@ class ActionContext:
     contacts: tuple[ContactAttempt, ...] = ()
     #: The staff taking part (the actor and the visiting staff), with their badges.
     staff_members: tuple[Staff, ...] = ()
+    #: The case's visits so far, planned and made, oldest first (for visit-frequency
+    #: rules); given for ``plan_visit`` and ``start_visit``.
+    visits: tuple[Visit, ...] = ()
 
 
 @attrs.frozen

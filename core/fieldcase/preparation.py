@@ -92,6 +92,7 @@ def plan_visit(
         window=draft.window(),
         staff=tuple(visiting),
         staff_members=tuple(services.store.get_staff(s) for s in visiting),
+        visits=tuple(services.store.visits(case.id, case.currency)),
     )
     services.guard(case, staff, "plan_visit", at, attempted=attempted, context=context)
     ticked = {i.code for i in pending.checklist if i.ticked} if pending else set()

@@ -741,6 +741,7 @@ class Services:
             },
             contacts=tuple(self.store.contacts(case.id)),
             staff_members=tuple(self.store.get_staff(s) for s in visiting),
+            visits=tuple(self.store.visits(case.id, case.currency)),
         )
         institution = self.institution_of(case)
         kwargs = {
