@@ -18,6 +18,7 @@ from .lifecycle import Stage
 from .model import ActionContext, Case, Offer, Payment, Promise
 from .money import MINOR_UNITS, format_money, parse_amount, round_money
 from .policy import default
+from .protections import penalty_reliefs
 from .repayment import (
     Balance,
     PromiseStatus,
@@ -62,6 +63,8 @@ def balance_with(
     settings = services.settings(case)
     cap = settings.get("penalty_cap")
     rate_cap = services.pm.hook.penalty_rate_cap(case=services.judged(case), settings=settings)
+    assert case.id is not None
+    disputes = services.store.disputes(case.id)
     return case_balance(
         case,
         payments,
@@ -69,6 +72,8 @@ def balance_with(
         penalty_cap=None if cap is None else Decimal(str(cap)),
         rate_cap=None if rate_cap is None else Decimal(str(rate_cap)),
         day_count=int(settings.get("day_count", default("day_count"))),
+        reliefs=penalty_reliefs(disputes, services.store.hardships(case.id)),
+        fees_reversed=any(d.fees_reversed for d in disputes if d.status == "upheld"),
     )
 
 
@@ -85,7 +90,11 @@ def active_arrangement(services: Services, case: Case, at: dt.datetime) -> Offer
         return None
     own = [p for p in services.store.promises(case.id, case.currency) if p.offer_id == offer.id]
     statuses = promise_statuses(
-        own, services.store.payments(case.id, case.currency), case.borrower.timezone, at
+        own,
+        services.store.payments(case.id, case.currency),
+        case.borrower.timezone,
+        at,
+        services.store.hardships(case.id),
     )
     return None if any(s.status == "broken" for s in statuses) else offer
 
@@ -113,7 +122,9 @@ def money_view(services: Services, ref: str | int, at: dt.datetime) -> MoneyView
     return MoneyView(
         case=case,
         balance=balance,
-        promises=statuses_by_arrangement(promises, payments, zone, at),
+        promises=statuses_by_arrangement(
+            promises, payments, zone, at, services.store.hardships(case.id)
+        ),
         arrangement=arrangement,
         arrangement_remaining=(
             arrangement_remaining(arrangement, payments, at) if arrangement else None

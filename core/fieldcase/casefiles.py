@@ -24,9 +24,13 @@ from .model import (
     ActionContext,
     Borrower,
     Case,
+    Complaint,
     ContactAttempt,
+    Dispute,
     Event,
+    Evidence,
     Feedback,
+    Hardship,
     Visit,
 )
 from .money import exponent, parse_amount, parse_rate
@@ -50,6 +54,10 @@ class CaseFile:
     feedback: list[Feedback]
     #: Whether personal data was masked for the person asking.
     masked: bool = False
+    disputes: list[Dispute] = attrs.field(factory=list)
+    evidence: list[Evidence] = attrs.field(factory=list)
+    hardships: list[Hardship] = attrs.field(factory=list)
+    complaints: list[Complaint] = attrs.field(factory=list)
 
     @property
     def current_visit(self) -> Visit | None:
@@ -178,17 +186,24 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     visits see it whole; anyone else (or no one named) sees it masked
     (see :func:`fieldcase.privacy.mask_case_file`).
     """
-    from .privacy import mask_case_file
+    from .privacy import mask_case_file, mask_notes
 
-    case = services.store.get_case(ref)
+    store = services.store
+    case = store.get_case(ref)
     assert case.id is not None
-    contacts = services.store.contacts(case.id)
-    visits = services.store.visits(case.id, case.currency)
-    feedback = services.store.feedback(case.id)
-    if services.may_see_personal_data(case, visits, viewer):
-        return CaseFile(case=case, contacts=contacts, visits=visits, feedback=feedback)
-    case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
-    return CaseFile(case, contacts, visits, feedback, masked=True)
+    contacts = store.contacts(case.id)
+    visits = store.visits(case.id, case.currency)
+    feedback = store.feedback(case.id)
+    disputes, evidence = store.disputes(case.id), store.evidence(case.id)
+    hardships, complaints = store.hardships(case.id), store.complaints(case.id)
+    masked = not services.may_see_personal_data(case, visits, viewer)
+    if masked:
+        case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
+        disputes, evidence = mask_notes(disputes), mask_notes(evidence)
+        hardships, complaints = mask_notes(hardships), mask_notes(complaints)
+    return CaseFile(
+        case, contacts, visits, feedback, masked, disputes, evidence, hardships, complaints
+    )
 
 
 def reader(services: Services, viewer: str | None = None) -> Reader:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, clock, lifecycle
+from . import __version__, clock, lifecycle, protection_commands
 from .commands import at_option, echo, emit, json_option, parse_time, table
 from .errors import (
     CaseNotFound,
@@ -32,6 +32,7 @@ from .text import TextRefused, clean, visible, visible_json
 if TYPE_CHECKING:
     import pluggy
 
+    from .casefiles import CaseFile
     from .model import Case, Event
     from .services import Services
 
@@ -799,7 +800,12 @@ def create(
     help="Aging bucket, days past due.",
 )
 @click.option("--mine", is_flag=True, help="Cases assigned to --as.")
-@click.option("--all", "include_all", is_flag=True, help="Include closed and ineligible cases.")
+@click.option(
+    "--all",
+    "include_all",
+    is_flag=True,
+    help="Include closed, ineligible and paused (hardship) cases.",
+)
 @click.option(
     "--search",
     metavar="TEXT",
@@ -861,6 +867,7 @@ def cases(
         bucket=bucket,
         include_closed=include_all or stage == "closed",
         include_ineligible=include_all,
+        include_paused=include_all,
         search=search,
         due_today=due_today,
         where=where_filter(where_pairs),
@@ -955,6 +962,10 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         data["contacts"] = [attrs.asdict(c) for c in file.contacts]
         data["visits"] = [attrs.asdict(v) for v in file.visits]
         data["feedback"] = [attrs.asdict(f) for f in file.feedback]
+        data["disputes"] = [attrs.asdict(d) for d in file.disputes]
+        data["evidence"] = [attrs.asdict(e) for e in file.evidence]
+        data["hardships"] = [attrs.asdict(h) for h in file.hardships]
+        data["complaints"] = [attrs.asdict(c) for c in file.complaints]
         emit(data, True, lambda: None)
         return
     b = case.borrower
@@ -980,6 +991,12 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         )
     if case.feedback_status:
         lines.append(f"  Feedback:   {case.feedback_status}")
+    if case.dispute:
+        lines.append(f"  Dispute:    {case.dispute}, open: collection on hold")
+    if case.paused(at):
+        lines.append(f"  Hardship:   paused until {case.paused_until}")
+    if case.fewer_contacts_until and case.local_date(at) <= case.fewer_contacts_until:
+        lines.append(f"  Complaint:  fewer contacts until {case.fewer_contacts_until}")
     echo("\n".join(lines))
     if file.masked:
         echo(
@@ -1023,6 +1040,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
             )
         if visit.notes:
             echo(f"  Notes: {visit.notes}")
+    show_protections(file, b.timezone)
     for fb in file.feedback:
         echo(
             f"\nFeedback ({fb.review_status}) by {fb.submitted_by} at "
@@ -1031,6 +1049,58 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         echo(f"  {fb.summary}")
         if fb.review_note:
             echo(f"  Review by {fb.reviewed_by}: {fb.review_note}")
+
+
+def show_protections(file: CaseFile, zone: str) -> None:
+    """``show``'s disputes (with their evidence), hardship pauses and complaints."""
+    for dispute in file.disputes:
+        echo(
+            f"\nDispute {dispute.id} ({dispute.kind}, from {dispute.since}) [{dispute.status}] "
+            f"opened by {dispute.opened_by} at {local_time(dispute.opened_at, zone)}"
+        )
+        if dispute.note:
+            echo(f"  {dispute.note}")
+        for item in file.evidence:
+            if item.dispute_id == dispute.id:
+                echo(f"  Evidence {item.id}: {item.description}  sha256 {item.sha256}")
+        if dispute.decided_at is not None:
+            echo(
+                f"  Decided by {dispute.decided_by} at {local_time(dispute.decided_at, zone)}: "
+                f"{dispute.decision_note}" + ("  (fees reversed)" if dispute.fees_reversed else "")
+            )
+    loose = [e for e in file.evidence if e.dispute_id is None]
+    for item in loose:
+        echo(f"\nEvidence {item.id}: {item.description}  sha256 {item.sha256}")
+    if file.hardships:
+        echo("\nHardship pauses")
+        table(
+            [
+                {
+                    "from": h.starts,
+                    "until": h.until,
+                    "ended": h.ended_on or "",
+                    "reason": h.reason,
+                    "penalty": "frozen" if not h.penalty_share else f"x{h.penalty_share}",
+                    "granted by": h.granted_by,
+                    "note": h.note,
+                }
+                for h in file.hardships
+            ]
+        )
+    if file.complaints:
+        echo("\nComplaints")
+        table(
+            [
+                {
+                    "at": local_time(c.at, zone),
+                    "about": c.about,
+                    "recorded by": c.recorded_by,
+                    "fewer contacts until": c.fewer_contacts_until or "",
+                    "note": c.note,
+                }
+                for c in file.complaints
+            ]
+        )
 
 
 def describe_event(event: Event, institution: str | None = None) -> str:
@@ -2542,6 +2612,10 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
         f"--at {late}T22:30+08:00"
     )
     echo(f"  fieldcase --db {path} institution list")
+
+
+# The borrower's protections: disputes, hardship pauses, complaints.
+protection_commands.register(cli)
 
 
 def main() -> None:  # pragma: no cover - console entry point

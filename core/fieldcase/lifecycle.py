@@ -36,6 +36,12 @@ ACTIONS = (
     "reopen",
     "import",
     "export",
+    "open_dispute",
+    "add_evidence",
+    "decide_dispute",
+    "grant_hardship",
+    "end_hardship",
+    "complaint",
 )
 
 #: Stages in which each action may be taken. Guards beyond the stage live in services.
@@ -57,6 +63,14 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     "promise": OPEN_STAGES,
     # Money arrives whatever the stage; on a closed case it is recorded, nothing more.
     "record_payment": (*OPEN_STAGES, Stage.CLOSED),
+    # A dispute or a hardship may come up at any point of the visit's path.
+    "open_dispute": OPEN_STAGES,
+    "add_evidence": OPEN_STAGES,
+    "decide_dispute": OPEN_STAGES,
+    "grant_hardship": OPEN_STAGES,
+    "end_hardship": OPEN_STAGES,
+    # A borrower may complain after the case is closed too.
+    "complaint": (*OPEN_STAGES, Stage.CLOSED),
 }
 
 #: How refusal messages name each action: "cannot <verb> case 42".
@@ -80,6 +94,12 @@ ACTION_VERBS: dict[str, str] = {
     "reopen": "reopen",
     "import": "import",
     "export": "export",
+    "open_dispute": "open a dispute on",
+    "add_evidence": "add evidence to",
+    "decide_dispute": "decide the dispute of",
+    "grant_hardship": "grant a hardship pause on",
+    "end_hardship": "end the hardship pause of",
+    "complaint": "record a complaint on",
 }
 
 #: What a field worker should do next, by stage: used in refusal messages.
@@ -121,8 +141,18 @@ RECOMMENDATIONS = (
     "close",
 )
 
-#: Why a contact is made: to talk about the debt, to find the borrower, to pass a message.
-PURPOSES = ("collect", "locate", "message")
+#: Why a contact is made: to talk about the debt, to find the borrower, to pass a
+#: message, or about an open dispute (allowed while collection is on hold).
+PURPOSES = ("collect", "locate", "message", "dispute")
+
+#: Why a borrower disputes an overdue: it was not their fault.
+DISPUTE_KINDS = ("deduction-failure", "bank-error", "fraud", "amount", "other")
+
+#: Why a borrower is granted a hardship pause.
+HARDSHIP_REASONS = ("illness", "job-loss", "income-loss", "disaster", "bereavement", "other")
+
+#: What a borrower complains about.
+COMPLAINT_ABOUT = ("contact-frequency", "conduct", "inquiry", "other")
 
 #: Flags a case may carry that compliance rules read.
 FLAGS = ("cease-communication", "attorney", "no-credit-relationship")

@@ -421,3 +421,98 @@ def m011_append_only(db: Database) -> None:
 def m012_attributes(db: Database) -> None:
     # The institution's own fields, declared in its policy (fieldcase.attributes).
     db.table("cases").add_column("attributes", str, not_null_default="{}")
+
+
+@migrations(name="013_protections")
+def m013_protections(db: Database) -> None:
+    # Disputes, hardship pauses and complaints hold collection on a case: the case
+    # row says which hold is on (rules and the worklist read it), the tables why.
+    db.table("cases").add_column("dispute", str)
+    db.table("cases").add_column("paused_until", str)
+    db.table("cases").add_column("fewer_contacts_until", str)
+    db.table("disputes").create(
+        {
+            "id": int,
+            "case_id": int,
+            "kind": str,
+            "since": str,
+            "opened_at": str,
+            "opened_by": str,
+            "note": str,
+            "status": str,
+            "decided_at": str,
+            "decided_by": str,
+            "decision_note": str,
+            "fees_reversed": int,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "kind", "since", "status"},
+    )
+    db.table("disputes").create_index(["case_id"])
+    db.table("evidence").create(
+        {
+            "id": int,
+            "case_id": int,
+            "dispute_id": int,
+            "description": str,
+            "sha256": str,
+            "added_at": str,
+            "added_by": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id"), ("dispute_id", "disputes", "id")],
+        not_null={"case_id", "sha256"},
+    )
+    db.table("evidence").create_index(["case_id"])
+    db.table("hardships").create(
+        {
+            "id": int,
+            "case_id": int,
+            "reason": str,
+            "starts": str,
+            "until": str,
+            "granted_at": str,
+            "granted_by": str,
+            "penalty_share": str,
+            "note": str,
+            "ended_on": str,
+            "ended_at": str,
+            "ended_by": str,
+            "end_note": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "reason", "starts", "until"},
+    )
+    db.table("hardships").create_index(["case_id"])
+    db.table("complaints").create(
+        {
+            "id": int,
+            "case_id": int,
+            "about": str,
+            "at": str,
+            "recorded_by": str,
+            "note": str,
+            "fewer_contacts_until": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "about", "at"},
+    )
+    db.table("complaints").create_index(["case_id"])
+    db.table("credit_corrections").create(
+        {
+            "id": int,
+            "case_id": int,
+            "dispute_id": int,
+            "since": str,
+            "reason": str,
+            "requested_at": str,
+            "requested_by": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id"), ("dispute_id", "disputes", "id")],
+        not_null={"case_id", "dispute_id", "since"},
+    )
+    db.table("credit_corrections").create_index(["case_id"])

@@ -111,6 +111,12 @@ class Case:
     #: The institution's own fields, as its policy declares them (name -> value as
     #: text: ``{"branch": "Harbor-East"}``); see :mod:`fieldcase.attributes`.
     attributes: dict[str, str] = attrs.field(factory=dict, hash=False)
+    #: The kind of the dispute open on the case, if any (see :class:`Dispute`).
+    dispute: str | None = None
+    #: The last day (borrower's local date) of a hardship pause, if one was granted.
+    paused_until: dt.date | None = None
+    #: After a complaint about contact frequency: fewer contacts up to this local date.
+    fewer_contacts_until: dt.date | None = None
 
     @property
     def label(self) -> str:
@@ -125,6 +131,14 @@ class Case:
 
     def aging_bucket(self, at: dt.datetime) -> str:
         return aging_bucket(self.days_past_due(at))
+
+    def local_date(self, at: dt.datetime) -> dt.date:
+        """The borrower's calendar day at ``at``."""
+        return at.astimezone(self.borrower.zone).date()
+
+    def paused(self, at: dt.datetime) -> bool:
+        """Whether a hardship pause covers the borrower's day at ``at``."""
+        return self.paused_until is not None and self.local_date(at) <= self.paused_until
 
 
 @attrs.frozen
@@ -194,6 +208,107 @@ class Feedback:
     reviewed_by: str | None = None
     reviewed_at: dt.datetime | None = None
     review_note: str = ""
+    id: int | None = None
+
+
+@attrs.frozen
+class Dispute:
+    """The borrower says the overdue is not their fault: a failed deduction, a bank error...
+
+    Open, it holds collection (contacts and visits are refused, penalty interest
+    stops); a supervisor upholds it (the penalty and, by policy, the fees from
+    ``since`` are reversed and a credit-record correction is requested) or
+    rejects it (the case carries on where it was).
+    """
+
+    case_id: int
+    kind: str  # deduction-failure | bank-error | fraud | amount | other
+    #: The borrower's local date from which the overdue is disputed.
+    since: dt.date
+    opened_at: dt.datetime
+    opened_by: str
+    note: str = ""
+    status: str = "open"  # open | upheld | rejected
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = None
+    decision_note: str = ""
+    #: Whether upholding it reversed the fees too (the institution's policy).
+    fees_reversed: bool = False
+    id: int | None = None
+
+
+@attrs.frozen
+class Evidence:
+    """A document offered for a case (a bank statement, a police report): what it is and
+    its SHA-256 fingerprint, so that the copy the institution holds can be checked."""
+
+    case_id: int
+    description: str
+    sha256: str
+    added_at: dt.datetime
+    added_by: str
+    dispute_id: int | None = None
+    id: int | None = None
+
+
+@attrs.frozen
+class Hardship:
+    """A pause granted to a borrower hit by illness, job loss...: no collection until ``until``.
+
+    During it the worklist leaves the case out, collection contacts and visits
+    are refused, promises due are not broken, and penalty interest accrues at
+    ``penalty_share`` of its rate (0: frozen).
+    """
+
+    case_id: int
+    reason: str
+    starts: dt.date
+    until: dt.date
+    granted_at: dt.datetime
+    granted_by: str
+    penalty_share: Decimal = Decimal(0)
+    note: str = ""
+    #: Set when it was ended by hand before ``until`` (the last day it covered).
+    ended_on: dt.date | None = None
+    ended_at: dt.datetime | None = None
+    ended_by: str | None = None
+    end_note: str = ""
+    id: int | None = None
+
+    @property
+    def last_day(self) -> dt.date:
+        """The last day the pause covers: ``until``, or the day it was ended."""
+        return self.ended_on if self.ended_on is not None else self.until
+
+    def covers(self, day: dt.date) -> bool:
+        return self.starts <= day <= self.last_day
+
+
+@attrs.frozen
+class Complaint:
+    """A borrower's complaint: about contact frequency, conduct, an inquiry, or other."""
+
+    case_id: int
+    about: str  # contact-frequency | conduct | inquiry | other
+    at: dt.datetime
+    recorded_by: str
+    note: str = ""
+    #: For a complaint about frequency: fewer contacts up to this local date.
+    fewer_contacts_until: dt.date | None = None
+    id: int | None = None
+
+
+@attrs.frozen
+class CreditCorrection:
+    """A request to the institution to correct the borrower's credit record, from an upheld
+    dispute: the overdue reported from ``since`` was not the borrower's fault."""
+
+    case_id: int
+    dispute_id: int
+    since: dt.date
+    reason: str
+    requested_at: dt.datetime
+    requested_by: str
     id: int | None = None
 
 

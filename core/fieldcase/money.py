@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 import re
+from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 import attrs
@@ -166,13 +168,17 @@ def penalty_interest(
     *,
     day_count: int = 365,
     cap: Decimal | None = None,
+    reliefs: Sequence[tuple[dt.date, dt.date | None, Decimal]] = (),
 ) -> Decimal:
     """Simple penalty interest accrued daily on ``amount`` from ``start`` to ``end``.
 
     ``annual_rate`` is a fraction (0.18 for 18% a year); ``cap`` an upper bound
-    in money set by policy. Rounded once, half to even, to the minor unit.
+    in money set by policy. ``reliefs`` are days (first, last or None for
+    open-ended, inclusive) on which only a share of the rate accrues (0: none);
+    where they overlap the smallest share holds. Rounded once, half to even,
+    to the minor unit.
     """
-    days = max((end - start).days, 0)
+    days = Decimal(accrual_days(start, end, reliefs))
     with localcontext() as ctx:
         ctx.prec = PRECISION
         accrued = amount * annual_rate * days / day_count
@@ -180,6 +186,26 @@ def penalty_interest(
     if cap is not None:
         accrued = min(accrued, round_money(cap, currency))
     return max(accrued, Decimal(0).quantize(quantum(currency)))
+
+
+def accrual_days(
+    start: dt.date, end: dt.date, reliefs: Sequence[tuple[dt.date, dt.date | None, Decimal]] = ()
+) -> Decimal:
+    """The days from ``start`` to ``end`` (each day from ``start`` on, ``end`` not counted),
+    each weighted by the share of the rate that accrues on it."""
+    if end <= start:
+        return Decimal(0)
+    bounds = {start, end}
+    for first, last, _ in reliefs:
+        bounds.add(min(max(first, start), end))
+        if last is not None:
+            bounds.add(min(max(last + dt.timedelta(days=1), start), end))
+    points = sorted(bounds)
+    total = Decimal(0)
+    for low, high in itertools.pairwise(points):
+        shares = [s for f, l_, s in reliefs if f <= low and (l_ is None or low <= l_)]
+        total += min(shares, default=Decimal(1)) * (high - low).days
+    return total
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "fieldcase.builtin.formats",
     "fieldcase.builtin.offers",
     "fieldcase.builtin.reports",
+    "fieldcase.builtin.protections",
 )
 
 

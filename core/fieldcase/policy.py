@@ -156,6 +156,43 @@ BUILTIN: tuple[Setting, ...] = (
         5,
     ),
     Setting(
+        "hardship_max_days",
+        "the longest hardship pause field staff may grant, in days, 1 to 3650 (longer: a "
+        "supervisor)",
+        whole(1, 3650),
+        90,
+    ),
+    Setting(
+        "hardship_granted_by",
+        '"field" (any staff member on the case) or "supervisor" (only supervisors)',
+        choice("field", "supervisor"),
+        "field",
+    ),
+    Setting(
+        "hardship_penalty_share",
+        'the share of the penalty rate that accrues during a pause, "0" (frozen) to "1"',
+        SHARE,
+        "0",
+    ),
+    Setting(
+        "dispute_reverse_fees",
+        '"yes" or "no": whether an upheld dispute reverses the fees as well as the penalty',
+        choice("yes", "no"),
+        "yes",
+    ),
+    Setting(
+        "complaint_quiet_days",
+        "how many days a complaint about contact frequency lowers the limit, 0 to 3650",
+        whole(0, 3650),
+        90,
+    ),
+    Setting(
+        "complaint_max_contacts_per_week",
+        "collection contacts allowed in 7 days after a complaint about frequency, 0 to 100",
+        whole(0, 100),
+        2,
+    ),
+    Setting(
         "require_plugins",
         'plugins the institution\'s actions need loaded, e.g. ["fieldcase-example-bank"]',
         names,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from .model import Case, ContactAttempt, Feedback, Staff, Visit
 
 MASK = "*"
+
+T = TypeVar("T")
+
+#: The free-text fields of disputes, evidence, hardship pauses and complaints.
+NOTE_FIELDS = ("note", "decision_note", "end_note", "description")
 
 
 def mask_tail(value: str | None, keep: int = 4) -> str:
@@ -99,6 +104,19 @@ def mask_case_file(
     )
 
 
+def mask_notes(records: Sequence[T]) -> list[T]:
+    """Records with their free text (:data:`NOTE_FIELDS`) withheld."""
+    import attrs
+
+    return [
+        attrs.evolve(  # type: ignore[misc]
+            record,
+            **{f: mask_text(getattr(record, f)) for f in NOTE_FIELDS if hasattr(record, f)},
+        )
+        for record in records
+    ]
+
+
 #: What an event's data may say about the borrower or third parties.
 PERSONAL_KEYS = frozenset(
     {
@@ -112,6 +130,8 @@ PERSONAL_KEYS = frozenset(
         "monthly_income",
         "other_debts",
         "borrower_name",
+        "decision_note",
+        "end_note",
     }
 )
 
@@ -121,6 +141,8 @@ PERSONAL_KEYS = frozenset(
 FREE_TEXT: dict[str, frozenset[str]] = {
     "case_reopened": frozenset({"reason"}),
     "reopen": frozenset({"reason"}),
+    "evidence_added": frozenset({"description"}),
+    "add_evidence": frozenset({"description"}),
 }
 
 
@@ -171,6 +193,10 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
         "other_debts_minor": None,
     },
     "feedback": {"summary": PURGED, "review_note": ""},
+    "disputes": {"note": "", "decision_note": ""},
+    "evidence": {"description": ""},
+    "hardships": {"note": "", "end_note": ""},
+    "complaints": {"note": ""},
 }
 
 

@@ -195,4 +195,9 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
         for v in store.visits(case.id, case.currency)
     ]
     records += [attrs.evolve(f, summary=PURGED, review_note="") for f in store.feedback(case.id)]
+    # Free text of the protections: what happened stays, what was said goes.
+    records += [attrs.evolve(d, note="", decision_note="") for d in store.disputes(case.id)]
+    records += [attrs.evolve(e, description="") for e in store.evidence(case.id)]
+    records += [attrs.evolve(h, note="", end_note="") for h in store.hardships(case.id)]
+    records += [attrs.evolve(c, note="") for c in store.complaints(case.id)]
     return records

@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from .lifecycle import Stage
 from .model import (
     Case,
+    Complaint,
     ContactAttempt,
+    Dispute,
     Event,
+    Evidence,
     Feedback,
+    Hardship,
     Institution,
     Offer,
     Payment,
@@ -34,11 +38,13 @@ from .model import (
     Staff,
     Visit,
 )
-from .privacy import mask_case_file, mask_event_data, sees_in_clear
+from .privacy import mask_case_file, mask_event_data, mask_notes, sees_in_clear
 from .repayment import Balance, PromiseStatus, promise_statuses
 
 if TYPE_CHECKING:
     from .services import Services
+
+T = TypeVar("T")
 
 #: How many cases :meth:`Reader.cases` reads from the store at a time.
 PAGE = 500
@@ -78,6 +84,7 @@ class Reader:
             institution=institution,
             include_closed=include_closed,
             include_ineligible=True,
+            include_paused=True,
             where=dict(where or {}),
         )
         # No filter here depends on the day; the worklist's query wants a time.
@@ -122,8 +129,29 @@ class Reader:
         (not met by its due date, the borrower's local date, once that day has passed),
         and how much of it payments covered."""
         return promise_statuses(
-            self.promises(case), self.payments(case), case.borrower.timezone, at
+            self.promises(case),
+            self.payments(case),
+            case.borrower.timezone,
+            at,
+            self._store.hardships(_id(case)),
         )
+
+    def disputes(self, case: Case) -> list[Dispute]:
+        """The case's disputes (open, upheld, rejected), oldest first; notes masked unless
+        the viewer sees the case in clear."""
+        return self._notes(case, self._store.disputes(_id(case)))
+
+    def evidence(self, case: Case) -> list[Evidence]:
+        """Documents offered for the case: description (masked likewise) and SHA-256."""
+        return self._notes(case, self._store.evidence(_id(case)))
+
+    def hardships(self, case: Case) -> list[Hardship]:
+        """The case's hardship pauses, oldest first; notes masked likewise."""
+        return self._notes(case, self._store.hardships(_id(case)))
+
+    def complaints(self, case: Case) -> list[Complaint]:
+        """The borrower's complaints, oldest first; notes masked likewise."""
+        return self._notes(case, self._store.complaints(_id(case)))
 
     def payments(self, case: Case) -> list[Payment]:
         """The payments received on the case, oldest first."""
@@ -184,6 +212,9 @@ class Reader:
             case,
             lambda: visits if visits is not None else self._store.visits(_id(case), case.currency),
         )
+
+    def _notes(self, case: Case, records: list[T]) -> list[T]:
+        return records if self._sees(case) else mask_notes(records)
 
     def _as_seen(self, case: Case) -> Case:
         return case if self._sees(case) else mask_case_file(case, [], [], [])[0]

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from .model import Case, Offer, Payment, Promise
+from .model import Case, Hardship, Offer, Payment, Promise
 from .money import penalty_interest, quantum
 
 
@@ -46,8 +46,15 @@ def case_balance(
     penalty_cap: Decimal | None = None,
     rate_cap: Decimal | None = None,
     day_count: int = 365,
+    reliefs: Sequence[tuple[dt.date, dt.date | None, Decimal]] = (),
+    fees_reversed: bool = False,
 ) -> Balance:
-    """The balance of ``case`` at ``at``: penalty accrues daily to the borrower's today."""
+    """The balance of ``case`` at ``at``: penalty accrues daily to the borrower's today.
+
+    ``reliefs`` are the days on which only a share of the penalty rate accrues
+    (a dispute, a hardship pause: :func:`fieldcase.protections.penalty_reliefs`);
+    ``fees_reversed`` drops the fees (an upheld dispute, by policy).
+    """
     zero = Decimal(0).quantize(quantum(case.currency))
     today = at.astimezone(ZoneInfo(case.borrower.timezone)).date()
     if case.closed_at is not None and at > case.closed_at:
@@ -62,12 +69,13 @@ def case_balance(
         case.currency,
         day_count=day_count,
         cap=cap,
+        reliefs=reliefs,
     )
     paid = sum((p.amount for p in payments if p.at <= at), zero)
     remaining = paid
     parts = {}
     for name, owed in (
-        ("fees", case.fees),
+        ("fees", zero if fees_reversed else case.fees),
         ("penalty", penalty),
         ("interest", case.accrued_interest),
         ("principal", case.principal),
@@ -92,19 +100,30 @@ def case_balance(
 @attrs.frozen
 class PromiseStatus:
     promise: Promise
-    status: str  # open | kept | broken
+    status: str  # open | kept | broken | excused
     covered: Decimal
 
 
+def excused(promise: Promise, hardships: Sequence[Hardship]) -> bool:
+    """A promise falling due during a hardship pause is never broken (the SQL twin is
+    ``store.BROKEN``)."""
+    return any(h.covers(promise.due) for h in hardships)
+
+
 def promise_statuses(
-    promises: Sequence[Promise], payments: Sequence[Payment], zone: str, at: dt.datetime
+    promises: Sequence[Promise],
+    payments: Sequence[Payment],
+    zone: str,
+    at: dt.datetime,
+    hardships: Sequence[Hardship] = (),
 ) -> list[PromiseStatus]:
-    """Kept, broken or open, at ``at``, from the payments made.
+    """Kept, broken, open or excused, at ``at``, from the payments made.
 
     Promises are met in due order: payments made since the first promise and on
     or before a promise's due date (borrower's local date) count toward it and
     every promise before it. A promise not met by its due date is broken once
-    that day has passed; before then it is open.
+    that day has passed; before then it is open. One due during a hardship
+    pause is excused instead of broken.
     """
     if not promises:
         return []
@@ -123,7 +142,7 @@ def promise_statuses(
         if by_due >= promised:
             status = "kept"
         elif promise.due < today:
-            status = "broken"
+            status = "excused" if excused(promise, hardships) else "broken"
         else:
             status = "open"
         result.append(PromiseStatus(promise, status, covered))
@@ -131,7 +150,11 @@ def promise_statuses(
 
 
 def statuses_by_arrangement(
-    promises: Sequence[Promise], payments: Sequence[Payment], zone: str, at: dt.datetime
+    promises: Sequence[Promise],
+    payments: Sequence[Payment],
+    zone: str,
+    at: dt.datetime,
+    hardships: Sequence[Hardship] = (),
 ) -> list[PromiseStatus]:
     """Promise statuses, each arrangement's promises (and loose ones) judged on their own.
 
@@ -143,7 +166,7 @@ def statuses_by_arrangement(
         groups.setdefault(promise.offer_id, []).append(promise)
     result = []
     for group in groups.values():
-        result.extend(promise_statuses(group, payments, zone, at))
+        result.extend(promise_statuses(group, payments, zone, at, hardships))
     return sorted(result, key=lambda s: (s.promise.due, s.promise.id or 0))
 
 

@@ -21,9 +21,14 @@ from .model import (
     Borrower,
     Case,
     ChecklistItem,
+    Complaint,
     ContactAttempt,
+    CreditCorrection,
+    Dispute,
     Event,
+    Evidence,
     Feedback,
+    Hardship,
     Institution,
     Offer,
     Payment,
@@ -94,6 +99,9 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "penalty_rate": str(case.penalty_rate),
         "flags": canonical_json(sorted(case.flags)),
         "attributes": canonical_json(case.attributes),
+        "dispute": case.dispute,
+        "paused_until": _date_text(case.paused_until),
+        "fewer_contacts_until": _date_text(case.fewer_contacts_until),
         **({"purged_at": to_iso(case.purged_at)} if case.purged_at else {}),
     }
 
@@ -137,6 +145,124 @@ def row_to_case(row: dict[str, Any]) -> Case:
         flags=tuple(json.loads(row.get("flags") or "[]")),
         purged_at=from_iso(row.get("purged_at")),
         attributes=json.loads(row.get("attributes") or "{}"),
+        dispute=row.get("dispute"),
+        paused_until=_date(row.get("paused_until")),
+        fewer_contacts_until=_date(row.get("fewer_contacts_until")),
+    )
+
+
+def _date_text(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _time_text(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else to_iso(moment)
+
+
+def dispute_to_row(dispute: Dispute) -> dict[str, Any]:
+    row = attrs.asdict(dispute)
+    row.update(
+        since=dispute.since.isoformat(),
+        opened_at=to_iso(dispute.opened_at),
+        decided_at=_time_text(dispute.decided_at),
+        fees_reversed=int(dispute.fees_reversed),
+    )
+    return row
+
+
+def row_to_dispute(row: dict[str, Any]) -> Dispute:
+    opened_at = from_iso(row["opened_at"])
+    assert opened_at is not None
+    return Dispute(
+        **{
+            **row,
+            "since": dt.date.fromisoformat(row["since"]),
+            "opened_at": opened_at,
+            "decided_at": from_iso(row["decided_at"]),
+            "note": row["note"] or "",
+            "decision_note": row["decision_note"] or "",
+            "fees_reversed": bool(row["fees_reversed"]),
+        }
+    )
+
+
+def evidence_to_row(evidence: Evidence) -> dict[str, Any]:
+    return {**attrs.asdict(evidence), "added_at": to_iso(evidence.added_at)}
+
+
+def row_to_evidence(row: dict[str, Any]) -> Evidence:
+    added_at = from_iso(row["added_at"])
+    assert added_at is not None
+    return Evidence(**{**row, "added_at": added_at, "description": row["description"] or ""})
+
+
+def hardship_to_row(hardship: Hardship) -> dict[str, Any]:
+    row = attrs.asdict(hardship)
+    row.update(
+        starts=hardship.starts.isoformat(),
+        until=hardship.until.isoformat(),
+        granted_at=to_iso(hardship.granted_at),
+        penalty_share=str(hardship.penalty_share),
+        ended_on=_date_text(hardship.ended_on),
+        ended_at=_time_text(hardship.ended_at),
+    )
+    return row
+
+
+def row_to_hardship(row: dict[str, Any]) -> Hardship:
+    granted_at = from_iso(row["granted_at"])
+    assert granted_at is not None
+    return Hardship(
+        **{
+            **row,
+            "starts": dt.date.fromisoformat(row["starts"]),
+            "until": dt.date.fromisoformat(row["until"]),
+            "granted_at": granted_at,
+            "penalty_share": Decimal(row["penalty_share"] or "0"),
+            "ended_on": _date(row["ended_on"]),
+            "ended_at": from_iso(row["ended_at"]),
+            "note": row["note"] or "",
+            "end_note": row["end_note"] or "",
+        }
+    )
+
+
+def complaint_to_row(complaint: Complaint) -> dict[str, Any]:
+    row = attrs.asdict(complaint)
+    row.update(
+        at=to_iso(complaint.at), fewer_contacts_until=_date_text(complaint.fewer_contacts_until)
+    )
+    return row
+
+
+def row_to_complaint(row: dict[str, Any]) -> Complaint:
+    at = from_iso(row["at"])
+    assert at is not None
+    return Complaint(
+        **{
+            **row,
+            "at": at,
+            "note": row["note"] or "",
+            "fewer_contacts_until": _date(row["fewer_contacts_until"]),
+        }
+    )
+
+
+def correction_to_row(correction: CreditCorrection) -> dict[str, Any]:
+    row = attrs.asdict(correction)
+    row.update(since=correction.since.isoformat(), requested_at=to_iso(correction.requested_at))
+    return row
+
+
+def row_to_correction(row: dict[str, Any]) -> CreditCorrection:
+    requested_at = from_iso(row["requested_at"])
+    assert requested_at is not None
+    return CreditCorrection(
+        **{**row, "since": dt.date.fromisoformat(row["since"]), "requested_at": requested_at}
     )
 
 

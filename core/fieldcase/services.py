@@ -10,7 +10,7 @@ This module holds the steps every action shares (``begin``, ``guard``,
 policy checks). The actions themselves live one module per group, as
 functions of the services: :mod:`~fieldcase.confirmation`,
 :mod:`~fieldcase.preparation`, :mod:`~fieldcase.interview`,
-:mod:`~fieldcase.feedback`, :mod:`~fieldcase.closure`,
+:mod:`~fieldcase.feedback`, :mod:`~fieldcase.closure`, :mod:`~fieldcase.protections`,
 :mod:`~fieldcase.casefiles`, :mod:`~fieldcase.worklists`,
 :mod:`~fieldcase.administration`, and money, transfer and institutions in
 :mod:`~fieldcase.arrangements`, :mod:`~fieldcase.transfer`,
@@ -39,6 +39,7 @@ from . import (
     interview,
     lifecycle,
     preparation,
+    protections,
     worklists,
 )
 from .clock import aware
@@ -685,6 +686,14 @@ class Services:
     close = closure.close
     set_flags = closure.set_flags
     reopen = closure.reopen
+    # the borrower's protections, from any stage
+    open_dispute = protections.open_dispute
+    add_evidence = protections.add_evidence
+    decide_dispute = protections.decide_dispute
+    grant_hardship = protections.grant_hardship
+    end_hardship = protections.end_hardship
+    record_complaint = protections.record_complaint
+    export_corrections = protections.export_corrections
 
     # -- what the rules would say, writing nothing ------------------------------------------
 

@@ -33,9 +33,14 @@ from .errors import (
 from .lifecycle import bucket_range
 from .model import (
     Case,
+    Complaint,
     ContactAttempt,
+    CreditCorrection,
+    Dispute,
     Event,
+    Evidence,
     Feedback,
+    Hardship,
     Institution,
     Offer,
     Payment,
@@ -53,8 +58,13 @@ from .rows import (
     Connection,
     case_arrears_key,
     case_to_row,
+    complaint_to_row,
     contact_to_row,
+    correction_to_row,
+    dispute_to_row,
+    evidence_to_row,
     feedback_to_row,
+    hardship_to_row,
     institution_to_row,
     offer_to_row,
     payment_to_row,
@@ -63,9 +73,14 @@ from .rows import (
     refresh_met,
     refresh_visit_dates,
     row_to_case,
+    row_to_complaint,
     row_to_contact,
+    row_to_correction,
+    row_to_dispute,
     row_to_event,
+    row_to_evidence,
     row_to_feedback,
+    row_to_hardship,
     row_to_institution,
     row_to_offer,
     row_to_payment,
@@ -93,6 +108,11 @@ STATE_TABLES = (
     "offers",
     "promises",
     "payments",
+    "disputes",
+    "evidence",
+    "hardships",
+    "complaints",
+    "credit_corrections",
 )
 
 
@@ -108,6 +128,11 @@ Record = (
     | Payment
     | Institution
     | PolicyVersion
+    | Dispute
+    | Evidence
+    | Hardship
+    | Complaint
+    | CreditCorrection
 )
 TABLE_OF: dict[type, str] = {
     Institution: "institutions",
@@ -120,6 +145,20 @@ TABLE_OF: dict[type, str] = {
     Offer: "offers",
     Promise: "promises",
     Payment: "payments",
+    Dispute: "disputes",
+    Evidence: "evidence",
+    Hardship: "hardships",
+    Complaint: "complaints",
+    CreditCorrection: "credit_corrections",
+}
+
+#: Records whose row needs no currency, and how each becomes one.
+TO_ROW: dict[type, Callable[[Any], dict[str, Any]]] = {
+    Dispute: dispute_to_row,
+    Evidence: evidence_to_row,
+    Hardship: hardship_to_row,
+    Complaint: complaint_to_row,
+    CreditCorrection: correction_to_row,
 }
 
 
@@ -157,7 +196,11 @@ def event_hash(
 #: A promise ``p`` broken by the borrower's ``{today}``: not kept, and due before. Once a
 #: due date has passed, only payments on or before it could have kept it, and those
 #: were made before ``today``: "not kept" is then ``met_at IS NULL`` whatever ``at``.
-BROKEN = "p.met_at IS NULL AND p.due < {today}"
+#: One due during a hardship pause is excused, never broken (``repayment.excused``).
+BROKEN = (
+    "p.met_at IS NULL AND p.due < {today} AND NOT EXISTS (SELECT 1 FROM hardships h"
+    " WHERE h.case_id = p.case_id AND p.due BETWEEN h.starts AND coalesce(h.ended_on, h.until))"
+)
 
 #: The triggers that refuse edits and deletions of events.
 GUARDS = ("events_no_update", "events_no_delete")
@@ -420,6 +463,8 @@ class WorklistFilter:
     bucket: str | None = None
     include_closed: bool = False
     include_ineligible: bool = False
+    #: Include cases in a hardship pause (left out by default: nobody should work them).
+    include_paused: bool = False
     #: Text to find in the borrower's name, the reference or an address.
     search: str | None = None
     #: Only cases with a visit planned, or a promise falling due, today.
@@ -789,6 +834,9 @@ class Store:
             return "institutions", institution_to_row(record)
         if isinstance(record, PolicyVersion):
             return "policy_versions", policy_version_to_row(record)
+        if type(record) in TO_ROW:
+            return TABLE_OF[type(record)], TO_ROW[type(record)](record)
+        assert isinstance(record, Staff)
         return "staff", staff_to_row(record)
 
     def _chain_head(self, chain: str) -> str:
@@ -1378,6 +1426,10 @@ class Store:
             where.append("stage != 'closed'")
         if not filters.include_ineligible:
             where.append("eligible = 1")
+        if not filters.include_paused:
+            local_day, day_params = self.local_date_sql(at)
+            where.append(f"(paused_until IS NULL OR paused_until < {local_day})")
+            params += day_params
         if filters.stage:
             where.append("stage = ?")
             params.append(filters.stage)
@@ -1495,6 +1547,43 @@ class Store:
                 "SELECT * FROM payments WHERE case_id = ? ORDER BY at, id", [case_id]
             )
         ]
+
+    def disputes(self, case_id: int) -> list[Dispute]:
+        query = "SELECT * FROM disputes WHERE case_id = ? ORDER BY id"
+        return [row_to_dispute(row) for row in self.db.query(query, [case_id])]
+
+    def evidence(self, case_id: int) -> list[Evidence]:
+        query = "SELECT * FROM evidence WHERE case_id = ? ORDER BY id"
+        return [row_to_evidence(row) for row in self.db.query(query, [case_id])]
+
+    def hardships(self, case_id: int) -> list[Hardship]:
+        query = "SELECT * FROM hardships WHERE case_id = ? ORDER BY id"
+        return [row_to_hardship(row) for row in self.db.query(query, [case_id])]
+
+    def complaints(self, case_id: int) -> list[Complaint]:
+        query = "SELECT * FROM complaints WHERE case_id = ? ORDER BY id"
+        return [row_to_complaint(row) for row in self.db.query(query, [case_id])]
+
+    def credit_corrections(
+        self, institution: str | None = None, after: int | None = None
+    ) -> list[tuple[CreditCorrection, Case]]:
+        """Correction requests (with their cases), oldest first; ``after`` a request id."""
+        where: list[str] = ["1"]
+        params: list[Any] = []
+        if institution:
+            where.append("c.institution = ?")
+            params.append(institution)
+        if after is not None:
+            where.append("r.id > ?")
+            params.append(after)
+        rows = list(
+            self.db.query(
+                "SELECT r.* FROM credit_corrections r JOIN cases c ON c.id = r.case_id"
+                f" WHERE {' AND '.join(where)} ORDER BY r.id",
+                params,
+            )
+        )
+        return [(row_to_correction(row), self.get_case(row["case_id"])) for row in rows]
 
     def _window(
         self,

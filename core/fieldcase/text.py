@@ -89,6 +89,7 @@ FIELDS: dict[str, Field] = {
     "notes": Field("note", Kind.TEXT, 4000),
     "summary": Field("summary", Kind.TEXT, 4000),
     "reason": Field("reason", Kind.TEXT, 4000),
+    "description": Field("description", Kind.TEXT, 1000),
 }
 #: Any other text: codes, amounts, dates, times, file names, policy values.
 OTHER = Field("value", Kind.VALUE, 1000)

@@ -1,0 +1,94 @@
+"""The built-in rules that hold collection while a borrower is protected.
+
+- ``default.dispute``: while a dispute is open, no visit and no contact but
+  about the dispute itself (``contact --purpose dispute``).
+- ``default.hardship``: during a hardship pause, no visit and no collection
+  contact (locating the borrower, passing a message and the dispute are allowed).
+- ``default.complaint``: after a complaint about contact frequency, at most
+  ``complaint_max_contacts_per_week`` collection contacts with the borrower in
+  any 7 days, until the case's ``fewer_contacts_until``.
+
+They apply to every institution and jurisdiction, beside whatever rule packs
+an institution enables; the records behind them are kept by
+:mod:`fieldcase.protections`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fieldcase import hookimpl
+from fieldcase.model import ActionContext, Case, Decision
+from fieldcase.policy import default
+from fieldcase.rules import CONTACT_ACTIONS, within
+
+VISITS = ("plan_visit", "start_visit")
+
+
+@hookimpl
+def check_action(
+    case: Case | None, action: str, context: ActionContext, settings: Mapping[str, Any]
+) -> list[Decision] | None:
+    if case is None or action not in CONTACT_ACTIONS:
+        return None
+    purpose = context.extra.get("purpose", "collect")
+    verdicts = []
+    if case.dispute is not None:
+        denial = None
+        if action in VISITS:
+            denial = (
+                f"a dispute ({case.dispute}) is open: no visit until a supervisor decides it "
+                f"(fieldcase dispute decide {case.id})"
+            )
+        elif purpose != "dispute":
+            denial = (
+                f"a dispute ({case.dispute}) is open: only contacts about the dispute itself "
+                "(--purpose dispute) until a supervisor decides it"
+            )
+        verdicts.append(_verdict("default.dispute", denial))
+    if case.paused(context.at):
+        denial = None
+        if action in VISITS:
+            denial = f"hardship pause until {case.paused_until}: no visit"
+        elif purpose == "collect":
+            denial = (
+                f"hardship pause until {case.paused_until}: no collection contact (to locate "
+                "the borrower or pass a message, say --purpose locate or message)"
+            )
+        verdicts.append(_verdict("default.hardship", denial))
+    limited = case.fewer_contacts_until
+    if (
+        action == "contact"
+        and purpose == "collect"
+        and context.target != "third-party"
+        and limited is not None
+        and case.local_date(context.at) <= limited
+    ):
+        most = int(
+            settings.get(
+                "complaint_max_contacts_per_week", default("complaint_max_contacts_per_week")
+            )
+        )
+        made = [
+            c
+            for c in within(context.contacts, context.at, 7)
+            if c.target == "borrower" and c.purpose == "collect"
+        ]
+        verdicts.append(
+            _verdict(
+                "default.complaint",
+                (
+                    f"the borrower complained about contact frequency: at most {most} "
+                    f"collection contacts in 7 days until {limited}, and {len(made)} were "
+                    "made already"
+                    if len(made) >= most
+                    else None
+                ),
+            )
+        )
+    return verdicts or None
+
+
+def _verdict(rule: str, denial: str | None) -> Decision:
+    return Decision.allow(rule) if denial is None else Decision.deny(rule, denial)

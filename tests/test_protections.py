@@ -1,0 +1,321 @@
+"""The borrower's protections, through the command line: disputes, hardship, complaints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+from conftest import AT, T0, Run, create_args, events, set_policy, snapshot, to_preparation
+
+
+def owed(office: Run, case: str, at: str, as_: str = "chen.wei") -> dict[str, str]:
+    result = office("balance", case, "--json", "--at", at, as_=as_)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["balance"]
+
+
+def penalised_case(office: Run) -> None:
+    """Case 2: CNY 3,000 overdue since 2026-09-15 at 18% a year, CNY 50 of fees."""
+    result = office(
+        *create_args("L-2002", overdue="3000.00", **{"penalty-rate": "0.18", "fees": "50.00"}),
+        "--assign", "li.na", "--at", T0, as_="chen.wei",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def collect_call(office: Run, case: str, at: str = "2026-11-23T12:00+08:00", **options: str):
+    extra = [arg for key, value in options.items() for arg in (f"--{key}", value)]
+    return office(
+        "contact", case, "--channel", "phone", "--target", "borrower", "--outcome", "reached",
+        *extra, "--at", at, as_="li.na",
+    )  # fmt: skip
+
+
+# -- disputes ----------------------------------------------------------------------------------
+
+
+def test_an_open_dispute_holds_collection_until_a_rejection_resumes_it(
+    office: Run, db_path: Path
+) -> None:
+    opened = office(
+        "dispute", "open", "1", "--kind", "deduction-failure", "--note", "Debit failed", *AT,
+        as_="li.na",
+    )  # fmt: skip
+    assert opened.exit_code == 0, opened.output
+    assert "dispute 1 opened (deduction-failure, from 2026-09-15)" in opened.output
+
+    refused = collect_call(office, "1", "2026-11-23T13:00+08:00")
+    assert refused.exit_code == 1
+    assert "only contacts about the dispute itself" in refused.output
+    assert "default.dispute" in refused.output
+    about_it = collect_call(office, "1", "2026-11-23T13:05+08:00", purpose="dispute")
+    assert about_it.exit_code == 0, about_it.output
+
+    twice = office(
+        "dispute", "open", "1", "--kind", "fraud", "--at", "2026-11-23T13:10+08:00", as_="li.na"
+    )
+    assert twice.exit_code == 1 and "already has an open dispute" in twice.output
+
+    not_hers = office(
+        "dispute", "decide", "1", "--reject", "--note", "x", "--at", "2026-11-23T14:00+08:00",
+        as_="li.na",
+    )  # fmt: skip
+    assert not_hers.exit_code == 1 and "only a supervisor may decide a dispute" in not_hers.output
+
+    rejected = office(
+        "dispute", "decide", "1", "--reject", "--note", "Debit succeeded on the 16th",
+        "--at", "2026-11-23T15:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert rejected.exit_code == 0, rejected.output
+    assert "dispute 1 rejected" in rejected.output and "in confirmation" in rejected.output
+    assert collect_call(office, "1", "2026-11-23T16:00+08:00").exit_code == 0
+
+    refusals = [
+        json.loads(e["payload"])["data"]["reasons"][0]["rule"]
+        for e in events(db_path, 1)
+        if e["type"] == "refused"
+    ]
+    assert refusals == ["default.dispute", "dispute.open", "permission.supervisor"]
+    shown = office("show", "1", "--json", as_="chen.wei")
+    dispute = json.loads(shown.output)["disputes"][0]
+    assert dispute["status"] == "rejected" and dispute["decided_by"] == "chen.wei"
+
+
+def test_an_open_dispute_refuses_visits(office: Run) -> None:
+    to_preparation(office)
+    assert office("dispute", "open", "1", "--kind", "bank-error", *AT, as_="li.na").exit_code == 0
+    plan = office(
+        "plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00",
+        "--at", "2026-11-23T12:30+08:00", as_="li.na",
+    )  # fmt: skip
+    assert plan.exit_code == 1
+    assert "no visit until a supervisor decides it" in plan.output
+
+
+def test_an_upheld_dispute_reverses_penalty_and_fees_and_asks_for_a_correction(
+    office: Run, db_path: Path, tmp_path: Path
+) -> None:
+    penalised_case(office)
+    before = owed(office, "2", "2026-11-23T12:00+08:00")
+    # 3000 x 18% x 69 days / 365 = 102.08
+    assert (before["penalty"], before["fees"]) == ("102.08", "50.00")
+    opened = office(
+        "dispute", "open", "2", "--kind", "bank-error", "--since", "2026-10-15", *AT, as_="li.na"
+    )
+    assert opened.exit_code == 0, opened.output
+    # Penalty stops from the disputed date while it is open: 30 days, 44.38.
+    assert owed(office, "2", "2026-12-23T12:00+08:00")["penalty"] == "44.38"
+
+    letter = tmp_path / "bank-letter.txt"
+    letter.write_bytes(b"The debit of 15 October failed on our side.")
+    added = office(
+        "dispute", "evidence", "2", "--description", "Bank letter", "--file", str(letter),
+        "--at", "2026-11-23T12:10+08:00", as_="li.na",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert hashlib.sha256(letter.read_bytes()).hexdigest() in added.output
+    bad = office(
+        "dispute", "evidence", "2", "--description", "x", "--sha256", "abc", *AT, as_="li.na"
+    )
+    assert bad.exit_code == 2 and "not a SHA-256 fingerprint" in bad.output
+
+    upheld = office(
+        "dispute", "decide", "2", "--uphold", "--close", "--note", "Bank confirms its error",
+        "--at", "2026-11-24T10:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert upheld.exit_code == 0, upheld.output
+    assert "closed as dispute-upheld" in upheld.output
+    after = owed(office, "2", "2026-12-23T12:00+08:00")
+    assert (after["penalty"], after["fees"], after["total"]) == ("44.38", "0.00", "20044.38")
+
+    out = tmp_path / "corrections.csv"
+    exported = office("export", "corrections", "-o", str(out), *AT, as_="chen.wei")
+    assert exported.exit_code == 0, exported.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("request,institution,reference,case,dispute,reason")
+    assert lines[1].startswith("1,hx-consumer,L-2002,2,1,bank-error,2026-10-15,")
+    assert "--after 1" in exported.output
+    again = office("export", "corrections", "--after", "1", *AT, as_="chen.wei")
+    assert again.output.startswith("request,") and "Exported 0" in again.output
+    field = office("export", "corrections", *AT, as_="li.na")
+    assert field.exit_code == 1 and "only a supervisor" in field.output
+    recorded = [e["type"] for e in events(db_path) if e["case_id"] is None][-5:]
+    assert recorded == ["export", "export_completed", "export", "export_completed", "refused"]
+
+
+def test_fees_stay_when_the_policy_says_so(office: Run) -> None:
+    penalised_case(office)
+    set_policy(office, "hx-consumer", "dispute_reverse_fees=no")
+    assert office("dispute", "open", "2", "--kind", "amount", *AT, as_="li.na").exit_code == 0
+    upheld = office(
+        "dispute", "decide", "2", "--uphold", "--note", "Miscalculated",
+        "--at", "2026-11-24T10:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert upheld.exit_code == 0 and "penalty from" in upheld.output
+    assert "in confirmation" in upheld.output
+    assert owed(office, "2", "2026-12-23T12:00+08:00")["fees"] == "50.00"
+
+
+def test_a_decision_needs_an_open_dispute_and_a_way(office: Run) -> None:
+    none = office("dispute", "decide", "1", "--reject", "--note", "x", *AT, as_="chen.wei")
+    assert none.exit_code == 1 and "has no open dispute" in none.output
+    neither = office("dispute", "decide", "1", "--note", "x", *AT, as_="chen.wei")
+    assert neither.exit_code == 2 and "--uphold or --reject" in neither.output
+
+
+# -- hardship ----------------------------------------------------------------------------------
+
+
+def test_a_hardship_pause_hides_the_case_refuses_collection_and_freezes_penalty(
+    office: Run,
+) -> None:
+    penalised_case(office)
+    granted = office(
+        "hardship", "2", "--until", "2026-12-22", "--reason", "illness",
+        "--note", "In hospital", *AT, as_="li.na",
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.output
+    assert "paused 2026-11-23 to 2026-12-22 (illness); penalty interest frozen" in granted.output
+
+    listed = office("cases", "--json", *AT, as_="chen.wei")
+    assert [c["id"] for c in json.loads(listed.output)] == [1]
+    everything = office("cases", "--all", "--json", *AT, as_="chen.wei")
+    assert {c["id"] for c in json.loads(everything.output)} == {1, 2}
+
+    refused = collect_call(office, "2", "2026-11-24T10:00+08:00")
+    assert refused.exit_code == 1 and "default.hardship" in refused.output
+    message = collect_call(office, "2", "2026-11-24T10:05+08:00", purpose="message")
+    assert message.exit_code == 0, message.output
+
+    # The 30 paused days accrue nothing: at 2026-12-23 still the 69 days before it
+    # (99 days without the pause would be 146.47).
+    assert owed(office, "2", "2026-12-23T12:00+08:00")["penalty"] == "102.08"
+    assert owed(office, "2", "2026-12-24T12:00+08:00")["penalty"] == "103.56"
+    after = collect_call(office, "2", "2026-12-23T10:00+08:00")
+    assert after.exit_code == 0, after.output
+
+
+def test_a_promise_due_during_a_pause_is_excused_not_broken(office: Run) -> None:
+    promised = office("promise", "1", "--amount", "500", "--date", "2026-11-25", *AT, as_="li.na")
+    assert promised.exit_code == 0, promised.output
+    granted = office(
+        "hardship", "1", "--until", "2026-12-05", "--reason", "job-loss",
+        "--at", "2026-11-24T09:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.output
+    shown = office("balance", "1", "--json", "--at", "2026-12-10T12:00+08:00", as_="chen.wei")
+    assert [p["status"] for p in json.loads(shown.output)["promises"]] == ["excused"]
+    report = office(
+        "report", "staff", "--format", "json", "--to", "2026-12-10T12:00+08:00", as_="chen.wei"
+    )
+    mine = next(r for r in json.loads(report.output) if r["staff"] == "li.na")
+    assert (mine["promises made"], mine["promises broken"]) == (1, 0)
+
+
+def test_a_long_pause_needs_a_supervisor_and_ends_by_hand(office: Run, db_path: Path) -> None:
+    set_policy(office, "hx-consumer", "hardship_max_days=30", "hardship_penalty_share=0.5")
+    long = office("hardship", "1", "--until", "2027-02-01", "--reason", "illness", *AT, as_="li.na")
+    assert long.exit_code == 1
+    assert "only a supervisor may grant a hardship pause of 71 days" in long.output
+    granted = office(
+        "hardship", "1", "--until", "2027-02-01", "--reason", "illness", *AT, as_="chen.wei"
+    )
+    assert granted.exit_code == 0 and "at 0.5 of its rate" in granted.output
+    overlapping = office(
+        "hardship", "1", "--until", "2027-03-01", "--reason", "illness",
+        "--at", "2026-11-24T09:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert overlapping.exit_code == 1 and "already paused until 2027-02-01" in overlapping.output
+    no_note = office("hardship", "1", "--end", "--at", "2026-12-01T09:00+08:00", as_="li.na")
+    assert no_note.exit_code == 2
+    ended = office(
+        "hardship", "1", "--end", "--note", "Back at work",
+        "--at", "2026-12-01T09:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert ended.exit_code == 0 and "last day 2026-11-30" in ended.output
+    assert collect_call(office, "1", "2026-12-01T10:00+08:00").exit_code == 0
+    conn = sqlite3.connect(db_path)
+    row = conn.execute("SELECT until, ended_on, penalty_share FROM hardships").fetchone()
+    assert row == ("2027-02-01", "2026-11-30", "0.5")
+    assert conn.execute("SELECT paused_until FROM cases WHERE id = 1").fetchone() == (None,)
+
+
+def test_policy_may_keep_pauses_for_supervisors(office: Run) -> None:
+    set_policy(office, "hx-consumer", "hardship_granted_by=supervisor")
+    short = office("hardship", "1", "--until", "2026-11-30", "--reason", "other", *AT, as_="li.na")
+    assert short.exit_code == 1 and "under hx-consumer's policy" in short.output
+    bad = office("hardship", "1", "--until", "2026-11-01", "--reason", "other", *AT, as_="chen.wei")
+    assert bad.exit_code == 2 and "before today" in bad.output
+
+
+# -- complaints --------------------------------------------------------------------------------
+
+
+def test_a_complaint_about_frequency_lowers_the_limit_until_its_date(office: Run) -> None:
+    set_policy(
+        office, "hx-consumer", "complaint_quiet_days=30", "complaint_max_contacts_per_week=1"
+    )
+    complained = office(
+        "complaint", "1", "--about", "contact-frequency", "--note", "Called five times",
+        "--at", "2026-11-23T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert complained.exit_code == 0, complained.output
+    assert "fewer contacts until 2026-12-22" in complained.output
+    assert collect_call(office, "1", "2026-11-23T12:00+08:00").exit_code == 0
+    second = collect_call(office, "1", "2026-11-25T12:00+08:00")
+    assert second.exit_code == 1 and "default.complaint" in second.output
+    assert "at most 1 collection contacts in 7 days until 2026-12-22" in second.output
+    locate = collect_call(office, "1", "2026-11-25T12:05+08:00", purpose="locate")
+    assert locate.exit_code == 0, locate.output
+    assert collect_call(office, "1", "2026-11-30T12:10+08:00").exit_code == 0
+    # After the date, the pack's (here: none) limits alone.
+    for day in ("2026-12-23", "2026-12-24"):
+        assert collect_call(office, "1", f"{day}T12:00+08:00").exit_code == 0
+
+
+def test_a_complaint_on_a_closed_case_is_recorded_and_masked_for_others(office: Run) -> None:
+    assert office("close", "1", "--resolution", "paid", *AT, as_="chen.wei").exit_code == 0
+    recorded = office(
+        "complaint", "1", "--about", "conduct", "--note", "Agent was rude at the door",
+        "--at", "2026-11-24T10:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert recorded.exit_code == 0, recorded.output
+    mine = office("show", "1", as_="chen.wei")
+    assert "Agent was rude at the door" in mine.output
+    other = office("show", "1", "--json", as_="zhang.min")
+    assert json.loads(other.output)["complaints"][0]["note"] == "[masked]"
+    history = office("history", "1", "--json", as_="zhang.min")
+    assert "Agent was rude" not in history.output
+
+
+def test_a_refused_protection_writes_only_its_refusal(office: Run, db_path: Path) -> None:
+    before = snapshot(db_path)
+    refused = office(
+        "hardship", "1", "--until", "2026-12-01", "--reason", "illness", *AT, as_="zhang.min"
+    )
+    assert refused.exit_code == 1 and "assigned to li.na" in refused.output
+    after = snapshot(db_path)
+    assert {t: rows for t, rows in after.items() if t != "events"} == {
+        t: rows for t, rows in before.items() if t != "events"
+    }
+    assert [e["type"] for e in events(db_path)][-1] == "refused"
+
+
+def test_purge_wipes_what_borrowers_said_in_their_protections(office: Run, db_path: Path) -> None:
+    said = "Lost my job at Huangpu Logistics"
+    steps = [
+        ("dispute", "open", "1", "--kind", "other", "--note", said),
+        ("hardship", "1", "--until", "2026-11-30", "--reason", "job-loss", "--note", said),
+        ("complaint", "1", "--about", "other", "--note", said),
+    ]
+    for step in steps:
+        assert office(*step, *AT, as_="li.na").exit_code == 0
+    assert office("close", "1", "--resolution", "paid", *AT, as_="chen.wei").exit_code == 0
+    purged = office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    assert purged.exit_code == 0, purged.output
+    files = [db_path, Path(f"{db_path}-wal")]
+    assert said.encode() not in b"".join(f.read_bytes() for f in files if f.exists())
+    verified = office("audit", "verify", "--replay")
+    assert verified.exit_code == 0, verified.output
