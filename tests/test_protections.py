@@ -7,6 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from click.testing import Result
 from conftest import AT, T0, Run, create_args, events, set_policy, snapshot, to_preparation
 
 
@@ -25,7 +26,9 @@ def penalised_case(office: Run) -> None:
     assert result.exit_code == 0, result.output
 
 
-def collect_call(office: Run, case: str, at: str = "2026-11-23T12:00+08:00", **options: str):
+def collect_call(
+    office: Run, case: str, at: str = "2026-11-23T12:00+08:00", **options: str
+) -> Result:
     extra = [arg for key, value in options.items() for arg in (f"--{key}", value)]
     return office(
         "contact", case, "--channel", "phone", "--target", "borrower", "--outcome", "reached",
