@@ -322,3 +322,53 @@ def test_purge_wipes_what_borrowers_said_in_their_protections(office: Run, db_pa
     assert said.encode() not in b"".join(f.read_bytes() for f in files if f.exists())
     verified = office("audit", "verify", "--replay")
     assert verified.exit_code == 0, verified.output
+
+
+def test_reports_count_disputes_pauses_and_complaints(office: Run) -> None:
+    penalised_case(office)
+    steps = [
+        ("li.na", "dispute", "open", "1", "--kind", "bank-error", "--at", "2026-11-23T10:00+08:00"),
+        ("chen.wei", "dispute", "decide", "1", "--uphold", "--note", "yes",
+         "--at", "2026-11-25T10:00+08:00"),
+        ("li.na", "dispute", "open", "2", "--kind", "bank-error", "--at", "2026-11-23T11:00+08:00"),
+        ("li.na", "hardship", "2", "--until", "2026-12-02", "--reason", "illness",
+         "--at", "2026-11-23T12:00+08:00"),
+        ("li.na", "complaint", "2", "--about", "contact-frequency",
+         "--at", "2026-11-23T13:00+08:00"),
+        ("li.na", "complaint", "2", "--about", "conduct", "--at", "2026-11-23T14:00+08:00"),
+    ]  # fmt: skip
+    for who, *args in steps:
+        done = office(*args, as_=who)
+        assert done.exit_code == 0, done.output
+
+    def report(name: str) -> list[dict[str, object]]:
+        result = office(
+            "report", name, "--format", "json", "--to", "2026-11-30T00:00+08:00", as_="chen.wei"
+        )
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    assert report("disputes") == [
+        {
+            "kind": "bank-error",
+            "opened": 2,
+            "open": 1,
+            "upheld": 1,
+            "rejected": 0,
+            "days to decide (mean)": "2.0",
+            "days to decide (median)": "2.0",
+        }
+    ]
+    assert report("hardship") == [
+        {
+            "reason": "illness",
+            "pauses": 1,
+            "days granted (mean)": "10.0",
+            "ended early": 0,
+            "running": 1,
+        }
+    ]
+    assert report("complaints") == [
+        {"about": "conduct", "complaints": 1, "cases": 1},
+        {"about": "contact-frequency", "complaints": 1, "cases": 1},
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import random
 from collections.abc import Callable
 from decimal import Decimal
@@ -332,6 +333,7 @@ def build_demo(
         )
         progress(1)
     walked = _walk(services, start, rules="cn" in installed)
+    _protect(services, start, walked)
     # The mark 'demo --replace' looks for: it deletes only a database built here.
     services.record_system_event(
         "demo_built", "chen.wei", start + dt.timedelta(days=4), {"cases": count, "seed": seed}
@@ -349,6 +351,66 @@ def _first_morning(after: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     local = after.astimezone(zone)
     day = local.date() + dt.timedelta(days=1 if local.time() >= dt.time(10) else 0)
     return dt.datetime.combine(day, dt.time(10), tzinfo=zone)
+
+
+def _protect(services: Services, start: dt.datetime, walked: list[int]) -> None:
+    """A dispute upheld, one still open, a hardship pause and a complaint, on other cases."""
+    from .store import WorklistFilter
+
+    inst = INSTITUTIONS[0]
+    cases = [
+        c
+        for c, _ in services.worklist(
+            WorklistFilter(institution=inst.id, stage="confirmation"), start, limit=None
+        )
+        if c.assigned_to and c.id not in walked
+    ][:4]
+    for n, case in enumerate(cases):
+        assert case.id is not None
+        who = case.assigned_to or ""
+        zone = ZoneInfo(case.borrower.timezone)
+        t = _first_morning(case.updated_at or start, zone) + dt.timedelta(days=1, minutes=5 * n)
+        if n in (0, 1):
+            services.open_dispute(
+                case.id,
+                actor=who,
+                at=t,
+                kind=("deduction-failure", "bank-error")[n],
+                note="Says the automatic debit failed although the account was funded",
+            )
+            services.add_evidence(
+                case.id,
+                actor=who,
+                at=t + dt.timedelta(minutes=30),
+                description="Bank statement for the month of the missed debit",
+                sha256=hashlib.sha256(f"statement-{case.id}".encode()).hexdigest(),
+            )
+        if n == 0:
+            services.decide_dispute(
+                case.id,
+                actor=inst.supervisor,
+                at=t + dt.timedelta(days=1),
+                uphold=True,
+                note="The bank confirms the debit failed on its side",
+                close=True,
+            )
+        if n == 2:
+            services.grant_hardship(
+                case.id,
+                actor=who,
+                at=t,
+                until=(t + dt.timedelta(days=30)).astimezone(zone).date(),
+                reason="illness",
+                note="In hospital; family will call when discharged",
+            )
+        if n == 3:
+            services.record_complaint(
+                case.id,
+                actor=who,
+                at=t,
+                about="contact-frequency",
+                note="Says she was called too often last week",
+            )
 
 
 def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:

@@ -627,7 +627,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "012_attributes"
+LATEST_MIGRATION = "013_protections"
 
 
 def read_only_uri(path: str | Path) -> str:
@@ -1762,6 +1762,27 @@ class Store:
             self.db.query(
                 f"SELECT v.reason_code AS code, count(*) AS visits FROM visits v{join}"
                 f" WHERE {' AND '.join(where)} GROUP BY 1 ORDER BY visits DESC, code",
+                params,
+            )
+        )
+
+    def protection_rows(
+        self,
+        table: str,
+        column: str,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``disputes``, ``hardships`` or ``complaints`` whose ``column`` (the time
+        they were opened, granted or made) is in the window, for the reports."""
+        assert table in ("disputes", "hardships", "complaints")
+        where, params = self._window(f"t.{column}", start, end, institution, attributes=attributes)
+        return list(
+            self.db.query(
+                f"SELECT t.* FROM {table} t JOIN cases c ON c.id = t.case_id"
+                f" WHERE {' AND '.join(where) or '1'} ORDER BY t.id",
                 params,
             )
         )

@@ -138,6 +138,83 @@ def outcomes(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     return rows
 
 
+def _days(start: str, end: str) -> float:
+    first, last = (dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start, end))
+    return (last - first).total_seconds() / 86400
+
+
+def _mean(values: list[float]) -> str:
+    return f"{statistics.fmean(values):.1f}" if values else ""
+
+
+def disputes(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Disputes opened in the window by kind: their outcomes and days to decide."""
+    found = services.store.protection_rows(
+        "disputes", "opened_at", filters.institution, filters.start, filters.end, filters.where
+    )
+    rows = []
+    for kind in sorted({r["kind"] for r in found}):
+        mine = [r for r in found if r["kind"] == kind]
+        decided = [_days(r["opened_at"], r["decided_at"]) for r in mine if r["decided_at"]]
+        rows.append(
+            {
+                "kind": kind,
+                "opened": len(mine),
+                "open": sum(r["status"] == "open" for r in mine),
+                "upheld": sum(r["status"] == "upheld" for r in mine),
+                "rejected": sum(r["status"] == "rejected" for r in mine),
+                "days to decide (mean)": _mean(decided),
+                "days to decide (median)": f"{statistics.median(decided):.1f}" if decided else "",
+            }
+        )
+    return rows
+
+
+def hardship(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Hardship pauses granted in the window by reason: length, ended early, running at --to."""
+    found = services.store.protection_rows(
+        "hardships", "granted_at", filters.institution, filters.start, filters.end, filters.where
+    )
+    at = _at(filters)
+    rows = []
+    for reason in sorted({r["reason"] for r in found}):
+        mine = [r for r in found if r["reason"] == reason]
+        lengths = [
+            (dt.date.fromisoformat(r["until"]) - dt.date.fromisoformat(r["starts"])).days + 1
+            for r in mine
+        ]
+        running = 0
+        for r in mine:
+            case = services.store.get_case(r["case_id"])
+            last = r["ended_on"] or r["until"]
+            running += r["starts"] <= case.local_date(at).isoformat() <= last
+        rows.append(
+            {
+                "reason": reason,
+                "pauses": len(mine),
+                "days granted (mean)": _mean([float(n) for n in lengths]),
+                "ended early": sum(r["ended_on"] is not None for r in mine),
+                "running": running,
+            }
+        )
+    return rows
+
+
+def complaints(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Complaints made in the window, by subject, and the cases they came from."""
+    found = services.store.protection_rows(
+        "complaints", "at", filters.institution, filters.start, filters.end, filters.where
+    )
+    return [
+        {
+            "about": about,
+            "complaints": sum(r["about"] == about for r in found),
+            "cases": len({r["case_id"] for r in found if r["about"] == about}),
+        }
+        for about in sorted({r["about"] for r in found})
+    ]
+
+
 @hookimpl
 def register_reports(register: Callable[..., None]) -> None:
     register(
@@ -177,6 +254,35 @@ def register_reports(register: Callable[..., None]) -> None:
         outcomes,
         ("outcome", "cases", "days to close (mean)", "days to close (median)", "rate"),
         "Resolutions with days from referral to closure; recovery and promise-kept rates.",
+        where=True,
+    )
+    register(
+        "disputes",
+        disputes,
+        (
+            "kind",
+            "opened",
+            "open",
+            "upheld",
+            "rejected",
+            "days to decide (mean)",
+            "days to decide (median)",
+        ),
+        "Disputes opened, by kind: how they were decided and how long it took.",
+        where=True,
+    )
+    register(
+        "hardship",
+        hardship,
+        ("reason", "pauses", "days granted (mean)", "ended early", "running"),
+        "Hardship pauses granted, by reason: their length, how many ended early or still run.",
+        where=True,
+    )
+    register(
+        "complaints",
+        complaints,
+        ("about", "complaints", "cases"),
+        "Borrowers' complaints, by subject.",
         where=True,
     )
     register(
