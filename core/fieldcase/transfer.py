@@ -539,6 +539,9 @@ class _ImportRun:
             "penalty_rate": clean["penalty_rate"],
             "flags": "[]",
             "attributes": canonical_json(clean["attributes"]),
+            "dispute": None,
+            "paused_until": None,
+            "fewer_contacts_until": None,
         }
 
 
