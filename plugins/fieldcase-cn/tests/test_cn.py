@@ -29,6 +29,23 @@ def call(office: Office, case: int, at: str, *options: str) -> tuple[int, str]:
     return result.exit_code, result.stderr
 
 
+def last_refusal(office: Office, case: int) -> list[str]:
+    """The rules of the case's last event if it is a refusal; [] if it is not."""
+    history = json.loads(office("history", case, "--json", as_=office.supervisor).stdout)
+    last = history[-1]
+    return [r["rule"] for r in last["data"]["reasons"]] if last["type"] == "refused" else []
+
+
+def visit_nobody_home(office: Office, case: int, day: str) -> None:
+    """Plan a visit for ``day`` with a colleague, tick the checklist, find nobody at home."""
+    office.succeed(
+        "plan", case, "--date", day, "--window", "10:00-12:00", "--with", office.colleague,
+        at=f"{day} 08:30",
+    )  # fmt: skip
+    office.succeed("checklist", case, "--all", at=f"{day} 08:45")
+    office.succeed("interview", case, "--met", "nobody", at=f"{day} 10:30")
+
+
 def test_listed_with_its_hooks(office: Office) -> None:
     listed = json.loads(office("plugins", "--json").stdout)
 
@@ -58,6 +75,128 @@ def test_the_hours_are_a_parameter_of_the_policy(office: Office) -> None:
     code, stderr = call(office, case, "2026-11-24 20:30")
 
     assert code == 1 and "(rule cn.hours)" in stderr
+
+
+def test_three_contacts_with_the_borrower_a_day(office: Office) -> None:
+    case = office.case_at("confirmation")
+    # A credit-report inquiry reaches the bureau, not the borrower: it does not count.
+    inquiry = office(
+        "contact", case, "--channel", "bureau", "--outcome", "reached", at="2026-11-24 09:30"
+    )
+    assert inquiry.exit_code == 0, inquiry.stderr
+    for time in ("10:00", "11:00"):
+        assert call(office, case, f"2026-11-24 {time}") == (0, "")
+    texted = office(
+        "contact", case, "--channel", "sms", "--outcome", "left-message", at="2026-11-24 12:00"
+    )
+    assert texted.exit_code == 0, texted.stderr
+
+    code, stderr = call(office, case, "2026-11-24 15:00")
+
+    assert code == 1
+    assert "3 contacts with the borrower on 2026-11-24 already; at most 3 a day" in stderr
+    assert "(rule cn.frequency)" in stderr
+    assert last_refusal(office, case) == ["cn.frequency"]
+    # A friend asked to pass a message on is not the borrower; the next day starts afresh.
+    message = ("--target", "third-party", "--purpose", "message")
+    assert call(office, case, "2026-11-24 15:05", *message) == (0, "")
+    assert call(office, case, "2026-11-25 08:00") == (0, "")
+
+
+def test_the_day_is_the_borrowers_calendar_day(office: Office) -> None:
+    case = office.case_at("confirmation", timezone="America/New_York")
+    # 19:00-20:30 on the 24th in New York is already the 25th in Beijing.
+    for time in ("19:00", "20:00", "20:30"):
+        assert call(office, case, f"2026-11-24T{time}-05:00") == (0, "")
+
+    late = call(office, case, "2026-11-24T20:45-05:00")
+    morning = call(office, case, "2026-11-25T08:30-05:00")
+
+    assert late[0] == 1 and "on 2026-11-24 already; at most 3 a day" in late[1]
+    assert morning == (0, "")
+
+
+def test_seven_contacts_in_seven_days(office: Office) -> None:
+    case = office.case_at("confirmation")
+    for moment in ("24 10:00", "24 11:00", "25 10:00", "25 11:00", "26 10:00", "26 11:00",
+                   "27 10:00"):  # fmt: skip
+        assert call(office, case, f"2026-11-{moment}") == (0, "")
+
+    code, stderr = call(office, case, "2026-11-30 10:00")
+
+    assert code == 1
+    assert (
+        "7 contacts with the borrower in the 7 days to 2026-11-30 already; at most 7 in 7 days"
+        in stderr
+    )
+    assert last_refusal(office, case) == ["cn.frequency"]
+    # Seven days after the first call, it no longer counts.
+    assert call(office, case, "2026-12-01 10:00") == (0, "")
+
+
+def test_the_limits_are_parameters_of_the_policy(office: Office) -> None:
+    case = office.case_at("confirmation")
+    office.set_policy({"rules.cn.frequency.max_per_day": 1})
+
+    assert call(office, case, "2026-11-24 10:00") == (0, "")
+    code, stderr = call(office, case, "2026-11-24 11:00")
+
+    assert code == 1
+    assert "1 contact with the borrower on 2026-11-24 already; at most 1 a day" in stderr
+
+
+def test_two_visits_in_thirty_days(office: Office) -> None:
+    case = office.case_at("preparation")
+    visit_nobody_home(office, case, "2026-11-25")
+    visit_nobody_home(office, case, "2026-11-27")
+
+    soon = office(
+        "plan", case, "--date", "2026-12-01", "--window", "10:00-12:00",
+        "--with", office.colleague, at="2026-11-27 18:00",
+    )  # fmt: skip
+
+    assert soon.exit_code == 1
+    assert (
+        "2 visits within 30 days of 2026-12-01 already (2026-11-25, 2026-11-27); "
+        "at most 2 in 30 days"
+    ) in soon.stderr
+    assert "(rule cn.frequency)" in soon.stderr
+    assert last_refusal(office, case) == ["cn.frequency"]
+    # On 25 December the visit of 25 November is 30 days old and no longer counts.
+    later = office(
+        "plan", case, "--date", "2026-12-25", "--window", "10:00-12:00",
+        "--with", office.colleague, at="2026-11-27 18:05",
+    )  # fmt: skip
+    assert later.exit_code == 0, later.stderr
+
+
+def test_no_contact_or_visit_once_the_borrower_asks_to_cease(office: Office) -> None:
+    case = office.case_at("preparation")
+    assert call(office, case, "2026-11-23 11:00") == (0, "")
+    office.succeed(
+        "flags", case, "--set", "cease-communication", "--note", "letter of 2026-11-23",
+        at="2026-11-23 12:00",
+    )  # fmt: skip
+
+    code, stderr = call(office, case, "2026-11-23 13:00")
+    plan = office(
+        "plan", case, "--date", "2026-11-25", "--window", "10:00-12:00",
+        "--with", office.colleague, at="2026-11-23 13:05",
+    )  # fmt: skip
+    message = ("--target", "third-party", "--purpose", "message")
+    friend = call(office, case, "2026-11-23 13:10", *message)
+
+    assert code == 1
+    assert "the borrower asked in writing for no more contact" in stderr
+    assert "(rule cn.cease)" in stderr
+    assert plan.exit_code == 1 and "(rule cn.cease)" in plan.stderr
+    assert friend[0] == 1 and "(rule cn.cease)" in friend[1]
+    assert last_refusal(office, case) == ["cn.cease"]
+    # A credit-report inquiry is not a contact with the borrower: cn.bureau alone judges it.
+    inquiry = office(
+        "contact", case, "--channel", "bureau", "--outcome", "reached", at="2026-11-23 13:15"
+    )
+    assert inquiry.exit_code == 0, inquiry.stderr
 
 
 def test_a_visit_needs_two_staff(office: Office) -> None:

@@ -1,16 +1,29 @@
-"""India: the RBI's fair practices for recovery agents."""
+"""India: the RBI's fair practices for recovery agents, and how often a borrower is contacted."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fieldcase import hookimpl
-from fieldcase.model import ActionContext, Case, Decision
-from fieldcase.rules import CONTACT_ACTIONS, Rule, RulePack, clock, outside_hours
+from fieldcase.model import ActionContext, Case, Decision, Visit
+from fieldcase.rules import (
+    CONTACT_ACTIONS,
+    Rule,
+    RulePack,
+    clock,
+    local_day,
+    outside_hours,
+    whole,
+    within,
+)
 
 AGENTS = "RBI circular RBI/2022-23/108 on recovery agents (12 Aug 2022)"
 GUIDELINES = "RBI guidelines on engagement of recovery agents (24 Apr 2008)"
+#: The RBI's credit-card instructions ask a lender's own collection code to include its terms.
+IBA_CODE = "IBA Model Policy on Collection of Dues and Repossession of Security"
 
 PACK = RulePack(
     name="in-rbi",
@@ -21,6 +34,24 @@ PACK = RulePack(
             AGENTS,
             "No calls or visits before 08:00 or after 19:00.",
             {"start": "08:00", "end": "19:00"},
+        ),
+        Rule(
+            "in.rbi.frequency",
+            f"{AGENTS}: no persistent calls to the borrower; the limits are the "
+            "institution's choice, the circular sets no number",
+            "Contacts with the borrower (every channel but credit-report inquiries, answered "
+            "or not, whatever their purpose) at most max_per_day a borrower-local calendar "
+            "day and max_per_week in 7 days; contacts with third parties do not count. "
+            "Visits made (met or not) at most max_visits within visit_days days.",
+            {"max_per_day": 3, "max_per_week": 7, "max_visits": 2, "visit_days": 30},
+        ),
+        Rule(
+            "in.rbi.cease",
+            f"{IBA_CODE}: requests to avoid calls honoured as far as possible; stopping all "
+            "contact is the institution's choice",
+            "No contact or visit while the case carries the flag cease-communication "
+            "(the borrower asked in writing for no more contact).",
+            {},
         ),
         Rule(
             "in.rbi.third_party",
@@ -56,6 +87,29 @@ def check_action(
             outside_hours(case, context, action, clock(hours["start"]), clock(hours["end"])),
         )
     ]
+    # A credit-report inquiry reaches the bureau, not the borrower.
+    if context.channel != "bureau":
+        verdicts.append(
+            PACK.verdict(
+                "in.rbi.cease",
+                (
+                    "the borrower asked in writing for no more contact "
+                    "(flag cease-communication): no call, message or visit"
+                    if "cease-communication" in case.flags
+                    else None
+                ),
+            )
+        )
+        frequency = PACK.params("in.rbi.frequency", settings)
+        if action == "contact" and context.target != "third-party":
+            verdicts.append(
+                PACK.verdict("in.rbi.frequency", too_many_contacts(case, context, frequency))
+            )
+        # A plan is judged by its date: without one (check with no --date) it is not consulted.
+        if action == "start_visit" or (action == "plan_visit" and context.window is not None):
+            verdicts.append(
+                PACK.verdict("in.rbi.frequency", too_many_visits(case, action, context, frequency))
+            )
     if action == "contact" and context.target == "third-party":
         purpose = context.extra.get("purpose", "collect")
         verdicts.append(
@@ -83,3 +137,57 @@ def check_action(
             )
         )
     return verdicts
+
+
+def too_many_contacts(case: Case, context: ActionContext, limits: Mapping[str, Any]) -> str | None:
+    """Why one more contact with the borrower would be too many, or None."""
+    per_day = whole(limits["max_per_day"], "max_per_day")
+    per_week = whole(limits["max_per_week"], "max_per_week")
+    # Attempts count, answered or not: the phone rang either way.
+    earlier = [c for c in context.contacts if c.target == "borrower" and c.channel != "bureau"]
+    day = local_day(case, context.at)
+    that_day = [c for c in earlier if local_day(case, c.at) == day]
+    if len(that_day) >= per_day:
+        return (
+            f"{counted(len(that_day), 'contact')} with the borrower on {day} already; "
+            f"at most {per_day} a day"
+        )
+    week = within(earlier, context.at, 7)
+    if len(week) >= per_week:
+        return (
+            f"{counted(len(week), 'contact')} with the borrower in the 7 days to {day} already; "
+            f"at most {per_week} in 7 days"
+        )
+    return None
+
+
+def too_many_visits(
+    case: Case, action: str, context: ActionContext, limits: Mapping[str, Any]
+) -> str | None:
+    """Why one more visit would be too many, or None."""
+    most = whole(limits["max_visits"], "max_visits")
+    days = whole(limits["visit_days"], "visit_days")
+    zone = ZoneInfo(case.borrower.timezone)
+    when = context.window[0] if action == "plan_visit" and context.window else context.at
+    day = when.astimezone(zone).date()
+    near = [v for v in other_visits(case, context.visits) if abs((v - day).days) < days]
+    if len(near) >= most:
+        dates = ", ".join(str(v) for v in near)
+        return (
+            f"{counted(len(near), 'visit')} within {days} days of {day} already ({dates}); "
+            f"at most {most} in {days} days"
+        )
+    return None
+
+
+def other_visits(case: Case, visits: Sequence[Visit]) -> list[dt.date]:
+    """The borrower-local days of the case's visits but the one being planned or made."""
+    # The last visit, while planned, is the one a plan replaces or an interview records.
+    if visits and visits[-1].status == "planned":
+        visits = visits[:-1]
+    return [local_day(case, v.visited_at) if v.visited_at else v.date for v in visits]
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 contact``, ``3 contacts``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
