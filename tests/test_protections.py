@@ -269,9 +269,9 @@ def test_a_complaint_about_frequency_lowers_the_limit_until_its_date(office: Run
     assert collect_call(office, "1", "2026-11-23T12:00+08:00").exit_code == 0
     second = collect_call(office, "1", "2026-11-25T12:00+08:00")
     assert second.exit_code == 1 and "default.complaint" in second.output
-    assert "at most 1 collection contacts in 7 days until 2026-12-22" in second.output
-    locate = collect_call(office, "1", "2026-11-25T12:05+08:00", purpose="locate")
-    assert locate.exit_code == 0, locate.output
+    assert "at most 1 contacts with the borrower in 7 days until 2026-12-22" in second.output
+    about_a_dispute = collect_call(office, "1", "2026-11-25T12:05+08:00", purpose="dispute")
+    assert about_a_dispute.exit_code == 0, about_a_dispute.output
     assert collect_call(office, "1", "2026-11-30T12:10+08:00").exit_code == 0
     # After the date, the pack's (here: none) limits alone.
     for day in ("2026-12-23", "2026-12-24"):
@@ -372,3 +372,24 @@ def test_reports_count_disputes_pauses_and_complaints(office: Run) -> None:
         {"about": "conduct", "complaints": 1, "cases": 1},
         {"about": "contact-frequency", "complaints": 1, "cases": 1},
     ]
+
+
+def test_a_declared_purpose_does_not_lift_a_complaints_limit(office: Run) -> None:
+    """Attack: after a complaint about frequency, call again 'to pass a message'."""
+    set_policy(office, "hx-consumer", "complaint_max_contacts_per_week=1")
+    complained = office(
+        "complaint", "1", "--about", "contact-frequency", "--at", "2026-11-23T10:00+08:00",
+        as_="li.na",
+    )  # fmt: skip
+    assert complained.exit_code == 0, complained.output
+    assert collect_call(office, "1", "2026-11-23T12:00+08:00", purpose="message").exit_code == 0
+    for purpose in ("message", "locate", "collect"):
+        again = collect_call(office, "1", "2026-11-24T12:00+08:00", purpose=purpose)
+        assert again.exit_code == 1, (purpose, again.output)
+        assert "default.complaint" in again.output
+    # A third party may still be asked where the borrower is.
+    third = office(
+        "contact", "1", "--channel", "phone", "--target", "third-party", "--outcome", "reached",
+        "--purpose", "locate", "--at", "2026-11-24T12:10+08:00", as_="li.na",
+    )  # fmt: skip
+    assert third.exit_code == 0, third.output

@@ -188,7 +188,7 @@ BUILTIN: tuple[Setting, ...] = (
     ),
     Setting(
         "complaint_max_contacts_per_week",
-        "collection contacts allowed in 7 days after a complaint about frequency, 0 to 100",
+        "contacts with the borrower allowed in 7 days after a complaint about frequency, 0 to 100",
         whole(0, 100),
         2,
     ),

@@ -290,7 +290,7 @@ def register(cli: click.Group) -> None:
 
         A complaint about contact frequency lowers the limit: for the policy's
         complaint_quiet_days, at most complaint_max_contacts_per_week
-        collection contacts with the borrower in any 7 days (rule
+        contacts with the borrower in any 7 days, whatever their purpose (rule
         default.complaint), on top of the rule packs' own limits.
 
         \b

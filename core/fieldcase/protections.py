@@ -364,7 +364,7 @@ def record_complaint(
     """Record a borrower's complaint; one about contact frequency lowers the limit for a time.
 
     For ``complaint_quiet_days`` (policy) after it, at most
-    ``complaint_max_contacts_per_week`` collection contacts a week are allowed
+    ``complaint_max_contacts_per_week`` contacts with the borrower a week are allowed
     (rule ``default.complaint``), on top of whatever the rule packs allow.
     """
     staff, case = services.begin(ref, actor, at)

@@ -5,8 +5,9 @@
 - ``default.hardship``: during a hardship pause, no visit and no collection
   contact (locating the borrower, passing a message and the dispute are allowed).
 - ``default.complaint``: after a complaint about contact frequency, at most
-  ``complaint_max_contacts_per_week`` collection contacts with the borrower in
-  any 7 days, until the case's ``fewer_contacts_until``.
+  ``complaint_max_contacts_per_week`` contacts with the borrower in any 7
+  days, whatever their declared purpose (those about a dispute aside), until
+  the case's ``fewer_contacts_until``.
 
 They apply to every institution and jurisdiction, beside whatever rule packs
 an institution enables; the records behind them are kept by
@@ -58,9 +59,11 @@ def check_action(
             )
         verdicts.append(_verdict("default.hardship", denial))
     limited = case.fewer_contacts_until
+    # Every contact with the borrower counts, whatever purpose the caller declares:
+    # a declared purpose is the caller's word (only the dispute's own are exempt).
     if (
         action == "contact"
-        and purpose == "collect"
+        and purpose != "dispute"
         and context.target != "third-party"
         and limited is not None
         and case.local_date(context.at) <= limited
@@ -73,15 +76,15 @@ def check_action(
         made = [
             c
             for c in within(context.contacts, context.at, 7)
-            if c.target == "borrower" and c.purpose == "collect"
+            if c.target == "borrower" and c.purpose != "dispute"
         ]
         verdicts.append(
             _verdict(
                 "default.complaint",
                 (
                     f"the borrower complained about contact frequency: at most {most} "
-                    f"collection contacts in 7 days until {limited}, and {len(made)} were "
-                    "made already"
+                    f"contacts with the borrower in 7 days until {limited}, and {len(made)} "
+                    "were made already"
                     if len(made) >= most
                     else None
                 ),
