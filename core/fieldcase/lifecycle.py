@@ -36,6 +36,7 @@ ACTIONS = (
     "reopen",
     "import",
     "export",
+    "record_details",
 )
 
 #: Stages in which each action may be taken. Guards beyond the stage live in services.
@@ -57,6 +58,7 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     "promise": OPEN_STAGES,
     # Money arrives whatever the stage; on a closed case it is recorded, nothing more.
     "record_payment": (*OPEN_STAGES, Stage.CLOSED),
+    "record_details": OPEN_STAGES,
 }
 
 #: How refusal messages name each action: "cannot <verb> case 42".
@@ -80,6 +82,7 @@ ACTION_VERBS: dict[str, str] = {
     "reopen": "reopen",
     "import": "import",
     "export": "export",
+    "record_details": "record contact details on",
 }
 
 #: What a field worker should do next, by stage: used in refusal messages.
@@ -127,8 +130,26 @@ PURPOSES = ("collect", "locate", "message")
 #: Flags a case may carry that compliance rules read.
 FLAGS = ("cease-communication", "attorney", "no-credit-relationship")
 
-CHANNELS = ("phone", "sms", "letter", "email", "employer", "bureau", "social")
+CHANNELS = ("phone", "sms", "letter", "email", "employer", "bureau", "social", "wechat")
+#: Channels that carry written electronic messages rather than calls. An institution's
+#: own messaging apps (its policy's ``messaging_channels``) are messaging channels too.
+MESSAGING_CHANNELS = ("sms", "email", "social", "wechat")
 TARGETS = ("borrower", "third-party")
+#: The borrower's contact details ``fieldcase details`` records.
+DETAIL_KINDS = ("phone", "email", "address")
+#: Who a third party is to the borrower (``contact --target third-party --relationship``).
+RELATIONSHIPS = (
+    "spouse",
+    "parent",
+    "child",
+    "sibling",
+    "relative",
+    "employer",
+    "colleague",
+    "reference",
+    "friend",
+    "other",
+)
 OUTCOMES = ("reached", "no-answer", "wrong-number", "refused", "left-message")
 MET = ("borrower", "relative", "nobody")
 EMPLOYMENT = ("employed", "self-employed", "unemployed", "retired", "student", "unknown")

@@ -195,4 +195,7 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
         for v in store.visits(case.id, case.currency)
     ]
     records += [attrs.evolve(f, summary=PURGED, review_note="") for f in store.feedback(case.id)]
+    records += [
+        attrs.evolve(d, value="", previous="", note="") for d in store.contact_details(case.id)
+    ]
     return records

@@ -34,6 +34,7 @@ from .lifecycle import bucket_range
 from .model import (
     Case,
     ContactAttempt,
+    ContactDetail,
     Event,
     Feedback,
     Institution,
@@ -54,6 +55,7 @@ from .rows import (
     case_arrears_key,
     case_to_row,
     contact_to_row,
+    detail_to_row,
     feedback_to_row,
     institution_to_row,
     offer_to_row,
@@ -64,6 +66,7 @@ from .rows import (
     refresh_visit_dates,
     row_to_case,
     row_to_contact,
+    row_to_detail,
     row_to_event,
     row_to_feedback,
     row_to_institution,
@@ -93,6 +96,7 @@ STATE_TABLES = (
     "offers",
     "promises",
     "payments",
+    "contact_details",
 )
 
 
@@ -108,6 +112,7 @@ Record = (
     | Payment
     | Institution
     | PolicyVersion
+    | ContactDetail
 )
 TABLE_OF: dict[type, str] = {
     Institution: "institutions",
@@ -120,6 +125,7 @@ TABLE_OF: dict[type, str] = {
     Offer: "offers",
     Promise: "promises",
     Payment: "payments",
+    ContactDetail: "contact_details",
 }
 
 
@@ -582,7 +588,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "012_attributes"
+LATEST_MIGRATION = "014_contact_details"
 
 
 def read_only_uri(path: str | Path) -> str:
@@ -789,6 +795,8 @@ class Store:
             return "institutions", institution_to_row(record)
         if isinstance(record, PolicyVersion):
             return "policy_versions", policy_version_to_row(record)
+        if isinstance(record, ContactDetail):
+            return "contact_details", detail_to_row(record)
         return "staff", staff_to_row(record)
 
     def _chain_head(self, chain: str) -> str:
@@ -1461,6 +1469,15 @@ class Store:
             row_to_contact(row)
             for row in self.db.query(
                 "SELECT * FROM contacts WHERE case_id = ? ORDER BY id", [case_id]
+            )
+        ]
+
+    def contact_details(self, case_id: int) -> list[ContactDetail]:
+        """The phones, emails and addresses recorded on the case, oldest first."""
+        return [
+            row_to_detail(row)
+            for row in self.db.query(
+                "SELECT * FROM contact_details WHERE case_id = ? ORDER BY id", [case_id]
             )
         ]
 
