@@ -25,6 +25,7 @@ from .model import (
     Borrower,
     Case,
     ContactAttempt,
+    ContactDetail,
     Event,
     Feedback,
     Visit,
@@ -50,6 +51,8 @@ class CaseFile:
     feedback: list[Feedback]
     #: Whether personal data was masked for the person asking.
     masked: bool = False
+    #: The phones, emails and addresses recorded since referral, oldest first.
+    details: list[ContactDetail] = attrs.field(factory=list)
 
     @property
     def current_visit(self) -> Visit | None:
@@ -178,17 +181,18 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     visits see it whole; anyone else (or no one named) sees it masked
     (see :func:`fieldcase.privacy.mask_case_file`).
     """
-    from .privacy import mask_case_file
+    from .privacy import mask_case_file, mask_details
 
     case = services.store.get_case(ref)
     assert case.id is not None
     contacts = services.store.contacts(case.id)
     visits = services.store.visits(case.id, case.currency)
     feedback = services.store.feedback(case.id)
+    details = services.store.contact_details(case.id)
     if services.may_see_personal_data(case, visits, viewer):
-        return CaseFile(case=case, contacts=contacts, visits=visits, feedback=feedback)
+        return CaseFile(case, contacts, visits, feedback, details=details)
     case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
-    return CaseFile(case, contacts, visits, feedback, masked=True)
+    return CaseFile(case, contacts, visits, feedback, masked=True, details=mask_details(details))
 
 
 def reader(services: Services, viewer: str | None = None) -> Reader:

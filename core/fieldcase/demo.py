@@ -384,6 +384,7 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
             at=t + dt.timedelta(hours=2),
             channel="employer",
             target="third-party",
+            relationship="employer",
             outcome="reached",
             # In China a third party may only be asked to pass a message on.
             purpose="message" if chinese else "locate",
