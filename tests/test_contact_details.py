@@ -291,3 +291,22 @@ def test_feedback_warns_when_a_dispute_is_not_sent_for_dispute_review(
         ("dispute-review", "returned"),
         ("restructure", "submitted"),
     ]
+
+
+def test_plugins_read_the_details_as_their_viewer_may_see_them(office: Run, db_path: Path) -> None:
+    from fieldcase.services import Services
+    from fieldcase.store import Store
+
+    office("details", "1", "--phone", NEW_PHONE, "--email", EMAIL, *AT, as_="li.na")
+    store = Store(db_path)
+    try:
+        services = Services(store, manager(), clock=None)
+        for viewer, phone, email in (
+            ("li.na", NEW_PHONE, EMAIL),
+            ("zhang.min", "+86*******5678", "[masked]"),
+        ):
+            reader = services.reader(viewer)
+            found = reader.contact_details(reader.case(1))
+            assert [(d.kind, d.value) for d in found] == [("phone", phone), ("email", email)]
+    finally:
+        store.close()
