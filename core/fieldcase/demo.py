@@ -394,6 +394,15 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
                 else "Employer confirmed the home address"
             ),
         )
+        services.record_details(
+            case.id,
+            actor=who,
+            at=t + dt.timedelta(hours=2, minutes=30),
+            email=f"{case.reference.lower()}@example.com",
+            verified=True,
+            source="phone",
+            note="Given when she called back",
+        )
         services.confirm_address(
             case.id,
             actor=who,
