@@ -1192,7 +1192,7 @@ def assign(app: App, case_refs: tuple[str, ...], to: str, at: dt.datetime) -> No
     "--channel",
     required=True,
     metavar="CHANNEL",
-    help=f"{'|'.join(lifecycle.CHANNELS)}, or a messaging app the institution's policy names "
+    help=f"{', '.join(lifecycle.CHANNELS)}, or a messaging app the institution's policy names "
     "(messaging_channels).",
 )
 @click.option(
