@@ -150,6 +150,8 @@ def call(run: Run, case: int, at: str, outcome: str = "no-answer", **extra: str)
     ]
     if "target" in extra:
         args += ["--target", extra["target"]]
+    if extra.get("target") == "third-party":
+        args += ["--relationship", extra.get("relationship", "friend")]
     if "purpose" in extra:
         args += ["--purpose", extra["purpose"]]
     return run(*args, as_="w")
@@ -329,6 +331,8 @@ def test_in_agent_identity_and_third_parties(packs: Run) -> None:
         "phone",
         "--target",
         "third-party",
+        "--relationship",
+        "friend",
         "--outcome",
         "reached",
         "--at",

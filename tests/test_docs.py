@@ -108,6 +108,7 @@ def _documented(section: str) -> set[str]:
         "fieldcase.model.Borrower",
         "fieldcase.model.Visit",
         "fieldcase.model.ContactAttempt",
+        "fieldcase.model.ContactDetail",
         "fieldcase.model.Feedback",
         "fieldcase.model.Offer",
         "fieldcase.model.ScheduledPayment",

@@ -27,6 +27,8 @@ def visited(office: Run) -> Run:
         "employer",
         "--target",
         "third-party",
+        "--relationship",
+        "employer",
         "--outcome",
         "reached",
         "--note",

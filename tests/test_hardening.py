@@ -326,6 +326,8 @@ def test_show_masks_personal_data_for_anyone_not_working_the_case(office: Run) -
         "reached",
         "--target",
         "third-party",
+        "--relationship",
+        "employer",
         "--note",
         "HR: works at Pudong",
         *AT,

@@ -43,6 +43,8 @@ def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
             "employer",
             "--target",
             "third-party",
+            "--relationship",
+            "employer",
             "--outcome",
             "reached",
             "--note",

@@ -25,7 +25,7 @@ def raw(db_path: Path) -> bytes:
 def closed_case(office: Run, *before_closing: tuple[str, ...]) -> None:
     result = office(
         "contact", "1", "--channel", "employer", "--outcome", "reached",
-        "--target", "third-party", "--note", NOTE, *AT, as_="li.na",
+        "--target", "third-party", "--relationship", "employer", "--note", NOTE, *AT, as_="li.na",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     to_submitted(office)

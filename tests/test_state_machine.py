@@ -490,6 +490,7 @@ class CaseMachine(RuleBasedStateMachine):
         whom=st.sampled_from(lifecycle.TARGETS),
         outcome=st.sampled_from(lifecycle.OUTCOMES),
         purpose=st.sampled_from(lifecycle.PURPOSES),
+        relationship=st.sampled_from(["", "spouse", "employer", "cousin"]),
         zone=ZONE,
     )
     def contact(
@@ -501,6 +502,7 @@ class CaseMachine(RuleBasedStateMachine):
         whom: str,
         outcome: str,
         purpose: str,
+        relationship: str,
         zone: dt.tzinfo,
     ) -> None:
         at = self.tick(advance).astimezone(zone)
@@ -518,6 +520,7 @@ class CaseMachine(RuleBasedStateMachine):
                 outcome=outcome,
                 purpose=purpose,
                 note="rang",
+                relationship=relationship,
             ),
         )
         # No rule pack binds hx-consumer: its own worker may always record a contact.
@@ -526,12 +529,19 @@ class CaseMachine(RuleBasedStateMachine):
             and actor in (pre.assigned_to, *SUPERVISORS)
             and channel in lifecycle.CHANNELS
             and pre.stage != CLOSED
+            # A third party's relationship is required; the borrower has none.
+            and (
+                relationship in lifecycle.RELATIONSHIPS
+                if whom == "third-party"
+                else not relationship
+            )
         )
         assert result is not None or not must, f"contact refused: {error!r}"
         if result is None:
             return
         self.allowed("contact", pre, actor)
         assert (result.channel, result.target, result.outcome) == (channel, whom, outcome)
+        assert result.relationship == relationship
         assert self.in_hours(case_id, at), f"contact at {at} outside hours"
         institution = self.models[case_id].institution
         if institution == "cn-bank" and whom == "third-party":

@@ -26,6 +26,7 @@ from .model import (
     Case,
     Complaint,
     ContactAttempt,
+    ContactDetail,
     Dispute,
     Event,
     Evidence,
@@ -58,6 +59,8 @@ class CaseFile:
     evidence: list[Evidence] = attrs.field(factory=list)
     hardships: list[Hardship] = attrs.field(factory=list)
     complaints: list[Complaint] = attrs.field(factory=list)
+    #: The phones, emails and addresses recorded since referral, oldest first.
+    details: list[ContactDetail] = attrs.field(factory=list)
 
     @property
     def current_visit(self) -> Visit | None:
@@ -186,7 +189,7 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     visits see it whole; anyone else (or no one named) sees it masked
     (see :func:`fieldcase.privacy.mask_case_file`).
     """
-    from .privacy import mask_case_file, mask_notes
+    from .privacy import mask_case_file, mask_details, mask_notes
 
     store = services.store
     case = store.get_case(ref)
@@ -196,13 +199,24 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     feedback = store.feedback(case.id)
     disputes, evidence = store.disputes(case.id), store.evidence(case.id)
     hardships, complaints = store.hardships(case.id), store.complaints(case.id)
+    details = store.contact_details(case.id)
     masked = not services.may_see_personal_data(case, visits, viewer)
     if masked:
         case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
         disputes, evidence = mask_notes(disputes), mask_notes(evidence)
         hardships, complaints = mask_notes(hardships), mask_notes(complaints)
+        details = mask_details(details)
     return CaseFile(
-        case, contacts, visits, feedback, masked, disputes, evidence, hardships, complaints
+        case,
+        contacts,
+        visits,
+        feedback,
+        masked,
+        disputes,
+        evidence,
+        hardships,
+        complaints,
+        details,
     )
 
 

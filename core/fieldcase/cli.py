@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from .casefiles import CaseFile
-    from .model import Case, Event
+    from .model import Case, ContactDetail, Event
     from .services import Services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -966,6 +966,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         data["evidence"] = [attrs.asdict(e) for e in file.evidence]
         data["hardships"] = [attrs.asdict(h) for h in file.hardships]
         data["complaints"] = [attrs.asdict(c) for c in file.complaints]
+        data["details"] = [attrs.asdict(d) for d in file.details]
         emit(data, True, lambda: None)
         return
     b = case.borrower
@@ -974,6 +975,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         + (f"  closed: {case.resolution}" if case.resolution else ""),
         f"  Borrower:   {b.name}  ({', '.join(filter(None, [b.timezone, case.jurisdiction]))})",
         f"  Phone:      {b.phone or '-'}   National id: {b.national_id or '-'}",
+        *([f"  Email:      {b.email}"] if b.email else []),
         f"  Address:    {b.address or '-'}",
         f"  Confirmed:  {case.confirmed_address or '-'}",
         f"  Overdue:    {money(case.overdue_amount, case.currency)} of principal "
@@ -1010,7 +1012,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
                 {
                     "at": local_time(c.at, b.timezone),
                     "channel": c.channel,
-                    "target": c.target,
+                    "target": c.target + (f" ({c.relationship})" if c.relationship else ""),
                     "outcome": c.outcome,
                     "staff": c.staff,
                     "note": c.note,
@@ -1018,6 +1020,9 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
                 for c in file.contacts
             ]
         )
+    if file.details:
+        echo("\nContact details recorded")
+        table(detail_rows(file.details, b.timezone))
     for visit in file.visits:
         echo(
             f"\nVisit {visit.number}: {visit.date} {visit.window_start:%H:%M}-"
@@ -1256,13 +1261,20 @@ def assign(app: App, case_refs: tuple[str, ...], to: str, at: dt.datetime) -> No
 @click.option(
     "--channel",
     required=True,
-    type=click.Choice(lifecycle.CHANNELS),
+    metavar="CHANNEL",
+    help=f"{', '.join(lifecycle.CHANNELS)}, or a messaging app the institution's policy names "
+    "(messaging_channels).",
 )
 @click.option(
     "--target",
     default="borrower",
     show_default=True,
     type=click.Choice(lifecycle.TARGETS),
+)
+@click.option(
+    "--relationship",
+    type=click.Choice(lifecycle.RELATIONSHIPS),
+    help="Who the third party is to the borrower; required with --target third-party.",
 )
 @click.option(
     "--outcome",
@@ -1287,16 +1299,26 @@ def contact(
     outcome: str,
     note: str,
     purpose: str,
+    relationship: str | None,
     at: dt.datetime,
 ) -> None:
     """Record a contact attempt: channel, who was targeted, outcome.
 
+    A third party's relationship to the borrower is required (asked for at a
+    terminal). Besides the built-in channels, an institution's policy may name
+    the messaging apps its staff use (messaging_channels = ["whatsapp"]).
+
     \b
     Example:
         fieldcase --as li.na contact 42 --channel phone --outcome no-answer
+        fieldcase --as li.na contact 42 --channel wechat --outcome reached
         fieldcase --as li.na contact 42 --channel employer --target third-party \\
-          --outcome reached --note "HR confirmed she still works there"
+          --relationship employer --outcome reached --note "HR confirmed she still works there"
     """
+    if target == "third-party" and not relationship and sys.stdin.isatty():
+        relationship = click.prompt(
+            "Relationship to the borrower", type=click.Choice(lifecycle.RELATIONSHIPS)
+        )
     attempt = app.services.record_contact(
         case_ref,
         actor=app.need_actor(),
@@ -1306,8 +1328,10 @@ def contact(
         outcome=outcome,
         note=note,
         purpose=purpose,
+        relationship=relationship or "",
     )
-    echo(f"Recorded {channel} contact with {target}: {outcome} (case {attempt.case_id})")
+    whom = f"{target} ({attempt.relationship})" if attempt.relationship else target
+    echo(f"Recorded {channel} contact with {whom}: {outcome} (case {attempt.case_id})")
 
 
 @cli.command()
@@ -1327,6 +1351,110 @@ def confirm(app: App, case_ref: str, address: str, source: str, at: dt.datetime)
         case_ref, actor=app.need_actor(), at=at, address=address, source=source
     )
     echo(f"Case {case.id}: address confirmed; now in {case.stage}")
+
+
+def detail_rows(details: Sequence[ContactDetail], zone: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": local_time(d.at, zone),
+            "kind": d.kind,
+            "value": d.value,
+            "was": d.previous,
+            "verified": "yes" if d.verified else "",
+            "source": d.source,
+            "staff": d.staff,
+            "note": d.note,
+        }
+        for d in details
+    ]
+
+
+@cli.command()
+@click.argument("case_ref", metavar="CASE")
+@click.option(
+    "--phone", default="", help="A phone number (E.164, or national in the case's country)."
+)
+@click.option("--email", default="", help="An email address.")
+@click.option("--address", default="", help="An address.")
+@click.option("--verified", is_flag=True, help="It was verified, not only heard of.")
+@click.option(
+    "--source",
+    default="",
+    metavar="CHANNEL",
+    help="Where it came from: a contact channel (as contact --channel), visit or institution.",
+)
+@click.option("--note", default="", help="How it was learned or verified.")
+@at_option
+@json_option
+@pass_app
+def details(
+    app: App,
+    case_ref: str,
+    phone: str,
+    email: str,
+    address: str,
+    verified: bool,
+    source: str,
+    note: str,
+    at: dt.datetime,
+    json_: bool,
+) -> None:
+    """Record a phone, email or address learned or verified; without one, list them.
+
+    Each becomes the borrower's current one; the one it replaces is kept in
+    the record and the history (a correction is a new record). Personal
+    data: listed in clear to supervisors and the staff working the case, as
+    in show.
+
+    \b
+    Example:
+        fieldcase --as li.na details 42 --phone "+86 139 1234 5678" --source wechat \\
+          --note "Her new number, sent by her on WeChat"
+        fieldcase --as li.na details 42 --email wang.fang@example.cn --verified --source email
+        fieldcase --as li.na details 42
+    """
+    import attrs
+
+    if not (phone or email or address):
+        if verified or source or note:
+            raise click.UsageError(
+                "--verified, --source and --note need --phone, --email or --address"
+            )
+        file = app.services.case_file(case_ref, app.actor)
+        rows = detail_rows(file.details, file.case.borrower.timezone)
+
+        def human() -> None:
+            table(rows)
+            if file.masked:
+                echo(
+                    "  (personal data masked: shown to supervisors and the staff working the case;"
+                    " pass --as)"
+                )
+
+        emit([attrs.asdict(d) for d in file.details], json_, human)
+        return
+    recorded = app.services.record_details(
+        case_ref,
+        actor=app.need_actor(),
+        at=at,
+        phone=phone,
+        email=email,
+        address=address,
+        verified=verified,
+        source=source,
+        note=note,
+    )
+
+    def said() -> None:
+        for d in recorded:
+            how = "verified" if d.verified else "recorded"
+            echo(
+                f"Case {d.case_id}: {d.kind} {d.value} {how}"
+                + (f" (from {d.source})" if d.source else "")
+                + (f"; it was {d.previous}" if d.previous and d.previous != d.value else "")
+            )
+
+    emit([attrs.asdict(d) for d in recorded], json_, said)
 
 
 # -- stage 2 ---------------------------------------------------------------------------------
@@ -2156,9 +2284,10 @@ def flags(
 @cli.command()
 @click.argument("case_ref", metavar="CASE")
 @click.option("--action", required=True, type=click.Choice(lifecycle.ACTIONS))
-@click.option("--channel", type=click.Choice(lifecycle.CHANNELS))
+@click.option("--channel", metavar="CHANNEL", help="As contact --channel.")
 @click.option("--target", type=click.Choice(lifecycle.TARGETS))
 @click.option("--purpose", type=click.Choice(lifecycle.PURPOSES))
+@click.option("--relationship", type=click.Choice(lifecycle.RELATIONSHIPS))
 @click.option(
     "--date",
     "date_",
@@ -2183,6 +2312,7 @@ def check(
     channel: str | None,
     target: str | None,
     purpose: str | None,
+    relationship: str | None,
     date_: dt.datetime | None,
     window: str | None,
     companions: tuple[str, ...],
@@ -2224,6 +2354,7 @@ def check(
         purpose=purpose,
         window=span,
         companions=companions,
+        relationship=relationship,
     )
     rows = [
         {

@@ -446,6 +446,7 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
             at=t + dt.timedelta(hours=2),
             channel="employer",
             target="third-party",
+            relationship="employer",
             outcome="reached",
             # In China a third party may only be asked to pass a message on.
             purpose="message" if chinese else "locate",
@@ -454,6 +455,15 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
                 if chinese
                 else "Employer confirmed the home address"
             ),
+        )
+        services.record_details(
+            case.id,
+            actor=who,
+            at=t + dt.timedelta(hours=2, minutes=30),
+            email=f"{case.reference.lower()}@example.com",
+            verified=True,
+            source="phone",
+            note="Given when she called back",
         )
         services.confirm_address(
             case.id,

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The overdue reason (see :mod:`fieldcase.builtin.reasons`) that calls for a dispute review.
+DISPUTE = "dispute"
+
 
 def submit_feedback(
     services: Services,
@@ -79,6 +82,18 @@ def submit_feedback(
         feedback,
         data=attempted,
     )
+    found = visits[-1].reason_code if visits else None
+    if found == DISPUTE and recommendation != "dispute-review":
+        # A dispute sent on as a debt to collect is what complaints are made of;
+        # the field worker may still know better, so it is said, not refused.
+        log.warning(
+            "case %s: the overdue reason found at the interview is %s, but the "
+            "recommendation is %s, not dispute-review; if the borrower disputes the debt, "
+            "ask a supervisor to return this feedback and recommend dispute-review",
+            case.id,
+            DISPUTE,
+            recommendation,
+        )
     return saved_case, result
 
 

@@ -42,6 +42,7 @@ ACTIONS = (
     "grant_hardship",
     "end_hardship",
     "complaint",
+    "record_details",
 )
 
 #: Stages in which each action may be taken. Guards beyond the stage live in services.
@@ -71,6 +72,7 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     "end_hardship": OPEN_STAGES,
     # A borrower may complain after the case is closed too.
     "complaint": (*OPEN_STAGES, Stage.CLOSED),
+    "record_details": OPEN_STAGES,
 }
 
 #: How refusal messages name each action: "cannot <verb> case 42".
@@ -100,6 +102,7 @@ ACTION_VERBS: dict[str, str] = {
     "grant_hardship": "grant a hardship pause on",
     "end_hardship": "end the hardship pause of",
     "complaint": "record a complaint on",
+    "record_details": "record contact details on",
 }
 
 #: What a field worker should do next, by stage: used in refusal messages.
@@ -157,8 +160,26 @@ COMPLAINT_ABOUT = ("contact-frequency", "conduct", "inquiry", "other")
 #: Flags a case may carry that compliance rules read.
 FLAGS = ("cease-communication", "attorney", "no-credit-relationship")
 
-CHANNELS = ("phone", "sms", "letter", "email", "employer", "bureau", "social")
+CHANNELS = ("phone", "sms", "letter", "email", "employer", "bureau", "social", "wechat")
+#: Channels that carry written electronic messages rather than calls. An institution's
+#: own messaging apps (its policy's ``messaging_channels``) are messaging channels too.
+MESSAGING_CHANNELS = ("sms", "email", "social", "wechat")
 TARGETS = ("borrower", "third-party")
+#: The borrower's contact details ``fieldcase details`` records.
+DETAIL_KINDS = ("phone", "email", "address")
+#: Who a third party is to the borrower (``contact --target third-party --relationship``).
+RELATIONSHIPS = (
+    "spouse",
+    "parent",
+    "child",
+    "sibling",
+    "relative",
+    "employer",
+    "colleague",
+    "reference",
+    "friend",
+    "other",
+)
 OUTCOMES = ("reached", "no-answer", "wrong-number", "refused", "left-message")
 MET = ("borrower", "relative", "nobody")
 EMPLOYMENT = ("employed", "self-employed", "unemployed", "retired", "student", "unknown")

@@ -516,3 +516,29 @@ def m013_protections(db: Database) -> None:
         not_null={"case_id", "dispute_id", "since"},
     )
     db.table("credit_corrections").create_index(["case_id"])
+
+
+@migrations(name="014_contact_details")
+def m014_contact_details(db: Database) -> None:
+    # Who a third party is to the borrower; the borrower's email; and every phone,
+    # email and address learned or verified since referral, with where it came from.
+    db.table("contacts").add_column("relationship", str)
+    db.table("cases").add_column("email", str)
+    db.table("contact_details").create(
+        {
+            "id": int,
+            "case_id": int,
+            "kind": str,
+            "value": str,
+            "at": str,
+            "staff": str,
+            "verified": int,
+            "source": str,
+            "note": str,
+            "previous": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "kind", "at"},
+    )
+    db.table("contact_details").create_index(["case_id", "kind"])

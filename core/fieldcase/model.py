@@ -68,6 +68,7 @@ class Borrower:
     national_id: str = ""
     phone: str = ""
     address: str = ""
+    email: str = ""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -152,6 +153,33 @@ class ContactAttempt:
     note: str = ""
     #: Why the contact was made: collect (talk about the debt), locate, or message.
     purpose: str = "collect"
+    id: int | None = None
+    #: Who a third party is to the borrower (spouse, employer, reference...); empty for
+    #: the borrower, and for contacts recorded before fieldcase asked.
+    relationship: str = ""
+
+
+@attrs.frozen
+class ContactDetail:
+    """A phone number, email or address learned or verified while working a case.
+
+    Each is a new record: a correction is another one, never an edit. The
+    latest of each kind is the borrower's current one.
+    """
+
+    case_id: int
+    #: ``phone``, ``email`` or ``address`` (:data:`fieldcase.lifecycle.DETAIL_KINDS`).
+    kind: str
+    value: str
+    at: dt.datetime
+    staff: str
+    #: Whether it was verified (called back, seen on a document), not only heard of.
+    verified: bool = False
+    #: The channel it came from (``phone``, ``wechat``...), ``visit`` or ``institution``.
+    source: str = ""
+    note: str = ""
+    #: The borrower's value of this kind before it (empty if there was none).
+    previous: str = ""
     id: int | None = None
 
 

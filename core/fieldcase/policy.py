@@ -16,6 +16,7 @@ and the packs they register (``register_rule_packs``). It writes nothing:
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -25,7 +26,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from . import attributes
+from . import attributes, lifecycle
 from .errors import InvalidInput
 from .rules import RulePack
 from .suggest import hint
@@ -121,6 +122,31 @@ def months_list(value: Any) -> list[int]:
     return [check(v) for v in value]
 
 
+_CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+
+
+def messaging_names(value: Any) -> list[str]:
+    """Messaging apps an institution contacts through, beside the built-in channels."""
+    apps = names(value)
+    for app in apps:
+        if app in lifecycle.CHANNELS:
+            raise InvalidInput(
+                f"{app!r} is a built-in channel already (built in: {', '.join(lifecycle.CHANNELS)})"
+            )
+        if not _CHANNEL_NAME.match(app):
+            raise InvalidInput(
+                f"{app!r} is not a channel name: 2 to 32 lower-case letters, digits and "
+                'hyphens, starting with a letter, e.g. "whatsapp"'
+            )
+    return apps
+
+
+def contact_channels(policy: Mapping[str, Any]) -> tuple[str, ...]:
+    """The channels a contact of the institution's cases may go through: the built-in
+    ones and the messaging apps its policy names."""
+    return (*lifecycle.CHANNELS, *policy.get("messaging_channels", ()))
+
+
 AMOUNT = decimal(Decimal(0), Decimal(10) ** 15, below=True)
 SHARE = decimal(Decimal(0), Decimal(1))
 
@@ -191,6 +217,12 @@ BUILTIN: tuple[Setting, ...] = (
         "contacts with the borrower allowed in 7 days after a complaint about frequency, 0 to 100",
         whole(0, 100),
         2,
+    ),
+    Setting(
+        "messaging_channels",
+        'messaging apps used beside the built-in channels, e.g. ["whatsapp", "line"]',
+        messaging_names,
+        [],
     ),
     Setting(
         "require_plugins",

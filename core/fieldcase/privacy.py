@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .model import Case, ContactAttempt, Feedback, Staff, Visit
+    from .model import Case, ContactAttempt, ContactDetail, Feedback, Staff, Visit
 
 MASK = "*"
 
@@ -68,7 +68,7 @@ def mask_case_file(
     """A case file as someone not working the case may see it.
 
     The borrower's name, the stage, the amounts and the history of actions
-    stay; how to reach the borrower (phone, addresses), the national id, the
+    stay; how to reach the borrower (phone, email, addresses), the national id, the
     financial situation found at interviews and free-text notes do not.
     """
     import attrs
@@ -79,6 +79,7 @@ def mask_case_file(
         phone=mask_phone(b.phone),
         national_id=mask_tail(b.national_id),
         address=mask_text(b.address),
+        email=mask_text(b.email),
     )
     return (
         attrs.evolve(
@@ -117,11 +118,31 @@ def mask_notes(records: Sequence[T]) -> list[T]:
     ]
 
 
+def mask_details(details: Sequence[ContactDetail]) -> list[ContactDetail]:
+    """Recorded contact details as someone not working the case may see them: a phone
+    as ``mask_phone`` shows it, an email or address withheld whole, notes withheld."""
+    import attrs
+
+    def masked(kind: str, value: str) -> str:
+        return mask_phone(value) if kind == "phone" else mask_text(value)
+
+    return [
+        attrs.evolve(
+            d,
+            value=masked(d.kind, d.value),
+            previous=masked(d.kind, d.previous),
+            note=mask_text(d.note),
+        )
+        for d in details
+    ]
+
+
 #: What an event's data may say about the borrower or third parties.
 PERSONAL_KEYS = frozenset(
     {
         "address",
         "phone",
+        "email",
         "national_id",
         "note",
         "notes",
@@ -184,8 +205,10 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
         "confirmed_address": None,
         "national_id_masked": "",
         "phone_masked": "",
+        "email": "",
     },
     "contacts": {"note": ""},
+    "contact_details": {"value": "", "previous": "", "note": ""},
     "visits": {
         "notes": "",
         "employment": None,

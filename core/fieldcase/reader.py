@@ -26,6 +26,7 @@ from .model import (
     Case,
     Complaint,
     ContactAttempt,
+    ContactDetail,
     Dispute,
     Event,
     Evidence,
@@ -38,7 +39,7 @@ from .model import (
     Staff,
     Visit,
 )
-from .privacy import mask_case_file, mask_event_data, mask_notes, sees_in_clear
+from .privacy import mask_case_file, mask_details, mask_event_data, mask_notes, sees_in_clear
 from .repayment import Balance, PromiseStatus, promise_statuses
 
 if TYPE_CHECKING:
@@ -105,6 +106,11 @@ class Reader:
         """The case's contact attempts, oldest first."""
         found = self._store.contacts(_id(case))
         return found if self._sees(case) else mask_case_file(case, found, [], [])[1]
+
+    def contact_details(self, case: Case) -> list[ContactDetail]:
+        """The phones, emails and addresses recorded on the case since referral, oldest first."""
+        found = self._store.contact_details(_id(case))
+        return found if self._sees(case) else mask_details(found)
 
     def visits(self, case: Case) -> list[Visit]:
         """The case's visits, by number."""

@@ -23,6 +23,7 @@ from .model import (
     ChecklistItem,
     Complaint,
     ContactAttempt,
+    ContactDetail,
     CreditCorrection,
     Dispute,
     Event,
@@ -75,6 +76,7 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "national_id_masked": mask_tail(b.national_id),
         "phone_masked": mask_phone(b.phone),
         "address": b.address,
+        "email": b.email,
         "timezone": b.timezone,
         "jurisdiction": case.jurisdiction,
         "currency": case.currency,
@@ -120,6 +122,7 @@ def row_to_case(row: dict[str, Any]) -> Case:
             national_id=row["national_id"] or "",
             phone=row["phone"] or "",
             address=row["address"] or "",
+            email=row.get("email") or "",
         ),
         jurisdiction=row["jurisdiction"] or "",
         currency=currency,
@@ -340,7 +343,36 @@ def row_to_contact(row: dict[str, Any]) -> ContactAttempt:
     at = from_iso(row["at"])
     assert at is not None
     return ContactAttempt(
-        **{**row, "at": at, "note": row["note"] or "", "purpose": row.get("purpose") or "collect"}
+        **{
+            **row,
+            "at": at,
+            "note": row["note"] or "",
+            "purpose": row.get("purpose") or "collect",
+            "relationship": row.get("relationship") or "",
+        }
+    )
+
+
+def detail_to_row(detail: ContactDetail) -> dict[str, Any]:
+    row = attrs.asdict(detail)
+    row["at"] = to_iso(detail.at)
+    row["verified"] = int(detail.verified)
+    return row
+
+
+def row_to_detail(row: dict[str, Any]) -> ContactDetail:
+    at = from_iso(row["at"])
+    assert at is not None
+    return ContactDetail(
+        **{
+            **row,
+            "at": at,
+            "verified": bool(row["verified"]),
+            "value": row["value"] or "",
+            "source": row["source"] or "",
+            "note": row["note"] or "",
+            "previous": row["previous"] or "",
+        }
     )
 
 

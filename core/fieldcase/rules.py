@@ -26,11 +26,22 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from .errors import InvalidInput
+from .lifecycle import MESSAGING_CHANNELS
 from .model import ActionContext, Case, ContactAttempt, Decision
 from .money import parse_rate
 
 #: Actions that reach the borrower or someone about the borrower.
 CONTACT_ACTIONS = ("contact", "plan_visit", "start_visit")
+
+
+def messaging(channel: str | None, settings: Mapping[str, Any]) -> bool:
+    """Whether ``channel`` carries written electronic messages: a built-in messaging
+    channel (sms, email, social, wechat) or one of the institution's messaging apps.
+
+    A call-frequency rule counts ``phone`` only; a messaging contact is still a
+    contact for the hours and third-party rules.
+    """
+    return channel in MESSAGING_CHANNELS or channel in settings.get("messaging_channels", ())
 
 
 _HH_MM = re.compile(r"^\d{2}:\d{2}$")

@@ -256,6 +256,26 @@ class Services:
             "which is not loaded here"
         )
 
+    def check_channel(
+        self, case: Case, channel: str, option: str = "channel", also: Sequence[str] = ()
+    ) -> str:
+        """``channel`` itself if the case's institution contacts through it (the built-in
+        channels, its messaging apps, ``also``), else InvalidInput with a suggestion."""
+        from .policy import contact_channels
+        from .suggest import hint
+
+        allowed = (*contact_channels(self.institution_of(case).policy), *also)
+        if channel not in allowed:
+            suggestion = hint(channel, allowed) or (
+                f"; a supervisor adds a messaging app to {case.institution}'s channels with "
+                f"'fieldcase institution policy {case.institution} --set "
+                f"messaging_channels={channel}'"
+            )
+            raise InvalidInput(
+                f"{option}: {channel!r} is not one of {', '.join(allowed)}{suggestion}"
+            )
+        return channel
+
     def reasons(self) -> dict[str, Reason]:
         """The overdue-reason taxonomy: defaults plus every plugin's codes."""
         if self._reasons is None:
@@ -672,6 +692,7 @@ class Services:
     backup = administration.backup
     # stage 1, confirmation
     record_contact = confirmation.record_contact
+    record_details = confirmation.record_details
     confirm_address = confirmation.confirm_address
     # stage 2, preparation
     checklist_for = preparation.checklist_for
@@ -709,6 +730,7 @@ class Services:
         purpose: str | None = None,
         window: tuple[dt.datetime, dt.datetime] | None = None,
         companions: Sequence[str] = (),
+        relationship: str | None = None,
     ) -> list[tuple[str, Decision]]:
         """Every rule ``check_action`` consults for ``action`` at ``at``, and its verdict.
 
@@ -720,6 +742,12 @@ class Services:
         aware(at)
         self.begin_action()
         case = self.store.get_case(ref)
+        if channel is not None:
+            self.check_channel(case, channel)
+        if relationship is not None:
+            from .confirmation import check_relationship
+
+            check_relationship(target or "borrower", relationship)
         actor = actor or case.assigned_to
         if actor is None:
             raise InvalidInput(
@@ -745,7 +773,12 @@ class Services:
             staff=tuple(visiting),
             extra={
                 k: v
-                for k, v in {"channel": channel, "target": target, "purpose": purpose}.items()
+                for k, v in {
+                    "channel": channel,
+                    "target": target,
+                    "purpose": purpose,
+                    "relationship": relationship,
+                }.items()
                 if v
             },
             contacts=tuple(self.store.contacts(case.id)),

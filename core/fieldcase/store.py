@@ -35,6 +35,7 @@ from .model import (
     Case,
     Complaint,
     ContactAttempt,
+    ContactDetail,
     CreditCorrection,
     Dispute,
     Event,
@@ -61,6 +62,7 @@ from .rows import (
     complaint_to_row,
     contact_to_row,
     correction_to_row,
+    detail_to_row,
     dispute_to_row,
     evidence_to_row,
     feedback_to_row,
@@ -76,6 +78,7 @@ from .rows import (
     row_to_complaint,
     row_to_contact,
     row_to_correction,
+    row_to_detail,
     row_to_dispute,
     row_to_event,
     row_to_evidence,
@@ -113,6 +116,7 @@ STATE_TABLES = (
     "hardships",
     "complaints",
     "credit_corrections",
+    "contact_details",
 )
 
 
@@ -133,6 +137,7 @@ Record = (
     | Hardship
     | Complaint
     | CreditCorrection
+    | ContactDetail
 )
 TABLE_OF: dict[type, str] = {
     Institution: "institutions",
@@ -150,6 +155,7 @@ TABLE_OF: dict[type, str] = {
     Hardship: "hardships",
     Complaint: "complaints",
     CreditCorrection: "credit_corrections",
+    ContactDetail: "contact_details",
 }
 
 #: Records whose row needs no currency, and how each becomes one.
@@ -627,7 +633,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "013_protections"
+LATEST_MIGRATION = "014_contact_details"
 
 
 def read_only_uri(path: str | Path) -> str:
@@ -837,6 +843,8 @@ class Store:
         if type(record) in TO_ROW:
             return TABLE_OF[type(record)], TO_ROW[type(record)](record)
         assert isinstance(record, Staff)
+        if isinstance(record, ContactDetail):
+            return "contact_details", detail_to_row(record)
         return "staff", staff_to_row(record)
 
     def _chain_head(self, chain: str) -> str:
@@ -1513,6 +1521,15 @@ class Store:
             row_to_contact(row)
             for row in self.db.query(
                 "SELECT * FROM contacts WHERE case_id = ? ORDER BY id", [case_id]
+            )
+        ]
+
+    def contact_details(self, case_id: int) -> list[ContactDetail]:
+        """The phones, emails and addresses recorded on the case, oldest first."""
+        return [
+            row_to_detail(row)
+            for row in self.db.query(
+                "SELECT * FROM contact_details WHERE case_id = ? ORDER BY id", [case_id]
             )
         ]
 

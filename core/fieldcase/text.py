@@ -85,6 +85,10 @@ FIELDS: dict[str, Field] = {
     "attribute_pairs": _ATTRIBUTE,
     "where_pairs": _ATTRIBUTE,
     "address": Field("address", Kind.TEXT, 500),
+    # RFC 5321's limit on an address as mail carries it.
+    "email": Field("email", Kind.IDENTIFIER, 254),
+    "relationship": _CODE,
+    "source": _CODE,
     "note": Field("note", Kind.TEXT, 4000),
     "notes": Field("note", Kind.TEXT, 4000),
     "summary": Field("summary", Kind.TEXT, 4000),

@@ -515,6 +515,8 @@ class _ImportRun:
             "national_id_masked": mask_tail(clean["national_id"]),
             "phone_masked": mask_phone(clean["phone"]),
             "address": clean["address"],
+            # Not imported: an email comes from fieldcase details.
+            "email": "",
             "timezone": clean["timezone"],
             "jurisdiction": clean["jurisdiction"],
             "currency": clean["currency"],

@@ -98,7 +98,7 @@ def test_three_contacts_with_the_borrower_a_day(office: Office) -> None:
     assert "(rule cn.frequency)" in stderr
     assert last_refusal(office, case) == ["cn.frequency"]
     # A friend asked to pass a message on is not the borrower; the next day starts afresh.
-    message = ("--target", "third-party", "--purpose", "message")
+    message = ("--target", "third-party", "--relationship", "friend", "--purpose", "message")
     assert call(office, case, "2026-11-24 15:05", *message) == (0, "")
     assert call(office, case, "2026-11-25 08:00") == (0, "")
 
@@ -183,7 +183,7 @@ def test_no_contact_or_visit_once_the_borrower_asks_to_cease(office: Office) -> 
         "plan", case, "--date", "2026-11-25", "--window", "10:00-12:00",
         "--with", office.colleague, at="2026-11-23 13:05",
     )  # fmt: skip
-    message = ("--target", "third-party", "--purpose", "message")
+    message = ("--target", "third-party", "--relationship", "friend", "--purpose", "message")
     friend = call(office, case, "2026-11-23 13:10", *message)
 
     assert code == 1
@@ -212,7 +212,7 @@ def test_a_visit_needs_two_staff(office: Office) -> None:
 
 def test_third_parties_may_only_pass_a_message(office: Office) -> None:
     case = office.case_at("confirmation")
-    third_party = ("--target", "third-party", "--purpose")
+    third_party = ("--target", "third-party", "--relationship", "friend", "--purpose")
 
     code, stderr = call(office, case, "10:00", *third_party, "locate")
     assert code == 1 and "(rule cn.third_party)" in stderr

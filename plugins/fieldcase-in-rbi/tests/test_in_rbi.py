@@ -71,7 +71,7 @@ def test_three_contacts_with_the_borrower_a_day(office: Office) -> None:
     assert "the institution's choice" in stderr
     assert last_refusal(office, case) == ["in.rbi.frequency"]
     # A referee asked where the borrower lives is not the borrower.
-    referee = ("--target", "third-party", "--purpose", "locate")
+    referee = ("--target", "third-party", "--relationship", "reference", "--purpose", "locate")
     assert call(office, case, "2026-11-24 16:05", *referee) == (0, "")
     assert call(office, case, "2026-11-25 08:00") == (0, "")
 
@@ -158,7 +158,15 @@ def test_no_contact_or_visit_once_the_borrower_asks_to_cease(office: Office) -> 
     code, stderr = call(office, case, "2026-11-23 13:00")
     visit = plan(office, case, "2026-11-25", at="2026-11-23 13:05")
     referee = call(
-        office, case, "2026-11-23 13:10", "--target", "third-party", "--purpose", "locate"
+        office,
+        case,
+        "2026-11-23 13:10",
+        "--target",
+        "third-party",
+        "--relationship",
+        "reference",
+        "--purpose",
+        "locate",
     )
 
     assert code == 1
