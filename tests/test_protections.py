@@ -390,6 +390,7 @@ def test_a_declared_purpose_does_not_lift_a_complaints_limit(office: Run) -> Non
     # A third party may still be asked where the borrower is.
     third = office(
         "contact", "1", "--channel", "phone", "--target", "third-party", "--outcome", "reached",
-        "--purpose", "locate", "--at", "2026-11-24T12:10+08:00", as_="li.na",
+        "--relationship", "parent", "--purpose", "locate", "--at", "2026-11-24T12:10+08:00",
+        as_="li.na",
     )  # fmt: skip
     assert third.exit_code == 0, third.output

@@ -165,6 +165,7 @@ TO_ROW: dict[type, Callable[[Any], dict[str, Any]]] = {
     Hardship: hardship_to_row,
     Complaint: complaint_to_row,
     CreditCorrection: correction_to_row,
+    ContactDetail: detail_to_row,
 }
 
 
@@ -843,8 +844,6 @@ class Store:
         if type(record) in TO_ROW:
             return TABLE_OF[type(record)], TO_ROW[type(record)](record)
         assert isinstance(record, Staff)
-        if isinstance(record, ContactDetail):
-            return "contact_details", detail_to_row(record)
         return "staff", staff_to_row(record)
 
     def _chain_head(self, chain: str) -> str:
