@@ -116,6 +116,11 @@ EVENT_ACTION = {
     "promise_made": "promise",
     "payment_recorded": "record_payment",
     "flags_changed": "flag",
+    "dispute_opened": "open_dispute",
+    "dispute_decided": "decide_dispute",
+    "hardship_granted": "grant_hardship",
+    "hardship_ended": "end_hardship",
+    "complaint_recorded": "complaint",
 }
 CONFIRM, PREPARE, INTERVIEW, FEEDBACK, CLOSED = (
     Stage.CONFIRMATION,
@@ -134,6 +139,12 @@ STAGE_MOVES: dict[str, set[tuple[Stage, Stage]]] = {
     "visit_failed": {(INTERVIEW, PREPARE), (INTERVIEW, FEEDBACK)},
     "case_closed": {(s, CLOSED) for s in lifecycle.OPEN_STAGES},
     "case_reopened": {(CLOSED, PREPARE), (CLOSED, CONFIRM)},
+    # Decided from any stage: it stays, or closes (upheld, --close).
+    "dispute_decided": {
+        *((s, s) for s in lifecycle.OPEN_STAGES),
+        *((s, CLOSED) for s in lifecycle.OPEN_STAGES),
+    },
+    "complaint_recorded": {(s, s) for s in Stage},
 }
 
 # -- strategies -------------------------------------------------------------------
@@ -324,6 +335,19 @@ class CaseMachine(RuleBasedStateMachine):
         model = self.models[case_id]
         local = at.astimezone(ZoneInfo(model.timezone)).time()
         return model.institution == "hx-consumer" or dt.time(8) <= local <= dt.time(21)
+
+    def free_to_contact(self, pre: Case, at: dt.datetime, whom: str, purpose: str) -> bool:
+        """No protection of the borrower stands in the way of this contact."""
+        return (
+            (pre.dispute is None or purpose == "dispute")
+            and not (pre.paused(at) and purpose == "collect")
+            and (
+                whom == "third-party"
+                or purpose == "dispute"
+                or pre.fewer_contacts_until is None
+                or pre.local_date(at) > pre.fewer_contacts_until
+            )
+        )
 
     def ready_stage(self, case_id: int, pre: Case) -> Stage:
         _, required = self.required_items(pre)
@@ -535,6 +559,7 @@ class CaseMachine(RuleBasedStateMachine):
                 if whom == "third-party"
                 else not relationship
             )
+            and self.free_to_contact(pre, at, whom, purpose)
         )
         assert result is not None or not must, f"contact refused: {error!r}"
         if result is None:
@@ -543,6 +568,8 @@ class CaseMachine(RuleBasedStateMachine):
         assert (result.channel, result.target, result.outcome) == (channel, whom, outcome)
         assert result.relationship == relationship
         assert self.in_hours(case_id, at), f"contact at {at} outside hours"
+        assert pre.dispute is None or purpose == "dispute", "a contact during a dispute"
+        assert not pre.paused(at) or purpose != "collect", "a collection contact in a pause"
         institution = self.models[case_id].institution
         if institution == "cn-bank" and whom == "third-party":
             assert purpose == "message", "a third party was asked to do more than pass a message"
@@ -675,12 +702,15 @@ class CaseMachine(RuleBasedStateMachine):
             and not (model.institution == "cn-bank" and len(visiting) < 2)
             and not (model.institution == "example-bank" and day.isoformat() in HOLIDAYS)
             and self.unflagged(case_id, pre)
+            and pre.dispute is None
+            and not pre.paused(at)
         )
         assert result is not None or not must, f"plan refused: {error!r}"
         if result is None:
             return
         self.allowed("plan_visit", pre, actor)
         assert start < end and days >= 0, (start, end, days)
+        assert pre.dispute is None and not pre.paused(at), "a visit planned while held"
         _, visit = result
         staff = [pre.assigned_to or actor]
         staff += [c for c in companions if c not in staff]
@@ -790,6 +820,8 @@ class CaseMachine(RuleBasedStateMachine):
                 and self.today(case_id, at).isoformat() in HOLIDAYS
             )
             and self.unflagged(case_id, pre)
+            and pre.dispute is None
+            and not pre.paused(at)
             and reason != "nonsense"
             and employment != "astronaut"
             and income != "-1"
@@ -1011,6 +1043,157 @@ class CaseMachine(RuleBasedStateMachine):
             assert self.case(case_id) == pre, "an unchanged set of flags was written"
             return
         self.allowed("flag", pre, actor, supervisor_only=bool(remove))
+        self.moved(case_id, pre, pre.stage)
+
+    # -- the borrower's protections -------------------------------------------------------
+
+    @rule(
+        case_id=cases,
+        advance=ADVANCE,
+        actor=ACTOR,
+        kind=st.sampled_from([*lifecycle.DISPUTE_KINDS, "grudge"]),
+    )
+    def open_dispute(self, case_id: int, advance: int, actor: str, kind: str) -> None:
+        at = self.tick(advance)
+        actor = self.who(actor, case_id)
+        pre = self.case(case_id)
+        result, error = self.attempt(
+            "open_dispute",
+            case_id,
+            lambda: self.services.open_dispute(case_id, actor=actor, at=at, kind=kind),
+        )
+        must = (
+            pre.stage != CLOSED
+            and self.permitted(actor, pre)
+            and kind in lifecycle.DISPUTE_KINDS
+            and pre.dispute is None
+        )
+        assert result is not None or not must, f"dispute refused: {error!r}"
+        if result is None:
+            return
+        self.allowed("open_dispute", pre, actor)
+        assert pre.dispute is None, "a second dispute opened beside an open one"
+        post = self.moved(case_id, pre, pre.stage)
+        assert post.dispute == kind
+
+    @rule(
+        case_id=cases,
+        advance=ADVANCE,
+        actor=ACTOR,
+        uphold=st.booleans(),
+        close=st.booleans(),
+    )
+    def decide_dispute(
+        self, case_id: int, advance: int, actor: str, uphold: bool, close: bool
+    ) -> None:
+        at = self.tick(advance)
+        actor = self.who(actor, case_id)
+        pre = self.case(case_id)
+        result, error = self.attempt(
+            "decide_dispute",
+            case_id,
+            lambda: self.services.decide_dispute(
+                case_id, actor=actor, at=at, uphold=uphold, note="decided", close=close
+            ),
+        )
+        must = (
+            pre.stage != CLOSED
+            and actor in SUPERVISORS
+            and pre.dispute is not None
+            and (uphold or not close)
+        )
+        assert result is not None or not must, f"decision refused: {error!r}"
+        if result is None:
+            return
+        self.allowed("decide_dispute", pre, actor, supervisor_only=True)
+        assert pre.dispute is not None, "a dispute decided that was not open"
+        post, decided, correction = result
+        assert decided.status == ("upheld" if uphold else "rejected")
+        assert (correction is not None) == uphold
+        assert post.dispute is None
+        if close:
+            self.moved(case_id, pre, CLOSED)
+            assert post.resolution == "dispute-upheld"
+        else:
+            self.moved(case_id, pre, pre.stage)
+
+    @rule(
+        case_id=cases,
+        advance=ADVANCE,
+        actor=ACTOR,
+        days=st.integers(-2, 120),
+        end=st.booleans(),
+    )
+    def hardship(self, case_id: int, advance: int, actor: str, days: int, end: bool) -> None:
+        at = self.tick(advance)
+        actor = self.who(actor, case_id)
+        pre = self.case(case_id)
+        until = self.today(case_id, at) + dt.timedelta(days=days)
+        if end:
+            result, error = self.attempt(
+                "end_hardship",
+                case_id,
+                lambda: self.services.end_hardship(case_id, actor=actor, at=at, note="better"),
+            )
+            must = pre.stage != CLOSED and self.permitted(actor, pre) and pre.paused(at)
+            assert result is not None or not must, f"ending refused: {error!r}"
+            if result is None:
+                return
+            assert pre.paused(at), "a pause ended that was not running"
+            post, _ = result
+            assert not post.paused(at)
+            self.moved(case_id, pre, pre.stage)
+            return
+        result, error = self.attempt(
+            "grant_hardship",
+            case_id,
+            lambda: self.services.grant_hardship(
+                case_id, actor=actor, at=at, until=until, reason="illness"
+            ),
+        )
+        # Field staff grant up to 90 days (the default), counting today.
+        must = (
+            pre.stage != CLOSED
+            and self.permitted(actor, pre)
+            and days >= 0
+            and (days < 90 or actor in SUPERVISORS)
+            and not pre.paused(at)
+        )
+        assert result is not None or not must, f"pause refused: {error!r}"
+        if result is None:
+            return
+        self.allowed("grant_hardship", pre, actor, supervisor_only=days >= 90)
+        assert not pre.paused(at), "a pause granted over a running one"
+        post, _ = result
+        assert post.paused(at) and post.paused_until == until
+        self.moved(case_id, pre, pre.stage)
+
+    @rule(
+        case_id=cases,
+        advance=ADVANCE,
+        actor=ACTOR,
+        about=st.sampled_from([*lifecycle.COMPLAINT_ABOUT, "weather"]),
+    )
+    def complaint(self, case_id: int, advance: int, actor: str, about: str) -> None:
+        at = self.tick(advance)
+        actor = self.who(actor, case_id)
+        pre = self.case(case_id)
+        result, error = self.attempt(
+            "complaint",
+            case_id,
+            lambda: self.services.record_complaint(case_id, actor=actor, at=at, about=about),
+        )
+        must = self.permitted(actor, pre) and about in lifecycle.COMPLAINT_ABOUT
+        assert result is not None or not must, f"complaint refused: {error!r}"
+        if result is None:
+            return
+        self.allowed("complaint", pre, actor)
+        post, _ = result
+        if about == "contact-frequency":
+            assert post.fewer_contacts_until is not None
+            assert post.fewer_contacts_until >= self.today(case_id, at)
+        else:
+            assert post.fewer_contacts_until == pre.fewer_contacts_until
         self.moved(case_id, pre, pre.stage)
 
     # -- money ----------------------------------------------------------------------------
@@ -1389,10 +1572,21 @@ class CaseMachine(RuleBasedStateMachine):
         """
         model = self.models[case_id]
         end = at if case.closed_at is None or at <= case.closed_at else case.closed_at
-        days = max((end.astimezone(ZoneInfo(model.timezone)).date() - case.overdue_since).days, 0)
+        last = end.astimezone(ZoneInfo(model.timezone)).date()
         rate = case.penalty_rate
         if model.institution == "cn-bank":
             rate = min(rate, Decimal("0.24"))
+        # Day by day: none from a dispute's date while it is open or once upheld; a
+        # pause's share of the rate on the days it covered; the whole rate otherwise.
+        disputes = [d for d in self.store.disputes(case_id) if d.status in ("open", "upheld")]
+        pauses = self.store.hardships(case_id)
+        days = Decimal(0)
+        day = case.overdue_since
+        while day < last:
+            if not any(d.since <= day for d in disputes):
+                shares = [h.penalty_share for h in pauses if h.starts <= day <= h.last_day]
+                days += min(shares, default=Decimal(1))
+            day += dt.timedelta(days=1)
         with localcontext() as ctx:
             ctx.prec = 50
             accrued = case.overdue_amount * rate * days / 365
@@ -1401,7 +1595,9 @@ class CaseMachine(RuleBasedStateMachine):
         paid = paid.quantize(quantum(model.currency))
         left = paid
         owed = []
-        for part in (case.fees, penalty, case.accrued_interest, case.principal):
+        reversed_fees = any(d.fees_reversed for d in self.store.disputes(case_id))
+        fees = Decimal(0).quantize(quantum(model.currency)) if reversed_fees else case.fees
+        for part in (fees, penalty, case.accrued_interest, case.principal):
             settled = min(part, left)
             owed.append(part - settled)
             left -= settled
