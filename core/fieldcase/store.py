@@ -474,8 +474,14 @@ class Snapshot:
             debt_to_income=ratio_sql("v.other_debts_minor", "v.monthly_income_minor"),
             repayments_to_income=ratio_sql("v.monthly_repayments_minor", "v.monthly_income_minor"),
             # The employer, suppliers and buyers name third parties, as their notes do.
+            # Not recorded stays null, as unmasked.
             **{
-                column: masked_text_sql(f"v.{column}") if masked else f"v.{column}"
+                column: (
+                    f"(CASE WHEN v.{column} IS NULL THEN NULL"
+                    f" ELSE {masked_text_sql(f'v.{column}')} END)"
+                    if masked
+                    else f"v.{column}"
+                )
                 for column in ("employer", "suppliers", "buyers")
             },
         ) + (" WHERE " + " AND ".join(where) if where else "")
