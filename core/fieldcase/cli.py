@@ -30,10 +30,12 @@ from .errors import (
 from .text import TextRefused, clean, visible, visible_json
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     import pluggy
 
     from .casefiles import CaseFile
-    from .model import Case, ContactDetail, Event
+    from .model import Case, ContactDetail, Event, Visit
     from .services import Services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -960,7 +962,11 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         data = case_json(case, at)
         data["masked"] = file.masked
         data["contacts"] = [attrs.asdict(c) for c in file.contacts]
-        data["visits"] = [attrs.asdict(v) for v in file.visits]
+        data["visits"] = [
+            attrs.asdict(v)
+            | {"debt_to_income": v.debt_to_income, "repayments_to_income": v.repayments_to_income}
+            for v in file.visits
+        ]
         data["feedback"] = [attrs.asdict(f) for f in file.feedback]
         data["disputes"] = [attrs.asdict(d) for d in file.disputes]
         data["evidence"] = [attrs.asdict(e) for e in file.evidence]
@@ -1038,11 +1044,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
                 f"  Met: {visit.met}  reason: {visit.reason_code or '-'}  "
                 f"employment: {visit.employment or '-'}  attitude: {visit.attitude or '-'}"
             )
-        if visit.monthly_income is not None or visit.other_debts is not None:
-            echo(
-                f"  Monthly income: {money(visit.monthly_income, case.currency)}  "
-                f"other debts: {money(visit.other_debts, case.currency)}"
-            )
+        show_finances(visit, case.currency)
         if visit.notes:
             echo(f"  Notes: {visit.notes}")
     show_protections(file, b.timezone)
@@ -1054,6 +1056,45 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         echo(f"  {fb.summary}")
         if fb.review_note:
             echo(f"  Review by {fb.reviewed_by}: {fb.review_note}")
+
+
+def show_finances(visit: Visit, currency: str) -> None:
+    """``show``'s lines on a visit's findings about the borrower's work and debts."""
+    work = {
+        "Industry": visit.industry,
+        "employer": visit.employer,
+        "suppliers": visit.suppliers,
+        "buyers": visit.buyers,
+    }
+    if any(work.values()):
+        echo("  " + "  ".join(f"{k}: {v or '-'}" for k, v in work.items()))
+    amounts = (visit.monthly_income, visit.other_debts, visit.monthly_repayments)
+    if any(a is not None for a in amounts):
+        echo(
+            f"  Monthly income: {money(visit.monthly_income, currency)}  "
+            f"other debts: {money(visit.other_debts, currency)}"
+            + (
+                f"  monthly repayments: {money(visit.monthly_repayments, currency)}"
+                if visit.monthly_repayments is not None
+                else ""
+            )
+        )
+    lenders = (
+        f"{visit.lenders}"
+        if visit.lenders is not None
+        else {True: "several", False: "1", None: "-"}[visit.multi_lender]
+    )
+    ratios = (visit.debt_to_income, visit.repayments_to_income)
+    answered = (visit.lenders, visit.multi_lender, *ratios)
+    if any(value is not None for value in answered):
+        echo(
+            f"  Lenders: {lenders}  debt to income: {_ratio(visit.debt_to_income)}  "
+            f"repayments to income: {_ratio(visit.repayments_to_income)}"
+        )
+
+
+def _ratio(value: Decimal | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def show_protections(file: CaseFile, zone: str) -> None:
@@ -1589,7 +1630,22 @@ def checklist(
 )
 @click.option("--income", metavar="AMOUNT", help="Monthly income, in the case currency.")
 @click.option("--other-debts", metavar="AMOUNT", help="Other debts, in the case currency.")
+@click.option(
+    "--monthly-repayments",
+    metavar="AMOUNT",
+    help="What the borrower repays all lenders a month, in the case currency.",
+)
 @click.option("--multi-lender/--single-lender", default=None, help="Borrows from several lenders.")
+@click.option(
+    "--lenders",
+    type=int,
+    metavar="N",
+    help="How many lenders the borrower owes, this one included (more than 1: multi-lender).",
+)
+@click.option("--industry", metavar="TEXT", help="The trade: retail, construction...")
+@click.option("--employer", metavar="TEXT", help="The employer, or the borrower's business.")
+@click.option("--suppliers", metavar="TEXT", help="A business borrower's main suppliers.")
+@click.option("--buyers", metavar="TEXT", help="A business borrower's main buyers.")
 @click.option(
     "--attitude",
     type=click.Choice(lifecycle.ATTITUDES),
@@ -1605,18 +1661,31 @@ def interview(
     employment: str | None,
     income: str | None,
     other_debts: str | None,
+    monthly_repayments: str | None,
     multi_lender: bool | None,
+    lenders: int | None,
+    industry: str | None,
+    employer: str | None,
+    suppliers: str | None,
+    buyers: str | None,
     attitude: str | None,
     note: str,
     at: dt.datetime,
 ) -> None:
     """Record the on-site interview, or a failed visit (--met nobody).
 
+    Employer, suppliers and buyers name people and firms: they are personal
+    data, masked and purged like the borrower's income.
+
     \b
     Example:
         fieldcase --as li.na interview 42 --met borrower --reason medical \\
           --employment employed --income 8500 --other-debts 12000 \\
           --attitude willing-unable --note "Hospital bills since August"
+        fieldcase --as li.na interview 43 --met borrower --reason business-failure \\
+          --employment self-employed --industry retail --employer "Wang's Grocery" \\
+          --suppliers "Jinhui Wholesale" --buyers "walk-in customers" \\
+          --income 6000 --other-debts 30000 --monthly-repayments 2500 --lenders 3
         fieldcase --as li.na interview 42 --met nobody --note "Neighbour says away"
     """
     case, visit = app.services.record_interview(
@@ -1629,6 +1698,12 @@ def interview(
         monthly_income=income,
         other_debts=other_debts,
         multi_lender=multi_lender,
+        lenders=lenders,
+        monthly_repayments=monthly_repayments,
+        industry=industry,
+        employer=employer,
+        suppliers=suppliers,
+        buyers=buyers,
         attitude=attitude,
         notes=note,
     )

@@ -413,6 +413,20 @@ def _protect(services: Services, start: dt.datetime, walked: list[int]) -> None:
             )
 
 
+#: What the interviews learn of the borrowers' work, by the employment they record.
+WORK: tuple[dict[str, str], ...] = (
+    {"industry": "logistics", "employer": "Harbor Freight Lines"},
+    {"industry": "construction"},
+    {
+        "industry": "retail",
+        "employer": "Corner Grocery (own shop)",
+        "suppliers": "City Wholesale Market",
+        "buyers": "walk-in customers, two canteens",
+    },
+    {"industry": "healthcare", "employer": "Riverside Clinic"},
+)
+
+
 def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
     """Take a handful of eligible assigned cases through every stage, with detours."""
     from .store import WorklistFilter
@@ -537,7 +551,12 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
             employment=("employed", "unemployed", "self-employed", "employed")[n % 4],
             monthly_income=(case.overdue_amount / 2).quantize(Decimal("0.01")),
             other_debts=case.overdue_amount,
-            multi_lender=n % 3 == 0,
+            monthly_repayments=(case.overdue_amount / 5).quantize(Decimal("0.01")),
+            lenders=3 if n % 3 == 0 else 1,
+            industry=WORK[n % 4].get("industry"),
+            employer=WORK[n % 4].get("employer"),
+            suppliers=WORK[n % 4].get("suppliers"),
+            buyers=WORK[n % 4].get("buyers"),
             attitude=("cooperative", "willing-unable", "evasive", "cooperative")[n % 4],
             notes="Borrower present; documents shown and explained",
         )

@@ -45,10 +45,21 @@ def record_interview(
     monthly_income: str | Decimal | None = None,
     other_debts: str | Decimal | None = None,
     multi_lender: bool | None = None,
+    lenders: int | None = None,
+    monthly_repayments: str | Decimal | None = None,
+    industry: str | None = None,
+    employer: str | None = None,
+    suppliers: str | None = None,
+    buyers: str | None = None,
     attitude: str | None = None,
     notes: str = "",
 ) -> tuple[Case, Visit]:
-    """Record what the visit found; "nobody" sends the case back for a revisit."""
+    """Record what the visit found; "nobody" sends the case back for a revisit.
+
+    ``lenders`` counts every lender the borrower owes, this one included; more
+    than one means ``multi_lender``, and a ``multi_lender`` given beside it
+    must agree. Empty texts (``industry``...) count as not given.
+    """
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     choice(met, lifecycle.MET, "met")
@@ -59,12 +70,22 @@ def record_interview(
         )
     if met == "borrower" and reason is None:
         raise InvalidInput("reason: when the borrower was met, give --reason CODE")
+    industry, employer, suppliers, buyers = (
+        (text.strip() or None) if text is not None else None
+        for text in (industry, employer, suppliers, buyers)
+    )
     findings = {
         "--reason": reason,
         "--employment": employment,
         "--income": monthly_income,
         "--other-debts": other_debts,
         "--multi-lender": multi_lender,
+        "--lenders": lenders,
+        "--monthly-repayments": monthly_repayments,
+        "--industry": industry,
+        "--employer": employer,
+        "--suppliers": suppliers,
+        "--buyers": buyers,
         "--attitude": attitude,
     }
     given = [name for name, value in findings.items() if value is not None]
@@ -76,6 +97,12 @@ def record_interview(
         choice(employment, lifecycle.EMPLOYMENT, "employment")
     if attitude is not None:
         choice(attitude, lifecycle.ATTITUDES, "attitude")
+    multi_lender = _multi_lender(lenders, multi_lender)
+    repayments = (
+        None
+        if monthly_repayments is None
+        else parse_amount(monthly_repayments, case.currency, field="monthly repayments")
+    )
     income = (
         None
         if monthly_income is None
@@ -136,6 +163,12 @@ def record_interview(
             monthly_income=income,
             other_debts=debts,
             multi_lender=multi_lender,
+            lenders=lenders,
+            monthly_repayments=repayments,
+            industry=industry,
+            employer=employer,
+            suppliers=suppliers,
+            buyers=buyers,
             attitude=attitude,
             notes=notes,
             visited_at=at,
@@ -146,3 +179,27 @@ def record_interview(
         data = attempted
     saved_case, result = services.save_one(event_type, case, staff.id, at, visit, data)
     return saved_case, result
+
+
+#: More lenders than anyone owes: a slip of the keyboard, not an answer.
+MAX_LENDERS = 99
+
+
+def _multi_lender(lenders: int | None, multi_lender: bool | None) -> bool | None:
+    """Whether the borrower owes several lenders, from the count where one is given."""
+    if lenders is None:
+        return multi_lender
+    if isinstance(lenders, bool) or not isinstance(lenders, int):
+        raise InvalidInput(f"lenders: {lenders!r} is not a whole number")
+    if not 1 <= lenders <= MAX_LENDERS:
+        raise InvalidInput(
+            f"lenders: {lenders} is not a count of lenders; give 1 to {MAX_LENDERS}, "
+            "counting this lender too"
+        )
+    if multi_lender is not None and multi_lender != (lenders > 1):
+        said = "--multi-lender" if multi_lender else "--single-lender"
+        raise InvalidInput(
+            f"lenders: {lenders} lender{'s' if lenders > 1 else ''} contradicts {said}; "
+            "drop one of them"
+        )
+    return lenders > 1

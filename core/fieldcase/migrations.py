@@ -542,3 +542,16 @@ def m014_contact_details(db: Database) -> None:
         not_null={"case_id", "kind", "at"},
     )
     db.table("contact_details").create_index(["case_id", "kind"])
+
+
+@migrations(name="016_interview_details")
+def m016_interview_details(db: Database) -> None:
+    # What the interview learns of a business borrower or employee, and of the
+    # borrower's other lenders. Ratios to income are derived, not stored.
+    visits = db.table("visits")
+    visits.add_column("lenders", int)
+    visits.add_column("monthly_repayments_minor", int)
+    visits.add_column("industry", str)
+    visits.add_column("employer", str)
+    visits.add_column("suppliers", str)
+    visits.add_column("buyers", str)

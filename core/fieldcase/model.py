@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from .lifecycle import Stage, aging_bucket
+from .money import ratio
 
 
 @attrs.frozen
@@ -204,11 +205,30 @@ class Visit:
     monthly_income: Decimal | None = None
     other_debts: Decimal | None = None
     multi_lender: bool | None = None
+    #: How many lenders the borrower owes, this one included.
+    lenders: int | None = None
+    monthly_repayments: Decimal | None = None
+    #: The trade of the borrower's business or employer: short free text, not personal.
+    industry: str | None = None
+    #: The employer, or the borrower's own business: names people and firms, so personal.
+    employer: str | None = None
+    suppliers: str | None = None
+    buyers: str | None = None
     attitude: str | None = None
     notes: str = ""
     visited_at: dt.datetime | None = None
     recorded_by: str | None = None
     id: int | None = None
+
+    @property
+    def debt_to_income(self) -> Decimal | None:
+        """Other debts as a multiple of monthly income (2 places); None without both."""
+        return ratio(self.other_debts, self.monthly_income)
+
+    @property
+    def repayments_to_income(self) -> Decimal | None:
+        """Monthly repayments as a share of monthly income (2 places); None without both."""
+        return ratio(self.monthly_repayments, self.monthly_income)
 
     def window(self) -> tuple[dt.datetime, dt.datetime]:
         """The visit window as aware datetimes in the borrower's time zone."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import itertools
+import math
 import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from fractions import Fraction
 
 import attrs
 
@@ -72,6 +74,19 @@ def from_minor(minor: int, currency: str) -> Decimal:
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round to the currency's minor unit, half to even (banker's rounding)."""
     return amount.quantize(quantum(currency), rounding=ROUND_HALF_EVEN)
+
+
+def ratio(part: Decimal | Fraction | None, whole: Decimal | Fraction | None) -> Decimal | None:
+    """``part / whole`` to 2 places, half up, computed exactly (debts over income).
+
+    None when either is missing or ``whole`` is zero: no income gives no ratio.
+    The export's SQL (``store.ratio_sql``) repeats this on minor units; a test
+    holds the two equal.
+    """
+    if part is None or whole is None or whole == 0:
+        return None
+    hundredths = Fraction(part) / Fraction(whole) * 100
+    return Decimal(math.floor(hundredths + Fraction(1, 2))).scaleb(-2)
 
 
 #: Thousands separators only in groups of three: '1,234.50' yes, '12,34' (a decimal comma) no.

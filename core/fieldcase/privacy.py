@@ -69,7 +69,9 @@ def mask_case_file(
 
     The borrower's name, the stage, the amounts and the history of actions
     stay; how to reach the borrower (phone, email, addresses), the national id, the
-    financial situation found at interviews and free-text notes do not.
+    financial situation found at interviews (income, debts, repayments, and so
+    the ratios to income), the employer, suppliers and buyers, and free-text
+    notes do not. The industry and the number of lenders stay.
     """
     import attrs
 
@@ -94,7 +96,11 @@ def mask_case_file(
                 notes=mask_text(v.notes),
                 monthly_income=None,
                 other_debts=None,
+                monthly_repayments=None,
                 employment=mask_text(v.employment) or None,
+                employer=mask_text(v.employer) or None,
+                suppliers=mask_text(v.suppliers) or None,
+                buyers=mask_text(v.buyers) or None,
             )
             for v in visits
         ],
@@ -150,6 +156,10 @@ PERSONAL_KEYS = frozenset(
         "employment",
         "monthly_income",
         "other_debts",
+        "monthly_repayments",
+        "employer",
+        "suppliers",
+        "buyers",
         "borrower_name",
         "decision_note",
         "end_note",
@@ -214,6 +224,10 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
         "employment": None,
         "monthly_income_minor": None,
         "other_debts_minor": None,
+        "monthly_repayments_minor": None,
+        "employer": None,
+        "suppliers": None,
+        "buyers": None,
     },
     "feedback": {"summary": PURGED, "review_note": ""},
     "disputes": {"note": "", "decision_note": ""},

@@ -191,7 +191,17 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
     ]
     records += [attrs.evolve(c, note="") for c in store.contacts(case.id)]
     records += [
-        attrs.evolve(v, notes="", employment=None, monthly_income=None, other_debts=None)
+        attrs.evolve(
+            v,
+            notes="",
+            employment=None,
+            monthly_income=None,
+            other_debts=None,
+            monthly_repayments=None,
+            employer=None,
+            suppliers=None,
+            buyers=None,
+        )
         for v in store.visits(case.id, case.currency)
     ]
     records += [attrs.evolve(f, summary=PURGED, review_note="") for f in store.feedback(case.id)]

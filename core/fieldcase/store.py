@@ -304,7 +304,10 @@ SELECT v.id AS visit_id, v.case_id, c.institution, c.reference, c.borrower_name,
   f.recommendation, f.summary AS feedback_summary, f.review_status, f.reviewed_by,
   coalesce(ps.made, 0) AS promises_made, {promised} AS promised_amount,
   coalesce(ps.kept, 0) AS promises_kept, c.unmet_due AS next_promise_due,
-  {paid} AS paid_amount, pay.last_at AS last_payment_at, c.attributes
+  {paid} AS paid_amount, pay.last_at AS last_payment_at, c.attributes,
+  v.lenders, {repayments} AS monthly_repayments,
+  {debt_to_income} AS debt_to_income, {repayments_to_income} AS repayments_to_income,
+  v.industry, {employer} AS employer, {suppliers} AS suppliers, {buyers} AS buyers
 FROM visits v
 JOIN cases c ON c.id = v.case_id
 LEFT JOIN contact_summary cs ON cs.case_id = v.case_id
@@ -365,12 +368,39 @@ EXPORT_COLUMNS = (
     "paid_amount",
     "last_payment_at",
     "attributes",
+    "lenders",
+    "monthly_repayments",
+    "debt_to_income",
+    "repayments_to_income",
+    "industry",
+    "employer",
+    "suppliers",
+    "buyers",
 )
 
 
 def masked_text_sql(column: str) -> str:
     """SQL for :func:`fieldcase.privacy.mask_text`."""
     return f"(CASE WHEN {column} IS NULL OR {column} = '' THEN '' ELSE '[masked]' END)"
+
+
+def ratio_sql(part: str, whole: str) -> str:
+    """SQL for :func:`fieldcase.money.ratio` of two non-negative minor-unit columns.
+
+    Exact in 64-bit integers: the whole part, then two decimal places digit by
+    digit (no product of two amounts, which could overflow into a float), half up.
+    """
+    rest = f"({part} % {whole})"
+    tenths_rest = f"(({rest} * 10) % {whole})"
+    hundredths = (
+        f"(({rest} * 10 / {whole}) * 10 + {tenths_rest} * 10 / {whole}"
+        f" + (2 * (({tenths_rest} * 10) % {whole}) >= {whole}))"
+    )
+    return (
+        f"(CASE WHEN {part} IS NULL OR {whole} IS NULL OR {whole} = 0 THEN NULL"
+        f" ELSE printf('%d.%02d', {part} / {whole} + {hundredths} / 100, {hundredths} % 100)"
+        " END)"
+    )
 
 
 def minor_units_sql(column: str, currency: str = "c.currency") -> str:
@@ -447,6 +477,20 @@ class Snapshot:
             debts=minor_units_sql("v.other_debts_minor"),
             promised=minor_units_sql("coalesce(ps.promised, 0)"),
             paid=minor_units_sql("coalesce(pay.paid, 0)"),
+            repayments=minor_units_sql("v.monthly_repayments_minor"),
+            debt_to_income=ratio_sql("v.other_debts_minor", "v.monthly_income_minor"),
+            repayments_to_income=ratio_sql("v.monthly_repayments_minor", "v.monthly_income_minor"),
+            # The employer, suppliers and buyers name third parties, as their notes do.
+            # Not recorded stays null, as unmasked.
+            **{
+                column: (
+                    f"(CASE WHEN v.{column} IS NULL THEN NULL"
+                    f" ELSE {masked_text_sql(f'v.{column}')} END)"
+                    if masked
+                    else f"v.{column}"
+                )
+                for column in ("employer", "suppliers", "buyers")
+            },
         ) + (" WHERE " + " AND ".join(where) if where else "")
         rows = self.store.db.conn.execute(sql + " ORDER BY v.id", params)
         assert tuple(d[0] for d in rows.description) == EXPORT_COLUMNS
@@ -634,7 +678,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "014_contact_details"
+LATEST_MIGRATION = "016_interview_details"
 
 
 def read_only_uri(path: str | Path) -> str:
@@ -1778,6 +1822,26 @@ class Store:
             self.db.query(
                 f"SELECT v.reason_code AS code, count(*) AS visits FROM visits v{join}"
                 f" WHERE {' AND '.join(where)} GROUP BY 1 ORDER BY visits DESC, code",
+                params,
+            )
+        )
+
+    def interview_debts(
+        self,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Per interview (visit done) in the window: its case's institution, the lender
+        count and multi-lender answer, other debts and monthly income in minor units."""
+        where, params = self._window("v.visited_at", start, end, institution, attributes=attributes)
+        where.append("v.status = 'done'")
+        return list(
+            self.db.query(
+                "SELECT c.institution, v.lenders, v.multi_lender, v.other_debts_minor,"
+                " v.monthly_income_minor FROM visits v JOIN cases c ON c.id = v.case_id"
+                f" WHERE {' AND '.join(where)} ORDER BY c.institution, v.id",
                 params,
             )
         )

@@ -84,6 +84,11 @@ FIELDS: dict[str, Field] = {
     "attribute": _ATTRIBUTE,
     "attribute_pairs": _ATTRIBUTE,
     "where_pairs": _ATTRIBUTE,
+    # What the interview learns of the borrower's work: one line each.
+    "industry": Field("industry", Kind.LINE, 64),
+    "employer": Field("employer", Kind.LINE, 200),
+    "suppliers": Field("suppliers", Kind.LINE, 500),
+    "buyers": Field("buyers", Kind.LINE, 500),
     "address": Field("address", Kind.TEXT, 500),
     # RFC 5321's limit on an address as mail carries it.
     "email": Field("email", Kind.IDENTIFIER, 254),

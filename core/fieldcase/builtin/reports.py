@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections.abc import Callable
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from fieldcase import hookimpl
 from fieldcase.lifecycle import AGING_BUCKETS, OPEN_STAGES, aging_bucket
-from fieldcase.money import from_minor
+from fieldcase.money import from_minor, ratio
 from fieldcase.plugins import overdue_reasons
 from fieldcase.reports import ReportFilter
 
@@ -215,6 +216,42 @@ def complaints(services: Services, filters: ReportFilter) -> list[dict[str, Any]
     ]
 
 
+def indebtedness(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Per institution, of interviews in the window: how many lenders borrowers owe,
+    and their other debts as a multiple of monthly income."""
+    found = services.store.interview_debts(
+        filters.institution, filters.start, filters.end, filters.where
+    )
+    rows = []
+    for institution in sorted({r["institution"] for r in found}):
+        mine = [r for r in found if r["institution"] == institution]
+        answered = [r for r in mine if r["multi_lender"] is not None]
+        counts = [r["lenders"] for r in answered if r["lenders"] is not None]
+        # Minor units of one case's currency on both sides: the ratio needs no currency.
+        ratios = [
+            Fraction(r["other_debts_minor"], r["monthly_income_minor"])
+            for r in mine
+            if r["other_debts_minor"] is not None and r["monthly_income_minor"]
+        ]
+        median = ratio(statistics.median(ratios), Fraction(1)) if ratios else None
+        rows.append(
+            {
+                "institution": institution,
+                "interviews": len(mine),
+                "with answers": len(answered),
+                "lenders (mean)": _mean([float(n) for n in counts]),
+                "more than one lender": (
+                    f"{sum(bool(r['multi_lender']) for r in answered) / len(answered):.1%}"
+                    if answered
+                    else ""
+                ),
+                "debt to income (median)": "" if median is None else str(median),
+                "debt to income (answers)": len(ratios),
+            }
+        )
+    return rows
+
+
 @hookimpl
 def register_reports(register: Callable[..., None]) -> None:
     register(
@@ -283,6 +320,21 @@ def register_reports(register: Callable[..., None]) -> None:
         complaints,
         ("about", "complaints", "cases"),
         "Borrowers' complaints, by subject.",
+        where=True,
+    )
+    register(
+        "indebtedness",
+        indebtedness,
+        (
+            "institution",
+            "interviews",
+            "with answers",
+            "lenders (mean)",
+            "more than one lender",
+            "debt to income (median)",
+            "debt to income (answers)",
+        ),
+        "Per institution, of interviews: lenders owed and other debts to monthly income.",
         where=True,
     )
     register(
