@@ -31,6 +31,7 @@ from .model import (
     Evidence,
     Feedback,
     Hardship,
+    Inquiry,
     Visit,
 )
 from .money import exponent, parse_amount, parse_rate
@@ -58,6 +59,7 @@ class CaseFile:
     evidence: list[Evidence] = attrs.field(factory=list)
     hardships: list[Hardship] = attrs.field(factory=list)
     complaints: list[Complaint] = attrs.field(factory=list)
+    inquiries: list[Inquiry] = attrs.field(factory=list)
 
     @property
     def current_visit(self) -> Visit | None:
@@ -196,13 +198,24 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     feedback = store.feedback(case.id)
     disputes, evidence = store.disputes(case.id), store.evidence(case.id)
     hardships, complaints = store.hardships(case.id), store.complaints(case.id)
+    inquiries = store.inquiries(case.id)
     masked = not services.may_see_personal_data(case, visits, viewer)
     if masked:
         case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
         disputes, evidence = mask_notes(disputes), mask_notes(evidence)
         hardships, complaints = mask_notes(hardships), mask_notes(complaints)
+        inquiries = mask_notes(inquiries)
     return CaseFile(
-        case, contacts, visits, feedback, masked, disputes, evidence, hardships, complaints
+        case,
+        contacts,
+        visits,
+        feedback,
+        masked,
+        disputes,
+        evidence,
+        hardships,
+        complaints,
+        inquiries,
     )
 
 

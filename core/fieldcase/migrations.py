@@ -516,3 +516,26 @@ def m013_protections(db: Database) -> None:
         not_null={"case_id", "dispute_id", "since"},
     )
     db.table("credit_corrections").create_index(["case_id"])
+
+
+@migrations(name="015_inquiries")
+def m015_inquiries(db: Database) -> None:
+    # Credit-bureau inquiries, their own record rather than a contact on channel
+    # "bureau": rules count them by purpose and kind, and reports group them so.
+    db.table("inquiries").create(
+        {
+            "id": int,
+            "case_id": int,
+            "purpose": str,
+            "kind": str,
+            "bureau": str,
+            "at": str,
+            "staff": str,
+            "note": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "purpose", "kind", "at"},
+    )
+    db.table("inquiries").create_index(["case_id"])
+    db.table("inquiries").create_index(["at"])

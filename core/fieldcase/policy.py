@@ -193,6 +193,13 @@ BUILTIN: tuple[Setting, ...] = (
         2,
     ),
     Setting(
+        "max_inquiries_per_year",
+        "hard credit-bureau inquiries allowed per case in any 365 days, 0 to 365 (soft "
+        "inquiries are not counted)",
+        whole(0, 365),
+        4,
+    ),
+    Setting(
         "require_plugins",
         'plugins the institution\'s actions need loaded, e.g. ["fieldcase-example-bank"]',
         names,

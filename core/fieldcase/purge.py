@@ -200,4 +200,5 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
     records += [attrs.evolve(e, description="") for e in store.evidence(case.id)]
     records += [attrs.evolve(h, note="", end_note="") for h in store.hardships(case.id)]
     records += [attrs.evolve(c, note="") for c in store.complaints(case.id)]
+    records += [attrs.evolve(q, note="") for q in store.inquiries(case.id)]
     return records

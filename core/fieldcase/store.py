@@ -41,6 +41,7 @@ from .model import (
     Evidence,
     Feedback,
     Hardship,
+    Inquiry,
     Institution,
     Offer,
     Payment,
@@ -65,6 +66,7 @@ from .rows import (
     evidence_to_row,
     feedback_to_row,
     hardship_to_row,
+    inquiry_to_row,
     institution_to_row,
     offer_to_row,
     payment_to_row,
@@ -81,6 +83,7 @@ from .rows import (
     row_to_evidence,
     row_to_feedback,
     row_to_hardship,
+    row_to_inquiry,
     row_to_institution,
     row_to_offer,
     row_to_payment,
@@ -113,6 +116,7 @@ STATE_TABLES = (
     "hardships",
     "complaints",
     "credit_corrections",
+    "inquiries",
 )
 
 
@@ -133,6 +137,7 @@ Record = (
     | Hardship
     | Complaint
     | CreditCorrection
+    | Inquiry
 )
 TABLE_OF: dict[type, str] = {
     Institution: "institutions",
@@ -150,6 +155,7 @@ TABLE_OF: dict[type, str] = {
     Hardship: "hardships",
     Complaint: "complaints",
     CreditCorrection: "credit_corrections",
+    Inquiry: "inquiries",
 }
 
 #: Records whose row needs no currency, and how each becomes one.
@@ -159,6 +165,7 @@ TO_ROW: dict[type, Callable[[Any], dict[str, Any]]] = {
     Hardship: hardship_to_row,
     Complaint: complaint_to_row,
     CreditCorrection: correction_to_row,
+    Inquiry: inquiry_to_row,
 }
 
 
@@ -627,7 +634,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "013_protections"
+LATEST_MIGRATION = "015_inquiries"
 
 
 def read_only_uri(path: str | Path) -> str:
@@ -1564,6 +1571,10 @@ class Store:
         query = "SELECT * FROM complaints WHERE case_id = ? ORDER BY id"
         return [row_to_complaint(row) for row in self.db.query(query, [case_id])]
 
+    def inquiries(self, case_id: int) -> list[Inquiry]:
+        query = "SELECT * FROM inquiries WHERE case_id = ? ORDER BY id"
+        return [row_to_inquiry(row) for row in self.db.query(query, [case_id])]
+
     def credit_corrections(
         self, institution: str | None = None, after: int | None = None
     ) -> list[tuple[CreditCorrection, Case]]:
@@ -1783,6 +1794,26 @@ class Store:
             self.db.query(
                 f"SELECT t.* FROM {table} t JOIN cases c ON c.id = t.case_id"
                 f" WHERE {' AND '.join(where) or '1'} ORDER BY t.id",
+                params,
+            )
+        )
+
+    def inquiry_counts(
+        self,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Credit-bureau inquiries made in the window, per institution, purpose and kind:
+        how many, and of how many cases."""
+        where, params = self._window("q.at", start, end, institution, attributes=attributes)
+        return list(
+            self.db.query(
+                "SELECT c.institution, q.purpose, q.kind, count(*) AS inquiries,"
+                " count(DISTINCT q.case_id) AS cases FROM inquiries q"
+                f" JOIN cases c ON c.id = q.case_id WHERE {' AND '.join(where) or '1'}"
+                " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
                 params,
             )
         )
