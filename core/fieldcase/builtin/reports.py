@@ -215,6 +215,13 @@ def complaints(services: Services, filters: ReportFilter) -> list[dict[str, Any]
     ]
 
 
+def inquiries(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Credit-bureau inquiries made in the window, per institution, purpose and kind."""
+    return services.store.inquiry_counts(
+        filters.institution, filters.start, filters.end, filters.where
+    )
+
+
 @hookimpl
 def register_reports(register: Callable[..., None]) -> None:
     register(
@@ -283,6 +290,13 @@ def register_reports(register: Callable[..., None]) -> None:
         complaints,
         ("about", "complaints", "cases"),
         "Borrowers' complaints, by subject.",
+        where=True,
+    )
+    register(
+        "inquiries",
+        inquiries,
+        ("institution", "purpose", "kind", "inquiries", "cases"),
+        "Credit-bureau inquiries, per institution, purpose and kind (soft or hard).",
         where=True,
     )
     register(
