@@ -194,8 +194,7 @@ BUILTIN: tuple[Setting, ...] = (
     ),
     Setting(
         "max_inquiries_per_year",
-        "hard credit-bureau inquiries allowed per case in any 365 days, 0 to 365 (soft "
-        "inquiries are not counted)",
+        "hard credit-bureau inquiries per case in any 365 days, 0 to 365",
         whole(0, 365),
         4,
     ),
