@@ -120,6 +120,7 @@ def _documented(section: str) -> set[str]:
         "fieldcase.model.Hardship",
         "fieldcase.model.Complaint",
         "fieldcase.model.CreditCorrection",
+        "fieldcase.model.Inquiry",
         "fieldcase.repayment.Balance",
         "fieldcase.model.Event",
         "fieldcase.model.Staff",

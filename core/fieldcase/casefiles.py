@@ -32,6 +32,7 @@ from .model import (
     Evidence,
     Feedback,
     Hardship,
+    Inquiry,
     Visit,
 )
 from .money import exponent, parse_amount, parse_rate
@@ -61,6 +62,7 @@ class CaseFile:
     complaints: list[Complaint] = attrs.field(factory=list)
     #: The phones, emails and addresses recorded since referral, oldest first.
     details: list[ContactDetail] = attrs.field(factory=list)
+    inquiries: list[Inquiry] = attrs.field(factory=list)
 
     @property
     def current_visit(self) -> Visit | None:
@@ -200,12 +202,14 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     disputes, evidence = store.disputes(case.id), store.evidence(case.id)
     hardships, complaints = store.hardships(case.id), store.complaints(case.id)
     details = store.contact_details(case.id)
+    inquiries = store.inquiries(case.id)
     masked = not services.may_see_personal_data(case, visits, viewer)
     if masked:
         case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
         disputes, evidence = mask_notes(disputes), mask_notes(evidence)
         hardships, complaints = mask_notes(hardships), mask_notes(complaints)
         details = mask_details(details)
+        inquiries = mask_notes(inquiries)
     return CaseFile(
         case,
         contacts,
@@ -217,6 +221,7 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
         hardships,
         complaints,
         details,
+        inquiries,
     )
 
 

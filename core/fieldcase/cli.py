@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, clock, lifecycle, protection_commands
+from . import __version__, clock, inquiry_commands, lifecycle, protection_commands
 from .commands import at_option, echo, emit, json_option, parse_time, table
 from .errors import (
     CaseNotFound,
@@ -973,6 +973,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         data["hardships"] = [attrs.asdict(h) for h in file.hardships]
         data["complaints"] = [attrs.asdict(c) for c in file.complaints]
         data["details"] = [attrs.asdict(d) for d in file.details]
+        data["inquiries"] = [attrs.asdict(q) for q in file.inquiries]
         emit(data, True, lambda: None)
         return
     b = case.borrower
@@ -1048,6 +1049,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         if visit.notes:
             echo(f"  Notes: {visit.notes}")
     show_protections(file, b.timezone)
+    show_inquiries(file, b.timezone)
     for fb in file.feedback:
         echo(
             f"\nFeedback ({fb.review_status}) by {fb.submitted_by} at "
@@ -1145,6 +1147,25 @@ def show_protections(file: CaseFile, zone: str) -> None:
                     "note": c.note,
                 }
                 for c in file.complaints
+            ]
+        )
+
+
+def show_inquiries(file: CaseFile, zone: str) -> None:
+    """``show``'s credit-bureau inquiries."""
+    if file.inquiries:
+        echo("\nCredit-bureau inquiries")
+        table(
+            [
+                {
+                    "at": local_time(q.at, zone),
+                    "purpose": q.purpose,
+                    "kind": q.kind,
+                    "bureau": q.bureau,
+                    "by": q.staff,
+                    "note": q.note,
+                }
+                for q in file.inquiries
             ]
         )
 
@@ -2822,6 +2843,7 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
 
 # The borrower's protections: disputes, hardship pauses, complaints.
 protection_commands.register(cli)
+inquiry_commands.register(cli)
 
 
 def main() -> None:  # pragma: no cover - console entry point

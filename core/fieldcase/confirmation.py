@@ -71,6 +71,8 @@ def record_contact(
         target=target,
         contacts=tuple(services.store.contacts(case.id)),
         staff_members=(staff,),
+        # A contact on channel bureau is an inquiry recorded the old way: rules count both.
+        inquiries=tuple(services.store.inquiries(case.id)) if channel == "bureau" else (),
     )
     services.guard(case, staff, "contact", at, attempted=attempted, context=context)
     assert case.id is not None

@@ -354,7 +354,8 @@ def _first_morning(after: dt.datetime, zone: ZoneInfo) -> dt.datetime:
 
 
 def _protect(services: Services, start: dt.datetime, walked: list[int]) -> None:
-    """A dispute upheld, one still open, a hardship pause and a complaint, on other cases."""
+    """A dispute upheld, one still open, a hardship pause, a complaint and a credit-bureau
+    inquiry, on other cases."""
     from .store import WorklistFilter
 
     inst = INSTITUTIONS[0]
@@ -410,6 +411,15 @@ def _protect(services: Services, start: dt.datetime, walked: list[int]) -> None:
                 at=t,
                 about="contact-frequency",
                 note="Says she was called too often last week",
+            )
+            services.record_inquiry(
+                case.id,
+                actor=who,
+                at=t + dt.timedelta(hours=1),
+                purpose="post-loan-management",
+                kind="soft",
+                bureau="PBOC Credit Reference Center",
+                note="Checking for borrowing from other lenders since referral",
             )
 
 

@@ -43,6 +43,7 @@ ACTIONS = (
     "end_hardship",
     "complaint",
     "record_details",
+    "inquiry",
 )
 
 #: Stages in which each action may be taken. Guards beyond the stage live in services.
@@ -73,6 +74,8 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     # A borrower may complain after the case is closed too.
     "complaint": (*OPEN_STAGES, Stage.CLOSED),
     "record_details": OPEN_STAGES,
+    # The bureau is asked about an account still being worked, never a closed one.
+    "inquiry": OPEN_STAGES,
 }
 
 #: How refusal messages name each action: "cannot <verb> case 42".
@@ -103,6 +106,7 @@ ACTION_VERBS: dict[str, str] = {
     "end_hardship": "end the hardship pause of",
     "complaint": "record a complaint on",
     "record_details": "record contact details on",
+    "inquiry": "record a credit-bureau inquiry on",
 }
 
 #: What a field worker should do next, by stage: used in refusal messages.
@@ -156,6 +160,12 @@ HARDSHIP_REASONS = ("illness", "job-loss", "income-loss", "disaster", "bereaveme
 
 #: What a borrower complains about.
 COMPLAINT_ABOUT = ("contact-frequency", "conduct", "inquiry", "other")
+
+#: Why the credit bureau is asked about the borrower (``fieldcase inquiry --purpose``).
+INQUIRY_PURPOSES = ("post-loan-management", "collection", "application")
+
+#: A soft inquiry leaves the borrower's score alone; a hard one shows to other lenders.
+INQUIRY_KINDS = ("soft", "hard")
 
 #: Flags a case may carry that compliance rules read.
 FLAGS = ("cease-communication", "attorney", "no-credit-relationship")

@@ -544,6 +544,29 @@ def m014_contact_details(db: Database) -> None:
     db.table("contact_details").create_index(["case_id", "kind"])
 
 
+@migrations(name="015_inquiries")
+def m015_inquiries(db: Database) -> None:
+    # Credit-bureau inquiries, their own record rather than a contact on channel
+    # "bureau": rules count them by purpose and kind, and reports group them so.
+    db.table("inquiries").create(
+        {
+            "id": int,
+            "case_id": int,
+            "purpose": str,
+            "kind": str,
+            "bureau": str,
+            "at": str,
+            "staff": str,
+            "note": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "purpose", "kind", "at"},
+    )
+    db.table("inquiries").create_index(["case_id"])
+    db.table("inquiries").create_index(["at"])
+
+
 @migrations(name="016_interview_details")
 def m016_interview_details(db: Database) -> None:
     # What the interview learns of a business borrower or employee, and of the

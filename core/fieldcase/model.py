@@ -347,6 +347,22 @@ class Complaint:
 
 
 @attrs.frozen
+class Inquiry:
+    """A credit-bureau inquiry made about the borrower (``fieldcase inquiry``): why, what
+    kind, at which bureau. Rules count them (``default.inquiries``, the packs' own)."""
+
+    case_id: int
+    purpose: str  # post-loan-management | collection | application
+    kind: str  # soft | hard
+    at: dt.datetime
+    staff: str
+    #: The bureau asked ("PBOC Credit Reference Center"), if said.
+    bureau: str = ""
+    note: str = ""
+    id: int | None = None
+
+
+@attrs.frozen
 class CreditCorrection:
     """A request to the institution to correct the borrower's credit record, from an upheld
     dispute: the overdue reported from ``since`` was not the borrower's fault."""
@@ -436,6 +452,9 @@ class ActionContext:
     #: The case's visits so far, planned and made, oldest first (for visit-frequency
     #: rules); given for ``plan_visit`` and ``start_visit``.
     visits: tuple[Visit, ...] = ()
+    #: The case's credit-bureau inquiries so far, oldest first (for inquiry-frequency
+    #: rules); given for ``inquiry``.
+    inquiries: tuple[Inquiry, ...] = ()
 
 
 @attrs.frozen

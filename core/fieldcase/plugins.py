@@ -28,6 +28,7 @@ DEFAULT_PLUGINS = (
     "fieldcase.builtin.offers",
     "fieldcase.builtin.reports",
     "fieldcase.builtin.protections",
+    "fieldcase.builtin.inquiries",
 )
 
 

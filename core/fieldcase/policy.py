@@ -225,6 +225,12 @@ BUILTIN: tuple[Setting, ...] = (
         [],
     ),
     Setting(
+        "max_inquiries_per_year",
+        "hard credit-bureau inquiries per case in any 365 days, 0 to 365",
+        whole(0, 365),
+        4,
+    ),
+    Setting(
         "require_plugins",
         'plugins the institution\'s actions need loaded, e.g. ["fieldcase-example-bank"]',
         names,

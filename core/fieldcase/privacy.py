@@ -15,7 +15,7 @@ MASK = "*"
 
 T = TypeVar("T")
 
-#: The free-text fields of disputes, evidence, hardship pauses and complaints.
+#: The free-text fields of disputes, evidence, hardship pauses, complaints and inquiries.
 NOTE_FIELDS = ("note", "decision_note", "end_note", "description")
 
 
@@ -234,6 +234,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
     "evidence": {"description": ""},
     "hardships": {"note": "", "end_note": ""},
     "complaints": {"note": ""},
+    "inquiries": {"note": ""},
 }
 
 

@@ -213,4 +213,5 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
     records += [
         attrs.evolve(d, value="", previous="", note="") for d in store.contact_details(case.id)
     ]
+    records += [attrs.evolve(q, note="") for q in store.inquiries(case.id)]
     return records

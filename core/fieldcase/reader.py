@@ -32,6 +32,7 @@ from .model import (
     Evidence,
     Feedback,
     Hardship,
+    Inquiry,
     Institution,
     Offer,
     Payment,
@@ -158,6 +159,11 @@ class Reader:
     def complaints(self, case: Case) -> list[Complaint]:
         """The borrower's complaints, oldest first; notes masked likewise."""
         return self._notes(case, self._store.complaints(_id(case)))
+
+    def inquiries(self, case: Case) -> list[Inquiry]:
+        """The credit-bureau inquiries made about the borrower, oldest first; notes masked
+        likewise."""
+        return self._notes(case, self._store.inquiries(_id(case)))
 
     def payments(self, case: Case) -> list[Payment]:
         """The payments received on the case, oldest first."""

@@ -30,6 +30,7 @@ from .model import (
     Evidence,
     Feedback,
     Hardship,
+    Inquiry,
     Institution,
     Offer,
     Payment,
@@ -253,6 +254,16 @@ def row_to_complaint(row: dict[str, Any]) -> Complaint:
             "fewer_contacts_until": _date(row["fewer_contacts_until"]),
         }
     )
+
+
+def inquiry_to_row(inquiry: Inquiry) -> dict[str, Any]:
+    return {**attrs.asdict(inquiry), "at": to_iso(inquiry.at)}
+
+
+def row_to_inquiry(row: dict[str, Any]) -> Inquiry:
+    at = from_iso(row["at"])
+    assert at is not None
+    return Inquiry(**{**row, "at": at, "bureau": row["bureau"] or "", "note": row["note"] or ""})
 
 
 def correction_to_row(correction: CreditCorrection) -> dict[str, Any]:

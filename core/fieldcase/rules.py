@@ -198,6 +198,23 @@ def outside_hours(
     return None
 
 
+def inquiry_without_account(case: Case, context: ActionContext) -> str | None:
+    """Why a credit-bureau inquiry (action ``inquiry``) serves no account of the borrower,
+    or None: no open credit relationship (flag ``no-credit-relationship``), or the
+    purpose ``application``, which is for new credit, not the account the case is."""
+    if "no-credit-relationship" in case.flags:
+        return (
+            "no open credit relationship with the borrower (flag no-credit-relationship): "
+            "no credit-bureau inquiry"
+        )
+    if context.extra.get("purpose") == "application":
+        return (
+            "purpose application is for new credit; this case is an existing account: "
+            "inquire for post-loan-management or collection"
+        )
+    return None
+
+
 def within(contacts: Sequence[ContactAttempt], at: dt.datetime, days: int) -> list[ContactAttempt]:
     """Contacts in the ``days`` days before ``at`` (a rolling window)."""
     since = at - dt.timedelta(days=days)

@@ -11,6 +11,7 @@ policy checks). The actions themselves live one module per group, as
 functions of the services: :mod:`~fieldcase.confirmation`,
 :mod:`~fieldcase.preparation`, :mod:`~fieldcase.interview`,
 :mod:`~fieldcase.feedback`, :mod:`~fieldcase.closure`, :mod:`~fieldcase.protections`,
+:mod:`~fieldcase.inquiries`,
 :mod:`~fieldcase.casefiles`, :mod:`~fieldcase.worklists`,
 :mod:`~fieldcase.administration`, and money, transfer and institutions in
 :mod:`~fieldcase.arrangements`, :mod:`~fieldcase.transfer`,
@@ -36,6 +37,7 @@ from . import (
     closure,
     confirmation,
     feedback,
+    inquiries,
     interview,
     lifecycle,
     preparation,
@@ -715,6 +717,8 @@ class Services:
     end_hardship = protections.end_hardship
     record_complaint = protections.record_complaint
     export_corrections = protections.export_corrections
+    # credit-bureau inquiries
+    record_inquiry = inquiries.record_inquiry
 
     # -- what the rules would say, writing nothing ------------------------------------------
 
@@ -784,6 +788,7 @@ class Services:
             contacts=tuple(self.store.contacts(case.id)),
             staff_members=tuple(self.store.get_staff(s) for s in visiting),
             visits=tuple(self.store.visits(case.id, case.currency)),
+            inquiries=tuple(self.store.inquiries(case.id)),
         )
         institution = self.institution_of(case)
         kwargs = {

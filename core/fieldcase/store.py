@@ -42,6 +42,7 @@ from .model import (
     Evidence,
     Feedback,
     Hardship,
+    Inquiry,
     Institution,
     Offer,
     Payment,
@@ -67,6 +68,7 @@ from .rows import (
     evidence_to_row,
     feedback_to_row,
     hardship_to_row,
+    inquiry_to_row,
     institution_to_row,
     offer_to_row,
     payment_to_row,
@@ -84,6 +86,7 @@ from .rows import (
     row_to_evidence,
     row_to_feedback,
     row_to_hardship,
+    row_to_inquiry,
     row_to_institution,
     row_to_offer,
     row_to_payment,
@@ -117,6 +120,7 @@ STATE_TABLES = (
     "complaints",
     "credit_corrections",
     "contact_details",
+    "inquiries",
 )
 
 
@@ -138,6 +142,7 @@ Record = (
     | Complaint
     | CreditCorrection
     | ContactDetail
+    | Inquiry
 )
 TABLE_OF: dict[type, str] = {
     Institution: "institutions",
@@ -156,6 +161,7 @@ TABLE_OF: dict[type, str] = {
     Complaint: "complaints",
     CreditCorrection: "credit_corrections",
     ContactDetail: "contact_details",
+    Inquiry: "inquiries",
 }
 
 #: Records whose row needs no currency, and how each becomes one.
@@ -166,6 +172,7 @@ TO_ROW: dict[type, Callable[[Any], dict[str, Any]]] = {
     Complaint: complaint_to_row,
     CreditCorrection: correction_to_row,
     ContactDetail: detail_to_row,
+    Inquiry: inquiry_to_row,
 }
 
 
@@ -1624,6 +1631,10 @@ class Store:
         query = "SELECT * FROM complaints WHERE case_id = ? ORDER BY id"
         return [row_to_complaint(row) for row in self.db.query(query, [case_id])]
 
+    def inquiries(self, case_id: int) -> list[Inquiry]:
+        query = "SELECT * FROM inquiries WHERE case_id = ? ORDER BY id"
+        return [row_to_inquiry(row) for row in self.db.query(query, [case_id])]
+
     def credit_corrections(
         self, institution: str | None = None, after: int | None = None
     ) -> list[tuple[CreditCorrection, Case]]:
@@ -1863,6 +1874,26 @@ class Store:
             self.db.query(
                 f"SELECT t.* FROM {table} t JOIN cases c ON c.id = t.case_id"
                 f" WHERE {' AND '.join(where) or '1'} ORDER BY t.id",
+                params,
+            )
+        )
+
+    def inquiry_counts(
+        self,
+        institution: str | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Credit-bureau inquiries made in the window, per institution, purpose and kind:
+        how many, and of how many cases."""
+        where, params = self._window("q.at", start, end, institution, attributes=attributes)
+        return list(
+            self.db.query(
+                "SELECT c.institution, q.purpose, q.kind, count(*) AS inquiries,"
+                " count(DISTINCT q.case_id) AS cases FROM inquiries q"
+                f" JOIN cases c ON c.id = q.case_id WHERE {' AND '.join(where) or '1'}"
+                " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
                 params,
             )
         )

@@ -252,6 +252,13 @@ def indebtedness(services: Services, filters: ReportFilter) -> list[dict[str, An
     return rows
 
 
+def inquiries(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Credit-bureau inquiries made in the window, per institution, purpose and kind."""
+    return services.store.inquiry_counts(
+        filters.institution, filters.start, filters.end, filters.where
+    )
+
+
 @hookimpl
 def register_reports(register: Callable[..., None]) -> None:
     register(
@@ -335,6 +342,10 @@ def register_reports(register: Callable[..., None]) -> None:
             "debt to income (answers)",
         ),
         "Per institution, of interviews: lenders owed and other debts to monthly income.",
+        "inquiries",
+        inquiries,
+        ("institution", "purpose", "kind", "inquiries", "cases"),
+        "Credit-bureau inquiries, per institution, purpose and kind (soft or hard).",
         where=True,
     )
     register(

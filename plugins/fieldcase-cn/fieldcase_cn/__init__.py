@@ -68,8 +68,8 @@ PACK = RulePack(
         Rule(
             "cn.bureau",
             "Regulation on the Administration of Credit Reporting Industry (2013)",
-            "Credit-report inquiries for post-loan management only while a credit "
-            "relationship is open, at most once per period.",
+            "Credit-report inquiries (fieldcase inquiry, or a contact on channel bureau) "
+            "only while a credit relationship is open, at most one in period_days days.",
             {"period_days": 30},
         ),
         Rule(
@@ -91,7 +91,12 @@ def register_rule_packs(register: Callable[[RulePack], None]) -> None:
 def check_action(
     case: Case | None, action: str, context: ActionContext, settings: Mapping[str, Any]
 ) -> list[Decision] | None:
-    if case is None or action not in CONTACT_ACTIONS or not PACK.applies(case, settings):
+    if case is None or not PACK.applies(case, settings):
+        return None
+    # An inquiry reaches the bureau, not the borrower: cn.bureau alone judges it.
+    if action == "inquiry":
+        return [PACK.verdict("cn.bureau", bureau_denial(case, context, settings))]
+    if action not in CONTACT_ACTIONS:
         return None
     verdicts = []
     hours = PACK.params("cn.hours", settings)
@@ -149,18 +154,29 @@ def check_action(
             )
         )
     if action == "contact" and context.channel == "bureau":
-        period = whole(PACK.params("cn.bureau", settings)["period_days"], "period_days")
-        recent = [c for c in within(context.contacts, context.at, period) if c.channel == "bureau"]
-        denial = None
-        if "no-credit-relationship" in case.flags:
-            denial = "no open credit relationship with the borrower: no credit-report inquiry"
-        elif recent:
-            denial = (
-                f"a credit-report inquiry on {local_day(case, recent[-1].at)} already; "
-                f"at most one every {period} days"
-            )
-        verdicts.append(PACK.verdict("cn.bureau", denial))
+        verdicts.append(PACK.verdict("cn.bureau", bureau_denial(case, context, settings)))
     return verdicts
+
+
+def bureau_denial(case: Case, context: ActionContext, settings: Mapping[str, Any]) -> str | None:
+    """Why a credit-report inquiry may not be made now, or None.
+
+    Inquiries recorded as such (``fieldcase inquiry``) and those recorded as
+    contacts on channel ``bureau`` (before inquiries had their own record)
+    count alike, whatever their purpose or kind.
+    """
+    if "no-credit-relationship" in case.flags:
+        return "no open credit relationship with the borrower: no credit-report inquiry"
+    period = whole(PACK.params("cn.bureau", settings)["period_days"], "period_days")
+    since = context.at - dt.timedelta(days=period)
+    made = [c.at for c in within(context.contacts, context.at, period) if c.channel == "bureau"]
+    made += [q.at for q in context.inquiries if since < q.at <= context.at]
+    if not made:
+        return None
+    return (
+        f"a credit-report inquiry on {local_day(case, max(made))} already; "
+        f"at most one every {period} days"
+    )
 
 
 def too_many_contacts(case: Case, context: ActionContext, limits: Mapping[str, Any]) -> str | None:

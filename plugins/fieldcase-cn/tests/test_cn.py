@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import Result
 from fieldcase.testing import Office, OfficeFactory
 
 
@@ -234,6 +235,52 @@ def test_one_credit_report_inquiry_a_month_while_credit_is_open(office: Office) 
     office("flags", case, "--set", "no-credit-relationship", at="2026-12-25 09:00")
     code, stderr = inquiry("2027-01-25 10:00")
     assert code == 1 and "no open credit relationship" in stderr
+
+
+def inquire(office: Office, case: int, at: str, purpose: str = "post-loan-management") -> Result:
+    return office("inquiry", case, "--purpose", purpose, "--kind", "soft", at=at)
+
+
+def inquiries(office: Office, case: int) -> int:
+    return len(office.show(case)["inquiries"])
+
+
+def test_an_inquiry_once_a_month_counting_those_recorded_as_bureau_contacts(
+    office: Office,
+) -> None:
+    case = office.case_at("confirmation")
+    # It reaches the bureau, not the borrower: the hours are not the borrower's.
+    assert inquire(office, case, "22:30").exit_code == 0
+
+    again = inquire(office, case, "2026-12-20 10:00", "collection")
+    assert again.exit_code == 1
+    assert "a credit-report inquiry on 2026-11-23 already; at most one every 30 days" in (
+        again.stderr
+    )
+    assert last_refusal(office, case) == ["cn.bureau"] and inquiries(office, case) == 1
+    # An inquiry recorded as a contact on channel bureau counts, either way round.
+    bureau = office(
+        "contact", case, "--channel", "bureau", "--outcome", "reached", at="2026-12-20 10:05"
+    )
+    assert bureau.exit_code == 1 and "(rule cn.bureau)" in bureau.stderr
+    office.succeed(
+        "contact", case, "--channel", "bureau", "--outcome", "reached", at="2026-12-24 10:00"
+    )
+    after_contact = inquire(office, case, "2027-01-20 10:00")
+    assert after_contact.exit_code == 1 and "on 2026-12-24 already" in after_contact.stderr
+    assert inquire(office, case, "2027-01-24 10:00").exit_code == 0
+
+
+def test_no_inquiry_without_an_open_credit_relationship(office: Office) -> None:
+    case = office.case_at("confirmation")
+    office.succeed("flags", case, "--set", "no-credit-relationship", at="09:00")
+
+    refused = inquire(office, case, "10:00")
+
+    assert refused.exit_code == 1
+    assert "no open credit relationship with the borrower" in refused.stderr
+    assert "(rule cn.bureau)" in refused.stderr
+    assert last_refusal(office, case) == ["cn.bureau"] and inquiries(office, case) == 0
 
 
 def test_penalty_interest_is_capped_at_24_percent_a_year(office: Office) -> None:

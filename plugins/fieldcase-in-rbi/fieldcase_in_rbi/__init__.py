@@ -1,4 +1,5 @@
-"""India: the RBI's fair practices for recovery agents, and how often a borrower is contacted."""
+"""India: the RBI's fair practices for recovery agents, how often a borrower is contacted,
+and credit-bureau inquiries under the Credit Information Companies (Regulation) Act."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fieldcase.rules import (
     Rule,
     RulePack,
     clock,
+    inquiry_without_account,
     local_day,
     outside_hours,
     whole,
@@ -24,6 +26,7 @@ AGENTS = "RBI circular RBI/2022-23/108 on recovery agents (12 Aug 2022)"
 GUIDELINES = "RBI guidelines on engagement of recovery agents (24 Apr 2008)"
 #: The RBI's credit-card instructions ask a lender's own collection code to include its terms.
 IBA_CODE = "IBA Model Policy on Collection of Dues and Repossession of Security"
+CICRA = "Credit Information Companies (Regulation) Act 2005 (CICRA)"
 
 PACK = RulePack(
     name="in-rbi",
@@ -65,6 +68,15 @@ PACK = RulePack(
             "The visiting agent's identity (authorisation and identity card) recorded.",
             {},
         ),
+        Rule(
+            "in.cicra.purpose",
+            f"{CICRA} s. 19 (no unauthorised access or use) and s. 20(b) (the purposes credit "
+            "information may be used for); which purposes serve here is the institution's "
+            "choice, the Act lists none",
+            "A credit-bureau inquiry only while the borrower's account is open (no flag "
+            "no-credit-relationship), and not for purpose application.",
+            {},
+        ),
     ),
 )
 
@@ -78,7 +90,12 @@ def register_rule_packs(register: Callable[[RulePack], None]) -> None:
 def check_action(
     case: Case | None, action: str, context: ActionContext, settings: Mapping[str, Any]
 ) -> list[Decision] | None:
-    if case is None or action not in CONTACT_ACTIONS or not PACK.applies(case, settings):
+    if case is None or not PACK.applies(case, settings):
+        return None
+    # An inquiry reaches the bureau, not the borrower: hours and frequency do not apply.
+    if action == "inquiry":
+        return [PACK.verdict("in.cicra.purpose", inquiry_without_account(case, context))]
+    if action not in CONTACT_ACTIONS:
         return None
     hours = PACK.params("in.rbi.hours", settings)
     verdicts = [

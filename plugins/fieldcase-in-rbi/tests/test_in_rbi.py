@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import Result
 from fieldcase.testing import Office, OfficeFactory
 
 
@@ -192,3 +193,33 @@ def test_nothing_is_refused_for_a_lender_that_did_not_enable_the_pack(office: Of
         assert call(office, case, f"2026-11-24 {time}") == (0, "")
 
     assert call(office, case, "2026-11-24 12:30") == (0, "")
+
+
+def inquire(office: Office, case: int, at: str, purpose: str, kind: str = "soft") -> Result:
+    return office("inquiry", case, "--purpose", purpose, "--kind", kind, at=at)
+
+
+def test_an_inquiry_serves_the_open_account(office: Office) -> None:
+    case = office.case_at("confirmation")
+    # Not a call or a visit: the hours (08:00-19:00) do not apply.
+    assert inquire(office, case, "20:00", "post-loan-management").exit_code == 0
+    assert inquire(office, case, "20:05", "collection", "hard").exit_code == 0
+
+    application = inquire(office, case, "20:10", "application")
+
+    assert application.exit_code == 1
+    assert "purpose application is for new credit" in application.stderr
+    assert "(rule in.cicra.purpose)" in application.stderr
+    assert last_refusal(office, case) == ["in.cicra.purpose"]
+    assert len(office.show(case)["inquiries"]) == 2
+
+
+def test_no_inquiry_without_an_open_credit_relationship(office: Office) -> None:
+    case = office.case_at("confirmation")
+    office.succeed("flags", case, "--set", "no-credit-relationship", at="09:00")
+
+    refused = inquire(office, case, "10:00", "collection")
+
+    assert refused.exit_code == 1 and "no open credit relationship" in refused.stderr
+    assert last_refusal(office, case) == ["in.cicra.purpose"]
+    assert office.show(case)["inquiries"] == []

@@ -1,4 +1,5 @@
-"""US FDCPA / Regulation F (12 CFR 1006): when, how often and whom a collector may contact."""
+"""US FDCPA / Regulation F (12 CFR 1006): when, how often and whom a collector may contact;
+and the FCRA's permissible purpose for a credit-bureau inquiry (15 U.S.C. 1681b)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fieldcase.rules import (
     Rule,
     RulePack,
     clock,
+    inquiry_without_account,
     local_day,
     outside_hours,
     whole,
@@ -58,6 +60,14 @@ PACK = RulePack(
             "A third party may be asked only for location information, once.",
             {"max_contacts": 1},
         ),
+        Rule(
+            "us.fcra.purpose",
+            "15 U.S.C. 1681b(a)(3)(A) (review or collection of an account of the consumer); "
+            "refusing purpose application on a case is the institution's choice",
+            "A credit-bureau inquiry only while the borrower's account is open (no flag "
+            "no-credit-relationship), and not for purpose application.",
+            {},
+        ),
     ),
 )
 
@@ -71,7 +81,12 @@ def register_rule_packs(register: Callable[[RulePack], None]) -> None:
 def check_action(
     case: Case | None, action: str, context: ActionContext, settings: Mapping[str, Any]
 ) -> list[Decision] | None:
-    if case is None or action not in CONTACT_ACTIONS or not PACK.applies(case, settings):
+    if case is None or not PACK.applies(case, settings):
+        return None
+    # An inquiry reaches the bureau, not the borrower: the FCRA judges it, not Regulation F.
+    if action == "inquiry":
+        return [PACK.verdict("us.fcra.purpose", inquiry_without_account(case, context))]
+    if action not in CONTACT_ACTIONS:
         return None
     p = {rule.id: PACK.params(rule.id, settings) for rule in PACK.rules}
     verdicts = []
