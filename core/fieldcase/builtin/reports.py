@@ -342,6 +342,9 @@ def register_reports(register: Callable[..., None]) -> None:
             "debt to income (answers)",
         ),
         "Per institution, of interviews: lenders owed and other debts to monthly income.",
+        where=True,
+    )
+    register(
         "inquiries",
         inquiries,
         ("institution", "purpose", "kind", "inquiries", "cases"),
