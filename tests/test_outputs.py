@@ -92,3 +92,17 @@ def test_a_name_too_long_for_the_disk_is_refused_before_anything_is_written(
         assert "name is too long" in result.output and "Traceback" not in result.output
     assert snapshot(db_path) == before
     assert list(tmp_path.glob("*aaaa*")) == []
+
+
+def test_an_empty_output_name_is_a_usage_error(office: Run, db_path: Path) -> None:
+    """``--chart ''`` named the current folder, and crashed working out its side file."""
+    before = snapshot(db_path)
+    for args in (
+        ("report", "compliance", "--chart", ""),
+        ("export", "visits", "-o", "", *AT),
+        ("export", "corrections", "-o", "", *AT),
+    ):
+        result = office(*args, as_="chen.wei")
+        assert result.exit_code == 2, (args, result.output)
+        assert "give a file name" in result.output and "Traceback" not in result.output
+    assert snapshot(db_path) == before

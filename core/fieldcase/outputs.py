@@ -31,6 +31,8 @@ SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 def check_output(path: Path, database: str | Path, *, option: str, replace: bool) -> Path:
     """``path`` if fieldcase may write there, else :class:`InvalidInput` saying why."""
+    if not path.name or path.name in (".", ".."):
+        raise InvalidInput(f"{option}: give a file name, e.g. {option} report.csv")
     # The file and the one written beside it first must both be names the disk takes.
     size = len(os.fsencode(path.name))
     room = _name_max(path.parent) - (len(os.fsencode(partial_path(path).name)) - size)
