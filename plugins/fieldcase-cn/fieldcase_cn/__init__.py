@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fieldcase import hookimpl
-from fieldcase.model import ActionContext, Case, Decision, Visit
+from fieldcase.model import ActionContext, Case, Decision
 from fieldcase.rules import (
     CONTACT_ACTIONS,
     Rule,
@@ -18,6 +17,8 @@ from fieldcase.rules import (
     clock,
     local_day,
     outside_hours,
+    too_many_contacts,
+    too_many_visits,
     whole,
     within,
 )
@@ -179,63 +180,9 @@ def bureau_denial(case: Case, context: ActionContext, settings: Mapping[str, Any
     )
 
 
-def too_many_contacts(case: Case, context: ActionContext, limits: Mapping[str, Any]) -> str | None:
-    """Why one more contact with the borrower would be too many, or None."""
-    per_day = whole(limits["max_per_day"], "max_per_day")
-    per_week = whole(limits["max_per_week"], "max_per_week")
-    # Attempts count, answered or not: the phone rang either way.
-    earlier = [c for c in context.contacts if c.target == "borrower" and c.channel != "bureau"]
-    day = local_day(case, context.at)
-    that_day = [c for c in earlier if local_day(case, c.at) == day]
-    if len(that_day) >= per_day:
-        return (
-            f"{counted(len(that_day), 'contact')} with the borrower on {day} already; "
-            f"at most {per_day} a day"
-        )
-    week = within(earlier, context.at, 7)
-    if len(week) >= per_week:
-        return (
-            f"{counted(len(week), 'contact')} with the borrower in the 7 days to {day} already; "
-            f"at most {per_week} in 7 days"
-        )
-    return None
-
-
-def too_many_visits(
-    case: Case, action: str, context: ActionContext, limits: Mapping[str, Any]
-) -> str | None:
-    """Why one more visit would be too many, or None."""
-    most = whole(limits["max_visits"], "max_visits")
-    days = whole(limits["visit_days"], "visit_days")
-    zone = ZoneInfo(case.borrower.timezone)
-    when = context.window[0] if action == "plan_visit" and context.window else context.at
-    day = when.astimezone(zone).date()
-    near = [v for v in other_visits(case, context.visits) if abs((v - day).days) < days]
-    if len(near) >= most:
-        dates = ", ".join(str(v) for v in near)
-        return (
-            f"{counted(len(near), 'visit')} within {days} days of {day} already ({dates}); "
-            f"at most {most} in {days} days"
-        )
-    return None
-
-
-def other_visits(case: Case, visits: Sequence[Visit]) -> list[dt.date]:
-    """The borrower-local days of the case's visits but the one being planned or made."""
-    # The last visit, while planned, is the one a plan replaces or an interview records.
-    if visits and visits[-1].status == "planned":
-        visits = visits[:-1]
-    return [local_day(case, v.visited_at) if v.visited_at else v.date for v in visits]
-
-
 @hookimpl
 def penalty_rate_cap(case: Case, settings: Mapping[str, Any]) -> Decimal | None:
     if not PACK.applies(case, settings):
         return None
     rate = PACK.params("cn.penalty_cap", settings)["max_annual_rate"]
     return annual_rate(rate, "max_annual_rate")
-
-
-def counted(number: int, noun: str) -> str:
-    """``1 contact``, ``3 contacts``."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
