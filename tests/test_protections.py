@@ -394,3 +394,24 @@ def test_a_declared_purpose_does_not_lift_a_complaints_limit(office: Run) -> Non
         as_="li.na",
     )  # fmt: skip
     assert third.exit_code == 0, third.output
+
+
+def test_a_supervisor_cannot_uphold_a_dispute_they_opened(office: Run, db_path: Path) -> None:
+    """Attack: one supervisor opens a dispute and upholds it, wiping penalty and fees alone."""
+    penalised_case(office)
+    opened = office("dispute", "open", "2", "--kind", "bank-error", *AT, as_="chen.wei")
+    assert opened.exit_code == 0, opened.output
+    alone = office(
+        "dispute", "decide", "2", "--uphold", "--note", "Fine", "--at", "2026-11-24T10:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert alone.exit_code == 1
+    assert "another supervisor" in alone.output and "four_eyes" in alone.output
+    assert owed(office, "2", "2026-11-24T10:00+08:00")["fees"] == "50.00"
+    assert office("staff", "add", "wu.fang", "--name", "Wu", "--role", "supervisor",
+                  *AT, as_="chen.wei").exit_code == 0  # fmt: skip
+    second = office(
+        "dispute", "decide", "2", "--uphold", "--note", "Bank confirms",
+        "--at", "2026-11-24T11:00+08:00", as_="wu.fang",
+    )  # fmt: skip
+    assert second.exit_code == 0, second.output

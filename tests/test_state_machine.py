@@ -1096,17 +1096,20 @@ class CaseMachine(RuleBasedStateMachine):
                 case_id, actor=actor, at=at, uphold=uphold, note="decided", close=close
             ),
         )
+        opened = [d for d in self.store.disputes(case_id) if d.status == "open"]
         must = (
             pre.stage != CLOSED
             and actor in SUPERVISORS
             and pre.dispute is not None
             and (uphold or not close)
+            and opened[-1].opened_by != actor
         )
         assert result is not None or not must, f"decision refused: {error!r}"
         if result is None:
             return
         self.allowed("decide_dispute", pre, actor, supervisor_only=True)
         assert pre.dispute is not None, "a dispute decided that was not open"
+        assert opened[-1].opened_by != actor, "a dispute decided by the one who opened it"
         post, decided, correction = result
         assert decided.status == ("upheld" if uphold else "rejected")
         assert (correction is not None) == uphold

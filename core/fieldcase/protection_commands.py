@@ -167,7 +167,8 @@ def register(cli: click.Group) -> None:
         at: dt.datetime,
         json_: bool,
     ) -> None:
-        """Decide the open dispute (supervisors), whatever the case's stage.
+        """Decide the open dispute (a supervisor, not the one who opened it), whatever the
+        case's stage.
 
         Upheld: penalty interest from the disputed date (and the fees, if the
         policy's dispute_reverse_fees is yes) is reversed and a credit-record

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import attrs
 
 from . import lifecycle
-from .errors import InvalidInput, InvalidTransition
+from .errors import InvalidInput, InvalidTransition, NotPermitted
 from .lifecycle import Stage
 from .model import Case, Complaint, CreditCorrection, Dispute, Evidence, Hardship
 from .policy import default
@@ -150,7 +150,8 @@ def decide_dispute(
     note: str,
     close: bool = False,
 ) -> tuple[Case, Dispute, CreditCorrection | None]:
-    """A supervisor upholds or rejects the open dispute, from whatever stage the case is in.
+    """A supervisor upholds or rejects the open dispute, from whatever stage the case is in;
+    not the one who opened it (four eyes).
 
     Upheld: the penalty interest from the disputed date is reversed (and the
     fees, if the policy says so), a credit-record correction is requested of
@@ -182,6 +183,19 @@ def decide_dispute(
             attempted,
         )
     assert case.id is not None and dispute is not None
+    if dispute.opened_by == staff.id:
+        # Four eyes: upholding reverses money; nobody does that on their own say-so.
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "decide_dispute",
+            NotPermitted(
+                f"you opened dispute {dispute.id}: another supervisor decides it",
+                "dispute.four_eyes",
+            ),
+            attempted,
+        )
     reverse_fees = (
         uphold
         and services.settings(case).get("dispute_reverse_fees", default("dispute_reverse_fees"))
@@ -448,7 +462,6 @@ def export_corrections(
 ) -> tuple[int, int | None]:
     """Write the credit-record correction requests (after request ``after``) with the
     exporter ``fmt``; recorded before any row leaves. Returns (rows, last request id)."""
-    from .errors import NotPermitted
     from .formats import exporter_for
     from .rows import to_iso
 
