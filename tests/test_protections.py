@@ -415,3 +415,21 @@ def test_a_supervisor_cannot_uphold_a_dispute_they_opened(office: Run, db_path: 
         "--at", "2026-11-24T11:00+08:00", as_="wu.fang",
     )  # fmt: skip
     assert second.exit_code == 0, second.output
+
+
+def test_pauses_back_to_back_do_not_get_round_the_longest_pause(office: Run) -> None:
+    """Attack: a field worker ends a pause and grants another, again and again."""
+    set_policy(office, "hx-consumer", "hardship_max_days=30")
+    first = office("hardship", "1", "--until", "2026-12-22", "--reason", "illness", *AT,
+                   as_="li.na")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    ended = office("hardship", "1", "--end", "--note", "x", "--at", "2026-12-20T09:00+08:00",
+                   as_="li.na")  # fmt: skip
+    assert ended.exit_code == 0, ended.output
+    again = office("hardship", "1", "--until", "2027-01-15", "--reason", "illness",
+                   "--at", "2026-12-20T09:05+08:00", as_="li.na")  # fmt: skip
+    assert again.exit_code == 1
+    assert "27 days paused in the last 365" in again.output
+    granted = office("hardship", "1", "--until", "2027-01-15", "--reason", "illness",
+                     "--at", "2026-12-20T09:10+08:00", as_="chen.wei")  # fmt: skip
+    assert granted.exit_code == 0, granted.output

@@ -1159,13 +1159,21 @@ class CaseMachine(RuleBasedStateMachine):
             pre.stage != CLOSED
             and self.permitted(actor, pre)
             and days >= 0
-            and (days < 90 or actor in SUPERVISORS)
+            # Field staff: up to 90 days in all (earlier pauses of the year count).
+            and (actor in SUPERVISORS or (days < 90 and not self.store.hardships(case_id)))
             and not pre.paused(at)
         )
         assert result is not None or not must, f"pause refused: {error!r}"
         if result is None:
             return
         self.allowed("grant_hardship", pre, actor, supervisor_only=days >= 90)
+        if actor not in SUPERVISORS:
+            yesterday = self.today(case_id, at) - dt.timedelta(days=1)
+            paused = sum(
+                max((min(h.last_day, yesterday) - h.starts).days + 1, 0)
+                for h in self.store.hardships(case_id)
+            )
+            assert paused + days + 1 <= 90, f"{actor} paused the case {paused + days + 1} days"
         assert not pre.paused(at), "a pause granted over a running one"
         post, _ = result
         assert post.paused(at) and post.paused_until == until

@@ -183,8 +183,7 @@ BUILTIN: tuple[Setting, ...] = (
     ),
     Setting(
         "hardship_max_days",
-        "the longest hardship pause field staff may grant, in days, 1 to 3650 (longer: a "
-        "supervisor)",
+        "days of hardship pause field staff may grant in any 365, 1 to 3650 (more: a supervisor)",
         whole(1, 3650),
         90,
     ),

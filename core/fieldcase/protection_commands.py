@@ -238,7 +238,8 @@ def register(cli: click.Group) -> None:
         collection contacts are refused, promises falling due are not broken
         and penalty interest accrues at the policy's hardship_penalty_share of
         its rate (0: frozen). Field staff grant pauses up to the policy's
-        hardship_max_days; longer ones need a supervisor.
+        hardship_max_days (counting the days paused in the last 365); longer
+        ones need a supervisor.
 
         \b
         Examples:

@@ -262,9 +262,9 @@ def grant_hardship(
     """Pause collection from today to ``until`` (the borrower's local dates, inclusive).
 
     The policy says who may grant it (``hardship_granted_by``) and the longest
-    pause field staff may grant (``hardship_max_days``); a longer one needs a
-    supervisor. Penalty interest accrues at ``hardship_penalty_share`` of its
-    rate meanwhile.
+    pause field staff may grant (``hardship_max_days``, counting the days paused
+    in the last 365 too); a longer one needs a supervisor. Penalty interest
+    accrues at ``hardship_penalty_share`` of its rate meanwhile.
     """
     staff, case = services.begin(ref, actor, at)
     choice(reason, lifecycle.HARDSHIP_REASONS, "reason")
@@ -276,6 +276,13 @@ def grant_hardship(
     who = settings.get("hardship_granted_by", default("hardship_granted_by"))
     days = (until - today).days + 1
     attempted = {"until": until.isoformat(), "reason": reason, "note": note, "days": days}
+    assert case.id is not None
+    # Pauses back to back count together: field staff grant up to the longest in a year.
+    year_ago = today - dt.timedelta(days=365)
+    earlier = sum(
+        max((min(h.last_day, today - dt.timedelta(days=1)) - max(h.starts, year_ago)).days + 1, 0)
+        for h in services.store.hardships(case.id)
+    )
     supervisor_only: bool | str = False
     if who == "supervisor":
         supervisor_only = f"grant a hardship pause under {case.institution}'s policy"
@@ -283,6 +290,11 @@ def grant_hardship(
         supervisor_only = (
             f"grant a hardship pause of {days} days (field staff up to {longest}, "
             "policy hardship_max_days)"
+        )
+    elif earlier + days > longest:
+        supervisor_only = (
+            f"grant a hardship pause of {days} days after {earlier} days paused in the last "
+            f"365 (field staff up to {longest} in all, policy hardship_max_days)"
         )
     services.guard(
         case, staff, "grant_hardship", at, attempted=attempted, supervisor_only=supervisor_only
