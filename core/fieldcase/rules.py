@@ -224,6 +224,33 @@ def within(contacts: Sequence[ContactAttempt], at: dt.datetime, days: int) -> li
 # -- frequency limits, as the packs count them -------------------------------------
 
 
+def ceased(case: Case) -> str | None:
+    """Why no one may contact the borrower (the flag ``cease-communication``), or None."""
+    if "cease-communication" not in case.flags:
+        return None
+    return (
+        "the borrower asked in writing for no more contact "
+        "(flag cease-communication): no call, message or visit"
+    )
+
+
+def judged_by_frequency(action: str, context: ActionContext) -> bool:
+    """A contact with the borrower, a visit made, or a visit planned for a date."""
+    if action == "contact":
+        return context.target != "third-party"
+    # A plan is judged by its date: without one (check with no --date) it is not consulted.
+    return action == "start_visit" or (action == "plan_visit" and context.window is not None)
+
+
+def too_frequent(
+    case: Case, action: str, context: ActionContext, limits: Mapping[str, Any]
+) -> str | None:
+    """:func:`too_many_contacts` for a contact, :func:`too_many_visits` for a visit."""
+    if action == "contact":
+        return too_many_contacts(case, context, limits)
+    return too_many_visits(case, action, context, limits)
+
+
 def too_many_contacts(case: Case, context: ActionContext, limits: Mapping[str, Any]) -> str | None:
     """Why one more contact with the borrower would be too many, or None."""
     per_day = whole(limits["max_per_day"], "max_per_day")

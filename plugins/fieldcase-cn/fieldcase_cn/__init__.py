@@ -14,11 +14,12 @@ from fieldcase.rules import (
     Rule,
     RulePack,
     annual_rate,
+    ceased,
     clock,
+    judged_by_frequency,
     local_day,
     outside_hours,
-    too_many_contacts,
-    too_many_visits,
+    too_frequent,
     whole,
     within,
 )
@@ -112,23 +113,13 @@ def check_action(
         verdicts.append(
             PACK.verdict(
                 "cn.cease",
-                (
-                    "the borrower asked in writing for no more contact "
-                    "(flag cease-communication): no call, message or visit"
-                    if "cease-communication" in case.flags
-                    else None
-                ),
+                ceased(case),
             )
         )
         frequency = PACK.params("cn.frequency", settings)
-        if action == "contact" and context.target != "third-party":
+        if judged_by_frequency(action, context):
             verdicts.append(
-                PACK.verdict("cn.frequency", too_many_contacts(case, context, frequency))
-            )
-        # A plan is judged by its date: without one (check with no --date) it is not consulted.
-        if action == "start_visit" or (action == "plan_visit" and context.window is not None):
-            verdicts.append(
-                PACK.verdict("cn.frequency", too_many_visits(case, action, context, frequency))
+                PACK.verdict("cn.frequency", too_frequent(case, action, context, frequency))
             )
     if action in ("plan_visit", "start_visit"):
         least = whole(PACK.params("cn.two_staff", settings)["min_staff"], "min_staff")

@@ -12,11 +12,12 @@ from fieldcase.rules import (
     CONTACT_ACTIONS,
     Rule,
     RulePack,
+    ceased,
     clock,
     inquiry_without_account,
+    judged_by_frequency,
     outside_hours,
-    too_many_contacts,
-    too_many_visits,
+    too_frequent,
 )
 
 AGENTS = "RBI circular RBI/2022-23/108 on recovery agents (12 Aug 2022)"
@@ -106,23 +107,13 @@ def check_action(
         verdicts.append(
             PACK.verdict(
                 "in.rbi.cease",
-                (
-                    "the borrower asked in writing for no more contact "
-                    "(flag cease-communication): no call, message or visit"
-                    if "cease-communication" in case.flags
-                    else None
-                ),
+                ceased(case),
             )
         )
         frequency = PACK.params("in.rbi.frequency", settings)
-        if action == "contact" and context.target != "third-party":
+        if judged_by_frequency(action, context):
             verdicts.append(
-                PACK.verdict("in.rbi.frequency", too_many_contacts(case, context, frequency))
-            )
-        # A plan is judged by its date: without one (check with no --date) it is not consulted.
-        if action == "start_visit" or (action == "plan_visit" and context.window is not None):
-            verdicts.append(
-                PACK.verdict("in.rbi.frequency", too_many_visits(case, action, context, frequency))
+                PACK.verdict("in.rbi.frequency", too_frequent(case, action, context, frequency))
             )
     if action == "contact" and context.target == "third-party":
         purpose = context.extra.get("purpose", "collect")
