@@ -1089,6 +1089,8 @@ class CaseMachine(RuleBasedStateMachine):
         at = self.tick(advance)
         actor = self.who(actor, case_id)
         pre = self.case(case_id)
+        # Who opened the dispute, read before the decision closes it.
+        opened = [d for d in self.store.disputes(case_id) if d.status == "open"]
         result, error = self.attempt(
             "decide_dispute",
             case_id,
@@ -1096,7 +1098,6 @@ class CaseMachine(RuleBasedStateMachine):
                 case_id, actor=actor, at=at, uphold=uphold, note="decided", close=close
             ),
         )
-        opened = [d for d in self.store.disputes(case_id) if d.status == "open"]
         must = (
             pre.stage != CLOSED
             and actor in SUPERVISORS
