@@ -231,11 +231,11 @@ def test_a_long_pause_needs_a_supervisor_and_ends_by_hand(office: Run, db_path: 
         "--at", "2026-11-24T09:00+08:00", as_="chen.wei",
     )  # fmt: skip
     assert overlapping.exit_code == 1 and "already paused until 2027-02-01" in overlapping.output
-    no_note = office("hardship", "1", "--end", "--at", "2026-12-01T09:00+08:00", as_="li.na")
+    no_note = office("hardship", "1", "--end", "--at", "2026-12-01T09:00+08:00", as_="chen.wei")
     assert no_note.exit_code == 2
     ended = office(
         "hardship", "1", "--end", "--note", "Back at work",
-        "--at", "2026-12-01T09:00+08:00", as_="li.na",
+        "--at", "2026-12-01T09:00+08:00", as_="chen.wei",
     )  # fmt: skip
     assert ended.exit_code == 0 and "last day 2026-11-30" in ended.output
     assert collect_call(office, "1", "2026-12-01T10:00+08:00").exit_code == 0
@@ -270,8 +270,6 @@ def test_a_complaint_about_frequency_lowers_the_limit_until_its_date(office: Run
     second = collect_call(office, "1", "2026-11-25T12:00+08:00")
     assert second.exit_code == 1 and "default.complaint" in second.output
     assert "at most 1 contacts with the borrower in 7 days until 2026-12-22" in second.output
-    about_a_dispute = collect_call(office, "1", "2026-11-25T12:05+08:00", purpose="dispute")
-    assert about_a_dispute.exit_code == 0, about_a_dispute.output
     assert collect_call(office, "1", "2026-11-30T12:10+08:00").exit_code == 0
     # After the date, the pack's (here: none) limits alone.
     for day in ("2026-12-23", "2026-12-24"):
@@ -315,6 +313,8 @@ def test_purge_wipes_what_borrowers_said_in_their_protections(office: Run, db_pa
     ]
     for step in steps:
         assert office(*step, *AT, as_="li.na").exit_code == 0
+    decided = office("dispute", "decide", "1", "--reject", "--note", said, *AT, as_="chen.wei")
+    assert decided.exit_code == 0, decided.output
     assert office("close", "1", "--resolution", "paid", *AT, as_="chen.wei").exit_code == 0
     purged = office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
     assert purged.exit_code == 0, purged.output
@@ -433,3 +433,57 @@ def test_pauses_back_to_back_do_not_get_round_the_longest_pause(office: Run) -> 
     granted = office("hardship", "1", "--until", "2027-01-15", "--reason", "illness",
                      "--at", "2026-12-20T09:10+08:00", as_="chen.wei")  # fmt: skip
     assert granted.exit_code == 0, granted.output
+
+
+def test_an_open_dispute_cannot_be_left_behind_by_paying_the_reduced_balance(
+    office: Run, db_path: Path
+) -> None:
+    """Attack: a field worker opens a dispute (penalty 0 at once) and takes the lower
+    balance as payment, which closed the case as paid with nobody deciding anything."""
+    penalised_case(office)
+    assert office("dispute", "open", "2", "--kind", "other", *AT, as_="li.na").exit_code == 0
+    reduced = owed(office, "2", "2026-11-23T13:00+08:00", as_="li.na")
+    assert reduced["penalty"] == "0.00"
+    paid = office(
+        "payment", "2", reduced["total"], "--reference", "X1", "--at", "2026-11-23T13:00+08:00",
+        as_="li.na",
+    )  # fmt: skip
+    assert paid.exit_code == 0, paid.output
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT stage, dispute FROM cases WHERE id = 2").fetchone() == (
+        "confirmation",
+        "other",
+    )
+    closing = office(
+        "close", "2", "--resolution", "paid", "--at", "2026-11-23T14:00+08:00", as_="chen.wei"
+    )
+    assert closing.exit_code == 1 and "open dispute" in closing.output
+
+
+def test_purpose_dispute_needs_an_open_dispute(office: Run) -> None:
+    """Attack: call 'about a dispute' that does not exist, past a complaint's limit."""
+    set_policy(office, "hx-consumer", "complaint_max_contacts_per_week=0")
+    complained = office(
+        "complaint", "1", "--about", "contact-frequency", "--at", "2026-11-23T10:00+08:00",
+        as_="li.na",
+    )  # fmt: skip
+    assert complained.exit_code == 0, complained.output
+    sneaky = collect_call(office, "1", "2026-11-23T12:00+08:00", purpose="dispute")
+    assert sneaky.exit_code == 1 and "no open dispute" in sneaky.output
+
+
+def test_only_a_supervisor_ends_a_pause_a_supervisor_granted(office: Run) -> None:
+    """Attack: the field worker ends at once the long pause a supervisor had to grant."""
+    granted = office(
+        "hardship", "1", "--until", "2027-03-31", "--reason", "illness", *AT, as_="chen.wei"
+    )
+    assert granted.exit_code == 0, granted.output
+    ended = office(
+        "hardship", "1", "--end", "--note", "x", "--at", "2026-11-24T09:00+08:00", as_="li.na"
+    )
+    assert ended.exit_code == 1 and "only a supervisor may end" in ended.output
+    by_supervisor = office(
+        "hardship", "1", "--end", "--note", "Recovered", "--at", "2026-11-24T09:05+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert by_supervisor.exit_code == 0, by_supervisor.output

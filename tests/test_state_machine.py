@@ -340,6 +340,7 @@ class CaseMachine(RuleBasedStateMachine):
         """No protection of the borrower stands in the way of this contact."""
         return (
             (pre.dispute is None or purpose == "dispute")
+            and (purpose != "dispute" or pre.dispute is not None)
             and not (pre.paused(at) and purpose == "collect")
             and (
                 whom == "third-party"
@@ -961,6 +962,7 @@ class CaseMachine(RuleBasedStateMachine):
                 or resolution not in lifecycle.SUPERVISOR_RESOLUTIONS
                 or actor in SUPERVISORS
             )
+            and pre.dispute is None
         )
         assert result is not None or not must, f"close refused: {error!r}"
         if result is None:
@@ -1134,12 +1136,19 @@ class CaseMachine(RuleBasedStateMachine):
         pre = self.case(case_id)
         until = self.today(case_id, at) + dt.timedelta(days=days)
         if end:
+            running = [h for h in self.store.hardships(case_id) if h.covers(self.today(case_id))]
+            by_supervisor = bool(running) and running[-1].granted_by in SUPERVISORS
             result, error = self.attempt(
                 "end_hardship",
                 case_id,
                 lambda: self.services.end_hardship(case_id, actor=actor, at=at, note="better"),
             )
-            must = pre.stage != CLOSED and self.permitted(actor, pre) and pre.paused(at)
+            must = (
+                pre.stage != CLOSED
+                and self.permitted(actor, pre)
+                and pre.paused(at)
+                and (actor in SUPERVISORS or not by_supervisor)
+            )
             assert result is not None or not must, f"ending refused: {error!r}"
             if result is None:
                 return
@@ -1425,7 +1434,8 @@ class CaseMachine(RuleBasedStateMachine):
             if o.status in ("presented", "needs-approval", "approved")
         ]
         assert open_offers == [], f"offers {open_offers} still stand after a payment"
-        closes = pre.stage != CLOSED and after.balance.total == 0
+        # An open dispute holds the case open whatever is paid.
+        closes = pre.stage != CLOSED and pre.dispute is None and after.balance.total == 0
         post = self.moved(case_id, pre, CLOSED if closes else pre.stage, 2 if closes else 1)
         if closes:
             settled = after.balance.forgiven > 0

@@ -501,7 +501,10 @@ def record_payment(
             services.policy_version(case),
         )
     ]
-    closing = case.stage != Stage.CLOSED and (after.total == 0 or fulfilled)
+    # A dispute holds the case open: its decision, not the money, says what is owed.
+    closing = (
+        case.stage != Stage.CLOSED and case.dispute is None and (after.total == 0 or fulfilled)
+    )
     if closing:
         resolution = "settled" if fulfilled and after.total > 0 else "paid"
         closed = attrs.evolve(

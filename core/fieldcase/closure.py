@@ -57,6 +57,20 @@ def close(
             else False
         ),
     )
+    if case.dispute is not None:
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "close",
+            InvalidTransition(
+                f"case {case.id} has an open dispute ({case.dispute}): a supervisor decides it "
+                f"first (fieldcase dispute decide {case.id} --uphold|--reject ...; --uphold "
+                "--close closes it as dispute-upheld)",
+                "dispute.open",
+            ),
+            attempted,
+        )
     early = case.stage in lifecycle.EARLY_RESOLUTIONS.get(resolution, ())
     if early and case.stage == Stage.FEEDBACK and resolution == "unlocatable":
         # Only an escalated case (failed visits) is unlocatable from feedback.

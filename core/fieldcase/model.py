@@ -264,8 +264,8 @@ class Dispute:
     """The borrower says the overdue is not their fault: a failed deduction, a bank error...
 
     Open, it holds collection (contacts and visits are refused, penalty interest
-    stops); a supervisor upholds it (the penalty and, by policy, the fees from
-    ``since`` are reversed and a credit-record correction is requested) or
+    stops); a supervisor upholds it (the penalty from ``since`` and, by policy,
+    all the fees are reversed, and a credit-record correction is requested) or
     rejects it (the case carries on where it was).
     """
 

@@ -42,8 +42,8 @@ def register(cli: click.Group) -> None:
 
         While a dispute is open, visits and contacts other than about the
         dispute (--purpose dispute) are refused and penalty interest stops.
-        A supervisor upholds it (penalty, and fees by policy, reversed from
-        its date; a credit-record correction requested) or rejects it.
+        A supervisor upholds it (the penalty from its date reversed, and the
+        fees by policy; a credit-record correction requested) or rejects it.
 
         \b
         Example:
@@ -194,9 +194,9 @@ def register(cli: click.Group) -> None:
         def human() -> None:
             context.echo(f"Case {case.id}: dispute {decided.id} {decided.status}")
             if correction is not None:
-                fees = " and fees" if decided.fees_reversed else ""
+                fees = ", and the fees," if decided.fees_reversed else ""
                 context.echo(
-                    f"  penalty{fees} from {decided.since} reversed; credit-record correction "
+                    f"  penalty from {decided.since}{fees} reversed; credit-record correction "
                     f"{correction.id} requested (fieldcase export corrections)"
                 )
             where = f"closed as {case.resolution}" if case.resolution else f"in {case.stage}"

@@ -346,8 +346,21 @@ def end_hardship(
     if not note.strip():
         raise InvalidInput("ending a pause early needs --note saying why")
     attempted = {"note": note}
-    services.guard(case, staff, "end_hardship", at, attempted=attempted)
     running = current_hardship(services, case, at)
+    granted_by_supervisor = (
+        running is not None and services.store.get_staff(running.granted_by).is_supervisor
+    )
+    services.guard(
+        case,
+        staff,
+        "end_hardship",
+        at,
+        attempted=attempted,
+        # A pause a supervisor granted is a supervisor's to end.
+        supervisor_only="end a hardship pause a supervisor granted"
+        if granted_by_supervisor
+        else False,
+    )
     if running is None:
         services.refuse(
             case,

@@ -35,6 +35,14 @@ def check_action(
         return None
     purpose = context.extra.get("purpose", "collect")
     verdicts = []
+    if case.dispute is None and purpose == "dispute":
+        verdicts.append(
+            _verdict(
+                "default.dispute",
+                f"no open dispute on case {case.id}: --purpose dispute is only for contacts "
+                "about an open dispute",
+            )
+        )
     if case.dispute is not None:
         denial = None
         if action in VISITS:
