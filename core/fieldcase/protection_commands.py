@@ -22,7 +22,7 @@ _DAY = click.DateTime(["%Y-%m-%d"])
 
 
 def _record(record: Any) -> dict[str, Any]:
-    return {k: v for k, v in attrs.asdict(record, recurse=False).items()}
+    return attrs.asdict(record, recurse=False)
 
 
 def _sha256_of(path: Path) -> str:

@@ -182,7 +182,7 @@ def decide_dispute(
             ),
             attempted,
         )
-    assert case.id is not None and dispute is not None
+    assert case.id is not None and dispute is not None and dispute.id is not None
     if dispute.opened_by == staff.id:
         # Four eyes: upholding reverses money; nobody does that on their own say-so.
         services.refuse(
@@ -214,7 +214,7 @@ def decide_dispute(
     if uphold:
         correction = CreditCorrection(
             case_id=case.id,
-            dispute_id=dispute.id or 0,
+            dispute_id=dispute.id,
             since=dispute.since,
             reason=dispute.kind,
             requested_at=at,

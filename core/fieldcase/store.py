@@ -1867,12 +1867,13 @@ class Store:
         attributes: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of ``disputes``, ``hardships`` or ``complaints`` whose ``column`` (the time
-        they were opened, granted or made) is in the window, for the reports."""
+        they were opened, granted or made) is in the window, for the reports; each with
+        its case's ``timezone``."""
         assert table in ("disputes", "hardships", "complaints")
         where, params = self._window(f"t.{column}", start, end, institution, attributes=attributes)
         return list(
             self.db.query(
-                f"SELECT t.* FROM {table} t JOIN cases c ON c.id = t.case_id"
+                f"SELECT t.*, c.timezone FROM {table} t JOIN cases c ON c.id = t.case_id"
                 f" WHERE {' AND '.join(where) or '1'} ORDER BY t.id",
                 params,
             )

@@ -7,12 +7,14 @@ import statistics
 from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from fieldcase import hookimpl
 from fieldcase.lifecycle import AGING_BUCKETS, OPEN_STAGES, aging_bucket
 from fieldcase.money import from_minor, ratio
 from fieldcase.plugins import overdue_reasons
 from fieldcase.reports import ReportFilter
+from fieldcase.rows import from_iso
 
 if TYPE_CHECKING:
     from fieldcase.services import Services
@@ -140,7 +142,8 @@ def outcomes(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
 
 
 def _days(start: str, end: str) -> float:
-    first, last = (dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start, end))
+    first, last = from_iso(start), from_iso(end)
+    assert first is not None and last is not None
     return (last - first).total_seconds() / 86400
 
 
@@ -186,9 +189,8 @@ def hardship(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
         ]
         running = 0
         for r in mine:
-            case = services.store.get_case(r["case_id"])
-            last = r["ended_on"] or r["until"]
-            running += r["starts"] <= case.local_date(at).isoformat() <= last
+            today = at.astimezone(ZoneInfo(r["timezone"])).date().isoformat()
+            running += r["starts"] <= today <= (r["ended_on"] or r["until"])
         rows.append(
             {
                 "reason": reason,
