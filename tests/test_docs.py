@@ -121,6 +121,7 @@ def _documented(section: str) -> set[str]:
         "fieldcase.model.Complaint",
         "fieldcase.model.CreditCorrection",
         "fieldcase.model.Inquiry",
+        "fieldcase.model.Review",
         "fieldcase.repayment.Balance",
         "fieldcase.model.Event",
         "fieldcase.model.Staff",

@@ -121,6 +121,7 @@ EVENT_ACTION = {
     "hardship_granted": "grant_hardship",
     "hardship_ended": "end_hardship",
     "complaint_recorded": "complaint",
+    "review_opened": "open_review",
 }
 CONFIRM, PREPARE, INTERVIEW, FEEDBACK, CLOSED = (
     Stage.CONFIRMATION,
@@ -145,6 +146,13 @@ STAGE_MOVES: dict[str, set[tuple[Stage, Stage]]] = {
         *((s, CLOSED) for s in lifecycle.OPEN_STAGES),
     },
     "complaint_recorded": {(s, s) for s in Stage},
+    "review_opened": {(CLOSED, CONFIRM)},
+}
+#: Where a review's path differs: findings from any open stage, and approved findings
+#: close it (reviewed) or send it to the start of collection.
+REVIEW_MOVES: dict[str, set[tuple[Stage, Stage]]] = {
+    "feedback_submitted": {(s, FEEDBACK) for s in lifecycle.OPEN_STAGES},
+    "feedback_approved": {(FEEDBACK, CLOSED), (FEEDBACK, CONFIRM), (FEEDBACK, PREPARE)},
 }
 
 # -- strategies -------------------------------------------------------------------
@@ -181,6 +189,9 @@ class Model:
     escalated: bool = False
     feedback: str | None = None
     submitted_by: str | None = None
+    #: collection, or review once a supervisor opened a review of the closed case.
+    kind: str = "collection"
+    recommendation: str | None = None
     #: Payment references recorded, with their amounts.
     paid: dict[str, Decimal] = dataclasses.field(default_factory=dict)
     #: Every payment recorded: when (as dated) and how much.
@@ -292,7 +303,9 @@ class CaseMachine(RuleBasedStateMachine):
         also: tuple[str, ...] = (),
     ) -> None:
         """An action that went through was allowed in its stage and to its actor."""
-        assert lifecycle.stage_allows(action, pre.stage), f"{action} went through in {pre.stage}"
+        assert lifecycle.stage_allows(action, pre.stage, pre.kind), (
+            f"{action} went through in {pre.stage} ({pre.kind})"
+        )
         if supervisor_only:
             assert actor in SUPERVISORS, f"{actor} did {action}, a supervisor's action"
         elif actor not in SUPERVISORS:
@@ -860,7 +873,9 @@ class CaseMachine(RuleBasedStateMachine):
         case_id=cases,
         advance=ADVANCE,
         actor=ACTOR,
-        recommendation=st.sampled_from([*lifecycle.RECOMMENDATIONS, "magic"]),
+        recommendation=st.sampled_from(
+            [*lifecycle.RECOMMENDATIONS, *lifecycle.REVIEW_RECOMMENDATIONS, "magic"]
+        ),
         summary=st.sampled_from(["Can pay 1,500 a month", "  "]),
     )
     def feedback(
@@ -877,11 +892,14 @@ class CaseMachine(RuleBasedStateMachine):
                 case_id, actor=actor, at=at, recommendation=recommendation, summary=summary
             ),
         )
+        fitting = (
+            lifecycle.REVIEW_RECOMMENDATIONS if pre.kind == "review" else lifecycle.RECOMMENDATIONS
+        )
         must = (
-            pre.stage == FEEDBACK
+            lifecycle.stage_allows("submit_feedback", pre.stage, pre.kind)
             and self.permitted(actor, pre)
             and model.feedback in (None, "returned")
-            and recommendation != "magic"
+            and recommendation in fitting
             and bool(summary.strip())
         )
         assert result is not None or not must, f"feedback refused: {error!r}"
@@ -889,10 +907,12 @@ class CaseMachine(RuleBasedStateMachine):
             return
         self.allowed("submit_feedback", pre, actor)
         assert model.feedback in (None, "returned"), f"feedback {model.feedback} resubmitted"
-        assert recommendation != "magic" and summary.strip()
+        assert recommendation in fitting and summary.strip()
+        # A review's findings may come from any open stage: they end its path.
         post = self.moved(case_id, pre, FEEDBACK)
         assert post.feedback_status == "submitted"
         model.feedback, model.submitted_by = "submitted", actor
+        model.recommendation = recommendation
 
     @rule(
         case_id=cases,
@@ -927,8 +947,19 @@ class CaseMachine(RuleBasedStateMachine):
         assert model.feedback == "submitted" and model.submitted_by != actor
         assert approve or note.strip()
         model.feedback = "approved" if approve else "returned"
-        post = self.moved(case_id, pre, FEEDBACK)
-        assert post.feedback_status == model.feedback
+        if approve and pre.kind == "review" and model.recommendation == "refer-to-collection":
+            # The loan goes to collection, at the start of the visit's path.
+            post = self.moved(case_id, pre, PREPARE if model.confirmed else CONFIRM)
+            assert (post.kind, post.feedback_status, post.resolution) == ("collection", None, None)
+            model.kind, model.feedback = "collection", None
+            assert self.store.reviews(case_id)[-1].status == "referred"
+        elif approve and pre.kind == "review":
+            post = self.moved(case_id, pre, CLOSED)
+            assert (post.resolution, post.closed_at) == ("reviewed", at)
+            assert self.store.reviews(case_id)[-1].status == "reviewed"
+        else:
+            post = self.moved(case_id, pre, FEEDBACK)
+            assert post.feedback_status == model.feedback
 
     @rule(
         case_id=cases,
@@ -955,6 +986,7 @@ class CaseMachine(RuleBasedStateMachine):
         must = (
             pre.stage != CLOSED
             and resolution in lifecycle.RESOLUTIONS
+            and resolution != "reviewed"
             and self.permitted(actor, pre)
             and (approved or early)
             and (
@@ -973,7 +1005,7 @@ class CaseMachine(RuleBasedStateMachine):
             actor,
             supervisor_only=(resolution in lifecycle.SUPERVISOR_RESOLUTIONS and not approved),
         )
-        assert resolution in lifecycle.RESOLUTIONS
+        assert resolution in lifecycle.RESOLUTIONS and resolution != "reviewed"
         if not approved:
             assert pre.stage in lifecycle.EARLY_RESOLUTIONS.get(resolution, ()), (
                 f"closed as {resolution} from {pre.stage} without approved feedback"
@@ -1008,6 +1040,41 @@ class CaseMachine(RuleBasedStateMachine):
         post = self.moved(case_id, pre, PREPARE if model.confirmed else CONFIRM)
         assert (post.resolution, post.closed_at, post.feedback_status) == (None, None, None)
         model.failed, model.escalated, model.feedback = 0, False, None
+
+    @rule(
+        case_id=cases,
+        advance=ADVANCE,
+        actor=ACTOR,
+        trigger=st.sampled_from([*lifecycle.REVIEW_TRIGGERS, "rumour"]),
+    )
+    def open_review(self, case_id: int, advance: int, actor: str, trigger: str) -> None:
+        at = self.tick(advance)
+        actor = self.who(actor, case_id)
+        pre = self.case(case_id)
+        model = self.models[case_id]
+        result, error = self.attempt(
+            "open_review",
+            case_id,
+            lambda: self.services.open_review(
+                case_id, actor=actor, at=at, trigger=trigger, installment="250"
+            ),
+        )
+        must = actor in SUPERVISORS and pre.stage == CLOSED and trigger in lifecycle.REVIEW_TRIGGERS
+        assert result is not None or not must, f"review refused: {error!r}"
+        if result is None:
+            return
+        self.allowed("open_review", pre, actor, supervisor_only=True)
+        assert trigger in lifecycle.REVIEW_TRIGGERS
+        post, review = result
+        self.moved(case_id, pre, CONFIRM)
+        assert (post.kind, post.resolution, post.closed_at, post.feedback_status) == (
+            "review",
+            None,
+            None,
+            None,
+        )
+        assert (review.trigger, review.status) == (trigger, "open")
+        model.kind, model.failed, model.escalated, model.feedback = "review", 0, False, None
 
     @rule(
         case_id=cases,
@@ -1434,8 +1501,10 @@ class CaseMachine(RuleBasedStateMachine):
             if o.status in ("presented", "needs-approval", "approved")
         ]
         assert open_offers == [], f"offers {open_offers} still stand after a payment"
-        # An open dispute holds the case open whatever is paid.
-        closes = pre.stage != CLOSED and pre.dispute is None and after.balance.total == 0
+        # An open dispute holds the case open whatever is paid; a performing loan's kept
+        # concession covered installments, so only the whole loan paid closes it.
+        owed = after.balance.total + (after.balance.forgiven if pre.kind == "review" else 0)
+        closes = pre.stage != CLOSED and pre.dispute is None and owed == 0
         post = self.moved(case_id, pre, CLOSED if closes else pre.stage, 2 if closes else 1)
         if closes:
             settled = after.balance.forgiven > 0
@@ -1456,6 +1525,16 @@ class CaseMachine(RuleBasedStateMachine):
     def step_forward(self, case_id: int, advance: int, choice: int) -> None:
         """Take the case's next step in its lifecycle, with good arguments."""
         model = self.models[case_id]
+        # Now and then a review's findings, with or without its visit.
+        if (
+            model.kind == "review"
+            and model.stage != CLOSED
+            and model.feedback in (None, "returned")
+            and choice >= 3
+        ):
+            finding = lifecycle.REVIEW_RECOMMENDATIONS[choice % 6]
+            self.feedback(case_id, advance, "owner", finding, "Pays on time")
+            return
         if model.stage == CONFIRM:
             self.confirm(case_id, advance, "owner", "12 Main St", "visit", dt.UTC)
         elif model.stage == PREPARE and model.visit_staff is None:
@@ -1474,7 +1553,8 @@ class CaseMachine(RuleBasedStateMachine):
                 self.close(case_id, advance, "owner", "unlocatable")
             else:
                 writer = SUPERVISORS[0] if choice >= 3 else "owner"
-                self.feedback(case_id, advance, writer, "restructure", "Can pay monthly")
+                finding = "no-action" if model.kind == "review" else "restructure"
+                self.feedback(case_id, advance, writer, finding, "Can pay monthly")
         elif model.stage == FEEDBACK and model.feedback == "submitted":
             # Now and then the supervisor who wrote the feedback tries to pass it.
             reviewer = SUPERVISORS[model.submitted_by == SUPERVISORS[0]]
@@ -1484,6 +1564,8 @@ class CaseMachine(RuleBasedStateMachine):
         elif model.stage == FEEDBACK:
             resolution = ("restructured", "uncollectible", "legal-referral")[choice % 3]
             self.close(case_id, advance, "owner", resolution)
+        elif choice % 3 == 1:
+            self.open_review(case_id, advance, SUPERVISORS[choice % 2], "scheduled")
         else:
             self.reopen(case_id, advance, SUPERVISORS[choice % 2], "Borrower called back")
 
@@ -1563,7 +1645,7 @@ class CaseMachine(RuleBasedStateMachine):
         """Replaying each case's events: every stage change is an allowed transition."""
         for case_id in self.models:
             stage: Stage | None = None
-            version = 0
+            version, kind = 0, "collection"
             for logged in self.store.iter_events(case_id):
                 rows = [r["row"] for r in logged.payload["rows"] if r["table"] == "cases"]
                 if logged.type == "refused":
@@ -1577,10 +1659,12 @@ class CaseMachine(RuleBasedStateMachine):
                     assert (logged.type, new) == ("case_created", CONFIRM)
                 else:
                     action = EVENT_ACTION[logged.type]
-                    assert lifecycle.stage_allows(action, stage), (logged.type, stage)
+                    assert lifecycle.stage_allows(action, stage, kind), (logged.type, stage)
                     moves = STAGE_MOVES.get(logged.type, {(stage, stage)})
+                    if kind == "review":
+                        moves = REVIEW_MOVES.get(logged.type, moves)
                     assert (stage, new) in moves, f"{logged.type} moved {stage} -> {new}"
-                stage = new
+                stage, kind = new, rows[0].get("kind") or kind
             assert stage == self.models[case_id].stage
 
     def expected_balance(
@@ -1602,10 +1686,16 @@ class CaseMachine(RuleBasedStateMachine):
         # pause's share of the rate on the days it covered; the whole rate otherwise.
         disputes = [d for d in self.store.disputes(case_id) if d.status in ("open", "upheld")]
         pauses = self.store.hardships(case_id)
+        # None either while the loan was under review (up to a referral to collection).
+        reviewed = [
+            (r.opened_on, r.finished_on if r.status == "referred" else None)
+            for r in self.store.reviews(case_id)
+        ]
         days = Decimal(0)
         day = case.overdue_since
         while day < last:
-            if not any(d.since <= day for d in disputes):
+            under_review = any(o <= day and (e is None or day < e) for o, e in reviewed)
+            if not any(d.since <= day for d in disputes) and not under_review:
                 shares = [h.penalty_share for h in pauses if h.starts <= day <= h.last_day]
                 days += min(shares, default=Decimal(1))
             day += dt.timedelta(days=1)
@@ -1673,6 +1763,10 @@ class CaseMachine(RuleBasedStateMachine):
             if b.forgiven == 0:
                 assert b.total == sum(parts), b
                 assert (*parts, b.paid) == owed, (case_id, b, owed)
+            elif view.case.kind == "review":
+                # A kept concession on installments due lets off only what it saved.
+                assert b.total == sum(owed[:4]) - b.forgiven, (case_id, b, owed)
+                assert view.arrangement is not None and b.forgiven <= view.arrangement.saving
             else:
                 assert b.total == 0 and b.forgiven == sum(owed[:4]), (case_id, b, owed)
             assert view.arrangement_remaining is None or view.arrangement_remaining >= 0

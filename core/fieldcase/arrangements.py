@@ -28,6 +28,7 @@ from .repayment import (
     promise_statuses,
     statuses_by_arrangement,
 )
+from .reviews import installments_due, under_review, withdrawn
 from .store import Change, Record
 
 if TYPE_CHECKING:
@@ -72,7 +73,10 @@ def balance_with(
         penalty_cap=None if cap is None else Decimal(str(cap)),
         rate_cap=None if rate_cap is None else Decimal(str(rate_cap)),
         day_count=int(settings.get("day_count", default("day_count"))),
-        reliefs=penalty_reliefs(disputes, services.store.hardships(case.id)),
+        reliefs=[
+            *penalty_reliefs(disputes, services.store.hardships(case.id)),
+            *under_review(services.store.reviews(case.id)),
+        ],
         fees_reversed=any(d.fees_reversed for d in disputes if d.status == "upheld"),
     )
 
@@ -118,7 +122,11 @@ def money_view(services: Services, ref: str | int, at: dt.datetime) -> MoneyView
         and arrangement is not None
         and arrangement_kept(arrangement, promises, payments, zone, at)
     ):
-        balance = attrs.evolve(balance, forgiven=balance.total, total=balance.total * 0)
+        # Kept, a concession on an overdue loan lets the borrower off the rest; on a
+        # performing loan under review it covered installments due, and lets off only
+        # what it saved on them.
+        cut = balance.total if case.kind == "collection" else min(arrangement.saving, balance.total)
+        balance = attrs.evolve(balance, forgiven=cut, total=balance.total - cut)
     return MoneyView(
         case=case,
         balance=balance,
@@ -183,6 +191,10 @@ def present_offers(
             attempted,
         )
     balance = balance_of(services, case, at)
+    if case.kind == "review":
+        settings = services.settings(case)
+        count = int(settings.get("review_offer_installments", default("review_offer_installments")))
+        balance = installments_due(case, balance, count)
     visits = services.store.visits(case.id, case.currency)
     found: dict[str, Offer] = {}
     for batch in reversed(
@@ -502,8 +514,12 @@ def record_payment(
         )
     ]
     # A dispute holds the case open: its decision, not the money, says what is owed.
+    # An arrangement on a performing loan covers installments due, not the loan: kept,
+    # the loan goes on.
     closing = (
-        case.stage != Stage.CLOSED and case.dispute is None and (after.total == 0 or fulfilled)
+        case.stage != Stage.CLOSED
+        and case.dispute is None
+        and (after.total == 0 or (fulfilled and case.kind == "collection"))
     )
     if closing:
         resolution = "settled" if fulfilled and after.total > 0 else "paid"
@@ -520,7 +536,7 @@ def record_payment(
                 "case_closed",
                 staff.id,
                 at,
-                (closed,),
+                (closed, *withdrawn(services, case, staff, at)),
                 {"resolution": resolution, "from_stage": str(case.stage), "by_payment": reference},
                 case.id,
                 paid_case.version,

@@ -11,7 +11,8 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -20,6 +21,7 @@ from .errors import (
     InvalidInput,
     NotPermitted,
 )
+from .lifecycle import CASE_KINDS, REVIEW_TRIGGERS
 from .model import (
     ActionContext,
     Borrower,
@@ -33,6 +35,7 @@ from .model import (
     Feedback,
     Hardship,
     Inquiry,
+    Review,
     Visit,
 )
 from .money import exponent, parse_amount, parse_rate
@@ -63,6 +66,8 @@ class CaseFile:
     #: The phones, emails and addresses recorded since referral, oldest first.
     details: list[ContactDetail] = attrs.field(factory=list)
     inquiries: list[Inquiry] = attrs.field(factory=list)
+    #: The loan's post-loan reviews, oldest first.
+    reviews: list[Review] = attrs.field(factory=list)
 
     @property
     def current_visit(self) -> Visit | None:
@@ -78,8 +83,8 @@ def create_case(
     reference: str,
     borrower_name: str,
     principal: str | Decimal,
-    overdue_amount: str | Decimal,
-    overdue_since: dt.date,
+    overdue_amount: str | Decimal = "0",
+    overdue_since: dt.date | None = None,
     timezone: str = "",
     currency: str = "",
     jurisdiction: str = "",
@@ -91,15 +96,23 @@ def create_case(
     fees: str | Decimal = "0",
     penalty_rate: str | Decimal = "0",
     attributes: Mapping[str, str] | None = None,
+    kind: str = "collection",
+    trigger: str | None = None,
+    installment: str | Decimal | None = None,
+    note: str = "",
 ) -> Case:
     """Refer a new case. Ineligible cases are stored, flagged, out of the field queue.
 
     The institution must be registered; its time zone, currency and
     jurisdiction are the case's unless given. ``attributes`` are the
-    institution's own fields, as its policy declares them.
+    institution's own fields, as its policy declares them. A ``review`` of a
+    performing loan needs its ``trigger`` and starts its first review
+    (:mod:`fieldcase.reviews`); nothing need be overdue on it.
     """
     from . import attributes as custom
     from .jurisdictions import check_timezone, normalise
+    from .reviews import installment_of, opening
+    from .suggest import choice
 
     at = aware(at)
     services.begin_action()
@@ -113,6 +126,17 @@ def create_case(
     timezone = timezone.strip() or registered.timezone
     jurisdiction = normalise(jurisdiction or registered.jurisdiction)
     exponent(currency)
+    choice(kind, CASE_KINDS, "kind")
+    if kind == "review" and not trigger:
+        raise InvalidInput(
+            "a review needs --trigger saying what set it off: " + ", ".join(REVIEW_TRIGGERS)
+        )
+    if kind != "review" and trigger:
+        raise InvalidInput("--trigger is for reviews (--kind review)")
+    if overdue_since is None:
+        if kind != "review":
+            raise InvalidInput("overdue since is required: the first day the loan was overdue")
+        overdue_since = at.astimezone(ZoneInfo(timezone)).date() if timezone else at.date()
     existing = services.store.find_case(institution, reference)
     if existing is not None:
         raise InvalidInput(f"case {institution}/{reference} already exists (id {existing.id})")
@@ -146,6 +170,8 @@ def create_case(
         fees=parse_amount(fees, currency, field="fees"),
         penalty_rate=parse_rate(penalty_rate),
         attributes=custom.clean(attributes or {}, custom.declared(registered.policy), institution),
+        kind=kind,
+        installment=installment_of(installment, currency),
     )
     attempted = {"institution": institution, "reference": reference}
     services.check_time(
@@ -170,13 +196,11 @@ def create_case(
             eligible=False,
             eligibility_note="; ".join(f"{d.reason} (rule {d.rule})" for d in denials),
         )
-    saved, _ = services.save(
-        "case_created",
-        case,
-        staff.id,
-        at,
-        data={"eligible": case.eligible, "note": case.eligibility_note},
-    )
+    first = [opening(case, trigger, staff, at, note)] if trigger else []
+    data: dict[str, Any] = {"eligible": case.eligible, "note": case.eligibility_note}
+    if kind == "review":
+        data |= {"kind": kind, "trigger": trigger}
+    saved, _ = services.save("case_created", case, staff.id, at, first, data)
     return saved
 
 
@@ -203,6 +227,7 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     hardships, complaints = store.hardships(case.id), store.complaints(case.id)
     details = store.contact_details(case.id)
     inquiries = store.inquiries(case.id)
+    reviews = store.reviews(case.id)
     masked = not services.may_see_personal_data(case, visits, viewer)
     if masked:
         case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
@@ -210,6 +235,7 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
         hardships, complaints = mask_notes(hardships), mask_notes(complaints)
         details = mask_details(details)
         inquiries = mask_notes(inquiries)
+        reviews = mask_notes(reviews)
     return CaseFile(
         case,
         contacts,
@@ -222,6 +248,7 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
         complaints,
         details,
         inquiries,
+        reviews,
     )
 
 

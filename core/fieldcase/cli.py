@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, clock, inquiry_commands, lifecycle, protection_commands
+from . import (
+    __version__,
+    clock,
+    inquiry_commands,
+    lifecycle,
+    protection_commands,
+    review_commands,
+)
 from .commands import at_option, echo, emit, json_option, parse_time, table
 from .errors import (
     CaseNotFound,
@@ -719,13 +726,31 @@ def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
     "--currency", default="", help="ISO 4217 code, e.g. CNY [default: the institution's]."
 )
 @click.option("--principal", required=True, help="Outstanding principal, e.g. 20000.00.")
-@click.option("--overdue", "overdue_amount", required=True, help="Amount overdue.")
+@click.option(
+    "--overdue", "overdue_amount", help="Amount overdue (a review: default 0, performing)."
+)
 @click.option(
     "--overdue-since",
-    required=True,
     type=click.DateTime(["%Y-%m-%d"]),
-    help="First missed due date, YYYY-MM-DD.",
+    help="First missed due date, YYYY-MM-DD (not needed for a performing loan's review).",
 )
+@click.option(
+    "--kind",
+    type=click.Choice(lifecycle.CASE_KINDS),
+    default="collection",
+    show_default=True,
+    help="collection: an overdue loan for a visit; review: a performing loan's review.",
+)
+@click.option(
+    "--trigger",
+    type=click.Choice(lifecycle.REVIEW_TRIGGERS),
+    help="For a review: what set it off.",
+)
+@click.option(
+    "--installment",
+    help="The loan's regular installment (offers on a performing loan are built on it).",
+)
+@click.option("--note", default="", help="For a review: why it was opened.")
 @click.option(
     "--jurisdiction",
     default="",
@@ -761,7 +786,8 @@ def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
 @pass_app
 def create(
     app: App,
-    overdue_since: dt.datetime,
+    overdue_amount: str | None,
+    overdue_since: dt.datetime | None,
     at: dt.datetime,
     json_: bool,
     attribute_pairs: tuple[str, ...],
@@ -777,19 +803,29 @@ def create(
         fieldcase --as chen.wei create --institution hx-consumer --reference L-1001 \\
           --name "王芳" --principal 20000 --overdue 3150.40 --overdue-since 2026-09-15 \\
           --attribute branch=Harbor-East
+        fieldcase --as chen.wei create --institution hx-consumer --reference L-2001 \
+          --name "赵磊" --principal 50000 --kind review --trigger new-loan-elsewhere \
+          --installment 2300 --note "Bureau shows a new loan at another bank"
     """
     from .attributes import parse_pairs
 
+    if fields["kind"] == "collection" and (overdue_amount is None or overdue_since is None):
+        raise click.UsageError(
+            "--overdue and --overdue-since are required for a collection case "
+            "(a performing loan's review is --kind review --trigger CODE)"
+        )
     case = app.services.create_case(
         actor=app.need_actor(),
         at=at,
-        overdue_since=overdue_since.date(),
+        overdue_amount=overdue_amount or "0",
+        overdue_since=overdue_since.date() if overdue_since else None,
         attributes=parse_pairs(attribute_pairs),
         **fields,
     )
     data = case_json(case, at)
     note = "" if case.eligible else f" (not eligible: {case.eligibility_note})"
-    emit(data, json_, lambda: echo(f"Created case {case.id} {case.label}{note}"))
+    kind = " for review" if case.kind == "review" else ""
+    emit(data, json_, lambda: echo(f"Created case {case.id} {case.label}{kind}{note}"))
 
 
 @cli.command()
@@ -974,6 +1010,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         data["complaints"] = [attrs.asdict(c) for c in file.complaints]
         data["details"] = [attrs.asdict(d) for d in file.details]
         data["inquiries"] = [attrs.asdict(q) for q in file.inquiries]
+        data["reviews"] = [attrs.asdict(r) for r in file.reviews]
         emit(data, True, lambda: None)
         return
     b = case.borrower
@@ -990,6 +1027,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         f"({case.days_past_due(at)} days, bucket {case.aging_bucket(at)})",
         f"  Assigned:   {case.assigned_to or '-'}",
     ]
+    lines += review_lines(file)
     if case.attributes:
         lines.append("  Attributes: " + "  ".join(f"{k}={v}" for k, v in case.attributes.items()))
     if not case.eligible:
@@ -1050,6 +1088,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
             echo(f"  Notes: {visit.notes}")
     show_protections(file, b.timezone)
     show_inquiries(file, b.timezone)
+    show_reviews(file, b.timezone)
     for fb in file.feedback:
         echo(
             f"\nFeedback ({fb.review_status}) by {fb.submitted_by} at "
@@ -1147,6 +1186,41 @@ def show_protections(file: CaseFile, zone: str) -> None:
                     "note": c.note,
                 }
                 for c in file.complaints
+            ]
+        )
+
+
+def review_lines(file: CaseFile) -> list[str]:
+    """``show``'s lines on a performing loan's review: why, and when the next is due."""
+    case, lines = file.case, []
+    if case.kind == "review":
+        review = file.reviews[-1] if file.reviews else None
+        why = f" ({review.trigger}, {review.status})" if review else ""
+        lines.append(f"  Kind:       review of a performing loan{why}")
+    if case.installment is not None:
+        lines.append(f"  Installment: {money(case.installment, case.currency)}")
+    if case.next_review is not None:
+        lines.append(f"  Next review: {case.next_review}")
+    return lines
+
+
+def show_reviews(file: CaseFile, zone: str) -> None:
+    """``show``'s post-loan reviews of the loan."""
+    if file.reviews:
+        echo("\nReviews")
+        table(
+            [
+                {
+                    "opened": local_time(r.opened_at, zone),
+                    "trigger": r.trigger,
+                    "by": r.opened_by,
+                    "status": r.status,
+                    "recommendation": r.recommendation or "",
+                    "finished": r.finished_on or "",
+                    "next due": r.next_review or "",
+                    "note": r.note,
+                }
+                for r in file.reviews
             ]
         )
 
@@ -1762,7 +1836,8 @@ def reasons(json_: bool) -> None:
 @click.option(
     "--recommend",
     required=True,
-    type=click.Choice(lifecycle.RECOMMENDATIONS),
+    type=click.Choice([*lifecycle.RECOMMENDATIONS, *lifecycle.REVIEW_RECOMMENDATIONS]),
+    help="After a visit: restructure ... close. A review: no-action ... refer-to-collection.",
 )
 @click.option("--summary", required=True, help="What was found, for the institution.")
 @at_option
@@ -1770,15 +1845,21 @@ def reasons(json_: bool) -> None:
 def feedback(app: App, case_ref: str, recommend: str, summary: str, at: dt.datetime) -> None:
     """Submit the visit record and recommendation. Immutable once submitted.
 
+    A review of a performing loan submits its findings the same way, from
+    any open stage (its visit is optional), with a review recommendation.
+
     \b
     Example:
         fieldcase --as li.na feedback 42 --recommend restructure \\
           --summary "Medical costs; can pay 1,500 a month from January"
+        fieldcase --as li.na feedback 57 --recommend watch-list \\
+          --summary "New loan at another bank; income unchanged"
     """
     case, _ = app.services.submit_feedback(
         case_ref, actor=app.need_actor(), at=at, recommendation=recommend, summary=summary
     )
-    echo(f"Case {case.id}: feedback submitted for review")
+    what = "findings" if case.kind == "review" else "feedback"
+    echo(f"Case {case.id}: {what} submitted for review")
 
 
 @cli.command()
@@ -1819,7 +1900,13 @@ def review(
     case, fb = app.services.review_feedback(
         target[0], actor=app.need_actor(), at=at, approve=decision == "approve", note=note
     )
-    echo(f"Case {case.id}: feedback {fb.review_status}")
+    outcome = ""
+    if fb.review_status == "approved" and case.resolution == "reviewed":
+        due = f", next review due {case.next_review}" if case.next_review else ""
+        outcome = f"; review closed ({fb.recommendation}{due})"
+    elif fb.review_status == "approved" and fb.recommendation == "refer-to-collection":
+        outcome = f"; now a collection case, in stage {case.stage}"
+    echo(f"Case {case.id}: feedback {fb.review_status}{outcome}")
 
 
 @cli.command()
@@ -1922,6 +2009,7 @@ def offers(app: App, case_ref: str, show_schedule: bool, at: dt.datetime, json_:
         emit(
             {
                 "balance": str(balance.total),
+                "basis": balance.basis,
                 "currency": currency,
                 "offers": [offer_json(o) for o in presented],
             },
@@ -1929,8 +2017,9 @@ def offers(app: App, case_ref: str, show_schedule: bool, at: dt.datetime, json_:
             lambda: None,
         )
         return
+    owed = "Owed now" if balance.basis == "balance" else f"Due ({balance.basis})"
     echo(
-        f"Owed now: {money(balance.total, currency)} (principal "
+        f"{owed}: {money(balance.total, currency)} (principal "
         f"{money(balance.principal, currency)}, interest {money(balance.interest, currency)}, "
         f"penalty {money(balance.penalty, currency)}, fees {money(balance.fees, currency)})"
     )
@@ -2844,6 +2933,7 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
 # The borrower's protections: disputes, hardship pauses, complaints.
 protection_commands.register(cli)
 inquiry_commands.register(cli)
+review_commands.register(cli)
 
 
 def main() -> None:  # pragma: no cover - console entry point

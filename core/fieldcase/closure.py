@@ -23,6 +23,7 @@ from .lifecycle import Stage
 from .model import (
     Case,
 )
+from .reviews import withdrawn
 from .suggest import choice
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ def close(
 ) -> Case:
     staff, case = services.begin(ref, actor, at)
     choice(resolution, lifecycle.RESOLUTIONS, "resolution")
+    if resolution == "reviewed":
+        raise InvalidInput(
+            "a review closes as reviewed when a supervisor approves its findings "
+            f"(fieldcase review {case.id} --approve), not by close"
+        )
     attempted = {"resolution": resolution, "note": note}
     approved = case.stage == Stage.FEEDBACK and case.feedback_status == "approved"
     # Before approved feedback, "paid" and "withdrawn" are a supervisor's call.
@@ -95,6 +101,7 @@ def close(
         attrs.evolve(case, stage=Stage.CLOSED, resolution=resolution, closed_at=at),
         staff.id,
         at,
+        withdrawn(services, case, staff, at),
         data={**attempted, "from_stage": str(case.stage)},
     )
     return saved

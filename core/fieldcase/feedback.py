@@ -13,17 +13,18 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from . import lifecycle
 from .errors import (
     InvalidInput,
     InvalidTransition,
     NotPermitted,
 )
+from .lifecycle import Stage
 from .model import (
     Case,
     Feedback,
+    Review,
 )
-from .suggest import choice
+from .reviews import check_recommendation, finished
 
 if TYPE_CHECKING:
     from .services import Services
@@ -45,7 +46,7 @@ def submit_feedback(
 ) -> tuple[Case, Feedback]:
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
-    choice(recommendation, lifecycle.RECOMMENDATIONS, "recommendation")
+    check_recommendation(case, recommendation)
     if not summary.strip():
         raise InvalidInput("summary must not be empty: say what was found and why")
     attempted = {"recommendation": recommendation}
@@ -76,7 +77,8 @@ def submit_feedback(
     )
     saved_case, result = services.save_one(
         "feedback_submitted",
-        attrs.evolve(case, feedback_status="submitted"),
+        # A review's findings may come before or without a visit: they end its path.
+        attrs.evolve(case, stage=Stage.FEEDBACK, feedback_status="submitted"),
         staff.id,
         at,
         feedback,
@@ -142,12 +144,14 @@ def review_feedback(
     reviewed = attrs.evolve(
         feedback, review_status=status, reviewed_by=staff.id, reviewed_at=at, review_note=note
     )
-    saved_case, result = services.save_one(
-        f"feedback_{status}",
-        attrs.evolve(case, feedback_status=status),
-        staff.id,
-        at,
-        reviewed,
-        data=attempted,
+    after, ended = attrs.evolve(case, feedback_status=status), list[Review]()
+    if approve and case.kind == "review":
+        # Approved findings end the review: closed until the next, or on to collection.
+        after, ended = finished(services, case, feedback.recommendation, staff, at)
+        attempted = {**attempted, "outcome": after.resolution or f"now {after.kind}"}
+    saved_case, saved = services.save(
+        f"feedback_{status}", after, staff.id, at, [reviewed, *ended], attempted
     )
+    result = saved[0]
+    assert isinstance(result, Feedback)
     return saved_case, result

@@ -44,6 +44,7 @@ ACTIONS = (
     "complaint",
     "record_details",
     "inquiry",
+    "open_review",
 )
 
 #: Stages in which each action may be taken. Guards beyond the stage live in services.
@@ -76,6 +77,14 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     "record_details": OPEN_STAGES,
     # The bureau is asked about an account still being worked, never a closed one.
     "inquiry": OPEN_STAGES,
+    # A loan's next review starts once the last one (or its collection) is closed.
+    "open_review": (Stage.CLOSED,),
+}
+
+#: Where a review (case kind ``review``) differs from the visit's path: its findings
+#: may be submitted from any open stage, the visit being optional.
+REVIEW_STAGES: dict[str, tuple[Stage, ...]] = {
+    "submit_feedback": OPEN_STAGES,
 }
 
 #: How refusal messages name each action: "cannot <verb> case 42".
@@ -107,6 +116,7 @@ ACTION_VERBS: dict[str, str] = {
     "complaint": "record a complaint on",
     "record_details": "record contact details on",
     "inquiry": "record a credit-bureau inquiry on",
+    "open_review": "open a review of",
 }
 
 #: What a field worker should do next, by stage: used in refusal messages.
@@ -118,6 +128,42 @@ NEXT_STEP: dict[Stage, str] = {
     Stage.CLOSED: "reopen the case first (fieldcase reopen)",
 }
 
+#: The same for a review of a performing loan.
+REVIEW_NEXT_STEP: dict[Stage, str] = {
+    Stage.CONFIRMATION: "check the borrower (contacts, inquiry), then confirm the address to "
+    "plan a visit, or submit the findings (fieldcase feedback)",
+    Stage.PREPARATION: "plan the visit and tick the checklist, or submit the findings "
+    "(fieldcase feedback)",
+    Stage.INTERVIEW: "record the interview, or submit the findings (fieldcase feedback)",
+    Stage.FEEDBACK: "submit the findings and have them reviewed (fieldcase feedback, review)",
+    Stage.CLOSED: "open the next review (fieldcase reviews open)",
+}
+
+#: What a case is: an overdue loan referred for collection, or a performing loan's review.
+CASE_KINDS = ("collection", "review")
+
+#: What set a review off: the schedule, or something the borrower did.
+REVIEW_TRIGGERS = (
+    "scheduled",
+    "cash-withdrawal",
+    "limit-increase",
+    "installment-request",
+    "new-loan-elsewhere",
+    "overdue",
+    "other",
+)
+
+#: What a review recommends; approved, refer-to-collection makes the case a collection
+#: case and every other closes the review as ``reviewed``.
+REVIEW_RECOMMENDATIONS = (
+    "no-action",
+    "watch-list",
+    "limit-cut",
+    "freeze",
+    "restructure-offer",
+    "refer-to-collection",
+)
+
 RESOLUTIONS = (
     "paid",
     "settled",
@@ -127,6 +173,7 @@ RESOLUTIONS = (
     "uncollectible",
     "legal-referral",
     "withdrawn",
+    "reviewed",
 )
 
 #: Resolutions that may close a case before its feedback is approved, and from where.
@@ -221,5 +268,11 @@ def bucket_range(label: str) -> tuple[int, int | None]:
     raise ValueError(f"unknown bucket {label!r}")
 
 
-def stage_allows(action: str, stage: Stage) -> bool:
-    return stage in ALLOWED_STAGES.get(action, OPEN_STAGES)
+def stage_allows(action: str, stage: Stage, kind: str = "collection") -> bool:
+    stages = REVIEW_STAGES.get(action) if kind == "review" else None
+    return stage in (stages or ALLOWED_STAGES.get(action, OPEN_STAGES))
+
+
+def next_step(stage: Stage, kind: str = "collection") -> str:
+    """What to do next on a case of ``kind`` in ``stage``, for refusal messages."""
+    return (REVIEW_NEXT_STEP if kind == "review" else NEXT_STEP)[stage]

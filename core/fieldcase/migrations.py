@@ -578,3 +578,36 @@ def m016_interview_details(db: Database) -> None:
     visits.add_column("employer", str)
     visits.add_column("suppliers", str)
     visits.add_column("buyers", str)
+
+
+@migrations(name="017_reviews")
+def m017_reviews(db: Database) -> None:
+    # A second kind of case: the post-loan review of a performing loan, with its
+    # regular installment (what offers on it are built on), the date its next review
+    # falls due, and every review it had: why it was opened and what it found.
+    cases = db.table("cases")
+    cases.add_column("kind", str, not_null_default="collection")
+    cases.add_column("installment_minor", int)
+    cases.add_column("next_review", str)
+    cases.create_index(["kind", "next_review"])
+    db.table("reviews").create(
+        {
+            "id": int,
+            "case_id": int,
+            "trigger": str,
+            "opened_at": str,
+            "opened_by": str,
+            "opened_on": str,
+            "note": str,
+            "status": str,
+            "recommendation": str,
+            "finished_at": str,
+            "finished_by": str,
+            "finished_on": str,
+            "next_review": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "trigger", "opened_at", "opened_on", "status"},
+    )
+    db.table("reviews").create_index(["case_id"])

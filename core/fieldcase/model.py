@@ -119,13 +119,25 @@ class Case:
     paused_until: dt.date | None = None
     #: After a complaint about contact frequency: fewer contacts up to this local date.
     fewer_contacts_until: dt.date | None = None
+    #: ``collection`` (an overdue loan referred for a visit) or ``review`` (a performing
+    #: loan's post-loan review; see :class:`Review`).
+    kind: str = "collection"
+    #: The loan's regular installment: what offers on a performing loan are built on.
+    installment: Decimal | None = None
+    #: For a review closed as reviewed: the borrower's local date the next one falls due.
+    next_review: dt.date | None = None
 
     @property
     def label(self) -> str:
         return f"{self.institution}/{self.reference}"
 
     def days_past_due(self, at: dt.datetime) -> int:
-        """Days past due at ``at`` in the borrower's time zone; a closed case stops ageing."""
+        """Days past due at ``at`` in the borrower's time zone; a closed case stops ageing.
+
+        A loan under review with nothing overdue is not past due at all.
+        """
+        if self.kind == "review" and not self.overdue_amount:
+            return 0
         if self.closed_at is not None and at > self.closed_at:
             at = self.closed_at
         local = at.astimezone(self.borrower.zone).date()
@@ -373,6 +385,37 @@ class CreditCorrection:
     reason: str
     requested_at: dt.datetime
     requested_by: str
+    id: int | None = None
+
+
+@attrs.frozen
+class Review:
+    """One post-loan review of a loan: why it was opened, and what it found.
+
+    A review case (``Case.kind == "review"``) runs a short path: the check
+    (contacts, a bureau inquiry), an optional visit, and findings with a
+    recommendation a supervisor approves. Approved, ``refer-to-collection``
+    makes the case a collection case; anything else closes the review as
+    ``reviewed`` and sets the date the next one falls due.
+    """
+
+    #: None only until the case a ``create --kind review`` opens is saved with it.
+    case_id: int | None
+    trigger: str  # scheduled | cash-withdrawal | limit-increase | ...
+    opened_at: dt.datetime
+    opened_by: str
+    #: The borrower's local date it was opened: from then on no penalty interest accrues
+    #: while the loan is under review.
+    opened_on: dt.date
+    note: str = ""
+    status: str = "open"  # open | reviewed | referred | withdrawn
+    recommendation: str | None = None
+    finished_at: dt.datetime | None = None
+    finished_by: str | None = None
+    #: The borrower's local date the review ended (closed, or referred to collection).
+    finished_on: dt.date | None = None
+    #: When the next review falls due (none when the policy schedules none).
+    next_review: dt.date | None = None
     id: int | None = None
 
 

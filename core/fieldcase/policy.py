@@ -230,6 +230,24 @@ BUILTIN: tuple[Setting, ...] = (
         4,
     ),
     Setting(
+        "review_every_months",
+        "months from a review to the next one a performing loan is due, 0 (none) to 60",
+        whole(0, 60),
+        3,
+    ),
+    Setting(
+        "review_watch_months",
+        "months to the next review of a loan put on the watch list, 0 (none) to 60",
+        whole(0, 60),
+        1,
+    ),
+    Setting(
+        "review_offer_installments",
+        "installments due that offers on a performing loan are built on, 1 to 60",
+        whole(1, 60),
+        3,
+    ),
+    Setting(
         "require_plugins",
         'plugins the institution\'s actions need loaded, e.g. ["fieldcase-example-bank"]',
         names,

@@ -15,7 +15,8 @@ MASK = "*"
 
 T = TypeVar("T")
 
-#: The free-text fields of disputes, evidence, hardship pauses, complaints and inquiries.
+#: The free-text fields of disputes, evidence, hardship pauses, complaints, inquiries and
+#: reviews.
 NOTE_FIELDS = ("note", "decision_note", "end_note", "description")
 
 
@@ -235,6 +236,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
     "hardships": {"note": "", "end_note": ""},
     "complaints": {"note": ""},
     "inquiries": {"note": ""},
+    "reviews": {"note": ""},
 }
 
 

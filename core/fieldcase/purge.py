@@ -214,4 +214,5 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
         attrs.evolve(d, value="", previous="", note="") for d in store.contact_details(case.id)
     ]
     records += [attrs.evolve(q, note="") for q in store.inquiries(case.id)]
+    records += [attrs.evolve(r, note="") for r in store.reviews(case.id)]
     return records

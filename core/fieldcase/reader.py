@@ -37,6 +37,7 @@ from .model import (
     Offer,
     Payment,
     Promise,
+    Review,
     Staff,
     Visit,
 )
@@ -164,6 +165,10 @@ class Reader:
         """The credit-bureau inquiries made about the borrower, oldest first; notes masked
         likewise."""
         return self._notes(case, self._store.inquiries(_id(case)))
+
+    def reviews(self, case: Case) -> list[Review]:
+        """The loan's post-loan reviews, oldest first; notes masked likewise."""
+        return self._notes(case, self._store.reviews(_id(case)))
 
     def payments(self, case: Case) -> list[Payment]:
         """The payments received on the case, oldest first."""

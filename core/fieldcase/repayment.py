@@ -36,6 +36,9 @@ class Balance:
     days_past_due: int
     #: What an arrangement kept in full let the borrower off (settlement, waiver).
     forgiven: Decimal = Decimal(0)
+    #: What ``total`` covers: the whole balance, or (offers on a performing loan under
+    #: review) only the installments due, e.g. ``"3 installments due"``.
+    basis: str = "balance"
 
 
 def case_balance(

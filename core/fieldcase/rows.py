@@ -36,6 +36,7 @@ from .model import (
     Payment,
     PolicyVersion,
     Promise,
+    Review,
     ScheduledPayment,
     Staff,
     Visit,
@@ -105,6 +106,11 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "dispute": case.dispute,
         "paused_until": _date_text(case.paused_until),
         "fewer_contacts_until": _date_text(case.fewer_contacts_until),
+        "kind": case.kind,
+        "installment_minor": (
+            None if case.installment is None else to_minor(case.installment, case.currency)
+        ),
+        "next_review": _date_text(case.next_review),
         **({"purged_at": to_iso(case.purged_at)} if case.purged_at else {}),
     }
 
@@ -152,6 +158,13 @@ def row_to_case(row: dict[str, Any]) -> Case:
         dispute=row.get("dispute"),
         paused_until=_date(row.get("paused_until")),
         fewer_contacts_until=_date(row.get("fewer_contacts_until")),
+        kind=row.get("kind") or "collection",
+        installment=(
+            None
+            if row.get("installment_minor") is None
+            else from_minor(row["installment_minor"], currency)
+        ),
+        next_review=_date(row.get("next_review")),
     )
 
 
@@ -681,3 +694,31 @@ class Connection:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def review_to_row(review: Review) -> dict[str, Any]:
+    row = attrs.asdict(review)
+    row.update(
+        opened_at=to_iso(review.opened_at),
+        opened_on=review.opened_on.isoformat(),
+        finished_at=_time_text(review.finished_at),
+        finished_on=_date_text(review.finished_on),
+        next_review=_date_text(review.next_review),
+    )
+    return row
+
+
+def row_to_review(row: dict[str, Any]) -> Review:
+    opened_at = from_iso(row["opened_at"])
+    assert opened_at is not None
+    return Review(
+        **{
+            **row,
+            "opened_at": opened_at,
+            "opened_on": dt.date.fromisoformat(row["opened_on"]),
+            "finished_at": from_iso(row["finished_at"]),
+            "finished_on": _date(row["finished_on"]),
+            "next_review": _date(row["next_review"]),
+            "note": row["note"] or "",
+        }
+    )

@@ -42,6 +42,7 @@ from . import (
     lifecycle,
     preparation,
     protections,
+    reviews,
     worklists,
 )
 from .clock import aware
@@ -533,11 +534,11 @@ class Services:
                 "ask a supervisor to assign it",
                 "permission.assigned",
             )
-        elif not lifecycle.stage_allows(action, case.stage):
+        elif not lifecycle.stage_allows(action, case.stage, case.kind):
             error = InvalidTransition(
                 f"cannot {lifecycle.ACTION_VERBS.get(action, action)} case {case.id}: "
                 f"it is in stage "
-                f"{case.stage}; {lifecycle.NEXT_STEP[case.stage]}",
+                f"{case.stage}; {lifecycle.next_step(case.stage, case.kind)}",
                 f"stage.{action}",
             )
         if error is not None:
@@ -719,6 +720,9 @@ class Services:
     export_corrections = protections.export_corrections
     # credit-bureau inquiries
     record_inquiry = inquiries.record_inquiry
+    # post-loan reviews of performing loans
+    open_review = reviews.open_review
+    reviews_due = reviews.reviews_due
 
     # -- what the rules would say, writing nothing ------------------------------------------
 

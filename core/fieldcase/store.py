@@ -48,6 +48,7 @@ from .model import (
     Payment,
     PolicyVersion,
     Promise,
+    Review,
     Staff,
     Visit,
 )
@@ -76,6 +77,7 @@ from .rows import (
     promise_to_row,
     refresh_met,
     refresh_visit_dates,
+    review_to_row,
     row_to_case,
     row_to_complaint,
     row_to_contact,
@@ -92,6 +94,7 @@ from .rows import (
     row_to_payment,
     row_to_policy_version,
     row_to_promise,
+    row_to_review,
     row_to_staff,
     row_to_visit,
     staff_to_row,
@@ -121,6 +124,7 @@ STATE_TABLES = (
     "credit_corrections",
     "contact_details",
     "inquiries",
+    "reviews",
 )
 
 
@@ -143,6 +147,7 @@ Record = (
     | CreditCorrection
     | ContactDetail
     | Inquiry
+    | Review
 )
 TABLE_OF: dict[type, str] = {
     Institution: "institutions",
@@ -162,6 +167,7 @@ TABLE_OF: dict[type, str] = {
     CreditCorrection: "credit_corrections",
     ContactDetail: "contact_details",
     Inquiry: "inquiries",
+    Review: "reviews",
 }
 
 #: Records whose row needs no currency, and how each becomes one.
@@ -173,6 +179,7 @@ TO_ROW: dict[type, Callable[[Any], dict[str, Any]]] = {
     CreditCorrection: correction_to_row,
     ContactDetail: detail_to_row,
     Inquiry: inquiry_to_row,
+    Review: review_to_row,
 }
 
 
@@ -314,7 +321,8 @@ SELECT v.id AS visit_id, v.case_id, c.institution, c.reference, c.borrower_name,
   {paid} AS paid_amount, pay.last_at AS last_payment_at, c.attributes,
   v.lenders, {repayments} AS monthly_repayments,
   {debt_to_income} AS debt_to_income, {repayments_to_income} AS repayments_to_income,
-  v.industry, {employer} AS employer, {suppliers} AS suppliers, {buyers} AS buyers
+  v.industry, {employer} AS employer, {suppliers} AS suppliers, {buyers} AS buyers,
+  c.kind AS case_kind
 FROM visits v
 JOIN cases c ON c.id = v.case_id
 LEFT JOIN contact_summary cs ON cs.case_id = v.case_id
@@ -383,6 +391,7 @@ EXPORT_COLUMNS = (
     "employer",
     "suppliers",
     "buyers",
+    "case_kind",
 )
 
 
@@ -579,6 +588,9 @@ class _Batch:
             return record, record.id if case_id is None else case_id
         if not isinstance(record, Staff | Institution) and record.id is None:
             record = attrs.evolve(record, id=self.allocate(TABLE_OF[type(record)]))
+        if getattr(record, "case_id", 0) is None and case_id is not None:
+            # A record of a case created by the same change (its first review).
+            record = attrs.evolve(record, case_id=case_id)  # type: ignore[arg-type]
         return record, case_id
 
     def add(self, change: Change) -> tuple[Event, list[Record]]:
@@ -685,7 +697,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "016_interview_details"
+LATEST_MIGRATION = "017_reviews"
 
 
 def read_only_uri(path: str | Path) -> str:
@@ -1635,6 +1647,21 @@ class Store:
         query = "SELECT * FROM inquiries WHERE case_id = ? ORDER BY id"
         return [row_to_inquiry(row) for row in self.db.query(query, [case_id])]
 
+    def reviews(self, case_id: int) -> list[Review]:
+        query = "SELECT * FROM reviews WHERE case_id = ? ORDER BY id"
+        return [row_to_review(row) for row in self.db.query(query, [case_id])]
+
+    def reviews_due(self, on: dt.date, institution: str | None = None) -> list[Case]:
+        """Review cases closed as reviewed whose next review falls due by ``on``, oldest
+        due first (``on`` is compared with each borrower's local date by the caller)."""
+        where = ["kind = 'review'", "stage = 'closed'", "next_review <= ?"]
+        params: list[Any] = [on.isoformat()]
+        if institution:
+            where.append("institution = ?")
+            params.append(institution)
+        query = f"SELECT * FROM cases WHERE {' AND '.join(where)} ORDER BY next_review, id"
+        return [row_to_case(row) for row in self.db.query(query, params)]
+
     def credit_corrections(
         self, institution: str | None = None, after: int | None = None
     ) -> list[tuple[CreditCorrection, Case]]:
@@ -1866,10 +1893,10 @@ class Store:
         end: dt.datetime | None,
         attributes: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows of ``disputes``, ``hardships`` or ``complaints`` whose ``column`` (the time
-        they were opened, granted or made) is in the window, for the reports; each with
-        its case's ``timezone``."""
-        assert table in ("disputes", "hardships", "complaints")
+        """Rows of ``disputes``, ``hardships``, ``complaints`` or ``reviews`` whose
+        ``column`` (the time they were opened, granted or made) is in the window, for the
+        reports; each with its case's ``timezone``."""
+        assert table in ("disputes", "hardships", "complaints", "reviews")
         where, params = self._window(f"t.{column}", start, end, institution, attributes=attributes)
         return list(
             self.db.query(

@@ -24,6 +24,8 @@ DEFAULT_MAX_FAILED_VISITS = default("max_failed_visits")
 
 @hookimpl(trylast=True)
 def case_eligible(case: Case, settings: Mapping[str, Any], at: dt.datetime) -> Decision | None:
+    if case.kind == "review":
+        return None  # a performing loan's review: not judged by how far it is past due
     min_days = int(settings.get("min_days_past_due", DEFAULT_MIN_DAYS_PAST_DUE))
     min_amount = Decimal(str(settings.get("min_overdue_amount", "0")))
     days = case.days_past_due(at)

@@ -254,6 +254,33 @@ def indebtedness(services: Services, filters: ReportFilter) -> list[dict[str, An
     return rows
 
 
+def reviews(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Post-loan reviews opened in the window, by trigger: what they found, how long
+    they took, and how many went on to collection."""
+    found = services.store.protection_rows(
+        "reviews", "opened_at", filters.institution, filters.start, filters.end, filters.where
+    )
+    rows = []
+    for trigger in sorted({r["trigger"] for r in found}):
+        mine = [r for r in found if r["trigger"] == trigger]
+        done = [_days(r["opened_at"], r["finished_at"]) for r in mine if r["finished_at"]]
+        found_ = [r["recommendation"] for r in mine if r["recommendation"]]
+        rows.append(
+            {
+                "trigger": trigger,
+                "opened": len(mine),
+                "open": sum(r["status"] == "open" for r in mine),
+                "reviewed": sum(r["status"] == "reviewed" for r in mine),
+                "to collection": sum(r["status"] == "referred" for r in mine),
+                "withdrawn": sum(r["status"] == "withdrawn" for r in mine),
+                "watch-list": found_.count("watch-list"),
+                "limit cut or freeze": found_.count("limit-cut") + found_.count("freeze"),
+                "days to finish (mean)": _mean(done),
+            }
+        )
+    return rows
+
+
 def inquiries(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
     """Credit-bureau inquiries made in the window, per institution, purpose and kind."""
     return services.store.inquiry_counts(
@@ -322,6 +349,23 @@ def register_reports(register: Callable[..., None]) -> None:
         hardship,
         ("reason", "pauses", "days granted (mean)", "ended early", "running"),
         "Hardship pauses granted, by reason: their length, how many ended early or still run.",
+        where=True,
+    )
+    register(
+        "reviews",
+        reviews,
+        (
+            "trigger",
+            "opened",
+            "open",
+            "reviewed",
+            "to collection",
+            "withdrawn",
+            "watch-list",
+            "limit cut or freeze",
+            "days to finish (mean)",
+        ),
+        "Post-loan reviews opened, by trigger: their findings and how many went to collection.",
         where=True,
     )
     register(

@@ -1,0 +1,339 @@
+"""Post-loan reviews of performing loans, through the command line."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from conftest import AT, T0, Run, create_args, events, set_policy, snapshot
+
+
+def review_args(reference: str = "L-3001", *extra: str) -> list[str]:
+    """A performing loan referred for review: nothing overdue, CNY 2,300 a month."""
+    return [
+        "create", "--institution", "hx-consumer", "--reference", reference, "--name", "赵磊",
+        "--principal", "50000.00", "--kind", "review", "--trigger", "new-loan-elsewhere",
+        "--installment", "2300.00", "--phone", "+86 139 0000 1111",
+        "--note", "The bureau shows a new loan at another bank", "--assign", "li.na", *extra,
+    ]  # fmt: skip
+
+
+def second_supervisor(office: Run) -> None:
+    result = office(
+        "staff", "add", "wu.fang", "--name", "吴芳", "--role", "supervisor", as_="chen.wei"
+    )
+    assert result.exit_code == 0, result.output
+
+
+def review_case(office: Run, *extra: str) -> str:
+    result = office(*review_args("L-3001", *extra), "--json", "--at", T0, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    return str(json.loads(result.output)["id"])
+
+
+def shown(office: Run, case: str, at: str = "2026-11-23T18:00+08:00") -> dict:
+    result = office("show", case, "--json", "--at", at, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def findings(office: Run, case: str, recommend: str, at: str = "2026-11-23T14:00+08:00") -> None:
+    result = office(
+        "feedback", case, "--recommend", recommend, "--summary", "New loan; income unchanged",
+        "--at", at, as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "findings submitted" in result.output
+
+
+def approve(office: Run, case: str, at: str = "2026-11-23T15:00+08:00") -> str:
+    result = office("review", case, "--approve", "--at", at, as_="wu.fang")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_review_runs_check_findings_approval_and_comes_round_on_schedule(office: Run) -> None:
+    second_supervisor(office)
+    case = review_case(office)
+    data = shown(office, case)
+    assert data["kind"] == "review" and data["stage"] == "confirmation"
+    assert data["eligible"] is True and data["days_past_due"] == 0
+    assert data["installment"] == "2300.00"
+    assert [(r["trigger"], r["status"]) for r in data["reviews"]] == [
+        ("new-loan-elsewhere", "open")
+    ]
+
+    # The check: a call and a soft bureau inquiry; then the findings, no visit needed.
+    called = office(
+        "contact", case, "--channel", "phone", "--target", "borrower", "--outcome", "reached",
+        "--at", "2026-11-23T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert called.exit_code == 0, called.output
+    asked = office(
+        "inquiry", case, "--purpose", "post-loan-management", "--kind", "soft",
+        "--at", "2026-11-23T10:30+08:00", as_="li.na",
+    )  # fmt: skip
+    assert asked.exit_code == 0, asked.output
+    findings(office, case, "watch-list")
+    assert shown(office, case)["stage"] == "feedback"
+
+    # The one who submitted cannot approve; another supervisor closes the review.
+    closed = approve(office, case)
+    assert "review closed (watch-list, next review due 2026-12-23)" in closed
+    data = shown(office, case)
+    assert (data["stage"], data["resolution"], data["next_review"]) == (
+        "closed",
+        "reviewed",
+        "2026-12-23",
+    )
+    review = data["reviews"][-1]
+    assert (review["status"], review["recommendation"], review["next_review"]) == (
+        "reviewed",
+        "watch-list",
+        "2026-12-23",
+    )
+
+    # Not due the day before (on the borrower's calendar), due on the day.
+    early = office("reviews", "due", "--json", "--at", "2026-12-22T23:00+08:00")
+    assert json.loads(early.output) == []
+    due = office("reviews", "due", "--json", "--at", "2026-12-23T00:30+08:00")
+    assert [row["case"] for row in json.loads(due.output)] == [int(case)]
+
+    opened = office("reviews", "open", "--due", "--at", "2026-12-23T09:00+08:00", as_="chen.wei")
+    assert opened.exit_code == 0, opened.output
+    assert f"Case {case}: review 2 opened (scheduled)" in opened.output
+    assert "1 reviews opened, 0 refused" in opened.output
+    data = shown(office, case, "2026-12-23T10:00+08:00")
+    assert (data["kind"], data["stage"], data["resolution"], data["next_review"]) == (
+        "review",
+        "confirmation",
+        None,
+        None,
+    )
+    again = office("reviews", "due", "--json", "--at", "2026-12-23T10:00+08:00")
+    assert json.loads(again.output) == []
+
+
+def test_refer_to_collection_makes_it_a_collection_case(office: Run, db_path: Path) -> None:
+    second_supervisor(office)
+    case = review_case(office)
+    confirmed = office("confirm", case, "--address", "上海市徐汇区", *AT, as_="li.na")
+    assert confirmed.exit_code == 0, confirmed.output
+    findings(office, case, "refer-to-collection")
+    assert "now a collection case, in stage preparation" in approve(office, case)
+    data = shown(office, case)
+    assert (data["kind"], data["stage"], data["resolution"], data["feedback_status"]) == (
+        "collection",
+        "preparation",
+        None,
+        None,
+    )
+    assert data["reviews"][-1]["status"] == "referred"
+
+    # From now on it is worked and judged as any collection case.
+    wrong = office(
+        "feedback", case, "--recommend", "watch-list", "--summary", "x",
+        "--at", "2026-11-23T16:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert wrong.exit_code == 2
+    assert "'watch-list' is not one of restructure" in wrong.output
+    types = [e["type"] for e in events(db_path, int(case))]
+    assert types == [
+        "case_created",
+        "address_confirmed",
+        "feedback_submitted",
+        "feedback_approved",
+    ]
+
+
+def test_a_recommendation_must_fit_the_kind_of_case(office: Run) -> None:
+    case = review_case(office)
+    wrong = office(
+        "feedback", case, "--recommend", "restructure", "--summary", "x", *AT, as_="li.na"
+    )
+    assert wrong.exit_code == 2
+    assert "'restructure' is not one of no-action, watch-list" in wrong.output
+    assert "restructure-offer" in wrong.output
+    # A collection case's findings still wait for its visit.
+    early = office("feedback", "1", "--recommend", "close", "--summary", "x", *AT, as_="li.na")
+    assert early.exit_code == 1
+    assert "it is in stage confirmation; confirm the address first" in early.output
+
+
+def test_only_approval_closes_a_review_as_reviewed(office: Run, db_path: Path) -> None:
+    case = review_case(office)
+    before = snapshot(db_path)
+    closed = office("close", case, "--resolution", "reviewed", *AT, as_="chen.wei")
+    assert closed.exit_code == 2
+    assert "closes as reviewed when a supervisor approves its findings" in closed.output
+    assert snapshot(db_path) == before
+    # Withdrawn by a supervisor, the review ends with it.
+    withdrawn = office("close", case, "--resolution", "withdrawn", *AT, as_="chen.wei")
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert shown(office, case)["reviews"][-1]["status"] == "withdrawn"
+
+
+def test_opening_a_review_is_a_supervisors_call_on_a_closed_case(
+    office: Run, db_path: Path
+) -> None:
+    # Case 1 is an open collection case.
+    field = office("reviews", "open", "1", "--trigger", "cash-withdrawal", *AT, as_="li.na")
+    assert field.exit_code == 1
+    assert "only a supervisor may open a review" in field.output
+    still_open = office("reviews", "open", "1", "--trigger", "cash-withdrawal", *AT, as_="chen.wei")
+    assert still_open.exit_code == 1
+    assert "cannot open a review of case 1: it is in stage confirmation" in still_open.output
+    refused = [json.loads(e["payload"])["data"] for e in events(db_path, 1)][-2:]
+    assert [r["reasons"][0]["rule"] for r in refused] == [
+        "permission.supervisor",
+        "stage.open_review",
+    ]
+    no_trigger = office("reviews", "open", "1", *AT, as_="chen.wei")
+    assert no_trigger.exit_code == 2 and "--trigger" in no_trigger.output
+
+
+def test_no_penalty_accrues_while_a_loan_is_under_review(office: Run) -> None:
+    # CNY 3,000 overdue since 2026-09-15 at 18% a year; paid off and closed, then reviewed.
+    created = office(
+        *create_args("L-2002", overdue="3000.00", **{"penalty-rate": "0.18"}),
+        "--assign", "li.na", "--at", T0, as_="chen.wei",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    closed = office(
+        "close", "2", "--resolution", "withdrawn", "--at", "2026-11-23T10:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert closed.exit_code == 0, closed.output
+    opened = office(
+        "reviews", "open", "2", "--trigger", "installment-request", "--installment", "1200",
+        "--at", "2026-11-23T11:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert opened.exit_code == 0, opened.output
+
+    def penalty(at: str) -> str:
+        result = office("balance", "2", "--json", "--at", at, as_="chen.wei")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["balance"]["penalty"]
+
+    assert penalty("2026-11-23T12:00+08:00") == penalty("2027-02-01T12:00+08:00")
+    assert shown(office, "2")["days_past_due"] == 69  # the overdue is still on record
+
+
+def test_offers_on_a_performing_loan_are_built_on_the_installments_due(office: Run) -> None:
+    case = review_case(office)
+    set_policy(
+        office, "hx-consumer", "review_offer_installments=2", "offers.installment_periods=[]"
+    )
+    result = office("offers", case, "--json", *AT, as_="li.na")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    # Two installments of 2,300, not the 50,000 of principal.
+    assert (data["balance"], data["basis"]) == ("4600.00", "2 installments due")
+    extension = next(o for o in data["offers"] if o["kind"] == "extension")
+    assert extension["total_payable"] == "4600.00"
+
+    bare = office(
+        "create", "--institution", "hx-consumer", "--reference", "L-3002", "--name", "钱多",
+        "--principal", "10000", "--kind", "review", "--trigger", "limit-increase",
+        "--assign", "li.na", "--at", T0, as_="chen.wei",
+    )  # fmt: skip
+    assert bare.exit_code == 0, bare.output
+    refused = office("offers", "3", *AT, as_="li.na")
+    assert refused.exit_code == 2
+    assert "without an installment amount" in refused.output
+
+
+def test_create_says_what_a_review_and_a_collection_case_need(office: Run, db_path: Path) -> None:
+    before = snapshot(db_path)
+    no_trigger = office(
+        "create", "--institution", "hx-consumer", "--reference", "L-9", "--name", "x",
+        "--principal", "100", "--kind", "review", *AT, as_="chen.wei",
+    )  # fmt: skip
+    assert no_trigger.exit_code == 2 and "a review needs --trigger" in no_trigger.output
+    no_overdue = office(
+        "create", "--institution", "hx-consumer", "--reference", "L-9", "--name", "x",
+        "--principal", "100", *AT, as_="chen.wei",
+    )  # fmt: skip
+    assert no_overdue.exit_code == 2
+    assert "--overdue and --overdue-since are required" in no_overdue.output
+    zero = office(*review_args("L-9", "--installment", "0"), *AT, as_="chen.wei")
+    assert zero.exit_code == 2 and "must be more than zero" in zero.output
+    assert snapshot(db_path) == before
+
+
+def test_a_review_is_left_out_of_the_visit_eligibility_rules(office: Run, db_path: Path) -> None:
+    set_policy(office, "hx-consumer", "min_days_past_due=30")
+    case = review_case(office)
+    assert shown(office, case)["eligible"] is True
+    conn = sqlite3.connect(db_path)
+    try:
+        kinds = dict(conn.execute("SELECT reference, kind FROM cases").fetchall())
+    finally:
+        conn.close()
+    assert kinds == {"L-1001": "collection", "L-3001": "review"}
+
+
+def test_an_institutions_file_refers_performing_loans_for_review(
+    office: Run, db_path: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "reviews.csv"
+    path.write_text(
+        "reference,borrower_name,principal,kind,trigger,installment,overdue_amount\n"
+        "R-1,周强,80000,review,scheduled,3500,\n"
+        "R-2,吴敏,12000,review,,800,\n"
+        "R-3,郑华,9000,review,card-swipe,,\n"
+        "R-4,孙丽,5000,collection,,,1200\n"
+        "L-1001,王芳,20000,review,scheduled,,\n",
+        encoding="utf-8",
+    )
+    result = office(
+        "import", str(path), "--institution", "hx-consumer", "--json", *AT, as_="chen.wei"
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["imported"], summary["rejected"]) == (1, 4)
+    rejects = (tmp_path / "reviews.rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert rejects[1].startswith('3,trigger,,"is required for a review: one of scheduled,')
+    assert rejects[2].startswith('4,trigger,card-swipe,"is not a review trigger')
+    assert rejects[3].startswith("5,overdue_since,,is required")
+    assert rejects[4].startswith('6,kind,review,"case 1 is a collection case')
+
+    conn = sqlite3.connect(db_path)
+    try:
+        row = conn.execute(
+            "SELECT id, kind, installment_minor, overdue_minor, eligible FROM cases"
+            " WHERE reference = 'R-1'"
+        ).fetchone()
+        opened = conn.execute("SELECT case_id, trigger, status FROM reviews").fetchall()
+    finally:
+        conn.close()
+    assert row[1:] == ("review", 350000, 0, 1)
+    assert opened == [(row[0], "scheduled", "open")]
+    again = office("import", str(path), "--institution", "hx-consumer", "--json", *AT,
+                   as_="chen.wei")  # fmt: skip
+    assert json.loads(again.stdout)["imported"] == 0
+
+
+def test_a_kept_concession_on_a_performing_loan_lets_off_only_its_saving(office: Run) -> None:
+    second_supervisor(office)
+    case = review_case(office)
+    set_policy(office, "hx-consumer", "review_offer_installments=2", "approval_threshold_share=1")
+    presented = office("offers", case, "--json", *AT, as_="li.na")
+    assert presented.exit_code == 0, presented.output
+    settlement = next(
+        o for o in json.loads(presented.output)["offers"] if o["code"] == "settlement"
+    )
+    assert settlement["total_payable"] == "3680.00"  # 20% off 4,600 due, not off 50,000
+    accepted = office("accept", case, "settlement", "--at", "2026-11-23T12:10+08:00", as_="li.na")
+    assert accepted.exit_code == 0, accepted.output
+    paid = office(
+        "payment", case, "3680.00", "--reference", "TX-1",
+        "--at", "2026-11-24T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert paid.exit_code == 0, paid.output
+    result = office("balance", case, "--json", "--at", "2026-11-25T10:00+08:00", as_="chen.wei")
+    balance = json.loads(result.output)["balance"]
+    assert (balance["total"], balance["forgiven"]) == ("45400.00", "920.00")
+    data = shown(office, case, "2026-11-25T10:00+08:00")
+    assert (data["stage"], data["resolution"]) == ("confirmation", None)  # the loan goes on
