@@ -43,6 +43,9 @@ FIELDS = (
     "accrued_interest",
     "fees",
     "penalty_rate",
+    "kind",
+    "trigger",
+    "installment",
 )
 _FIELD_NAMES = frozenset(FIELDS)
 REQUIRED = ("reference", "borrower_name", "principal", "overdue_amount")
@@ -298,6 +301,14 @@ class RowValidator:
         for name in DEFAULTED:
             if not text.get(name) and self.defaults.get(name) and name not in refused:
                 text[name] = self.defaults[name]
+        kind = text.get("kind", "") or "collection"
+        review = kind == "review"
+        if review:
+            # A performing loan: nothing overdue unless the file says so.
+            text.setdefault("overdue_amount", "0")
+            text["overdue_amount"] = text["overdue_amount"] or "0"
+            if not (text.get("overdue_since") or text.get("days_past_due")):
+                text["days_past_due"] = "0"
         for name in REQUIRED + DEFAULTED[:2]:
             if not text.get(name) and name not in refused:
                 problems.append((name, "", "is required"))
@@ -305,7 +316,10 @@ class RowValidator:
             refused & {"overdue_since", "days_past_due"}
         ):
             problems.append(("overdue_since", "", "is required (or days_past_due)"))
+        problems += review_problems(kind, text.get("trigger", ""))
         clean: dict[str, Any] = {
+            "kind": kind,
+            "trigger": text.get("trigger", "") or None,
             "reference": text.get("reference", ""),
             "borrower_name": text.get("borrower_name", ""),
             "national_id": text.get("national_id", ""),
@@ -333,6 +347,18 @@ class RowValidator:
                 # parse_amount says "field: 'value' is ..."; the rejects file has columns.
                 reason = str(exc).split(": ", 1)[-1].removeprefix(f"{value!r} ")
                 problems.append((name, value, reason))
+        installment = text.get("installment", "")
+        clean["installment_minor"] = None
+        if installment and exponent is not None:
+            try:
+                amount = parse_amount(installment, currency, field="installment")
+            except InvalidInput as exc:
+                reason = str(exc).split(": ", 1)[-1].removeprefix(f"{installment!r} ")
+                problems.append(("installment", installment, reason))
+            else:
+                if amount <= 0:
+                    problems.append(("installment", installment, "must be more than zero"))
+                clean["installment_minor"] = to_minor(amount, currency)
         rate = text.get("penalty_rate", "")
         clean["penalty_rate"] = "0"
         if rate:
@@ -375,6 +401,21 @@ class RowValidator:
 
 
 KNOWN = ", ".join(sorted(MINOR_UNITS))
+
+
+def review_problems(kind: str, trigger: str) -> list[tuple[str, str, str]]:
+    """What is wrong with a row's case kind and review trigger, as (field, value, reason)."""
+    from .lifecycle import CASE_KINDS, REVIEW_TRIGGERS
+
+    if kind not in CASE_KINDS:
+        return [("kind", kind, f"is not one of {', '.join(CASE_KINDS)}")]
+    if kind == "review" and trigger not in REVIEW_TRIGGERS:
+        why = "is required for a review" if not trigger else "is not a review trigger"
+        return [("trigger", trigger, f"{why}: one of {', '.join(REVIEW_TRIGGERS)}")]
+    if kind != "review" and trigger:
+        return [("trigger", trigger, "is for reviews (kind review)")]
+    return []
+
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
 

@@ -35,7 +35,7 @@ from .importing import (
     check_encoding,
 )
 from .lifecycle import Stage
-from .model import Borrower, Case
+from .model import Borrower, Case, Review
 from .money import from_minor
 from .privacy import mask_phone, mask_tail
 from .rows import CaseRow, row_to_case, to_iso
@@ -60,6 +60,7 @@ UPDATABLE = (
     "interest_minor",
     "fees_minor",
     "penalty_rate",
+    "installment_minor",
 )
 
 
@@ -78,6 +79,7 @@ UPDATE_SOURCES: dict[str, tuple[str, ...]] = {
     "interest_minor": ("accrued_interest",),
     "fees_minor": ("fees",),
     "penalty_rate": ("penalty_rate",),
+    "installment_minor": ("installment",),
 }
 #: Columns kept in step with another.
 DERIVED = {"national_id": ("national_id_masked",), "phone": ("phone_masked",)}
@@ -175,6 +177,7 @@ def _apply(clean: Mapping[str, Any], institution: str, at: dt.datetime, old: Cas
         institution=institution,
         reference=clean["reference"],
         referred_at=at,
+        kind=clean.get("kind") or "collection",
         **values,
     )
 
@@ -325,8 +328,14 @@ class _ImportRun:
         self, row: Mapping[str, Any], source: Mapping[str, Any], extra: Mapping[str, Any]
     ) -> None:
         """A file whose columns do not map at all is refused before anything is written."""
-        missing = [name for name in REQUIRED if name not in row]
-        if "overdue_since" not in row and "days_past_due" not in row:
+        # A file with a kind column may hold performing loans' reviews: nothing overdue.
+        reviews = "kind" in row
+        missing = [
+            name
+            for name in REQUIRED
+            if name not in row and not (reviews and name == "overdue_amount")
+        ]
+        if "overdue_since" not in row and "days_past_due" not in row and not reviews:
             missing.append("overdue_since (or days_past_due)")
         if missing:
             raise InvalidInput(
@@ -412,18 +421,34 @@ class _ImportRun:
         """A new case, an update with what changed, or None when nothing did."""
         source = {"file": self.file, "line": line}
         if stored is None:
-            eligible, note = self.eligibility(_apply(clean, self.institution, self.at, None))
+            case = _apply(clean, self.institution, self.at, None)
+            eligible, note = self.eligibility(case)
             row = self.new_case_row(clean, eligible, note)
+            first: tuple[Review, ...] = ()
+            data = {**source, "eligible": eligible, "note": note}
+            if clean["kind"] == "review":
+                first = (self.first_review(case, clean["trigger"]),)
+                data |= {"kind": "review", "trigger": clean["trigger"]}
             return Change(
                 "case_imported",
                 self.actor,
                 self.at,
-                (CaseRow(row),),
-                {**source, "eligible": eligible, "note": note},
+                (CaseRow(row), *first),
+                data,
                 recorded_at=self.recorded_at,
                 policy_version=self.policy_version,
             )
         old = row_to_case(stored)
+        if "kind" in clean["given"] and clean["kind"] != old.kind:
+            self.reject_later = Reject(
+                line,
+                "kind",
+                clean["kind"],
+                f"case {old.id} is a {old.kind} case; a file cannot change that (a "
+                "supervisor opens a review with 'fieldcase reviews open', and an approved "
+                "refer-to-collection makes a review a collection case)",
+            )
+            return None
         # Compare as stored: the row the case has against the row the file gives,
         # for the fields the file gives; a column the file lacks changes nothing.
         before = stored
@@ -488,6 +513,16 @@ class _ImportRun:
             self.policy_version,
         )
 
+    def first_review(self, case: Case, trigger: str) -> Review:
+        """The review a performing loan's row opens (its case id is given on saving)."""
+        return Review(
+            case_id=None,
+            trigger=trigger,
+            opened_at=self.at,
+            opened_by=self.actor,
+            opened_on=case.local_date(self.at),
+        )
+
     def eligibility(self, case: Case) -> tuple[bool, str]:
         denials = self.services.eligibility(case, self.at)
         if not denials:
@@ -544,6 +579,9 @@ class _ImportRun:
             "dispute": None,
             "paused_until": None,
             "fewer_contacts_until": None,
+            "kind": clean.get("kind") or "collection",
+            "installment_minor": clean.get("installment_minor"),
+            "next_review": None,
         }
 
 
