@@ -300,7 +300,9 @@ def build_demo(
                 ),
             ],
         )
-    for i in range(count):
+    # A few of the cases are performing loans' reviews, told by _review.
+    reviews = min(3, count // 20)
+    for i in range(count - reviews):
         inst = INSTITUTIONS[i % len(INSTITUTIONS)]
         zone = rng.choice(inst.timezones)
         principal = Decimal(rng.randrange(50_000, 5_000_000)) / 100
@@ -334,6 +336,8 @@ def build_demo(
         progress(1)
     walked = _walk(services, start, rules="cn" in installed)
     _protect(services, start, walked)
+    _review(services, start, reviews, rng)
+    progress(reviews)
     # The mark 'demo --replace' looks for: it deletes only a database built here.
     services.record_system_event(
         "demo_built", "chen.wei", start + dt.timedelta(days=4), {"cases": count, "seed": seed}
@@ -364,7 +368,7 @@ def _protect(services: Services, start: dt.datetime, walked: list[int]) -> None:
         for c, _ in services.worklist(
             WorklistFilter(institution=inst.id, stage="confirmation"), start, limit=None
         )
-        if c.assigned_to and c.id not in walked
+        if c.assigned_to and c.id not in walked and c.kind == "collection"
     ][:4]
     for n, case in enumerate(cases):
         assert case.id is not None
@@ -423,6 +427,75 @@ def _protect(services: Services, start: dt.datetime, walked: list[int]) -> None:
             )
 
 
+#: The demo's reviews of performing loans: what set each off, and what it finds
+#: (None: still at the check).
+REVIEWS = (
+    (
+        "new-loan-elsewhere",
+        "watch-list",
+        "New loan at another bank; income unchanged, pays on time",
+    ),
+    ("cash-withdrawal", "refer-to-collection", "Lost her job in October; the card is maxed out"),
+    ("scheduled", None, ""),
+)
+
+
+def _review(services: Services, start: dt.datetime, count: int, rng: random.Random) -> None:
+    """Performing loans under review: one closed on the watch list, one referred to
+    collection, one at the check."""
+    inst = INSTITUTIONS[0]
+    zone = ZoneInfo(inst.timezones[0])
+    # The monthly scan refers them together; then each is worked.
+    referred = []
+    for n, (trigger, _, _) in enumerate(REVIEWS[:count]):
+        principal = Decimal(rng.randrange(2_000_000, 8_000_000)) / 100
+        case = services.create_case(
+            actor=inst.supervisor,
+            at=start - dt.timedelta(hours=1),
+            institution=inst.id,
+            reference=f"{inst.id[:2].upper()}-R{100 + n}",
+            borrower_name=_name(rng, inst.names),
+            timezone=zone.key,
+            currency=inst.currency,
+            principal=principal,
+            phone=_phone(rng, inst.currency),
+            address=_address(rng, inst),
+            assign_to=inst.staff[n % len(inst.staff)],
+            kind="review",
+            trigger=trigger,
+            installment=(principal / 24).quantize(Decimal("0.01")),
+            note="Flagged by the monthly portfolio scan",
+        )
+        referred.append(case)
+    for n, (case, (_, recommendation, summary)) in enumerate(zip(referred, REVIEWS, strict=False)):
+        assert case.id is not None
+        who = case.assigned_to or ""
+        if recommendation is None:
+            continue
+        t = _first_morning(start, zone) + dt.timedelta(minutes=20 * n)
+        services.record_contact(
+            case.id, actor=who, at=t, channel="phone", target="borrower", outcome="reached"
+        )
+        services.record_inquiry(
+            case.id,
+            actor=who,
+            at=t + dt.timedelta(minutes=30),
+            purpose="post-loan-management",
+            kind="soft",
+            bureau="PBOC Credit Reference Center",
+        )
+        services.submit_feedback(
+            case.id,
+            actor=who,
+            at=t + dt.timedelta(hours=2),
+            recommendation=recommendation,
+            summary=summary,
+        )
+        services.review_feedback(
+            case.id, actor=inst.supervisor, at=t + dt.timedelta(hours=5), approve=True
+        )
+
+
 #: What the interviews learn of the borrowers' work, by the employment they record.
 WORK: tuple[dict[str, str], ...] = (
     {"industry": "logistics", "employer": "Harbor Freight Lines"},
@@ -448,7 +521,7 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
             for c, _ in services.worklist(
                 WorklistFilter(institution=inst.id, stage="confirmation"), start, limit=None
             )
-            if c.assigned_to
+            if c.assigned_to and c.kind == "collection"
         ]
         picked.extend(candidates[: 2 if inst.id == "hx-consumer" else 1])
     done = []
