@@ -62,6 +62,8 @@ def test_pipeline_counts_every_open_case_once(portfolio: Path) -> None:
     for case in rows(portfolio, "SELECT * FROM cases WHERE stage != 'closed'"):
         today = at.astimezone(ZoneInfo(case["timezone"])).date()
         days = (today - dt.date.fromisoformat(case["overdue_since"])).days
+        if case["kind"] == "review" and case["overdue_minor"] == 0:
+            days = 0  # a performing loan under review is not past due
         expected[(case["stage"], bucket(days))] += 1
     got = report(portfolio, "pipeline")
     for row in got:

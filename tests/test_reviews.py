@@ -103,7 +103,7 @@ def test_a_review_runs_check_findings_approval_and_comes_round_on_schedule(offic
     opened = office("reviews", "open", "--due", "--at", "2026-12-23T09:00+08:00", as_="chen.wei")
     assert opened.exit_code == 0, opened.output
     assert f"Case {case}: review 2 opened (scheduled)" in opened.output
-    assert "1 reviews opened, 0 refused" in opened.output
+    assert "1 review opened, 0 refused" in opened.output
     data = shown(office, case, "2026-12-23T10:00+08:00")
     assert (data["kind"], data["stage"], data["resolution"], data["next_review"]) == (
         "review",
@@ -337,3 +337,24 @@ def test_a_kept_concession_on_a_performing_loan_lets_off_only_its_saving(office:
     assert (balance["total"], balance["forgiven"]) == ("45400.00", "920.00")
     data = shown(office, case, "2026-11-25T10:00+08:00")
     assert (data["stage"], data["resolution"]) == ("confirmation", None)  # the loan goes on
+
+
+def test_reviews_are_not_past_due_in_the_worklist_buckets_or_pipeline(office: Run) -> None:
+    # Seven loans referred for review long ago: nothing overdue, so 0 days past due,
+    # however long ago they came; they must not crowd out a case 69 days past due.
+    for n in range(7):
+        created = office(
+            *review_args(f"L-40{n}"), "--at", f"2026-01-1{n}T09:00+08:00", as_="chen.wei"
+        )
+        assert created.exit_code == 0, created.output
+    top = office("cases", "--limit", "1", "--json", *AT, as_="chen.wei")
+    assert top.exit_code == 0, top.output
+    assert [row["id"] for row in json.loads(top.output)] == [1]
+    old = office("cases", "--bucket", "181+", "--json", *AT, as_="chen.wei")
+    assert json.loads(old.output) == []
+    reviews = office("cases", "--kind", "review", "--json", *AT, as_="chen.wei")
+    assert {row["dpd"] for row in json.loads(reviews.output)} == {0}
+    assert len(json.loads(reviews.output)) == 7
+    pipeline = office("report", "pipeline", "--format", "json", "--to", AT[1], as_="chen.wei")
+    rows = {row["stage"]: row for row in json.loads(pipeline.output)}
+    assert (rows["confirmation"]["current"], rows["confirmation"]["61-90"]) == (7, 1)

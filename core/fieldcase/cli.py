@@ -861,6 +861,11 @@ def create(
     metavar="NAME=VALUE",
     help="Only cases whose attribute NAME (declared by the institution) is VALUE; repeat.",
 )
+@click.option(
+    "--kind",
+    type=click.Choice(lifecycle.CASE_KINDS),
+    help="Only collection cases, or only performing loans' reviews.",
+)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
 @at_option
 @json_option
@@ -868,6 +873,7 @@ def create(
 def cases(
     app: App,
     where_pairs: tuple[str, ...],
+    kind: str | None,
     stage: str | None,
     staff: str | None,
     institution: str | None,
@@ -892,6 +898,7 @@ def cases(
         fieldcase --as li.na cases --mine --due-today
         fieldcase cases --search 浦东 --all
         fieldcase cases --institution hx-consumer --where branch=Harbor-East
+        fieldcase cases --kind review --institution hx-consumer
     """
     from .attributes import where_filter
     from .store import WorklistFilter
@@ -909,6 +916,7 @@ def cases(
         search=search,
         due_today=due_today,
         where=where_filter(where_pairs),
+        kind=kind,
     )
     ranked = app.services.worklist(filters, at, limit=limit, viewer=app.actor)
     # People read the order (rank 1 first); scripts also get the score behind it.

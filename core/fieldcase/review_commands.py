@@ -124,7 +124,8 @@ def register(cli: click.Group) -> None:
             for row in failed:
                 context.echo(f"Case {row['case']}: not opened: {row['error']}", err=True)
             if due:
-                context.echo(f"{len(opened)} reviews opened, {len(failed)} refused")
+                plural = "" if len(opened) == 1 else "s"
+                context.echo(f"{len(opened)} review{plural} opened, {len(failed)} refused")
 
         context.emit({"opened": opened, "refused": failed}, json_, human)
         if failed:

@@ -621,11 +621,17 @@ def row_to_policy_version(row: dict[str, Any]) -> PolicyVersion:
     )
 
 
+#: The due date a performing loan under review never reaches (``store.DUE_SINCE``).
+NEVER_DUE = dt.date.max
+
+
 def case_arrears_key(row: dict[str, Any]) -> float | None:
     """The stored ordering key of a ``cases`` row (see :mod:`fieldcase.ranking`)."""
     if row.get("overdue_minor") is None or not row.get("overdue_since"):
         return None
     amount = float(from_minor(row["overdue_minor"], row["currency"]))
+    if row.get("kind") == "review" and not row["overdue_minor"]:
+        return arrears_key(amount, NEVER_DUE)  # not past due: ranked as not yet due
     return arrears_key(amount, dt.date.fromisoformat(row["overdue_since"]))
 
 

@@ -104,6 +104,11 @@ from .rows import (
 from .suggest import hint
 
 GENESIS = ""
+#: A performing loan under review with nothing overdue: not past due at all.
+PERFORMING = "(kind = 'review' AND overdue_minor = 0)"
+#: The due date days past due count from, in SQL: a performing loan's is never reached
+#: (``rows.NEVER_DUE``), as :meth:`fieldcase.model.Case.days_past_due` says.
+DUE_SINCE = f"(CASE WHEN {PERFORMING} THEN '9999-12-31' ELSE overdue_since END)"
 SYSTEM_CHAIN = "system"
 #: Tables rebuilt from the event log, in the order rows are applied.
 STATE_TABLES = (
@@ -543,6 +548,8 @@ class WorklistFilter:
     searcher: str | None = None
     #: The institution's own attributes that must equal these values ("branch": "Harbor-East").
     where: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    #: Only cases of this kind: ``collection`` or ``review``.
+    kind: str | None = None
 
 
 class _Batch:
@@ -1425,10 +1432,10 @@ class Store:
             f" CASE WHEN unmet_due < {local_day} THEN (SELECT count(*) FROM promises p"
             f" WHERE p.case_id = cases.id AND {BROKEN.format(today=local_day)})"
             " ELSE 0 END AS _broken,"
-            f" max(julianday({local_day}) - julianday(overdue_since), 0) AS _days"
+            f" max(julianday({local_day}) - julianday({DUE_SINCE}), 0) AS _days"
             f" FROM cases WHERE {' AND '.join([*where, maybe])}"
             f" ORDER BY _visit * {VISIT_TODAY} + min(_broken, {MAX_BROKEN}) * {BROKEN_PROMISE}"
-            " + _days + arrears_key + julianday(overdue_since) DESC, id LIMIT ?",
+            f" + _days + arrears_key + julianday({DUE_SINCE}) DESC, id LIMIT ?",
             [
                 *day_params,
                 *day_params,
@@ -1485,7 +1492,7 @@ class Store:
         """Open cases whose due date has not come in the borrower's calendar (a scan)."""
         where, params = self._case_where(filters, at)
         local_day, day_params = self.local_date_sql(at)
-        sql = f"SELECT * FROM cases WHERE {' AND '.join([*where, f'overdue_since > {local_day}'])}"
+        sql = f"SELECT * FROM cases WHERE {' AND '.join([*where, f'{DUE_SINCE} > {local_day}'])}"
         return [row_to_case(row) for row in self.db.query(sql, [*params, *day_params])]
 
     def _case_where(self, filters: WorklistFilter, at: dt.datetime) -> tuple[list[str], list[Any]]:
@@ -1503,6 +1510,9 @@ class Store:
         if filters.stage:
             where.append("stage = ?")
             params.append(filters.stage)
+        if filters.kind:
+            where.append("kind = ?")
+            params.append(filters.kind)
         if filters.staff:
             where.append("assigned_to = ?")
             params.append(filters.staff)
@@ -1515,10 +1525,10 @@ class Store:
             clauses = []
             for (zone,) in self.zones():
                 today = at.astimezone(ZoneInfo(zone)).date()
-                clause = "(timezone = ? AND overdue_since <= ?"
+                clause = f"(timezone = ? AND {DUE_SINCE} <= ?"
                 params += [zone, (today - dt.timedelta(days=low)).isoformat()]
                 if high is not None:
-                    clause += " AND overdue_since >= ?"
+                    clause += f" AND {DUE_SINCE} >= ?"
                     params.append((today - dt.timedelta(days=high)).isoformat())
                 clauses.append(clause + ")")
             where.append("(" + (" OR ".join(clauses) or "0") + ")")
@@ -1771,6 +1781,15 @@ class Store:
         ):
             days = max((today[zone] - dt.date.fromisoformat(since)).days, 0)
             found[(stage, days)] = found.get((stage, days), 0) + n
+        # Performing loans under review are not past due: few, found by their kind.
+        for stage, zone, since, n in self.db.execute(
+            "SELECT stage, timezone, overdue_since, count(*) FROM cases"
+            f" WHERE {' AND '.join([*where, PERFORMING])} GROUP BY stage, timezone, overdue_since",
+            params,
+        ):
+            days = max((today[zone] - dt.date.fromisoformat(since)).days, 0)
+            found[(stage, days)] -= n
+            found[(stage, 0)] = found.get((stage, 0), 0) + n
         return [{"stage": stage, "days": days, "n": n} for (stage, days), n in found.items()]
 
     def staff_activity(
