@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import Result
@@ -487,3 +488,72 @@ def test_only_a_supervisor_ends_a_pause_a_supervisor_granted(office: Run) -> Non
         as_="chen.wei",
     )  # fmt: skip
     assert by_supervisor.exit_code == 0, by_supervisor.output
+
+
+def test_field_staff_cannot_backdate_a_pause_over_a_broken_promise(
+    office: Run, db_path: Path, real_clock: Callable[[str], None]
+) -> None:
+    """Attack: a promise due on the 20th was broken; on the 23rd a field worker grants a
+    pause dated the 19th (within backdate_days), and the broken promise reads excused."""
+    made = office(
+        *create_args("L-1002"), "--assign", "li.na", "--at", "2026-11-10T09:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    promised = office(
+        "promise", "2", "--amount", "500", "--date", "2026-11-20",
+        "--at", "2026-11-12T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert promised.exit_code == 0, promised.output
+    real_clock("2026-11-23T04:00Z")  # 12:00 in Shanghai
+
+    def statuses(as_: str = "chen.wei") -> list[str]:
+        shown = office("balance", "2", "--json", "--at", "2026-11-23T12:00+08:00", as_=as_)
+        return [p["status"] for p in json.loads(shown.output)["promises"]]
+
+    assert statuses() == ["broken"]
+    before = snapshot(db_path)
+    backdated = office(
+        "hardship", "2", "--until", "2026-12-10", "--reason", "illness",
+        "--at", "2026-11-19T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert backdated.exit_code == 1
+    assert "only a supervisor may grant a hardship pause from 2026-11-19" in backdated.output
+    assert "before today (2026-11-23)" in backdated.output
+    assert "the promise due 2026-11-20, already broken" in backdated.output
+    after = snapshot(db_path)
+    assert {t: r for t, r in after.items() if t != "events"} == {
+        t: r for t, r in before.items() if t != "events"
+    }
+    assert [e["type"] for e in events(db_path)][len(before["events"]) :] == ["refused"]
+    assert statuses() == ["broken"]
+
+    # Earlier today is today: field staff may say when on the day it was agreed.
+    today = office(
+        "hardship", "2", "--until", "2026-12-10", "--reason", "illness",
+        "--at", "2026-11-23T08:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert today.exit_code == 0, today.output
+    assert statuses() == ["broken"]
+
+
+def test_a_supervisor_may_date_a_pause_back(office: Run, real_clock: Callable[[str], None]) -> None:
+    made = office(
+        *create_args("L-1002"), "--assign", "li.na", "--at", "2026-11-10T09:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    promised = office(
+        "promise", "2", "--amount", "500", "--date", "2026-11-20",
+        "--at", "2026-11-12T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert promised.exit_code == 0, promised.output
+    real_clock("2026-11-23T04:00Z")
+    granted = office(
+        "hardship", "2", "--until", "2026-12-10", "--reason", "illness",
+        "--note", "In hospital from the 19th; the family told us today",
+        "--at", "2026-11-19T10:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.output
+    shown = office("balance", "2", "--json", "--at", "2026-11-23T12:00+08:00", as_="chen.wei")
+    assert [p["status"] for p in json.loads(shown.output)["promises"]] == ["excused"]

@@ -238,8 +238,10 @@ def register(cli: click.Group) -> None:
         collection contacts are refused, promises falling due are not broken
         and penalty interest accrues at the policy's hardship_penalty_share of
         its rate (0: frozen). Field staff grant pauses up to the policy's
-        hardship_max_days (counting the days paused in the last 365); longer
-        ones need a supervisor.
+        hardship_max_days (counting the days paused in the last 365), from
+        the real day on; longer ones, and ones dated back to an earlier day
+        with --at (which would excuse promises already broken), need a
+        supervisor.
 
         \b
         Examples:

@@ -29,6 +29,7 @@ from .errors import InvalidInput, InvalidTransition, NotPermitted
 from .lifecycle import Stage
 from .model import Case, Complaint, CreditCorrection, Dispute, Evidence, Hardship
 from .policy import default
+from .repayment import statuses_by_arrangement
 from .suggest import choice
 
 if TYPE_CHECKING:
@@ -264,7 +265,10 @@ def grant_hardship(
     The policy says who may grant it (``hardship_granted_by``) and the longest
     pause field staff may grant (``hardship_max_days``, counting the days paused
     in the last 365 too); a longer one needs a supervisor. Penalty interest
-    accrues at ``hardship_penalty_share`` of its rate meanwhile.
+    accrues at ``hardship_penalty_share`` of its rate meanwhile. A pause dated
+    back (``at`` on a day before the real one) would excuse promises already
+    broken in the days between: only a supervisor grants one (rule
+    ``hardship.backdate``).
     """
     staff, case = services.begin(ref, actor, at)
     choice(reason, lifecycle.HARDSHIP_REASONS, "reason")
@@ -299,6 +303,20 @@ def grant_hardship(
     services.guard(
         case, staff, "grant_hardship", at, attempted=attempted, supervisor_only=supervisor_only
     )
+    backdated = dated_back(services, case, today)
+    if backdated is not None and not staff.is_supervisor:
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "grant_hardship",
+            NotPermitted(
+                f"only a supervisor may grant a hardship pause from {today}, {backdated}; "
+                "grant it from today (leave --at out), or ask a supervisor",
+                "hardship.backdate",
+            ),
+            attempted,
+        )
     running = current_hardship(services, case, at)
     if running is not None:
         services.refuse(
@@ -336,6 +354,37 @@ def grant_hardship(
     result = saved[0]
     assert isinstance(result, Hardship)
     return saved_case, result
+
+
+def dated_back(services: Services, case: Case, starts: dt.date) -> str | None:
+    """Why a pause from ``starts`` is dated back, said for people, or None.
+
+    The real day (the borrower's, by the real clock) is the one that counts:
+    field staff may claim an earlier time of it, never an earlier day, for the
+    days between may hold promises already broken that the pause would excuse.
+    Without a real clock (a replay) the claimed time is the real one.
+    """
+    real = services.recorded_at()
+    if real is None or starts >= case.local_date(real):
+        return None
+    today = case.local_date(real)
+    assert case.id is not None
+    broken = [
+        s.promise.due
+        for s in statuses_by_arrangement(
+            services.store.promises(case.id, case.currency),
+            services.store.payments(case.id, case.currency),
+            case.borrower.timezone,
+            real,
+            services.store.hardships(case.id),
+        )
+        if s.status == "broken" and starts <= s.promise.due
+    ]
+    if not broken:
+        return f"before today ({today})"
+    dues = ", ".join(str(due) for due in broken)
+    which = "the promise" if len(broken) == 1 else "the promises"
+    return f"before today ({today}): it would excuse {which} due {dues}, already broken"
 
 
 def end_hardship(
