@@ -7,9 +7,13 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from click.testing import Result
 from conftest import AT, T0, Run, create_args, events, set_policy, snapshot, to_preparation
+from fieldcase import hookimpl
+from fieldcase.model import ActionContext, Case, Decision
+from fieldcase.plugins import manager
 
 
 def owed(office: Run, case: str, at: str, as_: str = "chen.wei") -> dict[str, str]:
@@ -557,3 +561,46 @@ def test_a_supervisor_may_date_a_pause_back(office: Run, real_clock: Callable[[s
     assert granted.exit_code == 0, granted.output
     shown = office("balance", "2", "--json", "--at", "2026-11-23T12:00+08:00", as_="chen.wei")
     assert [p["status"] for p in json.loads(shown.output)["promises"]] == ["excused"]
+
+
+def test_closing_by_upholding_a_dispute_is_judged_as_a_close(office: Run, db_path: Path) -> None:
+    """Attack: the institution's rules refuse to close the case; uphold its dispute with
+    --close, which closed it without asking them."""
+    seen: list[tuple[str | None, object]] = []
+
+    class NoClosing:
+        @hookimpl
+        def check_action(self, case: Case | None, action: str, context: ActionContext) -> Any:
+            if action != "close" or case is None:
+                return None
+            seen.append((case.dispute, context.extra.get("resolution")))
+            return Decision.deny("test.no_closing", "the institution closes its cases itself")
+
+    assert office("dispute", "open", "1", "--kind", "bank-error", *AT, as_="li.na").exit_code == 0
+    manager().register(NoClosing(), name="no-closing")
+    try:
+        before = snapshot(db_path)
+        closing = office(
+            "dispute", "decide", "1", "--uphold", "--close", "--note", "Bank error",
+            "--at", "2026-11-24T10:00+08:00", as_="chen.wei",
+        )  # fmt: skip
+        after = snapshot(db_path)
+        upheld = office(
+            "dispute", "decide", "1", "--uphold", "--note", "Bank error",
+            "--at", "2026-11-24T10:05+08:00", as_="chen.wei",
+        )  # fmt: skip
+    finally:
+        manager().unregister(name="no-closing")
+    assert closing.exit_code == 1
+    assert "the institution closes its cases itself (rule test.no_closing)" in closing.output
+    assert {t: r for t, r in after.items() if t != "events"} == {
+        t: r for t, r in before.items() if t != "events"
+    }
+    assert [e["type"] for e in events(db_path)][len(before["events"]) :][:1] == ["refused"]
+    refusal = json.loads(events(db_path, 1)[-2]["payload"])["data"]
+    assert refusal["action"] == "decide_dispute"
+    # The rules judge the close of the case as the decision leaves it: no dispute open.
+    assert seen == [(None, "dispute-upheld")]
+    # Upheld without --close, the case stays open: nothing to close, nothing refused.
+    assert upheld.exit_code == 0, upheld.output
+    assert "in confirmation" in upheld.output

@@ -172,7 +172,8 @@ def register(cli: click.Group) -> None:
 
         Upheld: penalty interest from the disputed date (and the fees, if the
         policy's dispute_reverse_fees is yes) is reversed and a credit-record
-        correction is requested (fieldcase export corrections). Rejected:
+        correction is requested (fieldcase export corrections); with --close
+        the case is closed too, if the rules on closing allow it. Rejected:
         collection resumes where it was.
 
         \b

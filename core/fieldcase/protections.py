@@ -27,7 +27,15 @@ import attrs
 from . import lifecycle
 from .errors import InvalidInput, InvalidTransition, NotPermitted
 from .lifecycle import Stage
-from .model import Case, Complaint, CreditCorrection, Dispute, Evidence, Hardship
+from .model import (
+    ActionContext,
+    Case,
+    Complaint,
+    CreditCorrection,
+    Dispute,
+    Evidence,
+    Hardship,
+)
 from .policy import default
 from .repayment import statuses_by_arrangement
 from .suggest import choice
@@ -156,8 +164,10 @@ def decide_dispute(
 
     Upheld: the penalty interest from the disputed date is reversed (and the
     fees, if the policy says so), a credit-record correction is requested of
-    the institution, and with ``close`` the case closes as ``dispute-upheld``.
-    Rejected: collection resumes where it was, the penalty owed as before.
+    the institution, and with ``close`` the case closes as ``dispute-upheld``:
+    that close is judged by the rules of ``close`` as well, on the case as the
+    decision leaves it. Rejected: collection resumes where it was, the penalty
+    owed as before.
     """
     staff, case = services.begin(ref, actor, at)
     if not note.strip():
@@ -166,8 +176,17 @@ def decide_dispute(
         raise InvalidInput("--close goes with --uphold: a rejected dispute leaves the case open")
     outcome = "upheld" if uphold else "rejected"
     attempted = {"outcome": outcome, "note": note, "close": close}
+    closing = ActionContext(
+        at=at, actor=staff.id, extra={"resolution": "dispute-upheld", "note": note}
+    )
     services.guard(
-        case, staff, "decide_dispute", at, attempted=attempted, supervisor_only="decide a dispute"
+        case,
+        staff,
+        "decide_dispute",
+        at,
+        attempted=attempted,
+        supervisor_only="decide a dispute",
+        also_judged_as=[("close", attrs.evolve(case, dispute=None), closing)] if close else (),
     )
     dispute = open_dispute_of(services, case)
     if dispute is None:
