@@ -604,3 +604,44 @@ def test_closing_by_upholding_a_dispute_is_judged_as_a_close(office: Run, db_pat
     # Upheld without --close, the case stays open: nothing to close, nothing refused.
     assert upheld.exit_code == 0, upheld.output
     assert "in confirmation" in upheld.output
+
+
+def test_a_rejected_dispute_is_not_opened_again_by_field_staff(office: Run, db_path: Path) -> None:
+    """Attack: right after a supervisor rejects the dispute, the field worker opens
+    another, and collection is on hold again until someone decides that one too."""
+    opened = office("dispute", "open", "1", "--kind", "bank-error", *AT, as_="li.na")
+    assert opened.exit_code == 0, opened.output
+    rejected = office(
+        "dispute", "decide", "1", "--reject", "--note", "The debit went through",
+        "--at", "2026-11-24T10:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert rejected.exit_code == 0, rejected.output
+
+    before = snapshot(db_path)
+    again = office(
+        "dispute", "open", "1", "--kind", "other", "--note", "Still says it was the bank",
+        "--at", "2026-11-24T10:05+08:00", as_="li.na",
+    )  # fmt: skip
+    assert again.exit_code == 1
+    assert "dispute 1 on case 1 was rejected on 2026-11-24 by chen.wei" in again.output
+    assert "only a supervisor may open another" in again.output
+    assert "(rule dispute.reopen)" in again.output
+    after = snapshot(db_path)
+    assert {t: r for t, r in after.items() if t != "events"} == {
+        t: r for t, r in before.items() if t != "events"
+    }
+    assert [e["type"] for e in events(db_path)][len(before["events"]) :] == ["refused"]
+    assert collect_call(office, "1", "2026-11-24T10:10+08:00").exit_code == 0
+
+    # New evidence goes on the case for a supervisor to weigh, who may open it again.
+    evidence = office(
+        "dispute", "evidence", "1", "--description", "Bank statement, October",
+        "--sha256", "ab" * 32, "--at", "2026-11-24T10:15+08:00", as_="li.na",
+    )  # fmt: skip
+    assert evidence.exit_code == 0, evidence.output
+    reopened = office(
+        "dispute", "open", "1", "--kind", "bank-error", "--note", "The statement shows it",
+        "--at", "2026-11-24T11:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert reopened.exit_code == 0, reopened.output
+    assert collect_call(office, "1", "2026-11-24T11:10+08:00").exit_code == 1

@@ -1059,6 +1059,9 @@ class CaseMachine(RuleBasedStateMachine):
         at = self.tick(advance)
         actor = self.who(actor, case_id)
         pre = self.case(case_id)
+        # After a rejection, another dispute is a supervisor's to open.
+        decided = [d for d in self.store.disputes(case_id) if d.status != "open"]
+        after_rejection = bool(decided) and decided[-1].status == "rejected"
         result, error = self.attempt(
             "open_dispute",
             case_id,
@@ -1069,12 +1072,14 @@ class CaseMachine(RuleBasedStateMachine):
             and self.permitted(actor, pre)
             and kind in lifecycle.DISPUTE_KINDS
             and pre.dispute is None
+            and (actor in SUPERVISORS or not after_rejection)
         )
         assert result is not None or not must, f"dispute refused: {error!r}"
         if result is None:
             return
         self.allowed("open_dispute", pre, actor)
         assert pre.dispute is None, "a second dispute opened beside an open one"
+        assert actor in SUPERVISORS or not after_rejection, "a rejected dispute reopened"
         post = self.moved(case_id, pre, pre.stage)
         assert post.dispute == kind
 

@@ -79,6 +79,9 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Open a dispute on a case, from any stage: collection is held meanwhile.
 
+        After a dispute on the case was rejected, only a supervisor opens
+        another (record new evidence with dispute evidence and ask one).
+
         \b
         Example:
             fieldcase --as li.na dispute open 42 --kind bank-error --since 2026-10-05 \\

@@ -71,7 +71,9 @@ def open_dispute(
 
     ``since`` is the borrower's local date from which the overdue is disputed
     (default: the day it became overdue). Documents are added to it with
-    :func:`add_evidence`.
+    :func:`add_evidence`. Once the case's last decided dispute was rejected,
+    only a supervisor opens another (rule ``dispute.reopen``): else each
+    rejection could be met with a new dispute, and collection held again.
     """
     staff, case = services.begin(ref, actor, at)
     choice(kind, lifecycle.DISPUTE_KINDS, "kind")
@@ -97,6 +99,24 @@ def open_dispute(
                 f"(fieldcase dispute evidence {case.id} ...) or have a supervisor decide it "
                 f"(fieldcase dispute decide {case.id} ...)",
                 "dispute.open",
+            ),
+            attempted,
+        )
+    decided = [d for d in services.store.disputes(case.id) if d.status != "open"]
+    if decided and decided[-1].status == "rejected" and not staff.is_supervisor:
+        last = decided[-1]
+        assert last.decided_at is not None
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "open_dispute",
+            NotPermitted(
+                f"dispute {last.id} on case {case.id} was rejected on "
+                f"{case.local_date(last.decided_at)} by {last.decided_by}: only a supervisor "
+                f"may open another; record what is new (fieldcase dispute evidence {case.id} "
+                "...) and ask a supervisor",
+                "dispute.reopen",
             ),
             attempted,
         )
