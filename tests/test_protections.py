@@ -645,3 +645,53 @@ def test_a_rejected_dispute_is_not_opened_again_by_field_staff(office: Run, db_p
     )  # fmt: skip
     assert reopened.exit_code == 0, reopened.output
     assert collect_call(office, "1", "2026-11-24T11:10+08:00").exit_code == 1
+
+
+def plan(office: Run, day: str, at: str, as_: str = "li.na") -> Result:
+    return office(
+        "plan", "1", "--date", day, "--window", "10:00-12:00", "--at", at, as_=as_
+    )  # fmt: skip
+
+
+def test_a_visit_plan_is_judged_by_the_visits_date_not_the_day_it_is_planned(
+    office: Run,
+) -> None:
+    to_preparation(office)
+    granted = office(
+        "hardship", "1", "--until", "2026-12-10", "--reason", "illness",
+        "--at", "2026-11-23T12:30+08:00", as_="li.na",
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.output
+
+    inside = plan(office, "2026-12-10", "2026-11-24T10:00+08:00")
+    assert inside.exit_code == 1
+    assert (
+        "hardship pause until 2026-12-10: no visit on 2026-12-10; plan one from 2026-12-11"
+        in inside.output
+    )
+    assert "(rule default.hardship)" in inside.output
+    checked = office(
+        "check", "1", "--action", "plan_visit", "--date", "2026-12-10", "--window",
+        "10:00-12:00", "--at", "2026-11-24T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert checked.exit_code == 1 and "default.hardship" in checked.output
+
+    # Planned during the pause for the day after it: the visit disturbs nobody's pause.
+    after = plan(office, "2026-12-11", "2026-11-24T10:05+08:00")
+    assert after.exit_code == 0, after.output
+    assert office("checklist", "1", "--all", "--at", "2026-11-24T10:10+08:00",
+                  as_="li.na").exit_code == 0  # fmt: skip
+    # A visit made is judged on its day: the visit planned for the 11th, on the 11th.
+    made = office(
+        "interview", "1", "--met", "nobody", "--at", "2026-12-11T10:30+08:00", as_="li.na"
+    )
+    assert made.exit_code == 0, made.output
+
+
+def test_no_visit_planned_for_any_date_while_a_dispute_is_open(office: Run) -> None:
+    """An open dispute has no last day: a visit waits for the decision, whatever its date."""
+    to_preparation(office)
+    assert office("dispute", "open", "1", "--kind", "amount", *AT, as_="li.na").exit_code == 0
+    later = plan(office, "2027-03-01", "2026-11-24T10:00+08:00")
+    assert later.exit_code == 1
+    assert "no visit until a supervisor decides it" in later.output

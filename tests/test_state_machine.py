@@ -704,14 +704,16 @@ class CaseMachine(RuleBasedStateMachine):
             and not (model.institution == "example-bank" and day.isoformat() in HOLIDAYS)
             and self.unflagged(case_id, pre)
             and pre.dispute is None
-            and not pre.paused(at)
+            # A plan is judged by the visit's date: one for after a pause is allowed.
+            and not (pre.paused_until is not None and day <= pre.paused_until)
         )
         assert result is not None or not must, f"plan refused: {error!r}"
         if result is None:
             return
         self.allowed("plan_visit", pre, actor)
         assert start < end and days >= 0, (start, end, days)
-        assert pre.dispute is None and not pre.paused(at), "a visit planned while held"
+        assert pre.dispute is None, "a visit planned during a dispute"
+        assert pre.paused_until is None or day > pre.paused_until, "a visit planned in a pause"
         _, visit = result
         staff = [pre.assigned_to or actor]
         staff += [c for c in companions if c not in staff]

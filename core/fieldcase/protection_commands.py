@@ -238,8 +238,9 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Pause collection for a borrower in hardship, or end the pause early.
 
-        From today to --until the worklist leaves the case out, visits and
-        collection contacts are refused, promises falling due are not broken
+        From today to --until the worklist leaves the case out, visits on
+        those days and collection contacts are refused (a visit may be planned
+        for a day after the pause), promises falling due are not broken
         and penalty interest accrues at the policy's hardship_penalty_share of
         its rate (0: frozen). Field staff grant pauses up to the policy's
         hardship_max_days (counting the days paused in the last 365), from
