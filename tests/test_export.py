@@ -59,6 +59,38 @@ def test_one_row_per_visit_with_findings_and_feedback(visited: Run) -> None:
     assert row["visiting_staff"] == "li.na"
 
 
+def test_the_dispute_and_the_pause_on_the_case_are_exported(visited: Run) -> None:
+    """A visit's row says whether collection is on hold: a dispute, a hardship pause."""
+    (row,) = export_csv(visited)
+    assert (row["dispute_kind"], row["dispute_status"], row["paused_until"]) == ("", "", "")
+    steps = [
+        ("li.na", "dispute", "open", "1", "--kind", "bank-error"),
+        ("li.na", "hardship", "1", "--until", "2026-12-20", "--reason", "job-loss"),
+    ]
+    for minute, (who, *args) in enumerate(steps):
+        done = visited(*args, "--at", f"2026-11-26T08:0{minute}+08:00", as_=who)
+        assert done.exit_code == 0, done.output
+    (row,) = export_csv(visited)
+    assert (row["dispute_kind"], row["dispute_status"]) == ("bank-error", "open")
+    assert row["paused_until"] == "2026-12-20"
+    rejected = visited(
+        "dispute", "decide", "1", "--reject", "--note", "Paid late", "--at",
+        "2026-11-26T08:30+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert rejected.exit_code == 0, rejected.output
+    ended = visited(
+        "hardship", "1", "--end", "--note", "New job", "--at", "2026-11-26T08:40+08:00",
+        as_="li.na",
+    )  # fmt: skip
+    assert ended.exit_code == 0, ended.output
+    (row,) = export_csv(visited)
+    assert (row["dispute_kind"], row["dispute_status"]) == ("bank-error", "rejected")
+    assert row["paused_until"] == ""
+    jsonl = visited("export", "visits", "--format", "jsonl", *LATE, as_="chen.wei")
+    record = json.loads(jsonl.stdout.splitlines()[0])
+    assert (record["dispute_status"], record["paused_until"]) == ("rejected", None)
+
+
 def test_personal_data_is_masked_by_default(visited: Run) -> None:
     (row,) = export_csv(visited)
     assert row["national_id"] == "**************1234"

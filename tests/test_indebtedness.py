@@ -142,8 +142,9 @@ def export(run: Run, *args: str) -> dict[str, str]:
     return row
 
 
-def test_the_export_ends_with_the_new_columns(business: Run) -> None:
-    assert EXPORT_COLUMNS[-8:] == (
+def test_the_export_has_the_new_columns_after_the_attributes(business: Run) -> None:
+    after = EXPORT_COLUMNS.index("attributes") + 1
+    assert EXPORT_COLUMNS[after : after + 8] == (
         "lenders", "monthly_repayments", "debt_to_income", "repayments_to_income",
         "industry", "employer", "suppliers", "buyers",
     )  # fmt: skip

@@ -171,3 +171,52 @@ def test_purge_wipes_what_the_inquiry_note_said(office: Run, db_path: Path) -> N
     assert kept == [("collection", "soft", "")]
     verified = office("audit", "verify", "--replay")
     assert verified.exit_code == 0, verified.output
+
+
+def bureau_contact(office: Run, case: str, at: str) -> Result:
+    """An inquiry recorded the old way: a contact on channel bureau."""
+    return office(
+        "contact", case, "--channel", "bureau", "--target", "borrower", "--outcome", "reached",
+        "--at", at, as_="li.na",
+    )  # fmt: skip
+
+
+def test_an_inquiry_recorded_as_a_bureau_contact_counts_against_the_limit(
+    office: Run, db_path: Path
+) -> None:
+    """Attack: past the yearly limit, record the next hard inquiry as a bureau contact."""
+    set_policy(office, "hx-consumer", "max_inquiries_per_year=1")
+    assert inquire(office, at="2026-11-23T10:00+08:00").exit_code == 0
+
+    before = snapshot(db_path)
+    old_way = bureau_contact(office, "1", "2026-11-24T10:00+08:00")
+    assert old_way.exit_code == 1
+    assert "1 hard credit-bureau inquiries in the last 365 days" in old_way.output
+    assert "(rule default.inquiries)" in old_way.output
+    after = snapshot(db_path)
+    assert {t: r for t, r in after.items() if t != "events"} == {
+        t: r for t, r in before.items() if t != "events"
+    }
+    assert [e["type"] for e in events(db_path)][len(before["events"]) :] == ["refused"]
+    assert refused_rules(db_path) == ["default.inquiries"]
+
+    # The other way round: a bureau contact says no kind, so it counts as a hard one.
+    made = office(*create_args("L-1002"), "--assign", "li.na", "--at", T0, as_="chen.wei")
+    assert made.exit_code == 0, made.output
+    assert bureau_contact(office, "2", "2026-11-23T10:00+08:00").exit_code == 0
+    hard = inquire(office, "2", "2026-11-24T10:00+08:00")
+    assert hard.exit_code == 1 and "(rule default.inquiries)" in hard.output
+    assert inquire(office, "2", "2026-11-24T10:05+08:00", "soft").exit_code == 0
+    # A year (365 days) after the bureau contact, one more is allowed.
+    assert bureau_contact(office, "2", "2027-11-23T10:01+08:00").exit_code == 0
+
+
+def test_a_dry_run_of_a_bureau_contact_asks_the_inquiry_rules(office: Run) -> None:
+    set_policy(office, "hx-consumer", "max_inquiries_per_year=1")
+    assert inquire(office, at="2026-11-23T10:00+08:00").exit_code == 0
+    checked = office(
+        "check", "1", "--action", "contact", "--channel", "bureau", "--target", "borrower",
+        "--json", "--at", "2026-11-24T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert checked.exit_code == 1, checked.output
+    assert "default.inquiries" in checked.output

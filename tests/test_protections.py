@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from click.testing import Result
 from conftest import AT, T0, Run, create_args, events, set_policy, snapshot, to_preparation
+from fieldcase import hookimpl
+from fieldcase.model import ActionContext, Case, Decision
+from fieldcase.plugins import manager
 
 
 def owed(office: Run, case: str, at: str, as_: str = "chen.wei") -> dict[str, str]:
@@ -487,3 +492,206 @@ def test_only_a_supervisor_ends_a_pause_a_supervisor_granted(office: Run) -> Non
         as_="chen.wei",
     )  # fmt: skip
     assert by_supervisor.exit_code == 0, by_supervisor.output
+
+
+def test_field_staff_cannot_backdate_a_pause_over_a_broken_promise(
+    office: Run, db_path: Path, real_clock: Callable[[str], None]
+) -> None:
+    """Attack: a promise due on the 20th was broken; on the 23rd a field worker grants a
+    pause dated the 19th (within backdate_days), and the broken promise reads excused."""
+    made = office(
+        *create_args("L-1002"), "--assign", "li.na", "--at", "2026-11-10T09:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    promised = office(
+        "promise", "2", "--amount", "500", "--date", "2026-11-20",
+        "--at", "2026-11-12T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert promised.exit_code == 0, promised.output
+    real_clock("2026-11-23T04:00Z")  # 12:00 in Shanghai
+
+    def statuses(as_: str = "chen.wei") -> list[str]:
+        shown = office("balance", "2", "--json", "--at", "2026-11-23T12:00+08:00", as_=as_)
+        return [p["status"] for p in json.loads(shown.output)["promises"]]
+
+    assert statuses() == ["broken"]
+    before = snapshot(db_path)
+    backdated = office(
+        "hardship", "2", "--until", "2026-12-10", "--reason", "illness",
+        "--at", "2026-11-19T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert backdated.exit_code == 1
+    assert "only a supervisor may grant a hardship pause from 2026-11-19" in backdated.output
+    assert "before today (2026-11-23)" in backdated.output
+    assert "the promise due 2026-11-20, already broken" in backdated.output
+    after = snapshot(db_path)
+    assert {t: r for t, r in after.items() if t != "events"} == {
+        t: r for t, r in before.items() if t != "events"
+    }
+    assert [e["type"] for e in events(db_path)][len(before["events"]) :] == ["refused"]
+    assert statuses() == ["broken"]
+
+    # Earlier today is today: field staff may say when on the day it was agreed.
+    today = office(
+        "hardship", "2", "--until", "2026-12-10", "--reason", "illness",
+        "--at", "2026-11-23T08:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert today.exit_code == 0, today.output
+    assert statuses() == ["broken"]
+
+
+def test_a_supervisor_may_date_a_pause_back(office: Run, real_clock: Callable[[str], None]) -> None:
+    made = office(
+        *create_args("L-1002"), "--assign", "li.na", "--at", "2026-11-10T09:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    promised = office(
+        "promise", "2", "--amount", "500", "--date", "2026-11-20",
+        "--at", "2026-11-12T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert promised.exit_code == 0, promised.output
+    real_clock("2026-11-23T04:00Z")
+    granted = office(
+        "hardship", "2", "--until", "2026-12-10", "--reason", "illness",
+        "--note", "In hospital from the 19th; the family told us today",
+        "--at", "2026-11-19T10:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.output
+    shown = office("balance", "2", "--json", "--at", "2026-11-23T12:00+08:00", as_="chen.wei")
+    assert [p["status"] for p in json.loads(shown.output)["promises"]] == ["excused"]
+
+
+def test_closing_by_upholding_a_dispute_is_judged_as_a_close(office: Run, db_path: Path) -> None:
+    """Attack: the institution's rules refuse to close the case; uphold its dispute with
+    --close, which closed it without asking them."""
+    seen: list[tuple[str | None, object]] = []
+
+    class NoClosing:
+        @hookimpl
+        def check_action(self, case: Case | None, action: str, context: ActionContext) -> Any:
+            if action != "close" or case is None:
+                return None
+            seen.append((case.dispute, context.extra.get("resolution")))
+            return Decision.deny("test.no_closing", "the institution closes its cases itself")
+
+    assert office("dispute", "open", "1", "--kind", "bank-error", *AT, as_="li.na").exit_code == 0
+    manager().register(NoClosing(), name="no-closing")
+    try:
+        before = snapshot(db_path)
+        closing = office(
+            "dispute", "decide", "1", "--uphold", "--close", "--note", "Bank error",
+            "--at", "2026-11-24T10:00+08:00", as_="chen.wei",
+        )  # fmt: skip
+        after = snapshot(db_path)
+        upheld = office(
+            "dispute", "decide", "1", "--uphold", "--note", "Bank error",
+            "--at", "2026-11-24T10:05+08:00", as_="chen.wei",
+        )  # fmt: skip
+    finally:
+        manager().unregister(name="no-closing")
+    assert closing.exit_code == 1
+    assert "the institution closes its cases itself (rule test.no_closing)" in closing.output
+    assert {t: r for t, r in after.items() if t != "events"} == {
+        t: r for t, r in before.items() if t != "events"
+    }
+    assert [e["type"] for e in events(db_path)][len(before["events"]) :][:1] == ["refused"]
+    refusal = json.loads(events(db_path, 1)[-2]["payload"])["data"]
+    assert refusal["action"] == "decide_dispute"
+    # The rules judge the close of the case as the decision leaves it: no dispute open.
+    assert seen == [(None, "dispute-upheld")]
+    # Upheld without --close, the case stays open: nothing to close, nothing refused.
+    assert upheld.exit_code == 0, upheld.output
+    assert "in confirmation" in upheld.output
+
+
+def test_a_rejected_dispute_is_not_opened_again_by_field_staff(office: Run, db_path: Path) -> None:
+    """Attack: right after a supervisor rejects the dispute, the field worker opens
+    another, and collection is on hold again until someone decides that one too."""
+    opened = office("dispute", "open", "1", "--kind", "bank-error", *AT, as_="li.na")
+    assert opened.exit_code == 0, opened.output
+    rejected = office(
+        "dispute", "decide", "1", "--reject", "--note", "The debit went through",
+        "--at", "2026-11-24T10:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert rejected.exit_code == 0, rejected.output
+
+    before = snapshot(db_path)
+    again = office(
+        "dispute", "open", "1", "--kind", "other", "--note", "Still says it was the bank",
+        "--at", "2026-11-24T10:05+08:00", as_="li.na",
+    )  # fmt: skip
+    assert again.exit_code == 1
+    assert "dispute 1 on case 1 was rejected on 2026-11-24 by chen.wei" in again.output
+    assert "only a supervisor may open another" in again.output
+    assert "(rule dispute.reopen)" in again.output
+    after = snapshot(db_path)
+    assert {t: r for t, r in after.items() if t != "events"} == {
+        t: r for t, r in before.items() if t != "events"
+    }
+    assert [e["type"] for e in events(db_path)][len(before["events"]) :] == ["refused"]
+    assert collect_call(office, "1", "2026-11-24T10:10+08:00").exit_code == 0
+
+    # New evidence goes on the case for a supervisor to weigh, who may open it again.
+    evidence = office(
+        "dispute", "evidence", "1", "--description", "Bank statement, October",
+        "--sha256", "ab" * 32, "--at", "2026-11-24T10:15+08:00", as_="li.na",
+    )  # fmt: skip
+    assert evidence.exit_code == 0, evidence.output
+    reopened = office(
+        "dispute", "open", "1", "--kind", "bank-error", "--note", "The statement shows it",
+        "--at", "2026-11-24T11:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert reopened.exit_code == 0, reopened.output
+    assert collect_call(office, "1", "2026-11-24T11:10+08:00").exit_code == 1
+
+
+def plan(office: Run, day: str, at: str, as_: str = "li.na") -> Result:
+    return office(
+        "plan", "1", "--date", day, "--window", "10:00-12:00", "--at", at, as_=as_
+    )  # fmt: skip
+
+
+def test_a_visit_plan_is_judged_by_the_visits_date_not_the_day_it_is_planned(
+    office: Run,
+) -> None:
+    to_preparation(office)
+    granted = office(
+        "hardship", "1", "--until", "2026-12-10", "--reason", "illness",
+        "--at", "2026-11-23T12:30+08:00", as_="li.na",
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.output
+
+    inside = plan(office, "2026-12-10", "2026-11-24T10:00+08:00")
+    assert inside.exit_code == 1
+    assert (
+        "hardship pause until 2026-12-10: no visit on 2026-12-10; plan one from 2026-12-11"
+        in inside.output
+    )
+    assert "(rule default.hardship)" in inside.output
+    checked = office(
+        "check", "1", "--action", "plan_visit", "--date", "2026-12-10", "--window",
+        "10:00-12:00", "--at", "2026-11-24T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert checked.exit_code == 1 and "default.hardship" in checked.output
+
+    # Planned during the pause for the day after it: the visit disturbs nobody's pause.
+    after = plan(office, "2026-12-11", "2026-11-24T10:05+08:00")
+    assert after.exit_code == 0, after.output
+    assert office("checklist", "1", "--all", "--at", "2026-11-24T10:10+08:00",
+                  as_="li.na").exit_code == 0  # fmt: skip
+    # A visit made is judged on its day: the visit planned for the 11th, on the 11th.
+    made = office(
+        "interview", "1", "--met", "nobody", "--at", "2026-12-11T10:30+08:00", as_="li.na"
+    )
+    assert made.exit_code == 0, made.output
+
+
+def test_no_visit_planned_for_any_date_while_a_dispute_is_open(office: Run) -> None:
+    """An open dispute has no last day: a visit waits for the decision, whatever its date."""
+    to_preparation(office)
+    assert office("dispute", "open", "1", "--kind", "amount", *AT, as_="li.na").exit_code == 0
+    later = plan(office, "2027-03-01", "2026-11-24T10:00+08:00")
+    assert later.exit_code == 1
+    assert "no visit until a supervisor decides it" in later.output

@@ -717,14 +717,16 @@ class CaseMachine(RuleBasedStateMachine):
             and not (model.institution == "example-bank" and day.isoformat() in HOLIDAYS)
             and self.unflagged(case_id, pre)
             and pre.dispute is None
-            and not pre.paused(at)
+            # A plan is judged by the visit's date: one for after a pause is allowed.
+            and not (pre.paused_until is not None and day <= pre.paused_until)
         )
         assert result is not None or not must, f"plan refused: {error!r}"
         if result is None:
             return
         self.allowed("plan_visit", pre, actor)
         assert start < end and days >= 0, (start, end, days)
-        assert pre.dispute is None and not pre.paused(at), "a visit planned while held"
+        assert pre.dispute is None, "a visit planned during a dispute"
+        assert pre.paused_until is None or day > pre.paused_until, "a visit planned in a pause"
         _, visit = result
         staff = [pre.assigned_to or actor]
         staff += [c for c in companions if c not in staff]
@@ -1126,6 +1128,9 @@ class CaseMachine(RuleBasedStateMachine):
         at = self.tick(advance)
         actor = self.who(actor, case_id)
         pre = self.case(case_id)
+        # After a rejection, another dispute is a supervisor's to open.
+        decided = [d for d in self.store.disputes(case_id) if d.status != "open"]
+        after_rejection = bool(decided) and decided[-1].status == "rejected"
         result, error = self.attempt(
             "open_dispute",
             case_id,
@@ -1136,12 +1141,14 @@ class CaseMachine(RuleBasedStateMachine):
             and self.permitted(actor, pre)
             and kind in lifecycle.DISPUTE_KINDS
             and pre.dispute is None
+            and (actor in SUPERVISORS or not after_rejection)
         )
         assert result is not None or not must, f"dispute refused: {error!r}"
         if result is None:
             return
         self.allowed("open_dispute", pre, actor)
         assert pre.dispute is None, "a second dispute opened beside an open one"
+        assert actor in SUPERVISORS or not after_rejection, "a rejected dispute reopened"
         post = self.moved(case_id, pre, pre.stage)
         assert post.dispute == kind
 

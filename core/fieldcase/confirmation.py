@@ -20,6 +20,7 @@ from .errors import (
     InvalidInput,
     PolicyDenied,
 )
+from .inquiries import as_inquiry
 from .lifecycle import Stage
 from .model import (
     ActionContext,
@@ -74,7 +75,15 @@ def record_contact(
         # A contact on channel bureau is an inquiry recorded the old way: rules count both.
         inquiries=tuple(services.store.inquiries(case.id)) if channel == "bureau" else (),
     )
-    services.guard(case, staff, "contact", at, attempted=attempted, context=context)
+    # ...and it is judged as the inquiry it is, by the rules of inquiries, as well.
+    also = (
+        [("inquiry", case, as_inquiry(attrs.evolve(context, extra=attempted)))]
+        if channel == "bureau"
+        else []
+    )
+    services.guard(
+        case, staff, "contact", at, attempted=attempted, context=context, also_judged_as=also
+    )
     assert case.id is not None
     attempt = ContactAttempt(
         case_id=case.id,

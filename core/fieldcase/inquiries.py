@@ -5,8 +5,10 @@ the bureau, not the borrower. Whether one may be made is for the rules
 (``check_action`` with action ``inquiry``): the built-in ``default.inquiries``
 counts hard inquiries against the institution's ``max_inquiries_per_year``
 (:mod:`fieldcase.builtin.inquiries`), and the rule packs judge the purpose
-and the credit relationship the law requires. Older databases recorded an
-inquiry as a contact on channel ``bureau``; the packs count those too.
+and the credit relationship the law requires. An inquiry may still be
+recorded the old way, as a contact on channel ``bureau``: the rules judge such
+a contact as the inquiry it is too (:func:`as_inquiry`), and count the earlier
+ones with the inquiries.
 
 The action runs through the shared steps of :class:`fieldcase.services.Services`
 (``begin``, ``guard``, ``save`` with its event, ``notify``); ``Services``
@@ -18,12 +20,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import attrs
+
 from . import lifecycle
 from .model import ActionContext, Inquiry
 from .suggest import choice
 
 if TYPE_CHECKING:
     from .services import Services
+
+
+def as_inquiry(context: ActionContext) -> ActionContext:
+    """The context of a contact on channel ``bureau`` for the rules of ``inquiry``.
+
+    Its kind is ``hard``: the contact says none, and a hard inquiry is the one
+    the borrower's score pays for. It says no purpose either: a contact's
+    (``collect``, ``locate``...) is not an inquiry's.
+    """
+    extra = {key: value for key, value in context.extra.items() if key != "purpose"}
+    return attrs.evolve(context, extra={**extra, "kind": "hard"})
 
 
 def record_inquiry(

@@ -496,7 +496,7 @@ class ActionContext:
     #: rules); given for ``plan_visit`` and ``start_visit``.
     visits: tuple[Visit, ...] = ()
     #: The case's credit-bureau inquiries so far, oldest first (for inquiry-frequency
-    #: rules); given for ``inquiry``.
+    #: rules); given for ``inquiry`` and for a ``contact`` on channel ``bureau``.
     inquiries: tuple[Inquiry, ...] = ()
 
 

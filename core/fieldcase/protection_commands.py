@@ -79,6 +79,9 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Open a dispute on a case, from any stage: collection is held meanwhile.
 
+        After a dispute on the case was rejected, only a supervisor opens
+        another (record new evidence with dispute evidence and ask one).
+
         \b
         Example:
             fieldcase --as li.na dispute open 42 --kind bank-error --since 2026-10-05 \\
@@ -172,7 +175,8 @@ def register(cli: click.Group) -> None:
 
         Upheld: penalty interest from the disputed date (and the fees, if the
         policy's dispute_reverse_fees is yes) is reversed and a credit-record
-        correction is requested (fieldcase export corrections). Rejected:
+        correction is requested (fieldcase export corrections); with --close
+        the case is closed too, if the rules on closing allow it. Rejected:
         collection resumes where it was.
 
         \b
@@ -234,12 +238,15 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Pause collection for a borrower in hardship, or end the pause early.
 
-        From today to --until the worklist leaves the case out, visits and
-        collection contacts are refused, promises falling due are not broken
+        From today to --until the worklist leaves the case out, visits on
+        those days and collection contacts are refused (a visit may be planned
+        for a day after the pause), promises falling due are not broken
         and penalty interest accrues at the policy's hardship_penalty_share of
         its rate (0: frozen). Field staff grant pauses up to the policy's
-        hardship_max_days (counting the days paused in the last 365); longer
-        ones need a supervisor.
+        hardship_max_days (counting the days paused in the last 365), from
+        the real day on; longer ones, and ones dated back to an earlier day
+        with --at (which would excuse promises already broken), need a
+        supervisor.
 
         \b
         Examples:

@@ -27,8 +27,17 @@ import attrs
 from . import lifecycle
 from .errors import InvalidInput, InvalidTransition, NotPermitted
 from .lifecycle import Stage
-from .model import Case, Complaint, CreditCorrection, Dispute, Evidence, Hardship
+from .model import (
+    ActionContext,
+    Case,
+    Complaint,
+    CreditCorrection,
+    Dispute,
+    Evidence,
+    Hardship,
+)
 from .policy import default
+from .repayment import statuses_by_arrangement
 from .suggest import choice
 
 if TYPE_CHECKING:
@@ -62,7 +71,9 @@ def open_dispute(
 
     ``since`` is the borrower's local date from which the overdue is disputed
     (default: the day it became overdue). Documents are added to it with
-    :func:`add_evidence`.
+    :func:`add_evidence`. Once the case's last decided dispute was rejected,
+    only a supervisor opens another (rule ``dispute.reopen``): else each
+    rejection could be met with a new dispute, and collection held again.
     """
     staff, case = services.begin(ref, actor, at)
     choice(kind, lifecycle.DISPUTE_KINDS, "kind")
@@ -88,6 +99,24 @@ def open_dispute(
                 f"(fieldcase dispute evidence {case.id} ...) or have a supervisor decide it "
                 f"(fieldcase dispute decide {case.id} ...)",
                 "dispute.open",
+            ),
+            attempted,
+        )
+    decided = [d for d in services.store.disputes(case.id) if d.status != "open"]
+    if decided and decided[-1].status == "rejected" and not staff.is_supervisor:
+        last = decided[-1]
+        assert last.decided_at is not None
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "open_dispute",
+            NotPermitted(
+                f"dispute {last.id} on case {case.id} was rejected on "
+                f"{case.local_date(last.decided_at)} by {last.decided_by}: only a supervisor "
+                f"may open another; record what is new (fieldcase dispute evidence {case.id} "
+                "...) and ask a supervisor",
+                "dispute.reopen",
             ),
             attempted,
         )
@@ -155,8 +184,10 @@ def decide_dispute(
 
     Upheld: the penalty interest from the disputed date is reversed (and the
     fees, if the policy says so), a credit-record correction is requested of
-    the institution, and with ``close`` the case closes as ``dispute-upheld``.
-    Rejected: collection resumes where it was, the penalty owed as before.
+    the institution, and with ``close`` the case closes as ``dispute-upheld``:
+    that close is judged by the rules of ``close`` as well, on the case as the
+    decision leaves it. Rejected: collection resumes where it was, the penalty
+    owed as before.
     """
     staff, case = services.begin(ref, actor, at)
     if not note.strip():
@@ -165,8 +196,17 @@ def decide_dispute(
         raise InvalidInput("--close goes with --uphold: a rejected dispute leaves the case open")
     outcome = "upheld" if uphold else "rejected"
     attempted = {"outcome": outcome, "note": note, "close": close}
+    closing = ActionContext(
+        at=at, actor=staff.id, extra={"resolution": "dispute-upheld", "note": note}
+    )
     services.guard(
-        case, staff, "decide_dispute", at, attempted=attempted, supervisor_only="decide a dispute"
+        case,
+        staff,
+        "decide_dispute",
+        at,
+        attempted=attempted,
+        supervisor_only="decide a dispute",
+        also_judged_as=[("close", attrs.evolve(case, dispute=None), closing)] if close else (),
     )
     dispute = open_dispute_of(services, case)
     if dispute is None:
@@ -264,7 +304,10 @@ def grant_hardship(
     The policy says who may grant it (``hardship_granted_by``) and the longest
     pause field staff may grant (``hardship_max_days``, counting the days paused
     in the last 365 too); a longer one needs a supervisor. Penalty interest
-    accrues at ``hardship_penalty_share`` of its rate meanwhile.
+    accrues at ``hardship_penalty_share`` of its rate meanwhile. A pause dated
+    back (``at`` on a day before the real one) would excuse promises already
+    broken in the days between: only a supervisor grants one (rule
+    ``hardship.backdate``).
     """
     staff, case = services.begin(ref, actor, at)
     choice(reason, lifecycle.HARDSHIP_REASONS, "reason")
@@ -299,6 +342,20 @@ def grant_hardship(
     services.guard(
         case, staff, "grant_hardship", at, attempted=attempted, supervisor_only=supervisor_only
     )
+    backdated = dated_back(services, case, today)
+    if backdated is not None and not staff.is_supervisor:
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "grant_hardship",
+            NotPermitted(
+                f"only a supervisor may grant a hardship pause from {today}, {backdated}; "
+                "grant it from today (leave --at out), or ask a supervisor",
+                "hardship.backdate",
+            ),
+            attempted,
+        )
     running = current_hardship(services, case, at)
     if running is not None:
         services.refuse(
@@ -336,6 +393,37 @@ def grant_hardship(
     result = saved[0]
     assert isinstance(result, Hardship)
     return saved_case, result
+
+
+def dated_back(services: Services, case: Case, starts: dt.date) -> str | None:
+    """Why a pause from ``starts`` is dated back, said for people, or None.
+
+    The real day (the borrower's, by the real clock) is the one that counts:
+    field staff may claim an earlier time of it, never an earlier day, for the
+    days between may hold promises already broken that the pause would excuse.
+    Without a real clock (a replay) the claimed time is the real one.
+    """
+    real = services.recorded_at()
+    if real is None or starts >= case.local_date(real):
+        return None
+    today = case.local_date(real)
+    assert case.id is not None
+    broken = [
+        s.promise.due
+        for s in statuses_by_arrangement(
+            services.store.promises(case.id, case.currency),
+            services.store.payments(case.id, case.currency),
+            case.borrower.timezone,
+            real,
+            services.store.hardships(case.id),
+        )
+        if s.status == "broken" and starts <= s.promise.due
+    ]
+    if not broken:
+        return f"before today ({today})"
+    dues = ", ".join(str(due) for due in broken)
+    which = "the promise" if len(broken) == 1 else "the promises"
+    return f"before today ({today}): it would excuse {which} due {dues}, already broken"
 
 
 def end_hardship(

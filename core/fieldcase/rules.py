@@ -175,6 +175,13 @@ def local_day(case: Case, moment: dt.datetime) -> dt.date:
     return moment.astimezone(ZoneInfo(case.borrower.timezone)).date()
 
 
+def action_day(case: Case, action: str, context: ActionContext) -> dt.date:
+    """The borrower's day an action reaches them: a planned visit's date (when the
+    plan gives one), else the day of ``context.at``."""
+    when = context.window[0] if action == "plan_visit" and context.window else context.at
+    return local_day(case, when)
+
+
 def outside_hours(
     case: Case, context: ActionContext, action: str, start: dt.time, end: dt.time
 ) -> str | None:
@@ -279,9 +286,7 @@ def too_many_visits(
     """Why one more visit would be too many, or None."""
     most = whole(limits["max_visits"], "max_visits")
     days = whole(limits["visit_days"], "visit_days")
-    zone = ZoneInfo(case.borrower.timezone)
-    when = context.window[0] if action == "plan_visit" and context.window else context.at
-    day = when.astimezone(zone).date()
+    day = action_day(case, action, context)
     near = [v for v in other_visits(case, context.visits) if abs((v - day).days) < days]
     if len(near) >= most:
         dates = ", ".join(str(v) for v in near)

@@ -498,11 +498,14 @@ class Services:
         supervisor_only: bool | str = False,
         context: ActionContext | None = None,
         also_permitted: Sequence[str] = (),
+        also_judged_as: Sequence[tuple[str, Case, ActionContext]] = (),
     ) -> None:
         """Permission, stage and policy checks; the first failure is recorded and raised.
 
         Field staff act on cases assigned to them, and on those where they are in
         ``also_permitted`` (the staff visiting together); supervisors on all.
+        ``also_judged_as`` is what else the action is, for the rules: see
+        :meth:`check_policy`.
         """
         institution = self.institution_of(case)
         self.check_time(staff, at, institution.policy, action, case=case, attempted=attempted)
@@ -545,7 +548,7 @@ class Services:
             self.refuse(case, staff.id, at, action, error, attempted)
         context = context or ActionContext(at=at, actor=staff.id)
         context = attrs.evolve(context, extra={**(attempted or {}), **context.extra})
-        self.check_policy(case, action, context, attempted)
+        self.check_policy(case, action, context, attempted, also_judged_as=also_judged_as)
 
     def check_policy(
         self,
@@ -553,15 +556,31 @@ class Services:
         action: str,
         context: ActionContext,
         attempted: dict[str, Any] | None = None,
+        *,
+        also_judged_as: Sequence[tuple[str, Case, ActionContext]] = (),
     ) -> None:
-        decisions = flatten_decisions(
+        """Ask every ``check_action``; any denial refuses ``action``.
+
+        An action that is another one too is judged as both, and refused as
+        ``action`` with every denial at once: ``also_judged_as`` holds each
+        other action with the case and context the rules see it in (a contact
+        on channel bureau is an ``inquiry``; a dispute decided with ``--close``
+        is a ``close``).
+        """
+        decisions = self.decisions(case, action, context)
+        for other, other_case, other_context in also_judged_as:
+            decisions += self.decisions(other_case, other, other_context)
+        denials = [d for d in decisions if not d.allowed]
+        if denials:
+            self.refuse(case, context.actor, context.at, action, PolicyDenied(denials), attempted)
+
+    def decisions(self, case: Case, action: str, context: ActionContext) -> list[Decision]:
+        """Every verdict ``check_action`` gives on ``action``, allowed or not."""
+        return flatten_decisions(
             self.pm.hook.check_action(
                 case=self.judged(case), action=action, context=context, settings=self.settings(case)
             )
         )
-        denials = [d for d in decisions if not d.allowed]
-        if denials:
-            self.refuse(case, context.actor, context.at, action, PolicyDenied(denials), attempted)
 
     def eligibility(self, case: Case, at: dt.datetime) -> list[Decision]:
         """The denials of every ``case_eligible`` implementation (empty: eligible)."""
@@ -805,8 +824,13 @@ class Services:
         missing = self.unloaded(institution)
         if missing:
             verdicts.append(("fieldcase", Decision.deny("policy.plugins", missing)))
-        for impl in reversed(self.pm.hook.check_action.get_hookimpls()):
-            result = impl.function(*(kwargs[name] for name in impl.argnames))
-            for decision in flatten_decisions([result]):
-                verdicts.append((impl.plugin_name, decision))
+        asked = [kwargs]
+        if action == "contact" and channel == "bureau":
+            # As record_contact judges it: an inquiry recorded the old way, by both rules.
+            asked.append({**kwargs, "action": "inquiry", "context": inquiries.as_inquiry(context)})
+        for arguments in asked:
+            for impl in reversed(self.pm.hook.check_action.get_hookimpls()):
+                result = impl.function(*(arguments[name] for name in impl.argnames))
+                for decision in flatten_decisions([result]):
+                    verdicts.append((impl.plugin_name, decision))
         return verdicts

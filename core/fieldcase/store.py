@@ -305,6 +305,8 @@ WITH contact_summary AS (
 ), payment_summary AS (
   SELECT case_id, sum(amount_minor) AS paid, max(at) AS last_at
   FROM payments GROUP BY case_id
+), latest_dispute AS (
+  SELECT case_id, max(id) AS id FROM disputes GROUP BY case_id
 )
 SELECT v.id AS visit_id, v.case_id, c.institution, c.reference, c.borrower_name,
   {national_id} AS national_id, {phone} AS phone, c.address, c.confirmed_address,
@@ -327,6 +329,7 @@ SELECT v.id AS visit_id, v.case_id, c.institution, c.reference, c.borrower_name,
   v.lenders, {repayments} AS monthly_repayments,
   {debt_to_income} AS debt_to_income, {repayments_to_income} AS repayments_to_income,
   v.industry, {employer} AS employer, {suppliers} AS suppliers, {buyers} AS buyers,
+  d.kind AS dispute_kind, d.status AS dispute_status, c.paused_until,
   c.kind AS case_kind
 FROM visits v
 JOIN cases c ON c.id = v.case_id
@@ -336,6 +339,8 @@ LEFT JOIN promise_summary ps ON ps.case_id = v.case_id
 LEFT JOIN payment_summary pay ON pay.case_id = v.case_id
 LEFT JOIN latest_feedback lf ON lf.visit_id = v.id
 LEFT JOIN feedback f ON f.id = lf.id
+LEFT JOIN latest_dispute ld ON ld.case_id = v.case_id
+LEFT JOIN disputes d ON d.id = ld.id
 """
 
 
@@ -396,6 +401,9 @@ EXPORT_COLUMNS = (
     "employer",
     "suppliers",
     "buyers",
+    "dispute_kind",
+    "dispute_status",
+    "paused_until",
     "case_kind",
 )
 

@@ -1,9 +1,12 @@
 """The built-in rules that hold collection while a borrower is protected.
 
-- ``default.dispute``: while a dispute is open, no visit and no contact but
-  about the dispute itself (``contact --purpose dispute``).
-- ``default.hardship``: during a hardship pause, no visit and no collection
-  contact (locating the borrower, passing a message and the dispute are allowed).
+- ``default.dispute``: while a dispute is open, no visit (planned for any
+  date: a dispute has no last day) and no contact but about the dispute itself
+  (``contact --purpose dispute``).
+- ``default.hardship``: no visit on a day a hardship pause covers, and no
+  collection contact during one (locating the borrower, passing a message and
+  the dispute are allowed). A plan is judged by the visit's date, not the day
+  it is made: one for after the pause is allowed during it.
 - ``default.complaint``: after a complaint about contact frequency, at most
   ``complaint_max_contacts_per_week`` contacts with the borrower in any 7
   days, whatever their declared purpose (those about a dispute aside), until
@@ -16,13 +19,14 @@ an institution enables; the records behind them are kept by
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from fieldcase import hookimpl
 from fieldcase.model import ActionContext, Case, Decision
 from fieldcase.policy import default
-from fieldcase.rules import CONTACT_ACTIONS, within
+from fieldcase.rules import CONTACT_ACTIONS, action_day, within
 
 VISITS = ("plan_visit", "start_visit")
 
@@ -56,10 +60,15 @@ def check_action(
                 "(--purpose dispute) until a supervisor decides it"
             )
         verdicts.append(_verdict("default.dispute", denial))
-    if case.paused(context.at):
+    until = case.paused_until
+    day = action_day(case, action, context)
+    if until is not None and day <= until:
         denial = None
         if action in VISITS:
-            denial = f"hardship pause until {case.paused_until}: no visit"
+            denial = (
+                f"hardship pause until {until}: no visit on {day}; plan one from "
+                f"{until + dt.timedelta(days=1)}"
+            )
         elif purpose == "collect":
             denial = (
                 f"hardship pause until {case.paused_until}: no collection contact (to locate "

@@ -145,8 +145,8 @@ def check_action(
                 ),
             )
         )
-    if action == "contact" and context.channel == "bureau":
-        verdicts.append(PACK.verdict("cn.bureau", bureau_denial(case, context, settings)))
+    # A contact on channel bureau is judged as an inquiry too (fieldcase does so),
+    # where cn.bureau judges it.
     return verdicts
 
 

@@ -64,3 +64,15 @@ def test_no_inquiry_without_an_open_credit_relationship(office: Office) -> None:
     assert refused.exit_code == 1 and "no open credit relationship" in refused.stderr
     assert last_refusal(office, case) == ["us.fcra.purpose"]
     assert office.show(case)["inquiries"] == []
+
+
+def test_an_inquiry_recorded_as_a_bureau_contact_needs_an_open_account(office: Office) -> None:
+    """Attack: with no account left, ask the bureau anyway and record it as a contact."""
+    case = office.case_at("confirmation")
+    office.succeed("flags", case, "--set", "no-credit-relationship", at="09:00")
+
+    refused = office("contact", case, "--channel", "bureau", "--outcome", "reached", at="10:00")
+
+    assert refused.exit_code == 1 and "no open credit relationship" in refused.stderr
+    assert last_refusal(office, case) == ["us.fcra.purpose"]
+    assert office.show(case)["contacts"] == []
