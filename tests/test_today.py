@@ -80,9 +80,7 @@ def test_visits_come_in_window_order_district_by_district(office: Run) -> None:
         office("confirm", case, "--address", address, *AT, as_="li.na")
     office("confirm", "1", "--address", "上海市浦东新区世纪大道100号", *AT, as_="li.na")
     for case, window in (("1", "09:00-12:00"), ("2", "09:30-12:00"), ("3", "10:00-12:00")):
-        result = office(
-            "plan", case, "--date", "2026-11-25", "--window", window, *AT, as_="li.na"
-        )
+        result = office("plan", case, "--date", "2026-11-25", "--window", window, *AT, as_="li.na")
         assert result.exit_code == 0, result.output
     result = office("today", "--json", "--at", "2026-11-25T07:00+08:00", as_="li.na")
     visits = json.loads(result.stdout)["visits"]
@@ -102,7 +100,9 @@ def test_returned_feedback_is_listed_to_fix(office: Run) -> None:
     [fix] = plan["feedback"]
     assert fix["case"] == 1 and fix["returned_by"] == "chen.wei"
     assert fix["note"] == "State the amount"
-    assert "1 feedback to fix" in office("today", "--at", "2026-11-26T09:00+08:00", as_="li.na").stdout
+    assert (
+        "1 feedback to fix" in office("today", "--at", "2026-11-26T09:00+08:00", as_="li.na").stdout
+    )
 
 
 def test_today_on_the_demo_lists_a_confirmation_workers_calls(tmp_path: Path) -> None:
@@ -164,9 +164,7 @@ def test_show_has_the_money_flags_offers_promises_and_payments(office: Run) -> N
     assert office("offers", "1", "--at", at, as_="li.na").exit_code == 0
     accepted = office("accept", "1", "installment-3", "--at", at, as_="li.na")
     assert accepted.exit_code == 0, accepted.output
-    paid = office(
-        "payment", "1", "1000", "--reference", "BOC-1", "--at", at, as_="chen.wei"
-    )
+    paid = office("payment", "1", "1000", "--reference", "BOC-1", "--at", at, as_="chen.wei")
     assert paid.exit_code == 0, paid.output
     office("flags", "1", "--set", "attorney", "--note", "letter", "--at", at, as_="chen.wei")
     text = office("show", "1", "--at", at, as_="li.na").stdout
