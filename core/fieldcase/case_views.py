@@ -192,20 +192,12 @@ def print_day_plan(plan: DayPlan) -> None:
 # -- show ----------------------------------------------------------------------------------
 
 
-def money_json(view: MoneyView | None, file: CaseFile) -> dict[str, Any]:
-    """``show --json``'s money: balance, arrangement, promises with status, offers, payments."""
+def balance_json(view: MoneyView) -> dict[str, Any]:
+    """``balance --json`` (and ``show --json``'s): components, promises, arrangement."""
     import attrs
 
-    data: dict[str, Any] = {
-        "offers": [attrs.asdict(o, recurse=True) for o in file.offers],
-        "payments": [attrs.asdict(p) for p in file.payments],
-    }
-    if view is None:
-        return data | {"balance": None, "promises": [], "arrangement": None}
-    return data | {
+    return {
         "balance": attrs.asdict(view.balance),
-        "arrangement": view.arrangement.code if view.arrangement else None,
-        "arrangement_remaining": view.arrangement_remaining,
         "promises": [
             {
                 "due": p.promise.due,
@@ -215,47 +207,72 @@ def money_json(view: MoneyView | None, file: CaseFile) -> dict[str, Any]:
             }
             for p in view.promises
         ],
+        "arrangement": attrs.asdict(view.arrangement, recurse=True) if view.arrangement else None,
+        "arrangement_remaining": view.arrangement_remaining,
     }
 
 
+def print_balance(view: MoneyView) -> None:
+    """What the case owes by component, its arrangement and its promises with their status."""
+    b, currency = view.balance, view.balance.currency
+    table(
+        [
+            {"": "principal", "amount": money(b.principal, currency)},
+            {"": "interest", "amount": money(b.interest, currency)},
+            {"": "penalty interest", "amount": money(b.penalty, currency)},
+            {"": "fees", "amount": money(b.fees, currency)},
+            *(
+                [{"": "forgiven (arrangement kept)", "amount": money(b.forgiven, currency)}]
+                if b.forgiven
+                else []
+            ),
+            {"": "owed", "amount": money(b.total, currency)},
+            {"": "paid so far", "amount": money(b.paid, currency)},
+        ]
+    )
+    if b.overpaid:
+        echo(f"Overpaid: {money(b.overpaid, currency)}")
+    if view.arrangement is not None:
+        echo(
+            f"\nArrangement: {view.arrangement.code} - {view.arrangement.label}; "
+            f"left to pay {money(view.arrangement_remaining, currency)}"
+        )
+    if view.promises:
+        echo("\nPromises to pay")
+        table(
+            [
+                {
+                    "due": str(p.promise.due),
+                    "amount": money(p.promise.amount, currency),
+                    "status": p.status,
+                }
+                for p in view.promises
+            ]
+        )
+
+
+def money_json(view: MoneyView | None, file: CaseFile) -> dict[str, Any]:
+    """``show --json``'s money: :func:`balance_json`, the offers and the payments."""
+    import attrs
+
+    data: dict[str, Any] = {
+        "offers": [attrs.asdict(o, recurse=True) for o in file.offers],
+        "payments": [attrs.asdict(p) for p in file.payments],
+    }
+    if view is None:
+        return data | {"balance": None, "promises": [], "arrangement": None}
+    return data | balance_json(view)
+
+
 def print_money(view: MoneyView | None, file: CaseFile) -> None:
-    """``show``'s balance, arrangement, promises, offers and payments."""
+    """``show``'s balance (as ``balance`` prints it), offers and payments."""
     case, zone = file.case, file.case.borrower.timezone
     currency = case.currency
     if view is None:
         echo("\nBalance: not worked out (the institution is not registered)")
     else:
-        b = view.balance
-        parts = [
-            ("principal", b.principal),
-            ("interest", b.interest),
-            ("penalty interest", b.penalty),
-            ("fees", b.fees),
-            *([("forgiven (arrangement kept)", b.forgiven)] if b.forgiven else []),
-            ("owed", b.total),
-            ("paid so far", b.paid),
-            *([("overpaid", b.overpaid)] if b.overpaid else []),
-        ]
         echo("\nBalance")
-        table([{"": name, "amount": money(amount, currency)} for name, amount in parts])
-        if view.arrangement is not None:
-            echo(
-                f"\nArrangement: {view.arrangement.code} - {view.arrangement.label}; "
-                f"left to pay {money(view.arrangement_remaining, currency)}"
-            )
-        if view.promises:
-            echo("\nPromises to pay")
-            table(
-                [
-                    {
-                        "due": str(p.promise.due),
-                        "amount": money(p.promise.amount, currency),
-                        "status": p.status,
-                        "made by": p.promise.made_by,
-                    }
-                    for p in view.promises
-                ]
-            )
+        print_balance(view)
     if file.offers:
         echo("\nOffers")
         table(

@@ -24,7 +24,7 @@ from . import (
     protection_commands,
     review_commands,
 )
-from .case_views import local_time, money
+from .case_views import balance_json, local_time, money, print_balance
 from .commands import at_option, echo, emit, json_option, parse_time, table
 from .errors import (
     CaseNotFound,
@@ -2125,69 +2125,16 @@ def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         fieldcase balance 42
         fieldcase balance 42 --at 2027-01-31T18:00+08:00 --json
     """
-    import attrs
 
     view = app.services.money_view(case_ref, at)
-    b, currency = view.balance, view.balance.currency
     if json_:
-        emit(
-            {
-                "case": view.case.id,
-                "balance": attrs.asdict(b),
-                "promises": [
-                    {
-                        "due": p.promise.due,
-                        "amount": p.promise.amount,
-                        "status": p.status,
-                        "offer_id": p.promise.offer_id,
-                    }
-                    for p in view.promises
-                ],
-                "arrangement": offer_json(view.arrangement) if view.arrangement else None,
-                "arrangement_remaining": view.arrangement_remaining,
-            },
-            True,
-            lambda: None,
-        )
+        emit({"case": view.case.id, **balance_json(view)}, True, lambda: None)
         return
     echo(
         f"Case {view.case.id}  {view.case.label}  at {local_time(at, view.case.borrower.timezone)}"
-        f"  ({b.days_past_due} days past due)"
+        f"  ({view.balance.days_past_due} days past due)"
     )
-    table(
-        [
-            {"": "principal", "amount": money(b.principal, currency)},
-            {"": "interest", "amount": money(b.interest, currency)},
-            {"": "penalty interest", "amount": money(b.penalty, currency)},
-            {"": "fees", "amount": money(b.fees, currency)},
-            *(
-                [{"": "forgiven (arrangement kept)", "amount": money(b.forgiven, currency)}]
-                if b.forgiven
-                else []
-            ),
-            {"": "owed", "amount": money(b.total, currency)},
-            {"": "paid so far", "amount": money(b.paid, currency)},
-        ]
-    )
-    if b.overpaid:
-        echo(f"Overpaid: {money(b.overpaid, currency)}")
-    if view.arrangement is not None:
-        echo(
-            f"\nArrangement: {view.arrangement.code} - {view.arrangement.label}; "
-            f"left to pay {money(view.arrangement_remaining, currency)}"
-        )
-    if view.promises:
-        echo("\nPromises to pay")
-        table(
-            [
-                {
-                    "due": str(p.promise.due),
-                    "amount": money(p.promise.amount, currency),
-                    "status": p.status,
-                }
-                for p in view.promises
-            ]
-        )
+    print_balance(view)
 
 
 # -- case files in, visit records out ----------------------------------------------------------
