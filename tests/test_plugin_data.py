@@ -202,6 +202,6 @@ def test_a_priority_plugin_adjusts_the_built_in_one_and_the_worklist_shows_ranks
     finally:
         manager().unregister(plugin)
     assert after[0]["case"] == "example-bank/EB-3"
-    assert after[0]["priority"] == pytest.approx(before[-1]["priority"] + 10_000)
+    assert after[0]["priority_score"] == pytest.approx(before[-1]["priority_score"] + 10_000)
     header = table.splitlines()[0].split()
     assert header[0] == "rank" and "priority" not in header

@@ -179,8 +179,8 @@ def test_today_lists_the_days_visits_and_promises(office: Run) -> None:
     plan = json.loads(office("today", "--json", *NOON, as_="li.na").stdout)
     assert [v["case"] for v in plan["visits"]] == [2, 1]  # in window order
     assert plan["visits"][0]["address"] == "地址2" and plan["visits"][0]["with"] == "zhang.min"
-    assert plan["visits"][0]["to tick"] == ""
-    assert plan["visits"][1]["to tick"] == "id-badge, authorisation, contract, statement"
+    assert plan["visits"][0]["to_tick"] == ""
+    assert plan["visits"][1]["to_tick"] == "id-badge, authorisation, contract, statement"
     assert plan["promises"] == [
         {"case": 1, "borrower": "王芳", "amount": "CNY 500.00", "due": "2026-11-25"}
     ]

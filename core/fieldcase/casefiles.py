@@ -35,6 +35,8 @@ from .model import (
     Feedback,
     Hardship,
     Inquiry,
+    Offer,
+    Payment,
     Review,
     Visit,
 )
@@ -68,6 +70,10 @@ class CaseFile:
     inquiries: list[Inquiry] = attrs.field(factory=list)
     #: The loan's post-loan reviews, oldest first.
     reviews: list[Review] = attrs.field(factory=list)
+    #: Repayment offers presented, with their status (accepted, superseded...).
+    offers: list[Offer] = attrs.field(factory=list)
+    #: Payments recorded, oldest first: amounts and references, nothing personal.
+    payments: list[Payment] = attrs.field(factory=list)
 
     @property
     def current_visit(self) -> Visit | None:
@@ -228,6 +234,7 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     details = store.contact_details(case.id)
     inquiries = store.inquiries(case.id)
     reviews = store.reviews(case.id)
+    offers, payments = store.offers(case.id), store.payments(case.id, case.currency)
     masked = not services.may_see_personal_data(case, visits, viewer)
     if masked:
         case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
@@ -249,6 +256,8 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
         details,
         inquiries,
         reviews,
+        offers,
+        payments,
     )
 
 

@@ -24,6 +24,7 @@ from . import (
     protection_commands,
     review_commands,
 )
+from .case_views import balance_json, local_time, money, print_balance
 from .commands import at_option, echo, emit, json_option, parse_time, table
 from .errors import (
     CaseNotFound,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
     import pluggy
 
+    from .arrangements import MoneyView
     from .casefiles import CaseFile
     from .model import Case, ContactDetail, Event, Visit
     from .services import Services
@@ -676,32 +678,6 @@ def institution_migrate(app: App, file: Path, dry_run: bool, at: dt.datetime, js
 # -- cases ---------------------------------------------------------------------------------
 
 
-def local_time(value: dt.datetime, zone: str) -> str:
-    """A time as the borrower lives it: ``2026-11-23 10:05 +0800``."""
-    from zoneinfo import ZoneInfo
-
-    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %z")
-
-
-def money(amount: Any, currency: str) -> str:
-    from .money import format_money
-
-    return "-" if amount is None else format_money(amount, currency)
-
-
-def case_summary(case: Case, at: dt.datetime) -> dict[str, Any]:
-    return {
-        "id": case.id,
-        "case": case.label,
-        "borrower": case.borrower.name,
-        "stage": str(case.stage),
-        "staff": case.assigned_to or "",
-        "dpd": case.days_past_due(at),
-        "bucket": case.aging_bucket(at),
-        "overdue": money(case.overdue_amount, case.currency),
-    }
-
-
 def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
     import attrs
 
@@ -867,6 +843,13 @@ def create(
     help="Only collection cases, or only performing loans' reviews.",
 )
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--offset",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Skip this many cases first: --offset 50 shows ranks 51 on.",
+)
 @at_option
 @json_option
 @pass_app
@@ -883,13 +866,19 @@ def cases(
     search: str | None,
     due_today: bool,
     limit: int,
+    offset: int,
     at: dt.datetime,
     json_: bool,
 ) -> None:
-    """The worklist: open cases, highest priority first.
+    """The worklist: open cases, highest priority first, with what to do next.
 
     Visits planned for today come first, then cases with broken promises, then
     the oldest and largest arrears (or an institution plugin's own order).
+    Each row says its rank, the next step (the command that moves the case
+    on) and the next contact: when the rules allow a call to the borrower
+    (now, not before HH:MM borrower local time, not today). A cut list says
+    so; --offset pages on. --json keeps the score behind the rank
+    (priority_score).
 
     \b
     Example:
@@ -918,15 +907,12 @@ def cases(
         where=where_filter(where_pairs),
         kind=kind,
     )
-    ranked = app.services.worklist(filters, at, limit=limit, viewer=app.actor)
+    from .case_views import print_worklist, worklist_rows
+
+    page = app.services.worklist_page(filters, at, limit=limit, offset=offset, viewer=app.actor)
     # People read the order (rank 1 first); scripts also get the score behind it.
-    rows = [
-        {"rank": rank, **case_summary(case, at), "priority": round(p, 1)}
-        for rank, (case, p) in enumerate(ranked, 1)
-    ]
-    emit(
-        rows, json_, lambda: table([{k: v for k, v in r.items() if k != "priority"} for r in rows])
-    )
+    rows = worklist_rows(app.services, page, at, app.actor)
+    emit(rows, json_, lambda: print_worklist(rows, page))
 
 
 @cli.command()
@@ -934,50 +920,25 @@ def cases(
 @json_option
 @pass_app
 def today(app: App, at: dt.datetime, json_: bool) -> None:
-    """The day's plan for the staff member acting (--as): visits, checklists, promises.
+    """The day's plan for the staff member acting (--as): visits, promises, calls, fixes.
 
-    Visits come in the order of their windows, each with its address and the
-    checklist items still to tick; then the promises to pay falling due today.
+    Visits come in route order: by window, and where windows overlap, area
+    by area (a postcode or district attribute, else the postcode or the
+    district in the address), each with its address and the checklist items
+    still to tick. Then the promises to pay falling due today; the cases to
+    call (in confirmation, or in preparation with no visit planned), those
+    the rules allow now first, then "not before HH:MM" (borrower local time),
+    then "not today", with the rule that refuses; and feedback returned to fix.
 
     \b
     Example:
         fieldcase --as li.na today
         fieldcase --as li.na today --at 2026-11-25T07:30+08:00 --json
     """
+    from .case_views import day_plan_json, print_day_plan
+
     plan = app.services.day_plan(app.need_actor(), at)
-    visits = [
-        {
-            "case": case.id,
-            "window": f"{visit.window_start:%H:%M}-{visit.window_end:%H:%M} {visit.timezone}",
-            "borrower": case.borrower.name,
-            "address": case.confirmed_address or case.borrower.address,
-            "with": ", ".join(s for s in visit.staff if s != plan.staff.id),
-            "to tick": ", ".join(i.code for i in visit.checklist if i.required and not i.ticked),
-        }
-        for case, visit in plan.visits
-    ]
-    promises = [
-        {
-            "case": case.id,
-            "borrower": case.borrower.name,
-            "amount": money(promise.amount, case.currency),
-            "due": str(promise.due),
-        }
-        for case, promise in plan.promises
-    ]
-    if json_:
-        emit({"staff": plan.staff.id, "visits": visits, "promises": promises}, True, lambda: None)
-        return
-    echo(
-        f"{plan.staff.name}: {len(visits)} visit{'' if len(visits) == 1 else 's'}, "
-        f"{len(promises)} promise{'' if len(promises) == 1 else 's'} falling due"
-    )
-    if visits:
-        echo("\nVisits")
-        table(visits)
-    if promises:
-        echo("\nPromises falling due")
-        table(promises)
+    emit(day_plan_json(plan), json_, lambda: print_day_plan(plan))
 
 
 @cli.command()
@@ -986,7 +947,11 @@ def today(app: App, at: dt.datetime, json_: bool) -> None:
 @json_option
 @pass_app
 def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
-    """Everything about one case: borrower, stage, contacts, visits, feedback.
+    """Everything about one case: borrower, stage, flags, money, contacts, visits, feedback.
+
+    The money is the balance by component (as 'balance' gives it), the
+    arrangement, the promises to pay (open, kept, broken or excused), the
+    offers presented and the payments recorded.
 
     CASE is a case id (42) or INSTITUTION/REFERENCE. Personal data (phone,
     national id, addresses, the borrower's finances, notes) is shown to
@@ -999,6 +964,8 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         fieldcase --as chen.wei show hx-consumer/L-1001 --json
     """
     import attrs
+
+    from .case_views import money_json, print_money
 
     file = app.services.case_file(case_ref, app.actor)
     case = file.case
@@ -1019,6 +986,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         data["details"] = [attrs.asdict(d) for d in file.details]
         data["inquiries"] = [attrs.asdict(q) for q in file.inquiries]
         data["reviews"] = [attrs.asdict(r) for r in file.reviews]
+        data |= money_json(money_of(app, file, at), file)
         emit(data, True, lambda: None)
         return
     b = case.borrower
@@ -1038,6 +1006,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
     lines += review_lines(file)
     if case.attributes:
         lines.append("  Attributes: " + "  ".join(f"{k}={v}" for k, v in case.attributes.items()))
+    lines.append(f"  Flags:      {', '.join(case.flags) or '-'}")
     if not case.eligible:
         lines.append(f"  Eligible:   no - {case.eligibility_note}")
     if case.failed_visits:
@@ -1058,6 +1027,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
             "  (personal data masked: shown to supervisors and the staff working the case;"
             " pass --as)"
         )
+    print_money(money_of(app, file, at), file)
     if file.contacts:
         echo("\nContact attempts")
         table(
@@ -1105,6 +1075,15 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         echo(f"  {fb.summary}")
         if fb.review_note:
             echo(f"  Review by {fb.reviewed_by}: {fb.review_note}")
+
+
+def money_of(app: App, file: CaseFile, at: dt.datetime) -> MoneyView | None:
+    """The case's balance and promises at ``at``; None where no institution judges it."""
+    assert file.case.id is not None
+    try:
+        return app.services.money_view(file.case.id, at)
+    except InstitutionNotFound:
+        return None
 
 
 def show_finances(visit: Visit, currency: str) -> None:
@@ -2146,69 +2125,16 @@ def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         fieldcase balance 42
         fieldcase balance 42 --at 2027-01-31T18:00+08:00 --json
     """
-    import attrs
 
     view = app.services.money_view(case_ref, at)
-    b, currency = view.balance, view.balance.currency
     if json_:
-        emit(
-            {
-                "case": view.case.id,
-                "balance": attrs.asdict(b),
-                "promises": [
-                    {
-                        "due": p.promise.due,
-                        "amount": p.promise.amount,
-                        "status": p.status,
-                        "offer_id": p.promise.offer_id,
-                    }
-                    for p in view.promises
-                ],
-                "arrangement": offer_json(view.arrangement) if view.arrangement else None,
-                "arrangement_remaining": view.arrangement_remaining,
-            },
-            True,
-            lambda: None,
-        )
+        emit({"case": view.case.id, **balance_json(view)}, True, lambda: None)
         return
     echo(
         f"Case {view.case.id}  {view.case.label}  at {local_time(at, view.case.borrower.timezone)}"
-        f"  ({b.days_past_due} days past due)"
+        f"  ({view.balance.days_past_due} days past due)"
     )
-    table(
-        [
-            {"": "principal", "amount": money(b.principal, currency)},
-            {"": "interest", "amount": money(b.interest, currency)},
-            {"": "penalty interest", "amount": money(b.penalty, currency)},
-            {"": "fees", "amount": money(b.fees, currency)},
-            *(
-                [{"": "forgiven (arrangement kept)", "amount": money(b.forgiven, currency)}]
-                if b.forgiven
-                else []
-            ),
-            {"": "owed", "amount": money(b.total, currency)},
-            {"": "paid so far", "amount": money(b.paid, currency)},
-        ]
-    )
-    if b.overpaid:
-        echo(f"Overpaid: {money(b.overpaid, currency)}")
-    if view.arrangement is not None:
-        echo(
-            f"\nArrangement: {view.arrangement.code} - {view.arrangement.label}; "
-            f"left to pay {money(view.arrangement_remaining, currency)}"
-        )
-    if view.promises:
-        echo("\nPromises to pay")
-        table(
-            [
-                {
-                    "due": str(p.promise.due),
-                    "amount": money(p.promise.amount, currency),
-                    "status": p.status,
-                }
-                for p in view.promises
-            ]
-        )
+    print_balance(view)
 
 
 # -- case files in, visit records out ----------------------------------------------------------

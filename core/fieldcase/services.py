@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeVar
@@ -36,6 +36,7 @@ from . import (
     casefiles,
     closure,
     confirmation,
+    dayplan,
     feedback,
     inquiries,
     interview,
@@ -707,7 +708,8 @@ class Services:
     system_history = casefiles.system_history
     institution_history = casefiles.institution_history
     worklist = worklists.worklist
-    day_plan = worklists.day_plan
+    worklist_page = worklists.worklist_page
+    day_plan = dayplan.day_plan
     # the office
     assign = administration.assign
     set_badge = administration.set_badge
@@ -765,8 +767,44 @@ class Services:
         act (default: the staff member assigned). Each verdict comes with the
         plugin that gave it.
         """
+        return next(
+            self.dry_runs(
+                ref,
+                action,
+                actor=actor,
+                times=[at],
+                channel=channel,
+                target=target,
+                purpose=purpose,
+                window=window,
+                companions=companions,
+                relationship=relationship,
+            )
+        )
+
+    def dry_runs(
+        self,
+        ref: str | int,
+        action: str,
+        *,
+        actor: str | None,
+        times: Sequence[dt.datetime],
+        channel: str | None = None,
+        target: str | None = None,
+        purpose: str | None = None,
+        window: tuple[dt.datetime, dt.datetime] | None = None,
+        companions: Sequence[str] = (),
+        relationship: str | None = None,
+    ) -> Iterator[list[tuple[str, Decision]]]:
+        """:meth:`dry_run` at each of ``times`` in turn, the case read once.
+
+        Lazily, so that a caller looking for the first time the rules allow
+        stops asking there (see :mod:`fieldcase.contact_times`).
+        """
         choice(action, lifecycle.ACTIONS, "action")
-        aware(at)
+        if not times:
+            return
+        at = aware(times[0])
         self.begin_action()
         case = self.store.get_case(ref)
         if channel is not None:
@@ -824,13 +862,19 @@ class Services:
         missing = self.unloaded(institution)
         if missing:
             verdicts.append(("fieldcase", Decision.deny("policy.plugins", missing)))
-        asked = [kwargs]
-        if action == "contact" and channel == "bureau":
-            # As record_contact judges it: an inquiry recorded the old way, by both rules.
-            asked.append({**kwargs, "action": "inquiry", "context": inquiries.as_inquiry(context)})
-        for arguments in asked:
-            for impl in reversed(self.pm.hook.check_action.get_hookimpls()):
-                result = impl.function(*(arguments[name] for name in impl.argnames))
-                for decision in flatten_decisions([result]):
-                    verdicts.append((impl.plugin_name, decision))
-        return verdicts
+        impls = list(reversed(self.pm.hook.check_action.get_hookimpls()))
+        for moment in times:
+            timed = attrs.evolve(context, at=aware(moment))
+            asked = [{**kwargs, "context": timed}]
+            if action == "contact" and channel == "bureau":
+                # As record_contact judges it: an inquiry recorded the old way, by both rules.
+                asked.append(
+                    {**kwargs, "action": "inquiry", "context": inquiries.as_inquiry(timed)}
+                )
+            found = list(verdicts)
+            for arguments in asked:
+                for impl in impls:
+                    result = impl.function(*(arguments[name] for name in impl.argnames))
+                    for decision in flatten_decisions([result]):
+                        found.append((impl.plugin_name, decision))
+            yield found

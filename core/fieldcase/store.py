@@ -1405,6 +1405,12 @@ class Store:
             params += [limit, offset]
         return [row_to_case(row) for row in self.db.query(sql, params)]
 
+    def count_cases(self, filters: WorklistFilter, at: dt.datetime) -> int:
+        """How many cases :meth:`list_cases` would give without a limit."""
+        where, params = self._case_where(filters, at)
+        sql = "SELECT count(*) FROM cases" + (" WHERE " + " AND ".join(where) if where else "")
+        return int(self.db.execute(sql, params).fetchone()[0])
+
     def worklist_candidates(
         self, filters: WorklistFilter, at: dt.datetime, limit: int
     ) -> tuple[list[tuple[Case, bool, int]], bool]:

@@ -1,4 +1,4 @@
-"""The worklist and the day plan: which cases come first, for whom.
+"""The worklist: which cases come first, for whom (the day plan is :mod:`.dayplan`).
 
 Each action runs through the shared steps of :class:`fieldcase.services.Services`
 (``begin``, ``guard``, ``save`` with its event, ``notify``); ``Services``
@@ -8,6 +8,7 @@ offers it as a method of the same name.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -16,17 +17,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import lifecycle
-from .clock import aware
-from .errors import (
-    InstitutionNotFound,
-)
+from .errors import InstitutionNotFound, StaffNotFound
 from .lifecycle import Stage
-from .model import (
-    Case,
-    Promise,
-    Staff,
-    Visit,
-)
+from .model import Case
 from .store import WorklistFilter
 from .suggest import choice
 
@@ -42,12 +35,17 @@ def _by_priority(pair: tuple[Case, float]) -> tuple[float, int]:
 
 
 @attrs.frozen
-class DayPlan:
-    """What one staff member has on today: visits to make, promises falling due."""
+class WorklistPage:
+    """One page of the worklist: ``rows`` from place ``offset + 1``, of ``total`` cases."""
 
-    staff: Staff
-    visits: list[tuple[Case, Visit]]
-    promises: list[tuple[Case, Promise]]
+    rows: list[tuple[Case, float]]
+    offset: int
+    total: int
+
+    @property
+    def cut(self) -> bool:
+        """Whether cases are left out, before or after this page."""
+        return self.offset > 0 or self.offset + len(self.rows) < self.total
 
 
 def worklist(
@@ -66,15 +64,66 @@ def worklist(
     reveal a masked address one letter at a time. A search that may reach
     addresses is recorded (``searched``, in the system chain).
     """
+    return _ranked(services, _checked(services, filters, at, viewer), at, limit)
+
+
+def worklist_page(
+    services: Services,
+    filters: WorklistFilter,
+    at: dt.datetime,
+    *,
+    limit: int,
+    offset: int = 0,
+    viewer: str | None = None,
+) -> WorklistPage:
+    """:func:`worklist` from place ``offset + 1``, with how many cases there are in all.
+
+    Counted only when the page is full: a short page says the total itself.
+    """
+    filters = _checked(services, filters, at, viewer)
+    rows = _ranked(services, filters, at, offset + limit)[offset:]
+    if len(rows) < limit and (rows or not offset):
+        total = offset + len(rows)
+    else:
+        total = services.store.count_cases(filters, at)
+    return WorklistPage(rows, offset, total)
+
+
+def check_staff_id(services: Services, staff_id: str) -> None:
+    """StaffNotFound naming ``staff_id`` and the ids nearest it, unless it is a staff member's."""
+    try:
+        services.store.get_staff(staff_id)
+    except StaffNotFound:
+        known = [s.id for s in services.store.list_staff()]
+        near = difflib.get_close_matches(staff_id, known, n=3, cutoff=0.5)
+        raise StaffNotFound(
+            f"no staff member {staff_id!r}"
+            + (f"; did you mean {' or '.join(near)}?" if near else "")
+            + " ('fieldcase staff' lists them)"
+        ) from None
+
+
+def _checked(
+    services: Services, filters: WorklistFilter, at: dt.datetime, viewer: str | None
+) -> WorklistFilter:
+    """The filters checked (a wrong one is an error, not an empty list), a search scoped."""
     if filters.bucket:
         choice(filters.bucket, [b[0] for b in lifecycle.AGING_BUCKETS], "bucket")
     if filters.stage:
         choice(filters.stage, [str(s) for s in Stage], "stage")
     services.begin_action()
+    if filters.staff:
+        check_staff_id(services, filters.staff)
     if filters.institution:
         services.institution(filters.institution)
     if filters.search:
         filters = _scoped_search(services, filters, at, viewer)
+    return filters
+
+
+def _ranked(
+    services: Services, filters: WorklistFilter, at: dt.datetime, limit: int | None
+) -> list[tuple[Case, float]]:
     if limit is not None and not filters.include_closed and reads_from_index(services):
         return _worklist_by_index(services, filters, at, limit)
     cases = services.store.list_cases(filters, at)
@@ -147,16 +196,3 @@ def _worklist_by_index(
         ranked += rank((c, False, 0) for c in young)
         ranked.sort(key=_by_priority)
     return ranked[:limit]
-
-
-def day_plan(services: Services, staff_id: str, at: dt.datetime) -> DayPlan:
-    """One staff member's day: visits in window order, and promises falling due."""
-    staff = services.actor(staff_id)
-    visits = [
-        (services.store.get_case(v.case_id), v)
-        for v in services.store.visits_today(aware(at), staff.id)
-    ]
-    promises = [
-        (services.store.get_case(p.case_id), p) for p in services.store.promises_due(at, staff.id)
-    ]
-    return DayPlan(staff=staff, visits=visits, promises=promises)
