@@ -165,8 +165,7 @@ BUILTIN: tuple[Setting, ...] = (
     Setting("day_count", "365 or 360", choice_of(360, 365), 365),
     Setting(
         "import_days_late_mismatch",
-        '"warn" (import the row, list it in the warnings file) or "reject": a row whose '
-        "days_past_due disagree with its overdue_since",
+        '"warn" or "reject" an imported row whose days_past_due and overdue_since disagree',
         choice("warn", "reject"),
         "warn",
     ),
