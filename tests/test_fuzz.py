@@ -583,6 +583,7 @@ ROWS: tuple[dict[str, str], ...] = (
         "accrued_interest": "420.50",
         "fees": "50",
         "penalty_rate": "18%",
+        "penalty_rate_daily": "",
     },
     {
         "reference": "F-2",
@@ -599,6 +600,7 @@ ROWS: tuple[dict[str, str], ...] = (
         "accrued_interest": "0",
         "fees": "",
         "penalty_rate": "0.05",
+        "penalty_rate_daily": "",
     },
     {
         "reference": "F-3",
@@ -615,6 +617,7 @@ ROWS: tuple[dict[str, str], ...] = (
         "accrued_interest": "",
         "fees": "",
         "penalty_rate": "",
+        "penalty_rate_daily": "0.05%",
     },
 )
 
@@ -632,6 +635,8 @@ BAD: dict[str, tuple[str, ...]] = {
     "accrued_interest": ("-1", "abc", "1e30"),
     "fees": ("-1", "sNaN"),
     "penalty_rate": ("-1", "2000%", "abc", "11"),
+    # A rate a day: 1 (100%) a day is far above 1000% a year, whatever the day count.
+    "penalty_rate_daily": ("-1", "abc", "1", "3%"),
 }
 #: Amount fields are only checked once the row's currency is known.
 AMOUNT_FIELDS = {"principal", "overdue_amount", "accrued_interest", "fees"}
