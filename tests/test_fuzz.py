@@ -586,6 +586,7 @@ ROWS: tuple[dict[str, str], ...] = (
         "kind": "collection",
         "trigger": "",
         "installment": "",
+        "penalty_rate_daily": "",
     },
     {
         "reference": "F-2",
@@ -605,6 +606,7 @@ ROWS: tuple[dict[str, str], ...] = (
         "kind": "",
         "trigger": "",
         "installment": "450.00",
+        "penalty_rate_daily": "",
     },
     {
         "reference": "F-3",
@@ -624,6 +626,7 @@ ROWS: tuple[dict[str, str], ...] = (
         "kind": "review",
         "trigger": "new-loan-elsewhere",
         "installment": "6,500",
+        "penalty_rate_daily": "0.05%",
     },
 )
 
@@ -643,6 +646,8 @@ BAD: dict[str, tuple[str, ...]] = {
     "penalty_rate": ("-1", "2000%", "abc", "11"),
     "kind": ("loan", "collections", "Review?"),
     "installment": ("0", "-1", "abc"),
+    # A rate a day: 1 (100%) a day is far above 1000% a year, whatever the day count.
+    "penalty_rate_daily": ("-1", "abc", "1", "3%"),
 }
 #: Amount fields are only checked once the row's currency is known.
 AMOUNT_FIELDS = {"principal", "overdue_amount", "accrued_interest", "fees", "installment"}

@@ -159,6 +159,8 @@ def test_broken_rows_go_to_the_rejects_file(office: Run, files: Path, db_path: P
         "rejected": 6,
         "ineligible": 0,
         "rejects_file": str(files / "deccan-broken.rejects.csv"),
+        "warned": 0,
+        "warnings_file": None,
     }
     with (files / "deccan-broken.rejects.csv").open(encoding="utf-8", newline="") as handle:
         rejects = list(csv.reader(handle))

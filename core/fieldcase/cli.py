@@ -2235,6 +2235,9 @@ def import_(
         )
         if summary.rejects_file:
             echo(f"Rejected rows, with line, field and reason: {summary.rejects_file}")
+        if summary.warnings_file:
+            rows = "1 row" if summary.warned == 1 else f"{summary.warned} rows"
+            echo(f"Warnings about {rows}, with line, field and reason: {summary.warnings_file}")
 
     emit(attrs.asdict(summary), json_, human)
 

@@ -14,6 +14,7 @@ import json
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ import attrs
 
 from . import attributes
 from .errors import InvalidInput
-from .money import MINOR_UNITS, parse_amount, parse_rate, to_minor
+from .money import MAX_RATE, MINOR_UNITS, annual_rate, parse_amount, parse_rate, to_minor
 from .text import TextRefused
 from .text import clean as clean_text
 
@@ -43,6 +44,7 @@ FIELDS = (
     "accrued_interest",
     "fees",
     "penalty_rate",
+    "penalty_rate_daily",
     "kind",
     "trigger",
     "installment",
@@ -251,14 +253,30 @@ class RowValidator:
     """Validates one mapped row at a time; caches what repeats (zones, regions).
 
     ``defaults`` gives the currency, time zone and jurisdiction of rows that
-    leave them empty: the institution's.
+    leave them empty: the institution's. ``day_count`` turns a daily penalty
+    rate into the annual one a case keeps; ``days_late_mismatch`` says whether
+    a row whose days past due disagree with its due date is imported with a
+    warning (``clean["warnings"]``) or rejected. ``institution`` names whose
+    policy that is, in the reasons.
     """
 
-    def __init__(self, at: dt.datetime, defaults: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        at: dt.datetime,
+        defaults: Mapping[str, str] | None = None,
+        *,
+        institution: str = "the institution",
+        day_count: int = 365,
+        days_late_mismatch: str = "warn",
+    ) -> None:
         self.at = at
         self.defaults = dict(defaults or {})
+        self.institution = institution
+        self.day_count = day_count
+        self.reject_days_late = days_late_mismatch == "reject"
         self._zones: dict[str, tuple[ZoneInfo | None, str]] = {}
         self._jurisdictions: dict[str, tuple[str, str | None]] = {}
+        self._today: dict[ZoneInfo, dt.date] = {}
 
     def jurisdiction(self, text: str) -> tuple[str, str | None]:
         """(the code, normalised, or the text and why it is not one)."""
@@ -282,6 +300,65 @@ class RowValidator:
             except InvalidInput as exc:
                 self._zones[name] = (None, str(exc).removeprefix(f"time zone {name!r} "))
         return self._zones[name]
+
+    def today(self, zone: ZoneInfo) -> dt.date:
+        """The import's day in ``zone``: days past due count back from it."""
+        if zone not in self._today:
+            self._today[zone] = self.at.astimezone(zone).date()
+        return self._today[zone]
+
+    def daily_rate(
+        self, daily: str, annual: Decimal | None, clean: dict[str, Any]
+    ) -> tuple[str, str, str] | None:
+        """Set ``clean["penalty_rate"]`` from a daily rate, or say why it cannot be.
+
+        ``annual`` is the row's own annual rate, if it gave a valid one: the two must agree.
+        """
+        try:
+            rate = parse_rate(daily, example="0.0005 or 0.05% a day")
+        except InvalidInput as exc:
+            return ("penalty_rate_daily", daily, str(exc).removeprefix(f"rate {daily!r} "))
+        yearly = annual_rate(rate, self.day_count)
+        year = f"{self.institution}'s {self.day_count}-day year (day_count)"
+        if yearly > MAX_RATE:
+            reason = f"is {yearly} a year in {year}; a rate must be between 0 and 1000% a year"
+            return ("penalty_rate_daily", daily, reason)
+        if annual is not None and annual != yearly:
+            return (
+                "penalty_rate_daily",
+                daily,
+                f"is {yearly} a year in {year}, but penalty_rate is {annual}; "
+                "give one of the two, or make them agree",
+            )
+        clean["penalty_rate"] = str(yearly)
+        return None
+
+    def days_late(self, days: str, since: dt.date, zone: ZoneInfo) -> tuple[str, str, str] | None:
+        """Why a row's days past due disagree with its due date ``since``, if they do."""
+        count = whole_days(days)
+        if count is None:
+            if self.reject_days_late:
+                return ("days_past_due", days, "must be a whole number of days")
+            reason = f"is not a whole number of days; overdue_since {since} was used"
+            return ("days_past_due", days, reason)
+        today = self.today(zone)
+        implied = today - dt.timedelta(days=count)
+        if implied == since:
+            return None
+        if self.reject_days_late:
+            then = (
+                f"{self.institution}'s policy rejects such rows (import_days_late_mismatch): "
+                "correct one, or leave one out"
+            )
+        else:
+            then = "overdue_since was used"
+        apart = plural(abs((implied - since).days), "day")
+        return (
+            "days_past_due",
+            days,
+            f"disagrees with overdue_since {since}: {plural(count, 'day')} late on {today} "
+            f"is due {implied}, {apart} {'earlier' if implied < since else 'later'}; {then}",
+        )
 
     def validate(self, row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[Reject]]:
         """Return (clean values, []) or (None, the reasons), each naming its field."""
@@ -361,30 +438,44 @@ class RowValidator:
                 clean["installment_minor"] = to_minor(amount, currency)
         rate = text.get("penalty_rate", "")
         clean["penalty_rate"] = "0"
+        annual = None
         if rate:
             try:
-                clean["penalty_rate"] = str(parse_rate(rate))
+                annual = parse_rate(rate)
             except InvalidInput as exc:
                 problems.append(("penalty_rate", rate, str(exc).removeprefix(f"rate {rate!r} ")))
+            else:
+                clean["penalty_rate"] = str(annual)
+        daily = text.get("penalty_rate_daily")
+        if daily:
+            refusal = self.daily_rate(daily, annual, clean)
+            if refusal is not None:
+                problems.append(refusal)
         zone_name = text.get("timezone", "")
         zone, zone_problem = self.zone(zone_name) if zone_name else (None, "")
         if zone_problem:
             problems.append(("timezone", zone_name, zone_problem))
         clean["timezone"] = zone_name
         since = text.get("overdue_since", "")
+        warning = None
         if since:
             parsed = parse_date(since)
             if parsed is None:
                 problems.append(("overdue_since", since, "is not a real date (YYYY-MM-DD)"))
             else:
                 clean["overdue_since"] = parsed
+                if text.get("days_past_due") and zone is not None:
+                    # A bank's two columns: the due date is kept, and a disagreement said.
+                    warning = self.days_late(text["days_past_due"], parsed, zone)
+                    if warning is not None and self.reject_days_late:
+                        problems.append(warning)
         elif text.get("days_past_due"):
             days = text["days_past_due"]
-            if not (days.isascii() and days.isdigit() and int(days) <= 36500):
+            count = whole_days(days)
+            if count is None:
                 problems.append(("days_past_due", days, "must be a whole number of days"))
             elif zone is not None:
-                today = self.at.astimezone(zone).date()
-                clean["overdue_since"] = today - dt.timedelta(days=int(days))
+                clean["overdue_since"] = self.today(zone) - dt.timedelta(days=count)
         phone = text.get("phone", "")
         clean["phone"] = ""
         if phone:
@@ -397,10 +488,23 @@ class RowValidator:
             return None, [Reject(0, f, v, r) for f, v, r in problems]
         # Which fields the row really gave: an update changes only those.
         clean["given"] = given
+        if warning is not None:
+            clean["warnings"] = [Reject(0, *warning)]
         return clean, []
 
 
 KNOWN = ", ".join(sorted(MINOR_UNITS))
+
+
+def whole_days(text: str) -> int | None:
+    """A count of days past due, or None when ``text`` is not one."""
+    if text.isascii() and text.isdigit() and int(text) <= 36500:
+        return int(text)
+    return None
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def review_problems(kind: str, trigger: str) -> list[tuple[str, str, str]]:

@@ -149,18 +149,34 @@ def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amou
     return value.quantize(quantum(currency))
 
 
-def parse_rate(text: str | Decimal) -> Decimal:
+#: The highest annual rate fieldcase takes: 1000% a year.
+MAX_RATE = Decimal(10)
+
+
+def parse_rate(text: str | Decimal, *, example: str = "0.18 or 18%") -> Decimal:
     """An annual rate as a fraction: '0.18' or '18%'."""
     raw = str(text).strip()
     if not isinstance(text, Decimal):
-        check_spelling(raw, "rate", "0.18 or 18%")
+        check_spelling(raw, "rate", example)
     try:
         rate = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
     except ArithmeticError:
-        raise InvalidInput(f"rate {raw!r} is not a number; e.g. 0.18 or 18%") from None
-    if not rate.is_finite() or rate < 0 or rate > 10:
+        raise InvalidInput(f"rate {raw!r} is not a number; e.g. {example}") from None
+    if not rate.is_finite() or rate < 0 or rate > MAX_RATE:
         raise InvalidInput(f"rate {raw!r} must be between 0 and 1000% a year")
     return rate.normalize() if rate else Decimal(0)
+
+
+def annual_rate(daily: Decimal, day_count: int) -> Decimal:
+    """The annual rate that accrues ``daily`` a day in a year of ``day_count`` days.
+
+    Exact (no digit is rounded away), so :func:`penalty_interest` on it
+    accrues ``amount * daily`` each day, as the lender's own statement does.
+    """
+    with localcontext() as ctx:
+        ctx.prec = len(daily.as_tuple().digits) + len(str(day_count))
+        annual = daily * day_count
+        return annual.normalize() if annual else Decimal(0)
 
 
 def format_money(amount: Decimal, currency: str) -> str:

@@ -164,6 +164,12 @@ BUILTIN: tuple[Setting, ...] = (
     Setting("approval_threshold_share", 'a share of the balance such as "0.10"', SHARE, "0.10"),
     Setting("day_count", "365 or 360", choice_of(360, 365), 365),
     Setting(
+        "import_days_late_mismatch",
+        '"warn" or "reject" an imported row whose days_past_due and overdue_since disagree',
+        choice("warn", "reject"),
+        "warn",
+    ),
+    Setting(
         "future_minutes",
         "how many minutes past the real clock an --at may be, 0 to 60",
         whole(0, 60),

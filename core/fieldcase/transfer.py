@@ -37,6 +37,7 @@ from .importing import (
 from .lifecycle import Stage
 from .model import Borrower, Case, Review
 from .money import from_minor
+from .policy import default
 from .privacy import mask_phone, mask_tail
 from .rows import CaseRow, row_to_case, to_iso
 from .store import EXPORT_COLUMNS, Change, ExportFilter
@@ -78,7 +79,7 @@ UPDATE_SOURCES: dict[str, tuple[str, ...]] = {
     "overdue_since": ("overdue_since", "days_past_due"),
     "interest_minor": ("accrued_interest",),
     "fees_minor": ("fees",),
-    "penalty_rate": ("penalty_rate",),
+    "penalty_rate": ("penalty_rate", "penalty_rate_daily"),
     "installment_minor": ("installment",),
 }
 #: Columns kept in step with another.
@@ -96,25 +97,37 @@ class ImportSummary:
     rejected: int
     ineligible: int
     rejects_file: str | None
+    #: Rows imported (or left unchanged) with a warning, listed in ``warnings_file``.
+    warned: int = 0
+    warnings_file: str | None = None
 
 
 REJECTS_HEADER = ["line", "field", "value", "reason"]
 
 
 class RejectsFile:
-    """The rejects CSV, opened on the first reject: line, field, value, reason."""
+    """The rejects CSV, opened on the first reject: line, field, value, reason.
 
-    def __init__(self, path: Path, source: Path, database: str) -> None:
+    The warnings file (``warnings=True``) has the same shape and rules, and
+    sits beside it: see :func:`warnings_path`.
+    """
+
+    def __init__(self, path: Path, source: Path, database: str, *, warnings: bool = False) -> None:
         from .outputs import check_output
 
+        option = "the warnings file" if warnings else "--rejects"
+        remedy = "move it, or pass --rejects PATH: the warnings go beside" if warnings else ""
         if path.resolve() == source.resolve():
-            raise InvalidInput(f"--rejects {path} is the file being imported; name another")
-        if path.exists() and not path.is_symlink() and not self.ours(path):
             raise InvalidInput(
-                f"--rejects {path} exists and is not a rejects file; name another file"
+                f"{option} {path} is the file being imported; {remedy or 'name another'}"
             )
-        # An earlier run's rejects file is replaced; otherwise guarded like any output.
-        check_output(path, database, option="--rejects", replace=True)
+        if path.exists() and not path.is_symlink() and not self.ours(path):
+            kind = "warnings" if warnings else "rejects"
+            raise InvalidInput(
+                f"{option} {path} exists and is not a {kind} file; {remedy or 'name another file'}"
+            )
+        # An earlier run's file is replaced; otherwise guarded like any output.
+        check_output(path, database, option=option, replace=True)
         self.path = path
         self.count = 0
         self._handle: Any = None
@@ -148,6 +161,14 @@ class RejectsFile:
         elif self.path.exists():
             # A clean run leaves no stale rejects from an earlier one.
             self.path.unlink()
+
+
+def warnings_path(rejects: Path) -> Path:
+    """Where the warnings go: beside the rejects, ``NAME.warnings.csv``."""
+    stem = rejects.name.removesuffix(".rejects.csv")
+    if stem == rejects.name:
+        stem = rejects.stem
+    return rejects.with_name(stem + ".warnings.csv")
 
 
 def _apply(clean: Mapping[str, Any], institution: str, at: dt.datetime, old: Case | None) -> Case:
@@ -241,6 +262,7 @@ def import_cases(
     rejects = RejectsFile(
         rejects_path or path.with_name(path.stem + ".rejects.csv"), path, services.store.path
     )
+    warnings = RejectsFile(warnings_path(rejects.path), path, services.store.path, warnings=True)
     services.store.start_import()
     # A batch allocates many short-lived objects and no cycles worth chasing:
     # collecting less often saves a fifth of the time of a large import.
@@ -250,7 +272,7 @@ def import_cases(
         rows = importer.read(path, encoding)
         while batch := list(itertools.islice(rows, batch_size)):
             try:
-                run.batch(batch, rejects)
+                run.batch(batch, rejects, warnings)
             except WriteRefused as exc:
                 raise WriteRefused(
                     f"{exc}. The rows before line {batch[0].line} are in: importing the file "
@@ -264,6 +286,7 @@ def import_cases(
     finally:
         gc.set_threshold(*thresholds)
         rejects.close()
+        warnings.close()
         services.store.finish_import()
     return ImportSummary(
         file=str(path),
@@ -275,6 +298,8 @@ def import_cases(
         rejected=run.rejected,
         ineligible=run.ineligible,
         rejects_file=str(rejects.path) if rejects.count else None,
+        warned=run.warned,
+        warnings_file=str(warnings.path) if warnings.count else None,
     )
 
 
@@ -308,12 +333,17 @@ class _ImportRun:
                 "timezone": registered.timezone,
                 "jurisdiction": registered.jurisdiction,
             },
+            institution=institution,
+            day_count=int(self.settings.get("day_count", default("day_count"))),
+            days_late_mismatch=self.settings.get(
+                "import_days_late_mismatch", default("import_days_late_mismatch")
+            ),
         )
         self.at_text = to_iso(at)
         self.checked_columns = False
         self.reject_later: Reject | None = None
         self.rows = self.imported = self.updated = self.unchanged = 0
-        self.rejected = self.ineligible = 0
+        self.rejected = self.ineligible = self.warned = 0
 
     def map_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The ``map_import_row`` hook's answer, else the mapping file's."""
@@ -352,7 +382,7 @@ class _ImportRun:
         for problem in problems:
             rejects.add(attrs.evolve(problem, line=line))
 
-    def batch(self, batch: list[SourceRow], rejects: RejectsFile) -> None:
+    def batch(self, batch: list[SourceRow], rejects: RejectsFile, warnings: RejectsFile) -> None:
         candidates: list[tuple[int, dict[str, Any]]] = []
         for source in batch:
             self.rows += 1
@@ -402,7 +432,13 @@ class _ImportRun:
             change = self.change_for(line, clean, existing.get(reference))
             if self.reject_later is not None:
                 self.reject(rejects, line, [self.reject_later])
-            elif change is not None:
+                continue
+            if "warnings" in clean:
+                # Taken, unlike a rejected row: said once, whatever became of the case.
+                self.warned += 1
+                for warning in clean["warnings"]:
+                    warnings.add(attrs.evolve(warning, line=line))
+            if change is not None:
                 changes.append(change)
         observed = self.services.has_observers()
         for event, saved in store.commit_many(changes):
