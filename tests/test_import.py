@@ -164,7 +164,7 @@ def test_broken_rows_go_to_the_rejects_file(office: Run, files: Path, db_path: P
         rejects = list(csv.reader(handle))
     assert rejects == [
         ["line", "field", "value", "reason"],
-        ["3", "principal", "15O000", "is not a number"],
+        ["3", "principal", "15O000", "has the letter 'O' where a digit belongs; write 150000"],
         ["4", "reference", "", "is required"],
         ["5", "overdue_since", "2026-02-30", "is not a real date (YYYY-MM-DD)"],
         ["6", "phone", "12345", "is not a valid phone number for IN"],
