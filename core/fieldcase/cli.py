@@ -24,7 +24,7 @@ from . import (
     protection_commands,
     review_commands,
 )
-from .commands import at_option, echo, emit, json_option, parse_time, table
+from .commands import DAY, at_option, echo, emit, json_option, parse_time, table
 from .errors import (
     CaseNotFound,
     FieldcaseError,
@@ -731,7 +731,7 @@ def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
 )
 @click.option(
     "--overdue-since",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     help="First missed due date, YYYY-MM-DD (not needed for a performing loan's review).",
 )
 @click.option(
@@ -1625,7 +1625,7 @@ def parse_window(value: str) -> tuple[dt.time, dt.time]:
     "--date",
     "date_",
     required=True,
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     help="Visit date, YYYY-MM-DD, in the borrower's time zone.",
 )
 @click.option("--window", required=True, help="HH:MM-HH:MM in the borrower's local time.")
@@ -2071,7 +2071,7 @@ def accept(app: App, case_ref: str, offer_code: str, at: dt.datetime) -> None:
     "--date",
     "due",
     required=True,
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     help="By when, YYYY-MM-DD in the borrower's calendar.",
 )
 @at_option
@@ -2484,7 +2484,7 @@ def flags(
 @click.option(
     "--date",
     "date_",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     help="Visit date for plan_visit (with --window).",
 )
 @click.option("--window", help="HH:MM-HH:MM in the borrower's local time.")

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from . import attributes
+from .dates import parse_date
 from .errors import InvalidInput
 from .money import MINOR_UNITS, parse_amount, parse_rate, to_minor
 from .text import TextRefused
@@ -373,11 +374,10 @@ class RowValidator:
         clean["timezone"] = zone_name
         since = text.get("overdue_since", "")
         if since:
-            parsed = parse_date(since)
-            if parsed is None:
-                problems.append(("overdue_since", since, "is not a real date (YYYY-MM-DD)"))
-            else:
-                clean["overdue_since"] = parsed
+            try:
+                clean["overdue_since"] = parse_date(since)
+            except ValueError as exc:
+                problems.append(("overdue_since", since, str(exc)))
         elif text.get("days_past_due"):
             days = text["days_past_due"]
             if not (days.isascii() and days.isdigit() and int(days) <= 36500):
@@ -415,23 +415,6 @@ def review_problems(kind: str, trigger: str) -> list[tuple[str, str, str]]:
     if kind != "review" and trigger:
         return [("trigger", trigger, "is for reviews (kind review)")]
     return []
-
-
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
-
-
-def parse_date(text: str) -> dt.date | None:
-    """ISO dates, and the slashed or compact forms banks' spreadsheets often use."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        pass
-    for fmt in _DATE_FORMATS[1:]:
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
 
 
 def normalise_phone(text: str, region: str | None) -> str:
