@@ -233,29 +233,3 @@ def test_staff_json_keys_are_identifiers(office: Run) -> None:
     rows = json.loads(result.output)
     assert "open_cases" in rows[0]
     assert all(key.isidentifier() for row in rows for key in row)
-
-
-REPORTS = [
-    "complaints",
-    "compliance",
-    "disputes",
-    "hardship",
-    "indebtedness",
-    "inquiries",
-    "outcomes",
-    "pipeline",
-    "reasons",
-    "reviews",
-    "staff",
-]
-
-
-@pytest.mark.parametrize("name", REPORTS)
-def test_report_json_keys_are_identifiers(office: Run, name: str) -> None:
-    to_submitted(office)
-    result = office("report", name, "--format", "json", as_="chen.wei")
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
-    rows = data if isinstance(data, list) else data.get("rows", [])
-    for row in rows:
-        assert all(key.isidentifier() for key in row), (name, list(row))

@@ -124,6 +124,21 @@ def _json_value(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def json_key(column: str) -> str:
+    """A column's name as a JSON key, an identifier: 'open cases' -> 'open_cases',
+    'days granted (mean)' -> 'days_granted_mean', the aging bucket '181+' -> '_181_plus'.
+    Tables and CSV keep the name."""
+    key = re.sub(r"[^0-9a-z]+", "_", column.lower().replace("+", " plus")).strip("_")
+    if not key:
+        return column
+    return f"_{key}" if key[0].isdigit() else key
+
+
+def json_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose keys are column names, with the keys :func:`json_key` makes of them."""
+    return [{json_key(key): value for key, value in row.items()} for row in rows]
+
+
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
     """``click.echo`` for text that may carry stored data: control characters escaped."""
     click.echo(visible(message), err=err, nl=nl)
