@@ -166,9 +166,9 @@ def test_broken_rows_go_to_the_rejects_file(office: Run, files: Path, db_path: P
         rejects = list(csv.reader(handle))
     assert rejects == [
         ["line", "field", "value", "reason"],
-        ["3", "principal", "15O000", "is not a number"],
+        ["3", "principal", "15O000", "has the letter 'O' where a digit belongs; write 150000"],
         ["4", "reference", "", "is required"],
-        ["5", "overdue_since", "2026-02-30", "is not a real date (YYYY-MM-DD)"],
+        ["5", "overdue_since", "2026-02-30", "does not exist: February 2026 has 28 days"],
         ["6", "phone", "12345", "is not a valid phone number for IN"],
         [
             "7",

@@ -399,7 +399,7 @@ def test_ineligible_case_is_stored_flagged_and_out_of_the_queue(office: Run) -> 
 
 def test_staff_list_and_history(office: Run) -> None:
     rows = json.loads(office("staff", "--json").output)
-    assert {r["id"]: r["open cases"] for r in rows} == {"chen.wei": 0, "li.na": 1, "zhang.min": 0}
+    assert {r["id"]: r["open_cases"] for r in rows} == {"chen.wei": 0, "li.na": 1, "zhang.min": 0}
     history = json.loads(office("history", "hx-consumer/L-1001", "--json").output)
     assert [h["type"] for h in history] == ["case_created"]
     assert history[0]["actor"] == "chen.wei"

@@ -10,12 +10,20 @@ from conftest import AT, T0, Run, create_args, events, set_policy, snapshot
 
 
 def review_args(reference: str = "L-3001", *extra: str) -> list[str]:
-    """A performing loan referred for review: nothing overdue, CNY 2,300 a month."""
+    """A performing loan referred for review: nothing overdue, CNY 2,300 a month.
+
+    ``extra`` options replace the defaults of the same name (an option is given once).
+    """
+    defaults = {
+        "--installment": "2300.00", "--phone": "+86 139 0000 1111",
+        "--note": "The bureau shows a new loan at another bank", "--assign": "li.na",
+    }  # fmt: skip
+    for option in extra[::2]:
+        defaults.pop(option, None)
     return [
         "create", "--institution", "hx-consumer", "--reference", reference, "--name", "赵磊",
         "--principal", "50000.00", "--kind", "review", "--trigger", "new-loan-elsewhere",
-        "--installment", "2300.00", "--phone", "+86 139 0000 1111",
-        "--note", "The bureau shows a new loan at another bank", "--assign", "li.na", *extra,
+        *(arg for pair in defaults.items() for arg in pair), *extra,
     ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: A staff id: a lower-case slug, so that li.na and "Li Na" are never two people.
+_STAFF_ID = re.compile(r"[a-z][a-z0-9._-]{0,63}")
+
+
+def check_staff_id(staff_id: str) -> None:
+    """InvalidInput unless ``staff_id`` is a lower-case slug (letters, digits, '.', '-',
+    '_', starting with a letter), suggesting the slug meant. Ids stored before this
+    rule keep working: only new ones are checked."""
+    if _STAFF_ID.fullmatch(staff_id):
+        return
+    slug = re.sub(r"[^a-z0-9._-]+", ".", staff_id.strip().lower()).strip(".-_")
+    meant = f", e.g. {slug}" if _STAFF_ID.fullmatch(slug) else ", e.g. li.na"
+    raise InvalidInput(
+        f"staff id {staff_id!r} is not a lower-case slug: use lower-case letters, digits, "
+        f"'.', '-' and '_', starting with a letter{meant}"
+    )
+
+
 def add_staff(
     services: Services,
     staff_id: str,
@@ -52,6 +71,7 @@ def add_staff(
     services.begin_action()
     if not staff_id.strip() or not name.strip():
         raise InvalidInput("staff id and name must not be empty")
+    check_staff_id(staff_id)
     if services.store.list_staff():
         acting = services.actor(actor)
         services.check_time(acting, at, {}, "add_staff", attempted={"id": staff_id})

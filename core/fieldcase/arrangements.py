@@ -16,7 +16,7 @@ import attrs
 from .errors import InvalidInput, InvalidTransition, NotPermitted
 from .lifecycle import Stage
 from .model import ActionContext, Case, Offer, Payment, Promise
-from .money import MINOR_UNITS, format_money, parse_amount, round_money
+from .money import format_money, parse_money, round_money
 from .policy import default
 from .protections import penalty_reliefs
 from .repayment import (
@@ -398,7 +398,7 @@ def record_promise(
     """A promise to pay made outside an arrangement (e.g. during the interview)."""
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
-    value = parse_amount(amount, case.currency, field="amount")
+    value = parse_money(amount, case.currency, owner=f"case {case.id}")
     if value <= 0:
         raise InvalidInput("amount: a promise is for more than nothing")
     if due < _today(case, at):
@@ -408,30 +408,6 @@ def record_promise(
     promise = Promise(case_id=case.id, amount=value, due=due, made_at=at, made_by=staff.id)
     _, result = services.save_one("promise_made", case, staff.id, at, promise, attempted)
     return result
-
-
-def split_amount(text: str, case: Case, currency: str | None) -> tuple[str, str | None]:
-    """``'CNY 1500'``, ``'1500 CNY'`` or ``'1500'``: the number and the currency named."""
-    parts = text.replace("\u00a0", " ").split()
-    # A currency is a three-letter code beside a number: "1500 CNY", "CNY 1500".
-    named = [
-        p.upper()
-        for p in parts
-        if len(parts) > 1
-        and len(p) == 3
-        and p.isalpha()
-        and (p.isupper() or p.upper() in MINOR_UNITS)
-    ]
-    number = " ".join(p for p in parts if p.upper() not in named) or text
-    given = {c for c in [*named, (currency or "").upper()] if c}
-    if len(given) > 1:
-        raise InvalidInput(f"amount {text!r}: two currencies given ({', '.join(sorted(given))})")
-    which = given.pop() if given else None
-    if which is not None and which != case.currency:
-        raise InvalidInput(
-            f"amount {text!r} is in {which}, but case {case.id} is in {case.currency}"
-        )
-    return number, which
 
 
 def record_payment(
@@ -451,8 +427,7 @@ def record_payment(
     """
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
-    number, _ = split_amount(amount, case, currency)
-    value = parse_amount(number, case.currency, field="amount")
+    value = parse_money(amount, case.currency, named=currency, owner=f"case {case.id}")
     if value <= 0:
         raise InvalidInput("amount: a payment is for more than nothing")
     reference = reference.strip()

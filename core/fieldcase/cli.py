@@ -25,7 +25,16 @@ from . import (
     review_commands,
 )
 from .case_views import balance_json, local_time, money, print_balance
-from .commands import at_option, echo, emit, json_option, parse_time, table
+from .commands import (
+    DAY,
+    at_option,
+    echo,
+    emit,
+    json_option,
+    json_rows,
+    parse_time,
+    table,
+)
 from .errors import (
     CaseNotFound,
     FieldcaseError,
@@ -76,7 +85,61 @@ def clean_parameters(ctx: click.Context) -> None:
             raise click.BadParameter(f"{exc.shown} {exc.reason}", ctx=ctx, param=param) from None
 
 
-class FieldcaseCommand(click.Command):
+def caseless_choices(params: Sequence[click.Parameter]) -> None:
+    """Closed choices written in lower case (channels' targets, outcomes, roles...) are
+    read in any case: 'Borrower' is borrower, and the lower-case form is what is stored."""
+    for param in params:
+        kind = param.type
+        if isinstance(kind, click.Choice) and all(
+            isinstance(c, str) and c == c.lower() for c in kind.choices
+        ):
+            kind.case_sensitive = False
+
+
+def refuse_repeats(ctx: click.Context, given: Sequence[click.Parameter]) -> None:
+    """An option that takes one value, given twice, is refused rather than the last kept;
+    so are two flags that set the same thing (``--approve --return``)."""
+    seen: dict[str, list[click.Option]] = {}
+    for param in given:
+        if isinstance(param, click.Option) and param.name and not (param.multiple or param.count):
+            seen.setdefault(param.name, []).append(param)
+    for options in seen.values():
+        spellings = list(dict.fromkeys(o.opts[0] for o in options))
+        if len(spellings) > 1:
+            raise click.UsageError(
+                f"{' and '.join(spellings)} exclude each other; give one of them", ctx
+            )
+        option = options[0]
+        if len(options) > 1 and not (option.is_flag and not option.secondary_opts):
+            times = "twice" if len(options) == 2 else f"{len(options)} times"
+            form = "/".join([*option.opts, *option.secondary_opts])
+            if not option.is_flag:
+                form = f"{form} {option.make_metavar(ctx)}"
+            raise click.UsageError(f"{option.opts[0]} is given {times}; give it once: {form}", ctx)
+
+
+class CheckedParsing(click.Command):
+    """What every fieldcase command and group does with its command line before the
+    values are converted: choices read in any case, repeated options refused."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        caseless_choices(self.params)
+
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_once(args: list[str]) -> Any:
+            opts, rest, order = parse(args)
+            refuse_repeats(ctx, order)
+            return opts, rest, order
+
+        parser.parse_args = parse_once  # type: ignore[method-assign]
+        return parser
+
+
+class FieldcaseCommand(CheckedParsing):
     """Text checked on the way in; bad input found by the services is a usage error (exit 2)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -91,7 +154,7 @@ class FieldcaseCommand(click.Command):
             raise click.UsageError(visible(str(exc)), ctx) from None
 
 
-class FieldcaseGroup(click.Group):
+class FieldcaseGroup(CheckedParsing, click.Group):
     """Turns domain errors into exit codes: 1 refused or not found, 2 bad input."""
 
     command_class = FieldcaseCommand
@@ -314,7 +377,7 @@ def staff(ctx: click.Context, json_: bool) -> None:
         }
         for s, count in services.staff_with_workload()
     ]
-    emit(rows, json_, lambda: table(rows))
+    emit(json_rows(rows), json_, lambda: table(rows))
 
 
 @staff.command("badge")
@@ -638,7 +701,7 @@ def institution_keys(json_: bool) -> None:
 
     rows = describe_keys(schema(manager()))
     shown = [{**row, "default": _shown(row["default"], width=24)} for row in rows]
-    emit(rows, json_, lambda: table(shown, ["key", "default", "must be", "from"]))
+    emit(json_rows(rows), json_, lambda: table(shown, ["key", "default", "must be", "from"]))
 
 
 @institution.command("migrate")
@@ -707,7 +770,7 @@ def case_json(case: Case, at: dt.datetime | None = None) -> dict[str, Any]:
 )
 @click.option(
     "--overdue-since",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     help="First missed due date, YYYY-MM-DD (not needed for a performing loan's review).",
 )
 @click.option(
@@ -1379,12 +1442,19 @@ def assign(app: App, case_refs: tuple[str, ...], to: str, at: dt.datetime) -> No
 # -- stage 1 ---------------------------------------------------------------------------------
 
 
+def lower_case(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Channels are lower-case names (built in, or messaging apps the policy names):
+    'Phone' is phone."""
+    return value.lower() if value else value
+
+
 @cli.command()
 @click.argument("case_ref", metavar="CASE")
 @click.option(
     "--channel",
     required=True,
     metavar="CHANNEL",
+    callback=lower_case,
     help=f"{', '.join(lifecycle.CHANNELS)}, or a messaging app the institution's policy names "
     "(messaging_channels).",
 )
@@ -1460,7 +1530,7 @@ def contact(
 @cli.command()
 @click.argument("case_ref", metavar="CASE")
 @click.option("--address", required=True, help="The confirmed address.")
-@click.option("--source", default="", help="The channel that confirmed it.")
+@click.option("--source", default="", callback=lower_case, help="The channel that confirmed it.")
 @at_option
 @pass_app
 def confirm(app: App, case_ref: str, address: str, source: str, at: dt.datetime) -> None:
@@ -1504,6 +1574,7 @@ def detail_rows(details: Sequence[ContactDetail], zone: str) -> list[dict[str, A
     "--source",
     default="",
     metavar="CHANNEL",
+    callback=lower_case,
     help="Where it came from: a contact channel (as contact --channel), visit or institution.",
 )
 @click.option("--note", default="", help="How it was learned or verified.")
@@ -1604,7 +1675,7 @@ def parse_window(value: str) -> tuple[dt.time, dt.time]:
     "--date",
     "date_",
     required=True,
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     help="Visit date, YYYY-MM-DD, in the borrower's time zone.",
 )
 @click.option("--window", required=True, help="HH:MM-HH:MM in the borrower's local time.")
@@ -2050,7 +2121,7 @@ def accept(app: App, case_ref: str, offer_code: str, at: dt.datetime) -> None:
     "--date",
     "due",
     required=True,
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     help="By when, YYYY-MM-DD in the borrower's calendar.",
 )
 @at_option
@@ -2406,14 +2477,14 @@ def flags(
 @cli.command()
 @click.argument("case_ref", metavar="CASE")
 @click.option("--action", required=True, type=click.Choice(lifecycle.ACTIONS))
-@click.option("--channel", metavar="CHANNEL", help="As contact --channel.")
+@click.option("--channel", metavar="CHANNEL", callback=lower_case, help="As contact --channel.")
 @click.option("--target", type=click.Choice(lifecycle.TARGETS))
 @click.option("--purpose", type=click.Choice(lifecycle.PURPOSES))
 @click.option("--relationship", type=click.Choice(lifecycle.RELATIONSHIPS))
 @click.option(
     "--date",
     "date_",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     help="Visit date for plan_visit (with --window).",
 )
 @click.option("--window", help="HH:MM-HH:MM in the borrower's local time.")

@@ -39,6 +39,7 @@ import attrs
 import click
 
 from . import clock
+from .dates import impossible_day, parse_date
 from .text import visible, visible_json
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ def parse_time(value: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
+        why = impossible_day(value.strip())
+        if why is not None:
+            raise click.BadParameter(f"{value!r}: the day {why}") from None
         raise click.BadParameter(
             f"{value!r} is not an ISO-8601 time; e.g. 2026-11-23T09:30+08:00"
         ) from None
@@ -67,6 +71,34 @@ def parse_time(value: str) -> dt.datetime:
     if not 1970 <= parsed.year <= 2999:
         raise click.BadParameter(f"{value!r} is not a plausible time for a case")
     return parsed
+
+
+class Day(click.ParamType):
+    """A calendar date in any spelling the import reads (2026-12-01, 2026/12/01, 20261201...).
+
+    The value is a datetime at midnight, as ``click.DateTime`` gives; a date that
+    does not exist is named as such ("November 2026 has 30 days").
+    """
+
+    name = "date"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "YYYY-MM-DD"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        try:
+            day = parse_date(str(value).strip())
+        except ValueError as exc:
+            self.fail(f"{value!r} {exc}", param, ctx)
+        return dt.datetime.combine(day, dt.time())
+
+
+#: ``type=DAY`` for an option that takes a date.
+DAY = Day()
 
 
 def at_option(func: F) -> F:
@@ -90,6 +122,21 @@ def json_option(func: F) -> F:
 def _json_value(value: Any) -> Any:
     # Times as ISO-8601 ("2026-11-24T10:07:00+08:00"), amounts as exact text.
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def json_key(column: str) -> str:
+    """A column's name as a JSON key, an identifier: 'open cases' -> 'open_cases',
+    'days granted (mean)' -> 'days_granted_mean', the aging bucket '181+' -> '_181_plus'.
+    Tables and CSV keep the name."""
+    key = re.sub(r"[^0-9a-z]+", "_", column.lower().replace("+", " plus")).strip("_")
+    if not key:
+        return column
+    return f"_{key}" if key[0].isdigit() else key
+
+
+def json_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose keys are column names, with the keys :func:`json_key` makes of them."""
+    return [{json_key(key): value for key, value in row.items()} for row in rows]
 
 
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from . import attributes
+from .dates import parse_date
 from .errors import InvalidInput
 from .money import MAX_RATE, MINOR_UNITS, annual_rate, parse_amount, parse_rate, to_minor
 from .text import TextRefused
@@ -459,9 +460,10 @@ class RowValidator:
         since = text.get("overdue_since", "")
         warning = None
         if since:
-            parsed = parse_date(since)
-            if parsed is None:
-                problems.append(("overdue_since", since, "is not a real date (YYYY-MM-DD)"))
+            try:
+                parsed = parse_date(since)
+            except ValueError as exc:
+                problems.append(("overdue_since", since, str(exc)))
             else:
                 clean["overdue_since"] = parsed
                 if text.get("days_past_due") and zone is not None:
@@ -519,23 +521,6 @@ def review_problems(kind: str, trigger: str) -> list[tuple[str, str, str]]:
     if kind != "review" and trigger:
         return [("trigger", trigger, "is for reviews (kind review)")]
     return []
-
-
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
-
-
-def parse_date(text: str) -> dt.date | None:
-    """ISO dates, and the slashed or compact forms banks' spreadsheets often use."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        pass
-    for fmt in _DATE_FORMATS[1:]:
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
 
 
 def normalise_phone(text: str, region: str | None) -> str:

@@ -24,7 +24,7 @@ from .model import (
     Case,
     Visit,
 )
-from .money import parse_amount
+from .money import parse_money
 from .suggest import choice
 
 if TYPE_CHECKING:
@@ -98,20 +98,21 @@ def record_interview(
     if attitude is not None:
         choice(attitude, lifecycle.ATTITUDES, "attitude")
     multi_lender = _multi_lender(lenders, multi_lender)
+    whose = f"case {case.id}"
     repayments = (
         None
         if monthly_repayments is None
-        else parse_amount(monthly_repayments, case.currency, field="monthly repayments")
+        else parse_money(monthly_repayments, case.currency, field="monthly repayments", owner=whose)
     )
     income = (
         None
         if monthly_income is None
-        else parse_amount(monthly_income, case.currency, field="income")
+        else parse_money(monthly_income, case.currency, field="income", owner=whose)
     )
     debts = (
         None
         if other_debts is None
-        else parse_amount(other_debts, case.currency, field="other debts")
+        else parse_money(other_debts, case.currency, field="other debts", owner=whose)
     )
     visit = services.pending_visit(case)
     if visit is None and case.stage == Stage.INTERVIEW:

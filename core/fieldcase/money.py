@@ -127,6 +127,7 @@ def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amou
     else:
         cleaned = text.strip()
         check_spelling(cleaned, field, "1500.00 or 1,500.00")
+        _check_characters(text, cleaned, field)
         if "," in cleaned:
             if not _GROUPED.match(cleaned):
                 raise InvalidInput(
@@ -147,6 +148,69 @@ def parse_amount(text: str | Decimal | int, currency: str, *, field: str = "amou
     except InvalidInput as exc:
         raise InvalidInput(f"{field}: {exc}") from None
     return value.quantize(quantum(currency))
+
+
+#: What a slip of the keyboard puts where a digit belongs, and the digit meant.
+_LOOK_ALIKES = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1"})
+
+
+def _check_characters(text: str, cleaned: str, field: str) -> None:
+    """Name the first character that is not a digit, a point or a comma in what is
+    otherwise written as a number: '12,3O4.00' has the letter O where a 0 belongs."""
+    # A leading sign is left to the check for negative amounts, which names it.
+    stray = next((c for c in cleaned.lstrip("+-") if c not in "0123456789.,"), None)
+    if stray is None or not any(c.isdigit() for c in cleaned):
+        return  # all digits, or no number at all ('lots'): Decimal says which
+    what = f"the letter {stray!r}" if stray.isalpha() else f"the character {stray!r}"
+    if stray == " ":
+        what = "a space"
+    meant = cleaned.translate(_LOOK_ALIKES)
+    instead = (
+        f"write {meant}"
+        if all(c in "0123456789.," for c in meant)
+        else "write digits only, e.g. 1500.00 or 1,500.00"
+    )
+    raise InvalidInput(f"{field}: {text!r} has {what} where a digit belongs; {instead}")
+
+
+def parse_money(
+    text: str | Decimal | int,
+    currency: str,
+    *,
+    field: str = "amount",
+    named: str | None = None,
+    owner: str = "the case",
+) -> Decimal:
+    """An amount in ``currency``, which the text may name: '1500', '1500 CNY', 'CNY 1500'.
+
+    ``named`` is a currency given beside it (``--currency``); either must be
+    ``currency``, the currency of ``owner`` (e.g. "case 42"). The number is
+    read by :func:`parse_amount`.
+    """
+    if not isinstance(text, str):
+        return parse_amount(text, currency, field=field)
+    parts = text.replace("\u00a0", " ").split()
+    # A currency is a three-letter code beside a number: "1500 CNY", "CNY 1500".
+    codes = [
+        p.upper()
+        for p in parts
+        if len(parts) > 1
+        and len(p) == 3
+        and p.isalpha()
+        and (p.isupper() or p.upper() in MINOR_UNITS)
+    ]
+    number = " ".join(p for p in parts if p.upper() not in codes) or text
+    given = {c for c in [*codes, (named or "").upper()] if c}
+    if len(given) > 1:
+        raise InvalidInput(
+            f"{field} {text!r}: two currencies given ({', '.join(sorted(given))}); give one"
+        )
+    if given and (which := given.pop()) != currency:
+        raise InvalidInput(
+            f"{field} {text!r} is in {which}, but {owner} is in {currency}; "
+            f"give the amount in {currency}"
+        )
+    return parse_amount(number, currency, field=field)
 
 
 #: The highest annual rate fieldcase takes: 1000% a year.

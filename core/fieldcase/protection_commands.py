@@ -16,9 +16,7 @@ import attrs
 import click
 
 from . import lifecycle
-from .commands import CommandContext, at_option, json_option, pass_command_context
-
-_DAY = click.DateTime(["%Y-%m-%d"])
+from .commands import DAY, CommandContext, at_option, json_option, pass_command_context
 
 
 def _record(record: Any) -> dict[str, Any]:
@@ -61,7 +59,7 @@ def register(cli: click.Group) -> None:
     )
     @click.option(
         "--since",
-        type=_DAY,
+        type=DAY,
         help="The date from which the overdue is disputed (default: when it became overdue).",
     )
     @click.option("--note", default="", help="What the borrower says happened.")
@@ -219,7 +217,7 @@ def register(cli: click.Group) -> None:
 
     @cli.command()
     @click.argument("case_ref", metavar="CASE")
-    @click.option("--until", type=_DAY, help="The pause's last day (the borrower's local date).")
+    @click.option("--until", type=DAY, help="The pause's last day (the borrower's local date).")
     @click.option("--reason", type=click.Choice(lifecycle.HARDSHIP_REASONS), help="Why.")
     @click.option("--end", is_flag=True, help="End the running pause today instead.")
     @click.option("--note", default="", help="What happened; required with --end.")

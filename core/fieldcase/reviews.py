@@ -37,7 +37,7 @@ from . import lifecycle
 from .errors import InvalidInput
 from .lifecycle import Stage
 from .model import Case, Review, Staff
-from .money import add_months, parse_amount, quantum
+from .money import add_months, parse_money, quantum
 from .policy import default
 from .suggest import choice
 
@@ -66,7 +66,7 @@ def installment_of(value: str | Decimal | None, currency: str) -> Decimal | None
     """The loan's regular installment, parsed; it must be more than zero."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    amount = parse_amount(value, currency, field="installment")
+    amount = parse_money(value, currency, field="installment")
     if amount <= 0:
         raise InvalidInput(f"installment: {value!r} must be more than zero")
     return amount

@@ -24,9 +24,9 @@ def office(fieldcase_office: OfficeFactory) -> Office:
 
 
 def call(office: Office, case: int, at: str, *options: str) -> tuple[int, str]:
-    result = office(
-        "contact", case, "--channel", "phone", "--outcome", "no-answer", *options, at=at
-    )
+    # An --outcome among the options replaces the default (an option is given once).
+    outcome = () if "--outcome" in options else ("--outcome", "no-answer")
+    result = office("contact", case, "--channel", "phone", *outcome, *options, at=at)
     return result.exit_code, result.stderr
 
 
