@@ -358,3 +358,31 @@ def test_reviews_are_not_past_due_in_the_worklist_buckets_or_pipeline(office: Ru
     pipeline = office("report", "pipeline", "--format", "json", "--to", AT[1], as_="chen.wei")
     rows = {row["stage"]: row for row in json.loads(pipeline.output)}
     assert (rows["confirmation"]["current"], rows["confirmation"]["61-90"]) == (7, 1)
+
+
+# -- attacks: what a careless or dishonest hand could do with a review ------------------
+
+
+def test_a_concession_agreed_on_a_review_still_lets_off_only_its_saving_once_in_collection(
+    office: Run,
+) -> None:
+    # A settlement worked out on two installments due (4,600 for 3,680), then the loan
+    # goes to collection: paid, it must not write off the other 45,400 of the loan.
+    second_supervisor(office)
+    case = review_case(office)
+    set_policy(office, "hx-consumer", "review_offer_installments=2", "approval_threshold_share=1")
+    assert office("offers", case, *AT, as_="li.na").exit_code == 0
+    accepted = office("accept", case, "settlement", "--at", "2026-11-23T12:10+08:00", as_="li.na")
+    assert accepted.exit_code == 0, accepted.output
+    findings(office, case, "refer-to-collection")
+    approve(office, case)
+    paid = office(
+        "payment", case, "3680.00", "--reference", "TX-1",
+        "--at", "2026-11-24T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert paid.exit_code == 0, paid.output
+    result = office("balance", case, "--json", "--at", "2026-11-25T10:00+08:00", as_="chen.wei")
+    balance = json.loads(result.output)["balance"]
+    assert (balance["total"], balance["forgiven"]) == ("45400.00", "920.00")
+    data = shown(office, case, "2026-11-25T10:00+08:00")
+    assert (data["kind"], data["stage"], data["resolution"]) == ("collection", "confirmation", None)

@@ -1510,7 +1510,9 @@ class CaseMachine(RuleBasedStateMachine):
         assert open_offers == [], f"offers {open_offers} still stand after a payment"
         # An open dispute holds the case open whatever is paid; a performing loan's kept
         # concession covered installments, so only the whole loan paid closes it.
-        owed = after.balance.total + (after.balance.forgiven if pre.kind == "review" else 0)
+        owed = after.balance.total + (
+            after.balance.forgiven if self.on_installments(case_id, after.arrangement) else 0
+        )
         closes = pre.stage != CLOSED and pre.dispute is None and owed == 0
         post = self.moved(case_id, pre, CLOSED if closes else pre.stage, 2 if closes else 1)
         if closes:
@@ -1758,6 +1760,14 @@ class CaseMachine(RuleBasedStateMachine):
                 view = self.services.money_view(case_id, self.clock)
                 assert view.balance.total == 0, (case_id, closing.payload["data"], view.balance)
 
+    def on_installments(self, case_id: int, offer: Offer | None) -> bool:
+        """Whether ``offer`` was worked out while a review was open: on installments due."""
+        when = None if offer is None else offer.presented_at
+        return when is not None and any(
+            r.opened_at <= when and (r.finished_at is None or when < r.finished_at)
+            for r in self.store.reviews(case_id)
+        )
+
     @invariant()
     def balances_never_negative(self) -> None:
         for case_id in self.models:
@@ -1770,8 +1780,9 @@ class CaseMachine(RuleBasedStateMachine):
             if b.forgiven == 0:
                 assert b.total == sum(parts), b
                 assert (*parts, b.paid) == owed, (case_id, b, owed)
-            elif view.case.kind == "review":
-                # A kept concession on installments due lets off only what it saved.
+            elif self.on_installments(case_id, view.arrangement):
+                # A kept concession on installments due lets off only what it saved, even
+                # once the loan went on to collection.
                 assert b.total == sum(owed[:4]) - b.forgiven, (case_id, b, owed)
                 assert view.arrangement is not None and b.forgiven <= view.arrangement.saving
             else:

@@ -36,7 +36,7 @@ import attrs
 from . import lifecycle
 from .errors import InvalidInput
 from .lifecycle import Stage
-from .model import Case, Review, Staff
+from .model import Case, Offer, Review, Staff
 from .money import add_months, parse_amount, quantum
 from .policy import default
 from .suggest import choice
@@ -244,6 +244,21 @@ def under_review(
             end = review.finished_on - dt.timedelta(days=1)
         reliefs.append((review.opened_on, end, Decimal(0)))
     return reliefs
+
+
+def on_installments(case: Case, offer: Offer, reviews: Sequence[Review]) -> bool:
+    """Whether ``offer`` was worked out on a performing loan's installments due.
+
+    So it was if it was presented while a review was open, whatever the case
+    has become since (a referral to collection does not make it an offer on
+    the whole balance); kept, it lets the borrower off only what it saved.
+    """
+    when = offer.presented_at
+    if when is None or not reviews:
+        return case.kind == "review"  # a review from before reviews were recorded
+    return any(
+        r.opened_at <= when and (r.finished_at is None or when < r.finished_at) for r in reviews
+    )
 
 
 def installments_due(case: Case, balance: Balance, count: int) -> Balance:
