@@ -386,3 +386,47 @@ def test_a_concession_agreed_on_a_review_still_lets_off_only_its_saving_once_in_
     assert (balance["total"], balance["forgiven"]) == ("45400.00", "920.00")
     data = shown(office, case, "2026-11-25T10:00+08:00")
     assert (data["kind"], data["stage"], data["resolution"]) == ("collection", "confirmation", None)
+
+
+def _overdue_loan_reviewed(office: Run) -> None:
+    """Case 2: CNY 3,000 overdue since 2026-09-15 at 18%, withdrawn, then reviewed."""
+    second_supervisor(office)
+    created = office(
+        *create_args("L-2002", overdue="3000.00", **{"penalty-rate": "0.18"}),
+        "--assign", "li.na", "--at", T0, as_="chen.wei",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    closed = office(
+        "close", "2", "--resolution", "withdrawn", "--at", "2026-11-23T10:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert closed.exit_code == 0, closed.output
+    opened = office(
+        "reviews", "open", "2", "--trigger", "installment-request", "--installment", "1200",
+        "--at", "2026-11-23T11:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert opened.exit_code == 0, opened.output
+    findings(office, "2", "no-action")
+    approve(office, "2")
+
+
+def _penalty(office: Run, case: str, at: str) -> str:
+    result = office("balance", case, "--json", "--at", at, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["balance"]["penalty"]
+
+
+def test_an_earlier_review_does_not_spare_a_loan_in_collection_its_penalty(office: Run) -> None:
+    _overdue_loan_reviewed(office)
+    reopened = office(
+        "reviews", "open", "2", "--trigger", "overdue", "--at", "2026-12-01T09:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert reopened.exit_code == 0, reopened.output
+    findings(office, "2", "refer-to-collection", at="2026-12-01T10:00+08:00")
+    approve(office, "2", at="2026-12-01T11:00+08:00")
+    assert shown(office, "2", "2026-12-01T12:00+08:00")["kind"] == "collection"
+    # In collection from 1 December: 3,000 x 18% / 365 a day, from that day on.
+    assert _penalty(office, "2", "2026-12-11T12:00+08:00") != _penalty(
+        office, "2", "2026-12-01T12:00+08:00"
+    )

@@ -1695,11 +1695,13 @@ class CaseMachine(RuleBasedStateMachine):
         # pause's share of the rate on the days it covered; the whole rate otherwise.
         disputes = [d for d in self.store.disputes(case_id) if d.status in ("open", "upheld")]
         pauses = self.store.hardships(case_id)
-        # None either while the loan was under review (up to a referral to collection).
-        reviewed = [
-            (r.opened_on, r.finished_on if r.status == "referred" else None)
-            for r in self.store.reviews(case_id)
-        ]
+        # None either while the loan was under review: from a review's opening up to
+        # the loan's next referral to collection, by that review or a later one.
+        reviews = self.store.reviews(case_id)
+        reviewed = []
+        for n, review in enumerate(reviews):
+            referred = [r.finished_on for r in reviews[n:] if r.status == "referred"]
+            reviewed.append((review.opened_on, referred[0] if referred else None))
         days = Decimal(0)
         day = case.overdue_since
         while day < last:
