@@ -430,3 +430,19 @@ def test_an_earlier_review_does_not_spare_a_loan_in_collection_its_penalty(offic
     assert _penalty(office, "2", "2026-12-11T12:00+08:00") != _penalty(
         office, "2", "2026-12-01T12:00+08:00"
     )
+
+
+def test_reopen_does_not_restart_a_review_without_its_record(office: Run) -> None:
+    # 'reopen' on a reviewed loan would make it an open review case with no review in
+    # progress: its findings would close it again as reviewed with nothing recorded.
+    second_supervisor(office)
+    case = review_case(office)
+    findings(office, case, "no-action")
+    approve(office, case)
+    reopened = office(
+        "reopen", case, "--reason", "Look again", "--at", "2026-11-24T09:00+08:00", as_="chen.wei"
+    )
+    assert reopened.exit_code == 1
+    assert f"fieldcase reviews open {case}" in reopened.output
+    data = shown(office, case, "2026-11-24T10:00+08:00")
+    assert (data["stage"], data["resolution"]) == ("closed", "reviewed")

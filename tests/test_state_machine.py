@@ -1033,12 +1033,14 @@ class CaseMachine(RuleBasedStateMachine):
             case_id,
             lambda: self.services.reopen(case_id, actor=actor, at=at, reason=reason),
         )
-        must = actor in SUPERVISORS and pre.stage == CLOSED and reason.strip()
+        must = (
+            actor in SUPERVISORS and pre.stage == CLOSED and reason.strip() and pre.kind != "review"
+        )
         assert result is not None or not must, f"reopen refused: {error!r}"
         if result is None:
             return
         self.allowed("reopen", pre, actor, supervisor_only=True)
-        assert reason.strip()
+        assert reason.strip() and pre.kind != "review", "a review reopened, not opened anew"
         post = self.moved(case_id, pre, PREPARE if model.confirmed else CONFIRM)
         assert (post.resolution, post.closed_at, post.feedback_status) == (None, None, None)
         model.failed, model.escalated, model.feedback = 0, False, None

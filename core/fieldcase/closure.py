@@ -151,6 +151,20 @@ def reopen(services: Services, ref: str | int, *, actor: str, at: dt.datetime, r
         raise InvalidInput("reopening needs --reason saying why")
     attempted = {"reason": reason}
     services.guard(case, staff, "reopen", at, attempted=attempted, supervisor_only=True)
+    if case.kind == "review":
+        # Reopened, it would be under review with no review in progress to end.
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "reopen",
+            InvalidTransition(
+                f"case {case.id} is a performing loan's review: open its next review "
+                f"instead (fieldcase reviews open {case.id} --trigger ...)",
+                "review.reopen",
+            ),
+            attempted,
+        )
     stage = Stage.PREPARATION if case.confirmed_address else Stage.CONFIRMATION
     saved, _ = services.save(
         "case_reopened",
