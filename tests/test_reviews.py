@@ -446,3 +446,14 @@ def test_reopen_does_not_restart_a_review_without_its_record(office: Run) -> Non
     assert f"fieldcase reviews open {case}" in reopened.output
     data = shown(office, case, "2026-11-24T10:00+08:00")
     assert (data["stage"], data["resolution"]) == ("closed", "reviewed")
+
+
+def test_a_field_worker_cannot_end_a_review_by_closing_it(office: Run) -> None:
+    # Closed as unlocatable from the check, the review would end with no findings, no
+    # second pair of eyes and no next review: the loan would drop off the schedule.
+    case = review_case(office)
+    closed = office("close", case, "--resolution", "unlocatable", *AT, as_="li.na")
+    assert closed.exit_code == 1
+    assert "only a supervisor may" in closed.output
+    data = shown(office, case)
+    assert (data["stage"], data["reviews"][-1]["status"]) == ("confirmation", "open")

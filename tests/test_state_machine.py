@@ -996,16 +996,21 @@ class CaseMachine(RuleBasedStateMachine):
                 or resolution not in lifecycle.SUPERVISOR_RESOLUTIONS
                 or actor in SUPERVISORS
             )
+            and (pre.kind != "review" or actor in SUPERVISORS)
             and pre.dispute is None
         )
         assert result is not None or not must, f"close refused: {error!r}"
         if result is None:
             return
+        # A review ends by its approved findings; any other ending is a supervisor's.
         self.allowed(
             "close",
             pre,
             actor,
-            supervisor_only=(resolution in lifecycle.SUPERVISOR_RESOLUTIONS and not approved),
+            supervisor_only=(
+                pre.kind == "review"
+                or (resolution in lifecycle.SUPERVISOR_RESOLUTIONS and not approved)
+            ),
         )
         assert resolution in lifecycle.RESOLUTIONS and resolution != "reviewed"
         if not approved:
