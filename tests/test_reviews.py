@@ -457,3 +457,20 @@ def test_a_field_worker_cannot_end_a_review_by_closing_it(office: Run) -> None:
     assert "only a supervisor may" in closed.output
     data = shown(office, case)
     assert (data["stage"], data["reviews"][-1]["status"]) == ("confirmation", "open")
+
+
+def test_a_dispute_upheld_and_closed_ends_the_review_too(office: Run) -> None:
+    second_supervisor(office)
+    case = review_case(office)
+    opened = office(
+        "dispute", "open", case, "--kind", "fraud", "--note", "Not my loan", *AT, as_="li.na"
+    )
+    assert opened.exit_code == 0, opened.output
+    decided = office(
+        "dispute", "decide", case, "--uphold", "--close", "--note", "Identity theft",
+        "--at", "2026-11-23T13:00+08:00", as_="wu.fang",
+    )  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    data = shown(office, case)
+    assert (data["stage"], data["resolution"]) == ("closed", "dispute-upheld")
+    assert data["reviews"][-1]["status"] == "withdrawn"
