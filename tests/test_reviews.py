@@ -366,3 +366,119 @@ def test_reviews_are_not_past_due_in_the_worklist_buckets_or_pipeline(office: Ru
     pipeline = office("report", "pipeline", "--format", "json", "--to", AT[1], as_="chen.wei")
     rows = {row["stage"]: row for row in json.loads(pipeline.output)}
     assert (rows["confirmation"]["current"], rows["confirmation"]["61-90"]) == (7, 1)
+
+
+# -- attacks: what a careless or dishonest hand could do with a review ------------------
+
+
+def test_a_concession_agreed_on_a_review_still_lets_off_only_its_saving_once_in_collection(
+    office: Run,
+) -> None:
+    # A settlement worked out on two installments due (4,600 for 3,680), then the loan
+    # goes to collection: paid, it must not write off the other 45,400 of the loan.
+    second_supervisor(office)
+    case = review_case(office)
+    set_policy(office, "hx-consumer", "review_offer_installments=2", "approval_threshold_share=1")
+    assert office("offers", case, *AT, as_="li.na").exit_code == 0
+    accepted = office("accept", case, "settlement", "--at", "2026-11-23T12:10+08:00", as_="li.na")
+    assert accepted.exit_code == 0, accepted.output
+    findings(office, case, "refer-to-collection")
+    approve(office, case)
+    paid = office(
+        "payment", case, "3680.00", "--reference", "TX-1",
+        "--at", "2026-11-24T10:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert paid.exit_code == 0, paid.output
+    result = office("balance", case, "--json", "--at", "2026-11-25T10:00+08:00", as_="chen.wei")
+    balance = json.loads(result.output)["balance"]
+    assert (balance["total"], balance["forgiven"]) == ("45400.00", "920.00")
+    data = shown(office, case, "2026-11-25T10:00+08:00")
+    assert (data["kind"], data["stage"], data["resolution"]) == ("collection", "confirmation", None)
+
+
+def _overdue_loan_reviewed(office: Run) -> None:
+    """Case 2: CNY 3,000 overdue since 2026-09-15 at 18%, withdrawn, then reviewed."""
+    second_supervisor(office)
+    created = office(
+        *create_args("L-2002", overdue="3000.00", **{"penalty-rate": "0.18"}),
+        "--assign", "li.na", "--at", T0, as_="chen.wei",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    closed = office(
+        "close", "2", "--resolution", "withdrawn", "--at", "2026-11-23T10:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert closed.exit_code == 0, closed.output
+    opened = office(
+        "reviews", "open", "2", "--trigger", "installment-request", "--installment", "1200",
+        "--at", "2026-11-23T11:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert opened.exit_code == 0, opened.output
+    findings(office, "2", "no-action")
+    approve(office, "2")
+
+
+def _penalty(office: Run, case: str, at: str) -> str:
+    result = office("balance", case, "--json", "--at", at, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["balance"]["penalty"]
+
+
+def test_an_earlier_review_does_not_spare_a_loan_in_collection_its_penalty(office: Run) -> None:
+    _overdue_loan_reviewed(office)
+    reopened = office(
+        "reviews", "open", "2", "--trigger", "overdue", "--at", "2026-12-01T09:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert reopened.exit_code == 0, reopened.output
+    findings(office, "2", "refer-to-collection", at="2026-12-01T10:00+08:00")
+    approve(office, "2", at="2026-12-01T11:00+08:00")
+    assert shown(office, "2", "2026-12-01T12:00+08:00")["kind"] == "collection"
+    # In collection from 1 December: 3,000 x 18% / 365 a day, from that day on.
+    assert _penalty(office, "2", "2026-12-11T12:00+08:00") != _penalty(
+        office, "2", "2026-12-01T12:00+08:00"
+    )
+
+
+def test_reopen_does_not_restart_a_review_without_its_record(office: Run) -> None:
+    # 'reopen' on a reviewed loan would make it an open review case with no review in
+    # progress: its findings would close it again as reviewed with nothing recorded.
+    second_supervisor(office)
+    case = review_case(office)
+    findings(office, case, "no-action")
+    approve(office, case)
+    reopened = office(
+        "reopen", case, "--reason", "Look again", "--at", "2026-11-24T09:00+08:00", as_="chen.wei"
+    )
+    assert reopened.exit_code == 1
+    assert f"fieldcase reviews open {case}" in reopened.output
+    data = shown(office, case, "2026-11-24T10:00+08:00")
+    assert (data["stage"], data["resolution"]) == ("closed", "reviewed")
+
+
+def test_a_field_worker_cannot_end_a_review_by_closing_it(office: Run) -> None:
+    # Closed as unlocatable from the check, the review would end with no findings, no
+    # second pair of eyes and no next review: the loan would drop off the schedule.
+    case = review_case(office)
+    closed = office("close", case, "--resolution", "unlocatable", *AT, as_="li.na")
+    assert closed.exit_code == 1
+    assert "only a supervisor may" in closed.output
+    data = shown(office, case)
+    assert (data["stage"], data["reviews"][-1]["status"]) == ("confirmation", "open")
+
+
+def test_a_dispute_upheld_and_closed_ends_the_review_too(office: Run) -> None:
+    second_supervisor(office)
+    case = review_case(office)
+    opened = office(
+        "dispute", "open", case, "--kind", "fraud", "--note", "Not my loan", *AT, as_="li.na"
+    )
+    assert opened.exit_code == 0, opened.output
+    decided = office(
+        "dispute", "decide", case, "--uphold", "--close", "--note", "Identity theft",
+        "--at", "2026-11-23T13:00+08:00", as_="wu.fang",
+    )  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    data = shown(office, case)
+    assert (data["stage"], data["resolution"]) == ("closed", "dispute-upheld")
+    assert data["reviews"][-1]["status"] == "withdrawn"

@@ -996,16 +996,21 @@ class CaseMachine(RuleBasedStateMachine):
                 or resolution not in lifecycle.SUPERVISOR_RESOLUTIONS
                 or actor in SUPERVISORS
             )
+            and (pre.kind != "review" or actor in SUPERVISORS)
             and pre.dispute is None
         )
         assert result is not None or not must, f"close refused: {error!r}"
         if result is None:
             return
+        # A review ends by its approved findings; any other ending is a supervisor's.
         self.allowed(
             "close",
             pre,
             actor,
-            supervisor_only=(resolution in lifecycle.SUPERVISOR_RESOLUTIONS and not approved),
+            supervisor_only=(
+                pre.kind == "review"
+                or (resolution in lifecycle.SUPERVISOR_RESOLUTIONS and not approved)
+            ),
         )
         assert resolution in lifecycle.RESOLUTIONS and resolution != "reviewed"
         if not approved:
@@ -1033,12 +1038,14 @@ class CaseMachine(RuleBasedStateMachine):
             case_id,
             lambda: self.services.reopen(case_id, actor=actor, at=at, reason=reason),
         )
-        must = actor in SUPERVISORS and pre.stage == CLOSED and reason.strip()
+        must = (
+            actor in SUPERVISORS and pre.stage == CLOSED and reason.strip() and pre.kind != "review"
+        )
         assert result is not None or not must, f"reopen refused: {error!r}"
         if result is None:
             return
         self.allowed("reopen", pre, actor, supervisor_only=True)
-        assert reason.strip()
+        assert reason.strip() and pre.kind != "review", "a review reopened, not opened anew"
         post = self.moved(case_id, pre, PREPARE if model.confirmed else CONFIRM)
         assert (post.resolution, post.closed_at, post.feedback_status) == (None, None, None)
         model.failed, model.escalated, model.feedback = 0, False, None
@@ -1510,7 +1517,9 @@ class CaseMachine(RuleBasedStateMachine):
         assert open_offers == [], f"offers {open_offers} still stand after a payment"
         # An open dispute holds the case open whatever is paid; a performing loan's kept
         # concession covered installments, so only the whole loan paid closes it.
-        owed = after.balance.total + (after.balance.forgiven if pre.kind == "review" else 0)
+        owed = after.balance.total + (
+            after.balance.forgiven if self.on_installments(case_id, after.arrangement) else 0
+        )
         closes = pre.stage != CLOSED and pre.dispute is None and owed == 0
         post = self.moved(case_id, pre, CLOSED if closes else pre.stage, 2 if closes else 1)
         if closes:
@@ -1693,11 +1702,13 @@ class CaseMachine(RuleBasedStateMachine):
         # pause's share of the rate on the days it covered; the whole rate otherwise.
         disputes = [d for d in self.store.disputes(case_id) if d.status in ("open", "upheld")]
         pauses = self.store.hardships(case_id)
-        # None either while the loan was under review (up to a referral to collection).
-        reviewed = [
-            (r.opened_on, r.finished_on if r.status == "referred" else None)
-            for r in self.store.reviews(case_id)
-        ]
+        # None either while the loan was under review: from a review's opening up to
+        # the loan's next referral to collection, by that review or a later one.
+        reviews = self.store.reviews(case_id)
+        reviewed = []
+        for n, review in enumerate(reviews):
+            referred = [r.finished_on for r in reviews[n:] if r.status == "referred"]
+            reviewed.append((review.opened_on, referred[0] if referred else None))
         days = Decimal(0)
         day = case.overdue_since
         while day < last:
@@ -1758,6 +1769,14 @@ class CaseMachine(RuleBasedStateMachine):
                 view = self.services.money_view(case_id, self.clock)
                 assert view.balance.total == 0, (case_id, closing.payload["data"], view.balance)
 
+    def on_installments(self, case_id: int, offer: Offer | None) -> bool:
+        """Whether ``offer`` was worked out while a review was open: on installments due."""
+        when = None if offer is None else offer.presented_at
+        return when is not None and any(
+            r.opened_at <= when and (r.finished_at is None or when < r.finished_at)
+            for r in self.store.reviews(case_id)
+        )
+
     @invariant()
     def balances_never_negative(self) -> None:
         for case_id in self.models:
@@ -1770,8 +1789,9 @@ class CaseMachine(RuleBasedStateMachine):
             if b.forgiven == 0:
                 assert b.total == sum(parts), b
                 assert (*parts, b.paid) == owed, (case_id, b, owed)
-            elif view.case.kind == "review":
-                # A kept concession on installments due lets off only what it saved.
+            elif self.on_installments(case_id, view.arrangement):
+                # A kept concession on installments due lets off only what it saved, even
+                # once the loan went on to collection.
                 assert b.total == sum(owed[:4]) - b.forgiven, (case_id, b, owed)
                 assert view.arrangement is not None and b.forgiven <= view.arrangement.saving
             else:

@@ -28,7 +28,7 @@ from .repayment import (
     promise_statuses,
     statuses_by_arrangement,
 )
-from .reviews import installments_due, under_review, withdrawn
+from .reviews import installments_due, on_installments, under_review, withdrawn
 from .store import Change, Record
 
 if TYPE_CHECKING:
@@ -122,10 +122,14 @@ def money_view(services: Services, ref: str | int, at: dt.datetime) -> MoneyView
         and arrangement is not None
         and arrangement_kept(arrangement, promises, payments, zone, at)
     ):
-        # Kept, a concession on an overdue loan lets the borrower off the rest; on a
-        # performing loan under review it covered installments due, and lets off only
-        # what it saved on them.
-        cut = balance.total if case.kind == "collection" else min(arrangement.saving, balance.total)
+        # Kept, a concession on an overdue loan lets the borrower off the rest; one
+        # worked out on a performing loan's installments due lets off only what it
+        # saved on them, even once the loan is in collection.
+        cut = (
+            min(arrangement.saving, balance.total)
+            if on_installments(case, arrangement, services.store.reviews(case.id))
+            else balance.total
+        )
         balance = attrs.evolve(balance, forgiven=cut, total=balance.total - cut)
     return MoneyView(
         case=case,
@@ -489,13 +493,14 @@ def record_payment(
         )
     ]
     # A dispute holds the case open: its decision, not the money, says what is owed.
-    # An arrangement on a performing loan covers installments due, not the loan: kept,
-    # the loan goes on.
-    closing = (
-        case.stage != Stage.CLOSED
-        and case.dispute is None
-        and (after.total == 0 or (fulfilled and case.kind == "collection"))
+    # An arrangement on a performing loan's installments due, not the loan: kept, the
+    # loan goes on (even once it is in collection).
+    settles = (
+        fulfilled
+        and arrangement is not None
+        and not on_installments(case, arrangement, services.store.reviews(case.id))
     )
+    closing = case.stage != Stage.CLOSED and case.dispute is None and (after.total == 0 or settles)
     if closing:
         resolution = "settled" if fulfilled and after.total > 0 else "paid"
         closed = attrs.evolve(

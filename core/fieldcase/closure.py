@@ -50,19 +50,14 @@ def close(
         )
     attempted = {"resolution": resolution, "note": note}
     approved = case.stage == Stage.FEEDBACK and case.feedback_status == "approved"
-    # Before approved feedback, "paid" and "withdrawn" are a supervisor's call.
-    services.guard(
-        case,
-        staff,
-        "close",
-        at,
-        attempted=attempted,
-        supervisor_only=(
-            f"close a case as {resolution} before its feedback is approved"
-            if resolution in lifecycle.SUPERVISOR_RESOLUTIONS and not approved
-            else False
-        ),
-    )
+    # Before approved feedback, "paid" and "withdrawn" are a supervisor's call; a review
+    # ends by its approved findings, and any other ending is a supervisor's too.
+    supervisor_only: str | bool = False
+    if case.kind == "review":
+        supervisor_only = f"end a review as {resolution} without approved findings"
+    elif resolution in lifecycle.SUPERVISOR_RESOLUTIONS and not approved:
+        supervisor_only = f"close a case as {resolution} before its feedback is approved"
+    services.guard(case, staff, "close", at, attempted=attempted, supervisor_only=supervisor_only)
     if case.dispute is not None:
         services.refuse(
             case,
@@ -151,6 +146,20 @@ def reopen(services: Services, ref: str | int, *, actor: str, at: dt.datetime, r
         raise InvalidInput("reopening needs --reason saying why")
     attempted = {"reason": reason}
     services.guard(case, staff, "reopen", at, attempted=attempted, supervisor_only=True)
+    if case.kind == "review":
+        # Reopened, it would be under review with no review in progress to end.
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "reopen",
+            InvalidTransition(
+                f"case {case.id} is a performing loan's review: open its next review "
+                f"instead (fieldcase reviews open {case.id} --trigger ...)",
+                "review.reopen",
+            ),
+            attempted,
+        )
     stage = Stage.PREPARATION if case.confirmed_address else Stage.CONFIRMATION
     saved, _ = services.save(
         "case_reopened",

@@ -38,6 +38,7 @@ from .model import (
 )
 from .policy import default
 from .repayment import statuses_by_arrangement
+from .reviews import withdrawn
 from .suggest import choice
 
 if TYPE_CHECKING:
@@ -266,6 +267,7 @@ def decide_dispute(
         changed = attrs.evolve(
             changed, stage=Stage.CLOSED, resolution="dispute-upheld", closed_at=at
         )
+        records += withdrawn(services, case, staff, at)
     saved_case, saved = services.save(
         "dispute_decided",
         changed,

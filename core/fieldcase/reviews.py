@@ -36,7 +36,7 @@ import attrs
 from . import lifecycle
 from .errors import InvalidInput
 from .lifecycle import Stage
-from .model import Case, Review, Staff
+from .model import Case, Offer, Review, Staff
 from .money import add_months, parse_money, quantum
 from .policy import default
 from .suggest import choice
@@ -233,17 +233,32 @@ def under_review(
 ) -> list[tuple[dt.date, dt.date | None, Decimal]]:
     """The days a loan was under review, as penalty reliefs (no penalty while performing).
 
-    A review referred to collection ends the day before its referral; one
-    still open, or closed as reviewed, runs on (a closed case stops accruing
-    anyway, and the next review or collection starts from a new record).
+    A loan is under review from a review's opening to the day before it is
+    next referred to collection (by that review or a later one). Until then a
+    review closed as reviewed or withdrawn runs on: a closed case stops
+    accruing anyway, and only a referral makes the loan a collection case again.
     """
     reliefs: list[tuple[dt.date, dt.date | None, Decimal]] = []
-    for review in reviews:
-        end = None
-        if review.status == "referred" and review.finished_on is not None:
-            end = review.finished_on - dt.timedelta(days=1)
+    for n, review in enumerate(reviews):
+        referred = [r.finished_on for r in reviews[n:] if r.status == "referred" and r.finished_on]
+        end = referred[0] - dt.timedelta(days=1) if referred else None
         reliefs.append((review.opened_on, end, Decimal(0)))
     return reliefs
+
+
+def on_installments(case: Case, offer: Offer, reviews: Sequence[Review]) -> bool:
+    """Whether ``offer`` was worked out on a performing loan's installments due.
+
+    So it was if it was presented while a review was open, whatever the case
+    has become since (a referral to collection does not make it an offer on
+    the whole balance); kept, it lets the borrower off only what it saved.
+    """
+    when = offer.presented_at
+    if when is None or not reviews:
+        return case.kind == "review"  # a review from before reviews were recorded
+    return any(
+        r.opened_at <= when and (r.finished_at is None or when < r.finished_at) for r in reviews
+    )
 
 
 def installments_due(case: Case, balance: Balance, count: int) -> Balance:
