@@ -209,7 +209,7 @@ def test_no_penalty_accrues_while_a_loan_is_under_review(office: Run) -> None:
     )  # fmt: skip
     assert created.exit_code == 0, created.output
     closed = office(
-        "close", "2", "--resolution", "withdrawn", "--at", "2026-11-23T10:00+08:00",
+        "close", "2", "--resolution", "paid", "--at", "2026-11-23T10:00+08:00",
         as_="chen.wei",
     )  # fmt: skip
     assert closed.exit_code == 0, closed.output
@@ -397,7 +397,7 @@ def test_a_concession_agreed_on_a_review_still_lets_off_only_its_saving_once_in_
 
 
 def _overdue_loan_reviewed(office: Run) -> None:
-    """Case 2: CNY 3,000 overdue since 2026-09-15 at 18%, withdrawn, then reviewed."""
+    """Case 2: CNY 3,000 overdue since 2026-09-15 at 18%, closed as paid, then reviewed."""
     second_supervisor(office)
     created = office(
         *create_args("L-2002", overdue="3000.00", **{"penalty-rate": "0.18"}),
@@ -405,7 +405,7 @@ def _overdue_loan_reviewed(office: Run) -> None:
     )  # fmt: skip
     assert created.exit_code == 0, created.output
     closed = office(
-        "close", "2", "--resolution", "withdrawn", "--at", "2026-11-23T10:00+08:00",
+        "close", "2", "--resolution", "paid", "--at", "2026-11-23T10:00+08:00",
         as_="chen.wei",
     )  # fmt: skip
     assert closed.exit_code == 0, closed.output
@@ -482,3 +482,57 @@ def test_a_dispute_upheld_and_closed_ends_the_review_too(office: Run) -> None:
     data = shown(office, case)
     assert (data["stage"], data["resolution"]) == ("closed", "dispute-upheld")
     assert data["reviews"][-1]["status"] == "withdrawn"
+
+
+def test_only_a_performing_loan_is_put_under_review(office: Run, db_path: Path) -> None:
+    # A loan sent to court is not performing: a review would stop its penalty interest.
+    closed = office(
+        "close", "1", "--resolution", "withdrawn", "--at", "2026-11-23T10:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert closed.exit_code == 0, closed.output
+    before = snapshot(db_path)
+    refused = office(
+        "reviews", "open", "1", "--trigger", "scheduled", "--at", "2026-11-23T11:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert refused.exit_code == 1
+    assert "case 1 was closed as withdrawn: its loan is not performing" in refused.output
+    assert "review.performing" in refused.output
+    after = snapshot(db_path)
+    assert {t: rows for t, rows in after.items() if t != "events"} == {
+        t: rows for t, rows in before.items() if t != "events"
+    }
+    assert [e["type"] for e in events(db_path, 1)][-1] == "refused"
+
+
+def test_a_loan_referred_with_nothing_overdue_is_not_past_due_yet(office: Run) -> None:
+    second_supervisor(office)
+    case = review_case(office)  # referred for review on 2026-11-23
+    findings(office, case, "refer-to-collection", at="2027-02-01T10:00+08:00")
+    approve(office, case, at="2027-02-01T15:00+08:00")
+    data = shown(office, case, "2027-02-01T18:00+08:00")
+    assert (data["kind"], data["days_past_due"], data["overdue_since"]) == (
+        "collection",
+        0,
+        "2027-02-01",
+    )
+
+
+def test_a_purged_loan_never_comes_round_for_review(office: Run, db_path: Path) -> None:
+    second_supervisor(office)
+    case = review_case(office)
+    findings(office, case, "no-action")
+    approve(office, case)  # next review due 2027-02-23
+    done = office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    assert done.exit_code == 0, done.output
+    assert shown(office, case, "2031-12-01T01:00+08:00")["purged_at"] is not None
+    due = office("reviews", "due", "--json", "--at", "2031-12-01T01:00+08:00")
+    assert json.loads(due.output) == []
+    before = snapshot(db_path)
+    refused = office(
+        "reviews", "open", case, "--trigger", "scheduled", "--at", "2031-12-01T02:00+08:00",
+        as_="chen.wei",
+    )  # fmt: skip
+    assert refused.exit_code == 2 and "was purged" in refused.output
+    assert snapshot(db_path) == before

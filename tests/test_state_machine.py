@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from fieldcase import lifecycle
+from fieldcase import lifecycle, reviews
 from fieldcase.arrangements import active_arrangement
 from fieldcase.errors import FieldcaseError, InvalidInput, Refused
 from fieldcase.lifecycle import Stage
@@ -1068,12 +1068,18 @@ class CaseMachine(RuleBasedStateMachine):
                 case_id, actor=actor, at=at, trigger=trigger, installment="250"
             ),
         )
-        must = actor in SUPERVISORS and pre.stage == CLOSED and trigger in lifecycle.REVIEW_TRIGGERS
+        performing = pre.kind == "review" or pre.resolution in reviews.PERFORMING
+        must = (
+            actor in SUPERVISORS
+            and pre.stage == CLOSED
+            and trigger in lifecycle.REVIEW_TRIGGERS
+            and performing
+        )
         assert result is not None or not must, f"review refused: {error!r}"
         if result is None:
             return
         self.allowed("open_review", pre, actor, supervisor_only=True)
-        assert trigger in lifecycle.REVIEW_TRIGGERS
+        assert trigger in lifecycle.REVIEW_TRIGGERS and performing, pre.resolution
         post, review = result
         self.moved(case_id, pre, CONFIRM)
         assert (post.kind, post.resolution, post.closed_at, post.feedback_status) == (

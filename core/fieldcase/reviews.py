@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import lifecycle
-from .errors import InvalidInput
+from .errors import InvalidInput, NotPermitted
 from .lifecycle import Stage
 from .model import Case, Offer, Review, Staff
 from .money import add_months, parse_money, quantum
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 #: The recommendation that hands the loan to collection instead of closing the review.
 REFER = "refer-to-collection"
+
+#: How a collection case closes when its loan performs again, and may be reviewed.
+PERFORMING = ("paid", "settled", "restructured", "dispute-upheld")
 
 
 def opening(case: Case, trigger: str, staff: Staff, at: dt.datetime, note: str = "") -> Review:
@@ -93,9 +96,11 @@ def open_review(
 ) -> tuple[Case, Review]:
     """Open the next review of a closed case's loan: it becomes a review case in the check.
 
-    A supervisor's call, like reopening. A collection case closed as paid,
-    settled, restructured... is a loan performing again; one still under
-    review or in collection is refused (stage).
+    A supervisor's call, like reopening, and only for a loan that performs: a
+    review closed as reviewed (or withdrawn), or a collection case closed as
+    paid, settled, restructured or dispute-upheld (:data:`PERFORMING`). One
+    still open is refused by its stage; one closed as unlocatable,
+    uncollectible, legal-referral or withdrawn by rule ``review.performing``.
     """
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
@@ -112,6 +117,26 @@ def open_review(
         attempted=attempted,
         supervisor_only="open a review",
     )
+    if case.purged_at is not None:
+        raise InvalidInput(
+            f"case {case.id}'s personal data was purged at the end of its retention: its "
+            "loan is no longer reviewed here; the institution refers it anew if it must be"
+        )
+    if case.kind == "collection" and case.resolution not in PERFORMING:
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "open_review",
+            NotPermitted(
+                f"case {case.id} was closed as {case.resolution}: its loan is not performing, "
+                "and a review would stop its penalty interest; a review is for loans closed "
+                f"as {', '.join(PERFORMING)} (reopen it to collect: fieldcase reopen "
+                f"{case.id} --reason ...)",
+                "review.performing",
+            ),
+            attempted,
+        )
     review = opening(case, trigger, staff, at, note)
     reviewing = attrs.evolve(
         case,
@@ -163,6 +188,9 @@ def finished(
             stage=Stage.PREPARATION if case.confirmed_address else Stage.CONFIRMATION,
             feedback_status=None,
             next_review=None,
+            # Nothing overdue on record yet (the institution's next file says what is):
+            # days past due count from the referral, not from when the review began.
+            overdue_since=day if not case.overdue_amount else case.overdue_since,
         )
         status, due = "referred", None
         result = collection

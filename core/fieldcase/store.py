@@ -1678,7 +1678,7 @@ class Store:
     def reviews_due(self, on: dt.date, institution: str | None = None) -> list[Case]:
         """Review cases closed as reviewed whose next review falls due by ``on``, oldest
         due first (``on`` is compared with each borrower's local date by the caller)."""
-        where = ["kind = 'review'", "stage = 'closed'", "next_review <= ?"]
+        where = ["kind = 'review'", "stage = 'closed'", "next_review <= ?", "purged_at IS NULL"]
         params: list[Any] = [on.isoformat()]
         if institution:
             where.append("institution = ?")
