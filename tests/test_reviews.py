@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from pathlib import Path
@@ -202,28 +203,8 @@ def test_opening_a_review_is_a_supervisors_call_on_a_closed_case(
 
 
 def test_no_penalty_accrues_while_a_loan_is_under_review(office: Run) -> None:
-    # CNY 3,000 overdue since 2026-09-15 at 18% a year; paid off and closed, then reviewed.
-    created = office(
-        *create_args("L-2002", overdue="3000.00", **{"penalty-rate": "0.18"}),
-        "--assign", "li.na", "--at", T0, as_="chen.wei",
-    )  # fmt: skip
-    assert created.exit_code == 0, created.output
-    closed = office(
-        "close", "2", "--resolution", "paid", "--at", "2026-11-23T10:00+08:00",
-        as_="chen.wei",
-    )  # fmt: skip
-    assert closed.exit_code == 0, closed.output
-    opened = office(
-        "reviews", "open", "2", "--trigger", "installment-request", "--installment", "1200",
-        "--at", "2026-11-23T11:00+08:00", as_="chen.wei",
-    )  # fmt: skip
-    assert opened.exit_code == 0, opened.output
-
-    def penalty(at: str) -> str:
-        result = office("balance", "2", "--json", "--at", at, as_="chen.wei")
-        assert result.exit_code == 0, result.output
-        return json.loads(result.output)["balance"]["penalty"]
-
+    _paid_loan_under_review(office)
+    penalty = functools.partial(_penalty, office, "2")
     assert penalty("2026-11-23T12:00+08:00") == penalty("2027-02-01T12:00+08:00")
     assert shown(office, "2")["days_past_due"] == 69  # the overdue is still on record
 
@@ -396,9 +377,8 @@ def test_a_concession_agreed_on_a_review_still_lets_off_only_its_saving_once_in_
     assert (data["kind"], data["stage"], data["resolution"]) == ("collection", "confirmation", None)
 
 
-def _overdue_loan_reviewed(office: Run) -> None:
-    """Case 2: CNY 3,000 overdue since 2026-09-15 at 18%, closed as paid, then reviewed."""
-    second_supervisor(office)
+def _paid_loan_under_review(office: Run) -> None:
+    """Case 2: CNY 3,000 overdue since 2026-09-15 at 18%, closed as paid, then under review."""
     created = office(
         *create_args("L-2002", overdue="3000.00", **{"penalty-rate": "0.18"}),
         "--assign", "li.na", "--at", T0, as_="chen.wei",
@@ -414,6 +394,12 @@ def _overdue_loan_reviewed(office: Run) -> None:
         "--at", "2026-11-23T11:00+08:00", as_="chen.wei",
     )  # fmt: skip
     assert opened.exit_code == 0, opened.output
+
+
+def _overdue_loan_reviewed(office: Run) -> None:
+    """Case 2, its review closed with no action."""
+    second_supervisor(office)
+    _paid_loan_under_review(office)
     findings(office, "2", "no-action")
     approve(office, "2")
 

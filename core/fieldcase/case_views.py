@@ -1,4 +1,5 @@
-"""What the morning commands print: ``today``'s plan, ``cases``' rows, ``show``'s money.
+"""What the morning commands print: ``today``'s plan, ``cases``' rows, ``show``'s money
+and a loan's reviews.
 
 Rows and lines only, built from what the services return (:mod:`fieldcase.dayplan`,
 :mod:`fieldcase.worklists`, :mod:`fieldcase.casefiles`, :mod:`fieldcase.arrangements`);
@@ -299,5 +300,40 @@ def print_money(view: MoneyView | None, file: CaseFile) -> None:
                     "recorded by": p.recorded_by,
                 }
                 for p in file.payments
+            ]
+        )
+
+
+def review_lines(file: CaseFile) -> list[str]:
+    """``show``'s lines on a performing loan's review: why, and when the next is due."""
+    case, lines = file.case, []
+    if case.kind == "review":
+        review = file.reviews[-1] if file.reviews else None
+        why = f" ({review.trigger}, {review.status})" if review else ""
+        lines.append(f"  Kind:       review of a performing loan{why}")
+    if case.installment is not None:
+        lines.append(f"  Installment: {money(case.installment, case.currency)}")
+    if case.next_review is not None:
+        lines.append(f"  Next review: {case.next_review}")
+    return lines
+
+
+def show_reviews(file: CaseFile, zone: str) -> None:
+    """``show``'s post-loan reviews of the loan."""
+    if file.reviews:
+        echo("\nReviews")
+        table(
+            [
+                {
+                    "opened": local_time(r.opened_at, zone),
+                    "trigger": r.trigger,
+                    "by": r.opened_by,
+                    "status": r.status,
+                    "recommendation": r.recommendation or "",
+                    "finished": r.finished_on or "",
+                    "next due": r.next_review or "",
+                    "note": r.note,
+                }
+                for r in file.reviews
             ]
         )

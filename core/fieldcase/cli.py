@@ -24,7 +24,7 @@ from . import (
     protection_commands,
     review_commands,
 )
-from .case_views import balance_json, local_time, money, print_balance
+from .case_views import balance_json, local_time, money, print_balance, review_lines, show_reviews
 from .commands import (
     DAY,
     at_option,
@@ -1236,41 +1236,6 @@ def show_protections(file: CaseFile, zone: str) -> None:
                     "note": c.note,
                 }
                 for c in file.complaints
-            ]
-        )
-
-
-def review_lines(file: CaseFile) -> list[str]:
-    """``show``'s lines on a performing loan's review: why, and when the next is due."""
-    case, lines = file.case, []
-    if case.kind == "review":
-        review = file.reviews[-1] if file.reviews else None
-        why = f" ({review.trigger}, {review.status})" if review else ""
-        lines.append(f"  Kind:       review of a performing loan{why}")
-    if case.installment is not None:
-        lines.append(f"  Installment: {money(case.installment, case.currency)}")
-    if case.next_review is not None:
-        lines.append(f"  Next review: {case.next_review}")
-    return lines
-
-
-def show_reviews(file: CaseFile, zone: str) -> None:
-    """``show``'s post-loan reviews of the loan."""
-    if file.reviews:
-        echo("\nReviews")
-        table(
-            [
-                {
-                    "opened": local_time(r.opened_at, zone),
-                    "trigger": r.trigger,
-                    "by": r.opened_by,
-                    "status": r.status,
-                    "recommendation": r.recommendation or "",
-                    "finished": r.finished_on or "",
-                    "next due": r.next_review or "",
-                    "note": r.note,
-                }
-                for r in file.reviews
             ]
         )
 
