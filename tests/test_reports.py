@@ -26,8 +26,10 @@ def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def report(path: Path, name: str, *args: str) -> list[dict[str, Any]]:
+    """The report as JSON, up to ``AT`` unless ``args`` give another --to."""
+    until = [] if "--to" in args else ["--to", AT]
     result = CliRunner().invoke(
-        cli, ["--db", str(path), "report", name, "--format", "json", "--to", AT, *args]
+        cli, ["--db", str(path), "report", name, "--format", "json", *until, *args]
     )
     assert result.exit_code == 0, result.output
     rows: list[dict[str, Any]] = json.loads(result.stdout)
