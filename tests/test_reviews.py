@@ -246,6 +246,9 @@ def test_create_says_what_a_review_and_a_collection_case_need(office: Run, db_pa
     )  # fmt: skip
     assert no_overdue.exit_code == 2
     assert "--overdue and --overdue-since are required" in no_overdue.output
+    nowhere = office(*review_args("L-9", "--timezone", "Mars/Olympus"), *AT, as_="chen.wei")
+    # A clear error (exit 2), not a crash (an uncaught time-zone error exits 1).
+    assert nowhere.exit_code == 2 and "Mars/Olympus" in nowhere.output
     zero = office(*review_args("L-9", "--installment", "0"), *AT, as_="chen.wei")
     assert zero.exit_code == 2 and "must be more than zero" in zero.output
     assert snapshot(db_path) == before

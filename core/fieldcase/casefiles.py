@@ -142,7 +142,8 @@ def create_case(
     if overdue_since is None:
         if kind != "review":
             raise InvalidInput("overdue since is required: the first day the loan was overdue")
-        overdue_since = at.astimezone(ZoneInfo(timezone)).date() if timezone else at.date()
+        # Nothing overdue: the borrower's today stands for the date, in their zone.
+        overdue_since = at.astimezone(ZoneInfo(check_timezone(timezone))).date()
     existing = services.store.find_case(institution, reference)
     if existing is not None:
         raise InvalidInput(f"case {institution}/{reference} already exists (id {existing.id})")
