@@ -19,6 +19,7 @@ import click
 from . import (
     __version__,
     clock,
+    correction_commands,
     inquiry_commands,
     lifecycle,
     protection_commands,
@@ -1259,6 +1260,17 @@ def show_inquiries(file: CaseFile, zone: str) -> None:
         )
 
 
+def corrections_of(events: Sequence[Event]) -> dict[int, str]:
+    """What later events did to each event: " [voided by event 414]", " [amended by ...]"."""
+    said: dict[int, list[str]] = {}
+    for event in events:
+        verb = {"event_voided": "voided", "event_amended": "amended"}.get(event.type)
+        target = (event.payload.get("data") or {}).get("event")
+        if verb and isinstance(target, int):
+            said.setdefault(target, []).append(f"{verb} by event {event.id}")
+    return {k: f" [{'; '.join(v)}]" for k, v in said.items()}
+
+
 def describe_event(event: Event, institution: str | None = None) -> str:
     data = event.payload.get("data", {})
     if event.type == "refused":
@@ -1320,10 +1332,21 @@ def event_time(event: Event, zone: str) -> str:
     metavar="ID",
     help="The institution's own events: its registration and every change of its policy.",
 )
+@click.option(
+    "--last",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Only the last N events (the number of one to void or amend, say).",
+)
 @json_option
 @pass_app
 def history(
-    app: App, case_ref: str | None, system: bool, institution_id: str | None, json_: bool
+    app: App,
+    case_ref: str | None,
+    system: bool,
+    institution_id: str | None,
+    last: int | None,
+    json_: bool,
 ) -> None:
     """The case's audit trail: every event, refusals included, oldest first.
 
@@ -1336,6 +1359,7 @@ def history(
     \b
     Example:
         fieldcase --as li.na history 42
+        fieldcase --as li.na history 42 --last 5
         fieldcase history --system
         fieldcase history --institution hx-consumer
     """
@@ -1353,6 +1377,9 @@ def history(
         case = app.services.get_case(case_ref)
         events, zone = app.services.history(case_ref, app.actor), case.borrower.timezone
         institution = case.institution
+    corrected = corrections_of(events)
+    if last is not None:
+        events = events[-last:]
     rows = [
         {
             "event": e.id,
@@ -1360,7 +1387,7 @@ def history(
             "actor": e.actor or "",
             "type": e.type,
             "policy": "" if e.policy_version is None else f"v{e.policy_version}",
-            "details": describe_event(e, institution),
+            "details": describe_event(e, institution) + corrected.get(e.id or 0, ""),
         }
         for e in events
     ]
@@ -2907,6 +2934,7 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
 protection_commands.register(cli)
 inquiry_commands.register(cli)
 review_commands.register(cli)
+correction_commands.register(cli)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -45,6 +45,8 @@ ACTIONS = (
     "record_details",
     "inquiry",
     "open_review",
+    "void_event",
+    "amend_event",
 )
 
 #: Stages in which each action may be taken. Guards beyond the stage live in services.
@@ -79,6 +81,9 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     "inquiry": OPEN_STAGES,
     # A loan's next review starts once the last one (or its collection) is closed.
     "open_review": (Stage.CLOSED,),
+    # A mistake is put right whenever it is found, on a closed case too.
+    "void_event": (*OPEN_STAGES, Stage.CLOSED),
+    "amend_event": (*OPEN_STAGES, Stage.CLOSED),
 }
 
 #: Where a review (case kind ``review``) differs from the visit's path: its findings
@@ -117,6 +122,8 @@ ACTION_VERBS: dict[str, str] = {
     "record_details": "record contact details on",
     "inquiry": "record a credit-bureau inquiry on",
     "open_review": "open a review of",
+    "void_event": "void an event of",
+    "amend_event": "amend an event of",
 }
 
 #: What a field worker should do next, by stage: used in refusal messages.

@@ -611,3 +611,34 @@ def m017_reviews(db: Database) -> None:
         not_null={"case_id", "trigger", "opened_at", "opened_on", "status"},
     )
     db.table("reviews").create_index(["case_id"])
+
+
+@migrations(name="019_corrections")
+def m019_corrections(db: Database) -> None:
+    # Mistakes put right by events of their own: each correction names the event it
+    # voids or amends, and the rows only a voided event wrote leave the tables (their
+    # ids stay taken, so that every id in the log names one row).
+    db.table("event_corrections").create(
+        {
+            "id": int,
+            "case_id": int,
+            "event_id": int,
+            "event_type": str,
+            "kind": str,
+            "reason": str,
+            "made_by": str,
+            "made_at": str,
+            "changes": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "event_id", "event_type", "kind", "made_by", "made_at"},
+    )
+    db.table("event_corrections").create_index(["case_id"])
+    db.table("event_corrections").create_index(["event_id"])
+    db.table("voided_rows").create(
+        {"id": int, "table_name": str, "row_id": int, "case_id": int},
+        pk="id",
+        not_null={"table_name", "row_id"},
+    )
+    db.table("voided_rows").create_index(["table_name", "row_id"], unique=True)

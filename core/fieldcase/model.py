@@ -478,6 +478,29 @@ class Payment:
 
 
 @attrs.frozen
+class EventCorrection:
+    """A recorded event put right: voided (as if it had not happened) or amended.
+
+    The event itself stays in its chain, untouched; the correction is an event of
+    its own that names it, and this record says what it changed.
+    """
+
+    case_id: int
+    #: The event corrected, and its type.
+    event_id: int
+    event_type: str
+    kind: str  # void | amend
+    #: Why, in the words of whoever corrected it.
+    reason: str
+    made_by: str
+    made_at: dt.datetime
+    #: What changed: an amendment's fields, each ``[before, after]``; a void's rows
+    #: removed (``{"removed": {"contacts": [7]}}``) and restored.
+    changes: dict[str, Any] = attrs.field(factory=dict)
+    id: int | None = None
+
+
+@attrs.frozen
 class ActionContext:
     """What ``check_action`` knows about the action: when, who, how, to whom."""
 

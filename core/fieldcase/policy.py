@@ -236,6 +236,13 @@ BUILTIN: tuple[Setting, ...] = (
         4,
     ),
     Setting(
+        "amend_window_hours",
+        "hours after recording an event in which its author may amend it, 0 to 720 "
+        "(later: a supervisor)",
+        whole(0, 720),
+        24,
+    ),
+    Setting(
         "review_every_months",
         "months from a review to the next one a performing loan is due, 0 (none) to 60",
         whole(0, 60),

@@ -237,6 +237,8 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
     "complaints": {"note": ""},
     "inquiries": {"note": ""},
     "reviews": {"note": ""},
+    # An amendment's fields, before and after, are the record's own (notes, finances).
+    "event_corrections": {"changes": "{}"},
 }
 
 

@@ -215,4 +215,5 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
     ]
     records += [attrs.evolve(q, note="") for q in store.inquiries(case.id)]
     records += [attrs.evolve(r, note="") for r in store.reviews(case.id)]
+    records += [attrs.evolve(c, changes={}) for c in store.corrections(case.id)]
     return records

@@ -27,6 +27,7 @@ from .model import (
     CreditCorrection,
     Dispute,
     Event,
+    EventCorrection,
     Evidence,
     Feedback,
     Hardship,
@@ -51,6 +52,25 @@ class CaseRow:
     """A case already in row form, for bulk imports: no conversion on the way in."""
 
     row: dict[str, Any]
+
+
+@attrs.frozen
+class TableRow:
+    """A row of any state table as it is to be written, already in row form: what a
+    correction writes back (a row as it was before the event it voids)."""
+
+    table: str
+    row: dict[str, Any]
+
+
+@attrs.frozen
+class Removal:
+    """A row to take out of a state table: one that only a voided event wrote. Its id
+    is never handed out again (``voided_rows``)."""
+
+    table: str
+    id: int
+    case_id: int
 
 
 def to_iso(value: dt.datetime) -> str:
@@ -254,6 +274,20 @@ def complaint_to_row(complaint: Complaint) -> dict[str, Any]:
         at=to_iso(complaint.at), fewer_contacts_until=_date_text(complaint.fewer_contacts_until)
     )
     return row
+
+
+def event_correction_to_row(correction: EventCorrection) -> dict[str, Any]:
+    row = attrs.asdict(correction)
+    row.update(made_at=to_iso(correction.made_at), changes=canonical_json(correction.changes))
+    return row
+
+
+def row_to_event_correction(row: dict[str, Any]) -> EventCorrection:
+    made_at = from_iso(row["made_at"])
+    assert made_at is not None
+    return EventCorrection(
+        **{**row, "made_at": made_at, "changes": json.loads(row["changes"] or "{}")}
+    )
 
 
 def row_to_complaint(row: dict[str, Any]) -> Complaint:

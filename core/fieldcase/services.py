@@ -64,6 +64,7 @@ from .model import (
     ContactAttempt,
     Decision,
     Event,
+    EventCorrection,
     Feedback,
     Institution,
     Offer,
@@ -443,6 +444,20 @@ class Services:
 
         return record_payment(self, ref, **options)
 
+    def void_event(
+        self, ref: str | int, event_id: int, **options: Any
+    ) -> tuple[Case, EventCorrection]:
+        from .corrections import void_event
+
+        return void_event(self, ref, event_id, **options)
+
+    def amend_event(
+        self, ref: str | int, event_id: int, **options: Any
+    ) -> tuple[Case, EventCorrection]:
+        from .corrections import amend_event
+
+        return amend_event(self, ref, event_id, **options)
+
     # -- institutions and their policies -------------------------------------------------
 
     def add_institution(self, institution_id: str, **options: Any) -> Institution:
@@ -511,8 +526,13 @@ class Services:
         institution = self.institution_of(case)
         self.check_time(staff, at, institution.policy, action, case=case, attempted=attempted)
         self.check_requirements(institution, case, staff.id, at, action, attempted)
-        # Money arrives when it arrives: a payment may be recorded after later actions.
-        if case.updated_at is not None and at < case.updated_at and action != "record_payment":
+        # Money arrives when it arrives: a payment may be recorded after later actions; a
+        # correction names an earlier event, and comes when the mistake is found.
+        if (
+            case.updated_at is not None
+            and at < case.updated_at
+            and action not in ("record_payment", "void_event", "amend_event")
+        ):
             zone = case.borrower.zone
             raise InvalidInput(
                 f"--at {at.astimezone(zone):%Y-%m-%d %H:%M:%S %z} is before case {case.id}'s "

@@ -39,6 +39,7 @@ from .model import (
     CreditCorrection,
     Dispute,
     Event,
+    EventCorrection,
     Evidence,
     Feedback,
     Hardship,
@@ -59,6 +60,8 @@ from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY
 from .rows import (
     CaseRow,
     Connection,
+    Removal,
+    TableRow,
     case_arrears_key,
     case_to_row,
     complaint_to_row,
@@ -66,6 +69,7 @@ from .rows import (
     correction_to_row,
     detail_to_row,
     dispute_to_row,
+    event_correction_to_row,
     evidence_to_row,
     feedback_to_row,
     hardship_to_row,
@@ -85,6 +89,7 @@ from .rows import (
     row_to_detail,
     row_to_dispute,
     row_to_event,
+    row_to_event_correction,
     row_to_evidence,
     row_to_feedback,
     row_to_hardship,
@@ -130,6 +135,8 @@ STATE_TABLES = (
     "contact_details",
     "inquiries",
     "reviews",
+    "event_corrections",
+    "voided_rows",
 )
 
 
@@ -153,6 +160,9 @@ Record = (
     | ContactDetail
     | Inquiry
     | Review
+    | EventCorrection
+    | TableRow
+    | Removal
 )
 TABLE_OF: dict[type, str] = {
     Institution: "institutions",
@@ -173,6 +183,7 @@ TABLE_OF: dict[type, str] = {
     ContactDetail: "contact_details",
     Inquiry: "inquiries",
     Review: "reviews",
+    EventCorrection: "event_corrections",
 }
 
 #: Records whose row needs no currency, and how each becomes one.
@@ -185,6 +196,7 @@ TO_ROW: dict[type, Callable[[Any], dict[str, Any]]] = {
     ContactDetail: detail_to_row,
     Inquiry: inquiry_to_row,
     Review: review_to_row,
+    EventCorrection: event_correction_to_row,
 }
 
 
@@ -587,6 +599,8 @@ class _Batch:
 
     def save(self, record: Record, case_id: int | None) -> tuple[Record, int | None]:
         """Give ``record`` its id if it has none; return it and the case it is about."""
+        if isinstance(record, TableRow | Removal):  # a correction's: ids of rows written before
+            return record, case_id
         if isinstance(record, CaseRow):
             row = record.row
             if row["id"] is None:
@@ -684,10 +698,17 @@ class _Batch:
                 currency = record.currency
             elif isinstance(record, CaseRow):
                 currency = record.row["currency"]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for record in saved:
             if isinstance(record, CaseRow):
                 rows.append({"table": "cases", "row": record.row})
+                continue
+            if isinstance(record, TableRow):
+                rows.append({"table": record.table, "row": record.row})
+                continue
+            if isinstance(record, Removal):
+                row = {"id": record.id, "case_id": record.case_id}
+                rows.append({"table": record.table, "row": row, "delete": True})
                 continue
             if currency is None and isinstance(record, Offer):
                 currency = record.currency
@@ -712,7 +733,7 @@ class _Batch:
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "017_reviews"
+LATEST_MIGRATION = "019_corrections"
 
 
 def read_only_uri(path: str | Path) -> str:
@@ -892,7 +913,12 @@ class Store:
             raise refused from None
 
     def _next_id(self, table: str) -> int:
-        row = self.db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM [{table}]").fetchone()
+        # An id a voided row had is never handed out again: each id in the log names one row.
+        row = self.db.execute(
+            f"SELECT max(coalesce((SELECT max(id) FROM [{table}]), 0), coalesce((SELECT"
+            " max(row_id) FROM voided_rows WHERE table_name = ?), 0)) + 1",
+            [table],
+        ).fetchone()
         return int(row[0])
 
     def _to_row(self, record: Record, currency: str | None) -> tuple[str, dict[str, Any]]:
@@ -935,8 +961,16 @@ class Store:
         grouped: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = {}
         money: set[int] = set()
         visited: set[int] = set()
+        removed: list[tuple[str, int, int | None]] = []
         for change in rows:
             row, table = change["row"], change["table"]
+            if change.get("delete"):
+                removed.append((table, row["id"], row.get("case_id")))
+                if table in ("promises", "payments"):
+                    money.add(row["case_id"])
+                elif table == "visits":
+                    visited.add(row["case_id"])
+                continue
             if table == "cases":
                 # Derived, not carried by events: worked out the same way on replay.
                 row = {**row, "arrears_key": case_arrears_key(row)}
@@ -947,6 +981,12 @@ class Store:
             grouped.setdefault((table, tuple(row)), []).append(list(row.values()))
         for (table, columns), values in grouped.items():
             self.db.conn.executemany(_upsert_sql(table, columns), values)
+        for table, row_id, case_id in removed:
+            self.db.conn.execute(f"DELETE FROM [{table}] WHERE id = ?", [row_id])
+            self.db.conn.execute(
+                "INSERT INTO voided_rows (table_name, row_id, case_id) VALUES (?, ?, ?)",
+                [table, row_id, case_id],
+            )
         if money:
             refresh_met(self.db, sorted(money))
         if visited:
@@ -1670,6 +1710,22 @@ class Store:
     def inquiries(self, case_id: int) -> list[Inquiry]:
         query = "SELECT * FROM inquiries WHERE case_id = ? ORDER BY id"
         return [row_to_inquiry(row) for row in self.db.query(query, [case_id])]
+
+    def event(self, event_id: int) -> Event | None:
+        """One event by its id, or None."""
+        rows = list(self.db.query("SELECT * FROM events WHERE id = ?", [event_id]))
+        return row_to_event(rows[0]) if rows else None
+
+    def corrections(self, case_id: int) -> list[EventCorrection]:
+        """The case's corrections (voids and amendments), oldest first."""
+        query = "SELECT * FROM event_corrections WHERE case_id = ? ORDER BY id"
+        return [row_to_event_correction(row) for row in self.db.query(query, [case_id])]
+
+    def row(self, table: str, row_id: int) -> dict[str, Any] | None:
+        """One state table's row as stored, or None (never written, or removed)."""
+        assert table in STATE_TABLES
+        rows = list(self.db.query(f"SELECT * FROM [{table}] WHERE id = ?", [row_id]))
+        return rows[0] if rows else None
 
     def reviews(self, case_id: int) -> list[Review]:
         query = "SELECT * FROM reviews WHERE case_id = ? ORDER BY id"

@@ -1,0 +1,588 @@
+"""Corrections: a mistaken event voided, or some of its fields amended, by events of their own.
+
+An event is never edited. **Voiding** one writes back, for every row it wrote,
+the row as it would be had the event not happened: rows it created leave the
+tables (their ids stay taken), fields it changed get their earlier values back,
+and the case's last change is the last event still standing, so that a
+future-dated event voided no longer holds the case. A field that a later event
+changed again is not guessed at: the void is refused, naming that event, to be
+voided first (newest first). **Amending** rewrites some fields of the contact
+or interview an event recorded: its author may within the policy's
+``amend_window_hours``, a supervisor at any time.
+
+Either way the correction is a new event on the case's chain that names the
+event it corrects and carries the rows it writes (so a replay of the log
+agrees), with an :class:`~fieldcase.model.EventCorrection` record saying what
+changed. Money has its own path: a payment is reversed (``payment reverse``),
+not voided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import attrs
+
+from . import lifecycle
+from .errors import InvalidInput, InvalidTransition
+from .model import Case, ContactAttempt, Event, EventCorrection, Staff, Visit
+from .money import parse_money
+from .policy import default
+from .rows import Removal, TableRow, case_to_row, to_iso
+from .store import Change
+from .suggest import choice
+
+if TYPE_CHECKING:
+    from .services import Services
+
+#: The events a supervisor may void, and what each recorded.
+VOIDABLE: dict[str, str] = {
+    "contact_recorded": "a contact",
+    "details_recorded": "contact details",
+    "address_confirmed": "the address confirmed",
+    "visit_planned": "a visit plan",
+    "checklist_ticked": "checklist items ticked",
+    "interview_recorded": "an interview",
+    "visit_failed": "a failed visit",
+    "feedback_submitted": "the feedback",
+    "promise_made": "a promise",
+    "offers_presented": "offers presented",
+    "offer_accepted": "an accepted offer",
+    "inquiry_recorded": "a credit-bureau inquiry",
+    "evidence_added": "evidence",
+    "complaint_recorded": "a complaint",
+}
+
+#: What to do instead, for events that are put right another way.
+INSTEAD: dict[str, str] = {
+    "payment_recorded": "reverse the payment instead: fieldcase payment reverse CASE "
+    "REFERENCE --reason ...",
+    "case_closed": "reopen the case instead (fieldcase reopen CASE --reason ...)",
+    "case_reopened": "close the case again (fieldcase close)",
+    "case_created": "close the case as withdrawn (fieldcase close CASE --resolution withdrawn)",
+    "case_imported": "close the case as withdrawn (fieldcase close CASE --resolution withdrawn)",
+    "case_updated": "import the corrected row again",
+    "case_assigned": "assign the case again (fieldcase assign)",
+    "flags_changed": "change the flags again (fieldcase flags)",
+    "feedback_approved": "reopen the case (fieldcase reopen), or submit new findings",
+    "feedback_returned": "have the feedback submitted again (fieldcase feedback)",
+    "hardship_granted": "end the pause (fieldcase hardship end)",
+    "dispute_decided": "open a new dispute if the decision was wrong (fieldcase dispute open)",
+    "event_voided": "record the voided action again",
+    "event_amended": "amend the event again",
+    "refused": "nothing: a refusal wrote nothing but itself",
+}
+
+CORRECTION_EVENTS = ("event_voided", "event_amended")
+#: Case columns that every event moves on, worked out rather than restored.
+BOOKKEEPING = ("version", "updated_at", "arrears_key")
+
+
+def _find_event(services: Services, case: Case, event_id: int) -> Event:
+    event = services.store.event(event_id)
+    if event is None or event.case_id != case.id:
+        raise InvalidInput(
+            f"event {event_id} is not one of case {case.id}'s; its events are listed by "
+            f"'fieldcase history {case.id}'"
+        )
+    return event
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("--reason is required: say what was wrong")
+    return reason
+
+
+def _voided(services: Services, case_id: int) -> set[int]:
+    return {c.event_id for c in services.store.corrections(case_id) if c.kind == "void"}
+
+
+def _refuse(
+    services: Services,
+    case: Case,
+    staff: Staff,
+    at: dt.datetime,
+    action: str,
+    message: str,
+    rule: str,
+    attempted: dict[str, Any],
+) -> NoReturn:
+    services.refuse(case, staff.id, at, action, InvalidTransition(message, rule), attempted)
+
+
+def _carried(event: Event) -> dict[tuple[str, int], dict[str, Any] | None]:
+    """The rows an event wrote, by (table, id): None for a row it removed."""
+    rows: dict[tuple[str, int], dict[str, Any] | None] = {}
+    for entry in event.payload.get("rows") or []:
+        row = entry["row"]
+        rows[(entry["table"], row["id"])] = None if entry.get("delete") else row
+    return rows
+
+
+@attrs.frozen
+class VoidPlan:
+    """What voiding an event writes back, or why it cannot yet."""
+
+    restored: list[TableRow]
+    removed: list[Removal]
+    #: Later events that changed what the voided one wrote: "318 checklist_ticked".
+    blocking: list[str]
+    #: The case's last change once the event is voided (None: keep the stored one).
+    last_change: dt.datetime | None
+
+
+def plan_void(
+    events: Sequence[Event],
+    target: Event,
+    voided: set[int],
+    stored: Callable[[str, int], Mapping[str, Any] | None],
+) -> VoidPlan:
+    """Work out the rows as they would be had ``target`` not happened.
+
+    ``events`` are the case's, oldest first; ``voided`` the ids already voided;
+    ``stored(table, id)`` a row as it is now. Per field: one ``target`` did not
+    change stays; one it changed and nothing changed since gets its earlier
+    value back; one changed again since blocks the void (the later event is named).
+    """
+    # An amendment goes with the event it amended (what it changed was that event's
+    # record), and a void with the event it voided (it put back what that one wrote).
+    amendments = [e for e in events if e.type == "event_amended" and _names(e, target)]
+    gone = (
+        voided
+        | {target.id}
+        | {e.id for e in events if e.type == "event_voided"}
+        | {e.id for e in events if e.type == "event_amended" and _target(e) in voided}
+    )
+    live = [e for e in events if e.id not in gone and e not in amendments]
+    earlier = [e for e in live if _id(e) < _id(target)]
+    later = [e for e in live if _id(e) > _id(target)]
+    restored: list[TableRow] = []
+    removed: list[Removal] = []
+    blocking: dict[int, str] = {}
+    wrote = _carried(target)
+    for amendment in amendments:
+        wrote.update((k, v) for k, v in _carried(amendment).items() if k[0] != "cases")
+    for key, after in wrote.items():
+        table, row_id = key
+        if after is None:
+            continue
+        before: dict[str, Any] | None = None
+        for event in earlier:
+            carried = _carried(event)
+            if key in carried:
+                before = carried[key]
+        now = stored(table, row_id)
+        touching = [e for e in later if key in _carried(e)]
+        # An amendment of a later event is undone with that event: name the event.
+        blockers = [e for e in touching if e.type != "event_amended"]
+        if before is None:
+            # Created by the mistaken event: it goes, unless a later one built on it.
+            if touching:
+                blocking.update((_id(e), f"{e.id} {e.type}") for e in blockers or touching)
+            elif now is not None:
+                assert target.case_id is not None
+                removed.append(Removal(table, row_id, target.case_id))
+            continue
+        assert now is not None, f"{table} row {row_id} is gone though a live event wrote it"
+        row = {name: now[name] for name in after if name in now}
+        for name, value in after.items():
+            if name in BOOKKEEPING and table == "cases":
+                continue
+            if before.get(name) == value or now.get(name) == before.get(name):
+                continue  # unchanged by the event, or already back as it was
+            if now.get(name) == value:
+                row[name] = before.get(name)
+                continue
+            for event in touching:
+                changed = _carried(event)[key]
+                if changed is None or changed.get(name) == value:
+                    continue
+                if event.type == "event_amended":  # voided, the event takes it along
+                    blocking[int(_target(event))] = f"{_target(event)} (amended by {event.id})"
+                else:
+                    blocking[_id(event)] = f"{event.id} {event.type}"
+                break
+        restored.append(TableRow(table, row))
+    last = [e.at for e in live if e.type not in CORRECTION_EVENTS and _writes_case(e)]
+    return VoidPlan(
+        restored,
+        removed,
+        [blocking[k] for k in sorted(blocking, reverse=True)],
+        max(last) if last else None,
+    )
+
+
+def _id(event: Event) -> int:
+    assert event.id is not None  # a stored event
+    return event.id
+
+
+def _target(event: Event) -> Any:
+    return (event.payload.get("data") or {}).get("event")
+
+
+def _names(event: Event, target: Event) -> bool:
+    return bool(_target(event) == target.id)
+
+
+def _writes_case(event: Event) -> bool:
+    return any(entry["table"] == "cases" for entry in event.payload.get("rows") or [])
+
+
+def _case_row(case: Case, restored: list[TableRow], last_change: dt.datetime | None) -> TableRow:
+    """The case's row to write: restored fields, one version on, its last change."""
+    row = case_to_row(case)
+    for entry in restored:
+        if entry.table == "cases":
+            row.update({k: v for k, v in entry.row.items() if k not in BOOKKEEPING})
+    row["version"] = case.version + 1
+    if last_change is not None:
+        row["updated_at"] = to_iso(last_change)
+    return TableRow("cases", row)
+
+
+def void_event(
+    services: Services,
+    ref: str | int,
+    event_id: int,
+    *,
+    actor: str,
+    at: dt.datetime,
+    reason: str,
+) -> tuple[Case, EventCorrection]:
+    """Void event ``event_id`` of a case (supervisors): as if it had not happened."""
+    staff, case = services.begin(ref, actor, at)
+    assert case.id is not None
+    reason = _reason(reason)
+    target = _find_event(services, case, event_id)
+    attempted = {"event": event_id, "event_type": target.type, "reason": reason}
+    services.guard(
+        case, staff, "void_event", at, attempted=attempted, supervisor_only="void an event"
+    )
+    voided = _voided(services, case.id)
+    if target.id in voided:
+        _refuse(
+            services,
+            case,
+            staff,
+            at,
+            "void_event",
+            f"event {event_id} ({target.type}) is already voided",
+            "correction.once",
+            attempted,
+        )
+    if target.type not in VOIDABLE:
+        instead = INSTEAD.get(target.type, "record what should have happened as a new action")
+        _refuse(
+            services,
+            case,
+            staff,
+            at,
+            "void_event",
+            f"event {event_id} ({target.type}) cannot be voided: {instead}",
+            "correction.kind",
+            attempted,
+        )
+    if target.payload.get("redacted"):
+        _refuse(
+            services,
+            case,
+            staff,
+            at,
+            "void_event",
+            f"event {event_id}'s personal data were purged: there is nothing to restore",
+            "correction.purged",
+            attempted,
+        )
+    events = list(services.store.iter_events(case.id))
+    plan = plan_void(events, target, voided, services.store.row)
+    if plan.blocking:
+        _refuse(
+            services,
+            case,
+            staff,
+            at,
+            "void_event",
+            f"later events changed what event {event_id} ({target.type}) wrote: "
+            f"void {', '.join(plan.blocking)} first (newest first), or record the "
+            "correction as a new action",
+            "correction.order",
+            attempted,
+        )
+    removed: dict[str, list[int]] = {}
+    for removal in plan.removed:
+        removed.setdefault(removal.table, []).append(removal.id)
+    restored: dict[str, list[int]] = {}
+    for entry in plan.restored:
+        if entry.table != "cases":
+            restored.setdefault(entry.table, []).append(entry.row["id"])
+    correction = EventCorrection(
+        case_id=case.id,
+        event_id=_id(target),
+        event_type=target.type,
+        kind="void",
+        reason=reason,
+        made_by=staff.id,
+        made_at=at,
+        changes={"removed": removed, "restored": restored},
+    )
+    others = [r for r in plan.restored if r.table != "cases"]
+    records = [_case_row(case, plan.restored, plan.last_change), *others, *plan.removed]
+    return _commit(services, case, staff, at, "event_voided", records, correction, attempted)
+
+
+def _commit(
+    services: Services,
+    case: Case,
+    staff: Staff,
+    at: dt.datetime,
+    event_type: str,
+    records: list[Any],
+    correction: EventCorrection,
+    data: dict[str, Any],
+) -> tuple[Case, EventCorrection]:
+    assert case.id is not None
+    change = Change(
+        event_type,
+        staff.id,
+        at,
+        (*records, correction),
+        data,
+        case.id,
+        case.version,
+        services.recorded_at(),
+        services.policy_version(case),
+    )
+    ((event, saved),) = services.store.commit_many([change])
+    final = services.store.get_case(case.id)
+    services.notify(final, event)
+    made = saved[-1]
+    assert isinstance(made, EventCorrection)
+    return final, made
+
+
+# -- amendments ----------------------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _optional_text(value: str) -> str | None:
+    return value.strip() or None
+
+
+@attrs.frozen
+class Amendable:
+    """What an event recorded that may be amended: its table and each field's parser.
+
+    A parser takes the text given and the services and case (for reason codes,
+    money) and returns ``{attribute: value}`` to set on the record.
+    """
+
+    table: str
+    fields: dict[str, Callable[[str, Services, Case], dict[str, Any]]]
+
+
+def _choice(attribute: str, options: Sequence[str]) -> Callable[[str, Services, Case], Any]:
+    def parse(value: str, services: Services, case: Case) -> dict[str, Any]:
+        return {attribute: choice(value.strip().lower(), options, attribute)}
+
+    return parse
+
+
+def _reason_code(value: str, services: Services, case: Case) -> dict[str, Any]:
+    code = value.strip().lower()
+    if code not in services.reasons():
+        raise InvalidInput(
+            f"reason: {value!r} is not a known code; codes are "
+            f"{', '.join(sorted(services.reasons()))}"
+        )
+    return {"reason_code": code}
+
+
+def _money(attribute: str, label: str) -> Callable[[str, Services, Case], dict[str, Any]]:
+    def parse(value: str, services: Services, case: Case) -> dict[str, Any]:
+        amount: Decimal = parse_money(value, case.currency, field=label, owner=f"case {case.id}")
+        return {attribute: amount}
+
+    return parse
+
+
+def _lenders(value: str, services: Services, case: Case) -> dict[str, Any]:
+    from .interview import MAX_LENDERS
+
+    try:
+        count = int(value.strip())
+    except ValueError:
+        raise InvalidInput(f"lenders: {value!r} is not a whole number") from None
+    if not 1 <= count <= MAX_LENDERS:
+        raise InvalidInput(f"lenders: give 1 to {MAX_LENDERS}, counting this lender too")
+    return {"lenders": count, "multi_lender": count > 1}
+
+
+def _plain(attribute: str, empty_is_none: bool = False) -> Any:
+    def parse(value: str, services: Services, case: Case) -> dict[str, Any]:
+        return {attribute: _optional_text(value) if empty_is_none else _text(value)}
+
+    return parse
+
+
+#: The fields each kind of event may have amended, named as the recording command's
+#: options. Who was contacted, how and when were judged by the rules: those are voided
+#: and recorded again, never amended.
+AMENDABLE: dict[str, Amendable] = {
+    "contact_recorded": Amendable(
+        "contacts",
+        {"outcome": _choice("outcome", lifecycle.OUTCOMES), "note": _plain("note")},
+    ),
+    "interview_recorded": Amendable(
+        "visits",
+        {
+            "reason": _reason_code,
+            "employment": _choice("employment", lifecycle.EMPLOYMENT),
+            "income": _money("monthly_income", "income"),
+            "other-debts": _money("other_debts", "other debts"),
+            "monthly-repayments": _money("monthly_repayments", "monthly repayments"),
+            "lenders": _lenders,
+            "industry": _plain("industry", True),
+            "employer": _plain("employer", True),
+            "suppliers": _plain("suppliers", True),
+            "buyers": _plain("buyers", True),
+            "attitude": _choice("attitude", lifecycle.ATTITUDES),
+            "note": _plain("notes"),
+        },
+    ),
+    "visit_failed": Amendable("visits", {"note": _plain("notes")}),
+}
+
+
+def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
+    """``FIELD=VALUE`` texts as a mapping; a field given twice is a mistake."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip().lower().replace("_", "-")
+        if not sep or not name:
+            raise InvalidInput(f"--set {pair!r}: write FIELD=VALUE, e.g. --set note='Met at 10'")
+        if name in values:
+            raise InvalidInput(f"--set {name} is given twice; give each field once")
+        values[name] = value
+    return values
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def amend_event(
+    services: Services,
+    ref: str | int,
+    event_id: int,
+    *,
+    actor: str,
+    at: dt.datetime,
+    values: Mapping[str, str],
+    reason: str,
+) -> tuple[Case, EventCorrection]:
+    """Amend fields of the contact or interview event ``event_id`` recorded.
+
+    The author may within ``amend_window_hours`` of recording it; a supervisor
+    at any time.
+    """
+    staff, case = services.begin(ref, actor, at)
+    assert case.id is not None
+    reason = _reason(reason)
+    target = _find_event(services, case, event_id)
+    amendable = AMENDABLE.get(target.type)
+    if amendable is None:
+        kinds = ", ".join(AMENDABLE)
+        raise InvalidInput(
+            f"event {event_id} is {target.type}: only {kinds} events are amended; "
+            "a supervisor voids any other mistaken event (fieldcase void) and it is "
+            "recorded again"
+        )
+    if not values:
+        raise InvalidInput(
+            f"say what to change: --set FIELD=VALUE; fields: {', '.join(amendable.fields)}"
+        )
+    unknown = sorted(set(values) - set(amendable.fields))
+    if unknown:
+        raise InvalidInput(
+            f"--set {unknown[0]}: the fields of a {target.type} event that may be amended are "
+            f"{', '.join(amendable.fields)}; anything else is voided and recorded again"
+        )
+    changes: dict[str, Any] = {}
+    for name, text in values.items():
+        changes.update(amendable.fields[name](text, services, case))
+    attempted = {"event": event_id, "event_type": target.type, "reason": reason}
+    hours = int(services.settings(case).get("amend_window_hours", default("amend_window_hours")))
+    written = target.recorded_at or target.at
+    late = at - written > dt.timedelta(hours=hours)
+    supervisor_only: str | bool = False
+    if target.actor != staff.id:
+        supervisor_only = "amend another staff member's record"
+    elif late:
+        supervisor_only = f"amend a record more than {hours} hours after it was written"
+    services.guard(
+        case,
+        staff,
+        "amend_event",
+        at,
+        attempted=attempted,
+        supervisor_only=supervisor_only,
+        also_permitted=(staff.id,) if target.actor == staff.id else (),
+    )
+    if target.id in _voided(services, case.id):
+        _refuse(
+            services,
+            case,
+            staff,
+            at,
+            "amend_event",
+            f"event {event_id} ({target.type}) is voided: record it again instead",
+            "correction.voided",
+            attempted,
+        )
+    record = _amended_record(services, case, target, amendable.table)
+    before = {k: _json_value(getattr(record, k)) for k in changes}
+    after = {k: _json_value(v) for k, v in changes.items()}
+    if before == after:
+        raise InvalidInput(f"event {event_id} already says that; nothing to amend")
+    amended = attrs.evolve(record, **changes)
+    correction = EventCorrection(
+        case_id=case.id,
+        event_id=_id(target),
+        event_type=target.type,
+        kind="amend",
+        reason=reason,
+        made_by=staff.id,
+        made_at=at,
+        changes={k: [before[k], after[k]] for k in changes if before[k] != after[k]},
+    )
+    bumped = attrs.evolve(case, version=case.version + 1)
+    data = {**attempted, "fields": sorted(correction.changes)}
+    return _commit(services, case, staff, at, "event_amended", [bumped, amended], correction, data)
+
+
+def _amended_record(
+    services: Services, case: Case, target: Event, table: str
+) -> ContactAttempt | Visit:
+    assert case.id is not None
+    ids = [key[1] for key in _carried(target) if key[0] == table]
+    records: Sequence[ContactAttempt | Visit]
+    if table == "contacts":
+        records = services.store.contacts(case.id)
+    else:
+        records = services.store.visits(case.id, case.currency)
+    for record in records:
+        if record.id in ids:
+            return record
+    raise InvalidInput(f"event {target.id}'s {table} record is no longer there to amend")

@@ -1,0 +1,289 @@
+"""Mistakes put right by events of their own: ``void`` and ``amend``, through the CLI.
+
+The office fixture verifies the chains and compares the tables with a replay of
+the log after every test: a correction that the log could not rebuild fails it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from conftest import AT, Run, events, snapshot, to_feedback, to_interview, to_preparation
+
+#: Columns every action moves on: not part of "as if it had not happened".
+BOOKKEEPING = {"version", "updated_at", "arrears_key"}
+
+
+def case_state(db_path: Path) -> dict[str, Any]:
+    """Case 1's rows in every state table, without the bookkeeping columns."""
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    try:
+        state: dict[str, Any] = {}
+        for table in ("cases", "contacts", "visits", "promises", "offers", "feedback"):
+            column = "id" if table == "cases" else "case_id"
+            rows = conn.execute(f"SELECT * FROM [{table}] WHERE {column} = 1 ORDER BY id")
+            state[table] = [
+                {k: row[k] for k in row.keys() if k not in BOOKKEEPING}  # noqa: SIM118
+                for row in rows
+            ]
+        return state
+    finally:
+        conn.close()
+
+
+def last_event(db_path: Path, event_type: str) -> int:
+    return max(int(e["id"]) for e in events(db_path, 1) if e["type"] == event_type)
+
+
+def contact(office: Run, at: str = "2026-11-23T12:00+08:00", outcome: str = "reached") -> None:
+    result = office(
+        "contact", "1", "--channel", "phone", "--target", "borrower", "--outcome", outcome,
+        "--at", at, as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def shown(office: Run) -> dict[str, Any]:
+    result = office("show", "1", "--json", *AT, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_a_contact_on_the_wrong_case_is_voided_as_if_it_never_happened(
+    office: Run, db_path: Path
+) -> None:
+    before = case_state(db_path)
+    contact(office)
+    mistaken = last_event(db_path, "contact_recorded")
+    assert case_state(db_path) != before
+
+    result = office("void", "1", str(mistaken), "--reason", "Wrong case", *AT, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    assert f"event {mistaken} (contact_recorded) voided; 1 record removed" in result.output
+    assert case_state(db_path) == before
+    # The original stays in the chain; the correction names it.
+    kinds = [(e["type"], json.loads(e["payload"])["data"].get("event")) for e in events(db_path, 1)]
+    assert ("contact_recorded", None) in kinds and ("event_voided", mistaken) in kinds
+    history = office("history", "1", as_="chen.wei").output
+    assert f"[voided by event {mistaken + 1}]" in history
+    # Once is enough.
+    again = office("void", "1", str(mistaken), "--reason", "Twice", *AT, as_="chen.wei")
+    assert again.exit_code == 1
+    assert "already voided" in again.output
+
+
+def test_only_a_supervisor_voids_and_a_refusal_writes_only_itself(
+    office: Run, db_path: Path
+) -> None:
+    contact(office)
+    mistaken = last_event(db_path, "contact_recorded")
+    before = snapshot(db_path)
+    result = office("void", "1", str(mistaken), "--reason", "Oops", *AT, as_="li.na")
+    assert result.exit_code == 1
+    assert "only a supervisor may void an event" in result.output
+    after = snapshot(db_path)
+    assert {t: rows for t, rows in after.items() if t != "events"} == {
+        t: rows for t, rows in before.items() if t != "events"
+    }
+    written = after["events"][len(before["events"]) :]
+    assert [row[3] for row in written] == ["refused"]
+
+
+def test_voiding_the_interview_takes_the_case_back_to_the_interview(
+    office: Run, db_path: Path
+) -> None:
+    to_interview(office)
+    before = case_state(db_path)
+    result = office(
+        "interview", "1", "--met", "borrower", "--reason", "medical",
+        "--at", "2026-11-25T10:30+08:00", as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    interview = last_event(db_path, "interview_recorded")
+    assert shown(office)["stage"] == "feedback"
+
+    result = office("void", "1", str(interview), "--reason", "Wrong borrower", *AT, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    assert "case in interview" in result.output
+    assert case_state(db_path) == before
+    # The interview is recorded again, rightly this time.
+    result = office(
+        "interview", "1", "--met", "borrower", "--reason", "income-loss",
+        "--at", "2026-11-25T11:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert shown(office)["visits"][0]["reason_code"] == "income-loss"
+
+
+def test_a_void_that_later_events_built_on_names_them_and_goes_newest_first(
+    office: Run, db_path: Path
+) -> None:
+    to_preparation(office)
+    before = case_state(db_path)
+    result = office(
+        "plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *AT, as_="li.na"
+    )
+    assert result.exit_code == 0, result.output
+    assert office("checklist", "1", "--all", *AT, as_="li.na").exit_code == 0
+    plan = last_event(db_path, "visit_planned")
+    ticked = last_event(db_path, "checklist_ticked")
+
+    blocked = office("void", "1", str(plan), "--reason", "Wrong date", *AT, as_="chen.wei")
+    assert blocked.exit_code == 1
+    assert f"void {ticked} checklist_ticked first" in blocked.output
+    assert "correction.order" in blocked.output
+
+    for event in (ticked, plan):
+        result = office("void", "1", str(event), "--reason", "Wrong date", *AT, as_="chen.wei")
+        assert result.exit_code == 0, result.output
+    assert case_state(db_path) == before
+    # The voided visit's id is never handed out again.
+    replanned = office(
+        "plan", "1", "--date", "2026-11-26", "--window", "10:00-12:00", *AT, as_="li.na"
+    )
+    assert replanned.exit_code == 0, replanned.output
+    visit_ids = [v["id"] for v in shown(office)["visits"]]
+    assert visit_ids == [2]
+
+
+def test_a_future_dated_event_voided_frees_the_case(office: Run, db_path: Path) -> None:
+    contact(office, at="2027-11-23T12:00+08:00")  # a year ahead: a slip of the keyboard
+    locked = office(
+        "contact", "1", "--channel", "phone", "--target", "borrower", "--outcome", "reached",
+        "--at", "2026-11-24T12:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert locked.exit_code == 2
+    assert "before case 1's last change" in locked.output
+
+    mistaken = last_event(db_path, "contact_recorded")
+    result = office(
+        "void", "1", str(mistaken), "--reason", "Year typed wrong",
+        "--at", "2026-11-24T11:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    contact(office, at="2026-11-24T12:00+08:00")
+    assert [c["at"] for c in shown(office)["contacts"]] == ["2026-11-24T04:00:00+00:00"]
+
+
+def test_a_voided_promise_is_neither_kept_nor_broken(office: Run, db_path: Path) -> None:
+    result = office("promise", "1", "--amount", "500", "--date", "2026-11-24", *AT, as_="li.na")
+    assert result.exit_code == 0, result.output
+    late = ("--at", "2026-11-27T12:00+08:00")
+    balance = json.loads(office("balance", "1", "--json", *late, as_="chen.wei").output)
+    assert [p["status"] for p in balance["promises"]] == ["broken"]
+
+    promise = last_event(db_path, "promise_made")
+    result = office("void", "1", str(promise), "--reason", "Never promised", *late, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    balance = json.loads(office("balance", "1", "--json", *late, as_="chen.wei").output)
+    assert balance["promises"] == []
+
+
+def test_what_cannot_be_voided_says_what_to_do_instead(office: Run, db_path: Path) -> None:
+    created = events(db_path, 1)[0]["id"]
+    result = office("void", "1", str(created), "--reason", "x", *AT, as_="chen.wei")
+    assert result.exit_code == 1
+    assert "close the case as withdrawn" in result.output
+
+    unknown = office("void", "1", "99999", "--reason", "x", *AT, as_="chen.wei")
+    assert unknown.exit_code == 2
+    assert "is not one of case 1's" in unknown.output
+    blank = office("void", "1", str(created), "--reason", "  ", *AT, as_="chen.wei")
+    assert blank.exit_code == 2
+    assert "--reason is required" in blank.output
+
+
+def test_the_author_amends_a_contact_within_the_window_then_only_a_supervisor(
+    office: Run, db_path: Path
+) -> None:
+    contact(office, outcome="reached")
+    mistaken = last_event(db_path, "contact_recorded")
+    soon = ("--at", "2026-11-23T15:00+08:00")
+    result = office(
+        "amend", "1", str(mistaken), "--set", "outcome=no-answer", "--set", "note=Voicemail",
+        "--reason", "Typed reached by mistake", *soon, as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "outcome: 'reached' -> 'no-answer'" in result.output
+    (row,) = shown(office)["contacts"]
+    assert (row["outcome"], row["note"]) == ("no-answer", "Voicemail")
+
+    other = office(
+        "amend", "1", str(mistaken), "--set", "note=x", "--reason", "y", *soon, as_="zhang.min"
+    )
+    assert other.exit_code == 1
+    assert "only a supervisor may amend another staff member's record" in other.output
+    late = ("--at", "2026-11-24T13:00+08:00")  # 25 hours on: past the default 24
+    too_late = office("amend", "1", str(mistaken), "--set", "note=z", "--reason", "y", *late,
+                      as_="li.na")  # fmt: skip
+    assert too_late.exit_code == 1
+    assert "more than 24 hours after it was written" in too_late.output
+    by_supervisor = office(
+        "amend", "1", str(mistaken), "--set", "note=Left a voicemail", "--reason", "Clearer",
+        *late, as_="chen.wei",
+    )  # fmt: skip
+    assert by_supervisor.exit_code == 0, by_supervisor.output
+    assert shown(office)["contacts"][0]["note"] == "Left a voicemail"
+    assert "amended by event" in office("history", "1", as_="chen.wei").output
+
+    # Voided, the contact goes whole, amendments and all.
+    result = office("void", "1", str(mistaken), "--reason", "Wrong case", *late, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    assert shown(office)["contacts"] == []
+    after_void = office(
+        "amend", "1", str(mistaken), "--set", "note=q", "--reason", "y", *late, as_="chen.wei"
+    )
+    assert after_void.exit_code == 1
+    assert "is voided" in after_void.output
+
+
+def test_an_interview_is_amended_field_by_field_and_wrong_fields_are_named(
+    office: Run, db_path: Path
+) -> None:
+    to_feedback(office)
+    interview = last_event(db_path, "interview_recorded")
+    at = ("--at", "2026-11-25T12:00+08:00")
+    result = office(
+        "amend", "1", str(interview), "--set", "reason=income-loss", "--set", "income=4200",
+        "--set", "lenders=3", "--reason", "Misheard", *at, as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (visit,) = shown(office)["visits"]
+    assert visit["reason_code"] == "income-loss"
+    assert visit["monthly_income"] == "4200.00"
+    assert (visit["lenders"], visit["multi_lender"]) == (3, True)
+    assert shown(office)["stage"] == "feedback"  # an amendment moves nothing along
+
+    for field, message in (
+        ("met=nobody", "--set met: the fields of a interview_recorded event that may be amended"),
+        ("reason=sunspots", "reason: 'sunspots' is not a known code"),
+        ("income=12,3O4.00", "income"),
+        ("note", "write FIELD=VALUE"),
+    ):
+        bad = office("amend", "1", str(interview), "--set", field, "--reason", "r", *at,
+                     as_="li.na")  # fmt: skip
+        assert bad.exit_code == 2, (field, bad.output)
+        assert message in bad.output, (field, bad.output)
+    plan = last_event(db_path, "visit_planned")
+    wrong_kind = office("amend", "1", str(plan), "--set", "note=x", "--reason", "r", *at,
+                        as_="li.na")  # fmt: skip
+    assert wrong_kind.exit_code == 2
+    assert "fieldcase void" in wrong_kind.output
+
+
+def test_the_policy_sets_the_authors_window(office: Run, db_path: Path) -> None:
+    from conftest import set_policy
+
+    set_policy(office, "hx-consumer", "amend_window_hours=0")
+    contact(office)
+    mistaken = last_event(db_path, "contact_recorded")
+    result = office(
+        "amend", "1", str(mistaken), "--set", "note=x", "--reason", "y",
+        "--at", "2026-11-23T12:05+08:00", as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "more than 0 hours after it was written" in result.output
