@@ -86,7 +86,7 @@ def test_built_in_reports_filter_on_attributes(bank: Run) -> None:
     def promises_by_li_na(*args: str) -> int:
         result = bank("report", "staff", "--format", "json", *args, as_="chen.wei")
         assert result.exit_code == 0, result.output
-        return next(r["promises made"] for r in json.loads(result.output) if r["staff"] == "li.na")
+        return next(r["promises_made"] for r in json.loads(result.output) if r["staff"] == "li.na")
 
     assert promises_by_li_na() == 1
     assert promises_by_li_na("--where", "branch=Harbor-East") == 1
