@@ -120,6 +120,7 @@ def test_a_plugin_command_gets_the_context_json_and_masking(bank: Run) -> None:
         ("example-bank/EB-1", "Harbor-East", "300.00")
     ]
     assert rows[0]["phone"] == "+12125550100"
+    assert rows[0]["due_since"] == "2026-11-25"  # the table's "due since", as an identifier
     # A field worker not on the case sees it masked, as 'show' would show it.
     other = json.loads(bank("example-bank-followups", "--json", *late, as_="zhang.min").output)
     assert other[0]["phone"] != "+12125550100" and other[0]["phone"].endswith("0100")
