@@ -219,15 +219,15 @@ def test_the_indebtedness_report(office: Run) -> None:
     assert row == {
         "institution": "hx-consumer",
         "interviews": 3,
-        "with answers": 2,
-        "lenders (mean)": "2.0",
-        "more than one lender": "50.0%",
-        "debt to income (median)": "2.00",
-        "debt to income (answers)": 3,
+        "with_answers": 2,
+        "lenders_mean": "2.0",
+        "more_than_one_lender": "50.0%",
+        "debt_to_income_median": "2.00",
+        "debt_to_income_answers": 3,
     }
     (east,) = report(office, "--where", "branch=Harbor-East")
-    assert east["interviews"] == 1 and east["more than one lender"] == "0.0%"
-    assert east["debt to income (median)"] == "0.50"
+    assert east["interviews"] == 1 and east["more_than_one_lender"] == "0.0%"
+    assert east["debt_to_income_median"] == "0.50"
     assert report(office, "--from", "2026-11-26T00:00Z") == []
 
 

@@ -86,7 +86,7 @@ def test_built_in_reports_filter_on_attributes(bank: Run) -> None:
     def promises_by_li_na(*args: str) -> int:
         result = bank("report", "staff", "--format", "json", *args, as_="chen.wei")
         assert result.exit_code == 0, result.output
-        return next(r["promises made"] for r in json.loads(result.output) if r["staff"] == "li.na")
+        return next(r["promises_made"] for r in json.loads(result.output) if r["staff"] == "li.na")
 
     assert promises_by_li_na() == 1
     assert promises_by_li_na("--where", "branch=Harbor-East") == 1
@@ -120,6 +120,7 @@ def test_a_plugin_command_gets_the_context_json_and_masking(bank: Run) -> None:
         ("example-bank/EB-1", "Harbor-East", "300.00")
     ]
     assert rows[0]["phone"] == "+12125550100"
+    assert rows[0]["due_since"] == "2026-11-25"  # the table's "due since", as an identifier
     # A field worker not on the case sees it masked, as 'show' would show it.
     other = json.loads(bank("example-bank-followups", "--json", *late, as_="zhang.min").output)
     assert other[0]["phone"] != "+12125550100" and other[0]["phone"].endswith("0100")

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from fieldcase import hookimpl
 from fieldcase.cli import cli
+from fieldcase.commands import json_key
+from fieldcase.plugins import manager
+from fieldcase.reports import reports
+from fieldcase.testing import RegisterPlugin, invoke
 
 AT = "2026-11-10T00:00Z"
 
@@ -68,9 +77,17 @@ def test_pipeline_counts_every_open_case_once(portfolio: Path) -> None:
             days = 0  # a performing loan under review is not past due
         expected[(case["stage"], bucket(days))] += 1
     got = report(portfolio, "pipeline")
+    keys = {
+        "current": "current",
+        "1-30": "_1_30",
+        "31-60": "_31_60",
+        "61-90": "_61_90",
+        "91-180": "_91_180",
+        "181+": "_181_plus",
+    }
     for row in got:
-        for label in ("current", "1-30", "31-60", "61-90", "91-180", "181+"):
-            assert row[label] == expected[(row["stage"], label)], (row["stage"], label)
+        for label, key in keys.items():
+            assert row[key] == expected[(row["stage"], label)], (row["stage"], label)
     assert sum(r["total"] for r in got) == len(
         rows(portfolio, "SELECT id FROM cases WHERE stage != 'closed'")
     )
@@ -95,11 +112,11 @@ def test_staff_report_matches_the_tables(portfolio: Path) -> None:
     assert set(got) == {r["id"] for r in rows(portfolio, "SELECT id FROM staff")}
     for member, row in got.items():
         assert row["contacts"] == contacts[member]
-        assert row["visits done"] == visits[(member, "done")]
-        assert row["visits failed"] == visits[(member, "failed")]
-        assert row["borrowers met"] == met[member]
-        assert row["promises made"] == made[member]
-        assert row["promises kept"] + row["promises broken"] <= made[member]
+        assert row["visits_done"] == visits[(member, "done")]
+        assert row["visits_failed"] == visits[(member, "failed")]
+        assert row["borrowers_met"] == met[member]
+        assert row["promises_made"] == made[member]
+        assert row["promises_kept"] + row["promises_broken"] <= made[member]
         if paid[member]:
             assert row["recovered"]
     assert sum(r["contacts"] for r in got.values()) > 0  # the demo did work
@@ -225,8 +242,8 @@ def test_promises_kept_and_broken_match_the_payments(portfolio: Path, to: str) -
             expected[(s.promise.made_by, s.status)] += 1
     got = report(portfolio, "staff", "--to", to)
     for row in got:
-        assert row["promises kept"] == expected[(row["staff"], "kept")], row["staff"]
-        assert row["promises broken"] == expected[(row["staff"], "broken")], row["staff"]
+        assert row["promises_kept"] == expected[(row["staff"], "kept")], row["staff"]
+        assert row["promises_broken"] == expected[(row["staff"], "broken")], row["staff"]
     kept = sum(n for (_, status), n in expected.items() if status == "kept")
     broken = sum(n for (_, status), n in expected.items() if status == "broken")
     outcomes = {r["outcome"]: r for r in report(portfolio, "outcomes", "--to", to)}
@@ -235,3 +252,97 @@ def test_promises_kept_and_broken_match_the_payments(portfolio: Path, to: str) -
         assert (row["cases"], row["rate"]) == (kept + broken, f"{kept / (kept + broken):.1%}")
     if to.startswith("2027"):
         assert kept and broken  # the demo's arrangements have both by then
+
+
+# -- JSON keys are identifiers (issue 15) ------------------------------------------------------
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@pytest.mark.parametrize("name", sorted(reports(manager())))
+def test_every_reports_json_keys_are_its_columns_as_unique_identifiers(
+    portfolio: Path, name: str
+) -> None:
+    """Every registered report (the built-in ones and the bundled plugins'), on the demo."""
+    columns = reports(manager())[name].columns
+    keys = [json_key(column) for column in columns]
+    assert all(IDENTIFIER.match(key) for key in keys), keys
+    assert len(set(keys)) == len(keys), keys  # no two columns make the same key
+    got = report(portfolio, name, "--to", "2027-03-01T00:00Z")
+    assert got, f"the demo gives report {name} no rows to check"
+    for row in got:  # a row may leave a column out (outcomes' rates have no days)
+        assert set(row) <= set(keys), row
+    assert {key for row in got for key in row} == set(keys)
+
+
+def fieldcase(*args: str) -> str:
+    """``fieldcase ARGS...`` as a person runs it, in a process of its own."""
+    done = subprocess.run(
+        [sys.executable, "-m", "fieldcase", *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_report_json_keys_are_identifiers_and_tables_and_csv_keep_the_headings(
+    portfolio: Path,
+) -> None:
+    staff = ("--db", str(portfolio), "report", "staff", "--to", AT)
+    (first, *_) = json.loads(fieldcase(*staff, "--format", "json"))
+    assert list(first) == [
+        "staff",
+        "contacts",
+        "visits_planned",
+        "visits_done",
+        "visits_failed",
+        "borrowers_met",
+        "promises_made",
+        "promises_kept",
+        "promises_broken",
+        "recovered",
+    ]
+    heading = "staff,contacts,visits planned,visits done,visits failed,borrowers met,"
+    assert fieldcase(*staff, "--format", "csv").startswith(heading)
+    assert "visits planned" in fieldcase(*staff).splitlines()[0]
+
+    pipeline = ("--db", str(portfolio), "report", "pipeline", "--to", AT)
+    (first, *_) = json.loads(fieldcase(*pipeline, "--format", "json"))
+    assert list(first) == [
+        "stage", "current", "_1_30", "_31_60", "_61_90", "_91_180", "_181_plus", "total"
+    ]  # fmt: skip
+    assert fieldcase(*pipeline, "--format", "csv").startswith(
+        "stage,current,1-30,31-60,61-90,91-180,181+,total"
+    )
+
+    outcomes = ("--db", str(portfolio), "report", "outcomes", "--to", AT, "--format", "json")
+    (first, *_) = json.loads(fieldcase(*outcomes))
+    assert "days_to_close_mean" in first and "days_to_close_median" in first
+
+
+class Clashing:
+    """A plugin's report whose columns differ only in symbols: 'days (mean)', 'days mean'."""
+
+    @hookimpl
+    def register_reports(self, register: Callable[..., None]) -> None:
+        def run(services: object, filters: object) -> list[dict[str, Any]]:
+            return [{"branch": "Pudong", "days (mean)": 3, "days mean": 4}]
+
+        register("clashing", run, ("branch", "days (mean)", "days mean"), "Two means.")
+
+
+def test_columns_that_make_the_same_json_key_are_refused_not_overwritten(
+    portfolio: Path, register_plugin: RegisterPlugin
+) -> None:
+    register_plugin(Clashing(), name="clashing")
+    clashing = ("--db", str(portfolio), "report", "clashing")
+    result = invoke(*clashing, "--format", "json")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert (
+        "report clashing: the columns 'days (mean)' and 'days mean' both make the JSON key "
+        "'days_mean'"
+    ) in result.stderr
+    # The table and CSV keep the names, which differ.
+    csv = invoke(*clashing, "--format", "csv")
+    assert csv.exit_code == 0, csv.output
+    assert csv.stdout.splitlines() == ["branch,days (mean),days mean", "Pudong,3,4"]

@@ -349,7 +349,7 @@ def test_reviews_are_not_past_due_in_the_worklist_buckets_or_pipeline(office: Ru
     assert len(json.loads(reviews.output)) == 7
     pipeline = office("report", "pipeline", "--format", "json", "--to", AT[1], as_="chen.wei")
     rows = {row["stage"]: row for row in json.loads(pipeline.output)}
-    assert (rows["confirmation"]["current"], rows["confirmation"]["61-90"]) == (7, 1)
+    assert (rows["confirmation"]["current"], rows["confirmation"]["_61_90"]) == (7, 1)
 
 
 # -- attacks: what a careless or dishonest hand could do with a review ------------------

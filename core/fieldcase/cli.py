@@ -2629,7 +2629,8 @@ def report_command(found: Any) -> click.Command:
         )
         rows = found.run(app.services, filters)
         if fmt == "json":
-            click.echo(visible_json(json.dumps(rows, indent=2, ensure_ascii=False, default=str)))
+            shown = found.json_rows(rows)
+            click.echo(visible_json(json.dumps(shown, indent=2, ensure_ascii=False, default=str)))
         elif fmt == "csv":
             writer = csv_module.writer(sys.stdout)
             writer.writerow(found.columns)

@@ -8,7 +8,7 @@ output helpers the built-in commands use (``--json``, tables, ``--at``), so
 a plugin command looks and behaves like a built-in one::
 
     from fieldcase import hookimpl
-    from fieldcase.commands import CommandContext, json_option, pass_command_context
+    from fieldcase.commands import CommandContext, json_option, json_rows, pass_command_context
 
     @hookimpl
     def register_commands(cli):
@@ -18,8 +18,12 @@ a plugin command looks and behaves like a built-in one::
         @pass_command_context
         def branches(context: CommandContext, institution: str, json_: bool) -> None:
             \"\"\"Open cases by branch.\"\"\"
-            rows = ...  # read with context.reader()
-            context.emit(rows, json_, lambda: context.table(rows))
+            rows = ...  # read with context.reader(): [{"branch": ..., "open cases": ...}]
+            context.emit(json_rows(rows), json_, lambda: context.table(rows))
+
+The table shows the rows' keys as headings ("open cases"); :func:`json_rows`
+makes them identifiers for ``--json`` ("open_cases"), as the built-in
+commands and reports print them.
 
 Errors raised from fieldcase (``InvalidInput``, ``Refused``, ``NotFound``...)
 end the command as they end a built-in one: a usage error (exit 2), or a
@@ -235,7 +239,9 @@ class CommandContext:
 
     @staticmethod
     def emit(data: Any, json_: bool, human: Callable[[], None]) -> None:
-        """Print ``data`` as JSON when ``--json`` was given, else call ``human()``."""
+        """Print ``data`` as JSON when ``--json`` was given, else call ``human()``.
+
+        Rows keyed by headings go through :func:`json_rows` first, for identifier keys."""
         emit(data, json_, human)
 
     @staticmethod

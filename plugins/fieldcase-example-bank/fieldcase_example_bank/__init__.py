@@ -10,7 +10,13 @@ from typing import Any, BinaryIO
 
 import click
 from fieldcase import hookimpl
-from fieldcase.commands import CommandContext, at_option, json_option, pass_command_context
+from fieldcase.commands import (
+    CommandContext,
+    at_option,
+    json_option,
+    json_rows,
+    pass_command_context,
+)
 from fieldcase.errors import SettingError
 from fieldcase.model import ActionContext, Case, ChecklistItem, Decision, Reason
 
@@ -229,4 +235,4 @@ def register_commands(cli: click.Group) -> None:
                     }
                 )
         rows.sort(key=lambda row: str(row["due since"]))
-        context.emit(rows, json_, lambda: context.table(rows))
+        context.emit(json_rows(rows), json_, lambda: context.table(rows))
