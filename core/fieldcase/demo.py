@@ -369,8 +369,10 @@ def build_demo(
             penalty_rate=PENALTY_RATE[inst.jurisdiction[:2]],
         )
         progress(1)
-    walked = _Walk(services, now, referred, rules="cn" in installed).run()
-    _protect(services, now, referred, walked)
+    # The protections first, on the cases last in the worklist: a small demo still
+    # has them, and the walk takes its cases from the top.
+    protected = _protect(services, now, referred)
+    walked = _Walk(services, now, referred, rules="cn" in installed).run(protected)
     _review(services, now, reviews, rng)
     progress(reviews)
     # The mark 'demo --replace' looks for: it deletes only a database built here.
@@ -400,11 +402,10 @@ def _local(now: dt.datetime, case: Case, days: int, hour: int, minute: int = 0) 
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone)
 
 
-def _protect(
-    services: Services, now: dt.datetime, referred: dt.datetime, walked: list[int]
-) -> None:
+def _protect(services: Services, now: dt.datetime, referred: dt.datetime) -> set[int]:
     """A dispute upheld, one still open, a hardship pause, a complaint and a credit-bureau
-    inquiry, on other cases, in the fortnight before ``now``."""
+    inquiry, on the last four assigned cases of the first institution, in the fortnight
+    before ``now``; returns their ids."""
     from .store import WorklistFilter
 
     inst = INSTITUTIONS[0]
@@ -413,8 +414,8 @@ def _protect(
         for c, _ in services.worklist(
             WorklistFilter(institution=inst.id, stage="confirmation"), referred, limit=None
         )
-        if c.assigned_to and c.id not in walked and c.kind == "collection"
-    ][:4]
+        if c.assigned_to and c.kind == "collection"
+    ][-4:]
     for n, case in enumerate(cases):
         assert case.id is not None
         who = case.assigned_to or ""
@@ -470,6 +471,7 @@ def _protect(
                 bureau="PBOC Credit Reference Center",
                 note="Checking for borrowing from other lenders since referral",
             )
+    return {c.id for c in cases if c.id is not None}
 
 
 #: The demo's reviews of performing loans: what set each off, and what it finds
@@ -630,7 +632,8 @@ class _Walk:
         self.n = 0
         self.windows: Counter[tuple[str, int]] = Counter()
 
-    def run(self) -> list[int]:
+    def run(self, leave: set[int]) -> list[int]:
+        """Walk each worker's cases (but those in ``leave``); their ids, the showcase first."""
         from .store import WorklistFilter
 
         done: list[int] = []
@@ -646,6 +649,7 @@ class _Walk:
                         limit=None,
                     )
                     if c.assigned_to == worker
+                    and c.id not in leave
                     and c.kind == "collection"
                     and c.borrower.timezone == inst.timezones[0]
                 ]
