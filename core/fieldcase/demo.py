@@ -961,9 +961,11 @@ class _Walk:
         self.confirm(case, day - 1)
         if case.institution == "example-bank":
             # Show a plugin refusal: a visit on one of Example Bank's holidays.
+            declared = services.policy_schema().settings.get("holidays")
+            listed = services.settings(case).get("holidays", declared and declared.default)
             holidays = sorted(
                 d
-                for d in map(dt.date.fromisoformat, services.settings(case).get("holidays", ()))
+                for d in map(dt.date.fromisoformat, listed or ())
                 if d > self.at(case, day, 0).date()
             )
             if holidays:
