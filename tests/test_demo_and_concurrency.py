@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import shlex
+import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
@@ -211,3 +214,32 @@ def test_stale_write_is_refused_not_merged(office: Run, services: Services) -> N
     fresh = services.get_case(1)
     assert fresh.confirmed_address is None
     assert fresh.version == stale.version + 1
+
+
+def readme_first_look() -> tuple[list[list[str]], str]:
+    """The README's first-look commands (their words after ``--db demo.db``), and the
+    output of li.na's day it shows."""
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## A first look") : text.index("## Documentation")]
+    console, shown = re.findall(r"```(?:console)?\n(.*?)```", section, re.DOTALL)[:2]
+    commands = [
+        shlex.split(line.removeprefix("$ "), comments=True)
+        for line in console.replace("\\\n", " ").splitlines()
+        if line.startswith("$ fieldcase --db demo.db ")
+    ]
+    return [words[3:] for words in commands], shown
+
+
+def test_the_readme_s_first_look_runs_on_the_demo(portfolio: Path, tmp_path: Path) -> None:
+    commands, shown = readme_first_look()
+    assert ["--as", "li.na", "today"] in commands
+    db = tmp_path / "demo.db"
+    shutil.copy(portfolio, db)
+    for words in commands:
+        result = CliRunner().invoke(cli, ["--db", str(db), *words])
+        # 'check' of a late call says DENY (exit 1); everything else succeeds.
+        assert result.exit_code == (1 if words[0] == "check" else 0), (words, result.output)
+    # The morning it shows is li.na's at the demo's --at, line for line.
+    out = fieldcase(portfolio, "--as", "li.na", "today", "--at", NOW).stdout.splitlines()
+    lines = [line for line in shown.splitlines() if line and line != "..."]
+    assert [line for line in out if line in lines] == lines
