@@ -16,9 +16,11 @@ from fieldcase.store import STATE_TABLES, Store
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo portfolio with cases walked through every stage, built once."""
+    """A demo portfolio in mid-flight at a fixed now, built once."""
     path = tmp_path_factory.mktemp("demo") / "demo.db"
-    result = CliRunner().invoke(cli, ["--db", str(path), "demo", "--cases", "60"])
+    result = CliRunner().invoke(
+        cli, ["--db", str(path), "demo", "--cases", "60", "--at", "2026-11-24T07:30+08:00"]
+    )
     assert result.exit_code == 0, result.output
     return path
 

@@ -419,7 +419,7 @@ def test_the_demo_binds_its_institutions_to_their_rule_packs(
     tmp_path: Path, case: str, late: str, rule: str, citation: str
 ) -> None:
     demo = tmp_path / "demo.db"
-    built = fieldcase(demo, "demo", "--cases", "20")
+    built = fieldcase(demo, "demo", "--cases", "20", "--at", "2026-11-24T07:30+08:00")
     assert built.exit_code == 0, built.output
     result = fieldcase(
         demo, "check", case, "--action", "contact", "--channel", "phone", "--at", late

@@ -29,7 +29,7 @@ AT = "2026-11-10T00:00Z"
 @pytest.fixture(scope="module")
 def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("reports") / "demo.db"
-    result = CliRunner().invoke(cli, ["--db", str(path), "demo", "--cases", "120"])
+    result = CliRunner().invoke(cli, ["--db", str(path), "demo", "--cases", "120", "--at", AT])
     assert result.exit_code == 0, result.output
     return path
 

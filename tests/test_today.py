@@ -107,16 +107,21 @@ def test_returned_feedback_is_listed_to_fix(office: Run) -> None:
 
 def test_today_on_the_demo_lists_a_confirmation_workers_calls(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    assert invoke("--db", db, "demo", "--cases", "60").exit_code == 0
+    now = ("--at", "2026-11-24T09:30+08:00")
+    assert invoke("--db", db, "demo", "--cases", "60", *now).exit_code == 0
     mine = json.loads(
-        invoke("--db", db, "--as", "li.na", "cases", "--mine", "--limit", "500", "--json").stdout
+        invoke(
+            "--db", db, "--as", "li.na", "cases", "--mine", "--limit", "500", "--json", *now
+        ).stdout
     )
-    result = invoke("--db", db, "--as", "li.na", "today", "--json")
+    result = invoke("--db", db, "--as", "li.na", "today", "--json", *now)
     plan = json.loads(result.stdout)
     waiting = [r["id"] for r in mine if r["stage"] == "confirmation"]
     assert waiting and set(waiting) <= {c["case"] for c in plan["contacts"]}
-    text = invoke("--db", db, "--as", "li.na", "today").stdout
+    text = invoke("--db", db, "--as", "li.na", "today", *now).stdout
     assert f"{len(plan['contacts'])} contacts to make" in text
+    # At 09:30 in Shanghai the rules allow her calls now.
+    assert any(c["when"] == "now" for c in plan["contacts"])
 
 
 # -- cases -------------------------------------------------------------------------------

@@ -2861,18 +2861,24 @@ def purge(app: App, years: int | None, dry_run: bool, at: dt.datetime, json_: bo
 @click.option(
     "--at",
     "at_text",
-    default="2026-11-02T09:00:00+08:00",
-    show_default=True,
-    help="The demo's clock: when the walk-through starts.",
+    metavar="TIME",
+    help="The demo's now: its month of work ends here, its visits fall on this day "
+    "and the next (default: now, to the minute).",
 )
 @pass_app
-def demo(app: App, replace: bool, count: int, at_text: str) -> None:
-    """Build a demo database with a sample portfolio and walk cases through every stage.
+def demo(app: App, replace: bool, count: int, at_text: str | None) -> None:
+    """Build a demo database: a sample portfolio in mid-flight, every stage in use.
+
+    The cases were referred a month before --at (default: now) and worked
+    since: at --at each field worker has calls to make, visits today and
+    tomorrow, promises falling due, and feedback awaiting review or returned.
+    The same --at builds the same database.
 
     \b
     Example:
         fieldcase --db demo.db demo --replace
-        fieldcase --db demo.db --as li.na cases --mine
+        fieldcase --db demo.db --as li.na today
+        fieldcase --db demo.db demo --replace --at 2026-11-24T07:30+08:00
     """
     from zoneinfo import ZoneInfo
 
@@ -2892,15 +2898,19 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
                 "databases (delete it yourself if you mean to)",
                 param_hint="'--db'",
             )
+    # Parsed before anything is deleted or created: a bad --at changes nothing.
+    now = parse_time(at_text) if at_text else clock.current().replace(second=0, microsecond=0)
+    if path.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     services = app.open(create=True)
-    start = parse_time(at_text)
     with click.progressbar(length=count, label="Referring cases", file=sys.stderr) as bar:
-        result = build_demo(services, start, count=count, progress=bar.update)
+        result = build_demo(services, now, count=count, progress=bar.update)
+    stages = ", ".join(f"{n} {stage}" for stage, n in result.stages)
     echo(
         f"Demo database {path}: {count} cases from {len(result.institutions)} "
-        f"institutions, {result.walked} walked through every stage.\n"
+        f"institutions, {result.walked} worked on since they were referred a month ago.\n"
+        f"At {result.now:%Y-%m-%d %H:%M %z}: {stages}.\n"
     )
     echo("Worklist of li.na:")
     app.actor = "li.na"
@@ -2920,10 +2930,12 @@ def demo(app: App, replace: bool, count: int, at_text: str) -> None:
     echo(f"\nHistory of case {result.showcase}:")
     ctx.invoke(history, case_ref=str(result.showcase), json_=False)
     echo("\nTry:")
+    echo(f"  fieldcase --db {path} --as li.na today")
+    echo(f"  fieldcase --db {path} --as chen.wei cases --stage feedback")
     echo(f"  fieldcase --db {path} --as chen.wei show {result.showcase}")
-    echo(f"  fieldcase --db {path} --as li.na cases --mine")
-    echo(f"  fieldcase --db {path} audit verify")
-    late = result.now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    echo(f"  fieldcase --db {path} audit verify --replay")
+    # Yesterday evening: a time that has passed, judged as if it were now.
+    late = (result.now.astimezone(ZoneInfo("Asia/Shanghai")) - dt.timedelta(days=1)).date()
     echo(
         f"  fieldcase --db {path} check {result.showcase} --action contact --channel phone "
         f"--at {late}T22:30+08:00"

@@ -1,10 +1,16 @@
-"""A deterministic sample portfolio, and a few cases walked through every stage.
+"""A deterministic sample portfolio in mid-flight, a month after its cases were referred.
+
+At the demo's now every stage holds cases: each field worker has calls to
+make and made, visits planned for today and tomorrow in the borrowers' zones,
+promises falling due today (and one broken), feedback awaiting review (and one
+returned), and cases closed, restructured or settled (see ``PORTFOLIO``).
 
 The institutions are registered with the rule packs of their countries
 (China, US Regulation F, India RBI) where those plugins are installed, and
 the walk obeys them: calls in local working hours, two staff on a Chinese
-visit, agents' identity numbers on record. One call is made too late, so the
-demo's history shows a refusal with its citation.
+visit, agents' identity numbers on record, no visit on an institution's
+holiday. One call is made too late, so the demo's history shows a refusal
+with its citation. Money is recorded by supervisors, as a back office would.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import random
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +29,8 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from .errors import Refused
+from .model import Case
+from .policy import Schema
 from .services import Services
 
 
@@ -215,14 +225,6 @@ def _phone(rng: random.Random, currency: str) -> str:
 PENALTY_RATE = {"CN": Decimal("0.18"), "US": Decimal("0.10"), "IN": Decimal("0.24")}
 
 
-@attrs.frozen
-class DemoResult:
-    institutions: tuple[str, ...]
-    walked: int
-    showcase: int
-    now: dt.datetime
-
-
 def is_demo_database(path: Path) -> bool:
     """Whether ``path`` was built by the demo: safe to replace.
 
@@ -256,28 +258,61 @@ def _address(rng: random.Random, inst: Institution) -> str:
     return f"{number} {street}, {city}"
 
 
+#: How long before the demo's now its cases were referred: the story fills the month.
+REFERRED_DAYS = 30
+
+
+@attrs.frozen
+class DemoResult:
+    institutions: tuple[str, ...]
+    #: Cases taken on from confirmation (the rest wait there, untouched).
+    walked: int
+    #: A case walked through every stage to closure, to look at first.
+    showcase: int
+    now: dt.datetime
+    #: Cases by stage, every stage named.
+    stages: tuple[tuple[str, int], ...] = ()
+
+
+class _DemoServices(Services):
+    """The services the demo tells its story with. No plugin comes or goes while it
+    is built, so what the plugins declare (:meth:`Services.policy_schema`, read
+    afresh by every action of an office) is read once: reading the installed
+    distributions' metadata was most of the demo's time."""
+
+    _plugins_schema: Schema | None = None
+
+    def policy_schema(self) -> Schema:
+        if self._plugins_schema is None:
+            self._plugins_schema = super().policy_schema()
+        return self._plugins_schema
+
+
 def build_demo(
     services: Services,
-    start: dt.datetime,
+    now: dt.datetime,
     *,
     count: int = 300,
     seed: int = 20261102,
     progress: Callable[[int], object] = lambda n: None,
 ) -> DemoResult:
-    """Fill ``services``' (empty) database; the same seed gives the same portfolio.
+    """Fill ``services``' (empty) database; the same seed and ``now`` give the same portfolio.
 
-    The demo's story is told at its own times (from ``start``), so it is
+    ``now`` is the demo's present. The cases are referred a month before it,
+    and the month is told day by day in each borrower's time zone, so that at
+    ``now`` every stage holds cases: calls made and still to make, visits
+    planned for today and tomorrow, promises falling due today and one broken,
+    feedback awaiting review and one returned, cases closed. The story is
     written by services that take each claimed time as the real one, and its
     events' salts come from the seed.
     """
-    from .services import Services
-
-    services = Services(services.store, services.pm, clock=None)
+    services = _DemoServices(services.store, services.pm, clock=None)
     rng = random.Random(seed)
     # Its people are made up: salts from the seed keep two demos byte-identical.
     salts = random.Random(seed + 1)
     services.store.salt = lambda: f"{salts.getrandbits(128):032x}"
-    clock = start
+    referred = now - dt.timedelta(days=REFERRED_DAYS)
+    clock = referred
     for staff_id, name, role, badge in STAFF:
         services.add_staff(staff_id, name, role, actor="chen.wei", at=clock, badge=badge)
     installed, plugins = services.policy_schema().packs, services.policy_schema().plugins
@@ -310,7 +345,7 @@ def build_demo(
             principal *= 20
         overdue = (principal * Decimal(rng.randint(5, 40)) / 100).quantize(Decimal("0.01"))
         since = (
-            start - dt.timedelta(days=rng.choice((0, 3, 12, 25, 40, 55, 75, 100, 150, 200, 320)))
+            referred - dt.timedelta(days=rng.choice((0, 3, 12, 25, 40, 55, 75, 100, 150, 200, 320)))
         ).date()
         assign = rng.choice(inst.staff) if rng.random() < 0.85 else None
         services.create_case(
@@ -334,47 +369,58 @@ def build_demo(
             penalty_rate=PENALTY_RATE[inst.jurisdiction[:2]],
         )
         progress(1)
-    walked = _walk(services, start, rules="cn" in installed)
-    _protect(services, start, walked)
-    _review(services, start, reviews, rng)
+    # The protections first, on the cases last in the worklist: a small demo still
+    # has them, and the walk takes its cases from the top.
+    protected = _protect(services, now, referred)
+    walked = _Walk(services, now, referred, rules="cn" in installed).run(protected)
+    _review(services, now, reviews, rng)
     progress(reviews)
     # The mark 'demo --replace' looks for: it deletes only a database built here.
-    services.record_system_event(
-        "demo_built", "chen.wei", start + dt.timedelta(days=4), {"cases": count, "seed": seed}
-    )
+    services.record_system_event("demo_built", "chen.wei", now, {"cases": count, "seed": seed})
     return DemoResult(
         institutions=tuple(i.id for i in INSTITUTIONS),
         walked=len(walked),
         showcase=walked[0],
-        now=start + dt.timedelta(days=4),
+        now=now,
+        stages=_stages(services, now),
     )
 
 
-def _first_morning(after: dt.datetime, zone: ZoneInfo) -> dt.datetime:
-    """10:00 in ``zone`` on the first day it comes after ``after``."""
-    local = after.astimezone(zone)
-    day = local.date() + dt.timedelta(days=1 if local.time() >= dt.time(10) else 0)
-    return dt.datetime.combine(day, dt.time(10), tzinfo=zone)
+def _stages(services: Services, now: dt.datetime) -> tuple[tuple[str, int], ...]:
+    from .lifecycle import Stage
+    from .store import WorklistFilter
+
+    every = WorklistFilter(include_closed=True, include_ineligible=True, include_paused=True)
+    counted = Counter(str(c.stage) for c, _ in services.worklist(every, now, limit=None))
+    return tuple((str(stage), counted[str(stage)]) for stage in Stage)
 
 
-def _protect(services: Services, start: dt.datetime, walked: list[int]) -> None:
+def _local(now: dt.datetime, case: Case, days: int, hour: int, minute: int = 0) -> dt.datetime:
+    """``hour``:``minute`` on the borrower's clock, ``days`` after the borrower's today."""
+    zone = ZoneInfo(case.borrower.timezone)
+    day = now.astimezone(zone).date() + dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone)
+
+
+def _protect(services: Services, now: dt.datetime, referred: dt.datetime) -> set[int]:
     """A dispute upheld, one still open, a hardship pause, a complaint and a credit-bureau
-    inquiry, on other cases."""
+    inquiry, on the last four assigned cases of the first institution, in the fortnight
+    before ``now``; returns their ids."""
     from .store import WorklistFilter
 
     inst = INSTITUTIONS[0]
     cases = [
         c
         for c, _ in services.worklist(
-            WorklistFilter(institution=inst.id, stage="confirmation"), start, limit=None
+            WorklistFilter(institution=inst.id, stage="confirmation"), referred, limit=None
         )
-        if c.assigned_to and c.id not in walked and c.kind == "collection"
-    ][:4]
+        if c.assigned_to and c.kind == "collection"
+    ][-4:]
     for n, case in enumerate(cases):
         assert case.id is not None
         who = case.assigned_to or ""
         zone = ZoneInfo(case.borrower.timezone)
-        t = _first_morning(case.updated_at or start, zone) + dt.timedelta(days=1, minutes=5 * n)
+        t = _local(now, case, -12, 10, 5 * n)
         if n in (0, 1):
             services.open_dispute(
                 case.id,
@@ -425,6 +471,7 @@ def _protect(services: Services, start: dt.datetime, walked: list[int]) -> None:
                 bureau="PBOC Credit Reference Center",
                 note="Checking for borrowing from other lenders since referral",
             )
+    return {c.id for c in cases if c.id is not None}
 
 
 #: The demo's reviews of performing loans: what set each off, and what it finds
@@ -440,18 +487,20 @@ REVIEWS = (
 )
 
 
-def _review(services: Services, start: dt.datetime, count: int, rng: random.Random) -> None:
-    """Performing loans under review: one closed on the watch list, one referred to
-    collection, one at the check."""
+def _review(services: Services, now: dt.datetime, count: int, rng: random.Random) -> None:
+    """Performing loans under review, referred a week before ``now``: one closed on the
+    watch list, one referred to collection, one at the check."""
     inst = INSTITUTIONS[0]
     zone = ZoneInfo(inst.timezones[0])
+    today = now.astimezone(zone).date()
     # The monthly scan refers them together; then each is worked.
+    scanned = dt.datetime.combine(today - dt.timedelta(days=7), dt.time(7), tzinfo=zone)
     referred = []
     for n, (trigger, _, _) in enumerate(REVIEWS[:count]):
         principal = Decimal(rng.randrange(2_000_000, 8_000_000)) / 100
         case = services.create_case(
             actor=inst.supervisor,
-            at=start - dt.timedelta(hours=1),
+            at=scanned,
             institution=inst.id,
             reference=f"{inst.id[:2].upper()}-R{100 + n}",
             borrower_name=_name(rng, inst.names),
@@ -472,7 +521,7 @@ def _review(services: Services, start: dt.datetime, count: int, rng: random.Rand
         who = case.assigned_to or ""
         if recommendation is None:
             continue
-        t = _first_morning(start, zone) + dt.timedelta(minutes=20 * n)
+        t = scanned + dt.timedelta(hours=3, minutes=20 * n)
         services.record_contact(
             case.id, actor=who, at=t, channel="phone", target="borrower", outcome="reached"
         )
@@ -509,35 +558,127 @@ WORK: tuple[dict[str, str], ...] = (
     {"industry": "healthcare", "employer": "Riverside Clinic"},
 )
 
+#: Where each field worker's cases stand at the demo's now, handed out in this order
+#: to the worker's cases (a small demo gets the first ones; what each means is
+#: :meth:`_Walk.take`). li.na has one of each, and the only feedback returned.
+PORTFOLIO: dict[str, tuple[str, ...]] = {
+    "li.na": (
+        "closed",
+        "visit-today",
+        "submitted",
+        "returned",
+        "promise-today",
+        "broken",
+        "visit-tomorrow",
+        "revisit-today",
+        "settled",
+        "planned-tomorrow",
+        "confirmed",
+        "contacted",
+        "submitted",
+        "contacted",
+    ),
+    "zhang.min": (
+        "closed",
+        "visit-today",
+        "submitted",
+        "promise-today",
+        "visit-tomorrow",
+        "confirmed",
+        "contacted",
+    ),
+    "maria.lopez": (
+        "closed",
+        "visit-today",
+        "submitted",
+        "promise-today",
+        "broken",
+        "visit-tomorrow",
+        "settled",
+        "planned-tomorrow",
+        "confirmed",
+        "contacted",
+    ),
+    "raj.patel": (
+        "closed",
+        "visit-today",
+        "submitted",
+        "promise-today",
+        "visit-tomorrow",
+        "confirmed",
+        "contacted",
+    ),
+}
 
-def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
-    """Take a handful of eligible assigned cases through every stage, with detours."""
-    from .store import WorklistFilter
+#: Visit windows (borrower local time), handed out in turn per country so that the
+#: two staff of a Chinese visit are never due in two places at once.
+WINDOWS_TODAY = ((9, 0, 10, 30), (11, 0, 12, 30), (14, 0, 15, 30), (16, 0, 17, 30))
+WINDOWS_TOMORROW = ((10, 0, 12, 0), (14, 0, 16, 0), (16, 30, 18, 0))
 
-    picked = []
-    for inst in INSTITUTIONS:
-        candidates = [
-            c
-            for c, _ in services.worklist(
-                WorklistFilter(institution=inst.id, stage="confirmation"), start, limit=None
-            )
-            if c.assigned_to and c.kind == "collection"
-        ]
-        picked.extend(candidates[: 2 if inst.id == "hx-consumer" else 1])
-    done = []
-    for n, case in enumerate(picked):
+#: Overdue reasons found at the interviews, in turn (never a dispute: that is
+#: recommended for dispute review, which _protect shows).
+REASONS = ("medical", "income-loss", "business-failure", "financial-management")
+
+
+class _Walk:
+    """Each field worker's cases taken from confirmation to where PORTFOLIO leaves them,
+    every step through the services at a time the rule packs allow."""
+
+    def __init__(self, services: Services, now: dt.datetime, referred: dt.datetime, *, rules: bool):
+        self.services = services
+        self.now = now
+        self.referred = referred
+        self.rules = rules
+        self.n = 0
+        self.windows: Counter[tuple[str, int]] = Counter()
+
+    def run(self, leave: set[int]) -> list[int]:
+        """Walk each worker's cases (but those in ``leave``); their ids, the showcase first."""
+        from .store import WorklistFilter
+
+        done: list[int] = []
+        for worker, scenarios in PORTFOLIO.items():
+            # The worker's cases, one institution's after another's, in worklist order;
+            # only those in the institution's own zone, where its staff work.
+            lists = [
+                [
+                    c
+                    for c, _ in self.services.worklist(
+                        WorklistFilter(institution=inst.id, stage="confirmation"),
+                        self.referred,
+                        limit=None,
+                    )
+                    if c.assigned_to == worker
+                    and c.id not in leave
+                    and c.kind == "collection"
+                    and c.borrower.timezone == inst.timezones[0]
+                ]
+                for inst in INSTITUTIONS
+                if worker in inst.staff
+            ]
+            mine = [c for group in itertools.zip_longest(*lists) for c in group if c is not None]
+            for scenario, case in zip(scenarios, mine, strict=False):
+                assert case.id is not None
+                self.take(case, scenario)
+                done.append(case.id)
+                self.n += 1
+        return done
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def at(self, case: Case, days: int, hour: int, minute: int = 0) -> dt.datetime:
+        return _local(self.now, case, days, hour, minute)
+
+    def confirm(self, case: Case, days: int) -> None:
+        """Found on ``days``: no answer, the employer passes a message, she calls back."""
         assert case.id is not None
         who = case.assigned_to or ""
-        supervisor = next(i.supervisor for i in INSTITUTIONS if i.id == case.institution)
-        inst = next(i for i in INSTITUTIONS if i.id == case.institution)
-        zone = ZoneInfo(case.borrower.timezone)
-        # Calls in the borrower's working hours: the rule packs allow no other.
-        t = _first_morning(case.updated_at or start, zone) + dt.timedelta(minutes=10 * n)
-        services.record_contact(
+        chinese = case.jurisdiction == "CN"
+        t = self.at(case, days, 10, 10 * (self.n % 6))
+        self.services.record_contact(
             case.id, actor=who, at=t, channel="phone", target="borrower", outcome="no-answer"
         )
-        chinese = inst.jurisdiction == "CN"
-        services.record_contact(
+        self.services.record_contact(
             case.id,
             actor=who,
             at=t + dt.timedelta(hours=2),
@@ -553,7 +694,7 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
                 else "Employer confirmed the home address"
             ),
         )
-        services.record_details(
+        self.services.record_details(
             case.id,
             actor=who,
             at=t + dt.timedelta(hours=2, minutes=30),
@@ -562,75 +703,78 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
             source="phone",
             note="Given when she called back",
         )
-        services.confirm_address(
+        self.services.confirm_address(
             case.id,
             actor=who,
             at=t + dt.timedelta(hours=3),
             address=case.borrower.address,
             source="phone" if chinese else "employer",
         )
-        visit_day = (t + dt.timedelta(days=1)).astimezone(zone).date()
-        if case.institution == "example-bank":
-            # Show a plugin refusal: Thanksgiving is an Example Bank holiday.
-            with contextlib.suppress(Refused):
-                services.plan_visit(
-                    case.id,
-                    actor=who,
-                    at=t + dt.timedelta(hours=4),
-                    date=dt.date(2026, 11, 26),
-                    window=(dt.time(10), dt.time(12)),
-                )
+
+    def companions(self, case: Case) -> list[str]:
         # Chinese visits are made by two staff members (rule cn.two_staff).
-        companions = [s for s in inst.staff if s != who][:1] if chinese else []
-        services.plan_visit(
+        inst = next(i for i in INSTITUTIONS if i.id == case.institution)
+        if inst.jurisdiction != "CN":
+            return []
+        return [s for s in inst.staff if s != case.assigned_to][:1]
+
+    def window(self, case: Case, day: int) -> tuple[dt.time, dt.time]:
+        """The next free window on ``day`` (0 today, 1 tomorrow; others: early afternoon)."""
+        choices = {0: WINDOWS_TODAY, 1: WINDOWS_TOMORROW}.get(day, ((14, 0, 16, 0),))
+        key = (case.jurisdiction[:2], day)
+        h1, m1, h2, m2 = choices[self.windows[key] % len(choices)]
+        self.windows[key] += 1
+        return dt.time(h1, m1), dt.time(h2, m2)
+
+    def visit_day(self, case: Case, day: int, step: int) -> int:
+        """``day``, or the nearest day ``step`` on that the institution's rules allow a
+        visit (not one of its holidays)."""
+        assert case.id is not None
+        for _ in range(7):
+            start, end = self.at(case, day, 10), self.at(case, day, 12)
+            verdicts = self.services.dry_run(
+                case.id,
+                "plan_visit",
+                actor=case.assigned_to,
+                at=self.at(case, day - 1, 15),
+                window=(start, end),
+                companions=self.companions(case),
+            )
+            if all(d.allowed for _, d in verdicts if not d.rule.startswith("stage")):
+                return day
+            day += step
+        return day
+
+    def plan(self, case: Case, day: int, *, on: int, tick: bool = True) -> tuple[dt.time, dt.time]:
+        """Plan the visit on ``day`` the day ``on``, in the next free window; tick the list."""
+        assert case.id is not None
+        who = case.assigned_to or ""
+        window = self.window(case, day)
+        self.services.plan_visit(
             case.id,
             actor=who,
-            at=t + dt.timedelta(hours=4),
-            date=visit_day,
-            window=(dt.time(14), dt.time(16)),
-            companions=companions,
+            at=self.at(case, on, 15),
+            date=self.at(case, day, 0).date(),
+            window=window,
+            companions=self.companions(case),
         )
-        services.tick_checklist(case.id, actor=who, at=t + dt.timedelta(hours=5), tick_all=True)
-        if n == 0 and rules:
-            # A call at 22:30 the borrower's time: the rule pack refuses it, on the record.
-            with contextlib.suppress(Refused):
-                services.record_contact(
-                    case.id,
-                    actor=who,
-                    at=dt.datetime.combine(t.date(), dt.time(22, 30), tzinfo=zone),
-                    channel="phone",
-                    target="borrower",
-                    outcome="no-answer",
-                )
-        visit_time = dt.datetime.combine(visit_day, dt.time(14, 30), tzinfo=zone)
-        if n == 1:
-            # Nobody home the first time: back to preparation, then a revisit.
-            services.record_interview(
-                case.id,
-                actor=who,
-                at=visit_time,
-                met="nobody",
-                notes="No answer at the door; neighbour says back Monday",
+        if tick:
+            self.services.tick_checklist(
+                case.id, actor=who, at=self.at(case, on, 16), tick_all=True
             )
-            visit_day += dt.timedelta(days=2)
-            services.plan_visit(
-                case.id,
-                actor=who,
-                at=visit_time + dt.timedelta(hours=1),
-                date=visit_day,
-                window=(dt.time(10), dt.time(12)),
-                companions=companions,
-            )
-            services.tick_checklist(
-                case.id, actor=who, at=visit_time + dt.timedelta(hours=2), tick_all=True
-            )
-            visit_time = dt.datetime.combine(visit_day, dt.time(10, 20), tzinfo=zone)
-        services.record_interview(
+        return window
+
+    def interview(self, case: Case, day: int, window: tuple[dt.time, dt.time]) -> dt.datetime:
+        """The borrower met on ``day``, 20 minutes into the window; returns when."""
+        assert case.id is not None
+        n = self.n
+        start = self.at(case, day, window[0].hour, window[0].minute) + dt.timedelta(minutes=20)
+        self.services.record_interview(
             case.id,
-            actor=who,
-            at=visit_time,
+            actor=case.assigned_to or "",
+            at=start,
             met="borrower",
-            reason=("medical", "income-loss", "business-failure", "dispute")[n % 4],
+            reason=REASONS[n % 4],
             employment=("employed", "unemployed", "self-employed", "employed")[n % 4],
             monthly_income=(case.overdue_amount / 2).quantize(Decimal("0.01")),
             other_debts=case.overdue_amount,
@@ -643,15 +787,215 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
             attitude=("cooperative", "willing-unable", "evasive", "cooperative")[n % 4],
             notes="Borrower present; documents shown and explained",
         )
-        # On site, the worker puts the offers in front of the borrower, who takes one.
-        services.present_offers(case.id, actor=who, at=visit_time + dt.timedelta(minutes=20))
-        _, promises = services.accept_offer(
+        return start
+
+    def visited(self, case: Case, day: int) -> dt.datetime:
+        """Found two days before ``day`` (a visit day the rules allow), planned the day
+        before, met on the day; returns when the interview began."""
+        day = self.visit_day(case, day, -1)
+        self.confirm(case, day - 2)
+        return self.interview(case, day, self.plan(case, day, on=day - 1))
+
+    def supervisor(self, case: Case) -> str:
+        return next(i.supervisor for i in INSTITUTIONS if i.id == case.institution)
+
+    def pay(self, case: Case, at: dt.datetime, amount: Decimal, n: int = 1) -> None:
+        """Money received, recorded by the back office (a supervisor: confirmed at once)."""
+        assert case.id is not None
+        self.services.record_payment(
             case.id,
-            "installment-6" if n % 2 == 0 else "waiver",
-            actor=who,
-            at=visit_time + dt.timedelta(minutes=30),
+            actor=self.supervisor(case),
+            at=at,
+            amount=str(amount),
+            reference=f"DEMO-{case.id}-{n}",
         )
-        after = visit_time + dt.timedelta(hours=3)
+
+    def take(self, case: Case, scenario: str) -> None:
+        """Leave ``case`` where ``scenario`` says (days are the borrower's, 0 today):
+
+        - contacted: called twice, no answer yet (confirmation);
+        - confirmed: address confirmed yesterday, no visit agreed (preparation);
+        - planned-tomorrow: a visit tomorrow, its checklist not ticked (preparation);
+        - visit-today, visit-tomorrow: planned and ticked (interview);
+        - revisit-today: nobody home three days ago, the revisit today (interview);
+        - promise-today: met yesterday, promised to pay today, feedback to write;
+        - broken: met 12 days ago, promised 4 days ago and did not pay; the feedback
+          approved (feedback);
+        - submitted: met two days ago, agreed a 6-month plan, feedback awaiting review;
+        - returned: met three days ago, the feedback returned yesterday to be fixed;
+        - settled: met 9 days ago, a settlement approved, accepted and paid (closed);
+        - closed: restructured three weeks ago, its first installment paid (closed).
+        """
+        assert case.id is not None
+        who = case.assigned_to or ""
+        services, supervisor = self.services, self.supervisor(case)
+        if scenario == "contacted":
+            t = self.at(case, -3, 10, 10 * (self.n % 6))
+            services.record_contact(
+                case.id, actor=who, at=t, channel="phone", target="borrower", outcome="no-answer"
+            )
+            services.record_contact(
+                case.id,
+                actor=who,
+                at=self.at(case, -1, 11, 10 * (self.n % 6)),
+                channel="sms",
+                target="borrower",
+                outcome="left-message",
+                note="Asked her to call back about the overdue account",
+            )
+        elif scenario == "confirmed":
+            self.confirm(case, -1)
+        elif scenario in ("planned-tomorrow", "visit-tomorrow"):
+            day = self.visit_day(case, 1, 1)
+            self.confirm(case, -2)
+            self.plan(case, day, on=-1, tick=scenario == "visit-tomorrow")
+        elif scenario == "visit-today":
+            day = self.visit_day(case, 0, 1)
+            self.confirm(case, -3)
+            self.plan(case, day, on=-2)
+        elif scenario == "revisit-today":
+            first = self.visit_day(case, -3, -1)
+            self.confirm(case, first - 2)
+            window = self.plan(case, first, on=first - 1)
+            knocked = self.at(case, first, window[0].hour, window[0].minute)
+            services.record_interview(
+                case.id,
+                actor=who,
+                at=knocked + dt.timedelta(minutes=30),
+                met="nobody",
+                notes="No answer at the door; neighbour says she is back at the weekend",
+            )
+            self.plan(case, self.visit_day(case, 0, 1), on=first)
+        elif scenario == "promise-today":
+            met = self.visited(case, -1)
+            services.record_promise(
+                case.id,
+                actor=who,
+                at=met + dt.timedelta(minutes=40),
+                amount=(case.overdue_amount / 4).quantize(Decimal("0.01")),
+                due=self.at(case, 0, 0).date(),
+            )
+        elif scenario == "broken":
+            met = self.visited(case, -12)
+            services.record_promise(
+                case.id,
+                actor=who,
+                at=met + dt.timedelta(minutes=40),
+                amount=(case.overdue_amount / 3).quantize(Decimal("0.01")),
+                due=self.at(case, -4, 0).date(),
+            )
+            services.submit_feedback(
+                case.id,
+                actor=who,
+                at=met + dt.timedelta(hours=3),
+                recommendation="revisit",
+                summary="Promised a third of the arrears within the week; revisit if unpaid",
+            )
+            services.review_feedback(
+                case.id, actor=supervisor, at=met + dt.timedelta(days=1), approve=True
+            )
+        elif scenario in ("submitted", "returned"):
+            met = self.visited(case, -2 if scenario == "submitted" else -3)
+            services.present_offers(case.id, actor=who, at=met + dt.timedelta(minutes=20))
+            services.accept_offer(
+                case.id, "installment-6", actor=who, at=met + dt.timedelta(minutes=30)
+            )
+            services.submit_feedback(
+                case.id,
+                actor=who,
+                at=met + dt.timedelta(hours=3),
+                recommendation="restructure",
+                summary="Temporary hardship; agreed a 6-month plan",
+            )
+            if scenario == "returned":
+                services.review_feedback(
+                    case.id,
+                    actor=supervisor,
+                    at=self.at(case, -1, 17),
+                    approve=False,
+                    note="State the monthly amount agreed and the income it rests on",
+                )
+        elif scenario == "settled":
+            met = self.visited(case, -9)
+            _, offers = services.present_offers(
+                case.id, actor=who, at=met + dt.timedelta(minutes=20)
+            )
+            settlement = next(o for o in offers if o.code == "settlement")
+            if settlement.status == "needs-approval":
+                services.review_offer(
+                    case.id,
+                    "settlement",
+                    actor=supervisor,
+                    at=met + dt.timedelta(minutes=40),
+                    approve=True,
+                )
+            services.accept_offer(
+                case.id, "settlement", actor=who, at=met + dt.timedelta(minutes=50)
+            )
+            services.submit_feedback(
+                case.id,
+                actor=who,
+                at=met + dt.timedelta(hours=3),
+                recommendation="settlement",
+                summary="Can borrow from family to settle at the discount offered",
+            )
+            services.review_feedback(
+                case.id, actor=supervisor, at=met + dt.timedelta(hours=5), approve=True
+            )
+            # The settlement arrives: paid in full, the case closes as settled.
+            self.pay(case, met + dt.timedelta(days=4), settlement.total_payable)
+        elif scenario == "closed":
+            self.closed(case)
+        else:  # pragma: no cover - PORTFOLIO names only the scenarios above
+            raise ValueError(scenario)
+
+    def closed(self, case: Case) -> None:
+        """The whole path three weeks ago: found, visited, a 6-month plan, feedback
+        returned once and approved, closed as restructured, the first installment paid.
+        The first such case also shows a call the rule pack refuses (22:30) and a
+        visit refused on an Example Bank holiday."""
+        assert case.id is not None
+        who, supervisor, services = case.assigned_to or "", self.supervisor(case), self.services
+        first = self.n == 0
+        day = self.visit_day(case, -20, -1)
+        self.confirm(case, day - 1)
+        if case.institution == "example-bank":
+            # Show a plugin refusal: a visit on one of Example Bank's holidays.
+            declared = services.policy_schema().settings.get("holidays")
+            listed = services.settings(case).get("holidays", declared and declared.default)
+            holidays = sorted(
+                d
+                for d in map(dt.date.fromisoformat, listed or ())
+                if d > self.at(case, day, 0).date()
+            )
+            if holidays:
+                with contextlib.suppress(Refused):
+                    services.plan_visit(
+                        case.id,
+                        actor=who,
+                        at=self.at(case, day - 1, 14),
+                        date=holidays[0],
+                        window=(dt.time(10), dt.time(12)),
+                    )
+        window = self.plan(case, day, on=day - 1)
+        if first and self.rules:
+            # A call at 22:30 the borrower's time: the rule pack refuses it, on the record.
+            with contextlib.suppress(Refused):
+                services.record_contact(
+                    case.id,
+                    actor=who,
+                    at=self.at(case, day - 1, 22, 30),
+                    channel="phone",
+                    target="borrower",
+                    outcome="no-answer",
+                )
+        met = self.interview(case, day, window)
+        # On site, the worker puts the offers in front of the borrower, who takes one.
+        services.present_offers(case.id, actor=who, at=met + dt.timedelta(minutes=20))
+        _, promises = services.accept_offer(
+            case.id, "installment-6", actor=who, at=met + dt.timedelta(minutes=30)
+        )
+        after = met + dt.timedelta(hours=3)
         services.submit_feedback(
             case.id,
             actor=who,
@@ -659,7 +1003,7 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
             recommendation="restructure",
             summary="Temporary hardship; proposes a 6-month plan",
         )
-        if n == 0:
+        if first:
             services.review_feedback(
                 case.id,
                 actor=supervisor,
@@ -680,13 +1024,5 @@ def _walk(services: Services, start: dt.datetime, *, rules: bool) -> list[int]:
         services.close(
             case.id, actor=who, at=after + dt.timedelta(hours=4), resolution="restructured"
         )
-        # The back office records the first payment when it arrives.
-        services.record_payment(
-            case.id,
-            actor=supervisor,
-            at=after + dt.timedelta(days=2),
-            amount=str(promises[0].amount),
-            reference=f"DEMO-{case.id}-1",
-        )
-        done.append(case.id)
-    return done
+        # The back office records the first installment when it arrives.
+        self.pay(case, after + dt.timedelta(days=2), promises[0].amount)
