@@ -525,3 +525,26 @@ def test_a_purged_loan_never_comes_round_for_review(office: Run, db_path: Path) 
     )  # fmt: skip
     assert refused.exit_code == 2 and "was purged" in refused.output
     assert snapshot(db_path) == before
+
+
+def test_a_loan_paid_then_reviewed_owes_nothing_for_the_days_between(office: Run) -> None:
+    """Paid in full and closed; reviewed a month later: no penalty for that month."""
+    created = office(
+        *create_args("L-2001", **{"penalty-rate": "18%"}), "--at", T0, as_="chen.wei"
+    )
+    assert created.exit_code == 0, created.output
+    paid_at = "2026-11-24T10:00+08:00"
+    owed = json.loads(office("balance", "2", "--json", "--at", paid_at, as_="chen.wei").output)
+    total = owed["balance"]["total"]
+    assert owed["balance"]["penalty"] != "0.00"
+    result = office("payment", "2", total, "--reference", "BOC-1", "--at", paid_at, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    assert "closed as paid" in result.output
+    reviewed = office(
+        "reviews", "open", "2", "--trigger", "scheduled", "--installment", "1500",
+        "--at", "2026-12-24T09:00+08:00", as_="chen.wei",
+    )  # fmt: skip
+    assert reviewed.exit_code == 0, reviewed.output
+    later = office("balance", "2", "--json", "--at", "2027-01-10T09:00+08:00", as_="chen.wei")
+    balance = json.loads(later.output)["balance"]
+    assert (balance["penalty"], balance["total"]) == ("0.00", "0.00"), balance

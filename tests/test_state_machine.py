@@ -2,7 +2,8 @@
 
 Hypothesis runs random sequences of every action (create, assign, contact,
 confirm, plan, checklist, interview, feedback, review, close, reopen, flags,
-offers, offer review and acceptance, promises, payments) on a few cases of
+offers, offer review and acceptance, promises, payments, and corrections: voids
+of the latest event and of earlier contacts, amendments) on a few cases of
 three institutions (two bound by rule packs), by field staff and supervisors,
 with good and bad input, while a clock moves forward. Steering rules take the
 next sensible step now and then, so that cases get deep into their lifecycle.
@@ -20,6 +21,9 @@ and after every step (invariants):
 - the stored tables equal the replay of the events, and the hash chains verify;
 - every case's events move it only along the lifecycle's transitions, its
   version counting them, and its stage is the model's;
+- a void of a case's latest event leaves the case's rows exactly as they were
+  before that event (bar the version and the time of the last change), and the
+  model goes back with it;
 - the columns the worklist reads agree with the visits, promises and payments;
 - no balance, nor any component, is ever negative, and each is exactly what
   the model's payments and penalty interest give; a case a payment closed owes
@@ -28,6 +32,7 @@ and after every step (invariants):
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import json
@@ -42,6 +47,7 @@ from zoneinfo import ZoneInfo
 
 from fieldcase import lifecycle, reviews
 from fieldcase.arrangements import active_arrangement
+from fieldcase.corrections import VOIDABLE
 from fieldcase.errors import FieldcaseError, InvalidInput, Refused
 from fieldcase.lifecycle import Stage
 from fieldcase.model import Case, Offer
@@ -122,6 +128,8 @@ EVENT_ACTION = {
     "hardship_ended": "end_hardship",
     "complaint_recorded": "complaint",
     "review_opened": "open_review",
+    "event_voided": "void_event",
+    "event_amended": "amend_event",
 }
 CONFIRM, PREPARE, INTERVIEW, FEEDBACK, CLOSED = (
     Stage.CONFIRMATION,
@@ -198,6 +206,20 @@ class Model:
     payments: list[tuple[dt.datetime, Decimal]] = dataclasses.field(default_factory=list)
 
 
+#: Case columns every action moves on: not part of "as it was before".
+BOOKKEEPING = ("version", "updated_at", "arrears_key")
+
+
+@dataclasses.dataclass
+class Done:
+    """An action that went through: what a void of it must return the case to."""
+
+    event: int
+    types: tuple[str, ...]
+    rows: dict[str, list[dict[str, Any]]]
+    model: Model
+
+
 class CaseMachine(RuleBasedStateMachine):
     cases = Bundle("cases")
 
@@ -210,6 +232,9 @@ class CaseMachine(RuleBasedStateMachine):
         self.services = Services(self.store, manager(), clock=None)
         self.clock = START
         self.models: dict[int, Model] = {}
+        #: Per case, each action that went through, oldest first: its events' ids and
+        #: types, and the case's rows and model just before it (what a void returns to).
+        self.done: dict[int, list[Done]] = {}
         self.next_reference = 0
         self.services.add_staff("sup.a", "Supervisor A", "supervisor", actor=None, at=START)
         self.services.add_staff("sup.b", "Supervisor B", "supervisor", actor="sup.a", at=START)
@@ -261,11 +286,29 @@ class CaseMachine(RuleBasedStateMachine):
             self.store.db.query("SELECT * FROM events WHERE id > ? ORDER BY id", [event_id])
         )
 
+    def case_rows(self, case_id: int) -> dict[str, list[dict[str, Any]]]:
+        """The case's rows in every state table, without the columns every action moves."""
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for table in STATE_TABLES:
+            if table in ("event_corrections", "voided_rows", "institutions", "staff"):
+                continue
+            if table == "policy_versions":
+                continue
+            column = "id" if table == "cases" else "case_id"
+            found = self.store.db.query(
+                f"SELECT * FROM [{table}] WHERE {column} = ? ORDER BY id", [case_id]
+            )
+            rows[table] = [{k: v for k, v in r.items() if k not in BOOKKEEPING} for r in found]
+        return rows
+
     def attempt(
         self, action: str, case_id: int | None, call: Callable[[], T]
     ) -> tuple[T | None, FieldcaseError | None]:
         """Run ``call``; a refusal must leave the tables as they were, bar one event."""
         before, last = self.tables(), self.last_event()
+        undo: tuple[dict[str, list[dict[str, Any]]], Model] | None = None
+        if case_id is not None and case_id in self.models:
+            undo = self.case_rows(case_id), copy.deepcopy(self.models[case_id])
         try:
             result = call()
         except FieldcaseError as exc:
@@ -291,6 +334,9 @@ class CaseMachine(RuleBasedStateMachine):
         if case_id is not None:
             others = [r for r in after["cases"] if r["id"] != case_id]
             assert others == [r for r in before["cases"] if r["id"] != case_id], action
+            if new and undo is not None and action not in ("void_event", "amend_event"):
+                types = tuple(e["type"] for e in new)
+                self.done.setdefault(case_id, []).append(Done(new[-1]["id"], types, *undo))
         return result, None
 
     def allowed(
@@ -1635,6 +1681,107 @@ class CaseMachine(RuleBasedStateMachine):
         for choice in choices:
             self.money_forward(case_id, advance, choice)
 
+    # -- corrections ----------------------------------------------------------------------
+
+    @rule(case_id=cases, advance=ADVANCE, actor=ACTOR)
+    def void_latest(self, case_id: int, advance: int, actor: str) -> None:
+        """Void the case's latest action: the case is as it was before it."""
+        done = self.done.get(case_id)
+        if not done:
+            return
+        at = self.tick(advance)
+        actor = self.who(actor, case_id)
+        latest = done[-1]
+        result, error = self.attempt(
+            "void_event",
+            case_id,
+            lambda: self.services.void_event(
+                case_id, latest.event, actor=actor, at=at, reason="Recorded by mistake"
+            ),
+        )
+        voidable = len(latest.types) == 1 and latest.types[0] in VOIDABLE
+        if actor not in SUPERVISORS:
+            assert error is not None, f"{actor} voided event {latest.event}"
+            return
+        assert (result is not None) == voidable, (latest.types, error)
+        if result is None:
+            return
+        assert self.case_rows(case_id) == latest.rows, f"void of {latest.types} left a trace"
+        self.models[case_id] = latest.model
+        done.pop()
+
+    @rule(case_id=cases, advance=ADVANCE, pick=st.integers(0, 5))
+    def void_an_earlier_contact(self, case_id: int, advance: int, pick: int) -> None:
+        """An earlier contact voided: it goes, and nothing else of the case changes."""
+        contacts = [d for d in self.done.get(case_id, []) if d.types == ("contact_recorded",)]
+        if not contacts:
+            return
+        mistaken = contacts[pick % len(contacts)]
+        logged = self.store.event(mistaken.event)
+        assert logged is not None
+        (contact_id,) = [e["row"]["id"] for e in logged.payload["rows"] if e["table"] == "contacts"]
+        at = self.tick(advance)
+        before = self.case_rows(case_id)
+        result, error = self.attempt(
+            "void_event",
+            case_id,
+            lambda: self.services.void_event(
+                case_id, mistaken.event, actor="sup.b", at=at, reason="Wrong case"
+            ),
+        )
+        assert result is not None, f"an earlier contact could not be voided: {error!r}"
+        expected = {**before, "contacts": [c for c in before["contacts"] if c["id"] != contact_id]}
+        assert self.case_rows(case_id) == expected
+        # Had it never happened, no later state would have held it either.
+        done = self.done[case_id]
+        done.remove(mistaken)
+        for later in done:
+            later.rows["contacts"] = [c for c in later.rows["contacts"] if c["id"] != contact_id]
+
+    @rule(case_id=cases, advance=st.integers(1, 3 * 24 * 60), actor=ACTOR)
+    def amend_a_note(self, case_id: int, advance: int, actor: str) -> None:
+        """A contact's or an interview's note amended: only that field changes."""
+        kinds = {
+            ("contact_recorded",): ("contacts", "note"),
+            ("interview_recorded",): ("visits", "notes"),
+        }
+        done = self.done.get(case_id, [])
+        found = [(n, d) for n, d in enumerate(done) if d.types in kinds]
+        if not found:
+            return
+        index, target = found[-1]
+        table, column = kinds[target.types]
+        logged = self.store.event(target.event)
+        assert logged is not None
+        (row_id,) = [e["row"]["id"] for e in logged.payload["rows"] if e["table"] == table]
+        at = self.tick(advance)
+        actor = self.who(actor, case_id)
+        before = self.case_rows(case_id)
+        text = f"amended at {at:%H:%M}"
+        result, error = self.attempt(
+            "amend_event",
+            case_id,
+            lambda: self.services.amend_event(
+                case_id, target.event, actor=actor, at=at, values={"note": text}, reason="typo"
+            ),
+        )
+        written = logged.recorded_at or logged.at
+        may = actor in SUPERVISORS or (
+            actor == logged.actor and at - written <= dt.timedelta(hours=24)
+        )
+        assert (result is not None) == may, (actor, logged.actor, at - written, error)
+        if result is None:
+            return
+        expected = copy.deepcopy(before)
+        for row in expected[table]:
+            if row["id"] == row_id:
+                row[column] = text
+        assert self.case_rows(case_id) == expected
+        for later in done[index + 1 :]:
+            for row in later.rows[table]:
+                if row["id"] == row_id:
+                    row[column] = text
+
     # -- invariants ---------------------------------------------------------------------
 
     @invariant()
@@ -1668,7 +1815,11 @@ class CaseMachine(RuleBasedStateMachine):
         for case_id in self.models:
             stage: Stage | None = None
             version, kind = 0, "collection"
+            #: Each event's stage before it: a void may take the case back there.
+            before: dict[int, Stage | None] = {}
             for logged in self.store.iter_events(case_id):
+                assert logged.id is not None
+                before[logged.id] = stage
                 rows = [r["row"] for r in logged.payload["rows"] if r["table"] == "cases"]
                 if logged.type == "refused":
                     assert rows == [] and stage is not None
@@ -1683,6 +1834,9 @@ class CaseMachine(RuleBasedStateMachine):
                     action = EVENT_ACTION[logged.type]
                     assert lifecycle.stage_allows(action, stage, kind), (logged.type, stage)
                     moves = STAGE_MOVES.get(logged.type, {(stage, stage)})
+                    if logged.type == "event_voided":
+                        earlier = before[logged.payload["data"]["event"]]
+                        moves = {(stage, stage), (stage, earlier)} if earlier else moves
                     if kind == "review":
                         moves = REVIEW_MOVES.get(logged.type, moves)
                     assert (stage, new) in moves, f"{logged.type} moved {stage} -> {new}"
@@ -1710,11 +1864,25 @@ class CaseMachine(RuleBasedStateMachine):
         pauses = self.store.hardships(case_id)
         # None either while the loan was under review: from a review's opening up to
         # the loan's next referral to collection, by that review or a later one.
+        # A review of a closed case relieves it from the day it closed: worked out here
+        # from the case's row just before each review was opened.
         reviews = self.store.reviews(case_id)
+        closed_days: list[dt.date | None] = []
+        closed_at: str | None = None
+        for logged in self.store.iter_events(case_id):
+            if logged.type == "review_opened":
+                when = from_iso(closed_at)
+                closed_days.append(
+                    when.astimezone(ZoneInfo(model.timezone)).date() if when else None
+                )
+            for entry in logged.payload["rows"]:
+                if entry["table"] == "cases":
+                    closed_at = entry["row"]["closed_at"]
         reviewed = []
         for n, review in enumerate(reviews):
             referred = [r.finished_on for r in reviews[n:] if r.status == "referred"]
-            reviewed.append((review.opened_on, referred[0] if referred else None))
+            start = closed_days[n] if n < len(closed_days) and closed_days[n] else review.opened_on
+            reviewed.append((start, referred[0] if referred else None))
         days = Decimal(0)
         day = case.overdue_since
         while day < last:

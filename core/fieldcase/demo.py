@@ -375,6 +375,7 @@ def build_demo(
     walked = _Walk(services, now, referred, rules="cn" in installed).run(protected)
     _review(services, now, reviews, rng)
     progress(reviews)
+    _mistakes(services, now)
     # The mark 'demo --replace' looks for: it deletes only a database built here.
     services.record_system_event("demo_built", "chen.wei", now, {"cases": count, "seed": seed})
     return DemoResult(
@@ -384,6 +385,36 @@ def build_demo(
         now=now,
         stages=_stages(services, now),
     )
+
+
+def _mistakes(services: Services, now: dt.datetime) -> None:
+    """A mistake put right each way: one contact's note amended, another contact voided.
+
+    Each on a case whose last action was the contact, by its institution's supervisor.
+    """
+    last: dict[int, tuple[int, str]] = {}
+    for event in services.store.iter_events():
+        if event.case_id is not None and event.id is not None and event.type != "refused":
+            last[event.case_id] = (event.id, event.type)
+    contacted = [
+        (case, event) for case, (event, kind) in last.items() if kind == "contact_recorded"
+    ]
+    supervisors = {inst.id: inst.supervisor for inst in INSTITUTIONS}
+    for n, (case_id, event_id) in enumerate(contacted[:2]):
+        supervisor = supervisors[services.store.get_case(case_id).institution]
+        if n == 0:
+            services.amend_event(
+                case_id,
+                event_id,
+                actor=supervisor,
+                at=now,
+                values={"note": "Borrower's sister answered; she will pass the message on"},
+                reason="The note left out who answered",
+            )
+        else:
+            services.void_event(
+                case_id, event_id, actor=supervisor, at=now, reason="Recorded on the wrong case"
+            )
 
 
 def _stages(services: Services, now: dt.datetime) -> tuple[tuple[str, int], ...]:

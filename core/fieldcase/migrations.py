@@ -642,3 +642,6 @@ def m019_corrections(db: Database) -> None:
         not_null={"table_name", "row_id"},
     )
     db.table("voided_rows").create_index(["table_name", "row_id"], unique=True)
+    # A review of a closed case relieves the penalty from the day the case closed: a
+    # loan paid and then reviewed owes nothing for the days in between.
+    db.table("reviews").add_column("relief_from", str)

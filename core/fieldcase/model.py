@@ -417,6 +417,10 @@ class Review:
     #: When the next review falls due (none when the policy schedules none).
     next_review: dt.date | None = None
     id: int | None = None
+    #: The first day no penalty accrues: the day the loan's case was closed, when the
+    #: review is of a closed case (paid, then reviewed: nothing accrues in between);
+    #: None for reviews recorded before this was kept (their ``opened_on``).
+    relief_from: dt.date | None = None
 
 
 @attrs.frozen

@@ -94,7 +94,7 @@ def register(cli: click.Group) -> None:
                 "say what set the review off: --trigger " + "|".join(lifecycle.REVIEW_TRIGGERS)
             )
         actor = context.staff().id
-        refs: list[str | int] = list(case_refs)
+        refs: list[str | int] = list(dict.fromkeys(case_refs))  # a case named twice: once
         if due:
             refs = [c.id for c in context.services.reviews_due(at, institution) if c.id]
         opened: list[dict[str, Any]] = []
@@ -126,6 +126,8 @@ def register(cli: click.Group) -> None:
             if due:
                 plural = "" if len(opened) == 1 else "s"
                 context.echo(f"{len(opened)} review{plural} opened, {len(failed)} refused")
+            if failed:
+                context.echo(f"Refused: {len(failed)} of {len(refs)} not opened", err=True)
 
         context.emit({"opened": opened, "refused": failed}, json_, human)
         if failed:

@@ -62,6 +62,8 @@ def opening(case: Case, trigger: str, staff: Staff, at: dt.datetime, note: str =
         opened_by=staff.id,
         opened_on=case.local_date(at),
         note=note,
+        # A closed case accrued nothing since it closed; reviewed, it still does not.
+        relief_from=case.local_date(case.closed_at) if case.closed_at else None,
     )
 
 
@@ -270,7 +272,7 @@ def under_review(
     for n, review in enumerate(reviews):
         referred = [r.finished_on for r in reviews[n:] if r.status == "referred" and r.finished_on]
         end = referred[0] - dt.timedelta(days=1) if referred else None
-        reliefs.append((review.opened_on, end, Decimal(0)))
+        reliefs.append((review.relief_from or review.opened_on, end, Decimal(0)))
     return reliefs
 
 

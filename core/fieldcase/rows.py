@@ -744,6 +744,7 @@ def review_to_row(review: Review) -> dict[str, Any]:
         finished_at=_time_text(review.finished_at),
         finished_on=_date_text(review.finished_on),
         next_review=_date_text(review.next_review),
+        relief_from=_date_text(review.relief_from),
     )
     return row
 
@@ -759,6 +760,7 @@ def row_to_review(row: dict[str, Any]) -> Review:
             "finished_at": from_iso(row["finished_at"]),
             "finished_on": _date(row["finished_on"]),
             "next_review": _date(row["next_review"]),
+            "relief_from": _date(row.get("relief_from")),
             "note": row["note"] or "",
         }
     )
