@@ -529,9 +529,7 @@ def test_a_purged_loan_never_comes_round_for_review(office: Run, db_path: Path) 
 
 def test_a_loan_paid_then_reviewed_owes_nothing_for_the_days_between(office: Run) -> None:
     """Paid in full and closed; reviewed a month later: no penalty for that month."""
-    created = office(
-        *create_args("L-2001", **{"penalty-rate": "18%"}), "--at", T0, as_="chen.wei"
-    )
+    created = office(*create_args("L-2001", **{"penalty-rate": "18%"}), "--at", T0, as_="chen.wei")
     assert created.exit_code == 0, created.output
     paid_at = "2026-11-24T10:00+08:00"
     owed = json.loads(office("balance", "2", "--json", "--at", paid_at, as_="chen.wei").output)

@@ -1741,7 +1741,7 @@ class CaseMachine(RuleBasedStateMachine):
     @rule(case_id=cases, advance=st.integers(1, 3 * 24 * 60), actor=ACTOR)
     def amend_a_note(self, case_id: int, advance: int, actor: str) -> None:
         """A contact's or an interview's note amended: only that field changes."""
-        kinds = {
+        kinds: dict[tuple[str, ...], tuple[str, str]] = {
             ("contact_recorded",): ("contacts", "note"),
             ("interview_recorded",): ("visits", "notes"),
         }
@@ -1878,10 +1878,11 @@ class CaseMachine(RuleBasedStateMachine):
             for entry in logged.payload["rows"]:
                 if entry["table"] == "cases":
                     closed_at = entry["row"]["closed_at"]
-        reviewed = []
+        reviewed: list[tuple[dt.date, dt.date | None]] = []
         for n, review in enumerate(reviews):
             referred = [r.finished_on for r in reviews[n:] if r.status == "referred"]
-            start = closed_days[n] if n < len(closed_days) and closed_days[n] else review.opened_on
+            closed = closed_days[n] if n < len(closed_days) else None
+            start: dt.date = closed or review.opened_on
             reviewed.append((start, referred[0] if referred else None))
         days = Decimal(0)
         day = case.overdue_since
