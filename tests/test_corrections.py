@@ -287,3 +287,32 @@ def test_the_policy_sets_the_authors_window(office: Run, db_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert "more than 0 hours after it was written" in result.output
+
+
+def test_plugins_read_corrections_with_the_amended_values_masked_as_the_case(
+    office: Run, db_path: Path
+) -> None:
+    from fieldcase.casefiles import reader
+    from fieldcase.plugins import manager
+    from fieldcase.services import Services
+    from fieldcase.store import Store
+
+    contact(office)
+    mistaken = last_event(db_path, "contact_recorded")
+    result = office(
+        "amend", "1", str(mistaken), "--set", "note=Her sister answered", "--reason", "Clearer",
+        "--at", "2026-11-23T13:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    store = Store(db_path)
+    try:
+        services = Services(store, manager(), clock=None)
+        case = store.get_case(1)
+        (seen,) = reader(services, "li.na").corrections(case)
+        assert (seen.kind, seen.event_id, seen.made_by) == ("amend", mistaken, "li.na")
+        assert seen.changes == {"note": ["", "Her sister answered"]}
+        (masked,) = reader(services, "zhang.min").corrections(case)
+        assert masked.changes == {"fields": ["note"]}
+        assert "Her sister" not in repr(masked)
+    finally:
+        store.close()

@@ -122,6 +122,7 @@ def _documented(section: str) -> set[str]:
         "fieldcase.model.CreditCorrection",
         "fieldcase.model.Inquiry",
         "fieldcase.model.Review",
+        "fieldcase.model.EventCorrection",
         "fieldcase.repayment.Balance",
         "fieldcase.model.Event",
         "fieldcase.model.Staff",

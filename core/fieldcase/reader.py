@@ -29,6 +29,7 @@ from .model import (
     ContactDetail,
     Dispute,
     Event,
+    EventCorrection,
     Evidence,
     Feedback,
     Hardship,
@@ -169,6 +170,15 @@ class Reader:
     def reviews(self, case: Case) -> list[Review]:
         """The loan's post-loan reviews, oldest first; notes masked likewise."""
         return self._notes(case, self._store.reviews(_id(case)))
+
+    def corrections(self, case: Case) -> list[EventCorrection]:
+        """Its events voided or amended, oldest first; an amendment's values withheld
+        unless the viewer sees the case (they are the record's own: notes, finances)."""
+        found = self._store.corrections(_id(case))
+        if self._sees(case):
+            return found
+        return [attrs.evolve(c, changes={"fields": sorted(c.changes)}) if c.kind == "amend"
+                else c for c in found]  # fmt: skip
 
     def payments(self, case: Case) -> list[Payment]:
         """The payments received on the case, oldest first."""
