@@ -124,6 +124,33 @@ def test_today_on_the_demo_lists_a_confirmation_workers_calls(tmp_path: Path) ->
     assert any(c["when"] == "now" for c in plan["contacts"])
 
 
+def test_today_on_the_demo_for_a_new_worker_with_only_confirmation_cases(
+    tmp_path: Path,
+) -> None:
+    """The morning that used to say "0 visits" and nothing else: calls to make instead."""
+    db = tmp_path / "demo.db"
+    now = ("--at", "2026-11-24T09:30+08:00")
+    assert invoke("--db", db, "demo", "--cases", "60", *now).exit_code == 0
+    added = invoke("--db", db, "--as", "chen.wei", "staff", "add", "wu.lei", "--name", "吴磊", *now)
+    assert added.exit_code == 0, added.output
+    waiting = json.loads(
+        invoke(
+            "--db", db, "--as", "chen.wei", "cases", "--stage", "confirmation",
+            "--institution", "hx-consumer", "--limit", "4", "--json", *now,
+        ).stdout
+    )  # fmt: skip
+    ids = [str(c["id"]) for c in waiting]
+    assert len(ids) == 4
+    moved = invoke("--db", db, "--as", "chen.wei", "assign", *ids, "--to", "wu.lei", *now)
+    assert moved.exit_code == 0, moved.output
+
+    plan = json.loads(invoke("--db", db, "--as", "wu.lei", "today", "--json", *now).stdout)
+    assert plan["visits"] == [] and plan["promises"] == []
+    assert sorted(str(c["case"]) for c in plan["contacts"]) == sorted(ids)
+    text = invoke("--db", db, "--as", "wu.lei", "today", *now).stdout
+    assert "0 visits" in text and "4 contacts to make" in text
+
+
 # -- cases -------------------------------------------------------------------------------
 
 
