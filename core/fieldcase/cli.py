@@ -24,7 +24,15 @@ from . import (
     protection_commands,
     review_commands,
 )
-from .case_views import balance_json, local_time, money, print_balance, review_lines, show_reviews
+from .case_views import (
+    balance_json,
+    local_time,
+    money,
+    payment_status,
+    print_balance,
+    review_lines,
+    show_reviews,
+)
 from .commands import (
     DAY,
     at_option,
@@ -53,7 +61,7 @@ if TYPE_CHECKING:
 
     from .arrangements import MoneyView
     from .casefiles import CaseFile
-    from .model import Case, ContactDetail, Event, Visit
+    from .model import Case, ContactDetail, Event, Payment, Visit
     from .services import Services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -215,6 +223,26 @@ class FieldcaseGroup(CheckedParsing, click.Group):
             where = f" writing the database {ctx.obj.db_path}" if isinstance(ctx.obj, App) else ""
         echo(f"Error: {reason}{where}: {remedy} and run the command again", err=True)
         ctx.exit(1)
+
+
+class DefaultedGroup(FieldcaseGroup):
+    """A group whose first argument, when it names none of its commands, starts its
+    default command's: ``payment 42 1500`` is ``payment record 42 1500``.
+
+    Give it ``context_settings={"ignore_unknown_options": True}`` so that the default
+    command's options, and negative amounts, pass through the group to it.
+    """
+
+    def __init__(self, *args: Any, default_command: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.default_command = default_command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and self.get_command(ctx, args[0]) is None:
+            args = [self.default_command, *args]
+        return super().resolve_command(ctx, args)
 
 
 class _WarningEcho(logging.Handler):
@@ -1284,6 +1312,8 @@ def describe_event(event: Event, institution: str | None = None) -> str:
             + (f" ({data['note']})" if data.get("note") else "")
         )
     parts = [f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {})]
+    if event.type == "payment_recorded" and data.get("status") == "reported":
+        parts.append("(reported, not yet counted)")
     return " ".join(parts)
 
 
@@ -2108,21 +2138,52 @@ def promise(app: App, case_ref: str, amount: str, due: dt.datetime, at: dt.datet
     )
 
 
-# A negative AMOUNT must reach the amount check, not be taken for an option.
-@cli.command(context_settings={"ignore_unknown_options": True})
+# A negative AMOUNT must reach the amount check, not be taken for an option: unknown
+# options pass through the group, and the record command takes them as arguments.
+@cli.group(
+    cls=DefaultedGroup,
+    default_command="record",
+    context_settings={"ignore_unknown_options": True},
+)
+def payment() -> None:
+    """Record a payment received; confirm or reverse one (a supervisor).
+
+    \b
+      fieldcase payment CASE AMOUNT --reference R       record (payment record ...)
+      fieldcase payment confirm CASE REFERENCE          count a reported payment
+      fieldcase payment reverse CASE REFERENCE --reason TEXT   undo a wrong one
+
+    A supervisor's payment counts at once. Field staff's is reported: shown,
+    but counted toward the balance, promises and closing the case only once a
+    supervisor confirms it, or the bank's payment file does (fieldcase import
+    payments). A reversed payment stays on record and stops counting.
+
+    \b
+    Example:
+        fieldcase --as li.na payment 42 1500.00 --reference BOC-20261215-0042 \\
+          --at 2026-12-15T10:12+08:00
+        fieldcase --as chen.wei payment confirm 42 BOC-20261215-0042
+        fieldcase --as chen.wei payment reverse 42 BOC-20261215-0042 \\
+          --reason "typed 1e5 for 1500"
+    """
+
+
+@payment.command("record", context_settings={"ignore_unknown_options": True})
 @click.argument("case_ref", metavar="CASE")
 @click.argument("amount", metavar="AMOUNT")
 @click.option("--reference", required=True, help="The payment's reference; recorded once.")
 @click.option("--currency", help="Check the amount's currency against the case's.")
 @at_option
 @pass_app
-def payment(
+def payment_record(
     app: App, case_ref: str, amount: str, reference: str, currency: str | None, at: dt.datetime
 ) -> None:
     """Record a payment received. The same --reference twice records it once.
 
-    AMOUNT may name its currency: 1500, "1500 CNY" or "CNY 1500". A payment
-    that clears what is owed closes the case as paid (or settled).
+    AMOUNT may name its currency: 1500, "1500 CNY" or "CNY 1500". A
+    supervisor's payment counts at once, and one that clears what is owed
+    closes the case as paid (or settled). Field staff's is reported, not yet
+    counted, until a supervisor confirms it. "payment record" may be left out.
 
     \b
     Example:
@@ -2138,14 +2199,88 @@ def payment(
         currency=currency,
     )
     if not new:
-        echo(f"Case {case.id}: payment {paid.reference} was already recorded; nothing changed")
+        state = (
+            f" ({payment_status(paid)}: fieldcase payment confirm {case.id} {paid.reference})"
+            if paid.status == "reported"
+            else ""
+        )
+        echo(
+            f"Case {case.id}: payment {paid.reference} was already recorded{state}; nothing changed"
+        )
+        return
+    if paid.status == "reported":
+        echo(
+            f"Case {case.id}: payment of {money(paid.amount, case.currency)} reported "
+            f"({paid.reference}); not yet counted: a supervisor confirms it "
+            f"(fieldcase payment confirm {case.id} {paid.reference})"
+        )
         return
     echo(
         f"Case {case.id}: payment of {money(paid.amount, case.currency)} recorded "
         f"({paid.reference})"
     )
-    if case.stage == lifecycle.Stage.CLOSED and case.closed_at == at:
+    closed_by(case, paid)
+
+
+def closed_by(case: Case, paid: Payment) -> None:
+    """Say so when ``paid`` just closed the case."""
+    if case.stage == lifecycle.Stage.CLOSED and case.closed_at == paid.at:
         echo(f"Case {case.id}: closed as {case.resolution}")
+
+
+@payment.command("confirm")
+@click.argument("case_ref", metavar="CASE")
+@click.argument("reference", metavar="REFERENCE")
+@at_option
+@pass_app
+def payment_confirm(app: App, case_ref: str, reference: str, at: dt.datetime) -> None:
+    """Confirm a reported payment: it counts from when it was paid (a supervisor).
+
+    If the confirmed payments now clear what is owed, the case closes as paid
+    (or settled), as when a supervisor records the payment.
+
+    \b
+    Example:
+        fieldcase --as chen.wei payment confirm 42 BOC-20261215-0042
+    """
+    paid, case = app.services.confirm_payment(case_ref, reference, actor=app.need_actor(), at=at)
+    echo(
+        f"Case {case.id}: payment of {money(paid.amount, case.currency)} ({paid.reference}, "
+        f"paid {local_time(paid.at, case.borrower.timezone)}) confirmed; it counts"
+    )
+    closed_by(case, paid)
+
+
+@payment.command("reverse")
+@click.argument("case_ref", metavar="CASE")
+@click.argument("reference", metavar="REFERENCE")
+@click.option("--reason", required=True, help="Why: a typo, a returned transfer...")
+@at_option
+@pass_app
+def payment_reverse(app: App, case_ref: str, reference: str, reason: str, at: dt.datetime) -> None:
+    """Reverse a payment recorded in error: it stops counting (a supervisor).
+
+    The payment stays on record, marked reversed. A case it closed is reopened
+    to the stage it was closed from. Its reference stays taken: money received
+    after all is recorded under the bank's correction reference.
+
+    \b
+    Example:
+        fieldcase --as chen.wei payment reverse 42 BOC-20261215-0042 \\
+          --reason "typed 1e5 for 1500"
+    """
+    was = app.services.get_case(case_ref)
+    paid, case = app.services.reverse_payment(
+        case_ref, reference, actor=app.need_actor(), at=at, reason=reason
+    )
+    echo(
+        f"Case {case.id}: payment of {money(paid.amount, case.currency)} ({paid.reference}) "
+        "reversed; it no longer counts"
+    )
+    if was.stage == lifecycle.Stage.CLOSED and case.stage != lifecycle.Stage.CLOSED:
+        echo(f"Case {case.id}: reopened to {case.stage} (it was closed as {was.resolution})")
+    elif case.stage == lifecycle.Stage.CLOSED:
+        echo(f"Case {case.id}: stays closed as {case.resolution}")
 
 
 @cli.command()

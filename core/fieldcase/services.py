@@ -443,6 +443,20 @@ class Services:
 
         return record_payment(self, ref, **options)
 
+    def confirm_payment(
+        self, ref: str | int, reference: str, *, actor: str, at: dt.datetime
+    ) -> tuple[Payment, Case]:
+        from .arrangements import confirm_payment
+
+        return confirm_payment(self, ref, reference, actor=actor, at=at)
+
+    def reverse_payment(
+        self, ref: str | int, reference: str, *, actor: str, at: dt.datetime, reason: str
+    ) -> tuple[Payment, Case]:
+        from .arrangements import reverse_payment
+
+        return reverse_payment(self, ref, reference, actor=actor, at=at, reason=reason)
+
     # -- institutions and their policies -------------------------------------------------
 
     def add_institution(self, institution_id: str, **options: Any) -> Institution:
