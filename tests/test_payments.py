@@ -4,9 +4,11 @@ supervisor (or the bank's file), and reversed when they were wrong."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from conftest import Run
+from click.testing import Result
+from conftest import Run, events, snapshot, to_preparation
 
 T = "2026-11-23T{}+08:00"
 
@@ -17,6 +19,16 @@ def owing(office: Run) -> Run:
     shown = json.loads(office("balance", "1", "--json", "--at", T.format("10:00")).stdout)
     assert shown["balance"]["total"] == "20000.00", shown
     return office
+
+
+def at(time: str) -> tuple[str, str]:
+    return ("--at", T.format(time))
+
+
+def pay(run: Run, amount: str, reference: str, time: str, who: str) -> Result:
+    result = run("payment", "1", amount, "--reference", reference, *at(time), as_=who)
+    assert result.exit_code == 0, result.output
+    return result
 
 
 def balance(run: Run, at: str = T.format("18:00")) -> dict:
@@ -36,3 +48,150 @@ def test_a_field_workers_payment_is_reported_and_does_not_close_the_case(owing: 
     assert "closed" not in result.stdout
     assert stage(owing) == ("confirmation", None)
     assert balance(owing)["balance"]["total"] == "20000.00"
+    shown = owing("show", "1", as_="li.na")
+    assert "BOC-1" in shown.stdout and "reported, not yet counted" in shown.stdout
+    said = owing("balance", "1", "--at", T.format("18:00"))
+    assert "Reported, not yet counted: CNY 20,000.00 (BOC-1, by li.na)" in said.stdout
+    assert "fieldcase payment confirm 1 BOC-1" in said.stdout
+    history = owing("history", "1", as_="li.na")
+    assert "(reported, not yet counted)" in history.stdout
+    assert balance(owing)["reported"][0]["reference"] == "BOC-1"
+
+
+def test_a_supervisor_confirms_the_reported_payment_and_it_closes_the_case(
+    owing: Run, db_path: Path
+) -> None:
+    pay(owing, "20000", "BOC-1", "10:30", "li.na")
+    confirmed = owing("payment", "confirm", "1", "BOC-1", "--at", T.format("16:00"), as_="chen.wei")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "confirmed; it counts" in confirmed.stdout
+    assert "closed as paid" in confirmed.stdout
+    assert stage(owing) == ("closed", "paid")
+    shown = json.loads(owing("show", "1", "--json", as_="chen.wei").stdout)
+    # Closed when the money arrived; confirmed when the supervisor said so.
+    assert shown["closed_at"].startswith("2026-11-23T02:30")
+    (paid,) = shown["payments"]
+    assert (paid["status"], paid["confirmed_by"]) == ("confirmed", "chen.wei")
+    assert paid["at"].startswith("2026-11-23T02:30") and paid["confirmed_at"].startswith(
+        "2026-11-23T08:00"
+    )
+    assert balance(owing)["balance"]["total"] == "0.00"
+    types = [e["type"] for e in events(db_path, 1)][-2:]
+    assert types == ["payment_confirmed", "case_closed"]
+    again = owing("payment", "confirm", "1", "BOC-1", "--at", T.format("16:05"), as_="chen.wei")
+    assert again.exit_code == 1
+    assert "already confirmed by chen.wei" in again.stderr
+
+
+def test_a_supervisors_own_payment_is_confirmed_at_once(owing: Run) -> None:
+    result = pay(owing, "20000", "BOC-1", "10:30", "chen.wei")
+    assert "recorded (BOC-1)" in result.stdout and "closed as paid" in result.stdout
+    assert stage(owing) == ("closed", "paid")
+    assert "reported" not in owing("show", "1", as_="chen.wei").stdout
+
+
+def test_a_part_payment_confirmed_counts_but_leaves_the_case_open(owing: Run) -> None:
+    pay(owing, "1500", "BOC-1", "10:30", "li.na")
+    assert balance(owing)["balance"]["total"] == "20000.00"
+    owing("payment", "confirm", "1", "BOC-1", "--at", T.format("11:00"), as_="chen.wei")
+    assert balance(owing)["balance"]["total"] == "18500.00"
+    assert stage(owing) == ("confirmation", None)
+
+
+def test_reversing_the_payment_that_closed_the_case_reopens_it(owing: Run, db_path: Path) -> None:
+    to_preparation(owing)
+    pay(owing, "20000", "BOC-1", "13:00", "chen.wei")
+    assert stage(owing) == ("closed", "paid")
+    result = owing(
+        "payment", "reverse", "1", "BOC-1", "--reason", "transfer returned by the bank",
+        "--at", T.format("17:00"), as_="chen.wei",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "reversed; it no longer counts" in result.stdout
+    assert "reopened to preparation (it was closed as paid)" in result.stdout
+    assert stage(owing) == ("preparation", None)
+    assert balance(owing)["balance"]["total"] == "20000.00"
+    shown = owing("show", "1", as_="chen.wei")
+    assert "reversed: transfer returned by the bank" in shown.stdout
+    data = [json.loads(e["payload"])["data"] for e in events(db_path, 1)][-2:]
+    assert [e["type"] for e in events(db_path, 1)][-2:] == ["payment_reversed", "case_reopened"]
+    assert data[0]["reason"] == "transfer returned by the bank"
+    assert data[1]["by_reversal"] == "BOC-1"
+
+
+def test_a_typed_amount_far_too_large_is_reversed_and_the_right_one_recorded(
+    owing: Run,
+) -> None:
+    # The issue's story: 1e5 typed for a case owing less. Exponents are refused...
+    typo = owing("payment", "1", "1e5", "--reference", "BOC-7", *at("10:00"), as_="chen.wei")
+    assert typo.exit_code == 2 and "exponent notation" in typo.stderr
+    # ...but two zeros too many still close the case, a lot overpaid.
+    pay(owing, "150000", "BOC-7", "10:05", "chen.wei")
+    assert stage(owing) == ("closed", "paid")
+    assert balance(owing)["balance"]["overpaid"] == "130000.00"
+    reverse = owing(
+        "payment", "reverse", "1", "BOC-7", "--reason", "typed 150000 for 1500", *at("10:10"),
+        as_="chen.wei",
+    )  # fmt: skip
+    assert reverse.exit_code == 0, reverse.output
+    assert stage(owing) == ("confirmation", None)
+    # A small payment after the reversal no longer closes the case.
+    pay(owing, "5", "BOC-8", "10:15", "chen.wei")
+    assert stage(owing) == ("confirmation", None)
+    # The reference is the bank's: it stays taken; the right amount comes under another.
+    retyped = owing("payment", "1", "1500", "--reference", "BOC-7", *at("10:20"), as_="chen.wei")
+    assert retyped.exit_code == 2
+    assert "reversed on 2026-11-23" in retyped.stderr
+    assert "the bank's correction reference" in retyped.stderr
+    pay(owing, "1500", "BOC-7-C", "10:20", "chen.wei")
+    assert balance(owing)["balance"]["total"] == "18495.00"
+    twice = owing(
+        "payment", "reverse", "1", "BOC-7", "--reason", "again", *at("10:30"), as_="chen.wei"
+    )
+    assert twice.exit_code == 1
+    assert "already reversed by chen.wei" in twice.stderr
+
+
+def test_reversing_a_reported_payment_leaves_the_case_as_it_was(owing: Run) -> None:
+    pay(owing, "20000", "BOC-1", "10:30", "li.na")
+    result = owing(
+        "payment", "reverse", "1", "BOC-1", "--reason", "wrong case", *at("11:00"), as_="chen.wei"
+    )
+    assert result.exit_code == 0, result.output
+    assert stage(owing) == ("confirmation", None)
+    refused = owing("payment", "confirm", "1", "BOC-1", *at("11:05"), as_="chen.wei")
+    assert refused.exit_code == 1 and "already reversed" in refused.stderr
+
+
+@pytest.mark.parametrize("action", ["confirm", "reverse"])
+def test_field_staff_may_not_confirm_or_reverse(owing: Run, db_path: Path, action: str) -> None:
+    pay(owing, "20000", "BOC-1", "10:30", "li.na")
+    before = snapshot(db_path)
+    extra = ["--reason", "mine"] if action == "reverse" else []
+    result = owing("payment", action, "1", "BOC-1", *extra, *at("11:00"), as_="li.na")
+    assert result.exit_code == 1
+    assert f"only a supervisor may {action} a payment" in result.stderr
+    after = snapshot(db_path)
+    new = after["events"][len(before["events"]) :]
+    assert [row[3] for row in new] == ["refused"]
+    assert {k: v for k, v in after.items() if k != "events"} == {
+        k: v for k, v in before.items() if k != "events"
+    }
+
+
+def test_unknown_reference_and_missing_reason_are_usage_errors(owing: Run) -> None:
+    pay(owing, "100", "BOC-1", "10:30", "li.na")
+    unknown = owing("payment", "confirm", "1", "BOC-9", *at("11:00"), as_="chen.wei")
+    assert unknown.exit_code == 2 and "no payment 'BOC-9'" in unknown.stderr
+    assert "BOC-1" in unknown.stderr
+    blank = owing("payment", "reverse", "1", "BOC-1", "--reason", " ", *at("11:00"), as_="chen.wei")
+    assert blank.exit_code == 2 and "--reason" in blank.stderr
+
+
+def test_payment_help_shows_the_three_forms(owing: Run) -> None:
+    shown = owing("payment", "--help")
+    assert shown.exit_code == 0
+    for form in ("payment CASE AMOUNT", "payment confirm CASE", "payment reverse CASE"):
+        assert form in shown.stdout
+    negative = owing("payment", "1", "-5", "--reference", "R", *at("11:00"), as_="chen.wei")
+    assert negative.exit_code == 2 and "is negative" in negative.stderr
