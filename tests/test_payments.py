@@ -3,12 +3,13 @@ supervisor (or the bank's file), and reversed when they were wrong."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import Result
-from conftest import Run, events, snapshot, to_preparation
+from conftest import Run, create_args, events, snapshot, to_preparation
 
 T = "2026-11-23T{}+08:00"
 
@@ -195,3 +196,159 @@ def test_payment_help_shows_the_three_forms(owing: Run) -> None:
         assert form in shown.stdout
     negative = owing("payment", "1", "-5", "--reference", "R", *at("11:00"), as_="chen.wei")
     assert negative.exit_code == 2 and "is negative" in negative.stderr
+
+
+# -- the bank's payment file --------------------------------------------------------
+
+
+def second_case(run: Run) -> None:
+    result = run(
+        *create_args("L-1002", principal="5000.00"), "--assign", "li.na", *at("09:30"),
+        as_="chen.wei",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def write_csv(path: Path, *rows: str) -> Path:
+    path.write_text("reference,case,loan_reference,amount,currency,paid_at\n" + "\n".join(rows))
+    return path
+
+
+def import_payments(run: Run, path: Path, time: str = "20:00", as_: str = "chen.wei") -> Result:
+    return run("import", "payments", str(path), "--institution", "hx-consumer", *at(time), as_=as_)
+
+
+def test_the_bank_file_confirms_records_and_is_idempotent(
+    owing: Run, db_path: Path, tmp_path: Path
+) -> None:
+    second_case(owing)
+    pay(owing, "1500", "BOC-1", "10:30", "li.na")
+    bank = write_csv(
+        tmp_path / "boc.csv",
+        "BOC-1,1,,1500.00,CNY,2026-11-23T10:29+08:00",  # the reported one: confirmed
+        "BOC-2,,L-1002,5000,,2026-11-23 11:00",  # nobody reported it: recorded, clears 2
+        "BOC-3,1,L-1001,CNY 200,CNY,2026-11-23T03:30Z",
+    )
+    result = import_payments(owing, bank)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"{bank}: 3 rows: 1 confirmed, 2 recorded, 0 unchanged, 0 rejected (1 case closed)"
+    )
+    assert not (tmp_path / "boc.rejects.csv").exists()
+    assert balance(owing)["balance"]["total"] == "18300.00"
+    two = json.loads(owing("show", "2", "--json", as_="chen.wei").stdout)
+    assert (two["stage"], two["resolution"]) == ("closed", "paid")
+    # Without a zone, the time is the institution's (Asia/Shanghai).
+    assert two["payments"][0]["at"].startswith("2026-11-23T03:00")
+    assert two["payments"][0]["status"] == "confirmed"
+    imported = [json.loads(e["payload"])["data"] for e in events(db_path, 1)][-2:]
+    assert imported[0]["file"] == "boc.csv" and imported[0]["line"] == 2
+    before = snapshot(db_path)
+    again = import_payments(owing, bank, "20:30")
+    assert again.exit_code == 0, again.output
+    assert "0 confirmed, 0 recorded, 3 unchanged, 0 rejected" in again.stdout
+    assert snapshot(db_path) == before
+
+
+def test_the_bank_file_confirms_a_payment_that_clears_the_case(owing: Run, tmp_path: Path) -> None:
+    pay(owing, "20000", "BOC-1", "10:30", "li.na")
+    bank = write_csv(tmp_path / "boc.csv", "BOC-1,1,,20000,CNY,2026-11-23T10:30+08:00")
+    result = import_payments(owing, bank)
+    assert "1 confirmed" in result.stdout and "(1 case closed)" in result.stdout
+    assert stage(owing) == ("closed", "paid")
+
+
+def test_the_bank_files_rows_that_cannot_be_taken_go_to_the_rejects_file(
+    owing: Run, tmp_path: Path
+) -> None:
+    pay(owing, "1500", "BOC-1", "10:30", "li.na")
+    pay(owing, "100", "BOC-9", "10:40", "chen.wei")
+    reversed_ = owing(
+        "payment", "reverse", "1", "BOC-9", "--reason", "bounced", *at("10:50"), as_="chen.wei"
+    )
+    assert reversed_.exit_code == 0, reversed_.output
+    bank = write_csv(
+        tmp_path / "boc.csv",
+        "BOC-1,1,,1600,CNY,2026-11-23T10:30+08:00",
+        "BOC-4,77,,100,CNY,2026-11-23T10:30+08:00",
+        "BOC-5,,L-9999,100,CNY,2026-11-23T10:30+08:00",
+        "BOC-6,1,,100,XYZ,2026-11-23T10:30+08:00",
+        "BOC-7,1,,100,USD,2026-11-23T10:30+08:00",
+        "BOC-9,1,,100,CNY,2026-11-23T10:40+08:00",
+        "BOC-8,1,,-5,CNY,2026-11-23T10:30+08:00",
+        "BOC-10,1,,100,CNY,yesterday",
+    )
+    result = import_payments(owing, bank)
+    assert result.exit_code == 0, result.output
+    assert "0 confirmed, 0 recorded, 0 unchanged, 8 rejected" in result.stdout
+    with (tmp_path / "boc.rejects.csv").open(newline="") as handle:
+        rejects = [(r["line"], r["field"], r["value"], r["reason"]) for r in csv.DictReader(handle)]
+    expected = [
+        ("2", "amount", "CNY 1,600.00", "payment BOC-1 of case 1 was reported by li.na as "
+         "CNY 1,500.00; check which is right (a wrong one is reversed: fieldcase payment "
+         "reverse 1 BOC-1 --reason ...)"),
+        ("3", "case", "77", "no such case"),
+        ("4", "loan_reference", "L-9999", "no case of hx-consumer"),
+        ("5", "currency", "XYZ", "is not one of fieldcase's currencies"),
+        ("6", "currency", "USD", "is not case 1's currency (CNY)"),
+        ("7", "reference", "BOC-9", "payment BOC-9 of case 1 was reversed on 2026-11-23 "
+         "(bounced); its reference stays taken"),
+        ("8", "amount", "-5", "'-5' is negative"),
+        ("9", "paid_at", "yesterday", "is not a time; write it as 2026-11-23T10:30+08:00"),
+    ]  # fmt: skip
+    assert len(rejects) == len(expected)
+    for got, want in zip(rejects, expected, strict=True):
+        assert got[:3] == want[:3] and got[3].startswith(want[3]), got
+    # Nothing changed: the reported payment still waits.
+    assert balance(owing)["balance"]["total"] == "20000.00"
+    assert balance(owing)["reported"][0]["reference"] == "BOC-1"
+
+
+def test_only_a_supervisor_imports_payment_files(owing: Run, db_path: Path, tmp_path: Path) -> None:
+    bank = write_csv(tmp_path / "boc.csv", "BOC-1,1,,1500,CNY,2026-11-23T10:30+08:00")
+    before = snapshot(db_path)
+    result = import_payments(owing, bank, as_="li.na")
+    assert result.exit_code == 1
+    assert "only a supervisor may import payment files" in result.stderr
+    after = snapshot(db_path)
+    assert [row[3] for row in after["events"][len(before["events"]) :]] == ["refused"]
+    assert after["payments"] == before["payments"]
+
+
+def test_a_file_without_the_columns_is_refused_before_anything_is_written(
+    owing: Run, db_path: Path, tmp_path: Path
+) -> None:
+    bank = tmp_path / "boc.csv"
+    bank.write_text("ref,amt\nBOC-1,100\n")
+    before = snapshot(db_path)
+    result = import_payments(owing, bank)
+    assert result.exit_code == 2
+    assert "no column for reference, amount, paid_at, case (or loan_reference)" in result.stderr
+    assert snapshot(db_path) == before
+    mapping = tmp_path / "boc.toml"
+    mapping.write_text('[columns]\nref = "reference"\namt = "amount"\n[defaults]\ncase = "1"\n'
+                       'paid_at = "2026-11-23T10:30+08:00"\n')  # fmt: skip
+    mapped = owing(
+        "import", "payments", str(bank), "--institution", "hx-consumer", "--mapping",
+        str(mapping), *at("20:00"), as_="chen.wei",
+    )  # fmt: skip
+    assert mapped.exit_code == 0, mapped.output
+    assert "1 recorded" in mapped.stdout
+
+
+def test_case_files_still_import_without_naming_the_subcommand(owing: Run, tmp_path: Path) -> None:
+    cases = tmp_path / "cases.csv"
+    cases.write_text(
+        "reference,borrower_name,principal,overdue_amount,overdue_since\n"
+        "L-2001,Zhao Lei,1000,100,2026-10-01\n"
+    )
+    plain = owing(
+        "import", str(cases), "--institution", "hx-consumer", *at("20:00"), as_="chen.wei"
+    )
+    assert plain.exit_code == 0, plain.output
+    assert "1 imported" in plain.stdout
+    options_first = owing(
+        "import", "--institution", "hx-consumer", str(cases), *at("20:00"), as_="chen.wei"
+    )
+    assert options_first.exit_code == 0, options_first.output
+    assert "1 unchanged" in options_first.stdout

@@ -7,7 +7,7 @@ Like every action, each runs in one transaction with its event; see
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -433,6 +433,7 @@ def record_payment(
     amount: str,
     reference: str,
     currency: str | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> tuple[Payment, bool, Case]:
     """Record money received; idempotent on ``reference``. Returns (payment, new?, case).
 
@@ -440,6 +441,7 @@ def record_payment(
     (the balance, or an accepted arrangement) it closes the case, as paid or
     settled, in the same transaction. Field staff's is reported: it counts, and
     may close the case, once a supervisor confirms it (:func:`confirm_payment`).
+    ``source`` (a payment file's name and line) goes into the event.
     """
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
@@ -477,7 +479,7 @@ def record_payment(
         confirmed_by=staff.id if staff.is_supervisor else None,
         confirmed_at=at if staff.is_supervisor else None,
     )
-    data = {**attempted, "status": payment.status}
+    data = {**attempted, "status": payment.status, **(source or {})}
     saved, final = _commit_money(
         services, case, staff, at, payment, "payment_recorded", data, [*payments, payment]
     )
@@ -626,7 +628,13 @@ def find_payment(services: Services, case: Case, reference: str) -> Payment:
 
 
 def confirm_payment(
-    services: Services, ref: str | int, reference: str, *, actor: str, at: dt.datetime
+    services: Services,
+    ref: str | int,
+    reference: str,
+    *,
+    actor: str,
+    at: dt.datetime,
+    source: Mapping[str, Any] | None = None,
 ) -> tuple[Payment, Case]:
     """A supervisor confirms a reported payment: it counts from when it was paid.
 
@@ -667,9 +675,8 @@ def confirm_payment(
         confirmed if p.id == payment.id else p
         for p in services.store.payments(case.id, case.currency)
     ]
-    return _commit_money(
-        services, case, staff, at, confirmed, "payment_confirmed", attempted, payments
-    )
+    data = {**attempted, **(source or {})}
+    return _commit_money(services, case, staff, at, confirmed, "payment_confirmed", data, payments)
 
 
 def reverse_payment(

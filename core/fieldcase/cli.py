@@ -2311,7 +2311,29 @@ def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
 # -- case files in, visit records out ----------------------------------------------------------
 
 
-@cli.command("import")
+# Its options pass through the group to the default command: "import FILE --institution X"
+# is "import cases FILE --institution X", as it was before payment files came in.
+@cli.group(
+    "import",
+    cls=DefaultedGroup,
+    default_command="cases",
+    context_settings={"ignore_unknown_options": True},
+)
+def import_group() -> None:
+    """Import an institution's case file, or a bank's payment file.
+
+    \b
+      fieldcase import FILE --institution ID            case files (import cases ...)
+      fieldcase import payments FILE --institution ID   payments received
+
+    \b
+    Example:
+        fieldcase --as chen.wei import cases.csv --institution hx-consumer
+        fieldcase --as chen.wei import payments boc-20261215.csv --institution hx-consumer
+    """
+
+
+@import_group.command("cases")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--institution", required=True, help="The institution the file comes from.")
 @click.option("--format", "fmt", help="File format (default: from the suffix).")
@@ -2341,7 +2363,7 @@ def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
 @at_option
 @json_option
 @pass_app
-def import_(
+def import_cases(
     app: App,
     file: Path,
     institution: str,
@@ -2358,6 +2380,7 @@ def import_(
     Valid rows become cases (or update them); invalid rows go to the rejects
     file with their line number, field and reason. Importing the same file
     again changes nothing; a run that was stopped can simply be run again.
+    "import cases" may be left out: fieldcase import FILE is the same.
 
     \b
     Example:
@@ -2409,6 +2432,86 @@ def import_(
         if summary.warnings_file:
             rows = "1 row" if summary.warned == 1 else f"{summary.warned} rows"
             echo(f"Warnings about {rows}, with line, field and reason: {summary.warnings_file}")
+
+    emit(attrs.asdict(summary), json_, human)
+
+
+@import_group.command("payments")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--institution", required=True, help="The institution whose payments these are.")
+@click.option("--format", "fmt", help="File format (default: from the suffix).")
+@click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    help="Text encoding: utf-8 (with or without BOM), gb18030, gbk...",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file mapping the file's columns to fieldcase's payment fields.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where rows not taken go (default: FILE.rejects.csv beside the input).",
+)
+@at_option
+@json_option
+@pass_app
+def import_payments(
+    app: App,
+    file: Path,
+    institution: str,
+    fmt: str | None,
+    encoding: str,
+    mapping: Path | None,
+    rejects: Path | None,
+    at: dt.datetime,
+    json_: bool,
+) -> None:
+    """Import a bank's payment file: confirm reported payments, record the others.
+
+    Columns: reference (the bank's), case (fieldcase's id) or loan_reference
+    (the institution's), amount, currency (optional, checked), paid_at (ISO
+    8601; without a zone, in the institution's). A row whose reference a field
+    worker reported confirms it (the amounts must agree); one nobody reported
+    is recorded, confirmed. Either may close its case as paid. Rows already
+    confirmed are unchanged, so importing the file again changes nothing;
+    reversed references, unknown cases and bad amounts go to the rejects file.
+
+    \b
+    Example:
+        fieldcase --as chen.wei import payments boc-20261215.csv --institution hx-consumer
+    """
+    from .importing import ColumnMapping
+    from .payment_files import PAYMENT_FIELDS
+
+    summary = app.services.import_payments(
+        file,
+        institution=institution,
+        actor=app.need_actor(),
+        at=at,
+        fmt=fmt,
+        encoding=encoding,
+        mapping=ColumnMapping.load(mapping, PAYMENT_FIELDS) if mapping else None,
+        rejects_path=rejects,
+    )
+    import attrs
+
+    def human() -> None:
+        echo(
+            f"{summary.file}: {summary.rows} rows: {summary.confirmed} confirmed, "
+            f"{summary.recorded} recorded, {summary.unchanged} unchanged, "
+            f"{summary.rejected} rejected"
+            + (
+                f" ({summary.closed} {'case' if summary.closed == 1 else 'cases'} closed)"
+                if summary.closed
+                else ""
+            )
+        )
+        if summary.rejects_file:
+            echo(f"Rejected rows, with line, field and reason: {summary.rejects_file}")
 
     emit(attrs.asdict(summary), json_, human)
 
