@@ -352,3 +352,29 @@ def test_case_files_still_import_without_naming_the_subcommand(owing: Run, tmp_p
     )
     assert options_first.exit_code == 0, options_first.output
     assert "1 unchanged" in options_first.stdout
+
+
+def test_the_reports_sums_count_what_the_balance_counts(owing: Run, db_path: Path) -> None:
+    # store.COUNTED is the SQL twin of repayment.counted: the two must agree.
+    from fieldcase.repayment import counted
+    from fieldcase.store import Store
+
+    pay(owing, "1500", "BOC-1", "10:30", "li.na")  # reported
+    pay(owing, "700", "BOC-2", "10:40", "li.na")
+    pay(owing, "300", "BOC-3", "10:50", "chen.wei")  # confirmed at once
+    pay(owing, "9000", "BOC-4", "11:00", "chen.wei")
+    owing("payment", "confirm", "1", "BOC-2", *at("11:10"), as_="chen.wei")
+    owing("payment", "reverse", "1", "BOC-4", "--reason", "typo", *at("11:20"), as_="chen.wei")
+    store = Store(db_path)
+    try:
+        payments = store.payments(1, "CNY")
+        assert [p.status for p in payments] == ["reported", "confirmed", "confirmed", "reversed"]
+        expected = sum(p.amount for p in counted(payments))
+        assert expected == 1000
+        (row,) = store.recovery_sums(None, None, None)
+        assert row["paid"] == 100000  # minor units
+        activity = store.staff_activity(None, None, None)
+        assert activity["li.na"]["recovered"] == {"CNY": 100000}
+    finally:
+        store.close()
+    assert balance(owing)["balance"]["paid"] == "1000.00"
