@@ -324,6 +324,11 @@ def test_a_kept_concession_on_a_performing_loan_lets_off_only_its_saving(office:
         "--at", "2026-11-24T10:00+08:00", as_="li.na",
     )  # fmt: skip
     assert paid.exit_code == 0, paid.output
+    # Reported by the field worker, the money counts once a supervisor confirms it.
+    confirmed = office(
+        "payment", "confirm", case, "TX-1", "--at", "2026-11-24T10:30+08:00", as_="chen.wei"
+    )
+    assert confirmed.exit_code == 0, confirmed.output
     result = office("balance", case, "--json", "--at", "2026-11-25T10:00+08:00", as_="chen.wei")
     balance = json.loads(result.output)["balance"]
     assert (balance["total"], balance["forgiven"]) == ("45400.00", "920.00")
@@ -373,6 +378,11 @@ def test_a_concession_agreed_on_a_review_still_lets_off_only_its_saving_once_in_
         "--at", "2026-11-24T10:00+08:00", as_="li.na",
     )  # fmt: skip
     assert paid.exit_code == 0, paid.output
+    # Reported by the field worker, the money counts once a supervisor confirms it.
+    confirmed = office(
+        "payment", "confirm", case, "TX-1", "--at", "2026-11-24T10:30+08:00", as_="chen.wei"
+    )
+    assert confirmed.exit_code == 0, confirmed.output
     result = office("balance", case, "--json", "--at", "2026-11-25T10:00+08:00", as_="chen.wei")
     balance = json.loads(result.output)["balance"]
     assert (balance["total"], balance["forgiven"]) == ("45400.00", "920.00")

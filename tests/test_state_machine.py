@@ -121,6 +121,8 @@ EVENT_ACTION = {
     "offer_accepted": "accept_offer",
     "promise_made": "promise",
     "payment_recorded": "record_payment",
+    "payment_confirmed": "confirm_payment",
+    "payment_reversed": "reverse_payment",
     "flags_changed": "flag",
     "dispute_opened": "open_dispute",
     "dispute_decided": "decide_dispute",
@@ -147,7 +149,9 @@ STAGE_MOVES: dict[str, set[tuple[Stage, Stage]]] = {
     "interview_recorded": {(INTERVIEW, FEEDBACK)},
     "visit_failed": {(INTERVIEW, PREPARE), (INTERVIEW, FEEDBACK)},
     "case_closed": {(s, CLOSED) for s in lifecycle.OPEN_STAGES},
-    "case_reopened": {(CLOSED, PREPARE), (CLOSED, CONFIRM)},
+    # Reopened by a supervisor (to confirmation or preparation), or by reversing the
+    # payment that closed it (to the stage it was closed from).
+    "case_reopened": {(CLOSED, s) for s in lifecycle.OPEN_STAGES},
     # Decided from any stage: it stays, or closes (upheld, --close).
     "dispute_decided": {
         *((s, s) for s in lifecycle.OPEN_STAGES),
@@ -202,8 +206,15 @@ class Model:
     recommendation: str | None = None
     #: Payment references recorded, with their amounts.
     paid: dict[str, Decimal] = dataclasses.field(default_factory=dict)
-    #: Every payment recorded: when (as dated) and how much.
+    #: Every payment that counts (confirmed, not reversed): when (as dated) and how much.
     payments: list[tuple[dt.datetime, Decimal]] = dataclasses.field(default_factory=list)
+    #: Payments field staff reported, not yet confirmed: reference -> (when, how much).
+    reported: dict[str, tuple[dt.datetime, Decimal]] = dataclasses.field(default_factory=dict)
+    #: References reversed.
+    reversed: set[str] = dataclasses.field(default_factory=set)
+    #: The payment whose arrival closed the case, and the stage it closed from, while
+    #: the case stays closed by it.
+    closed_by: tuple[str, Stage] | None = None
 
 
 #: Case columns every action moves on: not part of "as it was before".
@@ -364,6 +375,8 @@ class CaseMachine(RuleBasedStateMachine):
         post = self.case(case_id)
         assert post.stage == stage, (case_id, pre.stage, post.stage, stage)
         assert post.version == pre.version + steps, (pre.version, post.version)
+        if stage != self.models[case_id].stage:
+            self.models[case_id].closed_by = None
         self.models[case_id].stage = stage
         return post
 
@@ -1547,7 +1560,12 @@ class CaseMachine(RuleBasedStateMachine):
         )
         assert result is not None or not must, f"payment refused: {error!r}"
         if result is None:
-            assert mode != "again" or reference not in model.paid or actor not in STAFF
+            assert (
+                mode != "again"
+                or reference not in model.paid
+                or reference in model.reversed
+                or actor not in STAFF
+            )
             return
         payment, new, _ = result
         if not new:
@@ -1558,7 +1576,20 @@ class CaseMachine(RuleBasedStateMachine):
         self.allowed("record_payment", pre, actor)
         assert at >= pre.referred_at
         model.paid[reference] = payment.amount
+        if actor not in SUPERVISORS:
+            # Field staff's word alone moves no money: reported, it waits for a supervisor.
+            assert payment.status == "reported", payment
+            model.reported[reference] = (at, payment.amount)
+            self.moved(case_id, pre, pre.stage)
+            return
+        assert payment.status == "confirmed", payment
         model.payments.append((at, payment.amount))
+        self.money_arrived(case_id, pre, at, reference, 1)
+
+    def money_arrived(
+        self, case_id: int, pre: Case, at: dt.datetime, reference: str, steps: int
+    ) -> None:
+        """A payment paid at ``at`` now counts: offers fall, and a cleared case closes."""
         after = self.services.money_view(case_id, at)
         assert after.balance.total >= 0
         open_offers = [
@@ -1573,12 +1604,98 @@ class CaseMachine(RuleBasedStateMachine):
             after.balance.forgiven if self.on_installments(case_id, after.arrangement) else 0
         )
         closes = pre.stage != CLOSED and pre.dispute is None and owed == 0
-        post = self.moved(case_id, pre, CLOSED if closes else pre.stage, 2 if closes else 1)
+        post = self.moved(
+            case_id, pre, CLOSED if closes else pre.stage, steps + 1 if closes else steps
+        )
         if closes:
             settled = after.balance.forgiven > 0
             assert post.resolution == ("settled" if settled else "paid"), post.resolution
+            assert post.closed_at == at, (post.closed_at, at)
+            self.models[case_id].closed_by = (reference, pre.stage)
         elif pre.stage == CLOSED:
             assert (post.resolution, post.closed_at) == (pre.resolution, pre.closed_at)
+
+    @rule(case_id=cases, advance=ADVANCE, actor=ACTOR, pick=st.integers(0, 50))
+    def confirm_payment(self, case_id: int, advance: int, actor: str, pick: int) -> None:
+        model = self.models[case_id]
+        if not model.paid:
+            return
+        at = self.tick(advance)
+        actor = self.who(actor, case_id)
+        pre = self.case(case_id)
+        reference = sorted(model.paid)[pick % len(model.paid)]
+        result, error = self.attempt(
+            "confirm_payment",
+            case_id,
+            lambda: self.services.confirm_payment(case_id, reference, actor=actor, at=at),
+        )
+        must = actor in SUPERVISORS and reference in model.reported
+        assert result is not None or not must, f"confirm refused: {error!r}"
+        if result is None:
+            return
+        self.allowed("confirm_payment", pre, actor, supervisor_only=True)
+        assert reference in model.reported, f"{reference} confirmed, but it was not reported"
+        paid_at, amount = model.reported.pop(reference)
+        payment, _ = result
+        assert (payment.status, payment.at, payment.amount) == ("confirmed", paid_at, amount)
+        assert (payment.confirmed_by, payment.confirmed_at) == (actor, at)
+        model.payments.append((paid_at, amount))
+        self.money_arrived(case_id, pre, paid_at, reference, 1)
+
+    @rule(
+        case_id=cases,
+        advance=ADVANCE,
+        actor=ACTOR,
+        pick=st.integers(0, 50),
+        reason=st.sampled_from(["Returned by the bank", " "]),
+    )
+    def reverse_payment(
+        self, case_id: int, advance: int, actor: str, pick: int, reason: str
+    ) -> None:
+        model = self.models[case_id]
+        if not model.paid:
+            return
+        at = self.tick(advance)
+        actor = self.who(actor, case_id)
+        pre = self.case(case_id)
+        reference = sorted(model.paid)[pick % len(model.paid)]
+        result, error = self.attempt(
+            "reverse_payment",
+            case_id,
+            lambda: self.services.reverse_payment(
+                case_id, reference, actor=actor, at=at, reason=reason
+            ),
+        )
+        must = actor in SUPERVISORS and reference not in model.reversed and reason.strip()
+        assert result is not None or not must, f"reverse refused: {error!r}"
+        if result is None:
+            return
+        self.allowed("reverse_payment", pre, actor, supervisor_only=True)
+        assert reference not in model.reversed and reason.strip(), "reversed twice, or blindly"
+        model.reversed.add(reference)
+        payment, _ = result
+        assert payment.status == "reversed" and payment.reversal_reason == reason
+        if reference in model.reported:
+            del model.reported[reference]
+            self.moved(case_id, pre, pre.stage)
+            return
+        counted = next(p for p in model.payments if p[1] == payment.amount and p[0] == payment.at)
+        model.payments.remove(counted)
+        closed_by = model.closed_by
+        post = self.case(case_id)
+        if closed_by is None or closed_by[0] != reference or pre.kind == "review":
+            self.moved(case_id, pre, pre.stage)
+            return
+        # The case this payment closed reopens where it was, unless the rest clears it.
+        assert pre.closed_at is not None
+        if post.stage == CLOSED:
+            self.moved(case_id, pre, CLOSED)
+            kept = self.services.money_view(case_id, pre.closed_at).balance
+            assert kept.total == 0 or kept.forgiven > 0, kept
+            return
+        self.moved(case_id, pre, closed_by[1], 2)
+        assert (post.resolution, post.closed_at) == (None, None)
+        assert self.services.money_view(case_id, pre.closed_at).balance.total > 0
 
     # -- steering: the next sensible step, so that cases get far -------------------
 

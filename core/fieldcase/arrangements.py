@@ -7,7 +7,7 @@ Like every action, each runs in one transaction with its event; see
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,7 @@ import attrs
 
 from .errors import InvalidInput, InvalidTransition, NotPermitted
 from .lifecycle import Stage
-from .model import ActionContext, Case, Offer, Payment, Promise
+from .model import ActionContext, Case, Offer, Payment, Promise, Staff
 from .money import format_money, parse_money, round_money
 from .policy import default
 from .protections import penalty_reliefs
@@ -46,6 +46,8 @@ class MoneyView:
     promises: list[PromiseStatus]
     arrangement: Offer | None
     arrangement_remaining: Decimal | None
+    #: Payments field staff reported, not yet confirmed: shown, not counted.
+    reported: list[Payment] = attrs.field(factory=list)
 
 
 def _today(case: Case, at: dt.datetime) -> dt.date:
@@ -141,6 +143,7 @@ def money_view(services: Services, ref: str | int, at: dt.datetime) -> MoneyView
         arrangement_remaining=(
             arrangement_remaining(arrangement, payments, at) if arrangement else None
         ),
+        reported=[p for p in payments if p.status == "reported" and p.at <= at],
     )
 
 
@@ -414,6 +417,13 @@ def record_promise(
     return result
 
 
+def _check_reference(reference: str) -> str:
+    reference = reference.strip()
+    if not reference:
+        raise InvalidInput("--reference is required: the bank's or the institution's reference")
+    return reference
+
+
 def record_payment(
     services: Services,
     ref: str | int,
@@ -423,23 +433,27 @@ def record_payment(
     amount: str,
     reference: str,
     currency: str | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> tuple[Payment, bool, Case]:
     """Record money received; idempotent on ``reference``. Returns (payment, new?, case).
 
-    A payment that clears what is owed (the balance, or an accepted
-    arrangement) closes the case, as paid or settled, in the same transaction.
+    A supervisor's payment is confirmed at once, and if it clears what is owed
+    (the balance, or an accepted arrangement) it closes the case, as paid or
+    settled, in the same transaction. Field staff's is reported: it counts, and
+    may close the case, once a supervisor confirms it (:func:`confirm_payment`).
+    ``source`` (a payment file's name and line) goes into the event.
     """
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     value = parse_money(amount, case.currency, named=currency, owner=f"case {case.id}")
     if value <= 0:
         raise InvalidInput("amount: a payment is for more than nothing")
-    reference = reference.strip()
-    if not reference:
-        raise InvalidInput("--reference is required: the bank's or the institution's reference")
+    reference = _check_reference(reference)
     payments = services.store.payments(case.id, case.currency)
     for earlier in payments:
         if earlier.reference == reference:
+            if earlier.status == "reversed":
+                raise InvalidInput(_reversed_reference(case, earlier))
             if earlier.amount != value:
                 raise InvalidInput(
                     f"payment {reference} is already recorded for "
@@ -454,10 +468,45 @@ def record_payment(
             f"({case.referred_at.isoformat()})"
         )
     services.guard(case, staff, "record_payment", at, attempted=attempted)
+    # Only a supervisor's word makes money count; a field worker's is reported.
     payment = Payment(
-        case_id=case.id, amount=value, at=at, reference=reference, recorded_by=staff.id
+        case_id=case.id,
+        amount=value,
+        at=at,
+        reference=reference,
+        recorded_by=staff.id,
+        status="confirmed" if staff.is_supervisor else "reported",
+        confirmed_by=staff.id if staff.is_supervisor else None,
+        confirmed_at=at if staff.is_supervisor else None,
     )
-    after = balance_with(services, case, [*payments, payment], at)
+    data = {**attempted, "status": payment.status, **(source or {})}
+    saved, final = _commit_money(
+        services, case, staff, at, payment, "payment_recorded", data, [*payments, payment]
+    )
+    return saved, True, final
+
+
+def _reversed_reference(case: Case, payment: Payment) -> str:
+    assert payment.reversed_at is not None
+    return (
+        f"payment {payment.reference} of {format_money(payment.amount, case.currency)} was "
+        f"reversed on {payment.reversed_at.astimezone(case.borrower.zone):%Y-%m-%d} "
+        f"({payment.reversal_reason}); its reference stays taken: record the money "
+        "under the bank's correction reference"
+    )
+
+
+def clearing(
+    services: Services, case: Case, payments: Sequence[Payment], at: dt.datetime
+) -> tuple[Balance, str | None]:
+    """The balance after ``payments`` at ``at``, and the resolution they close the case
+    as (``paid``, or ``settled`` for a concession kept), or None while something is owed.
+
+    The one answer to "does this money close the case", for recording, confirming
+    and reversing a payment. Only confirmed payments count (:func:`repayment.counted`).
+    """
+    assert case.id is not None
+    after = balance_with(services, case, payments, at)
     arrangement = accepted_offer(services.store.offers(case.id))
     # A concession (settlement, waiver) is earned when every promise was kept on time.
     fulfilled = (
@@ -466,33 +515,11 @@ def record_payment(
         and arrangement_kept(
             arrangement,
             services.store.promises(case.id, case.currency),
-            [*payments, payment],
+            payments,
             case.borrower.timezone,
             at,
         )
     )
-    last = max(case.updated_at or at, at)
-    paid_case = attrs.evolve(case, version=case.version + 1, updated_at=last)
-    # Offers were worked out from the balance before this money: they no longer stand.
-    stale = tuple(
-        attrs.evolve(o, status="superseded")
-        for o in services.store.offers(case.id)
-        if o.status in OPEN_OFFER
-    )
-    changes: list[Change] = [
-        Change(
-            "payment_recorded",
-            staff.id,
-            at,
-            (paid_case, payment, *stale),
-            {**attempted, "balance_after": str(after.total)},
-            case.id,
-            case.version,
-            services.recorded_at(),
-            services.policy_version(case),
-        )
-    ]
-    # A dispute holds the case open: its decision, not the money, says what is owed.
     # An arrangement on a performing loan's installments due, not the loan: kept, the
     # loan goes on (even once it is in collection).
     settles = (
@@ -500,15 +527,62 @@ def record_payment(
         and arrangement is not None
         and not on_installments(case, arrangement, services.store.reviews(case.id))
     )
-    closing = case.stage != Stage.CLOSED and case.dispute is None and (after.total == 0 or settles)
-    if closing:
-        resolution = "settled" if fulfilled and after.total > 0 else "paid"
+    if after.total == 0 or settles:
+        return after, "settled" if fulfilled and after.total > 0 else "paid"
+    return after, None
+
+
+def _commit_money(
+    services: Services,
+    case: Case,
+    staff: Staff,
+    at: dt.datetime,
+    payment: Payment,
+    event_type: str,
+    data: dict[str, Any],
+    payments: Sequence[Payment],
+) -> tuple[Payment, Case]:
+    """Write ``payment`` with its event, and close the case in the same transaction if
+    the counted ``payments`` now clear what is owed as of the money's time."""
+    assert case.id is not None
+    after, resolution = clearing(services, case, payments, payment.at)
+    last = max(case.updated_at or at, at)
+    paid_case = attrs.evolve(case, version=case.version + 1, updated_at=last)
+    # Offers were worked out from the balance before this money: they no longer stand.
+    # Money only reported changes nothing yet.
+    stale: tuple[Offer, ...] = ()
+    if payment.status != "reported":
+        stale = tuple(
+            attrs.evolve(o, status="superseded")
+            for o in services.store.offers(case.id)
+            if o.status in OPEN_OFFER
+        )
+    changes: list[Change] = [
+        Change(
+            event_type,
+            staff.id,
+            at,
+            (paid_case, payment, *stale),
+            {**data, "balance_after": str(after.total)},
+            case.id,
+            case.version,
+            services.recorded_at(),
+            services.policy_version(case),
+        )
+    ]
+    # A dispute holds the case open: its decision, not the money, says what is owed.
+    if (
+        payment.counts
+        and resolution is not None
+        and case.stage != Stage.CLOSED
+        and case.dispute is None
+    ):
         closed = attrs.evolve(
             paid_case,
             stage=Stage.CLOSED,
             resolution=resolution,
             # Closed when the money arrived: penalty stops then, not at a later action.
-            closed_at=at,
+            closed_at=payment.at,
             version=paid_case.version + 1,
         )
         changes.append(
@@ -517,7 +591,11 @@ def record_payment(
                 staff.id,
                 at,
                 (closed, *withdrawn(services, case, staff, at)),
-                {"resolution": resolution, "from_stage": str(case.stage), "by_payment": reference},
+                {
+                    "resolution": resolution,
+                    "from_stage": str(case.stage),
+                    "by_payment": payment.reference,
+                },
                 case.id,
                 paid_case.version,
                 services.recorded_at(),
@@ -531,4 +609,200 @@ def record_payment(
         services.notify(final, event)
     saved = results[0][1][1]
     assert isinstance(saved, Payment)
-    return saved, True, final
+    return saved, final
+
+
+def find_payment(services: Services, case: Case, reference: str) -> Payment:
+    """The case's payment with ``reference``, or :class:`InvalidInput` listing its references."""
+    assert case.id is not None
+    reference = _check_reference(reference)
+    payments = services.store.payments(case.id, case.currency)
+    for payment in payments:
+        if payment.reference == reference:
+            return payment
+    known = ", ".join(p.reference for p in payments[-5:])
+    raise InvalidInput(
+        f"case {case.id} has no payment {reference!r}; "
+        + (f"its payments: {known}" if known else "it has no payments recorded")
+    )
+
+
+def confirm_payment(
+    services: Services,
+    ref: str | int,
+    reference: str,
+    *,
+    actor: str,
+    at: dt.datetime,
+    source: Mapping[str, Any] | None = None,
+) -> tuple[Payment, Case]:
+    """A supervisor confirms a reported payment: it counts from when it was paid.
+
+    If the confirmed payments now clear what is owed, the case closes in the
+    same transaction, as :func:`record_payment` closes it.
+    """
+    staff, case = services.begin(ref, actor, at)
+    assert case.id is not None
+    payment = find_payment(services, case, reference)
+    attempted = {"reference": payment.reference, "amount": str(payment.amount)}
+    services.guard(
+        case,
+        staff,
+        "confirm_payment",
+        at,
+        attempted=attempted,
+        supervisor_only="confirm a payment",
+    )
+    if payment.status != "reported":
+        when = payment.confirmed_at if payment.status == "confirmed" else payment.reversed_at
+        who = payment.confirmed_by if payment.status == "confirmed" else payment.reversed_by
+        assert when is not None
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "confirm_payment",
+            InvalidTransition(
+                f"payment {payment.reference} was already {payment.status} by {who} on "
+                f"{when.astimezone(case.borrower.zone):%Y-%m-%d}; only a reported payment "
+                "is confirmed",
+                "payment.confirm",
+            ),
+            attempted,
+        )
+    confirmed = attrs.evolve(payment, status="confirmed", confirmed_by=staff.id, confirmed_at=at)
+    payments = [
+        confirmed if p.id == payment.id else p
+        for p in services.store.payments(case.id, case.currency)
+    ]
+    data = {**attempted, **(source or {})}
+    return _commit_money(services, case, staff, at, confirmed, "payment_confirmed", data, payments)
+
+
+def reverse_payment(
+    services: Services,
+    ref: str | int,
+    reference: str,
+    *,
+    actor: str,
+    at: dt.datetime,
+    reason: str,
+) -> tuple[Payment, Case]:
+    """A supervisor reverses a payment (a typo, a bounced transfer): it stops counting.
+
+    The payment stays on record, marked reversed, with the reversal as its own
+    event. A case that payment closed is reopened, in the same transaction, to
+    the stage it was closed from, unless the other payments still clear it.
+    """
+    staff, case = services.begin(ref, actor, at)
+    assert case.id is not None
+    if not reason.strip():
+        raise InvalidInput("reversing a payment needs --reason saying why")
+    payment = find_payment(services, case, reference)
+    attempted = {"reference": payment.reference, "amount": str(payment.amount), "reason": reason}
+    services.guard(
+        case,
+        staff,
+        "reverse_payment",
+        at,
+        attempted=attempted,
+        supervisor_only="reverse a payment",
+    )
+    if payment.status == "reversed":
+        assert payment.reversed_at is not None
+        services.refuse(
+            case,
+            staff.id,
+            at,
+            "reverse_payment",
+            InvalidTransition(
+                f"payment {payment.reference} was already reversed by {payment.reversed_by} "
+                f"on {payment.reversed_at.astimezone(case.borrower.zone):%Y-%m-%d} "
+                f"({payment.reversal_reason}); nothing to undo",
+                "payment.reversed_twice",
+            ),
+            attempted,
+        )
+    reversed_ = attrs.evolve(
+        payment, status="reversed", reversed_by=staff.id, reversed_at=at, reversal_reason=reason
+    )
+    payments = [
+        reversed_ if p.id == payment.id else p
+        for p in services.store.payments(case.id, case.currency)
+    ]
+    reversed_case = attrs.evolve(case, version=case.version + 1, updated_at=at)
+    stale = tuple(
+        attrs.evolve(o, status="superseded")
+        for o in services.store.offers(case.id)
+        if o.status in OPEN_OFFER and payment.counts
+    )
+    changes = [
+        Change(
+            "payment_reversed",
+            staff.id,
+            at,
+            (reversed_case, reversed_, *stale),
+            {**attempted, "was": payment.status},
+            case.id,
+            case.version,
+            services.recorded_at(),
+            services.policy_version(case),
+        )
+    ]
+    reopening = _reopening(services, reversed_case, payment, payments, staff.id, at)
+    if reopening is not None:
+        changes.append(reopening)
+    results = services.store.commit_many(changes)
+    final: Record = results[-1][1][0]
+    assert isinstance(final, Case)
+    for event, _ in results:
+        services.notify(final, event)
+    saved = results[0][1][1]
+    assert isinstance(saved, Payment)
+    return saved, final
+
+
+def _reopening(
+    services: Services,
+    case: Case,
+    payment: Payment,
+    payments: Sequence[Payment],
+    actor: str,
+    at: dt.datetime,
+) -> Change | None:
+    """The reopening of a case closed by ``payment``, now reversed; None if it stays closed.
+
+    It stays closed when it was closed otherwise (or closed again since), when the
+    other payments still clear it, and when it is a performing loan's review
+    (whose review in progress the payment ended: its next review is opened instead).
+    """
+    assert case.id is not None
+    if case.stage != Stage.CLOSED or case.kind == "review" or case.closed_at is None:
+        return None
+    closing = services.store.last_event_data(case.id, "case_closed")
+    if closing is None or closing.get("by_payment") != payment.reference:
+        return None
+    reopened = attrs.evolve(
+        case,
+        stage=Stage(closing["from_stage"]),
+        resolution=None,
+        closed_at=None,
+        version=case.version + 1,
+    )
+    if clearing(services, reopened, payments, case.closed_at)[1] is not None:
+        return None
+    return Change(
+        "case_reopened",
+        actor,
+        at,
+        (reopened,),
+        {
+            "reason": f"payment {payment.reference} reversed",
+            "previous_resolution": case.resolution,
+            "by_reversal": payment.reference,
+        },
+        case.id,
+        case.version,
+        services.recorded_at(),
+        services.policy_version(case),
+    )

@@ -21,9 +21,18 @@ if TYPE_CHECKING:
     from .arrangements import MoneyView
     from .casefiles import CaseFile
     from .dayplan import DayPlan
-    from .model import Case
+    from .model import Case, Payment
     from .services import Services
     from .worklists import WorklistPage
+
+
+def payment_status(payment: Payment) -> str:
+    """A payment's status as ``show`` and ``balance`` say it."""
+    if payment.status == "reported":
+        return "reported, not yet counted"
+    if payment.status == "reversed":
+        return f"reversed: {payment.reversal_reason}"
+    return payment.status
 
 
 def local_time(value: dt.datetime, zone: str) -> str:
@@ -210,6 +219,11 @@ def balance_json(view: MoneyView) -> dict[str, Any]:
         ],
         "arrangement": attrs.asdict(view.arrangement, recurse=True) if view.arrangement else None,
         "arrangement_remaining": view.arrangement_remaining,
+        # Reported by field staff, not yet confirmed: not in the balance.
+        "reported": [
+            {"reference": p.reference, "amount": p.amount, "at": p.at, "recorded_by": p.recorded_by}
+            for p in view.reported
+        ],
     }
 
 
@@ -233,6 +247,12 @@ def print_balance(view: MoneyView) -> None:
     )
     if b.overpaid:
         echo(f"Overpaid: {money(b.overpaid, currency)}")
+    for p in view.reported:
+        echo(
+            f"Reported, not yet counted: {money(p.amount, currency)} ({p.reference}, by "
+            f"{p.recorded_by}); a supervisor confirms it: fieldcase payment confirm "
+            f"{view.case.id} {p.reference}"
+        )
     if view.arrangement is not None:
         echo(
             f"\nArrangement: {view.arrangement.code} - {view.arrangement.label}; "
@@ -298,6 +318,7 @@ def print_money(view: MoneyView | None, file: CaseFile) -> None:
                     "amount": money(p.amount, currency),
                     "reference": p.reference,
                     "recorded by": p.recorded_by,
+                    "status": payment_status(p),
                 }
                 for p in file.payments
             ]

@@ -25,7 +25,15 @@ from . import (
     protection_commands,
     review_commands,
 )
-from .case_views import balance_json, local_time, money, print_balance, review_lines, show_reviews
+from .case_views import (
+    balance_json,
+    local_time,
+    money,
+    payment_status,
+    print_balance,
+    review_lines,
+    show_reviews,
+)
 from .commands import (
     DAY,
     at_option,
@@ -54,7 +62,7 @@ if TYPE_CHECKING:
 
     from .arrangements import MoneyView
     from .casefiles import CaseFile
-    from .model import Case, ContactDetail, Event, Visit
+    from .model import Case, ContactDetail, Event, Payment, Visit
     from .services import Services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -216,6 +224,26 @@ class FieldcaseGroup(CheckedParsing, click.Group):
             where = f" writing the database {ctx.obj.db_path}" if isinstance(ctx.obj, App) else ""
         echo(f"Error: {reason}{where}: {remedy} and run the command again", err=True)
         ctx.exit(1)
+
+
+class DefaultedGroup(FieldcaseGroup):
+    """A group whose first argument, when it names none of its commands, starts its
+    default command's: ``payment 42 1500`` is ``payment record 42 1500``.
+
+    Give it ``context_settings={"ignore_unknown_options": True}`` so that the default
+    command's options, and negative amounts, pass through the group to it.
+    """
+
+    def __init__(self, *args: Any, default_command: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.default_command = default_command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and self.get_command(ctx, args[0]) is None:
+            args = [self.default_command, *args]
+        return super().resolve_command(ctx, args)
 
 
 class _WarningEcho(logging.Handler):
@@ -1296,6 +1324,8 @@ def describe_event(event: Event, institution: str | None = None) -> str:
             + (f" ({data['note']})" if data.get("note") else "")
         )
     parts = [f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {})]
+    if event.type == "payment_recorded" and data.get("status") == "reported":
+        parts.append("(reported, not yet counted)")
     return " ".join(parts)
 
 
@@ -2135,21 +2165,52 @@ def promise(app: App, case_ref: str, amount: str, due: dt.datetime, at: dt.datet
     )
 
 
-# A negative AMOUNT must reach the amount check, not be taken for an option.
-@cli.command(context_settings={"ignore_unknown_options": True})
+# A negative AMOUNT must reach the amount check, not be taken for an option: unknown
+# options pass through the group, and the record command takes them as arguments.
+@cli.group(
+    cls=DefaultedGroup,
+    default_command="record",
+    context_settings={"ignore_unknown_options": True},
+)
+def payment() -> None:
+    """Record a payment received; confirm or reverse one (a supervisor).
+
+    \b
+      fieldcase payment CASE AMOUNT --reference R       record (payment record ...)
+      fieldcase payment confirm CASE REFERENCE          count a reported payment
+      fieldcase payment reverse CASE REFERENCE --reason TEXT   undo a wrong one
+
+    A supervisor's payment counts at once. Field staff's is reported: shown,
+    but counted toward the balance, promises and closing the case only once a
+    supervisor confirms it, or the bank's payment file does (fieldcase import
+    payments). A reversed payment stays on record and stops counting.
+
+    \b
+    Example:
+        fieldcase --as li.na payment 42 1500.00 --reference BOC-20261215-0042 \\
+          --at 2026-12-15T10:12+08:00
+        fieldcase --as chen.wei payment confirm 42 BOC-20261215-0042
+        fieldcase --as chen.wei payment reverse 42 BOC-20261215-0042 \\
+          --reason "typed 1e5 for 1500"
+    """
+
+
+@payment.command("record", context_settings={"ignore_unknown_options": True})
 @click.argument("case_ref", metavar="CASE")
 @click.argument("amount", metavar="AMOUNT")
 @click.option("--reference", required=True, help="The payment's reference; recorded once.")
 @click.option("--currency", help="Check the amount's currency against the case's.")
 @at_option
 @pass_app
-def payment(
+def payment_record(
     app: App, case_ref: str, amount: str, reference: str, currency: str | None, at: dt.datetime
 ) -> None:
     """Record a payment received. The same --reference twice records it once.
 
-    AMOUNT may name its currency: 1500, "1500 CNY" or "CNY 1500". A payment
-    that clears what is owed closes the case as paid (or settled).
+    AMOUNT may name its currency: 1500, "1500 CNY" or "CNY 1500". A
+    supervisor's payment counts at once, and one that clears what is owed
+    closes the case as paid (or settled). Field staff's is reported, not yet
+    counted, until a supervisor confirms it. "payment record" may be left out.
 
     \b
     Example:
@@ -2165,14 +2226,88 @@ def payment(
         currency=currency,
     )
     if not new:
-        echo(f"Case {case.id}: payment {paid.reference} was already recorded; nothing changed")
+        state = (
+            f" ({payment_status(paid)}: fieldcase payment confirm {case.id} {paid.reference})"
+            if paid.status == "reported"
+            else ""
+        )
+        echo(
+            f"Case {case.id}: payment {paid.reference} was already recorded{state}; nothing changed"
+        )
+        return
+    if paid.status == "reported":
+        echo(
+            f"Case {case.id}: payment of {money(paid.amount, case.currency)} reported "
+            f"({paid.reference}); not yet counted: a supervisor confirms it "
+            f"(fieldcase payment confirm {case.id} {paid.reference})"
+        )
         return
     echo(
         f"Case {case.id}: payment of {money(paid.amount, case.currency)} recorded "
         f"({paid.reference})"
     )
-    if case.stage == lifecycle.Stage.CLOSED and case.closed_at == at:
+    closed_by(case, paid)
+
+
+def closed_by(case: Case, paid: Payment) -> None:
+    """Say so when ``paid`` just closed the case."""
+    if case.stage == lifecycle.Stage.CLOSED and case.closed_at == paid.at:
         echo(f"Case {case.id}: closed as {case.resolution}")
+
+
+@payment.command("confirm")
+@click.argument("case_ref", metavar="CASE")
+@click.argument("reference", metavar="REFERENCE")
+@at_option
+@pass_app
+def payment_confirm(app: App, case_ref: str, reference: str, at: dt.datetime) -> None:
+    """Confirm a reported payment: it counts from when it was paid (a supervisor).
+
+    If the confirmed payments now clear what is owed, the case closes as paid
+    (or settled), as when a supervisor records the payment.
+
+    \b
+    Example:
+        fieldcase --as chen.wei payment confirm 42 BOC-20261215-0042
+    """
+    paid, case = app.services.confirm_payment(case_ref, reference, actor=app.need_actor(), at=at)
+    echo(
+        f"Case {case.id}: payment of {money(paid.amount, case.currency)} ({paid.reference}, "
+        f"paid {local_time(paid.at, case.borrower.timezone)}) confirmed; it counts"
+    )
+    closed_by(case, paid)
+
+
+@payment.command("reverse")
+@click.argument("case_ref", metavar="CASE")
+@click.argument("reference", metavar="REFERENCE")
+@click.option("--reason", required=True, help="Why: a typo, a returned transfer...")
+@at_option
+@pass_app
+def payment_reverse(app: App, case_ref: str, reference: str, reason: str, at: dt.datetime) -> None:
+    """Reverse a payment recorded in error: it stops counting (a supervisor).
+
+    The payment stays on record, marked reversed. A case it closed is reopened
+    to the stage it was closed from. Its reference stays taken: money received
+    after all is recorded under the bank's correction reference.
+
+    \b
+    Example:
+        fieldcase --as chen.wei payment reverse 42 BOC-20261215-0042 \\
+          --reason "typed 1e5 for 1500"
+    """
+    was = app.services.get_case(case_ref)
+    paid, case = app.services.reverse_payment(
+        case_ref, reference, actor=app.need_actor(), at=at, reason=reason
+    )
+    echo(
+        f"Case {case.id}: payment of {money(paid.amount, case.currency)} ({paid.reference}) "
+        "reversed; it no longer counts"
+    )
+    if was.stage == lifecycle.Stage.CLOSED and case.stage != lifecycle.Stage.CLOSED:
+        echo(f"Case {case.id}: reopened to {case.stage} (it was closed as {was.resolution})")
+    elif case.stage == lifecycle.Stage.CLOSED:
+        echo(f"Case {case.id}: stays closed as {case.resolution}")
 
 
 @cli.command()
@@ -2203,7 +2338,29 @@ def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
 # -- case files in, visit records out ----------------------------------------------------------
 
 
-@cli.command("import")
+# Its options pass through the group to the default command: "import FILE --institution X"
+# is "import cases FILE --institution X", as it was before payment files came in.
+@cli.group(
+    "import",
+    cls=DefaultedGroup,
+    default_command="cases",
+    context_settings={"ignore_unknown_options": True},
+)
+def import_group() -> None:
+    """Import an institution's case file, or a bank's payment file.
+
+    \b
+      fieldcase import FILE --institution ID            case files (import cases ...)
+      fieldcase import payments FILE --institution ID   payments received
+
+    \b
+    Example:
+        fieldcase --as chen.wei import cases.csv --institution hx-consumer
+        fieldcase --as chen.wei import payments boc-20261215.csv --institution hx-consumer
+    """
+
+
+@import_group.command("cases")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--institution", required=True, help="The institution the file comes from.")
 @click.option("--format", "fmt", help="File format (default: from the suffix).")
@@ -2233,7 +2390,7 @@ def balance(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
 @at_option
 @json_option
 @pass_app
-def import_(
+def import_cases(
     app: App,
     file: Path,
     institution: str,
@@ -2250,6 +2407,7 @@ def import_(
     Valid rows become cases (or update them); invalid rows go to the rejects
     file with their line number, field and reason. Importing the same file
     again changes nothing; a run that was stopped can simply be run again.
+    "import cases" may be left out: fieldcase import FILE is the same.
 
     \b
     Example:
@@ -2301,6 +2459,86 @@ def import_(
         if summary.warnings_file:
             rows = "1 row" if summary.warned == 1 else f"{summary.warned} rows"
             echo(f"Warnings about {rows}, with line, field and reason: {summary.warnings_file}")
+
+    emit(attrs.asdict(summary), json_, human)
+
+
+@import_group.command("payments")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--institution", required=True, help="The institution whose payments these are.")
+@click.option("--format", "fmt", help="File format (default: from the suffix).")
+@click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    help="Text encoding: utf-8 (with or without BOM), gb18030, gbk...",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file mapping the file's columns to fieldcase's payment fields.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where rows not taken go (default: FILE.rejects.csv beside the input).",
+)
+@at_option
+@json_option
+@pass_app
+def import_payments(
+    app: App,
+    file: Path,
+    institution: str,
+    fmt: str | None,
+    encoding: str,
+    mapping: Path | None,
+    rejects: Path | None,
+    at: dt.datetime,
+    json_: bool,
+) -> None:
+    """Import a bank's payment file: confirm reported payments, record the others.
+
+    Columns: reference (the bank's), case (fieldcase's id) or loan_reference
+    (the institution's), amount, currency (optional, checked), paid_at (ISO
+    8601; without a zone, in the institution's). A row whose reference a field
+    worker reported confirms it (the amounts must agree); one nobody reported
+    is recorded, confirmed. Either may close its case as paid. Rows already
+    confirmed are unchanged, so importing the file again changes nothing;
+    reversed references, unknown cases and bad amounts go to the rejects file.
+
+    \b
+    Example:
+        fieldcase --as chen.wei import payments boc-20261215.csv --institution hx-consumer
+    """
+    from .importing import ColumnMapping
+    from .payment_files import PAYMENT_FIELDS
+
+    summary = app.services.import_payments(
+        file,
+        institution=institution,
+        actor=app.need_actor(),
+        at=at,
+        fmt=fmt,
+        encoding=encoding,
+        mapping=ColumnMapping.load(mapping, PAYMENT_FIELDS) if mapping else None,
+        rejects_path=rejects,
+    )
+    import attrs
+
+    def human() -> None:
+        echo(
+            f"{summary.file}: {summary.rows} rows: {summary.confirmed} confirmed, "
+            f"{summary.recorded} recorded, {summary.unchanged} unchanged, "
+            f"{summary.rejected} rejected"
+            + (
+                f" ({summary.closed} {'case' if summary.closed == 1 else 'cases'} closed)"
+                if summary.closed
+                else ""
+            )
+        )
+        if summary.rejects_file:
+            echo(f"Rejected rows, with line, field and reason: {summary.rejects_file}")
 
     emit(attrs.asdict(summary), json_, human)
 

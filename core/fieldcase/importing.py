@@ -199,7 +199,10 @@ class ColumnMapping:
     defaults: Mapping[str, str] = attrs.field(factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> ColumnMapping:
+    def load(cls, path: Path, fields: tuple[str, ...] = FIELDS) -> ColumnMapping:
+        """Read ``path``; its names must be ``fields`` (a case file's, by default, which
+        also takes the institution's own ``attributes.<name>``)."""
+        own = fields is FIELDS
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -212,13 +215,17 @@ class ColumnMapping:
         unknown = sorted(
             name
             for name in set(columns.values()) | set(defaults)
-            if name not in FIELDS and not name.startswith(attributes.PREFIX)
+            if name not in fields and not (own and name.startswith(attributes.PREFIX))
         )
         if unknown:
             raise InvalidInput(
                 f"mapping {path}: unknown field(s) {', '.join(unknown)}; "
-                f"fields are {', '.join(FIELDS)}, and attributes.<name> for the "
-                "institution's own (declared in its policy)"
+                f"fields are {', '.join(fields)}"
+                + (
+                    ", and attributes.<name> for the institution's own (declared in its policy)"
+                    if own
+                    else ""
+                )
             )
         for name in set(columns.values()) | set(defaults):
             if name.startswith(attributes.PREFIX):

@@ -29,6 +29,8 @@ ACTIONS = (
     "accept_offer",
     "promise",
     "record_payment",
+    "confirm_payment",
+    "reverse_payment",
     "flag",
     "submit_feedback",
     "review",
@@ -68,6 +70,8 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     "promise": OPEN_STAGES,
     # Money arrives whatever the stage; on a closed case it is recorded, nothing more.
     "record_payment": (*OPEN_STAGES, Stage.CLOSED),
+    "confirm_payment": (*OPEN_STAGES, Stage.CLOSED),
+    "reverse_payment": (*OPEN_STAGES, Stage.CLOSED),
     # A dispute or a hardship may come up at any point of the visit's path.
     "open_dispute": OPEN_STAGES,
     "add_evidence": OPEN_STAGES,
@@ -107,6 +111,8 @@ ACTION_VERBS: dict[str, str] = {
     "promise": "record a promise on",
     "flag": "change the flags of",
     "record_payment": "record a payment on",
+    "confirm_payment": "confirm a payment on",
+    "reverse_payment": "reverse a payment on",
     "submit_feedback": "submit feedback on",
     "review": "review",
     "close": "close",

@@ -613,6 +613,22 @@ def m017_reviews(db: Database) -> None:
     db.table("reviews").create_index(["case_id"])
 
 
+@migrations(name="018_payment_status")
+def m018_payment_status(db: Database) -> None:
+    # A payment a field worker reports counts once a supervisor (or the bank's file)
+    # confirms it; a wrong one is reversed, never deleted. Payments recorded before
+    # this were counted at once: they are confirmed, and so are old events' rows on
+    # replay, which carry no status.
+    payments = db.table("payments")
+    payments.add_column("status", str, not_null_default="confirmed")
+    payments.add_column("confirmed_by", str)
+    payments.add_column("confirmed_at", str)
+    payments.add_column("reversed_by", str)
+    payments.add_column("reversed_at", str)
+    payments.add_column("reversal_reason", str)
+    payments.create_index(["case_id", "status"])
+
+
 @migrations(name="019_corrections")
 def m019_corrections(db: Database) -> None:
     # Mistakes put right by events of their own: each correction names the event it

@@ -471,14 +471,39 @@ class Promise:
     id: int | None = None
 
 
+#: A payment's statuses: only a confirmed one counts toward the balance and promises.
+PAYMENT_STATUSES = ("reported", "confirmed", "reversed")
+
+
 @attrs.frozen
 class Payment:
+    """Money received, at ``at`` (when it was paid), under the bank's ``reference``.
+
+    Reported by field staff, it is shown but not counted until a supervisor (or
+    the bank's payment file) confirms it; one recorded by a supervisor is
+    confirmed at once. A reversed payment stopped counting; it stays on record.
+    """
+
     case_id: int
     amount: Decimal
     at: dt.datetime
     reference: str
     recorded_by: str
     id: int | None = None
+    #: ``reported``, ``confirmed`` or ``reversed`` (:data:`PAYMENT_STATUSES`).
+    status: str = "confirmed"
+    confirmed_by: str | None = None
+    #: When it was confirmed (the action's time; ``at`` stays the money's time).
+    confirmed_at: dt.datetime | None = None
+    reversed_by: str | None = None
+    reversed_at: dt.datetime | None = None
+    #: Why it was reversed.
+    reversal_reason: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether it counts toward the balance, promises and closing the case."""
+        return self.status == "confirmed"
 
 
 @attrs.frozen

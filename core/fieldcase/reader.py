@@ -181,7 +181,8 @@ class Reader:
                 else c for c in found]  # fmt: skip
 
     def payments(self, case: Case) -> list[Payment]:
-        """The payments received on the case, oldest first."""
+        """The payments recorded on the case, oldest first, with their status: only
+        those whose ``counts`` is true (confirmed) count as paid."""
         return self._store.payments(_id(case), case.currency)
 
     def balance(self, case: Case, at: dt.datetime) -> Balance:

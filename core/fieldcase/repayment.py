@@ -1,6 +1,8 @@
 """The money side of a case: its balance, and whether promises were kept.
 
-Pure functions over values: no store, no hooks, no clock.
+Pure functions over values: no store, no hooks, no clock. Only confirmed
+payments count (:func:`counted`): each function here filters for itself, so a
+caller may pass every payment of the case, reported and reversed ones too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ import attrs
 
 from .model import Case, Hardship, Offer, Payment, Promise
 from .money import penalty_interest, quantum
+
+
+def counted(payments: Sequence[Payment]) -> list[Payment]:
+    """The payments that count: confirmed ones (the SQL twin is ``store.COUNTED``)."""
+    return [p for p in payments if p.counts]
 
 
 @attrs.frozen
@@ -74,7 +81,7 @@ def case_balance(
         cap=cap,
         reliefs=reliefs,
     )
-    paid = sum((p.amount for p in payments if p.at <= at), zero)
+    paid = sum((p.amount for p in counted(payments) if p.at <= at), zero)
     remaining = paid
     parts = {}
     for name, owed in (
@@ -133,14 +140,14 @@ def promise_statuses(
     local = ZoneInfo(zone)
     today = at.astimezone(local).date()
     start = min(p.made_at for p in promises)
-    counted = sorted(
-        (p.at.astimezone(local).date(), p.amount) for p in payments if start <= p.at <= at
+    paid_in = sorted(
+        (p.at.astimezone(local).date(), p.amount) for p in counted(payments) if start <= p.at <= at
     )
     result = []
     promised = Decimal(0)
     for promise in sorted(promises, key=lambda p: (p.due, p.number, p.id or 0)):
         promised += promise.amount
-        by_due = sum((amount for day, amount in counted if day <= promise.due), Decimal(0))
+        by_due = sum((amount for day, amount in paid_in if day <= promise.due), Decimal(0))
         covered = min(max(by_due - (promised - promise.amount), Decimal(0)), promise.amount)
         if by_due >= promised:
             status = "kept"
@@ -191,13 +198,16 @@ def met_times(
     result: dict[int | None, dt.datetime | None] = {}
     for group in groups.values():
         start = min(p.made_at for p in group)
-        counted = sorted((p.at, p.at.astimezone(local).date(), p.amount) for p in payments)
-        counted = [c for c in counted if c[0] >= start]
+        paid_in = sorted(
+            (p.at, p.at.astimezone(local).date(), p.amount)
+            for p in counted(payments)
+            if p.at >= start
+        )
         promised = Decimal(0)
         for promise in sorted(group, key=lambda p: (p.due, p.number, p.id or 0)):
             promised += promise.amount
             paid, met = Decimal(0), None
-            for at, day, amount in counted:
+            for at, day, amount in paid_in:
                 if day <= promise.due:
                     paid += amount
                     if paid >= promised:
@@ -223,5 +233,5 @@ def arrangement_kept(
 def arrangement_remaining(offer: Offer, payments: Sequence[Payment], at: dt.datetime) -> Decimal:
     """What is left to pay of an accepted offer, counting payments since its acceptance."""
     assert offer.accepted_at is not None
-    paid = sum((p.amount for p in payments if offer.accepted_at <= p.at <= at), Decimal(0))
+    paid = sum((p.amount for p in counted(payments) if offer.accepted_at <= p.at <= at), Decimal(0))
     return max(offer.total_payable - paid, Decimal(0))

@@ -555,6 +555,12 @@ def payment_to_row(payment: Payment, currency: str) -> dict[str, Any]:
         "at": to_iso(payment.at),
         "reference": payment.reference,
         "recorded_by": payment.recorded_by,
+        "status": payment.status,
+        "confirmed_by": payment.confirmed_by,
+        "confirmed_at": _time_text(payment.confirmed_at),
+        "reversed_by": payment.reversed_by,
+        "reversed_at": _time_text(payment.reversed_at),
+        "reversal_reason": payment.reversal_reason,
     }
 
 
@@ -568,6 +574,13 @@ def row_to_payment(row: dict[str, Any], currency: str) -> Payment:
         at=at,
         reference=row["reference"],
         recorded_by=row["recorded_by"],
+        # Rows of events written before payments had a status were counted at once.
+        status=row.get("status") or "confirmed",
+        confirmed_by=row.get("confirmed_by"),
+        confirmed_at=from_iso(row.get("confirmed_at")),
+        reversed_by=row.get("reversed_by"),
+        reversed_at=from_iso(row.get("reversed_at")),
+        reversal_reason=row.get("reversal_reason"),
     )
 
 

@@ -84,6 +84,7 @@ if TYPE_CHECKING:
     from .formats import Exporter
     from .institutions import MigrationStep
     from .model import Payment
+    from .payment_files import PaymentImportSummary
     from .repayment import Balance
     from .transfer import ExportSummary, ImportSummary
 
@@ -458,6 +459,20 @@ class Services:
 
         return amend_event(self, ref, event_id, **options)
 
+    def confirm_payment(
+        self, ref: str | int, reference: str, **options: Any
+    ) -> tuple[Payment, Case]:
+        from .arrangements import confirm_payment
+
+        return confirm_payment(self, ref, reference, **options)
+
+    def reverse_payment(
+        self, ref: str | int, reference: str, *, actor: str, at: dt.datetime, reason: str
+    ) -> tuple[Payment, Case]:
+        from .arrangements import reverse_payment
+
+        return reverse_payment(self, ref, reference, actor=actor, at=at, reason=reason)
+
     # -- institutions and their policies -------------------------------------------------
 
     def add_institution(self, institution_id: str, **options: Any) -> Institution:
@@ -496,6 +511,12 @@ class Services:
         from .transfer import import_cases
 
         return import_cases(self, path, **options)
+
+    def import_payments(self, path: Path, **options: Any) -> PaymentImportSummary:
+        """Import a bank's payment file; see :func:`fieldcase.payment_files.import_payments`."""
+        from .payment_files import import_payments
+
+        return import_payments(self, path, **options)
 
     def export_visits(self, out: BinaryIO, **options: Any) -> ExportSummary:
         """Stream visit records; see :func:`fieldcase.transfer.export_visits`."""

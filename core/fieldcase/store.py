@@ -240,6 +240,10 @@ BROKEN = (
     " WHERE h.case_id = p.case_id AND p.due BETWEEN h.starts AND coalesce(h.ended_on, h.until))"
 )
 
+#: A payment ``p`` that counts toward what is paid: a confirmed one, not one only
+#: reported by field staff or one reversed (the Python twin is ``repayment.counted``).
+COUNTED = "p.status = 'confirmed'"
+
 #: The triggers that refuse edits and deletions of events.
 GUARDS = ("events_no_update", "events_no_delete")
 
@@ -316,7 +320,7 @@ WITH contact_summary AS (
   FROM promises GROUP BY case_id
 ), payment_summary AS (
   SELECT case_id, sum(amount_minor) AS paid, max(at) AS last_at
-  FROM payments GROUP BY case_id
+  FROM payments p WHERE {counted} GROUP BY case_id
 ), latest_dispute AS (
   SELECT case_id, max(id) AS id FROM disputes GROUP BY case_id
 )
@@ -518,6 +522,7 @@ class Snapshot:
             debts=minor_units_sql("v.other_debts_minor"),
             promised=minor_units_sql("coalesce(ps.promised, 0)"),
             paid=minor_units_sql("coalesce(pay.paid, 0)"),
+            counted=COUNTED,
             repayments=minor_units_sql("v.monthly_repayments_minor"),
             debt_to_income=ratio_sql("v.other_debts_minor", "v.monthly_income_minor"),
             repayments_to_income=ratio_sql("v.monthly_repayments_minor", "v.monthly_income_minor"),
@@ -1906,7 +1911,7 @@ class Store:
         where, params = self._window("p.at", start, end, institution, attributes=attributes)
         for staff, currency, minor in self.db.execute(
             "SELECT c.assigned_to, c.currency, sum(p.amount_minor) FROM payments p"
-            " JOIN cases c ON c.id = p.case_id WHERE c.assigned_to IS NOT NULL"
+            f" JOIN cases c ON c.id = p.case_id WHERE c.assigned_to IS NOT NULL AND {COUNTED}"
             f"{''.join(' AND ' + w for w in where)} GROUP BY 1, 2",
             params,
         ):
@@ -2050,7 +2055,8 @@ class Store:
         paid = dict(
             self.db.execute(
                 "SELECT c.currency, sum(p.amount_minor) FROM payments p"
-                f" JOIN cases c ON c.id = p.case_id{clause} GROUP BY c.currency",
+                f" JOIN cases c ON c.id = p.case_id WHERE {' AND '.join([*where, COUNTED])}"
+                " GROUP BY c.currency",
                 params,
             )
         )
@@ -2111,6 +2117,17 @@ class Store:
             " GROUP BY 1, 2, 3 ORDER BY refusals DESC, rule, staff, institution"
         )
         return list(self.db.query(sql, params))
+
+    def last_event_data(self, case_id: int, event_type: str) -> dict[str, Any] | None:
+        """The ``data`` of the case's latest event of ``event_type``, or None."""
+        row = self.db.execute(
+            "SELECT payload FROM events WHERE case_id = ? AND type = ? ORDER BY id DESC LIMIT 1",
+            [case_id, event_type],
+        ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0]).get("data")
+        return data if isinstance(data, dict) else {}
 
     def last_policy_version(self, case_id: int, event_types: Sequence[str]) -> int | None:
         """The policy version of the case's latest event of one of ``event_types``."""

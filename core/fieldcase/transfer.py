@@ -35,7 +35,7 @@ from .importing import (
     check_encoding,
 )
 from .lifecycle import Stage
-from .model import Borrower, Case, Review
+from .model import Borrower, Case, Review, Staff
 from .money import from_minor
 from .policy import default
 from .privacy import mask_phone, mask_tail
@@ -229,32 +229,8 @@ def import_cases(
     progress: Callable[[SourceRow], object] | None = None,
 ) -> ImportSummary:
     """Import ``path`` for ``institution`` (registered): new cases, updated cases, rejects."""
-    staff = services.actor(actor)
-    services.begin_action()
     institution = institution.strip()
-    registered = services.institution(institution)
-    services.check_time(
-        staff,
-        at,
-        registered.policy,
-        "import",
-        attempted={"file": path.name, "institution": institution},
-        institution=registered,
-    )
-    if not staff.is_supervisor:
-        services.refuse_unscoped(
-            staff.id,
-            at,
-            "import",
-            NotPermitted("only a supervisor may import case files", "permission.supervisor"),
-            {"file": path.name, "institution": institution},
-            registered,
-        )
-    services.check_unscoped(
-        "import", staff.id, at, institution, {"file": path.name, "institution": institution}
-    )
-    if not path.is_file():
-        raise InvalidInput(f"no file {path}")
+    staff = admit_import(services, actor, at, path, institution, "case files")
     importer = importer_for(services.pm, path, fmt)
     if importer.text:
         check_encoding(path, encoding)
@@ -301,6 +277,32 @@ def import_cases(
         warned=run.warned,
         warnings_file=str(warnings.path) if warnings.count else None,
     )
+
+
+def admit_import(
+    services: Services, actor: str, at: dt.datetime, path: Path, institution: str, what: str
+) -> Staff:
+    """Who may import an institution's file (a supervisor), when, and whether its policy
+    lets them: the checks every import makes before reading a row."""
+    staff = services.actor(actor)
+    services.begin_action()
+    registered = services.institution(institution)
+    attempted = {"file": path.name, "institution": institution}
+    services.check_time(staff, at, registered.policy, "import", attempted=attempted,
+                        institution=registered)  # fmt: skip
+    if not staff.is_supervisor:
+        services.refuse_unscoped(
+            staff.id,
+            at,
+            "import",
+            NotPermitted(f"only a supervisor may import {what}", "permission.supervisor"),
+            attempted,
+            registered,
+        )
+    services.check_unscoped("import", staff.id, at, institution, attempted)
+    if not path.is_file():
+        raise InvalidInput(f"no file {path}")
+    return staff
 
 
 class _ImportRun:

@@ -161,7 +161,7 @@ def branches(services: Any, filters: Any) -> list[dict[str, Any]]:
         row["cases"] += 1
         row["overdue"] += case.overdue_amount
         row["promised"] += sum((p.amount for p in read.promises(case)), Decimal(0))
-        row["paid"] += sum((p.amount for p in read.payments(case)), Decimal(0))
+        row["paid"] += sum((p.amount for p in read.payments(case) if p.counts), Decimal(0))
     return [
         {**row, **{k: str(row[k].quantize(CENT)) for k in ("overdue", "promised", "paid")}}
         for _, row in sorted(rows.items())
