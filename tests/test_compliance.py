@@ -182,6 +182,29 @@ def test_no_call_the_day_after_a_conversation(packs: Run) -> None:
     assert call(packs, 1, "2026-11-27T10:01-05:00").exit_code == 0
 
 
+def test_a_conversation_amended_away_by_its_caller_still_holds_the_next_call(
+    packs: Run, db_path: Path
+) -> None:
+    """Attack: call, talk, amend the outcome to no-answer, call again the next day."""
+    assert call(packs, 1, "2026-11-20T10:00-05:00", outcome="reached").exit_code == 0
+    talked = max(e["id"] for e in events(db_path, 1) if e["type"] == "contact_recorded")
+    amended = packs(
+        "amend", "1", str(talked), "--set", "outcome=no-answer", "--reason", "Voicemail",
+        "--at", "2026-11-20T11:00-05:00", as_="w",
+    )  # fmt: skip
+    assert amended.exit_code == 1
+    assert "only a supervisor may amend a contact's outcome" in amended.stderr
+    result = call(packs, 1, "2026-11-21T10:00-05:00")
+    assert result.exit_code == 1
+    assert "(rule us.regf.after_conversation)" in result.stderr
+    # The note is the caller's to amend; a supervisor rules on the outcome.
+    note = packs(
+        "amend", "1", str(talked), "--set", "note=Spoke about the March payment",
+        "--reason", "Fuller note", "--at", "2026-11-20T12:00-05:00", as_="w",
+    )  # fmt: skip
+    assert note.exit_code == 0, note.output
+
+
 def test_third_party_only_for_location_and_once(packs: Run) -> None:
     result = call(packs, 1, "2026-11-20T10:00-05:00", target="third-party")
     assert result.exit_code == 1 and "(rule us.regf.third_party)" in result.stderr

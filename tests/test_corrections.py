@@ -204,9 +204,18 @@ def test_the_author_amends_a_contact_within_the_window_then_only_a_supervisor(
     mistaken = last_event(db_path, "contact_recorded")
     soon = ("--at", "2026-11-23T15:00+08:00")
     result = office(
-        "amend", "1", str(mistaken), "--set", "outcome=no-answer", "--set", "note=Voicemail",
-        "--reason", "Typed reached by mistake", *soon, as_="li.na",
+        "amend", "1", str(mistaken), "--set", "note=Voicemail", "--reason", "Empty note",
+        *soon, as_="li.na",
     )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "note: '' -> 'Voicemail'" in result.output
+    # The outcome is what the rules read (a conversation holds the next call): a
+    # supervisor's to amend, even for its author within the window.
+    outcome = ("--set", "outcome=no-answer", "--reason", "Typed reached by mistake", *soon)
+    refused = office("amend", "1", str(mistaken), *outcome, as_="li.na")
+    assert refused.exit_code == 1
+    assert "only a supervisor may amend a contact's outcome: the rules read it" in refused.output
+    result = office("amend", "1", str(mistaken), *outcome, as_="chen.wei")
     assert result.exit_code == 0, result.output
     assert "outcome: 'reached' -> 'no-answer'" in result.output
     (row,) = shown(office)["contacts"]

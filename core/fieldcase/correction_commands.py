@@ -87,16 +87,17 @@ def register(cli: click.Group) -> None:
         may amend it within the institution's amend_window_hours (policy,
         default 24) of recording it; a supervisor at any time. The event
         stays in the audit trail, and a new one records each field's old and
-        new value. Who was contacted, how and when were judged by the rules
-        and are not amended: a supervisor voids the event and it is recorded
-        again.
+        new value. A contact's outcome is what the rules read (a conversation
+        holds the next call), so only a supervisor amends it. Who was
+        contacted, how and when were judged by the rules and are not amended:
+        a supervisor voids the event and it is recorded again.
 
         Fields, named as the recording command's options: {fields}.
 
         \b
         Example:
-            fieldcase --as li.na amend 42 317 --set outcome=no-answer \\
-                --reason "Typed reached by mistake"
+            fieldcase --as li.na amend 42 317 --set note="Left a voicemail" \\
+                --reason "Typed the wrong note"
             fieldcase --as li.na amend 42 325 --set reason=income-loss \\
                 --set income=3200 --reason "Misheard the income"
         """

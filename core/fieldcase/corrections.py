@@ -387,6 +387,9 @@ class Amendable:
 
     table: str
     fields: dict[str, Callable[[str, Services, Case], dict[str, Any]]]
+    #: Fields the rules read (a contact's outcome: a conversation holds the next call):
+    #: only a supervisor amends those, lest an amendment loosen what the rules allow.
+    judged: frozenset[str] = frozenset()
 
 
 def _choice(attribute: str, options: Sequence[str]) -> Callable[[str, Services, Case], Any]:
@@ -440,6 +443,7 @@ AMENDABLE: dict[str, Amendable] = {
     "contact_recorded": Amendable(
         "contacts",
         {"outcome": _choice("outcome", lifecycle.OUTCOMES), "note": _plain("note")},
+        judged=frozenset({"outcome"}),
     ),
     "interview_recorded": Amendable(
         "visits",
@@ -527,7 +531,11 @@ def amend_event(
     written = target.recorded_at or target.at
     late = at - written > dt.timedelta(hours=hours)
     supervisor_only: str | bool = False
-    if target.actor != staff.id:
+    judged = sorted(set(values) & amendable.judged)
+    if judged:
+        what = "a contact's" if amendable.table == "contacts" else "an interview's"
+        supervisor_only = f"amend {what} {judged[0]}: the rules read it"
+    elif target.actor != staff.id:
         supervisor_only = "amend another staff member's record"
     elif late:
         supervisor_only = f"amend a record more than {hours} hours after it was written"
