@@ -325,3 +325,36 @@ def test_plugins_read_corrections_with_the_amended_values_masked_as_the_case(
         assert "Her sister" not in repr(masked)
     finally:
         store.close()
+
+
+def test_a_backdated_at_does_not_stretch_the_authors_window(
+    office: Run, db_path: Path, real_clock: Any
+) -> None:
+    """Attack: three days on, the author claims --at an hour after the contact."""
+    real_clock("2026-11-23T04:00Z")  # 12:00 in Shanghai
+    contact(office, at="2026-11-23T12:00+08:00")
+    mistaken = last_event(db_path, "contact_recorded")
+    real_clock("2026-11-26T04:00Z")
+    result = office(
+        "amend", "1", str(mistaken), "--set", "note=Promised to pay", "--reason", "Forgot",
+        "--at", "2026-11-23T13:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "more than 24 hours after it was written" in result.output
+    assert shown(office)["contacts"][0]["note"] == ""
+
+
+def test_a_purged_case_is_not_amended_back_to_life(office: Run, db_path: Path) -> None:
+    contact(office)
+    mistaken = last_event(db_path, "contact_recorded")
+    closed = office("close", "1", "--resolution", "paid", *AT, as_="chen.wei")
+    assert closed.exit_code == 0, closed.output
+    purged = office("purge", "--at", "2031-12-01T09:00+08:00", as_="chen.wei")
+    assert purged.exit_code == 0, purged.output
+    for args in (
+        ("amend", "1", str(mistaken), "--set", "note=Her phone number is 138...", "--reason", "r"),
+        ("void", "1", str(mistaken), "--reason", "r"),
+    ):
+        result = office(*args, "--at", "2031-12-02T09:00+08:00", as_="chen.wei")
+        assert result.exit_code == 2, result.output
+        assert "purged" in result.output

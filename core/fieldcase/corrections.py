@@ -91,6 +91,14 @@ def _find_event(services: Services, case: Case, event_id: int) -> Event:
     return event
 
 
+def _not_purged(case: Case) -> None:
+    if case.purged_at is not None:
+        raise InvalidInput(
+            f"case {case.id}'s personal data were purged at the end of its retention: "
+            "its records are no longer corrected"
+        )
+
+
 def _reason(reason: str) -> str:
     reason = reason.strip()
     if not reason:
@@ -259,6 +267,7 @@ def void_event(
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     reason = _reason(reason)
+    _not_purged(case)
     target = _find_event(services, case, event_id)
     attempted = {"event": event_id, "event_type": target.type, "reason": reason}
     services.guard(
@@ -504,6 +513,7 @@ def amend_event(
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     reason = _reason(reason)
+    _not_purged(case)
     target = _find_event(services, case, event_id)
     amendable = AMENDABLE.get(target.type)
     if amendable is None:
@@ -528,8 +538,9 @@ def amend_event(
         changes.update(amendable.fields[name](text, services, case))
     attempted = {"event": event_id, "event_type": target.type, "reason": reason}
     hours = int(services.settings(case).get("amend_window_hours", default("amend_window_hours")))
+    # From when it was written to the real time now: a backdated --at stretches nothing.
     written = target.recorded_at or target.at
-    late = at - written > dt.timedelta(hours=hours)
+    late = max(at, services.recorded_at() or at) - written > dt.timedelta(hours=hours)
     supervisor_only: str | bool = False
     judged = sorted(set(values) & amendable.judged)
     if judged:
