@@ -2360,26 +2360,41 @@ def import_group() -> None:
     """
 
 
+def file_options(fields: str, rejects: str) -> Callable[[F], F]:
+    """The options every imported file shares: its format, encoding, mapping, rejects."""
+
+    def decorate(func: F) -> F:
+        for option in reversed(
+            (
+                click.option("--format", "fmt", help="File format (default: from the suffix)."),
+                click.option(
+                    "--encoding",
+                    default="utf-8",
+                    show_default=True,
+                    help="Text encoding: utf-8 (with or without BOM), gb18030, gbk...",
+                ),
+                click.option(
+                    "--mapping",
+                    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                    help=f"TOML file mapping the file's columns to fieldcase's {fields}.",
+                ),
+                click.option(
+                    "--rejects",
+                    type=click.Path(dir_okay=False, path_type=Path),
+                    help=f"Where {rejects} go (default: FILE.rejects.csv beside the input).",
+                ),
+            )
+        ):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 @import_group.command("cases")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--institution", required=True, help="The institution the file comes from.")
-@click.option("--format", "fmt", help="File format (default: from the suffix).")
-@click.option(
-    "--encoding",
-    default="utf-8",
-    show_default=True,
-    help="Text encoding: utf-8 (with or without BOM), gb18030, gbk...",
-)
-@click.option(
-    "--mapping",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML file mapping the file's columns to fieldcase's fields.",
-)
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where invalid rows go (default: FILE.rejects.csv beside the input).",
-)
+@file_options("fields", "invalid rows")
 @click.option(
     "--batch-size",
     default=1000,
@@ -2466,23 +2481,7 @@ def import_cases(
 @import_group.command("payments")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--institution", required=True, help="The institution whose payments these are.")
-@click.option("--format", "fmt", help="File format (default: from the suffix).")
-@click.option(
-    "--encoding",
-    default="utf-8",
-    show_default=True,
-    help="Text encoding: utf-8 (with or without BOM), gb18030, gbk...",
-)
-@click.option(
-    "--mapping",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML file mapping the file's columns to fieldcase's payment fields.",
-)
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where rows not taken go (default: FILE.rejects.csv beside the input).",
-)
+@file_options("payment fields", "rows not taken")
 @at_option
 @json_option
 @pass_app

@@ -330,19 +330,26 @@ def void_event(
     for entry in plan.restored:
         if entry.table != "cases":
             restored.setdefault(entry.table, []).append(entry.row["id"])
-    correction = EventCorrection(
-        case_id=case.id,
-        event_id=_id(target),
-        event_type=target.type,
-        kind="void",
-        reason=reason,
-        made_by=staff.id,
-        made_at=at,
-        changes={"removed": removed, "restored": restored},
-    )
+    correction = _correction(case, target, "void", reason, staff, at)
+    correction = attrs.evolve(correction, changes={"removed": removed, "restored": restored})
     others = [r for r in plan.restored if r.table != "cases"]
     records = [_case_row(case, plan.restored, plan.last_change), *others, *plan.removed]
     return _commit(services, case, staff, at, "event_voided", records, correction, attempted)
+
+
+def _correction(
+    case: Case, target: Event, kind: str, reason: str, staff: Staff, at: dt.datetime
+) -> EventCorrection:
+    assert case.id is not None
+    return EventCorrection(
+        case_id=case.id,
+        event_id=_id(target),
+        event_type=target.type,
+        kind=kind,
+        reason=reason,
+        made_by=staff.id,
+        made_at=at,
+    )
 
 
 def _commit(
@@ -576,14 +583,8 @@ def amend_event(
     if before == after:
         raise InvalidInput(f"event {event_id} already says that; nothing to amend")
     amended = attrs.evolve(record, **changes)
-    correction = EventCorrection(
-        case_id=case.id,
-        event_id=_id(target),
-        event_type=target.type,
-        kind="amend",
-        reason=reason,
-        made_by=staff.id,
-        made_at=at,
+    correction = attrs.evolve(
+        _correction(case, target, "amend", reason, staff, at),
         changes={k: [before[k], after[k]] for k in changes if before[k] != after[k]},
     )
     bumped = attrs.evolve(case, version=case.version + 1)
