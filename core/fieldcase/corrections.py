@@ -110,19 +110,6 @@ def _voided(services: Services, case_id: int) -> set[int]:
     return {c.event_id for c in services.store.corrections(case_id) if c.kind == "void"}
 
 
-def _refuse(
-    services: Services,
-    case: Case,
-    staff: Staff,
-    at: dt.datetime,
-    action: str,
-    message: str,
-    rule: str,
-    attempted: dict[str, Any],
-) -> NoReturn:
-    services.refuse(case, staff.id, at, action, InvalidTransition(message, rule), attempted)
-
-
 def _carried(event: Event) -> dict[tuple[str, int], dict[str, Any] | None]:
     """The rows an event wrote, by (table, id): None for a row it removed."""
     rows: dict[tuple[str, int], dict[str, Any] | None] = {}
@@ -273,55 +260,24 @@ def void_event(
     services.guard(
         case, staff, "void_event", at, attempted=attempted, supervisor_only="void an event"
     )
+
+    def refuse(message: str, rule: str) -> NoReturn:
+        error = InvalidTransition(message, rule)
+        services.refuse(case, staff.id, at, "void_event", error, attempted)
+
     voided = _voided(services, case.id)
     if target.id in voided:
-        _refuse(
-            services,
-            case,
-            staff,
-            at,
-            "void_event",
-            f"event {event_id} ({target.type}) is already voided",
-            "correction.once",
-            attempted,
-        )
+        refuse(f"event {event_id} ({target.type}) is already voided", "correction.once")
     if target.type not in VOIDABLE:
         instead = INSTEAD.get(target.type, "record what should have happened as a new action")
-        _refuse(
-            services,
-            case,
-            staff,
-            at,
-            "void_event",
-            f"event {event_id} ({target.type}) cannot be voided: {instead}",
-            "correction.kind",
-            attempted,
-        )
-    if target.payload.get("redacted"):
-        _refuse(
-            services,
-            case,
-            staff,
-            at,
-            "void_event",
-            f"event {event_id}'s personal data were purged: there is nothing to restore",
-            "correction.purged",
-            attempted,
-        )
-    events = list(services.store.iter_events(case.id))
-    plan = plan_void(events, target, voided, services.store.row)
+        refuse(f"event {event_id} ({target.type}) cannot be voided: {instead}", "correction.kind")
+    plan = plan_void(list(services.store.iter_events(case.id)), target, voided, services.store.row)
     if plan.blocking:
-        _refuse(
-            services,
-            case,
-            staff,
-            at,
-            "void_event",
-            f"later events changed what event {event_id} ({target.type}) wrote: "
-            f"void {', '.join(plan.blocking)} first (newest first), or record the "
-            "correction as a new action",
+        refuse(
+            f"later events changed what event {event_id} ({target.type}) wrote: void "
+            f"{', '.join(plan.blocking)} first (newest first), or record the correction as "
+            "a new action",
             "correction.order",
-            attempted,
         )
     removed: dict[str, list[int]] = {}
     for removal in plan.removed:
@@ -567,16 +523,11 @@ def amend_event(
         also_permitted=(staff.id,) if target.actor == staff.id else (),
     )
     if target.id in _voided(services, case.id):
-        _refuse(
-            services,
-            case,
-            staff,
-            at,
-            "amend_event",
+        error = InvalidTransition(
             f"event {event_id} ({target.type}) is voided: record it again instead",
             "correction.voided",
-            attempted,
         )
+        services.refuse(case, staff.id, at, "amend_event", error, attempted)
     record = _amended_record(services, case, target, amendable.table)
     before = {k: _json_value(getattr(record, k)) for k in changes}
     after = {k: _json_value(v) for k, v in changes.items()}
