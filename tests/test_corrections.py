@@ -134,7 +134,9 @@ def test_a_void_that_later_events_built_on_names_them_and_goes_newest_first(
 
     blocked = office("void", "1", str(plan), "--reason", "Wrong date", *AT, as_="chen.wei")
     assert blocked.exit_code == 1
-    assert f"void {ticked} checklist_ticked first" in blocked.output
+    assert f"later events rest on event {plan} (visit_planned): {ticked} checklist_ticked;" in (
+        blocked.output
+    )
     assert "correction.order" in blocked.output
 
     for event in (ticked, plan):
@@ -358,3 +360,86 @@ def test_a_purged_case_is_not_amended_back_to_life(office: Run, db_path: Path) -
         result = office(*args, "--at", "2031-12-02T09:00+08:00", as_="chen.wei")
         assert result.exit_code == 2, result.output
         assert "purged" in result.output
+
+
+def test_steps_that_later_steps_rest_on_are_not_voided_from_under_them(
+    office: Run, db_path: Path
+) -> None:
+    """Attack: void the interview under submitted feedback, the address under a plan."""
+    from conftest import to_submitted
+
+    to_submitted(office)
+    interview = last_event(db_path, "interview_recorded")
+    submitted = last_event(db_path, "feedback_submitted")
+    confirmed = last_event(db_path, "address_confirmed")
+    for event, blocker in ((interview, submitted), (confirmed, interview)):
+        result = office("void", "1", str(event), "--reason", "x", *AT, as_="chen.wei")
+        assert result.exit_code == 1, result.output
+        assert f" {blocker} " in result.output.split("rest on event", 1)[1]
+    assert shown(office)["feedback_status"] == "submitted"
+
+
+def test_findings_under_review_are_a_supervisors_to_amend(office: Run, db_path: Path) -> None:
+    """Attack: the income changed under feedback a supervisor is reviewing."""
+    from conftest import to_submitted
+
+    to_submitted(office)
+    interview = last_event(db_path, "interview_recorded")
+    at = ("--at", "2026-11-25T19:00+08:00")
+    result = office(
+        "amend", "1", str(interview), "--set", "income=90000", "--reason", "typo", *at,
+        as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "amend an interview's findings once its feedback is submitted" in result.output
+    assert shown(office)["visits"][0]["monthly_income"] is None
+
+
+def test_an_author_taken_off_the_case_no_longer_amends_it(office: Run, db_path: Path) -> None:
+    contact(office)
+    mistaken = last_event(db_path, "contact_recorded")
+    moved = office("assign", "1", "--to", "zhang.min", *AT, as_="chen.wei")
+    assert moved.exit_code == 0, moved.output
+    result = office(
+        "amend", "1", str(mistaken), "--set", "note=x", "--reason", "y",
+        "--at", "2026-11-23T13:00+08:00", as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "assigned to zhang.min, not to you" in result.output
+
+
+def test_voiding_an_amended_contact_keeps_the_amendments_record(office: Run, db_path: Path) -> None:
+    contact(office)
+    mistaken = last_event(db_path, "contact_recorded")
+    at = ("--at", "2026-11-23T13:00+08:00")
+    amended = office("amend", "1", str(mistaken), "--set", "note=x", "--reason", "y", *at,
+                     as_="li.na")  # fmt: skip
+    assert amended.exit_code == 0, amended.output
+    voided = office("void", "1", str(mistaken), "--reason", "Wrong case", *at, as_="chen.wei")
+    assert voided.exit_code == 0, voided.output
+    assert "1 record removed" in voided.output
+    conn = sqlite3.connect(db_path)
+    try:
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM event_corrections ORDER BY id")]
+    finally:
+        conn.close()
+    assert kinds == ["amend", "void"]
+
+
+def test_an_event_number_too_large_is_a_usage_error(office: Run) -> None:
+    for command in (("void",), ("amend", "--set", "note=x")):
+        result = office(*command, "1", "99999999999999999999", "--reason", "x", as_="chen.wei")
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+
+
+def test_a_corrections_reason_is_masked_like_a_note(office: Run, db_path: Path) -> None:
+    """Attack: a reason naming the borrower, read by a worker not on the case."""
+    contact(office)
+    mistaken = last_event(db_path, "contact_recorded")
+    why = "Wang Fang's sister, not Wang Fang, on 138 0013 8000"
+    result = office("void", "1", str(mistaken), "--reason", why, *AT, as_="chen.wei")
+    assert result.exit_code == 0, result.output
+    assert why in office("history", "1", as_="li.na").output
+    for args in (("history", "1"), ("history", "1", "--json")):
+        assert "Wang Fang" not in office(*args, as_="zhang.min").output

@@ -173,10 +173,18 @@ def test_field_staff_cannot_close_as_paid_before_approval(office: Run) -> None:
     )
 
 
-def test_field_staff_close_as_paid_after_approval(office: Run) -> None:
+def test_field_staff_cannot_close_as_paid_what_is_still_owed(office: Run) -> None:
+    """Attack: feedback approved (a restructure), then 'paid' with nothing paid."""
     to_submitted(office)
     office("review", "1", "--approve", *LATE, as_="chen.wei")
-    result = office("close", "1", "--resolution", "paid", *LATE, as_="li.na")
+    for resolution in ("paid", "settled"):
+        result = office("close", "1", "--resolution", resolution, *LATE, as_="li.na")
+        assert result.exit_code == 1, result.output
+        assert f"only a supervisor may close a case as {resolution} while it still owes" in (
+            result.stderr
+        )
+    # Closing it otherwise is still the worker's, once the feedback is approved.
+    result = office("close", "1", "--resolution", "restructured", *LATE, as_="li.na")
     assert result.exit_code == 0, result.output
 
 

@@ -378,3 +378,32 @@ def test_the_reports_sums_count_what_the_balance_counts(owing: Run, db_path: Pat
     finally:
         store.close()
     assert balance(owing)["balance"]["paid"] == "1000.00"
+
+
+def test_the_bank_files_time_replaces_a_backdated_report(owing: Run, tmp_path: Path) -> None:
+    """Attack: a worker reports the money hours early (penalty stops, promises kept);
+    the bank's file says when it was really paid, and that time stands."""
+    result = owing(
+        "payment", "1", "20000", "--reference", "BOC-7", "--at", "2026-11-23T09:30+08:00",
+        as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    bank = write_csv(tmp_path / "boc.csv", "BOC-7,1,,20000,CNY,2026-11-23T16:00+08:00")
+    imported = import_payments(owing, bank)
+    assert "1 confirmed" in imported.stdout, imported.output
+    shown = json.loads(owing("show", "1", "--json", as_="chen.wei").stdout)
+    assert shown["payments"][0]["at"].startswith("2026-11-23T08:00")
+    assert shown["closed_at"].startswith("2026-11-23T08:00")
+
+
+def test_reversing_any_payment_a_closing_rested_on_reopens_the_case(owing: Run) -> None:
+    """Attack: 1,000 then 19,000 close the case; the 1,000 bounces, the case owes it."""
+    pay(owing, "1000", "B", "10:00", "chen.wei")
+    pay(owing, "19000", "A", "10:05", "chen.wei")
+    assert stage(owing) == ("closed", "paid")
+    result = owing(
+        "payment", "reverse", "1", "B", "--reason", "bounced", *at("10:10"), as_="chen.wei"
+    )
+    assert result.exit_code == 0, result.output
+    assert stage(owing) == ("confirmation", None)
+    assert balance(owing)["balance"]["total"] == "1000.00"

@@ -1044,6 +1044,8 @@ class CaseMachine(RuleBasedStateMachine):
         early = pre.stage in lifecycle.EARLY_RESOLUTIONS.get(resolution, ())
         if early and resolution == "unlocatable" and pre.stage == FEEDBACK:
             early = model.escalated and model.feedback != "submitted"
+        # "paid" or "settled" with money still owed is a supervisor's word, not a worker's.
+        owed = sum(self.expected_balance(case_id, pre, at)[:4], Decimal(0))
         must = (
             pre.stage != CLOSED
             and resolution in lifecycle.RESOLUTIONS
@@ -1057,6 +1059,7 @@ class CaseMachine(RuleBasedStateMachine):
             )
             and (pre.kind != "review" or actor in SUPERVISORS)
             and pre.dispute is None
+            and (resolution not in ("paid", "settled") or actor in SUPERVISORS or owed == 0)
         )
         assert result is not None or not must, f"close refused: {error!r}"
         if result is None:
@@ -1072,6 +1075,10 @@ class CaseMachine(RuleBasedStateMachine):
             ),
         )
         assert resolution in lifecycle.RESOLUTIONS and resolution != "reviewed"
+        if resolution in ("paid", "settled") and actor not in SUPERVISORS:
+            view = self.services.money_view(case_id, at)
+            assert view.balance.total == 0, f"{actor} closed as {resolution}: {view.balance}"
+            assert owed == 0 or view.balance.forgiven > 0, (owed, view.balance)
         if not approved:
             assert pre.stage in lifecycle.EARLY_RESOLUTIONS.get(resolution, ()), (
                 f"closed as {resolution} from {pre.stage} without approved feedback"

@@ -635,9 +635,12 @@ def confirm_payment(
     actor: str,
     at: dt.datetime,
     source: Mapping[str, Any] | None = None,
+    paid_at: dt.datetime | None = None,
 ) -> tuple[Payment, Case]:
     """A supervisor confirms a reported payment: it counts from when it was paid.
 
+    ``paid_at`` is the bank's time for it (from a payment file): it replaces the
+    time the payment was reported with, which a worker may have dated back.
     If the confirmed payments now clear what is owed, the case closes in the
     same transaction, as :func:`record_payment` closes it.
     """
@@ -670,7 +673,16 @@ def confirm_payment(
             ),
             attempted,
         )
-    confirmed = attrs.evolve(payment, status="confirmed", confirmed_by=staff.id, confirmed_at=at)
+    confirmed = attrs.evolve(
+        payment,
+        status="confirmed",
+        confirmed_by=staff.id,
+        confirmed_at=at,
+        at=paid_at or payment.at,
+    )
+    if paid_at is not None and paid_at != payment.at:
+        attempted["reported_at"] = payment.at.isoformat()
+        attempted["paid_at"] = paid_at.isoformat()
     payments = [
         confirmed if p.id == payment.id else p
         for p in services.store.payments(case.id, case.currency)
@@ -780,7 +792,9 @@ def _reopening(
     if case.stage != Stage.CLOSED or case.kind == "review" or case.closed_at is None:
         return None
     closing = services.store.last_event_data(case.id, "case_closed")
-    if closing is None or closing.get("by_payment") != payment.reference:
+    # Closed by money (this payment or another): reopened once what is left no longer
+    # clears it.
+    if closing is None or "by_payment" not in closing:
         return None
     reopened = attrs.evolve(
         case,

@@ -23,6 +23,7 @@ from .lifecycle import Stage
 from .model import (
     Case,
 )
+from .money import format_money
 from .reviews import withdrawn
 from .suggest import choice
 
@@ -57,6 +58,15 @@ def close(
         supervisor_only = f"end a review as {resolution} without approved findings"
     elif resolution in lifecycle.SUPERVISOR_RESOLUTIONS and not approved:
         supervisor_only = f"close a case as {resolution} before its feedback is approved"
+    if resolution in ("paid", "settled") and not supervisor_only and case.id is not None:
+        # Money closes a case by itself once counted payments clear it; "paid" with money
+        # still owed (a worker's word, a reported payment) is a supervisor's call.
+        owed = services.money_view(case.id, at).balance.total
+        if owed > 0:
+            supervisor_only = (
+                f"close a case as {resolution} while it still owes "
+                f"{format_money(owed, case.currency)} by the payments counted"
+            )
     services.guard(case, staff, "close", at, attempted=attempted, supervisor_only=supervisor_only)
     if case.dispute is not None:
         services.refuse(

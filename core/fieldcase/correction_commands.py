@@ -52,7 +52,7 @@ def register(cli: click.Group) -> None:
         """
     )
     @click.argument("case_ref", metavar="CASE")
-    @click.argument("event_id", metavar="EVENT", type=click.IntRange(min=1))
+    @click.argument("event_id", metavar="EVENT", type=click.IntRange(min=1, max=2**63 - 1))
     @click.option("--reason", required=True, help="What was wrong: kept with the correction.")
     @at_option
     @json_option
@@ -103,7 +103,7 @@ def register(cli: click.Group) -> None:
         """
     )
     @click.argument("case_ref", metavar="CASE")
-    @click.argument("event_id", metavar="EVENT", type=click.IntRange(min=1))
+    @click.argument("event_id", metavar="EVENT", type=click.IntRange(min=1, max=2**63 - 1))
     @click.option(
         "--set",
         "assignments",

@@ -28,6 +28,7 @@ import attrs
 
 from . import lifecycle
 from .errors import InvalidInput, InvalidTransition
+from .lifecycle import Stage
 from .model import Case, ContactAttempt, Event, EventCorrection, Staff, Visit
 from .money import parse_money
 from .policy import default
@@ -75,6 +76,21 @@ INSTEAD: dict[str, str] = {
     "event_amended": "amend the event again",
     "refused": "nothing: a refusal wrote nothing but itself",
 }
+
+#: Voidable records beside the visit's path: voiding one moves no stage, so later
+#: actions do not rest on it (what a later one changed of its rows still blocks).
+SIDE = frozenset(
+    {
+        "contact_recorded",
+        "details_recorded",
+        "complaint_recorded",
+        "inquiry_recorded",
+        "evidence_added",
+        "promise_made",
+    }
+)
+#: What may follow an event on the path without resting on it.
+INDEPENDENT = SIDE | {"case_assigned", "flags_changed", "refused", "event_amended"}
 
 CORRECTION_EVENTS = ("event_voided", "event_amended")
 #: Case columns that every event moves on, worked out rather than restored.
@@ -159,9 +175,18 @@ def plan_void(
     restored: list[TableRow] = []
     removed: list[Removal] = []
     blocking: dict[int, str] = {}
+    if target.type not in SIDE:
+        # A step of the path: whatever came after it on the path rests on it (feedback
+        # on the interview, a plan on the address, money on the arrangement).
+        blocking.update((_id(e), f"{e.id} {e.type}") for e in later if e.type not in INDEPENDENT)
     wrote = _carried(target)
     for amendment in amendments:
-        wrote.update((k, v) for k, v in _carried(amendment).items() if k[0] != "cases")
+        # Its own record (the correction) stays: it is the amendment's, not the event's.
+        wrote.update(
+            (k, v)
+            for k, v in _carried(amendment).items()
+            if k[0] not in ("cases", "event_corrections")
+        )
     for key, after in wrote.items():
         table, row_id = key
         if after is None:
@@ -274,9 +299,9 @@ def void_event(
     plan = plan_void(list(services.store.iter_events(case.id)), target, voided, services.store.row)
     if plan.blocking:
         refuse(
-            f"later events changed what event {event_id} ({target.type}) wrote: void "
-            f"{', '.join(plan.blocking)} first (newest first), or record the correction as "
-            "a new action",
+            f"later events rest on event {event_id} ({target.type}): "
+            f"{', '.join(plan.blocking)}; put those right first, newest first (void, reverse "
+            "the payment, reopen), or record the correction as a new action",
             "correction.order",
         )
     removed: dict[str, list[int]] = {}
@@ -509,6 +534,11 @@ def amend_event(
     if judged:
         what = "a contact's" if amendable.table == "contacts" else "an interview's"
         supervisor_only = f"amend {what} {judged[0]}: the rules read it"
+    elif amendable.table == "visits" and (
+        case.feedback_status in ("submitted", "approved") or case.stage == Stage.CLOSED
+    ):
+        # The findings a supervisor is reviewing, or approved: theirs to change now.
+        supervisor_only = "amend an interview's findings once its feedback is submitted"
     elif target.actor != staff.id:
         supervisor_only = "amend another staff member's record"
     elif late:
@@ -520,7 +550,6 @@ def amend_event(
         at,
         attempted=attempted,
         supervisor_only=supervisor_only,
-        also_permitted=(staff.id,) if target.actor == staff.id else (),
     )
     if target.id in _voided(services, case.id):
         error = InvalidTransition(

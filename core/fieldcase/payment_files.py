@@ -218,8 +218,14 @@ class _PaymentRun:
                 if earlier.status == "confirmed":
                     self.unchanged += 1
                     return None
+                # The bank's time stands, not the one it was reported with.
                 _, after = self.services.confirm_payment(
-                    case.id, earlier.reference, actor=self.actor, at=self.at, source=source
+                    case.id,
+                    earlier.reference,
+                    actor=self.actor,
+                    at=self.at,
+                    source=source,
+                    paid_at=paid_at,
                 )
                 self.confirmed += 1
         except Refused as exc:

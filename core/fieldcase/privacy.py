@@ -175,6 +175,13 @@ FREE_TEXT: dict[str, frozenset[str]] = {
     "reopen": frozenset({"reason"}),
     "evidence_added": frozenset({"description"}),
     "add_evidence": frozenset({"description"}),
+    # Why an event was voided or amended, a payment reversed: may name the borrower.
+    "event_voided": frozenset({"reason"}),
+    "void_event": frozenset({"reason"}),
+    "event_amended": frozenset({"reason"}),
+    "amend_event": frozenset({"reason"}),
+    "payment_reversed": frozenset({"reason"}),
+    "reverse_payment": frozenset({"reason"}),
 }
 
 
@@ -238,7 +245,8 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
     "inquiries": {"note": ""},
     "reviews": {"note": ""},
     # An amendment's fields, before and after, are the record's own (notes, finances).
-    "event_corrections": {"changes": "{}"},
+    "event_corrections": {"changes": "{}", "reason": ""},
+    "payments": {"reversal_reason": ""},
 }
 
 

@@ -215,5 +215,6 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
     ]
     records += [attrs.evolve(q, note="") for q in store.inquiries(case.id)]
     records += [attrs.evolve(r, note="") for r in store.reviews(case.id)]
-    records += [attrs.evolve(c, changes={}) for c in store.corrections(case.id)]
+    records += [attrs.evolve(c, changes={}, reason="") for c in store.corrections(case.id)]
+    records += [attrs.evolve(p, reversal_reason="") for p in store.payments(case.id, case.currency)]
     return records

@@ -177,8 +177,14 @@ class Reader:
         found = self._store.corrections(_id(case))
         if self._sees(case):
             return found
-        return [attrs.evolve(c, changes={"fields": sorted(c.changes)}) if c.kind == "amend"
-                else c for c in found]  # fmt: skip
+        return [
+            attrs.evolve(
+                c,
+                reason="",
+                changes={"fields": sorted(c.changes)} if c.kind == "amend" else c.changes,
+            )
+            for c in found
+        ]
 
     def payments(self, case: Case) -> list[Payment]:
         """The payments recorded on the case, oldest first, with their status: only
