@@ -443,3 +443,17 @@ def test_a_corrections_reason_is_masked_like_a_note(office: Run, db_path: Path) 
     assert why in office("history", "1", as_="li.na").output
     for args in (("history", "1"), ("history", "1", "--json")):
         assert "Wang Fang" not in office(*args, as_="zhang.min").output
+
+
+def test_amended_text_is_held_to_the_recording_commands_limits(office: Run, db_path: Path) -> None:
+    to_feedback(office)
+    interview = last_event(db_path, "interview_recorded")
+    at = ("--at", "2026-11-25T12:00+08:00")
+    long = office("amend", "1", str(interview), "--set", "industry=" + "x" * 65, "--reason", "r",
+                  *at, as_="li.na")  # fmt: skip
+    assert long.exit_code == 2
+    assert "at most 64 characters" in long.output
+    lines = office("amend", "1", str(interview), "--set", "note=Met at ten.\nShowed bills.",
+                   "--reason", "r", *at, as_="li.na")  # fmt: skip
+    assert lines.exit_code == 0, lines.output
+    assert shown(office)["visits"][0]["notes"] == "Met at ten.\nShowed bills."

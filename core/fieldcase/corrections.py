@@ -35,6 +35,7 @@ from .policy import default
 from .rows import Removal, TableRow, case_to_row, to_iso
 from .store import Change
 from .suggest import choice
+from .text import clean
 
 if TYPE_CHECKING:
     from .services import Services
@@ -426,8 +427,11 @@ def _lenders(value: str, services: Services, case: Case) -> dict[str, Any]:
     return {"lenders": count, "multi_lender": count > 1}
 
 
-def _plain(attribute: str, empty_is_none: bool = False) -> Any:
+def _plain(attribute: str, field: str, empty_is_none: bool = False) -> Any:
+    """Text checked as the recording command checks its option ``field``."""
+
     def parse(value: str, services: Services, case: Case) -> dict[str, Any]:
+        value = clean(value, field)
         return {attribute: _optional_text(value) if empty_is_none else _text(value)}
 
     return parse
@@ -439,7 +443,7 @@ def _plain(attribute: str, empty_is_none: bool = False) -> Any:
 AMENDABLE: dict[str, Amendable] = {
     "contact_recorded": Amendable(
         "contacts",
-        {"outcome": _choice("outcome", lifecycle.OUTCOMES), "note": _plain("note")},
+        {"outcome": _choice("outcome", lifecycle.OUTCOMES), "note": _plain("note", "note")},
         judged=frozenset({"outcome"}),
     ),
     "interview_recorded": Amendable(
@@ -451,15 +455,15 @@ AMENDABLE: dict[str, Amendable] = {
             "other-debts": _money("other_debts", "other debts"),
             "monthly-repayments": _money("monthly_repayments", "monthly repayments"),
             "lenders": _lenders,
-            "industry": _plain("industry", True),
-            "employer": _plain("employer", True),
-            "suppliers": _plain("suppliers", True),
-            "buyers": _plain("buyers", True),
+            "industry": _plain("industry", "industry", True),
+            "employer": _plain("employer", "employer", True),
+            "suppliers": _plain("suppliers", "suppliers", True),
+            "buyers": _plain("buyers", "buyers", True),
             "attitude": _choice("attitude", lifecycle.ATTITUDES),
-            "note": _plain("notes"),
+            "note": _plain("notes", "note"),
         },
     ),
-    "visit_failed": Amendable("visits", {"note": _plain("notes")}),
+    "visit_failed": Amendable("visits", {"note": _plain("notes", "note")}),
 }
 
 

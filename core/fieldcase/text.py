@@ -99,6 +99,8 @@ FIELDS: dict[str, Field] = {
     "summary": Field("summary", Kind.TEXT, 4000),
     "reason": Field("reason", Kind.TEXT, 4000),
     "description": Field("description", Kind.TEXT, 1000),
+    # amend --set FIELD=VALUE: free text here, then checked as the field it names.
+    "assignments": Field("FIELD=VALUE", Kind.TEXT, 4100),
 }
 #: Any other text: codes, amounts, dates, times, file names, policy values.
 OTHER = Field("value", Kind.VALUE, 1000)
