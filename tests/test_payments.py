@@ -292,7 +292,7 @@ def test_the_bank_files_rows_that_cannot_be_taken_go_to_the_rejects_file(
         ("5", "currency", "XYZ", "is not one of fieldcase's currencies"),
         ("6", "currency", "USD", "is not case 1's currency (CNY)"),
         ("7", "reference", "BOC-9", "payment BOC-9 of case 1 was reversed on 2026-11-23 "
-         "(bounced); its reference stays taken"),
+         "(bounced) after it had counted; its reference stays taken"),
         ("8", "amount", "-5", "'-5' is negative"),
         ("9", "paid_at", "yesterday", "is not a time; write it as 2026-11-23T10:30+08:00"),
     ]  # fmt: skip
@@ -407,3 +407,23 @@ def test_reversing_any_payment_a_closing_rested_on_reopens_the_case(owing: Run) 
     assert result.exit_code == 0, result.output
     assert stage(owing) == ("confirmation", None)
     assert balance(owing)["balance"]["total"] == "1000.00"
+
+
+def test_a_wrong_report_reversed_gives_way_to_the_banks_record(owing: Run, tmp_path: Path) -> None:
+    """Attack: a worker's report of 1 under the bank's reference would block it for good."""
+    pay(owing, "1", "BOC-5", "10:00", "li.na")
+    bank = write_csv(tmp_path / "boc.csv", "BOC-5,1,,1500,CNY,2026-11-23T11:00+08:00")
+    first = import_payments(owing, bank, "12:00")
+    assert "1 rejected" in first.stdout, first.output
+    reversed_ = owing(
+        "payment", "reverse", "1", "BOC-5", "--reason", "Wrong amount", *at("12:30"),
+        as_="chen.wei",
+    )  # fmt: skip
+    assert reversed_.exit_code == 0, reversed_.output
+    again = import_payments(owing, bank, "13:00")
+    assert "1 confirmed" in again.stdout, again.output
+    shown = json.loads(owing("show", "1", "--json", as_="chen.wei").stdout)
+    (paid,) = shown["payments"]
+    assert (paid["status"], paid["amount"]) == ("confirmed", "1500.00")
+    assert paid["at"].startswith("2026-11-23T03:00")
+    assert balance(owing)["balance"]["total"] == "18500.00"

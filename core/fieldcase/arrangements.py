@@ -636,11 +636,14 @@ def confirm_payment(
     at: dt.datetime,
     source: Mapping[str, Any] | None = None,
     paid_at: dt.datetime | None = None,
+    amount: Decimal | None = None,
 ) -> tuple[Payment, Case]:
     """A supervisor confirms a reported payment: it counts from when it was paid.
 
     ``paid_at`` is the bank's time for it (from a payment file): it replaces the
-    time the payment was reported with, which a worker may have dated back.
+    time the payment was reported with, which a worker may have dated back. With
+    the bank's ``amount`` too, a report that was reversed before it ever counted
+    (a wrong amount, say) is replaced by the bank's record under its reference.
     If the confirmed payments now clear what is owed, the case closes in the
     same transaction, as :func:`record_payment` closes it.
     """
@@ -656,7 +659,13 @@ def confirm_payment(
         attempted=attempted,
         supervisor_only="confirm a payment",
     )
-    if payment.status != "reported":
+    revived = (
+        payment.status == "reversed"
+        and payment.confirmed_at is None
+        and paid_at is not None
+        and amount is not None
+    )
+    if payment.status != "reported" and not revived:
         when = payment.confirmed_at if payment.status == "confirmed" else payment.reversed_at
         who = payment.confirmed_by if payment.status == "confirmed" else payment.reversed_by
         assert when is not None
@@ -680,6 +689,13 @@ def confirm_payment(
         confirmed_at=at,
         at=paid_at or payment.at,
     )
+    if revived:
+        assert amount is not None
+        attempted["replaces_reversed_report"] = str(payment.amount)
+        attempted["amount"] = str(amount)
+        confirmed = attrs.evolve(
+            confirmed, amount=amount, reversed_by=None, reversed_at=None, reversal_reason=None
+        )
     if paid_at is not None and paid_at != payment.at:
         attempted["reported_at"] = payment.at.isoformat()
         attempted["paid_at"] = paid_at.isoformat()

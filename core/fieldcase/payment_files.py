@@ -226,6 +226,7 @@ class _PaymentRun:
                     at=self.at,
                     source=source,
                     paid_at=paid_at,
+                    amount=amount,
                 )
                 self.confirmed += 1
         except Refused as exc:
@@ -282,6 +283,8 @@ class _PaymentRun:
     def mismatch(self, case: Case, earlier: Payment, amount: Any) -> Problem | None:
         """Why the file's payment cannot be the one already recorded, if it cannot."""
         who = "reported by " + earlier.recorded_by if earlier.status == "reported" else "recorded"
+        if earlier.status == "reversed" and earlier.confirmed_at is None:
+            return None  # a report reversed before it counted: the bank's record replaces it
         if earlier.status == "reversed":
             assert earlier.reversed_at is not None
             return (
@@ -289,7 +292,8 @@ class _PaymentRun:
                 earlier.reference,
                 f"payment {earlier.reference} of case {case.id} was reversed on "
                 f"{earlier.reversed_at.astimezone(case.borrower.zone):%Y-%m-%d} "
-                f"({earlier.reversal_reason}); its reference stays taken",
+                f"({earlier.reversal_reason}) after it had counted; its reference stays "
+                "taken: the bank's correction comes under a reference of its own",
             )
         if earlier.amount != amount:
             return (
