@@ -4,9 +4,12 @@ An event is never edited. **Voiding** one writes back, for every row it wrote,
 the row as it would be had the event not happened: rows it created leave the
 tables (their ids stay taken), fields it changed get their earlier values back,
 and the case's last change is the last event still standing, so that a
-future-dated event voided no longer holds the case. A field that a later event
-changed again is not guessed at: the void is refused, naming that event, to be
-voided first (newest first). **Amending** rewrites some fields of the contact
+future-dated event voided no longer holds the case. Nothing is guessed at: a
+step of the visit's path with later steps after it (feedback on the interview,
+a plan on the address, money on an arrangement), or a field a later event
+changed again, refuses the void, naming those events, to be put right first
+(newest first). Records beside the path (contacts, details, complaints,
+inquiries, evidence, loose promises) are voided beneath later actions. **Amending** rewrites some fields of the contact
 or interview an event recorded: its author may within the policy's
 ``amend_window_hours``, a supervisor at any time.
 
@@ -142,7 +145,8 @@ class VoidPlan:
 
     restored: list[TableRow]
     removed: list[Removal]
-    #: Later events that changed what the voided one wrote: "318 checklist_ticked".
+    #: Later events that rest on the voided one (a later step of the visit's path) or
+    #: changed again what it wrote, newest first: "318 checklist_ticked".
     blocking: list[str]
     #: The case's last change once the event is voided (None: keep the stored one).
     last_change: dt.datetime | None
@@ -157,9 +161,11 @@ def plan_void(
     """Work out the rows as they would be had ``target`` not happened.
 
     ``events`` are the case's, oldest first; ``voided`` the ids already voided;
-    ``stored(table, id)`` a row as it is now. Per field: one ``target`` did not
-    change stays; one it changed and nothing changed since gets its earlier
-    value back; one changed again since blocks the void (the later event is named).
+    ``stored(table, id)`` a row as it is now. A step of the visit's path (not in
+    :data:`SIDE`) is voided only with nothing but independent records after it.
+    Then, per field: one ``target`` did not change stays; one it changed and
+    nothing changed since gets its earlier value back; one changed again since
+    blocks the void (the later event is named).
     """
     # An amendment goes with the event it amended (what it changed was that event's
     # record), and a void with the event it voided (it put back what that one wrote).
