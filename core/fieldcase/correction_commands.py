@@ -39,8 +39,10 @@ def register(cli: click.Group) -> None:
         it wrote: what it added goes (a contact, a promise, a visit plan), what
         it changed returns (the stage, the checklist), and the case's last
         change is the last event still standing, so a case held by a
-        future-dated event is free again. A later event that changed the same
-        things is voided first, newest first: the refusal names it.
+        future-dated event is free again. A step of the visit's path with later
+        steps after it (feedback on the interview, a payment on an arrangement),
+        or with a later event that changed the same things, is refused naming
+        them: put those right first, newest first.
 
         These can be voided: {voidable}. A payment is reversed instead
         ('fieldcase payment reverse'); a closed case is reopened.
