@@ -457,3 +457,25 @@ def test_amended_text_is_held_to_the_recording_commands_limits(office: Run, db_p
                    "--reason", "r", *at, as_="li.na")  # fmt: skip
     assert lines.exit_code == 0, lines.output
     assert shown(office)["visits"][0]["notes"] == "Met at ten.\nShowed bills."
+
+
+def test_findings_once_reported_on_stay_a_supervisors_after_a_reopen(
+    office: Run, db_path: Path
+) -> None:
+    """Attack: approved, closed, reopened: the feedback no longer says submitted."""
+    from conftest import to_submitted
+
+    to_submitted(office)
+    interview = last_event(db_path, "interview_recorded")
+    late = ("--at", "2026-11-25T20:00+08:00")
+    assert office("review", "1", "--approve", *late, as_="chen.wei").exit_code == 0
+    closed = office("close", "1", "--resolution", "restructured", *late, as_="li.na")
+    assert closed.exit_code == 0, closed.output
+    reopened = office("reopen", "1", "--reason", "r", *late, as_="chen.wei")
+    assert reopened.exit_code == 0, reopened.output
+    result = office(
+        "amend", "1", str(interview), "--set", "income=99999", "--reason", "x", *late,
+        as_="li.na",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "once its feedback is submitted" in result.output

@@ -427,3 +427,40 @@ def test_a_wrong_report_reversed_gives_way_to_the_banks_record(owing: Run, tmp_p
     assert (paid["status"], paid["amount"]) == ("confirmed", "1500.00")
     assert paid["at"].startswith("2026-11-23T03:00")
     assert balance(owing)["balance"]["total"] == "18500.00"
+
+
+def test_a_paid_close_by_hand_reopens_when_the_money_it_rested_on_is_reversed(
+    owing: Run,
+) -> None:
+    """Money cleared the case while a dispute held it open; once it was decided the case
+    was closed as paid by hand; the money bounced. It must not stay closed owing it all."""
+    opened = owing(
+        "dispute", "open", "1", "--kind", "bank-error", "--note", "x", *at("10:00"), as_="li.na"
+    )
+    assert opened.exit_code == 0, opened.output
+    pay(owing, "20000", "R1", "10:30", "chen.wei")
+    assert stage(owing) == ("confirmation", None)  # the dispute holds it open
+    decided = owing(
+        "dispute", "decide", "1", "--reject", "--note", "no", *at("11:00"), as_="chen.wei"
+    )
+    assert decided.exit_code == 0, decided.output
+    closed = owing("close", "1", "--resolution", "paid", *at("11:30"), as_="chen.wei")
+    assert closed.exit_code == 0, closed.output
+    reversed_ = owing(
+        "payment", "reverse", "1", "R1", "--reason", "bounced", *at("12:00"), as_="chen.wei"
+    )
+    assert reversed_.exit_code == 0, reversed_.output
+    assert stage(owing) == ("confirmation", None)
+    assert balance(owing)["balance"]["total"] == "20000.00"
+
+
+def test_a_reversal_reason_is_masked_in_show_for_staff_not_on_the_case(owing: Run) -> None:
+    pay(owing, "100", "R2", "10:00", "chen.wei")
+    why = "Wang Fang's brother paid from his card"
+    reversed_ = owing(
+        "payment", "reverse", "1", "R2", "--reason", why, *at("10:30"), as_="chen.wei"
+    )
+    assert reversed_.exit_code == 0, reversed_.output
+    assert why in owing("show", "1", as_="li.na").stdout
+    for args in (("show", "1"), ("show", "1", "--json")):
+        assert "Wang Fang" not in owing(*args, as_="zhang.min").stdout

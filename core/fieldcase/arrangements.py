@@ -798,19 +798,23 @@ def _reopening(
     actor: str,
     at: dt.datetime,
 ) -> Change | None:
-    """The reopening of a case closed by ``payment``, now reversed; None if it stays closed.
+    """The reopening of a case whose closing rested on ``payment``, now reversed; None
+    if it stays closed.
 
-    It stays closed when it was closed otherwise (or closed again since), when the
-    other payments still clear it, and when it is a performing loan's review
-    (whose review in progress the payment ended: its next review is opened instead).
+    A case closed as paid or settled, by the money itself or by hand once the
+    counted payments cleared it, is reopened when they cleared it with this
+    payment and no longer do. It stays closed when it was closed otherwise (or
+    as paid on a supervisor's word while money was owed), when the other payments
+    still clear it, and when it is a performing loan's review (whose review in
+    progress the payment ended: its next review is opened instead).
     """
     assert case.id is not None
     if case.stage != Stage.CLOSED or case.kind == "review" or case.closed_at is None:
         return None
     closing = services.store.last_event_data(case.id, "case_closed")
-    # Closed by money (this payment or another): reopened once what is left no longer
-    # clears it.
-    if closing is None or "by_payment" not in closing:
+    # Closed as paid or settled (by the money itself, or by hand once it cleared the
+    # case): reopened when the payments cleared it with this one and no longer do.
+    if closing is None or case.resolution not in ("paid", "settled"):
         return None
     reopened = attrs.evolve(
         case,
@@ -819,6 +823,9 @@ def _reopening(
         closed_at=None,
         version=case.version + 1,
     )
+    counted_before = [payment if p.id == payment.id else p for p in payments]
+    if clearing(services, reopened, counted_before, case.closed_at)[1] is None:
+        return None  # it did not rest on the money (a supervisor's call): it stays closed
     if clearing(services, reopened, payments, case.closed_at)[1] is not None:
         return None
     return Change(

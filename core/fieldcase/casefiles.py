@@ -244,6 +244,7 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
         details = mask_details(details)
         inquiries = mask_notes(inquiries)
         reviews = mask_notes(reviews)
+        payments = mask_notes(payments)  # why one was reversed may name the borrower
     return CaseFile(
         case,
         contacts,

@@ -9,9 +9,13 @@ step of the visit's path with later steps after it (feedback on the interview,
 a plan on the address, money on an arrangement), or a field a later event
 changed again, refuses the void, naming those events, to be put right first
 (newest first). Records beside the path (contacts, details, complaints,
-inquiries, evidence, loose promises) are voided beneath later actions. **Amending** rewrites some fields of the contact
-or interview an event recorded: its author may within the policy's
-``amend_window_hours``, a supervisor at any time.
+inquiries, evidence, loose promises) are voided beneath later actions.
+
+**Amending** rewrites some fields of the contact or interview an event
+recorded: its author (still on the case) may within the policy's
+``amend_window_hours``, counted to the real clock; a supervisor at any time,
+and alone for a contact's outcome (the rules read it) and for findings that
+feedback was ever submitted on.
 
 Either way the correction is a new event on the case's chain that names the
 event it corrects and carries the rows it writes (so a replay of the log
@@ -545,7 +549,9 @@ def amend_event(
         what = "a contact's" if amendable.table == "contacts" else "an interview's"
         supervisor_only = f"amend {what} {judged[0]}: the rules read it"
     elif amendable.table == "visits" and (
-        case.feedback_status in ("submitted", "approved") or case.stage == Stage.CLOSED
+        case.feedback_status in ("submitted", "approved")
+        or case.stage == Stage.CLOSED
+        or _reported_on(services, case, target)
     ):
         # The findings a supervisor is reviewing, or approved: theirs to change now.
         supervisor_only = "amend an interview's findings once its feedback is submitted"
@@ -580,6 +586,17 @@ def amend_event(
     bumped = attrs.evolve(case, version=case.version + 1)
     data = {**attempted, "fields": sorted(correction.changes)}
     return _commit(services, case, staff, at, "event_amended", [bumped, amended], correction, data)
+
+
+def _reported_on(services: Services, case: Case, target: Event) -> bool:
+    """Whether feedback was ever submitted on the visit ``target`` recorded: what it
+    found then stood under a supervisor's review, whatever the case is now."""
+    assert case.id is not None
+    visits = {key[1] for key in _carried(target) if key[0] == "visits"}
+    return any(
+        f.visit_id in visits or (f.visit_id is None and f.submitted_at >= target.at)
+        for f in services.store.feedback(case.id)
+    )
 
 
 def _amended_record(

@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 #: The free-text fields of disputes, evidence, hardship pauses, complaints, inquiries and
 #: reviews.
-NOTE_FIELDS = ("note", "decision_note", "end_note", "description")
+NOTE_FIELDS = ("note", "decision_note", "end_note", "description", "reversal_reason")
 
 
 def mask_tail(value: str | None, keep: int = 4) -> str:
