@@ -602,14 +602,7 @@ def _commit_money(
                 services.policy_version(case),
             )
         )
-    results = services.store.commit_many(changes)
-    final: Record = results[-1][1][0]
-    assert isinstance(final, Case)
-    for event, _ in results:
-        services.notify(final, event)
-    saved = results[0][1][1]
-    assert isinstance(saved, Payment)
-    return saved, final
+    return _written(services, changes)
 
 
 def find_payment(services: Services, case: Case, reference: str) -> Payment:
@@ -780,14 +773,7 @@ def reverse_payment(
     reopening = _reopening(services, reversed_case, payment, payments, staff.id, at)
     if reopening is not None:
         changes.append(reopening)
-    results = services.store.commit_many(changes)
-    final: Record = results[-1][1][0]
-    assert isinstance(final, Case)
-    for event, _ in results:
-        services.notify(final, event)
-    saved = results[0][1][1]
-    assert isinstance(saved, Payment)
-    return saved, final
+    return _written(services, changes)
 
 
 def _reopening(
@@ -843,3 +829,16 @@ def _reopening(
         services.recorded_at(),
         services.policy_version(case),
     )
+
+
+def _written(services: Services, changes: Sequence[Change]) -> tuple[Payment, Case]:
+    """Write a payment's changes in one transaction, then notify: the payment (the first
+    change's second record) and the case as the last change left it."""
+    results = services.store.commit_many(changes)
+    final: Record = results[-1][1][0]
+    assert isinstance(final, Case)
+    for event, _ in results:
+        services.notify(final, event)
+    saved = results[0][1][1]
+    assert isinstance(saved, Payment)
+    return saved, final
