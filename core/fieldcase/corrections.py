@@ -35,6 +35,7 @@ import attrs
 
 from . import lifecycle
 from .errors import InvalidInput, InvalidTransition
+from .interview import check_reason, multi_lender_of
 from .lifecycle import Stage
 from .model import Case, ContactAttempt, Event, EventCorrection, Staff, Visit
 from .money import parse_money
@@ -408,13 +409,7 @@ def _choice(attribute: str, options: Sequence[str]) -> Callable[[str, Services, 
 
 
 def _reason_code(value: str, services: Services, case: Case) -> dict[str, Any]:
-    code = value.strip().lower()
-    if code not in services.reasons():
-        raise InvalidInput(
-            f"reason: {value!r} is not a known code; codes are "
-            f"{', '.join(sorted(services.reasons()))}"
-        )
-    return {"reason_code": code}
+    return {"reason_code": check_reason(services, value.strip().lower())}
 
 
 def _money(attribute: str, label: str) -> Callable[[str, Services, Case], dict[str, Any]]:
@@ -426,15 +421,11 @@ def _money(attribute: str, label: str) -> Callable[[str, Services, Case], dict[s
 
 
 def _lenders(value: str, services: Services, case: Case) -> dict[str, Any]:
-    from .interview import MAX_LENDERS
-
     try:
         count = int(value.strip())
     except ValueError:
         raise InvalidInput(f"lenders: {value!r} is not a whole number") from None
-    if not 1 <= count <= MAX_LENDERS:
-        raise InvalidInput(f"lenders: give 1 to {MAX_LENDERS}, counting this lender too")
-    return {"lenders": count, "multi_lender": count > 1}
+    return {"lenders": count, "multi_lender": multi_lender_of(count, None)}
 
 
 def _plain(attribute: str, field: str, empty_is_none: bool = False) -> Any:

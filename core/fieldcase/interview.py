@@ -63,11 +63,8 @@ def record_interview(
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     choice(met, lifecycle.MET, "met")
-    if reason is not None and reason not in services.reasons():
-        raise InvalidInput(
-            f"reason: {reason!r} is not a known code; codes are "
-            f"{', '.join(sorted(services.reasons()))}"
-        )
+    if reason is not None:
+        check_reason(services, reason)
     if met == "borrower" and reason is None:
         raise InvalidInput("reason: when the borrower was met, give --reason CODE")
     industry, employer, suppliers, buyers = (
@@ -97,7 +94,7 @@ def record_interview(
         choice(employment, lifecycle.EMPLOYMENT, "employment")
     if attitude is not None:
         choice(attitude, lifecycle.ATTITUDES, "attitude")
-    multi_lender = _multi_lender(lenders, multi_lender)
+    multi_lender = multi_lender_of(lenders, multi_lender)
     whose = f"case {case.id}"
     repayments = (
         None
@@ -186,7 +183,17 @@ def record_interview(
 MAX_LENDERS = 99
 
 
-def _multi_lender(lenders: int | None, multi_lender: bool | None) -> bool | None:
+def check_reason(services: Services, reason: str) -> str:
+    """``reason`` itself, or InvalidInput listing the overdue-reason codes there are."""
+    if reason not in services.reasons():
+        raise InvalidInput(
+            f"reason: {reason!r} is not a known code; codes are "
+            f"{', '.join(sorted(services.reasons()))}"
+        )
+    return reason
+
+
+def multi_lender_of(lenders: int | None, multi_lender: bool | None) -> bool | None:
     """Whether the borrower owes several lenders, from the count where one is given."""
     if lenders is None:
         return multi_lender
