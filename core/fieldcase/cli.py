@@ -2287,9 +2287,11 @@ def payment_confirm(app: App, case_ref: str, reference: str, at: dt.datetime) ->
 def payment_reverse(app: App, case_ref: str, reference: str, reason: str, at: dt.datetime) -> None:
     """Reverse a payment recorded in error: it stops counting (a supervisor).
 
-    The payment stays on record, marked reversed. A case it closed is reopened
-    to the stage it was closed from. Its reference stays taken: money received
-    after all is recorded under the bank's correction reference.
+    The payment stays on record, marked reversed. A case closed as paid or
+    settled on that money is reopened to the stage it was closed from, unless
+    the other payments still clear it. Its reference stays taken: money
+    received after all comes under the bank's correction reference (a report
+    reversed before it ever counted gives way to the bank's payment file).
 
     \b
     Example:
