@@ -464,3 +464,23 @@ def test_a_reversal_reason_is_masked_in_show_for_staff_not_on_the_case(owing: Ru
     assert why in owing("show", "1", as_="li.na").stdout
     for args in (("show", "1"), ("show", "1", "--json")):
         assert "Wang Fang" not in owing(*args, as_="zhang.min").stdout
+
+
+def test_the_payment_commands_print_json_for_scripts(owing: Run) -> None:
+    def run(*args: str, who: str) -> dict:
+        result = owing("payment", *args, "--json", as_=who)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    reported = run("1", "20000", "--reference", "J-1", *at("10:00"), who="li.na")
+    assert (reported["case"], reported["new"]) == (1, True)
+    assert (reported["payment"]["status"], reported["payment"]["amount"]) == (
+        "reported",
+        "20000.00",
+    )
+    confirmed = run("confirm", "1", "J-1", *at("11:00"), who="chen.wei")
+    assert confirmed["payment"]["status"] == "confirmed"
+    assert (confirmed["stage"], confirmed["resolution"]) == ("closed", "paid")
+    reversed_ = run("reverse", "1", "J-1", "--reason", "bounced", *at("12:00"), who="chen.wei")
+    assert reversed_["payment"]["status"] == "reversed" and reversed_["reopened"] is True
+    assert reversed_["stage"] == "confirmation"

@@ -2201,9 +2201,16 @@ def payment() -> None:
 @click.option("--reference", required=True, help="The payment's reference; recorded once.")
 @click.option("--currency", help="Check the amount's currency against the case's.")
 @at_option
+@json_option
 @pass_app
 def payment_record(
-    app: App, case_ref: str, amount: str, reference: str, currency: str | None, at: dt.datetime
+    app: App,
+    case_ref: str,
+    amount: str,
+    reference: str,
+    currency: str | None,
+    at: dt.datetime,
+    json_: bool,
 ) -> None:
     """Record a payment received. The same --reference twice records it once.
 
@@ -2225,28 +2232,41 @@ def payment_record(
         reference=reference,
         currency=currency,
     )
-    if not new:
-        state = (
-            f" ({payment_status(paid)}: fieldcase payment confirm {case.id} {paid.reference})"
-            if paid.status == "reported"
-            else ""
-        )
-        echo(
-            f"Case {case.id}: payment {paid.reference} was already recorded{state}; nothing changed"
-        )
-        return
-    if paid.status == "reported":
-        echo(
-            f"Case {case.id}: payment of {money(paid.amount, case.currency)} reported "
-            f"({paid.reference}); not yet counted: a supervisor confirms it "
-            f"(fieldcase payment confirm {case.id} {paid.reference})"
-        )
-        return
-    echo(
-        f"Case {case.id}: payment of {money(paid.amount, case.currency)} recorded "
-        f"({paid.reference})"
-    )
-    closed_by(case, paid)
+
+    def human() -> None:
+        confirm = f"fieldcase payment confirm {case.id} {paid.reference}"
+        if not new:
+            state = f" ({payment_status(paid)}: {confirm})" if paid.status == "reported" else ""
+            echo(
+                f"Case {case.id}: payment {paid.reference} was already recorded{state}; "
+                "nothing changed"
+            )
+        elif paid.status == "reported":
+            echo(
+                f"Case {case.id}: payment of {money(paid.amount, case.currency)} reported "
+                f"({paid.reference}); not yet counted: a supervisor confirms it ({confirm})"
+            )
+        else:
+            echo(
+                f"Case {case.id}: payment of {money(paid.amount, case.currency)} recorded "
+                f"({paid.reference})"
+            )
+            closed_by(case, paid)
+
+    emit(payment_json(case, paid, new=new), json_, human)
+
+
+def payment_json(case: Case, paid: Payment, **extra: Any) -> dict[str, Any]:
+    """A payment command's ``--json``: the payment as it now stands, and its case."""
+    import attrs
+
+    return {
+        "case": case.id,
+        "payment": attrs.asdict(paid),
+        "stage": str(case.stage),
+        "resolution": case.resolution,
+        **extra,
+    }
 
 
 def closed_by(case: Case, paid: Payment) -> None:
@@ -2259,8 +2279,9 @@ def closed_by(case: Case, paid: Payment) -> None:
 @click.argument("case_ref", metavar="CASE")
 @click.argument("reference", metavar="REFERENCE")
 @at_option
+@json_option
 @pass_app
-def payment_confirm(app: App, case_ref: str, reference: str, at: dt.datetime) -> None:
+def payment_confirm(app: App, case_ref: str, reference: str, at: dt.datetime, json_: bool) -> None:
     """Confirm a reported payment: it counts from when it was paid (a supervisor).
 
     If the confirmed payments now clear what is owed, the case closes as paid
@@ -2271,11 +2292,15 @@ def payment_confirm(app: App, case_ref: str, reference: str, at: dt.datetime) ->
         fieldcase --as chen.wei payment confirm 42 BOC-20261215-0042
     """
     paid, case = app.services.confirm_payment(case_ref, reference, actor=app.need_actor(), at=at)
-    echo(
-        f"Case {case.id}: payment of {money(paid.amount, case.currency)} ({paid.reference}, "
-        f"paid {local_time(paid.at, case.borrower.timezone)}) confirmed; it counts"
-    )
-    closed_by(case, paid)
+
+    def human() -> None:
+        echo(
+            f"Case {case.id}: payment of {money(paid.amount, case.currency)} ({paid.reference}, "
+            f"paid {local_time(paid.at, case.borrower.timezone)}) confirmed; it counts"
+        )
+        closed_by(case, paid)
+
+    emit(payment_json(case, paid), json_, human)
 
 
 @payment.command("reverse")
@@ -2283,8 +2308,11 @@ def payment_confirm(app: App, case_ref: str, reference: str, at: dt.datetime) ->
 @click.argument("reference", metavar="REFERENCE")
 @click.option("--reason", required=True, help="Why: a typo, a returned transfer...")
 @at_option
+@json_option
 @pass_app
-def payment_reverse(app: App, case_ref: str, reference: str, reason: str, at: dt.datetime) -> None:
+def payment_reverse(
+    app: App, case_ref: str, reference: str, reason: str, at: dt.datetime, json_: bool
+) -> None:
     """Reverse a payment recorded in error: it stops counting (a supervisor).
 
     The payment stays on record, marked reversed. A case closed as paid or
@@ -2302,14 +2330,19 @@ def payment_reverse(app: App, case_ref: str, reference: str, reason: str, at: dt
     paid, case = app.services.reverse_payment(
         case_ref, reference, actor=app.need_actor(), at=at, reason=reason
     )
-    echo(
-        f"Case {case.id}: payment of {money(paid.amount, case.currency)} ({paid.reference}) "
-        "reversed; it no longer counts"
-    )
-    if was.stage == lifecycle.Stage.CLOSED and case.stage != lifecycle.Stage.CLOSED:
-        echo(f"Case {case.id}: reopened to {case.stage} (it was closed as {was.resolution})")
-    elif case.stage == lifecycle.Stage.CLOSED:
-        echo(f"Case {case.id}: stays closed as {case.resolution}")
+    reopened = was.stage == lifecycle.Stage.CLOSED and case.stage != lifecycle.Stage.CLOSED
+
+    def human() -> None:
+        echo(
+            f"Case {case.id}: payment of {money(paid.amount, case.currency)} "
+            f"({paid.reference}) reversed; it no longer counts"
+        )
+        if reopened:
+            echo(f"Case {case.id}: reopened to {case.stage} (it was closed as {was.resolution})")
+        elif case.stage == lifecycle.Stage.CLOSED:
+            echo(f"Case {case.id}: stays closed as {case.resolution}")
+
+    emit(payment_json(case, paid, reopened=reopened), json_, human)
 
 
 @cli.command()
