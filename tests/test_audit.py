@@ -275,7 +275,7 @@ def test_refusals_are_chained_too(office: Run, db_path: Path) -> None:
 def test_latest_migration_is_the_last_one(tmp_path: Path) -> None:
     """A database at LATEST_MIGRATION skips migrating; a new migration must move it."""
     from fieldcase.migrations import migrations
-    from fieldcase.store import LATEST_MIGRATION
+    from fieldcase.store.sqlite import LATEST_MIGRATION
 
     assert [m.name for m in migrations._migrations][-1] == LATEST_MIGRATION
     store = Store(tmp_path / "m.db")

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from .casefiles import CaseFile
     from .model import Case, ContactDetail, Event, Payment, Visit
     from .services import Services
+    from .store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -207,6 +208,13 @@ class FieldcaseGroup(CheckedParsing, click.Group):
         except (OSError, sqlite3.Error) as exc:
             self.disk_refused(ctx, exc)
             raise
+        except Exception as exc:
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
+            # The PostgreSQL server refused (a privilege, a trigger) or went away.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            echo(f"Error: the database refused it: {reason}; nothing was written", err=True)
+            ctx.exit(1)
 
     @staticmethod
     def disk_refused(ctx: click.Context, exc: OSError | sqlite3.Error) -> None:
@@ -276,8 +284,10 @@ class App:
             from .plugins import manager
             from .services import Services
             from .store import Store
+            from .store.dialect import is_server_url
 
-            if not create and not Path(self.db_path).exists():
+            server = is_server_url(self.db_path)
+            if not create and not server and not Path(self.db_path).exists():
                 raise click.ClickException(
                     f"no database at {self.db_path}; run 'fieldcase --db {self.db_path} init' "
                     "first (or set FIELDCASE_DB)"
@@ -294,9 +304,30 @@ class App:
                 store.close()
                 store = Store(self.db_path)
             store.migrate()
-            # The machine's clock, read here at the edge: every event records it.
-            self._services = Services(store, manager(), clock=clock.real_clock)
+            self.actor = self.logged_in(store)
+            # The machine's clock, read here at the edge: every event records it. A
+            # database server's clock, which no client sets, stands in for it there.
+            self._services = Services(
+                store, manager(), clock=store.dialect.clock() or clock.real_clock
+            )
         return self._services
+
+    def logged_in(self, store: Store) -> str | None:
+        """Who is acting: ``--as``, or on a database with logins, the login itself.
+
+        There, a different ``--as`` is refused: the database knows who is at the keyboard.
+        """
+        login = store.dialect.login()
+        if store.dialect.stamps_events:
+            if self.actor and self.actor != login:
+                store.close()
+                raise click.UsageError(
+                    f"--as {self.actor} does not match your login "
+                    f"({login or 'an administrator, not a staff member'}): on PostgreSQL "
+                    "you act as the staff member you logged in as; leave --as out"
+                )
+            return login
+        return self.actor
 
     @property
     def services(self) -> Services:
@@ -367,14 +398,16 @@ def init(app: App) -> None:
         fieldcase --db office.db init
     """
     from .store import Store
+    from .store.dialect import redact_url
 
     store = Store(app.db_path)
     applied = store.migrate()
     store.close()
+    where = redact_url(app.db_path)
     if applied:
-        echo(f"{app.db_path}: applied {', '.join(applied)}")
+        echo(f"{where}: applied {', '.join(applied)}")
     else:
-        echo(f"{app.db_path}: up to date")
+        echo(f"{where}: up to date")
 
 
 # -- staff ---------------------------------------------------------------------------------
@@ -430,18 +463,59 @@ def staff_badge(app: App, staff_id: str, badge: str, at: dt.datetime) -> None:
 @click.option("--name", required=True, help="Full name.")
 @click.option("--role", type=click.Choice(lifecycle.ROLES), default="field", show_default=True)
 @click.option("--badge", default="", help="Official identity number (agent licence, badge).")
+@click.option(
+    "--certificate",
+    is_flag=True,
+    help="PostgreSQL: they log in with a client certificate, not a password.",
+)
 @at_option
 @pass_app
-def staff_add(app: App, staff_id: str, name: str, role: str, badge: str, at: dt.datetime) -> None:
+def staff_add(
+    app: App, staff_id: str, name: str, role: str, badge: str, certificate: bool, at: dt.datetime
+) -> None:
     """Add a staff member. The first one needs no --as; after that, a supervisor adds staff.
+
+    On PostgreSQL each staff member is a database login of the same name: you
+    are asked for their first password (or give --certificate).
 
     \b
     Example:
         fieldcase staff add chen.wei --name "Chen Wei" --role supervisor
         fieldcase --as chen.wei staff add li.na --name "Li Na"
     """
-    member = app.services.add_staff(staff_id, name, role, actor=app.actor, at=at, badge=badge)
+    services = app.services
+    member = services.add_staff(staff_id, name, role, actor=app.actor, at=at, badge=badge)
     echo(f"Added {member.role} {member.id} ({member.name})")
+    if services.store.dialect.stamps_events:
+        set_login(services.store, member.id, certificate)
+
+
+def set_login(store: Store, staff_id: str, certificate: bool) -> None:
+    """Give ``staff_id``'s database login a password, asked for here (or none: certificate)."""
+    password = None
+    if not certificate:
+        password = click.prompt(
+            f"Password for {staff_id}'s login", hide_input=True, confirmation_prompt=True
+        )
+    store.dialect.set_password(staff_id, password)
+    echo(f"{staff_id} logs in " + ("with a client certificate" if certificate else "with it"))
+
+
+@staff.command("password")
+@click.argument("staff_id")
+@click.option("--certificate", is_flag=True, help="Certificate only: remove the password.")
+@pass_app
+def staff_password(app: App, staff_id: str, certificate: bool) -> None:
+    """Set a staff member's database password (PostgreSQL): your own, or as a supervisor.
+
+    \b
+    Example:
+        fieldcase --db postgresql://li.na@db.example/office staff password li.na
+    """
+    store = app.services.store
+    if not store.dialect.stamps_events:
+        raise click.UsageError("a SQLite file has no logins: --as names who is acting")
+    set_login(store, staff_id, certificate)
 
 
 @staff.command("deactivate")

@@ -231,7 +231,7 @@ def is_demo_database(path: Path) -> bool:
     The demo records ``demo_built``; one built before it did is known by holding
     exactly the demo's staff and only its institutions' cases.
     """
-    from .store import has_event, staff_and_institutions
+    from .store.sqlite import has_event, staff_and_institutions
 
     if has_event(path, "demo_built"):
         return True

@@ -706,7 +706,7 @@ def refresh_met(db: Connection, case_ids: Iterable[int]) -> None:
         ]
         for promise_id, met in met_times(promises, payments, zone).items():
             db.execute(
-                "UPDATE promises SET met_at = ? WHERE id = ? AND met_at IS NOT ?",
+                "UPDATE promises SET met_at = ? WHERE id = ? AND met_at IS DISTINCT FROM ?",
                 [to_iso(met) if met else None, promise_id, to_iso(met) if met else None],
             )
         db.execute(
@@ -718,7 +718,7 @@ def refresh_met(db: Connection, case_ids: Iterable[int]) -> None:
 
 def refresh_visit_dates(db: Connection, case_ids: Iterable[int]) -> None:
     """Set ``cases.visit_date``: the date of the case's planned visit (there is one at most)."""
-    db.conn.executemany(
+    db.executemany(
         "UPDATE cases SET visit_date = (SELECT date FROM visits WHERE case_id = cases.id"
         " AND status = 'planned' ORDER BY number DESC LIMIT 1) WHERE id = ?",
         [[case_id] for case_id in case_ids],
@@ -744,6 +744,16 @@ class Connection:
         keys = [d[0] for d in cursor.description]
         for row in cursor:
             yield dict(zip(keys, row, strict=True))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
 
     def close(self) -> None:
         self.conn.close()

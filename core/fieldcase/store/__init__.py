@@ -8,10 +8,8 @@ transaction; replaying the events therefore rebuilds every table.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,18 +18,16 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from . import commitments
-from .commitments import canonical_json, payload_sha256, seal
-from .errors import (
+from .. import commitments
+from ..commitments import canonical_json, payload_sha256, seal
+from ..errors import (
     CaseNotFound,
-    FieldcaseError,
     InstitutionNotFound,
     StaffNotFound,
     StaleCase,
-    WriteRefused,
 )
-from .lifecycle import bucket_range
-from .model import (
+from ..lifecycle import bucket_range
+from ..model import (
     Case,
     Complaint,
     ContactAttempt,
@@ -53,13 +49,11 @@ from .model import (
     Staff,
     Visit,
 )
-from .money import MINOR_UNITS
-from .outputs import disk_refusal, sqlite_result_code
-from .privacy import anonymise_row
-from .ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY
-from .rows import (
+from ..money import MINOR_UNITS
+from ..privacy import anonymise_row
+from ..ranking import BROKEN_PROMISE, MAX_BROKEN, MAX_LOG_AMOUNT, VISIT_TODAY
+from ..rows import (
     CaseRow,
-    Connection,
     Removal,
     TableRow,
     case_arrears_key,
@@ -72,6 +66,7 @@ from .rows import (
     event_correction_to_row,
     evidence_to_row,
     feedback_to_row,
+    from_iso,
     hardship_to_row,
     inquiry_to_row,
     institution_to_row,
@@ -106,7 +101,9 @@ from .rows import (
     to_iso,
     visit_to_row,
 )
-from .suggest import hint
+from ..suggest import hint
+from .dialect import Dialect, is_server_url
+from .sqlite import SQLiteDialect
 
 GENESIS = ""
 #: A performing loan under review with nothing overdue: not past due at all.
@@ -244,11 +241,16 @@ BROKEN = (
 #: reported by field staff or one reversed (the Python twin is ``repayment.counted``).
 COUNTED = "p.status = 'confirmed'"
 
-#: The triggers that refuse edits and deletions of events.
-GUARDS = ("events_no_update", "events_no_delete")
-
 #: Events since migration 008 hash this and the payload's SHA-256, not the payload.
 DIGEST_PREFIX = "sha256:"
+
+
+def stamp_event(event: Event, stamp: tuple[Any, ...]) -> Event:
+    """``event`` with the (actor, recorded_at, prev_hash, hash) the database gave it."""
+    actor, recorded_at, prev_hash, digest = stamp
+    return attrs.evolve(
+        event, actor=actor, recorded_at=from_iso(recorded_at), prev_hash=prev_hash, hash=digest
+    )
 
 
 def case_chain(case_id: int) -> str:
@@ -260,16 +262,6 @@ def institution_chain(institution: str) -> str:
 
 
 # -- rows <-> values ---------------------------------------------------------
-
-
-@functools.cache
-def _upsert_sql(table: str, columns: tuple[str, ...]) -> str:
-    names = ", ".join(f"[{c}]" for c in columns)
-    marks = ", ".join("?" * len(columns))
-    updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c != "id")
-    return (
-        f"INSERT INTO [{table}] ({names}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
-    )
 
 
 @attrs.frozen
@@ -316,7 +308,7 @@ WITH contact_summary AS (
   SELECT visit_id, max(id) AS id FROM feedback GROUP BY visit_id
 ), promise_summary AS (
   SELECT case_id, count(*) AS made, sum(amount_minor) AS promised,
-    sum(met_at IS NOT NULL) AS kept
+    sum(CASE WHEN met_at IS NOT NULL THEN 1 ELSE 0 END) AS kept
   FROM promises GROUP BY case_id
 ), payment_summary AS (
   SELECT case_id, sum(amount_minor) AS paid, max(at) AS last_at
@@ -439,7 +431,7 @@ def ratio_sql(part: str, whole: str) -> str:
     tenths_rest = f"(({rest} * 10) % {whole})"
     hundredths = (
         f"(({rest} * 10 / {whole}) * 10 + {tenths_rest} * 10 / {whole}"
-        f" + (2 * (({tenths_rest} * 10) % {whole}) >= {whole}))"
+        f" + CASE WHEN 2 * (({tenths_rest} * 10) % {whole}) >= {whole} THEN 1 ELSE 0 END)"
     )
     return (
         f"(CASE WHEN {part} IS NULL OR {whole} IS NULL OR {whole} = 0 THEN NULL"
@@ -538,7 +530,7 @@ class Snapshot:
                 for column in ("employer", "suppliers", "buyers")
             },
         ) + (" WHERE " + " AND ".join(where) if where else "")
-        rows = self.store.db.conn.execute(sql + " ORDER BY v.id", params)
+        rows = self.store.db.execute(sql + " ORDER BY v.id", params)
         assert tuple(d[0] for d in rows.description) == EXPORT_COLUMNS
         yield from rows
 
@@ -727,8 +719,9 @@ class _Batch:
         return rows
 
     def flush(self) -> None:
-        self.store.db.conn.executemany(
-            "INSERT INTO events (id, case_id, chain, type, actor, at, payload, prev_hash, hash,"
+        self.store.db.executemany(
+            f"INSERT INTO {self.store.dialect.write_table('events')} (id, case_id, chain, type,"
+            " actor, at, payload, prev_hash, hash,"
             " payload_sha256, recorded_at, policy_version)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.event_rows,
@@ -736,54 +729,13 @@ class _Batch:
         self.store._apply_rows(self.table_rows)
 
 
-#: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
-#: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "019_corrections"
-
-
-def read_only_uri(path: str | Path) -> str:
-    """The URI that opens ``path`` for reading only: nothing in or beside it is written."""
-    return f"{Path(path).absolute().as_uri()}?mode=ro"
-
-
-def has_event(path: Path, event_type: str) -> bool:
-    """Whether the fieldcase database at ``path`` holds an event of ``event_type`` (read-only)."""
-    try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True)
-        try:
-            row = conn.execute(
-                "SELECT 1 FROM events WHERE type = ? LIMIT 1", [event_type]
-            ).fetchone()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return False
-    return row is not None
-
-
-def staff_and_institutions(path: Path) -> tuple[set[str], set[str]] | None:
-    """(staff ids, institutions of cases) of the database at ``path``, read-only; None if none."""
-    try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True)
-        try:
-            staff = {row[0] for row in conn.execute("SELECT id FROM staff")}
-            institutions = {
-                row[0] for row in conn.execute("SELECT DISTINCT institution FROM cases")
-            }
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return None
-    return staff, institutions
-
-
 class Store:
-    """One fieldcase database: a plain SQLite file in WAL mode.
+    """One fieldcase database: a SQLite file, or a PostgreSQL database a team shares.
 
-    ``read_only`` opens the file for reading only, in the journal mode it is
-    in: a backup stays in rollback-journal mode, which (unlike WAL) opens from
-    read-only media. A file this process may not write is opened so as well;
-    any write to it is then refused with :class:`WriteRefused`.
+    ``path`` is a file (``office.db``) or a ``postgresql://`` URL. What differs
+    between the two lives in their dialects (:mod:`fieldcase.store.sqlite`,
+    :mod:`fieldcase.store.postgres`); every query is written here once.
+    ``read_only`` opens a file for reading only (see the SQLite dialect).
     """
 
     def __init__(
@@ -794,104 +746,37 @@ class Store:
         #: random, so that digests of withheld values cannot be tried against
         #: guesses. Only the demo, whose people are made up, seeds it.
         self.salt: Callable[[], str] = commitments.new_salt
-        self.read_only = read_only
-        try:
-            self.db = Connection(self._connect(busy_timeout))
-            if self.path != ":memory:" and not self.read_only:
-                try:
-                    self.db.execute("PRAGMA journal_mode=WAL")
-                except sqlite3.OperationalError as exc:
-                    if sqlite_result_code(exc) != sqlite3.SQLITE_READONLY:
-                        raise
-                    self.db.close()
-                    self.read_only = True
-                    self.db = Connection(self._connect(busy_timeout))
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            # Deleted and overwritten content is zeroed, not left in free pages: a
-            # purge must really remove personal data from the file.
-            self.db.execute("PRAGMA secure_delete=ON")
-        except sqlite3.DatabaseError as exc:  # a folder, or a file that is no database
-            if self.read_only and sqlite_result_code(exc) == sqlite3.SQLITE_READONLY:
-                raise FieldcaseError(
-                    f"cannot open the database {self.path}: it is in WAL mode, which writes "
-                    "beside the file to read it, and its folder is read-only here; copy it to "
-                    "a writable folder ('fieldcase backup' copies open from read-only media)"
-                ) from None
-            raise FieldcaseError(f"cannot open the database {self.path}: {exc}") from None
+        self.dialect: Dialect
+        if is_server_url(self.path):
+            from .postgres import PostgresDialect
 
-    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
-        if self.read_only and self.path != ":memory:":
-            return sqlite3.connect(read_only_uri(self.path), uri=True, timeout=busy_timeout)
-        return sqlite3.connect(self.path, timeout=busy_timeout)
+            self.dialect = PostgresDialect(self.path, busy_timeout=busy_timeout)
+        else:
+            self.dialect = SQLiteDialect(self.path, busy_timeout=busy_timeout, read_only=read_only)
+        self.db: Any = self.dialect.db
+
+    @property
+    def read_only(self) -> bool:
+        return self.dialect.read_only
 
     def close(self) -> None:
         self.db.close()
-
-    def _read_only(self, doing: str) -> WriteRefused:
-        reason = f"the database {self.path} is read-only here (a read-only file, folder or disc)"
-        remedy = "run the command on a writable copy"
-        return WriteRefused(
-            f"{reason}: {doing}; {remedy}", path=self.path, reason=reason, remedy=remedy
-        )
-
-    def _refused(self, exc: sqlite3.Error, doing: str) -> WriteRefused | None:
-        """``exc`` as a person reads it if the disk refused a write to the database, else None."""
-        if sqlite_result_code(exc) == sqlite3.SQLITE_READONLY:
-            return self._read_only(doing)
-        refusal = disk_refusal(exc)
-        if refusal is None:
-            return None
-        reason, remedy = refusal
-        return WriteRefused(
-            f"{reason} writing the database {self.path}: {doing}; {remedy} and run the "
-            "command again",
-            path=self.path,
-            reason=reason,
-            remedy=remedy,
-        )
 
     # -- schema --------------------------------------------------------------
 
     def up_to_date(self) -> bool:
         """Whether the schema has every migration (then :meth:`migrate` writes nothing)."""
-        try:
-            return bool(
-                self.db.execute(
-                    "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'fieldcase'"
-                    " AND name = ?",
-                    [LATEST_MIGRATION],
-                ).fetchone()
-            )
-        except sqlite3.OperationalError:  # no migrations table yet: a new database
-            return False
+        return self.dialect.up_to_date()
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""
         if self.up_to_date():
             return []
         if self.read_only:
-            raise self._read_only(
+            raise self.dialect.read_only_refusal(
                 "its schema is older than this fieldcase's and must be brought up to date"
             )
-        import sqlite_utils
-
-        from .migrations import migrations
-
-        db = sqlite_utils.Database(self.db.conn, execute_plugins=False)
-        pending = [m.name for m in migrations.pending(db)]
-        try:
-            migrations.apply(db)
-        except sqlite3.Error as exc:
-            # Each migration is its own transaction: those before the failed one stay.
-            refused = self._refused(
-                exc,
-                "its schema could not be brought up to date (the step under way was rolled back)",
-            )
-            if refused is None:
-                raise
-            raise refused from None
-        return pending
+        return self.dialect.migrate()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -900,19 +785,21 @@ class Store:
         A write the disk refuses (full, read-only) becomes :class:`WriteRefused`.
         """
         if self.read_only:
-            raise self._read_only("this command writes, and nothing was written")
-        conn = self.db.conn
+            raise self.dialect.read_only_refusal("this command writes, and nothing was written")
+        db = self.db
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self.dialect.begin_write()
             try:
                 yield
-                conn.execute("COMMIT")
+                db.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:  # a failed COMMIT leaves it open: end it
-                    conn.execute("ROLLBACK")
+                if db.in_transaction:  # a failed COMMIT leaves it open: end it
+                    db.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as exc:
-            refused = self._refused(exc, "the change was rolled back, nothing of it was written")
+        except self.dialect.errors as exc:
+            refused = self.dialect.refused(
+                exc, "the change was rolled back, nothing of it was written"
+            )
             if refused is None:
                 raise
             raise refused from None
@@ -920,11 +807,11 @@ class Store:
     def _next_id(self, table: str) -> int:
         # An id a voided row had is never handed out again: each id in the log names one row.
         row = self.db.execute(
-            f"SELECT max(coalesce((SELECT max(id) FROM [{table}]), 0), coalesce((SELECT"
-            " max(row_id) FROM voided_rows WHERE table_name = ?), 0)) + 1",
+            f'SELECT coalesce((SELECT max(id) FROM "{table}"), 0), coalesce((SELECT'
+            " max(row_id) FROM voided_rows WHERE table_name = ?), 0)",
             [table],
         ).fetchone()
-        return int(row[0])
+        return max(int(row[0]), int(row[1])) + 1
 
     def _to_row(self, record: Record, currency: str | None) -> tuple[str, dict[str, Any]]:
         if isinstance(record, Case):
@@ -985,10 +872,10 @@ class Store:
                 visited.add(row["case_id"])
             grouped.setdefault((table, tuple(row)), []).append(list(row.values()))
         for (table, columns), values in grouped.items():
-            self.db.conn.executemany(_upsert_sql(table, columns), values)
+            self.dialect.upsert(table, columns, values)
         for table, row_id, case_id in removed:
-            self.db.conn.execute(f"DELETE FROM [{table}] WHERE id = ?", [row_id])
-            self.db.conn.execute(
+            self.db.execute(f"DELETE FROM {self.dialect.write_table(table)} WHERE id = ?", [row_id])
+            self.db.execute(
                 "INSERT INTO voided_rows (table_name, row_id, case_id) VALUES (?, ?, ?)",
                 [table, row_id, case_id],
             )
@@ -1045,7 +932,7 @@ class Store:
             results = [batch.add(change) for change in changes]
             try:
                 batch.flush()
-            except sqlite3.IntegrityError as exc:
+            except self.dialect.integrity_errors as exc:
                 if "policy_versions" not in str(exc) and "institutions.id" not in str(exc):
                     raise
                 raise StaleCase(
@@ -1054,53 +941,32 @@ class Store:
                     "show) and retry"
                 ) from None
             if redactions:
-                self.db.conn.executemany(
-                    "UPDATE events SET payload = ? WHERE id = ?",
-                    [(payload, event_id) for event_id, payload in redactions],
-                )
+                self.dialect.redact(redactions)
+            if self.dialect.stamps_events:
+                # The database set who wrote each event, when and its link: read them back.
+                stamped = self.dialect.stamped([int(event.id or 0) for event, _ in results])
+                results = [
+                    (stamp_event(event, stamped[int(event.id or 0)]), saved)
+                    for event, saved in results
+                ]
         return results
 
     def backup_to(self, target: Path, progress: Callable[[int, int], object] | None = None) -> None:
-        """Copy the whole database to ``target`` (a new file) with SQLite's online backup.
+        """Copy the whole database to ``target`` (a new SQLite file), one consistent state.
 
-        Other processes may go on writing: the copy is one consistent state. It
-        is left in rollback-journal mode (open it with ``read_only`` to keep it
-        so), readable from read-only media. A write the disk refuses becomes
-        :class:`WriteRefused` naming ``target``.
+        Other processes may go on writing. The copy is left in rollback-journal
+        mode (open it with ``read_only`` to keep it so), readable from read-only
+        media. A write the disk refuses becomes :class:`WriteRefused` naming ``target``.
         """
-        try:
-            copy = sqlite3.connect(target)
-            try:
-                self.db.conn.backup(
-                    copy,
-                    pages=4096,
-                    progress=(lambda _, left, total: progress(total - left, total))
-                    if progress
-                    else None,
-                )
-                copy.execute("PRAGMA journal_mode=DELETE")
-            finally:
-                copy.close()
-        except sqlite3.Error as exc:
-            refusal = disk_refusal(exc)
-            if refusal is None:
-                raise
-            reason, remedy = refusal
-            raise WriteRefused(
-                f"{reason} writing {target}", path=target, reason=reason, remedy=remedy
-            ) from None
+        self.dialect.backup_to(target, progress)
 
     def missing_guards(self) -> list[str]:
         """The triggers that keep the log append-only, if any is gone."""
-        present = {
-            row[0]
-            for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        }
-        return [name for name in GUARDS if name not in present]
+        return self.dialect.missing_guards()
 
     def integrity(self) -> str:
-        """SQLite's own check of the file: ``'ok'`` or what is wrong."""
-        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+        """The database's own check: ``'ok'`` or what is wrong."""
+        return self.dialect.integrity()
 
     def purgeable(self, closed_before: dt.datetime, institution: str) -> list[int]:
         """The institution's closed cases, not yet purged, closed before ``closed_before``."""
@@ -1129,10 +995,7 @@ class Store:
         False when a reader kept the write-ahead log from being cleared: the old
         text is still in the file until a later scrub succeeds.
         """
-        self.db.execute("INSERT INTO cases_fts(cases_fts) VALUES ('optimize')")
-        self.db.conn.commit()
-        busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return not busy
+        return self.dialect.scrub()
 
     def check_version(self, case_id: int, expected: int) -> None:
         """:class:`StaleCase` unless the stored case is still at version ``expected``."""
@@ -1154,12 +1017,8 @@ class Store:
     @contextmanager
     def read_snapshot(self) -> Iterator[Snapshot]:
         """Everything read inside sees the database as it was at the first read."""
-        conn = self.db.conn
-        conn.execute("BEGIN")
-        try:
+        with self.dialect.read_transaction():
             yield Snapshot(self)
-        finally:
-            conn.execute("COMMIT")
 
     # -- import runs: references seen so far in the file --------------------------
 
@@ -1167,8 +1026,8 @@ class Store:
         self.db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS import_refs (reference TEXT PRIMARY KEY, line INT)"
         )
-        self.db.execute("DELETE FROM temp.import_refs")
-        self.db.conn.commit()
+        self.db.execute("DELETE FROM import_refs")
+        self.db.commit()
 
     def claim_references(self, pairs: Sequence[tuple[str, int]]) -> dict[str, int]:
         """Record where each reference first appears in this run; return the first lines."""
@@ -1180,19 +1039,19 @@ class Store:
             chunk = refs[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             for reference, line in self.db.execute(
-                f"SELECT reference, line FROM temp.import_refs WHERE reference IN ({marks})", chunk
+                f"SELECT reference, line FROM import_refs WHERE reference IN ({marks})", chunk
             ):
                 first[reference] = line
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO temp.import_refs (reference, line) VALUES (?, ?)",
+        self.db.executemany(
+            "INSERT INTO import_refs (reference, line) VALUES (?, ?) ON CONFLICT DO NOTHING",
             list(first.items()),
         )
-        self.db.conn.commit()
+        self.db.commit()
         return first
 
     def finish_import(self) -> None:
-        self.db.execute("DROP TABLE IF EXISTS temp.import_refs")
-        self.db.conn.commit()
+        self.db.execute("DROP TABLE IF EXISTS import_refs")
+        self.db.commit()
 
     def existing_cases(
         self, institution: str, references: Sequence[str]
@@ -1263,10 +1122,13 @@ class Store:
         ):
             event_id, case_id, chain, type, actor, at, payload, prev_hash, stored, sha = row[:10]
             recorded_at, policy_version = row[10:]
-            if sha is not None:
+            # A payload the reader may not see (PostgreSQL's masking views give none)
+            # is checked by those who may; its digest still links the chain.
+            if sha is not None and payload is not None:
                 problem = self._payload_problem(event_id, payload, sha, redacted, pinned)
                 if problem:
                     return checked, AuditProblem(event_id, chain, problem)
+            if sha is not None:
                 payload = DIGEST_PREFIX + sha
             if recorded_at is None and policy_version is not None:
                 # Events before migration 010 have neither: a version set later is forged.
@@ -1378,7 +1240,7 @@ class Store:
         return differences
 
     def table_rows(self, table: str) -> list[dict[str, Any]]:
-        return list(self.db.query(f"SELECT * FROM [{table}] ORDER BY id"))
+        return list(self.db.query(f'SELECT * FROM "{table}" ORDER BY id'))
 
     # -- queries ------------------------------------------------------------
 
@@ -1483,18 +1345,20 @@ class Store:
         # Filters that leave few cases (due today, a search) are ranked in one go.
         few = filters.due_today or bool(filters.search)
         if few:
-            maybe, maybe_params = "1", []
+            maybe, maybe_params = "TRUE", []
         # ranking.priority, in SQL: a visit today, broken promises, days past
         # due (not below 0) and log10(1 + amount) = arrears_key + the due day.
         rows = self.db.query(
-            f"SELECT cases.*, coalesce(visit_date = {local_day}, 0) AS _visit,"
+            "SELECT * FROM (SELECT cases.*,"
+            f" CASE WHEN visit_date = {local_day} THEN 1 ELSE 0 END AS _visit,"
             f" CASE WHEN unmet_due < {local_day} THEN (SELECT count(*) FROM promises p"
             f" WHERE p.case_id = cases.id AND {BROKEN.format(today=local_day)})"
             " ELSE 0 END AS _broken,"
-            f" max(julianday({local_day}) - julianday({DUE_SINCE}), 0) AS _days"
-            f" FROM cases WHERE {' AND '.join([*where, maybe])}"
+            f" max(julianday({local_day}) - julianday({DUE_SINCE}), 0) AS _days,"
+            f" julianday({DUE_SINCE}) AS _due"
+            f" FROM cases WHERE {' AND '.join([*where, maybe])}) ranked"
             f" ORDER BY _visit * {VISIT_TODAY} + min(_broken, {MAX_BROKEN}) * {BROKEN_PROMISE}"
-            f" + _days + arrears_key + julianday({DUE_SINCE}) DESC, id LIMIT ?",
+            " + _days + arrears_key + _due DESC, id LIMIT ?",
             [
                 *day_params,
                 *day_params,
@@ -1508,14 +1372,15 @@ class Store:
         found: dict[int, tuple[Case, bool, int]] = {}
         for row in rows:
             visit, broken = bool(row.pop("_visit")), int(row.pop("_broken"))
-            del row["_days"]
+            del row["_days"], row["_due"]
             found[row["id"]] = (row_to_case(row), visit, broken)
         if few:
             return list(found.values()), True
         rest = [
             *where,
             "timezone = ?",
-            "coalesce(visit_date BETWEEN ? AND ?, 0) = 0 AND coalesce(unmet_due < ?, 0) = 0",
+            "NOT coalesce(visit_date BETWEEN ? AND ?, FALSE)",
+            "NOT coalesce(unmet_due < ?, FALSE)",
         ]
         for zone, day in today.items():
             # In one aging bucket, the keys lie between those of its oldest and
@@ -1590,7 +1455,7 @@ class Store:
                     clause += f" AND {DUE_SINCE} >= ?"
                     params.append((today - dt.timedelta(days=high)).isoformat())
                 clauses.append(clause + ")")
-            where.append("(" + (" OR ".join(clauses) or "0") + ")")
+            where.append("(" + (" OR ".join(clauses) or "FALSE") + ")")
         if filters.search:
             clause, clause_params = self._search_sql(filters)
             where.append(clause)
@@ -1615,20 +1480,8 @@ class Store:
         """Names and references of every case; addresses only where the searcher may see them."""
         assert filters.search is not None
         text = filters.search.strip()
-        if len(text) >= 3:
-            phrase = '"' + text.replace('"', '""') + '"'
-            names = "id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)"
-            names_params: list[Any] = ["{borrower_name reference} : " + phrase]
-            places = names
-            places_params: list[Any] = ["{address confirmed_address} : " + phrase]
-        else:
-            # Trigrams need three characters; a two-character name (王芳) is scanned for.
-            names = "(instr(lower(borrower_name), ?) OR instr(lower(reference), ?))"
-            names_params = [text.lower()] * 2
-            places = (
-                "(instr(lower(address), ?) OR instr(lower(coalesce(confirmed_address, '')), ?))"
-            )
-            places_params = [text.lower()] * 2
+        names, names_params = self.dialect.search(text, ("borrower_name", "reference"))
+        places, places_params = self.dialect.search(text, ("address", "confirmed_address"))
         if filters.addresses == "none":
             return names, names_params
         if filters.addresses == "own":
@@ -1751,7 +1604,7 @@ class Store:
         self, institution: str | None = None, after: int | None = None
     ) -> list[tuple[CreditCorrection, Case]]:
         """Correction requests (with their cases), oldest first; ``after`` a request id."""
-        where: list[str] = ["1"]
+        where: list[str] = ["TRUE"]
         params: list[Any] = []
         if institution:
             where.append("c.institution = ?")
@@ -1931,8 +1784,9 @@ class Store:
         where, params = self._window("p.made_at", start, end, institution, attributes=attributes)
         stamp = to_iso(at)
         rows = self.db.execute(
-            "SELECT p.made_by, sum(p.met_at IS NOT NULL AND p.met_at <= ?),"
-            f" sum({BROKEN.format(today=today)})"
+            "SELECT p.made_by,"
+            " sum(CASE WHEN p.met_at IS NOT NULL AND p.met_at <= ? THEN 1 ELSE 0 END),"
+            f" sum(CASE WHEN {BROKEN.format(today=today)} THEN 1 ELSE 0 END)"
             " FROM promises p JOIN cases c ON c.id = p.case_id"
             f"{' WHERE ' + ' AND '.join(where) if where else ''} GROUP BY p.made_by",
             [stamp, *day_params, *params],
@@ -1995,7 +1849,7 @@ class Store:
         return list(
             self.db.query(
                 f"SELECT t.*, c.timezone FROM {table} t JOIN cases c ON c.id = t.case_id"
-                f" WHERE {' AND '.join(where) or '1'} ORDER BY t.id",
+                f" WHERE {' AND '.join(where) or 'TRUE'} ORDER BY t.id",
                 params,
             )
         )
@@ -2014,7 +1868,7 @@ class Store:
             self.db.query(
                 "SELECT c.institution, q.purpose, q.kind, count(*) AS inquiries,"
                 " count(DISTINCT q.case_id) AS cases FROM inquiries q"
-                f" JOIN cases c ON c.id = q.case_id WHERE {' AND '.join(where) or '1'}"
+                f" JOIN cases c ON c.id = q.case_id WHERE {' AND '.join(where) or 'TRUE'}"
                 " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
                 params,
             )

@@ -1,0 +1,309 @@
+"""The PostgreSQL dialect: one database a team shares, logins enforced by the server.
+
+Installed with ``pip install 'fieldcase[postgres]'`` (psycopg 3). Each staff
+member logs in as their own database role; the database, not the client, sets
+who wrote each event, when, and its place in the chain, and lets no one edit or
+delete an event (see :mod:`fieldcase.store.postgres_schema`).
+
+The store's queries are written once, in the SQL both databases speak; this
+module adapts the rest: ``?`` parameters become psycopg's, ``[name]`` quoting
+becomes ``"name"``, SQLite's few functions the queries use exist in the schema,
+reads go through views that mask what the caller may not see, and writes go to
+the tables under them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..errors import FieldcaseError, WriteRefused
+from .dialect import redact_url
+from .postgres_schema import GUARDS, WRITE_LOCK, migrate, up_to_date
+
+try:
+    import psycopg
+    from psycopg import sql as pgsql
+    from psycopg.adapt import Dumper, Loader
+    from psycopg.pq import TransactionStatus
+    from psycopg.rows import dict_row
+except ImportError:  # pragma: no cover - the extra is not installed
+    psycopg = None  # type: ignore[assignment]
+
+#: The schema the tables live in, and the one whose views every read goes through.
+DATA_SCHEMA = "fieldcase"
+READ_SCHEMA = "fieldcase_read"
+
+
+@functools.lru_cache(maxsize=4096)
+def translate(sql: str) -> str:
+    """The store's SQL as psycopg takes it: ``?`` -> ``%s``, ``[x]`` -> ``"x"``, ``%`` -> ``%%``.
+
+    Quoted strings are copied as they are (but for ``%``). ``INDEXED BY`` hints,
+    which only SQLite has, are dropped.
+    """
+    sql = re.sub(r"\s+INDEXED BY \w+", "", sql)
+    out: list[str] = []
+    quote: str | None = None
+    for char in sql:
+        if char == "%":
+            out.append("%%")
+        elif quote is not None:
+            out.append(char)
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+            out.append(char)
+        elif char == "?":
+            out.append("%s")
+        elif char in "[]":
+            out.append('"')
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+if psycopg is not None:
+
+    class _BoolAsInt(Dumper):
+        """Flags are integers in the schema, as on SQLite: ``True`` is 1."""
+
+        oid = psycopg.postgres.types["int8"].oid
+
+        def dump(self, obj: Any) -> bytes:
+            return b"1" if obj else b"0"
+
+    class _NumericAsNumber(Loader):
+        """A sum of integer columns is numeric on PostgreSQL: an int, as SQLite gives."""
+
+        def load(self, data: Any) -> Any:
+            value = Decimal(bytes(data).decode())
+            return int(value) if value == value.to_integral_value() else float(value)
+
+
+class PgConnection:
+    """One psycopg connection, in autocommit: transactions are begun explicitly."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Any:
+        return self.conn.execute(translate(sql), tuple(parameters or ()))
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
+        cursor = self.conn.cursor(row_factory=dict_row)
+        cursor.execute(translate(sql), tuple(params or ()))
+        yield from cursor
+
+    def run_script(self, sql: str) -> None:
+        """Run ``sql`` as it is: statements with no parameters (the schema's)."""
+        self.conn.execute(sql)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(row) for row in rows]
+        if rows:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(translate(sql), rows)
+
+    def commit(self) -> None:
+        """Nothing to do: outside an explicit transaction every statement commits."""
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.conn.info.transaction_status != TransactionStatus.IDLE)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def connect(url: str, busy_timeout: float = 30.0) -> Any:
+    """A psycopg connection to ``url`` set up as fieldcase reads and writes."""
+    if psycopg is None:
+        raise FieldcaseError("PostgreSQL needs psycopg: pip install 'fieldcase[postgres]'")
+    try:
+        conn = psycopg.connect(
+            url,
+            autocommit=True,
+            options=(
+                f"-c TimeZone=UTC -c lock_timeout={int(busy_timeout * 1000)}"
+                f" -c search_path={READ_SCHEMA},{DATA_SCHEMA}"
+            ),
+            connect_timeout=max(int(busy_timeout), 2),
+        )
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "refused"
+        raise FieldcaseError(
+            f"cannot connect to the database {redact_url(url)}: {reason}"
+        ) from None
+    conn.adapters.register_dumper(bool, _BoolAsInt)
+    conn.adapters.register_loader("numeric", _NumericAsNumber)
+    return conn
+
+
+class PostgresDialect:
+    name = "postgresql"
+    read_only = False
+    stamps_events = True
+
+    def __init__(self, url: str, *, busy_timeout: float) -> None:
+        self.url = url
+        self.db = PgConnection(connect(url, busy_timeout))
+        self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
+        self.integrity_errors: tuple[type[Exception], ...] = (psycopg.errors.IntegrityError,)
+
+    def read_only_refusal(self, doing: str) -> WriteRefused:
+        reason = f"the database {redact_url(self.url)} is read-only for this login"
+        return WriteRefused(
+            f"{reason}: {doing}", path=redact_url(self.url), reason=reason, remedy="log in as staff"
+        )
+
+    def refused(self, exc: Exception, doing: str) -> WriteRefused | None:
+        """A refusal by the database's own rules, as a person reads it."""
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege | psycopg.errors.RaiseException):
+            message = (exc.diag.message_primary or str(exc)).strip()
+            reason = f"the database refused it ({message})"
+            return WriteRefused(
+                f"{reason}: {doing}",
+                path=redact_url(self.url),
+                reason=reason,
+                remedy="ask a supervisor or the database's administrator",
+            )
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            reason = "the database stayed busy with other people's changes"
+            return WriteRefused(
+                f"{reason}: {doing}", path=redact_url(self.url), reason=reason, remedy="try again"
+            )
+        return None
+
+    # -- schema --------------------------------------------------------------------------
+
+    def up_to_date(self) -> bool:
+        return up_to_date(self.db)
+
+    def migrate(self) -> list[str]:
+        return migrate(self.db)
+
+    # -- transactions --------------------------------------------------------------------
+
+    def begin_write(self) -> None:
+        self.db.execute("BEGIN")
+        self.db.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
+    def write_table(self, table: str) -> str:
+        """Rows are written to the table itself; reads go through its masking view."""
+        return f'{DATA_SCHEMA}."{table}"'
+
+    def upsert(self, table: str, columns: tuple[str, ...], values: list[list[Any]]) -> None:
+        # An UPDATE, then an INSERT of what it did not find: unlike INSERT ... ON
+        # CONFLICT, neither needs the right to read the personal columns it writes.
+        update = _update_sql(table, columns)
+        index = columns.index("id")
+        missing = []
+        with self.db.conn.cursor() as cursor:
+            for row in values:
+                cursor.execute(update, (*row[:index], *row[index + 1 :], row[index]))
+                if cursor.rowcount == 0:
+                    missing.append(tuple(row))
+            if missing:
+                cursor.executemany(_insert_sql(table, columns), missing)
+
+    # -- who and when ----------------------------------------------------------------------
+
+    def login(self) -> str | None:
+        """The staff member logged in (``session_user``), or None for an administrator."""
+        row = self.db.execute("SELECT id FROM staff WHERE id = session_user::text").fetchone()
+        return None if row is None else str(row[0])
+
+    def clock(self) -> Callable[[], dt.datetime]:
+        """The database server's clock: the real time no client can set."""
+
+        def now() -> dt.datetime:
+            value = self.db.execute("SELECT clock_timestamp()").fetchone()[0]
+            assert isinstance(value, dt.datetime)
+            return value.replace(microsecond=0)
+
+        return now
+
+    def set_password(self, staff_id: str, password: str | None) -> None:
+        """Give ``staff_id``'s login a password (None: certificate only, no password)."""
+        self.db.execute("SELECT fieldcase.set_password(?, ?)", [staff_id, password])
+
+    # -- the log after a write -------------------------------------------------------------
+
+    def stamped(self, event_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        rows = self.db.execute(
+            "SELECT id, actor, recorded_at, prev_hash, hash FROM events WHERE id = ANY(?)",
+            [list(event_ids)],
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def redact(self, redactions: Sequence[tuple[int, str]]) -> None:
+        """Through the one function allowed to withhold an event's personal data."""
+        for event_id, payload in redactions:
+            self.db.execute("SELECT fieldcase.redact_event(?, ?)", [event_id, payload])
+
+    # -- search --------------------------------------------------------------------------
+
+    def search(self, text: str, columns: tuple[str, ...]) -> tuple[str, list[Any]]:
+        """Case-insensitive substring search; trigram indexes (pg_trgm) make it fast."""
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        parts = [f"lower({column}) LIKE ?" for column in columns]
+        return "(" + " OR ".join(parts) + ")", [pattern + "%"] * len(columns)
+
+    # -- the database itself ---------------------------------------------------------------
+
+    def backup_to(self, target: Path, progress: Callable[[int, int], object] | None) -> None:
+        raise FieldcaseError(
+            "a PostgreSQL database is backed up with pg_dump or the server's own backups "
+            "(docs/deploy.md), not with 'fieldcase backup'"
+        )
+
+    def missing_guards(self) -> list[str]:
+        present = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'fieldcase.events'::regclass"
+                " AND tgenabled != 'D'"
+            )
+        }
+        return [name for name in GUARDS if name not in present]
+
+    def integrity(self) -> str:
+        return "ok"
+
+    def scrub(self) -> bool:
+        return True
+
+
+@functools.cache
+def _update_sql(table: str, columns: tuple[str, ...]) -> Any:
+    return pgsql.SQL("UPDATE {} SET {} WHERE id = %s").format(
+        pgsql.Identifier(DATA_SCHEMA, table),
+        pgsql.SQL(", ").join(
+            pgsql.SQL("{} = %s").format(pgsql.Identifier(c)) for c in columns if c != "id"
+        ),
+    )
+
+
+@functools.cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> Any:
+    return pgsql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        pgsql.Identifier(DATA_SCHEMA, table),
+        pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns),
+        pgsql.SQL(", ").join([pgsql.Placeholder()] * len(columns)),
+    )

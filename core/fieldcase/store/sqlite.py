@@ -1,0 +1,282 @@
+"""The SQLite dialect: one file on one machine, opened with Python's ``sqlite3``.
+
+What differs from PostgreSQL lives here and in :mod:`fieldcase.store.postgres`:
+opening, the schema's migrations, how a write transaction starts, full-text
+search, backups and the file's own checks. Every query the services need is
+written once, in :mod:`fieldcase.store`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import FieldcaseError, WriteRefused
+from ..outputs import disk_refusal, sqlite_result_code
+from ..rows import Connection
+
+#: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
+#: a database that has it needs no migrating, and sqlite-utils is not even loaded.
+LATEST_MIGRATION = "019_corrections"
+
+#: The triggers that refuse edits and deletions of events.
+GUARDS = ("events_no_update", "events_no_delete")
+
+
+def read_only_uri(path: str | Path) -> str:
+    """The URI that opens ``path`` for reading only: nothing in or beside it is written."""
+    return f"{Path(path).absolute().as_uri()}?mode=ro"
+
+
+def has_event(path: Path, event_type: str) -> bool:
+    """Whether the fieldcase database at ``path`` holds an event of ``event_type`` (read-only)."""
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
+        try:
+            row = conn.execute(
+                "SELECT 1 FROM events WHERE type = ? LIMIT 1", [event_type]
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
+    return row is not None
+
+
+def staff_and_institutions(path: Path) -> tuple[set[str], set[str]] | None:
+    """(staff ids, institutions of cases) of the database at ``path``, read-only; None if none."""
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
+        try:
+            staff = {row[0] for row in conn.execute("SELECT id FROM staff")}
+            institutions = {
+                row[0] for row in conn.execute("SELECT DISTINCT institution FROM cases")
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None
+    return staff, institutions
+
+
+@functools.cache
+def _upsert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f"[{c}]" for c in columns)
+    marks = ", ".join("?" * len(columns))
+    updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c != "id")
+    return (
+        f"INSERT INTO [{table}] ({names}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
+    )
+
+
+class SQLiteDialect:
+    """A plain SQLite file in WAL mode (or ``:memory:``).
+
+    ``read_only`` opens the file for reading only, in the journal mode it is
+    in: a backup stays in rollback-journal mode, which (unlike WAL) opens from
+    read-only media. A file this process may not write is opened so as well.
+    """
+
+    name = "sqlite"
+    #: Errors of this database library, and the one a broken constraint raises.
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    #: The database does not stamp events itself: the client's actor and clock stand.
+    stamps_events = False
+
+    def __init__(self, path: str, *, busy_timeout: float, read_only: bool) -> None:
+        self.path = path
+        self.read_only = read_only
+        try:
+            self.db = Connection(self._connect(busy_timeout))
+            if self.path != ":memory:" and not self.read_only:
+                try:
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError as exc:
+                    if sqlite_result_code(exc) != sqlite3.SQLITE_READONLY:
+                        raise
+                    self.db.close()
+                    self.read_only = True
+                    self.db = Connection(self._connect(busy_timeout))
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # Deleted and overwritten content is zeroed, not left in free pages: a
+            # purge must really remove personal data from the file.
+            self.db.execute("PRAGMA secure_delete=ON")
+        except sqlite3.DatabaseError as exc:  # a folder, or a file that is no database
+            if self.read_only and sqlite_result_code(exc) == sqlite3.SQLITE_READONLY:
+                raise FieldcaseError(
+                    f"cannot open the database {self.path}: it is in WAL mode, which writes "
+                    "beside the file to read it, and its folder is read-only here; copy it to "
+                    "a writable folder ('fieldcase backup' copies open from read-only media)"
+                ) from None
+            raise FieldcaseError(f"cannot open the database {self.path}: {exc}") from None
+
+    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
+        if self.read_only and self.path != ":memory:":
+            return sqlite3.connect(read_only_uri(self.path), uri=True, timeout=busy_timeout)
+        return sqlite3.connect(self.path, timeout=busy_timeout)
+
+    def read_only_refusal(self, doing: str) -> WriteRefused:
+        reason = f"the database {self.path} is read-only here (a read-only file, folder or disc)"
+        remedy = "run the command on a writable copy"
+        return WriteRefused(
+            f"{reason}: {doing}; {remedy}", path=self.path, reason=reason, remedy=remedy
+        )
+
+    def refused(self, exc: Exception, doing: str) -> WriteRefused | None:
+        """``exc`` as a person reads it if the disk refused a write to the database, else None."""
+        if not isinstance(exc, sqlite3.Error):
+            return None
+        if sqlite_result_code(exc) == sqlite3.SQLITE_READONLY:
+            return self.read_only_refusal(doing)
+        refusal = disk_refusal(exc)
+        if refusal is None:
+            return None
+        reason, remedy = refusal
+        return WriteRefused(
+            f"{reason} writing the database {self.path}: {doing}; {remedy} and run the "
+            "command again",
+            path=self.path,
+            reason=reason,
+            remedy=remedy,
+        )
+
+    # -- schema ----------------------------------------------------------------------
+
+    def up_to_date(self) -> bool:
+        try:
+            return bool(
+                self.db.execute(
+                    "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'fieldcase'"
+                    " AND name = ?",
+                    [LATEST_MIGRATION],
+                ).fetchone()
+            )
+        except sqlite3.OperationalError:  # no migrations table yet: a new database
+            return False
+
+    def migrate(self) -> list[str]:
+        import sqlite_utils
+
+        from ..migrations import migrations
+
+        db = sqlite_utils.Database(self.db.conn, execute_plugins=False)
+        pending = [m.name for m in migrations.pending(db)]
+        try:
+            migrations.apply(db)
+        except sqlite3.Error as exc:
+            # Each migration is its own transaction: those before the failed one stay.
+            refused = self.refused(
+                exc,
+                "its schema could not be brought up to date (the step under way was rolled back)",
+            )
+            if refused is None:
+                raise
+            raise refused from None
+        return pending
+
+    # -- transactions ------------------------------------------------------------------
+
+    def begin_write(self) -> None:
+        """An immediate transaction: it takes the file's write lock now, not at the first write."""
+        self.db.execute("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
+    def write_table(self, table: str) -> str:
+        """The name rows of ``table`` are written to (the same one they are read from)."""
+        return f'"{table}"'
+
+    def upsert(self, table: str, columns: tuple[str, ...], values: list[list[Any]]) -> None:
+        """Insert each row of ``values`` (in ``columns`` order), or update it by id."""
+        self.db.executemany(_upsert_sql(table, columns), values)
+
+    # -- who and when -----------------------------------------------------------------
+
+    def login(self) -> str | None:
+        """The staff member the database knows the caller as: none, on a file."""
+        return None
+
+    def clock(self) -> Callable[[], dt.datetime] | None:
+        """The database's clock, when it has one the caller cannot set: none here."""
+        return None
+
+    def set_password(self, staff_id: str, password: str | None) -> None:
+        """Logins are the database's business; a file has none."""
+
+    # -- the log after a write -----------------------------------------------------------
+
+    def stamped(self, event_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        return {}
+
+    def redact(self, redactions: Sequence[tuple[int, str]]) -> None:
+        """Replace purged events' payloads (the triggers let nothing else change)."""
+        self.db.executemany(
+            "UPDATE events SET payload = ? WHERE id = ?",
+            [(payload, event_id) for event_id, payload in redactions],
+        )
+
+    # -- search -----------------------------------------------------------------------
+
+    def search(self, text: str, columns: tuple[str, ...]) -> tuple[str, list[Any]]:
+        """A clause finding ``text`` in any of ``columns`` of ``cases`` (case-insensitive)."""
+        if len(text) >= 3:
+            phrase = '"' + text.replace('"', '""') + '"'
+            clause = "id IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)"
+            return clause, ["{" + " ".join(columns) + "} : " + phrase]
+        # Trigrams need three characters; a two-character name (王芳) is scanned for.
+        parts = [f"instr(lower(coalesce({column}, '')), ?) > 0" for column in columns]
+        return "(" + " OR ".join(parts) + ")", [text.lower()] * len(columns)
+
+    # -- the file itself ----------------------------------------------------------------
+
+    def backup_to(self, target: Path, progress: Callable[[int, int], object] | None) -> None:
+        try:
+            copy = sqlite3.connect(target)
+            try:
+                self.db.conn.backup(
+                    copy,
+                    pages=4096,
+                    progress=(lambda _, left, total: progress(total - left, total))
+                    if progress
+                    else None,
+                )
+                copy.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                copy.close()
+        except sqlite3.Error as exc:
+            refusal = disk_refusal(exc)
+            if refusal is None:
+                raise
+            reason, remedy = refusal
+            raise WriteRefused(
+                f"{reason} writing {target}", path=target, reason=reason, remedy=remedy
+            ) from None
+
+    def missing_guards(self) -> list[str]:
+        present = {
+            row[0]
+            for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+        return [name for name in GUARDS if name not in present]
+
+    def integrity(self) -> str:
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def scrub(self) -> bool:
+        self.db.execute("INSERT INTO cases_fts(cases_fts) VALUES ('optimize')")
+        self.db.commit()
+        busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy

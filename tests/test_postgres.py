@@ -1,0 +1,303 @@
+"""The PostgreSQL store: a team's database where the server enforces who did what.
+
+Every test runs on a throwaway server (tests/pgserver.py) started once for the
+session, each in a database of its own. Staff act through the real command
+line, logged in as their own database roles; the attacks are made the way a
+field worker with ``psql`` and their own password would, over TCP.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import Result
+from conftest import create_args
+from fieldcase.store import Store
+from fieldcase.testing import invoke
+from pgserver import Server, password_of
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+class Office:
+    """One database on the server: the administrator's URL and each staff login's."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.name = f"office_{next(_numbers)}"
+        server.create_database(self.name)
+        self.admin = server.admin_url(self.name)
+        #: Set by a test that forged an event on purpose: the log is then not checked.
+        self.tampered = False
+
+    def url(self, staff: str | None) -> str:
+        if staff is None:
+            return self.admin
+        return self.server.staff_url(self.name, staff, password_of(staff))
+
+    def run(self, *args: str, as_: str | None = None, input: str | None = None) -> Result:
+        """``fieldcase ARGS`` logged in as ``as_`` (the administrator when None)."""
+        if args[:2] == ("staff", "add") and input is None:
+            password = password_of(args[2])
+            input = f"{password}\n{password}\n"
+        return invoke("--db", self.url(as_), *args, input=input)
+
+    def psql(self, staff: str | None) -> psycopg.Connection[Any]:
+        """A connection as ``staff`` with their own password, as ``psql`` would make."""
+        return psycopg.connect(self.url(staff), autocommit=True)
+
+
+@pytest.fixture
+def office(pg_server: Server) -> Iterator[Office]:
+    """A supervisor, two field workers, case 1 for li.na and case 2 for zhang.min.
+
+    Afterwards the log verifies and the tables replay from it, read by the administrator.
+    """
+    office = Office(pg_server)
+    assert office.run("init").exit_code == 0
+    ok = office.run("staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor")
+    assert ok.exit_code == 0, ok.output
+    for staff, name in (("li.na", "李娜"), ("zhang.min", "张敏")):
+        ok = office.run("staff", "add", staff, "--name", name, as_="chen.wei")
+        assert ok.exit_code == 0, ok.output
+    ok = office.run(
+        "institution",
+        "add",
+        "hx-consumer",
+        "--name",
+        "hx-consumer",
+        "--jurisdiction",
+        "CN",
+        "--timezone",
+        "Asia/Shanghai",
+        "--currency",
+        "CNY",
+        "--at",
+        "2026-11-01T08:00+08:00",
+        as_="chen.wei",
+    )
+    assert ok.exit_code == 0, ok.output
+    at = ("--at", "2026-11-23T09:00+08:00")
+    ok = office.run(*create_args(), "--assign", "li.na", *at, as_="chen.wei")
+    assert ok.exit_code == 0, ok.output
+    second = create_args("L-1002", name="赵磊", phone="+86 139 0000 1111")
+    ok = office.run(*second, "--assign", "zhang.min", *at, as_="chen.wei")
+    assert ok.exit_code == 0, ok.output
+    yield office
+    if office.tampered:
+        return
+    store = Store(office.admin)
+    try:
+        assert store.verify_chains()[1] is None
+        assert store.compare_replay() == []
+    finally:
+        store.close()
+
+
+def refused_by_database(action: Callable[[], object], words: str) -> None:
+    with pytest.raises(psycopg.Error) as caught:
+        action()
+    assert words in str(caught.value), str(caught.value)
+
+
+# -- the work, through the command line ---------------------------------------------------
+
+
+def test_a_field_workers_day_on_postgres(office: Office) -> None:
+    at = ("--at", "2026-11-23T10:00+08:00")
+    ok = office.run("contact", "1", "--channel", "phone", "--outcome", "reached", *at, as_="li.na")
+    assert ok.exit_code == 0, ok.output
+    listed = office.run("cases", as_="li.na")
+    assert "hx-consumer/L-1001" in listed.output and "hx-consumer/L-1002" in listed.output
+    mine = office.run("cases", "--staff", "li.na", as_="li.na")
+    assert "hx-consumer/L-1001" in mine.output and "hx-consumer/L-1002" not in mine.output
+    found = office.run("cases", "--search", "王芳", as_="li.na")
+    assert "hx-consumer/L-1001" in found.output and "hx-consumer/L-1002" not in found.output
+    history = office.run("history", "1", as_="li.na")
+    assert "contact_recorded" in history.output
+    verified = office.run("audit", "verify", as_="li.na")
+    assert verified.exit_code == 0 and "OK" in verified.output, verified.output
+    for report in ("pipeline", "staff", "compliance"):
+        shown = office.run("report", report, as_="chen.wei")
+        assert shown.exit_code == 0, (report, shown.output)
+
+
+def test_the_events_name_the_login_and_the_servers_time(office: Office) -> None:
+    """--at is the claimed time; who wrote it and when it was written are the server's."""
+    ok = office.run(
+        "contact",
+        "1",
+        "--channel",
+        "phone",
+        "--outcome",
+        "no-answer",
+        "--at",
+        "2026-11-23T10:00+08:00",
+        as_="li.na",
+    )
+    assert ok.exit_code == 0, ok.output
+    with office.psql(None) as conn:
+        actor, at, recorded, now = conn.execute(
+            "SELECT actor, at, recorded_at, clock_timestamp() FROM fieldcase.events"
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+    assert actor == "li.na"
+    assert at == "2026-11-23T02:00:00Z"
+    assert recorded[:10] == now.strftime("%Y-%m-%d")
+
+
+def test_as_someone_else_is_refused(office: Office) -> None:
+    result = office.run("--as", "chen.wei", "cases", as_="li.na")
+    assert result.exit_code == 2
+    assert "does not match your login (li.na)" in result.output
+    # Named as themselves, it is the same as leaving it out.
+    assert office.run("--as", "li.na", "cases", as_="li.na").exit_code == 0
+
+
+def test_a_deactivated_login_cannot_connect(office: Office) -> None:
+    ok = office.run("staff", "deactivate", "zhang.min", "--note", "left", as_="chen.wei")
+    assert ok.exit_code == 0, ok.output
+    result = office.run("cases", as_="zhang.min")
+    assert result.exit_code == 1
+    assert "does not have CONNECT privilege" in result.output
+
+
+def test_a_staff_id_that_names_an_administrator_is_refused(office: Office) -> None:
+    result = office.run("staff", "add", "fc_admin", "--name", "Admin", as_="chen.wei")
+    assert result.exit_code == 1
+    assert "database administrator" in result.output
+    with office.psql(None) as conn:
+        assert conn.execute("SELECT count(*) FROM fieldcase.staff").fetchone() == (3,)
+
+
+def test_a_field_worker_sets_their_own_password_only(office: Office) -> None:
+    result = office.run("staff", "password", "zhang.min", as_="li.na", input="x1\nx1\n")
+    assert result.exit_code == 1
+    assert "only a supervisor" in result.output
+    with office.psql("zhang.min"):  # still their old password
+        pass
+
+
+# -- attacks with psql and one's own login --------------------------------------------------
+
+
+def test_a_field_worker_cannot_update_or_delete_an_event(office: Office) -> None:
+    with office.psql("li.na") as conn:
+        for sql in (
+            "UPDATE fieldcase.events SET type = 'nothing' WHERE id = 1",
+            "UPDATE events SET type = 'nothing' WHERE id = 1",
+            "DELETE FROM fieldcase.events WHERE id = 1",
+            "DELETE FROM events WHERE id = 1",
+            "TRUNCATE fieldcase.events",
+        ):
+            refused_by_database(functools.partial(conn.execute, sql), "permission denied")
+    # Not even the schema's owner edits the log without turning its triggers off.
+    with office.psql(None) as conn:
+        refused_by_database(
+            lambda: conn.execute("UPDATE fieldcase.events SET actor = 'x' WHERE id = 1"),
+            "events are append-only",
+        )
+        refused_by_database(
+            lambda: conn.execute("DELETE FROM fieldcase.events WHERE id = 1"),
+            "events are append-only",
+        )
+
+
+def test_a_field_worker_sees_other_cases_personal_data_masked(office: Office) -> None:
+    with office.psql("li.na") as conn:
+        mine = conn.execute("SELECT phone, national_id FROM cases WHERE id = 1").fetchone()
+        theirs = conn.execute(
+            "SELECT phone, national_id, address, borrower_name FROM cases WHERE id = 2"
+        ).fetchone()
+        assert mine == ("+8613800138000", "310101199001011234")
+        assert theirs == ("[masked]", "[masked]", "[masked]", "赵磊")
+        payloads = conn.execute(
+            "SELECT case_id, payload IS NULL FROM events WHERE case_id IN (1, 2)"
+        ).fetchall()
+        assert {hidden for case_id, hidden in payloads if case_id == 2} == {True}
+        assert {hidden for case_id, hidden in payloads if case_id == 1} == {False}
+        refused_by_database(
+            lambda: conn.execute("SELECT phone FROM fieldcase.cases WHERE id = 2"),
+            "permission denied",
+        )
+        refused_by_database(
+            lambda: conn.execute("SELECT payload FROM fieldcase.events"), "permission denied"
+        )
+    with office.psql("chen.wei") as conn:  # a supervisor sees every case
+        row = conn.execute("SELECT phone FROM cases WHERE id = 2").fetchone()
+        assert row == ("+8613900001111",)
+
+
+def test_a_field_worker_cannot_change_policy(office: Office) -> None:
+    with office.psql("li.na") as conn:
+        refused_by_database(
+            lambda: conn.execute("UPDATE fieldcase.institutions SET policy = '{}'"),
+            "permission denied",
+        )
+        refused_by_database(
+            lambda: conn.execute(
+                "INSERT INTO fieldcase.policy_versions (id, institution, version, policy, at)"
+                " VALUES (99, 'hx-consumer', 9, '{}', '2026-11-01T00:00:00Z')"
+            ),
+            "permission denied",
+        )
+        refused_by_database(
+            lambda: conn.execute(
+                "INSERT INTO fieldcase.events (id, case_id, chain, type, actor, at, payload,"
+                " prev_hash, hash, payload_sha256) VALUES (1000, NULL, 'institution:hx-consumer',"
+                " 'policy_changed', 'chen.wei', '2026-11-01T00:00:00Z', '{}', '', '', 'x')"
+            ),
+            "only a supervisor",
+        )
+    result = office.run(
+        "institution", "policy", "hx-consumer", "--set", "max_discount=0.9", as_="li.na"
+    )
+    assert result.exit_code != 0
+
+
+def test_an_event_inserted_as_someone_else_and_backdated_is_stamped_by_the_server(
+    office: Office,
+) -> None:
+    office.tampered = True
+    with office.psql("li.na") as conn:
+        conn.execute(
+            "INSERT INTO fieldcase.events (id, case_id, chain, type, actor, at, payload,"
+            " prev_hash, hash, payload_sha256, recorded_at) VALUES (1000, 1, 'case:1',"
+            " 'note', 'chen.wei', '2026-11-23T01:00:00Z', '{}', 'forged', 'forged', 'x',"
+            " '2020-01-01T00:00:00Z')"
+        )
+        actor, recorded, prev, digest = conn.execute(
+            "SELECT actor, recorded_at, prev_hash, hash FROM events WHERE id = 1000"
+        ).fetchone()  # type: ignore[misc]
+        refused_by_database(
+            lambda: conn.execute(
+                "INSERT INTO fieldcase.events (id, case_id, chain, type, at, payload,"
+                " prev_hash, hash, payload_sha256) VALUES (3, 1, 'case:1', 'note',"
+                " '2026-11-23T01:00:00Z', '{}', '', '', 'x')"
+            ),
+            "events are appended in order",
+        )
+    assert actor == "li.na"
+    assert not recorded.startswith("2020")
+    assert prev != "forged" and digest != "forged"
+    # The chain still links; the forged payload is caught against its digest.
+    store = Store(office.admin)
+    try:
+        _, problem = store.verify_chains()
+    finally:
+        store.close()
+    assert problem is not None and problem.event_id == 1000
+    assert "payload" in problem.problem or "edited" in problem.problem
