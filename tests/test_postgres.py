@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 from click.testing import Result
-from conftest import create_args
+from conftest import create_args, register
 from fieldcase.store import Store
 from fieldcase.testing import invoke
 from pgserver import Server, password_of
@@ -73,23 +73,7 @@ def office(pg_server: Server) -> Iterator[Office]:
     for staff, name in (("li.na", "李娜"), ("zhang.min", "张敏")):
         ok = office.run("staff", "add", staff, "--name", name, as_="chen.wei")
         assert ok.exit_code == 0, ok.output
-    ok = office.run(
-        "institution",
-        "add",
-        "hx-consumer",
-        "--name",
-        "hx-consumer",
-        "--jurisdiction",
-        "CN",
-        "--timezone",
-        "Asia/Shanghai",
-        "--currency",
-        "CNY",
-        "--at",
-        "2026-11-01T08:00+08:00",
-        as_="chen.wei",
-    )
-    assert ok.exit_code == 0, ok.output
+    register(office.run)
     at = ("--at", "2026-11-23T09:00+08:00")
     ok = office.run(*create_args(), "--assign", "li.na", *at, as_="chen.wei")
     assert ok.exit_code == 0, ok.output
