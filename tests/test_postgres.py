@@ -285,3 +285,12 @@ def test_an_event_inserted_as_someone_else_and_backdated_is_stamped_by_the_serve
         store.close()
     assert problem is not None and problem.event_id == 1000
     assert "payload" in problem.problem or "edited" in problem.problem
+
+
+def test_a_sqlite_file_has_no_logins(run: Callable[..., Result]) -> None:
+    """`staff password` on a file says why, before asking for a password."""
+    assert run("init").exit_code == 0
+    result = run("staff", "password", "li.na", input="x\nx\n")
+    assert result.exit_code == 2
+    assert "a SQLite file has no logins" in result.output
+    assert "Password" not in result.output

@@ -260,6 +260,18 @@ def assign(services: Services, ref: str | int, *, to: str, actor: str, at: dt.da
     return saved
 
 
+def set_login_password(services: Services, staff_id: str, password: str | None) -> None:
+    """Give ``staff_id``'s database login a password (None: a client certificate only).
+
+    Only a store with logins (PostgreSQL) has them; the database itself lets a
+    staff member set their own and a supervisor anyone's.
+    """
+    if not services.store.has_logins:
+        raise InvalidInput("a SQLite file has no logins: --as names who is acting")
+    services.store.get_staff(staff_id)
+    services.store.set_password(staff_id, password)
+
+
 def set_badge(
     services: Services, staff_id: str, badge: str, *, actor: str, at: dt.datetime
 ) -> Staff:

@@ -307,9 +307,7 @@ class App:
             self.actor = self.logged_in(store)
             # The machine's clock, read here at the edge: every event records it. A
             # database server's clock, which no client sets, stands in for it there.
-            self._services = Services(
-                store, manager(), clock=store.dialect.clock() or clock.real_clock
-            )
+            self._services = Services(store, manager(), clock=store.clock() or clock.real_clock)
         return self._services
 
     def logged_in(self, store: Store) -> str | None:
@@ -317,8 +315,8 @@ class App:
 
         There, a different ``--as`` is refused: the database knows who is at the keyboard.
         """
-        login = store.dialect.login()
-        if store.dialect.stamps_events:
+        login = store.login()
+        if store.has_logins:
             if self.actor and self.actor != login:
                 store.close()
                 raise click.UsageError(
@@ -486,18 +484,18 @@ def staff_add(
     services = app.services
     member = services.add_staff(staff_id, name, role, actor=app.actor, at=at, badge=badge)
     echo(f"Added {member.role} {member.id} ({member.name})")
-    if services.store.dialect.stamps_events:
-        set_login(services.store, member.id, certificate)
+    if services.store.has_logins:
+        set_login(services, member.id, certificate)
 
 
-def set_login(store: Store, staff_id: str, certificate: bool) -> None:
+def set_login(services: Services, staff_id: str, certificate: bool) -> None:
     """Give ``staff_id``'s database login a password, asked for here (or none: certificate)."""
     password = None
     if not certificate:
         password = click.prompt(
             f"Password for {staff_id}'s login", hide_input=True, confirmation_prompt=True
         )
-    store.dialect.set_password(staff_id, password)
+    services.set_login_password(staff_id, password)
     echo(f"{staff_id} logs in " + ("with a client certificate" if certificate else "with it"))
 
 
@@ -512,10 +510,10 @@ def staff_password(app: App, staff_id: str, certificate: bool) -> None:
     Example:
         fieldcase --db postgresql://li.na@db.example/office staff password li.na
     """
-    store = app.services.store
-    if not store.dialect.stamps_events:
+    services = app.services
+    if not services.store.has_logins:  # before asking for a password that goes nowhere
         raise click.UsageError("a SQLite file has no logins: --as names who is acting")
-    set_login(store, staff_id, certificate)
+    set_login(services, staff_id, certificate)
 
 
 @staff.command("deactivate")

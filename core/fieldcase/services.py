@@ -708,6 +708,7 @@ class Services:
     # -- staff ------------------------------------------------------------------
 
     add_staff = administration.add_staff
+    set_login_password = administration.set_login_password
     change_staff = administration.change_staff
     staff_with_workload = administration.staff_with_workload
 

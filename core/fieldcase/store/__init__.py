@@ -762,6 +762,24 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    # -- who and when: the database's word, where it has one --------------------
+
+    @property
+    def has_logins(self) -> bool:
+        """Whether staff log in to the database, which then stamps every event itself."""
+        return self.dialect.stamps_events
+
+    def login(self) -> str | None:
+        """The staff member logged in, on a store with logins (None: an administrator)."""
+        return self.dialect.login()
+
+    def clock(self) -> Callable[[], dt.datetime] | None:
+        """The database's clock, on a store whose clock no caller sets; else None."""
+        return self.dialect.clock()
+
+    def set_password(self, staff_id: str, password: str | None) -> None:
+        self.dialect.set_password(staff_id, password)
+
     # -- schema --------------------------------------------------------------
 
     def up_to_date(self) -> bool:
