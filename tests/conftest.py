@@ -13,7 +13,9 @@ from click.testing import Result
 from fieldcase.plugins import manager
 from fieldcase.services import Services
 from fieldcase.store import STATE_TABLES, Store
+from fieldcase.store.dialect import is_server_url
 from fieldcase.testing import OnlyPlugins, invoke
+from pgserver import PgOffice, Server
 
 T0 = "2026-11-23T09:00+08:00"
 AT = ("--at", "2026-11-23T12:00+08:00")
@@ -103,14 +105,61 @@ def set_policy(
     return result
 
 
+#: The stores a test marked ``both_stores`` runs on, each in turn.
+STORES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_stores`` run once on a SQLite file, once on PostgreSQL."""
+    marked = metafunc.definition.get_closest_marker("both_stores")
+    if marked and "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", STORES, indirect=True)
+
+
+@pytest.fixture
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` (the default), or the store a ``both_stores`` test is running on."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    """A throwaway PostgreSQL server for the whole session (tests/pgserver.py)."""
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "office.db"
 
 
 @pytest.fixture
-def run(db_path: Path) -> Run:
-    """Invoke ``fieldcase --db office.db ARGS...``; ``as_`` sets --as."""
+def target(db_path: Path, store_kind: str, request: pytest.FixtureRequest) -> str:
+    """What ``--db`` names for an administrator: the file, or a new PostgreSQL database."""
+    if store_kind == "postgresql":
+        office: PgOffice = request.getfixturevalue("pg_office")
+        return office.admin
+    return str(db_path)
+
+
+@pytest.fixture
+def pg_office(pg_server: Server) -> PgOffice:
+    return PgOffice(pg_server)
+
+
+@pytest.fixture
+def run(db_path: Path, store_kind: str, request: pytest.FixtureRequest) -> Run:
+    """Invoke ``fieldcase --db office.db ARGS...``; ``as_`` sets --as.
+
+    On PostgreSQL (tests marked ``both_stores``), ``as_`` logs in as that staff
+    member instead, each with their own password; no ``as_`` is the administrator.
+    """
+    if store_kind == "postgresql":
+        office: PgOffice = request.getfixturevalue("pg_office")
+        return office.run
 
     def run(*args: str, as_: str | None = None, input: str | None = None) -> Result:
         actor = ("--as", as_) if as_ else ()
@@ -142,7 +191,7 @@ def create_args(reference: str = "L-1001", **overrides: str) -> list[str]:
 
 
 @pytest.fixture
-def office(run: Run, db_path: Path) -> Iterator[Run]:
+def office(run: Run, target: str) -> Iterator[Run]:
     """A database with a supervisor, two field workers and case 1 assigned to li.na.
 
     Whatever a test does, afterwards the log verifies and replays to the same tables.
@@ -155,8 +204,8 @@ def office(run: Run, db_path: Path) -> Iterator[Run]:
     result = run(*create_args(), "--assign", "li.na", "--at", T0, as_="chen.wei")
     assert result.exit_code == 0, result.output
     yield run
-    if db_path.exists():
-        store = Store(db_path)
+    if Path(target).exists() or target.startswith("postgresql://"):
+        store = Store(target)
         try:
             assert store.verify_chains()[1] is None
             assert store.compare_replay() == []
@@ -164,25 +213,45 @@ def office(run: Run, db_path: Path) -> Iterator[Run]:
             store.close()
 
 
-def snapshot(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+def snapshot(target: Path | str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, events included, for before/after comparisons."""
-    conn = sqlite3.connect(db_path)
+    tables = [*STATE_TABLES, "events"]
+    if is_server_url(str(target)):
+        store = Store(target)
+        try:
+            return {t: [tuple(row.values()) for row in store.table_rows(t)] for t in tables}
+        finally:
+            store.close()
+    conn = sqlite3.connect(target)
     try:
-        tables = [*STATE_TABLES, "events"]
         return {t: conn.execute(f"SELECT * FROM [{t}] ORDER BY id").fetchall() for t in tables}
     finally:
         conn.close()
 
 
-def events(db_path: Path, case_id: int | None = None) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db_path)
+def query(target: Path | str, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Rows of ``sql`` (``?`` parameters) on either store, as dicts."""
+    store = Store(target)
+    try:
+        return list(store.db.query(sql, params or []))
+    finally:
+        store.close()
+
+
+def events(target: Path | str, case_id: int | None = None) -> list[Any]:
+    """The events (of one case), oldest first: rows read by column name."""
+    where, params = ("", []) if case_id is None else (" WHERE case_id = ?", [case_id])
+    sql = f"SELECT * FROM events{where} ORDER BY id"
+    if is_server_url(str(target)):
+        store = Store(target)
+        try:
+            return list(store.db.query(sql, params))
+        finally:
+            store.close()
+    conn = sqlite3.connect(target)
     conn.row_factory = sqlite3.Row
     try:
-        if case_id is None:
-            return conn.execute("SELECT * FROM events ORDER BY id").fetchall()
-        return conn.execute(
-            "SELECT * FROM events WHERE case_id = ? ORDER BY id", [case_id]
-        ).fetchall()
+        return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
 

@@ -13,12 +13,17 @@ passwords (scram-sha-256), as they would on a team's server.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from click.testing import Result
+from fieldcase.testing import invoke
 
 ADMIN = "fc_admin"
 
@@ -112,3 +117,39 @@ class Server:
 def password_of(staff: str) -> str:
     """The password the tests give each staff member's login."""
     return f"pw-{staff}"
+
+
+_numbers = itertools.count(1)
+
+
+class PgOffice:
+    """One database on the server: the administrator's URL and each staff login's."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.name = f"office_{os.getpid()}_{next(_numbers)}"
+        server.create_database(self.name)
+        self.admin = server.admin_url(self.name)
+        #: Set by a test that forged an event on purpose: the log is then not checked.
+        self.tampered = False
+
+    def url(self, staff: str | None) -> str:
+        if staff is None:
+            return self.admin
+        return self.server.staff_url(self.name, staff, password_of(staff))
+
+    def run(self, *args: str, as_: str | None = None, input: str | None = None) -> Result:
+        """``fieldcase ARGS`` logged in as ``as_`` (the administrator when None).
+
+        ``staff add`` is answered with the new member's password (see ``password_of``).
+        """
+        if args[:2] == ("staff", "add") and input is None:
+            password = password_of(args[2])
+            input = f"{password}\n{password}\n"
+        return invoke("--db", self.url(as_), *args, input=input)
+
+    def psql(self, staff: str | None) -> Any:
+        """A connection as ``staff`` with their own password, as ``psql`` would make."""
+        import psycopg
+
+        return psycopg.connect(self.url(staff), autocommit=True)

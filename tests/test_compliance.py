@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from conftest import Run, events, register, set_policy
 
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 PACKS = {"us-bank": "us-regf", "hx": "cn", "deccan": "in-rbi", "multi": "us-regf,cn"}
 
 CASES = {
@@ -157,9 +160,7 @@ def call(run: Run, case: int, at: str, outcome: str = "no-answer", **extra: str)
     return run(*args, as_="w")
 
 
-def test_seventh_call_in_seven_days_is_allowed_the_eighth_refused(
-    packs: Run, db_path: Path
-) -> None:
+def test_seventh_call_in_seven_days_is_allowed_the_eighth_refused(packs: Run, target: str) -> None:
     for day in range(17, 24):  # 7 calls, 17 to 23 November
         assert call(packs, 1, f"2026-11-{day}T10:00-05:00").exit_code == 0
     result = call(packs, 1, "2026-11-23T15:00-05:00")
@@ -167,7 +168,7 @@ def test_seventh_call_in_seven_days_is_allowed_the_eighth_refused(
     assert "7 call attempts in the last 7 days already; at most 7" in result.stderr
     assert "(rule us.regf.call_frequency)" in result.stderr
     assert "12 CFR 1006.14(b)(2)(i)(A)" in result.stderr
-    assert events(db_path, 1)[-1]["type"] == "refused"
+    assert events(target, 1)[-1]["type"] == "refused"
     # A week after the first call, one falls out of the window.
     assert call(packs, 1, "2026-11-24T10:01-05:00").exit_code == 0
 
@@ -183,11 +184,11 @@ def test_no_call_the_day_after_a_conversation(packs: Run) -> None:
 
 
 def test_a_conversation_amended_away_by_its_caller_still_holds_the_next_call(
-    packs: Run, db_path: Path
+    packs: Run, target: str
 ) -> None:
     """Attack: call, talk, amend the outcome to no-answer, call again the next day."""
     assert call(packs, 1, "2026-11-20T10:00-05:00", outcome="reached").exit_code == 0
-    talked = max(e["id"] for e in events(db_path, 1) if e["type"] == "contact_recorded")
+    talked = max(e["id"] for e in events(target, 1) if e["type"] == "contact_recorded")
     amended = packs(
         "amend", "1", str(talked), "--set", "outcome=no-answer", "--reason", "Voicemail",
         "--at", "2026-11-20T11:00-05:00", as_="w",
@@ -434,10 +435,10 @@ def test_institution_overrides_a_rule_parameter(packs: Run, tmp_path: Path) -> N
     assert code == 1 and verdicts["cn.hours"] == "DENY"
 
 
-def test_check_writes_nothing(packs: Run, db_path: Path) -> None:
-    before = len(events(db_path))
+def test_check_writes_nothing(packs: Run, target: str) -> None:
+    before = len(events(target))
     check(packs, 1, "--action", "contact", "--channel", "phone", "--at", "2026-11-23T23:00-05:00")
-    assert len(events(db_path)) == before
+    assert len(events(target)) == before
 
 
 def test_compliance_report_counts_refusals(packs: Run) -> None:
@@ -520,12 +521,12 @@ def test_badges_recorded_later_and_checked_with_companions(packs: Run) -> None:
     assert code == 0 and cn["cn.two_staff"] == "allow"
 
 
-def test_a_malformed_rule_setting_is_refused_when_set(packs: Run, db_path: Path) -> None:
-    before = len(events(db_path))
+def test_a_malformed_rule_setting_is_refused_when_set(packs: Run, target: str) -> None:
+    before = len(events(target))
     result = packs("institution", "policy", "hx", "--set", "rules.cn.hours.start=9h", as_="sup")
     assert result.exit_code == 2
     assert "rule setting '9h' is not a time HH:MM" in result.stderr
-    assert len(events(db_path)) == before
+    assert len(events(target)) == before
     code, verdicts = check(
         packs, 2, "--action", "contact", "--channel", "phone", "--at", "2026-11-23T08:30+08:00"
     )

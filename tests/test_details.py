@@ -13,6 +13,9 @@ from fieldcase import hookimpl
 from fieldcase.cli import cli
 from fieldcase.plugins import describe_plugins, get_plugin_manager, manager
 
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 AT = ("--at", "2026-11-23T12:00+08:00")
 
 

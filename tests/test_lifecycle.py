@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from conftest import (
     Run,
     create_args,
     events,
+    query,
     set_policy,
     to_feedback,
     to_interview,
@@ -20,10 +20,13 @@ from conftest import (
     to_submitted,
 )
 
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 NOON = ("--at", "2026-11-23T12:00+08:00")
 
 
-def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
+def test_case_walks_every_stage_to_closure(office: Run, target: str) -> None:
     run = office
     steps = [
         (
@@ -133,14 +136,12 @@ def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
     assert shown["confirmed_address"] == "上海市浦东新区世纪大道100号"
     assert shown["feedback_status"] == "approved"
 
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    case = conn.execute("SELECT * FROM cases WHERE id = 1").fetchone()
+    case = query(target, "SELECT * FROM cases WHERE id = 1")[0]
     assert case["stage"] == "closed"
     assert case["closed_at"] == "2026-11-26T02:00:00Z"  # stored as UTC
     assert case["overdue_minor"] == 315040
-    assert conn.execute("SELECT count(*) FROM contacts WHERE case_id = 1").fetchone()[0] == 2
-    visit = conn.execute("SELECT * FROM visits WHERE case_id = 1").fetchone()
+    assert len(query(target, "SELECT id FROM contacts WHERE case_id = 1")) == 2
+    visit = query(target, "SELECT * FROM visits WHERE case_id = 1")[0]
     assert visit["status"] == "done"
     assert json.loads(visit["staff"]) == ["li.na", "zhang.min"]
     assert visit["window_start"] == "14:00" and visit["timezone"] == "Asia/Shanghai"
@@ -148,10 +149,10 @@ def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
     assert visit["other_debts_minor"] == 1200050
     assert visit["reason_code"] == "medical"
     assert all(item["ticked"] for item in json.loads(visit["checklist"]))
-    fb = conn.execute("SELECT * FROM feedback WHERE case_id = 1").fetchone()
+    fb = query(target, "SELECT * FROM feedback WHERE case_id = 1")[0]
     assert fb["review_status"] == "approved" and fb["reviewed_by"] == "chen.wei"
 
-    log = events(db_path, 1)
+    log = events(target, 1)
     assert [e["type"] for e in log] == [
         "case_created",
         "contact_recorded",
@@ -174,7 +175,7 @@ def test_case_walks_every_stage_to_closure(office: Run, db_path: Path) -> None:
 
     verify = run("audit", "verify", "--replay")
     assert verify.exit_code == 0, verify.output
-    assert f"OK: {len(events(db_path))} events" in verify.output
+    assert f"OK: {len(events(target))} events" in verify.output
 
 
 def test_stage_moves_to_interview_only_when_required_items_ticked(office: Run) -> None:

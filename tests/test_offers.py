@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, create_args, events, register, set_policy, snapshot
+from conftest import Run, create_args, events, query, register, set_policy, snapshot
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 T = "2026-11-23T{}+08:00"
 
@@ -94,15 +96,18 @@ def Decimalish(text: str) -> Any:
     return Decimal(text)
 
 
-def test_accept_makes_promises(owed: Run, db_path: Path) -> None:
+def test_accept_makes_promises(owed: Run, target: str) -> None:
     offers(owed)
     result = owed("accept", "1", "installment-3", "--at", T.format("11:05"), as_="li.na")
     assert result.exit_code == 0, result.output
     assert "3 promises to pay, CNY 20,990.61 in all, first due 2026-12-23" in result.stdout
-    conn = sqlite3.connect(db_path)
-    rows = conn.execute("SELECT number, amount_minor, due FROM promises ORDER BY number").fetchall()
-    assert rows == [(1, 699687, "2026-12-23"), (2, 699687, "2027-01-23"), (3, 699687, "2027-02-23")]
-    statuses = dict(conn.execute("SELECT code, status FROM offers").fetchall())
+    rows = query(target, "SELECT number, amount_minor, due FROM promises ORDER BY number")
+    assert [tuple(row.values()) for row in rows] == [
+        (1, 699687, "2026-12-23"),
+        (2, 699687, "2027-01-23"),
+        (3, 699687, "2027-02-23"),
+    ]
+    statuses = {r["code"]: r["status"] for r in query(target, "SELECT code, status FROM offers")}
     assert statuses["installment-3"] == "accepted"
     assert statuses["waiver"] == "superseded"
 
@@ -134,15 +139,15 @@ def test_presenter_cannot_approve_their_own_offer(owed: Run) -> None:
     assert "another supervisor must approve it" in result.stderr
 
 
-def test_expired_offer_and_accepting_twice(owed: Run, db_path: Path) -> None:
+def test_expired_offer_and_accepting_twice(owed: Run, target: str) -> None:
     offers(owed)
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = owed("accept", "1", "waiver", "--at", "2026-12-01T09:00+08:00", as_="li.na")
     assert result.exit_code == 1
     assert "offer waiver expired on 2026-11-30; present offers again" in result.stderr
-    after = snapshot(db_path)
+    after = snapshot(target)
     assert after["offers"] == before["offers"] and after["promises"] == before["promises"]
-    assert events(db_path)[-1]["type"] == "refused"
+    assert events(target)[-1]["type"] == "refused"
     assert owed("accept", "1", "waiver", "--at", T.format("12:00"), as_="li.na").exit_code == 0
     result = owed("accept", "1", "waiver", "--at", T.format("12:01"), as_="li.na")
     assert result.exit_code == 1
@@ -166,23 +171,23 @@ def test_unknown_offer(owed: Run) -> None:
         ("12.345", "more decimal places"),
     ],
 )
-def test_bad_payments_write_nothing(owed: Run, db_path: Path, amount: str, message: str) -> None:
-    before = snapshot(db_path)
+def test_bad_payments_write_nothing(owed: Run, target: str, amount: str, message: str) -> None:
+    before = snapshot(target)
     result = owed(
         "payment", "1", amount, "--reference", "R1", "--at", T.format("12:00"), as_="chen.wei"
     )
     assert result.exit_code == 2
     assert message in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
-def test_payment_is_idempotent_on_its_reference(owed: Run, db_path: Path) -> None:
+def test_payment_is_idempotent_on_its_reference(owed: Run, target: str) -> None:
     args = ("payment", "1", "CNY 1500", "--reference", "BOC-1", "--at", T.format("12:00"))
     assert "recorded (BOC-1)" in owed(*args, as_="chen.wei").stdout
-    before = snapshot(db_path)
+    before = snapshot(target)
     again = owed(*args, as_="chen.wei")
     assert again.exit_code == 0 and "already recorded; nothing changed" in again.stdout
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
     different = owed(
         "payment", "1", "1600", "--reference", "BOC-1", "--at", T.format("12:05"), as_="chen.wei"
     )
@@ -286,8 +291,8 @@ def test_promises_kept_broken_open(owed: Run) -> None:
     assert [p["status"] for p in data["promises"]] == ["kept", "broken", "kept"]
 
 
-def test_promise_needs_a_future_date_and_an_amount(owed: Run, db_path: Path) -> None:
-    before = snapshot(db_path)
+def test_promise_needs_a_future_date_and_an_amount(owed: Run, target: str) -> None:
+    before = snapshot(target)
     result = owed(
         "promise",
         "1",
@@ -312,7 +317,7 @@ def test_promise_needs_a_future_date_and_an_amount(owed: Run, db_path: Path) -> 
         as_="li.na",
     )
     assert result.exit_code == 2 and "is negative" in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_check_action_decides_on_presenting_and_accepting(owed: Run) -> None:
@@ -513,15 +518,15 @@ def test_a_word_is_not_an_amount(owed: Run) -> None:
     ],
 )
 def test_bad_offer_terms_are_refused_when_set(
-    owed: Run, db_path: Path, terms: str, message: str
+    owed: Run, target: str, terms: str, message: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = owed(
         "institution", "policy", "hx-consumer", "--set", f"offers.{terms}", as_="chen.wei"
     )
     assert result.exit_code == 2
     assert f"offers.{message}" in result.stderr or message in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_equal_principal_label_and_no_extension(owed: Run, tmp_path: Path) -> None:

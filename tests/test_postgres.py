@@ -9,55 +9,15 @@ field worker with ``psql`` and their own password would, over TCP.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import psycopg
 import pytest
 from click.testing import Result
 from conftest import create_args, register
 from fieldcase.store import Store
-from fieldcase.testing import invoke
-from pgserver import Server, password_of
-
-_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[Server]:
-    server = Server()
-    server.start()
-    yield server
-    server.stop()
-
-
-class Office:
-    """One database on the server: the administrator's URL and each staff login's."""
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.name = f"office_{next(_numbers)}"
-        server.create_database(self.name)
-        self.admin = server.admin_url(self.name)
-        #: Set by a test that forged an event on purpose: the log is then not checked.
-        self.tampered = False
-
-    def url(self, staff: str | None) -> str:
-        if staff is None:
-            return self.admin
-        return self.server.staff_url(self.name, staff, password_of(staff))
-
-    def run(self, *args: str, as_: str | None = None, input: str | None = None) -> Result:
-        """``fieldcase ARGS`` logged in as ``as_`` (the administrator when None)."""
-        if args[:2] == ("staff", "add") and input is None:
-            password = password_of(args[2])
-            input = f"{password}\n{password}\n"
-        return invoke("--db", self.url(as_), *args, input=input)
-
-    def psql(self, staff: str | None) -> psycopg.Connection[Any]:
-        """A connection as ``staff`` with their own password, as ``psql`` would make."""
-        return psycopg.connect(self.url(staff), autocommit=True)
+from pgserver import PgOffice as Office
+from pgserver import Server
 
 
 @pytest.fixture
@@ -137,7 +97,7 @@ def test_the_events_name_the_login_and_the_servers_time(office: Office) -> None:
         actor, at, recorded, now = conn.execute(
             "SELECT actor, at, recorded_at, clock_timestamp() FROM fieldcase.events"
             " ORDER BY id DESC LIMIT 1"
-        ).fetchone()  # type: ignore[misc]
+        ).fetchone()
     assert actor == "li.na"
     assert at == "2026-11-23T02:00:00Z"
     assert recorded[:10] == now.strftime("%Y-%m-%d")
@@ -265,7 +225,7 @@ def test_an_event_inserted_as_someone_else_and_backdated_is_stamped_by_the_serve
         )
         actor, recorded, prev, digest = conn.execute(
             "SELECT actor, recorded_at, prev_hash, hash FROM events WHERE id = 1000"
-        ).fetchone()  # type: ignore[misc]
+        ).fetchone()
         refused_by_database(
             lambda: conn.execute(
                 "INSERT INTO fieldcase.events (id, case_id, chain, type, at, payload,"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from conftest import (
@@ -18,6 +17,9 @@ from conftest import (
     to_preparation,
     to_submitted,
 )
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 #: After every arranged step: actions are recorded in the order they happened.
 LATE = ("--at", "2026-11-26T09:00+08:00")
@@ -175,7 +177,7 @@ REFUSALS: list[tuple[str, Callable[[Run], None], str, list[str], str, str]] = [
 )
 def test_refused_action_writes_only_its_refusal(
     office: Run,
-    db_path: Path,
+    target: str,
     arrange: Callable[[Run], None],
     actor: str,
     command: list[str],
@@ -183,13 +185,13 @@ def test_refused_action_writes_only_its_refusal(
     message: str,
 ) -> None:
     arrange(office)
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office(*command, as_=actor)
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Refused: ")
     assert message in result.stderr
     assert f"(rule {rule})" in result.stderr
-    after = snapshot(db_path)
+    after = snapshot(target)
     for table in before:
         if table != "events":
             assert after[table] == before[table], f"{table} changed"
@@ -206,13 +208,13 @@ def test_refused_action_writes_only_its_refusal(
 
 
 def test_create_by_field_staff_is_refused_on_its_institutions_chain(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office(*create_args("L-9"), *AT, as_="li.na")
     assert result.exit_code == 1
     assert "only a supervisor may create cases" in result.stderr
-    after = snapshot(db_path)
+    after = snapshot(target)
     assert after["cases"] == before["cases"]
     (new,) = after["events"][len(before["events"]) :]
     assert new[2] == "institution:hx-consumer" and new[3] == "refused"
@@ -250,7 +252,7 @@ USAGE_ERRORS = [
     ("command", "message"), USAGE_ERRORS, ids=[" ".join(c[:3]) for c, _ in USAGE_ERRORS]
 )
 def test_bad_input_exits_2_and_writes_nothing(
-    office: Run, db_path: Path, command: list[str], message: str
+    office: Run, target: str, command: list[str], message: str
 ) -> None:
     to_interview(office) if command[0] in ("interview", "checklist") else None
     if command[0] == "review":
@@ -265,28 +267,30 @@ def test_bad_input_exits_2_and_writes_nothing(
         command = ["checklist", "2", *command[2:]]
     if "--at" not in command:
         command = [*command, *LATE]
-    before = snapshot(db_path)
+    before = snapshot(target)
     actor = "chen.wei" if command[0] == "review" else "li.na"
     result = office(*command, as_=actor)
     assert result.exit_code == 2, result.output
     assert message in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_unknown_case_and_unknown_actor_exit_1_and_write_nothing(
-    office: Run, db_path: Path
+    office: Run, target: str, store_kind: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office("contact", "99", "--channel", "phone", "--outcome", "reached", as_="li.na")
     assert result.exit_code == 1
     assert "no case '99'" in result.stderr
     result = office("contact", "1", "--channel", "phone", "--outcome", "reached", as_="ghost")
     assert result.exit_code == 1
-    assert "no staff member 'ghost'" in result.stderr
+    # On PostgreSQL someone who is no staff member has no login to connect with.
+    unknown = {"sqlite": "no staff member 'ghost'", "postgresql": 'for user "ghost"'}
+    assert unknown[store_kind] in result.stderr
     result = office("contact", "1", "--channel", "phone", "--outcome", "reached")
     assert result.exit_code == 2
     assert "pass --as STAFF or set FIELDCASE_STAFF" in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_missing_database_is_a_clear_error(run: Run) -> None:

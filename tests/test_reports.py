@@ -23,6 +23,9 @@ from fieldcase.plugins import manager
 from fieldcase.reports import reports
 from fieldcase.testing import RegisterPlugin, invoke
 
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 AT = "2026-11-10T00:00Z"
 
 

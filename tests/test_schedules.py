@@ -19,6 +19,9 @@ from fieldcase.repayment import case_balance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 FIRST = dt.date(2026, 12, 23)
 CENT = Decimal("0.01")
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import AT, Run, create_args, set_policy, to_preparation, to_submitted
 from fieldcase.testing import invoke
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 EARLY = ("--at", "2026-11-23T07:00+08:00")
 MORNING = ("--at", "2026-11-23T10:00+08:00")
@@ -180,10 +184,13 @@ def test_cases_show_next_step_next_contact_and_a_rank(office: Run) -> None:
     assert "not before 08:00" in text and "1000" not in text
 
 
-def test_an_unknown_staff_id_on_cases_is_an_error(office: Run) -> None:
+def test_an_unknown_staff_id_on_cases_is_an_error(office: Run, store_kind: str) -> None:
     result = office("cases", "--mine", *AT, as_="li.nb")
     assert result.exit_code == 1
-    assert "li.nb" in result.stderr and "li.na" in result.stderr
+    if store_kind == "sqlite":  # a close name is suggested
+        assert "li.nb" in result.stderr and "li.na" in result.stderr
+    else:  # no such login
+        assert 'for user "li.nb"' in result.stderr
     assert office("cases", "--staff", "nobody", *AT).exit_code == 1
 
 

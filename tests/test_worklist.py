@@ -32,6 +32,9 @@ from fieldcase.services import Services
 from fieldcase.store import Store, WorklistFilter, institution_chain
 from fieldcase.worklists import reads_from_index
 
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 NOON = ("--at", "2026-11-25T07:00+08:00")
 
 

@@ -284,7 +284,7 @@ class App:
             from .plugins import manager
             from .services import Services
             from .store import Store
-            from .store.dialect import is_server_url
+            from .store.dialect import is_server_url, redact_url
 
             server = is_server_url(self.db_path)
             if not create and not server and not Path(self.db_path).exists():
@@ -299,6 +299,12 @@ class App:
                     "fieldcase.toml', then delete it"
                 )
             store = Store(self.db_path, read_only=read_only)
+            if server and not create and not store.initialised():
+                store.close()
+                raise click.ClickException(
+                    f"no fieldcase database at {redact_url(self.db_path)}; run 'fieldcase --db "
+                    f"{redact_url(self.db_path)} init' first (or set FIELDCASE_DB)"
+                )
             if read_only and not store.up_to_date():
                 # An older schema is brought up to date first, as every command does.
                 store.close()
@@ -307,7 +313,9 @@ class App:
             self.actor = self.logged_in(store)
             # The machine's clock, read here at the edge: every event records it. A
             # database server's clock, which no client sets, stands in for it there.
-            self._services = Services(store, manager(), clock=store.clock() or clock.real_clock)
+            # Without a real clock (a replay, the tests' stories) the claimed time stands.
+            real = clock.real_clock and (store.clock() or clock.real_clock)
+            self._services = Services(store, manager(), clock=real)
         return self._services
 
     def logged_in(self, store: Store) -> str | None:
@@ -332,6 +340,7 @@ class App:
         return self.open()
 
     def need_actor(self) -> str:
+        self.open()  # on a database with logins, the login is who is acting
         if not self.actor:
             raise click.UsageError("who is acting? pass --as STAFF or set FIELDCASE_STAFF")
         return self.actor

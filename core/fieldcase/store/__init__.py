@@ -782,6 +782,10 @@ class Store:
 
     # -- schema --------------------------------------------------------------
 
+    def initialised(self) -> bool:
+        """Whether ``init`` has made this a fieldcase database (a migrated schema)."""
+        return self.dialect.initialised()
+
     def up_to_date(self) -> bool:
         """Whether the schema has every migration (then :meth:`migrate` writes nothing)."""
         return self.dialect.up_to_date()

@@ -184,6 +184,10 @@ class PostgresDialect:
 
     # -- schema --------------------------------------------------------------------------
 
+    def initialised(self) -> bool:
+        row = self.db.execute("SELECT to_regclass('fieldcase.schema_migrations')").fetchone()
+        return row[0] is not None
+
     def up_to_date(self) -> bool:
         return up_to_date(self.db)
 

@@ -528,8 +528,9 @@ BEGIN
         RAISE EXCEPTION 'event % comes after event %: events are appended in order',
             NEW.id, last_id;
     END IF;
-    IF (NEW.chain LIKE 'institution:%' OR NEW.type LIKE 'staff%'
-        OR NEW.type IN ('institution_added', 'policy_changed'))
+    IF NEW.type != 'refused'
+       AND (NEW.chain LIKE 'institution:%' OR NEW.type LIKE 'staff%'
+            OR NEW.type IN ('institution_added', 'policy_changed'))
        AND fieldcase.is_staff() AND NOT fieldcase.is_supervisor() THEN
         RAISE EXCEPTION 'only a supervisor may change staff, institutions or policy';
     END IF;

@@ -149,6 +149,10 @@ class SQLiteDialect:
 
     # -- schema ----------------------------------------------------------------------
 
+    def initialised(self) -> bool:
+        """A file is made a database by opening it; the schema follows on first use."""
+        return True
+
     def up_to_date(self) -> bool:
         try:
             return bool(
