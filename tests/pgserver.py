@@ -94,12 +94,20 @@ class Server:
             "-w",
             "start",
         )
+        import psycopg
+
+        with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
+            conn.execute(f"ALTER ROLE {ADMIN} PASSWORD '{password_of(ADMIN)}'")
 
     def stop(self) -> None:
         try:
             self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def admin_tcp_url(self, database: str) -> str:
+        """The administrator over TCP, as a client on another machine connects."""
+        return f"postgresql://{ADMIN}:{password_of(ADMIN)}@127.0.0.1:{self.port}/{database}"
 
     def admin_url(self, database: str) -> str:
         return f"postgresql://{ADMIN}@/{database}?host={self.socket_dir}&port={self.port}"

@@ -9,12 +9,19 @@ field worker with ``psql`` and their own password would, over TCP.
 from __future__ import annotations
 
 import functools
+import itertools
+import json
+import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from click.testing import Result
-from conftest import create_args, register
+from conftest import AT, create_args, register, to_submitted
+from fieldcase.errors import FieldcaseError
+from fieldcase.privacy import mask_phone, mask_tail
 from fieldcase.store import Store
 from pgserver import PgOffice as Office
 from pgserver import Server
@@ -167,7 +174,9 @@ def test_a_field_worker_sees_other_cases_personal_data_masked(office: Office) ->
             "SELECT phone, national_id, address, borrower_name FROM cases WHERE id = 2"
         ).fetchone()
         assert mine == ("+8613800138000", "310101199001011234")
-        assert theirs == ("[masked]", "[masked]", "[masked]", "赵磊")
+        # Their phone and national id as every masked view shows them; no address.
+        masked = (mask_phone("+8613900001111"), mask_tail("310101199001011234"))
+        assert theirs == (*masked, "[masked]", "赵磊")
         payloads = conn.execute(
             "SELECT case_id, payload IS NULL FROM events WHERE case_id IN (1, 2)"
         ).fetchall()
@@ -254,3 +263,128 @@ def test_a_sqlite_file_has_no_logins(run: Callable[..., Result]) -> None:
     assert result.exit_code == 2
     assert "a SQLite file has no logins" in result.output
     assert "Password" not in result.output
+
+
+# -- fieldcase migrate --to: an office's SQLite file moves to the team's database -------------
+
+
+def sqlite_office(run: Callable[..., Result]) -> None:
+    """The suite's office on a SQLite file, case 1 taken to submitted feedback and paid."""
+    assert run("init").exit_code == 0
+    assert run("staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor").exit_code == 0
+    for staff, name in (("li.na", "李娜"), ("zhang.min", "张敏")):
+        assert run("staff", "add", staff, "--name", name, as_="chen.wei").exit_code == 0
+    register(run)
+    at = ("--at", "2026-11-23T09:00+08:00")
+    ok = run(*create_args(), "--assign", "li.na", *at, as_="chen.wei")
+    assert ok.exit_code == 0, ok.output
+    ok = run(*create_args("L-1002", name="赵磊"), "--assign", "zhang.min", *at, as_="chen.wei")
+    assert ok.exit_code == 0, ok.output
+    to_submitted(run)
+    paid = run("payment", "1", "500", "--reference", "R-1", *AT, as_="chen.wei")
+    assert paid.exit_code == 0, paid.output
+    noted = run(
+        "contact", "2", "--channel", "phone", "--outcome", "no-answer", *AT, as_="zhang.min"
+    )
+    assert noted.exit_code == 0, noted.output
+    contact = json.loads(run("history", "2", "--json", as_="chen.wei").stdout)[-1]
+    assert contact["type"] == "contact_recorded"
+    voided = run("void", "2", str(contact["id"]), "--reason", "wrong case", *AT, as_="chen.wei")
+    assert voided.exit_code == 0, voided.output
+
+
+def test_an_office_moves_to_postgresql_whole(
+    run: Callable[..., Result], db_path: Path, pg_office: Office, tmp_path: Path
+) -> None:
+    sqlite_office(run)
+    source = Store(db_path)
+    try:
+        seal, counts = source.seal(), source.table_counts()
+    finally:
+        source.close()
+    moved = run("migrate", "--to", pg_office.admin, "--json")
+    assert moved.exit_code == 0, moved.output
+    report = json.loads(moved.stdout)
+    assert (report["events"], report["already"], report["seal"]) == (seal[2], 0, seal[0])
+    target = Store(pg_office.admin)
+    try:
+        assert target.table_counts() == counts
+        assert target.verify_chains()[1] is None and target.compare_replay() == []
+        actors = {row["actor"] for row in target.db.query("SELECT actor FROM events")}
+    finally:
+        target.close()
+    assert {"chen.wei", "li.na", "zhang.min"} <= actors  # as written, not the mover
+    # Moving again finds everything there: nothing is copied twice.
+    again = json.loads(run("migrate", "--to", pg_office.admin, "--json").stdout)
+    assert (again["events"], again["already"]) == (0, seal[2])
+    # Staff log in once given a password; their work goes on, stamped by the server.
+    for staff in ("li.na", "chen.wei"):
+        ok = pg_office.run("staff", "password", staff, input=f"pw-{staff}\npw-{staff}\n")
+        assert ok.exit_code == 0, ok.output
+    assert "hx-consumer/L-1001" in pg_office.run("cases", "--all", as_="li.na").output
+    verified = pg_office.run("audit", "verify", "--replay", as_="chen.wei")
+    assert verified.exit_code == 0, verified.output
+    # The same office gives the same export and reports on both stores.
+    for name, runner in (("file", run), ("server", pg_office.run)):
+        out = tmp_path / f"{name}.csv"
+        exported = runner("export", "visits", "-o", str(out), *AT, as_="chen.wei")
+        assert exported.exit_code == 0, exported.output
+    file_csv = (tmp_path / "file.csv").read_text(encoding="utf-8")
+    assert file_csv == (tmp_path / "server.csv").read_text(encoding="utf-8")
+    assert "CNY" in file_csv or "3150.40" in file_csv
+    for report in ("pipeline", "outcomes", "staff", "reasons"):
+        args = ("report", report, "--json", "--to", "2026-11-26T00:00+08:00")
+        assert run(*args, as_="chen.wei").stdout == pg_office.run(*args, as_="chen.wei").stdout
+
+
+def test_a_stopped_move_goes_on_where_it_stopped(
+    run: Callable[..., Result], db_path: Path, pg_office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_office(run)
+    append = Store.append_moved
+    calls = itertools.count(1)
+
+    def dies_on_the_third(self: Store, rows: Any) -> None:
+        if next(calls) == 3:
+            raise FieldcaseError("the network went away")
+        append(self, rows)
+
+    monkeypatch.setattr(Store, "append_moved", dies_on_the_third)
+    stopped = run("migrate", "--to", pg_office.admin, "--batch", "5")
+    assert stopped.exit_code == 1 and "the network went away" in stopped.stderr
+    monkeypatch.undo()
+    target = Store(pg_office.admin)
+    try:
+        assert target.last_event_id() == 10  # two batches, each whole
+        assert target.verify_chains()[1] is None
+    finally:
+        target.close()
+    resumed = json.loads(run("migrate", "--to", pg_office.admin, "--json").stdout)
+    assert resumed["already"] == 10 and resumed["events"] == resumed["total"] - 10
+
+
+def test_a_broken_log_is_not_moved(
+    run: Callable[..., Result], db_path: Path, pg_office: Office
+) -> None:
+    sqlite_office(run)
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("UPDATE events SET actor = 'zhang.min' WHERE id = 6")
+    conn.commit()
+    conn.close()
+    result = run("migrate", "--to", pg_office.admin)
+    assert result.exit_code == 1
+    assert "the source's log is broken at event 6" in result.stderr
+    assert "no fieldcase database" in pg_office.run("cases").stderr  # not even the schema
+
+
+def test_only_the_administrator_moves_an_office_in(
+    run: Callable[..., Result], pg_office: Office, office: Office
+) -> None:
+    sqlite_office(run)
+    result = run("migrate", "--to", office.url("chen.wei"))
+    assert result.exit_code == 1
+    assert "as the target database's administrator" in result.stderr
+    into_another = run("migrate", "--to", office.admin)
+    assert into_another.exit_code == 1
+    assert "not the first of this office's log" in into_another.stderr

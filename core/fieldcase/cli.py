@@ -3101,6 +3101,63 @@ def audit_seal(app: App, json_: bool) -> None:
     emit({"seal": digest, "chains": chains, "events": events}, json_, lambda: echo(digest))
 
 
+@cli.command("migrate")
+@click.option(
+    "--to", "url", required=True, metavar="URL", help="The PostgreSQL database to move into."
+)
+@click.option(
+    "--batch",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Events moved per transaction: a stopped run resumes after the last one.",
+)
+@json_option
+@pass_app
+def migrate_to(app: App, url: str, batch: int, json_: bool) -> None:
+    """Move this office's database into a PostgreSQL database a team shares.
+
+    Every event is copied as it was written, with the rows it writes; the
+    source's chains are verified first, and after, the target's chains, seal,
+    table counts and replay must equal the source's. Run it as the target's
+    administrator. Stopped half way, run it again: it goes on from there.
+    Staff logins are created without passwords: set them with 'staff password'.
+
+    \b
+    Example:
+        fieldcase --db office.db migrate --to postgresql://fc_admin@db.example/office
+    """
+    from .moving import move
+    from .store import Store
+    from .store.dialect import is_server_url, redact_url
+
+    if not is_server_url(url):
+        raise click.UsageError(f"--to {redact_url(url)!r} is not a postgresql:// URL")
+    source = app.open(read_only=True).store
+    target = Store(url)
+    try:
+        moved = move(
+            source,
+            target,
+            batch=batch,
+            progress=lambda done, end: echo(f"moved events up to {done} of {end}", err=True),
+        )
+    finally:
+        target.close()
+    import attrs
+
+    result = {**attrs.asdict(moved), "to": redact_url(url)}
+    emit(
+        result,
+        json_,
+        lambda: echo(
+            f"Moved {moved.events} events ({moved.already} were there already) to "
+            f"{redact_url(url)}: {moved.total} events in {moved.chains} chains, verified; "
+            f"seal {moved.seal}"
+        ),
+    )
+
+
 # -- operations: backup, retention ---------------------------------------------------------------
 
 

@@ -608,7 +608,8 @@ def row_to_event(row: dict[str, Any]) -> Event:
         type=row["type"],
         actor=row["actor"],
         at=at,
-        payload=json.loads(row["payload"]),
+        # None: withheld from this reader by the database (PostgreSQL's masking views).
+        payload=json.loads(row["payload"]) if row["payload"] is not None else {},
         prev_hash=row["prev_hash"],
         hash=row["hash"],
         recorded_at=from_iso(row.get("recorded_at")),

@@ -137,6 +137,23 @@ STATE_TABLES = (
 )
 
 
+#: An event's stored columns, in the order they are copied.
+EVENT_COLUMNS = (
+    "id",
+    "case_id",
+    "chain",
+    "type",
+    "actor",
+    "at",
+    "payload",
+    "prev_hash",
+    "hash",
+    "payload_sha256",
+    "recorded_at",
+    "policy_version",
+)
+
+
 Record = (
     Case
     | Visit
@@ -1216,32 +1233,81 @@ class Store:
             pinned |= {int(k): v for k, v in json.loads(kept or "{}").items()}
         return withheld, pinned
 
-    def seal(self) -> tuple[str, int, int]:
-        """One digest over every chain's head and length: (digest, chains, events)."""
+    def seal(self, up_to: int | None = None) -> tuple[str, int, int]:
+        """One digest over every chain's head and length: (digest, chains, events).
+
+        ``up_to``: as the log stood after that event. Chains are ordered by their
+        names' code points, whatever the database's collation.
+        """
         digest = hashlib.sha256()
-        chains = events = 0
-        for chain, count, head in self.db.execute(
-            "SELECT e.chain, c.n, e.hash FROM events e JOIN"
-            " (SELECT chain, max(id) AS last, count(*) AS n FROM events GROUP BY chain) c"
-            " ON e.id = c.last ORDER BY e.chain"
-        ):
+        events = 0
+        limit, params = ("", []) if up_to is None else (" WHERE id <= ?", [up_to])
+        heads = sorted(
+            self.db.execute(
+                "SELECT e.chain, c.n, e.hash FROM events e JOIN"
+                f" (SELECT chain, max(id) AS last, count(*) AS n FROM events{limit}"
+                " GROUP BY chain) c ON e.id = c.last",
+                params,
+            )
+        )
+        for chain, count, head in heads:
             digest.update(f"{chain}\t{count}\t{head}\n".encode())
-            chains += 1
             events += count
-        return digest.hexdigest(), chains, events
+        return digest.hexdigest(), len(heads), events
+
+    @staticmethod
+    def _payload_rows(payload: str) -> list[dict[str, Any]]:
+        """The rows an event's stored payload writes (withheld values as a purge left them)."""
+        stored = json.loads(payload)
+        rows: list[dict[str, Any]] = stored["rows"]
+        if stored.get("redacted") is True:
+            rows = [{**r, "row": anonymise_row(r["table"], r["row"])} for r in rows]
+        return rows
 
     def replay_into(self, target: Store) -> int:
         """Rebuild every state table of ``target`` (freshly migrated) from this log."""
         applied = 0
         with target.transaction():
             for (payload,) in self.db.execute("SELECT payload FROM events ORDER BY id"):
-                stored = json.loads(payload)
-                rows = stored["rows"]
-                if stored.get("redacted") is True:  # withheld values, as the purge left them
-                    rows = [{**r, "row": anonymise_row(r["table"], r["row"])} for r in rows]
-                target._apply_rows(rows)
+                target._apply_rows(self._payload_rows(payload))
                 applied += 1
         return applied
+
+    # -- moving a whole log to another store --------------------------------------
+
+    def event_rows(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` events after event ``after``, whole, in :data:`EVENT_COLUMNS`."""
+        return [
+            tuple(row)
+            for row in self.db.execute(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                [after, limit],
+            )
+        ]
+
+    def last_event_id(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+    def append_moved(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Append events copied whole from another store, and the rows they write, in one
+        transaction. They keep their actors, times and hashes: the database checks
+        each link instead of stamping it (PostgreSQL lets only its administrator)."""
+        with self.transaction():
+            self.dialect.keep_stamps()
+            self.db.executemany(
+                f"INSERT INTO {self.dialect.write_table('events')} ({', '.join(EVENT_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(EVENT_COLUMNS))})",
+                rows,
+            )
+            for row in rows:
+                self._apply_rows(self._payload_rows(row[EVENT_COLUMNS.index("payload")]))
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows in every table the log rebuilds, and in the log itself."""
+        return {
+            table: int(self.db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+            for table in (*STATE_TABLES, "events")
+        }
 
     def compare_replay(self) -> list[str]:
         """Rebuild every state table in memory from the events; describe each difference."""
@@ -2002,7 +2068,7 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        data = json.loads(row[0]).get("data")
+        data = json.loads(row[0] or "{}").get("data")
         return data if isinstance(data, dict) else {}
 
     def last_policy_version(self, case_id: int, event_types: Sequence[str]) -> int | None:

@@ -132,7 +132,9 @@ def connect(url: str, busy_timeout: float = 30.0) -> Any:
             url,
             autocommit=True,
             options=(
-                f"-c TimeZone=UTC -c lock_timeout={int(busy_timeout * 1000)}"
+                # JIT compiling the masking views' many small expressions costs seconds
+                # (a visit export at 2,000 rows: 21 s of 21.1); these queries need none.
+                f"-c TimeZone=UTC -c jit=off -c lock_timeout={int(busy_timeout * 1000)}"
                 f" -c search_path={READ_SCHEMA},{DATA_SCHEMA}"
             ),
             connect_timeout=max(int(busy_timeout), 2),
@@ -207,6 +209,12 @@ class PostgresDialect:
             yield
         finally:
             self.db.execute("COMMIT")
+
+    def keep_stamps(self) -> None:
+        """For this transaction, insert events as they were written elsewhere: the
+        trigger checks each one's link and hash instead of stamping it, and only for
+        the database's administrator."""
+        self.db.execute("SET LOCAL fieldcase.moving = 'on'")
 
     def write_table(self, table: str) -> str:
         """Rows are written to the table itself; reads go through its masking view."""

@@ -199,6 +199,9 @@ class SQLiteDialect:
         finally:
             self.db.execute("COMMIT")
 
+    def keep_stamps(self) -> None:
+        """Events are written as they come: nothing to allow."""
+
     def write_table(self, table: str) -> str:
         """The name rows of ``table`` are written to (the same one they are read from)."""
         return f'"{table}"'
