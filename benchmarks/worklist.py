@@ -141,7 +141,7 @@ def build(db: Path, cases: int) -> None:
     conn.close()
 
 
-def pages(db: Path, repeat: int) -> dict[str, float]:
+def pages(db: Path | str, repeat: int) -> dict[str, float]:
     """Median milliseconds for one worklist page of 20, in process, by filter."""
     import datetime as dt
 

@@ -110,9 +110,13 @@ STORES = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests marked ``both_stores`` run once on a SQLite file, once on PostgreSQL."""
+    """Tests marked ``both_stores`` run once on a SQLite file, once on PostgreSQL.
+
+    One marked ``sqlite_only`` too, in such a module, tests the file itself.
+    """
     marked = metafunc.definition.get_closest_marker("both_stores")
-    if marked and "store_kind" in metafunc.fixturenames:
+    only_sqlite = metafunc.definition.get_closest_marker("sqlite_only")
+    if marked and not only_sqlite and "store_kind" in metafunc.fixturenames:
         metafunc.parametrize("store_kind", STORES, indirect=True)
 
 
@@ -257,8 +261,8 @@ def events(target: Path | str, case_id: int | None = None) -> list[Any]:
 
 
 @pytest.fixture
-def services(db_path: Path) -> Iterator[Services]:
-    store = Store(db_path)
+def services(target: str) -> Iterator[Services]:
+    store = Store(target)
     store.migrate()
     yield Services(store, manager(), clock=None)
     store.close()

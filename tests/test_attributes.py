@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import Run, events, set_policy, snapshot
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 AT = ("--at", "2026-11-23T09:00+08:00")
 
@@ -67,7 +71,7 @@ def test_a_policy_declares_attributes_and_refuses_bad_declarations(office: Run) 
 
 
 def test_imported_attributes_are_kept_shown_filtered_and_replayed(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str
 ) -> None:
     declare(office)
     path, mapping = files(tmp_path)
@@ -93,21 +97,21 @@ def test_imported_attributes_are_kept_shown_filtered_and_replayed(
     assert [row["case"] for row in found] == ["hx-consumer/HB-1"]
 
     # The attributes travel whole in the events, and the tables replay from them.
-    imported = next(e for e in events(db_path) if e["type"] == "case_imported")
+    imported = next(e for e in events(target) if e["type"] == "case_imported")
     assert "Harbor-East" in imported["payload"]
     assert office("audit", "verify", "--replay").exit_code == 0
 
 
 def test_a_changed_attribute_is_an_update_and_the_same_file_changes_nothing(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str
 ) -> None:
     declare(office)
     path, mapping = files(tmp_path)
     do_import(office, path, mapping)
-    before = snapshot(db_path)
+    before = snapshot(target)
     again = do_import(office, path, mapping)
     assert again["imported"] == 0 and again["updated"] == 0
-    assert snapshot(db_path)["cases"] == before["cases"]
+    assert snapshot(target)["cases"] == before["cases"]
 
     moved = FILE.replace(
         "HB-1,Dana Reyes,8000,900,2026-09-01,Harbor-East,640",
@@ -116,18 +120,18 @@ def test_a_changed_attribute_is_an_update_and_the_same_file_changes_nothing(
     path, mapping = files(tmp_path, moved)
     changed = do_import(office, path, mapping)
     assert changed["updated"] == 1
-    update = [e for e in events(db_path) if e["type"] == "case_updated"][-1]
+    update = [e for e in events(target) if e["type"] == "case_updated"][-1]
     assert json.loads(update["payload"])["data"]["changes"] == {
         "attributes.branch": ["Harbor-East", "Harbor-North"]
     }
 
 
 def test_a_file_mapping_an_undeclared_attribute_is_refused_whole(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str
 ) -> None:
     set_policy(office, "hx-consumer", 'attributes.score="integer"')  # no branch
     path, mapping = files(tmp_path)
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office(
         "import", str(path), "--institution", "hx-consumer", "--mapping", str(mapping), *AT,
         as_="chen.wei",
@@ -135,7 +139,7 @@ def test_a_file_mapping_an_undeclared_attribute_is_refused_whole(
     assert result.exit_code != 0
     assert "attribute 'branch' is not declared by hx-consumer's policy" in result.output
     assert "--set attributes.branch=" in result.output
-    assert snapshot(db_path)["cases"] == before["cases"]
+    assert snapshot(target)["cases"] == before["cases"]
 
 
 def test_create_takes_attributes_and_checks_their_kind(office: Run) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+import pytest
 from conftest import AT, Run, create_args, events
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 ADDRESS = "上海市浦东新区世纪大道100号"
 
@@ -41,12 +44,12 @@ def test_an_address_cannot_be_guessed_through_search_by_those_who_see_it_masked(
     assert found(office, "赵六", None) == [2] and found(office, "L-2002", "li.na") == [2]
 
 
-def test_searches_that_reach_addresses_are_logged(office: Run, db_path: Path) -> None:
+def test_searches_that_reach_addresses_are_logged(office: Run, target: str) -> None:
     other_case(office)
-    before = len(events(db_path))
+    before = len(events(target))
     found(office, "建国路", "chen.wei")
     found(office, "赵六", None)
-    logged = [e for e in events(db_path)[before:] if e["type"] == "searched"]
+    logged = [e for e in events(target)[before:] if e["type"] == "searched"]
     assert [(e["actor"], json.loads(e["payload"])["data"]["text"]) for e in logged] == [
         ("chen.wei", "建国路")
     ]

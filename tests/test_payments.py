@@ -11,6 +11,9 @@ import pytest
 from click.testing import Result
 from conftest import Run, create_args, events, snapshot, to_preparation
 
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 T = "2026-11-23T{}+08:00"
 
 
@@ -60,7 +63,7 @@ def test_a_field_workers_payment_is_reported_and_does_not_close_the_case(owing: 
 
 
 def test_a_supervisor_confirms_the_reported_payment_and_it_closes_the_case(
-    owing: Run, db_path: Path
+    owing: Run, target: str
 ) -> None:
     pay(owing, "20000", "BOC-1", "10:30", "li.na")
     confirmed = owing("payment", "confirm", "1", "BOC-1", "--at", T.format("16:00"), as_="chen.wei")
@@ -77,7 +80,7 @@ def test_a_supervisor_confirms_the_reported_payment_and_it_closes_the_case(
         "2026-11-23T08:00"
     )
     assert balance(owing)["balance"]["total"] == "0.00"
-    types = [e["type"] for e in events(db_path, 1)][-2:]
+    types = [e["type"] for e in events(target, 1)][-2:]
     assert types == ["payment_confirmed", "case_closed"]
     again = owing("payment", "confirm", "1", "BOC-1", "--at", T.format("16:05"), as_="chen.wei")
     assert again.exit_code == 1
@@ -99,7 +102,7 @@ def test_a_part_payment_confirmed_counts_but_leaves_the_case_open(owing: Run) ->
     assert stage(owing) == ("confirmation", None)
 
 
-def test_reversing_the_payment_that_closed_the_case_reopens_it(owing: Run, db_path: Path) -> None:
+def test_reversing_the_payment_that_closed_the_case_reopens_it(owing: Run, target: str) -> None:
     to_preparation(owing)
     pay(owing, "20000", "BOC-1", "13:00", "chen.wei")
     assert stage(owing) == ("closed", "paid")
@@ -114,8 +117,8 @@ def test_reversing_the_payment_that_closed_the_case_reopens_it(owing: Run, db_pa
     assert balance(owing)["balance"]["total"] == "20000.00"
     shown = owing("show", "1", as_="chen.wei")
     assert "reversed: transfer returned by the bank" in shown.stdout
-    data = [json.loads(e["payload"])["data"] for e in events(db_path, 1)][-2:]
-    assert [e["type"] for e in events(db_path, 1)][-2:] == ["payment_reversed", "case_reopened"]
+    data = [json.loads(e["payload"])["data"] for e in events(target, 1)][-2:]
+    assert [e["type"] for e in events(target, 1)][-2:] == ["payment_reversed", "case_reopened"]
     assert data[0]["reason"] == "transfer returned by the bank"
     assert data[1]["by_reversal"] == "BOC-1"
 
@@ -165,14 +168,14 @@ def test_reversing_a_reported_payment_leaves_the_case_as_it_was(owing: Run) -> N
 
 
 @pytest.mark.parametrize("action", ["confirm", "reverse"])
-def test_field_staff_may_not_confirm_or_reverse(owing: Run, db_path: Path, action: str) -> None:
+def test_field_staff_may_not_confirm_or_reverse(owing: Run, target: str, action: str) -> None:
     pay(owing, "20000", "BOC-1", "10:30", "li.na")
-    before = snapshot(db_path)
+    before = snapshot(target)
     extra = ["--reason", "mine"] if action == "reverse" else []
     result = owing("payment", action, "1", "BOC-1", *extra, *at("11:00"), as_="li.na")
     assert result.exit_code == 1
     assert f"only a supervisor may {action} a payment" in result.stderr
-    after = snapshot(db_path)
+    after = snapshot(target)
     new = after["events"][len(before["events"]) :]
     assert [row[3] for row in new] == ["refused"]
     assert {k: v for k, v in after.items() if k != "events"} == {
@@ -219,7 +222,7 @@ def import_payments(run: Run, path: Path, time: str = "20:00", as_: str = "chen.
 
 
 def test_the_bank_file_confirms_records_and_is_idempotent(
-    owing: Run, db_path: Path, tmp_path: Path
+    owing: Run, target: str, tmp_path: Path
 ) -> None:
     second_case(owing)
     pay(owing, "1500", "BOC-1", "10:30", "li.na")
@@ -241,13 +244,13 @@ def test_the_bank_file_confirms_records_and_is_idempotent(
     # Without a zone, the time is the institution's (Asia/Shanghai).
     assert two["payments"][0]["at"].startswith("2026-11-23T03:00")
     assert two["payments"][0]["status"] == "confirmed"
-    imported = [json.loads(e["payload"])["data"] for e in events(db_path, 1)][-2:]
+    imported = [json.loads(e["payload"])["data"] for e in events(target, 1)][-2:]
     assert imported[0]["file"] == "boc.csv" and imported[0]["line"] == 2
-    before = snapshot(db_path)
+    before = snapshot(target)
     again = import_payments(owing, bank, "20:30")
     assert again.exit_code == 0, again.output
     assert "0 confirmed, 0 recorded, 3 unchanged, 0 rejected" in again.stdout
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_the_bank_file_confirms_a_payment_that_clears_the_case(owing: Run, tmp_path: Path) -> None:
@@ -304,27 +307,27 @@ def test_the_bank_files_rows_that_cannot_be_taken_go_to_the_rejects_file(
     assert balance(owing)["reported"][0]["reference"] == "BOC-1"
 
 
-def test_only_a_supervisor_imports_payment_files(owing: Run, db_path: Path, tmp_path: Path) -> None:
+def test_only_a_supervisor_imports_payment_files(owing: Run, target: str, tmp_path: Path) -> None:
     bank = write_csv(tmp_path / "boc.csv", "BOC-1,1,,1500,CNY,2026-11-23T10:30+08:00")
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = import_payments(owing, bank, as_="li.na")
     assert result.exit_code == 1
     assert "only a supervisor may import payment files" in result.stderr
-    after = snapshot(db_path)
+    after = snapshot(target)
     assert [row[3] for row in after["events"][len(before["events"]) :]] == ["refused"]
     assert after["payments"] == before["payments"]
 
 
 def test_a_file_without_the_columns_is_refused_before_anything_is_written(
-    owing: Run, db_path: Path, tmp_path: Path
+    owing: Run, target: str, tmp_path: Path
 ) -> None:
     bank = tmp_path / "boc.csv"
     bank.write_text("ref,amt\nBOC-1,100\n")
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = import_payments(owing, bank)
     assert result.exit_code == 2
     assert "no column for reference, amount, paid_at, case (or loan_reference)" in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
     mapping = tmp_path / "boc.toml"
     mapping.write_text('[columns]\nref = "reference"\namt = "amount"\n[defaults]\ncase = "1"\n'
                        'paid_at = "2026-11-23T10:30+08:00"\n')  # fmt: skip
@@ -354,7 +357,7 @@ def test_case_files_still_import_without_naming_the_subcommand(owing: Run, tmp_p
     assert "1 unchanged" in options_first.stdout
 
 
-def test_the_reports_sums_count_what_the_balance_counts(owing: Run, db_path: Path) -> None:
+def test_the_reports_sums_count_what_the_balance_counts(owing: Run, target: str) -> None:
     # store.COUNTED is the SQL twin of repayment.counted: the two must agree.
     from fieldcase.repayment import counted
     from fieldcase.store import Store
@@ -365,7 +368,7 @@ def test_the_reports_sums_count_what_the_balance_counts(owing: Run, db_path: Pat
     pay(owing, "9000", "BOC-4", "11:00", "chen.wei")
     owing("payment", "confirm", "1", "BOC-2", *at("11:10"), as_="chen.wei")
     owing("payment", "reverse", "1", "BOC-4", "--reason", "typo", *at("11:20"), as_="chen.wei")
-    store = Store(db_path)
+    store = Store(target)
     try:
         payments = store.payments(1, "CNY")
         assert [p.status for p in payments] == ["reported", "confirmed", "confirmed", "reversed"]

@@ -33,6 +33,7 @@ from fieldcase.model import ActionContext, Case, Visit
 from fieldcase.plugins import get_plugin_manager, manager
 from fieldcase.services import Services
 from fieldcase.store import STATE_TABLES, Store
+from pgserver import password_of
 
 #: Setup happens an hour before the workers' clock starts.
 BASE = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai
@@ -83,13 +84,26 @@ Outcome = dict[str, Any]
 # -- the office and its cases ------------------------------------------------------
 
 
-def open_services(db: Path) -> Services:
+#: A database: a SQLite file, or a PostgreSQL database's URL (its administrator's login).
+Db = Path | str
+
+
+def rows_of(db: Db, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows of a query on either store, as tuples."""
+    store = Store(db)
+    try:
+        return [tuple(row) for row in store.db.execute(sql, list(params))]
+    finally:
+        store.close()
+
+
+def open_services(db: Db) -> Services:
     store = Store(db)
     store.migrate()
     return Services(store, manager(), clock=None)
 
 
-def build_office(db: Path, cases: int) -> list[int]:
+def build_office(db: Db, cases: int) -> list[int]:
     """Two supervisors, four field workers and ``cases`` cases, assigned round-robin."""
     services = open_services(db)
     try:
@@ -138,19 +152,11 @@ def connect(db: Path) -> sqlite3.Connection:
     return conn
 
 
-def integrity(db: Path) -> str:
-    conn = connect(db)
-    try:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        conn.close()
-
-
-def assert_whole(db: Path) -> None:
-    """The log verifies, replays to the stored tables, and SQLite finds no damage."""
-    assert integrity(db) == "ok"
+def assert_whole(db: Db) -> None:
+    """The log verifies, replays to the stored tables, and the database finds no damage."""
     store = Store(db)
     try:
+        assert store.integrity() == "ok"
         checked, problem = store.verify_chains()
         assert problem is None, problem
         assert checked > 0
@@ -253,7 +259,7 @@ def perform(
 
 
 def work(
-    db: Path,
+    db: Db,
     worker: int,
     count: int,
     t0: float,
@@ -293,7 +299,7 @@ def work(
 
 def main(argv: Sequence[str]) -> None:
     """``work DB JSON``: run a worker; print each outcome as a line of JSON."""
-    mode, db, options = argv[0], Path(argv[1]), json.loads(argv[2])
+    mode, db, options = argv[0], argv[1], json.loads(argv[2])
     assert mode == "work"
 
     def emit(outcome: Outcome) -> None:
@@ -304,7 +310,7 @@ def main(argv: Sequence[str]) -> None:
 
 
 def start_worker(
-    db: Path, worker: int, count: int, t0: float, cases: Sequence[int], log: Path | None = None
+    db: Db, worker: int, count: int, t0: float, cases: Sequence[int], log: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """A worker process writing its outcomes to ``log`` (and errors to ``log``.err)."""
     options = {"worker": worker, "count": count, "t0": t0, "cases": list(cases)}
@@ -330,47 +336,36 @@ def finish_worker(process: subprocess.Popen[bytes], log: Path) -> list[Outcome]:
 
 
 def event_counts(
-    db: Path, after: int, institution: str = "%"
+    db: Db, after: int, institution: str = "%"
 ) -> tuple[collections.Counter[str], collections.Counter[str]]:
     """Events after event ``after`` (on cases of ``institution``, a LIKE pattern):
     by type, and refusals by the action refused."""
-    conn = connect(db)
     where = "id > ? AND (? = '%' OR case_id IN (SELECT id FROM cases WHERE institution LIKE ?))"
     params = [after, institution, institution]
-    try:
-        types = collections.Counter(
-            row["type"] for row in conn.execute(f"SELECT type FROM events WHERE {where}", params)
+    types = collections.Counter(
+        row[0] for row in rows_of(db, f"SELECT type FROM events WHERE {where}", params)
+    )
+    refusals = collections.Counter(
+        row[0]
+        for row in rows_of(
+            db,
+            "SELECT json_extract(payload, '$.data.action') FROM events"
+            f" WHERE {where} AND type = 'refused'",
+            params,
         )
-        refusals = collections.Counter(
-            row["action"]
-            for row in conn.execute(
-                "SELECT json_extract(payload, '$.data.action') AS action FROM events"
-                f" WHERE {where} AND type = 'refused'",
-                params,
-            )
-        )
-        return types, refusals
-    finally:
-        conn.close()
+    )
+    return types, refusals
 
 
-def per_case(db: Path, sql: str) -> dict[int, Any]:
-    conn = connect(db)
-    try:
-        return {row[0]: row[1] for row in conn.execute(sql)}
-    finally:
-        conn.close()
+def per_case(db: Db, sql: str) -> dict[int, Any]:
+    return {row[0]: row[1] for row in rows_of(db, sql)}
 
 
-def last_event(db: Path) -> int:
-    conn = connect(db)
-    try:
-        return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
-    finally:
-        conn.close()
+def last_event(db: Db) -> int:
+    return int(rows_of(db, "SELECT coalesce(max(id), 0) FROM events")[0][0])
 
 
-def check_log_matches(db: Path, outcomes: Sequence[Outcome], after: int) -> None:
+def check_log_matches(db: Db, outcomes: Sequence[Outcome], after: int) -> None:
     """Each success has its event, each refusal its ``refused`` event, nothing else."""
     types, refusals = event_counts(db, after, INSTITUTION)
     ok = collections.Counter(o["action"] for o in outcomes if o["outcome"] == "ok")
@@ -386,10 +381,33 @@ def check_log_matches(db: Path, outcomes: Sequence[Outcome], after: int) -> None
 # -- 1. concurrency -----------------------------------------------------------------
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Db, Db]:
+    """A database the workers share, and the ``--db`` of sup.a's bulk import.
+
+    On PostgreSQL the workers are the administrator's connections over TCP (the
+    actor each action names is checked by the services; the server stamps the
+    login), and the import logs in as sup.a with a password.
+    """
+    if request.param == "sqlite":
+        db = tmp_path / "shared.db"
+        return db, db
+    office = request.getfixturevalue("pg_office")
+    return office.server.admin_tcp_url(office.name), office.url("sup.a")
+
+
 @pytest.mark.slow
-def test_eight_processes_on_one_database_lose_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "shared.db"
+def test_eight_processes_on_one_database_lose_nothing(
+    tmp_path: Path, shared: tuple[Db, Db]
+) -> None:
+    db, importer = shared
     case_ids = build_office(db, cases=24)
+    if importer != db:  # PostgreSQL: sup.a logs in with a password
+        store = Store(db)
+        try:
+            store.set_password("sup.a", password_of("sup.a"))
+        finally:
+            store.close()
     after = last_event(db)
     versions_before = per_case(db, "SELECT id, version FROM cases")
     # Beside the workers, a bulk import holds the write lock 500 cases at a time.
@@ -401,7 +419,7 @@ def test_eight_processes_on_one_database_lose_nothing(tmp_path: Path) -> None:
         start_worker(db, w, ACTIONS_PER_WORKER, t0, case_ids, logs[w]) for w in range(WORKERS)
     ]
     bulk = subprocess.run(
-        [*import_command(db, portfolio), "--batch-size", "500", "--json"],
+        [*import_command(importer, portfolio), "--batch-size", "500", "--json"],
         env={**os.environ, "FIELDCASE_LOAD_PLUGINS": ""},
         capture_output=True,
         text=True,
@@ -411,16 +429,13 @@ def test_eight_processes_on_one_database_lose_nothing(tmp_path: Path) -> None:
     assert json.loads(bulk.stdout)["imported"] == 3000
     assert imported_count(db) == 3000
     # The import's batches were interleaved with the workers' actions.
-    conn = connect(db)
-    first, last = conn.execute(
-        "SELECT min(id), max(id) FROM events WHERE type = 'case_imported'"
-    ).fetchone()
-    between = conn.execute(
+    first, last = rows_of(db, "SELECT min(id), max(id) FROM events WHERE type = 'case_imported'")[0]
+    between = rows_of(
+        db,
         "SELECT count(*) FROM events WHERE id BETWEEN ? AND ?"
         " AND case_id IN (SELECT id FROM cases WHERE institution = ?)",
         [first, last, INSTITUTION],
-    ).fetchone()[0]
-    conn.close()
+    )[0][0]
     print(f"\n{between} worker events between the import's first and last")
     assert between > 0, "the import ran alone: it never held the lock against the workers"
     outcomes: list[Outcome] = []
@@ -684,20 +699,18 @@ def write_portfolio(path: Path, rows: int) -> None:
             )
 
 
-def import_command(db: Path, path: Path) -> list[str]:
-    """``fieldcase import`` of ``path`` as institution ``bulk``, by supervisor sup.a."""
-    command = [sys.executable, "-m", "fieldcase", "--db", str(db), "--as", "sup.a", "import"]
+def import_command(db: Db, path: Path) -> list[str]:
+    """``fieldcase import`` of ``path`` as institution ``bulk``, by supervisor sup.a.
+
+    On PostgreSQL ``db`` is sup.a's own login: there, who is acting is who logged in.
+    """
+    acting = [] if str(db).startswith("postgresql://") else ["--as", "sup.a"]
+    command = [sys.executable, "-m", "fieldcase", "--db", str(db), *acting, "import"]
     return [*command, str(path), "--institution", "bulk", "--at", "2026-11-23T09:00+08:00"]
 
 
-def imported_count(db: Path) -> int:
-    conn = connect(db)
-    try:
-        return int(
-            conn.execute("SELECT count(*) FROM cases WHERE institution = 'bulk'").fetchone()[0]
-        )
-    finally:
-        conn.close()
+def imported_count(db: Db) -> int:
+    return int(rows_of(db, "SELECT count(*) FROM cases WHERE institution = 'bulk'")[0][0])
 
 
 @pytest.mark.slow

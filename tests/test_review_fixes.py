@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import Run, events, register, snapshot
+from conftest import Run, events, query, register, snapshot
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 T = "2026-11-23T{}+08:00"
 
@@ -29,7 +31,7 @@ def write(path: Path, header: str, *rows: str) -> Path:
 
 
 def test_a_reimport_changes_only_the_fields_the_file_has(
-    owed: Run, tmp_path: Path, db_path: Path
+    owed: Run, tmp_path: Path, target: str
 ) -> None:
     full = write(
         tmp_path / "full.csv",
@@ -45,12 +47,13 @@ def test_a_reimport_changes_only_the_fields_the_file_has(
     for path, at in ((full, T.format("09:00")), (slim, T.format("10:00"))):
         result = owed("import", str(path), "--institution", "hx", "--at", at, as_="chen.wei")
         assert result.exit_code == 0, result.output
-    conn = sqlite3.connect(db_path)
-    row = conn.execute(
-        "SELECT jurisdiction, fees_minor, interest_minor, penalty_rate, overdue_minor FROM cases"
-    ).fetchone()
+    found = query(
+        target,
+        "SELECT jurisdiction, fees_minor, interest_minor, penalty_rate, overdue_minor FROM cases",
+    )
+    row = tuple(found[0].values())
     assert row == ("CN", 15000, 120000, "0.18", 12000)
-    data = json.loads(events(db_path, 1)[-1]["payload"])["data"]
+    data = json.loads(events(target, 1)[-1]["payload"])["data"]
     assert data["changes"] == {"overdue": ["100.00", "120.00"]}
 
 
@@ -74,6 +77,7 @@ def test_currency_cannot_change_once_money_is_recorded(owed: Run, tmp_path: Path
     assert "its currency cannot change" in (tmp_path / "b.rejects.csv").read_text()
 
 
+@pytest.mark.sqlite_only  # the database as a file in the way
 def test_export_never_overwrites_the_database(owed: Run, db_path: Path) -> None:
     result = owed("export", "visits", "-o", str(db_path), "--at", T.format("10:00"), as_="chen.wei")
     assert result.exit_code == 2 and "is the database" in result.stderr
@@ -223,15 +227,15 @@ def test_payments_stay_after_the_referral_and_never_move_time_back(owed: Run) ->
     ("amount", "message"), [("1E+999999999", "exponent notation"), ("9" * 40, "too large")]
 )
 def test_absurd_amounts_are_refused_not_crashed(
-    owed: Run, db_path: Path, amount: str, message: str
+    owed: Run, target: str, amount: str, message: str
 ) -> None:
     money_case(owed)
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = owed(
         "payment", "1", amount, "--reference", "X", "--at", T.format("09:00"), as_="chen.wei"
     )
     assert result.exit_code == 2 and message in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_odd_days_past_due_in_a_file(owed: Run, tmp_path: Path) -> None:
@@ -264,10 +268,10 @@ def test_odd_days_past_due_in_a_file(owed: Run, tmp_path: Path) -> None:
     ],
 )
 def test_settings_out_of_bounds_are_named(
-    owed: Run, tmp_path: Path, db_path: Path, settings: str, message: str
+    owed: Run, tmp_path: Path, target: str, settings: str, message: str
 ) -> None:
     (tmp_path / "policy.toml").write_text(settings)
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = owed("institution", "policy", "hx", "--from", "policy.toml", as_="chen.wei")
     assert result.exit_code == 2 and message in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-import sqlite3
 from pathlib import Path
 
-from conftest import AT, T0, Run, create_args, events, set_policy, snapshot
+import pytest
+from conftest import AT, T0, Run, create_args, events, query, set_policy, snapshot
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 
 def review_args(reference: str = "L-3001", *extra: str) -> list[str]:
@@ -124,7 +127,7 @@ def test_a_review_runs_check_findings_approval_and_comes_round_on_schedule(offic
     assert json.loads(again.output) == []
 
 
-def test_refer_to_collection_makes_it_a_collection_case(office: Run, db_path: Path) -> None:
+def test_refer_to_collection_makes_it_a_collection_case(office: Run, target: str) -> None:
     second_supervisor(office)
     case = review_case(office)
     confirmed = office("confirm", case, "--address", "上海市徐汇区", *AT, as_="li.na")
@@ -147,7 +150,7 @@ def test_refer_to_collection_makes_it_a_collection_case(office: Run, db_path: Pa
     )  # fmt: skip
     assert wrong.exit_code == 2
     assert "'watch-list' is not one of restructure" in wrong.output
-    types = [e["type"] for e in events(db_path, int(case))]
+    types = [e["type"] for e in events(target, int(case))]
     assert types == [
         "case_created",
         "address_confirmed",
@@ -170,22 +173,20 @@ def test_a_recommendation_must_fit_the_kind_of_case(office: Run) -> None:
     assert "it is in stage confirmation; confirm the address first" in early.output
 
 
-def test_only_approval_closes_a_review_as_reviewed(office: Run, db_path: Path) -> None:
+def test_only_approval_closes_a_review_as_reviewed(office: Run, target: str) -> None:
     case = review_case(office)
-    before = snapshot(db_path)
+    before = snapshot(target)
     closed = office("close", case, "--resolution", "reviewed", *AT, as_="chen.wei")
     assert closed.exit_code == 2
     assert "closes as reviewed when a supervisor approves its findings" in closed.output
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
     # Withdrawn by a supervisor, the review ends with it.
     withdrawn = office("close", case, "--resolution", "withdrawn", *AT, as_="chen.wei")
     assert withdrawn.exit_code == 0, withdrawn.output
     assert shown(office, case)["reviews"][-1]["status"] == "withdrawn"
 
 
-def test_opening_a_review_is_a_supervisors_call_on_a_closed_case(
-    office: Run, db_path: Path
-) -> None:
+def test_opening_a_review_is_a_supervisors_call_on_a_closed_case(office: Run, target: str) -> None:
     # Case 1 is an open collection case.
     field = office("reviews", "open", "1", "--trigger", "cash-withdrawal", *AT, as_="li.na")
     assert field.exit_code == 1
@@ -193,7 +194,7 @@ def test_opening_a_review_is_a_supervisors_call_on_a_closed_case(
     still_open = office("reviews", "open", "1", "--trigger", "cash-withdrawal", *AT, as_="chen.wei")
     assert still_open.exit_code == 1
     assert "cannot open a review of case 1: it is in stage confirmation" in still_open.output
-    refused = [json.loads(e["payload"])["data"] for e in events(db_path, 1)][-2:]
+    refused = [json.loads(e["payload"])["data"] for e in events(target, 1)][-2:]
     assert [r["reasons"][0]["rule"] for r in refused] == [
         "permission.supervisor",
         "stage.open_review",
@@ -233,8 +234,8 @@ def test_offers_on_a_performing_loan_are_built_on_the_installments_due(office: R
     assert "without an installment amount" in refused.output
 
 
-def test_create_says_what_a_review_and_a_collection_case_need(office: Run, db_path: Path) -> None:
-    before = snapshot(db_path)
+def test_create_says_what_a_review_and_a_collection_case_need(office: Run, target: str) -> None:
+    before = snapshot(target)
     no_trigger = office(
         "create", "--institution", "hx-consumer", "--reference", "L-9", "--name", "x",
         "--principal", "100", "--kind", "review", *AT, as_="chen.wei",
@@ -251,23 +252,19 @@ def test_create_says_what_a_review_and_a_collection_case_need(office: Run, db_pa
     assert nowhere.exit_code == 2 and "Mars/Olympus" in nowhere.output
     zero = office(*review_args("L-9", "--installment", "0"), *AT, as_="chen.wei")
     assert zero.exit_code == 2 and "must be more than zero" in zero.output
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
-def test_a_review_is_left_out_of_the_visit_eligibility_rules(office: Run, db_path: Path) -> None:
+def test_a_review_is_left_out_of_the_visit_eligibility_rules(office: Run, target: str) -> None:
     set_policy(office, "hx-consumer", "min_days_past_due=30")
     case = review_case(office)
     assert shown(office, case)["eligible"] is True
-    conn = sqlite3.connect(db_path)
-    try:
-        kinds = dict(conn.execute("SELECT reference, kind FROM cases").fetchall())
-    finally:
-        conn.close()
+    kinds = {r["reference"]: r["kind"] for r in query(target, "SELECT reference, kind FROM cases")}
     assert kinds == {"L-1001": "collection", "L-3001": "review"}
 
 
 def test_an_institutions_file_refers_performing_loans_for_review(
-    office: Run, db_path: Path, tmp_path: Path
+    office: Run, target: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "reviews.csv"
     path.write_text(
@@ -291,15 +288,15 @@ def test_an_institutions_file_refers_performing_loans_for_review(
     assert rejects[3].startswith("5,overdue_since,,is required")
     assert rejects[4].startswith('6,kind,review,"case 1 is a collection case')
 
-    conn = sqlite3.connect(db_path)
-    try:
-        row = conn.execute(
-            "SELECT id, kind, installment_minor, overdue_minor, eligible FROM cases"
-            " WHERE reference = 'R-1'"
-        ).fetchone()
-        opened = conn.execute("SELECT case_id, trigger, status FROM reviews").fetchall()
-    finally:
-        conn.close()
+    found = query(
+        target,
+        "SELECT id, kind, installment_minor, overdue_minor, eligible FROM cases"
+        " WHERE reference = 'R-1'",
+    )
+    row = tuple(found[0].values())
+    opened = [
+        tuple(r.values()) for r in query(target, "SELECT case_id, trigger, status FROM reviews")
+    ]
     assert row[1:] == ("review", 350000, 0, 1)
     assert opened == [(row[0], "scheduled", "open")]
     again = office("import", str(path), "--institution", "hx-consumer", "--json", *AT,
@@ -483,14 +480,14 @@ def test_a_dispute_upheld_and_closed_ends_the_review_too(office: Run) -> None:
     assert data["reviews"][-1]["status"] == "withdrawn"
 
 
-def test_only_a_performing_loan_is_put_under_review(office: Run, db_path: Path) -> None:
+def test_only_a_performing_loan_is_put_under_review(office: Run, target: str) -> None:
     # A loan sent to court is not performing: a review would stop its penalty interest.
     closed = office(
         "close", "1", "--resolution", "withdrawn", "--at", "2026-11-23T10:00+08:00",
         as_="chen.wei",
     )  # fmt: skip
     assert closed.exit_code == 0, closed.output
-    before = snapshot(db_path)
+    before = snapshot(target)
     refused = office(
         "reviews", "open", "1", "--trigger", "scheduled", "--at", "2026-11-23T11:00+08:00",
         as_="chen.wei",
@@ -498,11 +495,11 @@ def test_only_a_performing_loan_is_put_under_review(office: Run, db_path: Path) 
     assert refused.exit_code == 1
     assert "case 1 was closed as withdrawn: its loan is not performing" in refused.output
     assert "review.performing" in refused.output
-    after = snapshot(db_path)
+    after = snapshot(target)
     assert {t: rows for t, rows in after.items() if t != "events"} == {
         t: rows for t, rows in before.items() if t != "events"
     }
-    assert [e["type"] for e in events(db_path, 1)][-1] == "refused"
+    assert [e["type"] for e in events(target, 1)][-1] == "refused"
 
 
 def test_a_loan_referred_with_nothing_overdue_is_not_past_due_yet(office: Run) -> None:
@@ -518,7 +515,7 @@ def test_a_loan_referred_with_nothing_overdue_is_not_past_due_yet(office: Run) -
     )
 
 
-def test_a_purged_loan_never_comes_round_for_review(office: Run, db_path: Path) -> None:
+def test_a_purged_loan_never_comes_round_for_review(office: Run, target: str) -> None:
     second_supervisor(office)
     case = review_case(office)
     findings(office, case, "no-action")
@@ -528,13 +525,13 @@ def test_a_purged_loan_never_comes_round_for_review(office: Run, db_path: Path) 
     assert shown(office, case, "2031-12-01T01:00+08:00")["purged_at"] is not None
     due = office("reviews", "due", "--json", "--at", "2031-12-01T01:00+08:00")
     assert json.loads(due.output) == []
-    before = snapshot(db_path)
+    before = snapshot(target)
     refused = office(
         "reviews", "open", case, "--trigger", "scheduled", "--at", "2031-12-01T02:00+08:00",
         as_="chen.wei",
     )  # fmt: skip
     assert refused.exit_code == 2 and "was purged" in refused.output
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_a_loan_paid_then_reviewed_owes_nothing_for_the_days_between(office: Run) -> None:
