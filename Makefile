@@ -26,10 +26,12 @@ test: lint types
 	$(BIN)/python -m pytest
 
 # Figures, not pass/fail, at a million rows: import and export against a bare
-# load; the worklist, reports and start-up against sqlite-utils --help.
+# load; the worklist, reports and start-up against sqlite-utils --help; the same
+# portfolio on SQLite and PostgreSQL side by side (a throwaway server, as make test starts).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/transfer.py
 	$(BIN)/python benchmarks/worklist.py
+	$(BIN)/python benchmarks/postgres.py
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache .mypy_cache .ruff_cache
