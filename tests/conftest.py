@@ -233,11 +233,30 @@ def snapshot(target: Path | str) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-def query(target: Path | str, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    """Rows of ``sql`` (``?`` parameters) on either store, as dicts."""
+class Row(tuple[Any, ...]):
+    """A row read by position or by column name, as ``sqlite3.Row`` is read."""
+
+    names: tuple[str, ...]
+
+    def __new__(cls, names: tuple[str, ...], values: tuple[Any, ...]) -> Row:
+        row = super().__new__(cls, values)
+        row.names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return super().__getitem__(self.names.index(key))
+        return super().__getitem__(key)
+
+    def keys(self) -> tuple[str, ...]:
+        return self.names
+
+
+def query(target: Path | str, sql: str, params: list[Any] | None = None) -> list[Row]:
+    """Rows of ``sql`` (``?`` parameters) on either store."""
     store = Store(target)
     try:
-        return list(store.db.query(sql, params or []))
+        return [Row(tuple(row), tuple(row.values())) for row in store.db.query(sql, params or [])]
     finally:
         store.close()
 

@@ -11,10 +11,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import AT, Run, create_args, events, set_policy, to_interview
+from conftest import AT, Row, Run, create_args, events, query, set_policy, to_interview
 from fieldcase.money import ratio
 from fieldcase.services import Services
 from fieldcase.store import EXPORT_COLUMNS, Store, ratio_sql
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 VISITED = "2026-11-25T10:30+08:00"
 EMPLOYER, SUPPLIERS, BUYERS = "王记杂货店", "金辉批发市场 Jinhui Wholesale", "Harbor Canteen Co."
@@ -42,13 +45,8 @@ def business(office: Run) -> Run:
     return office
 
 
-def visit_row(db_path: Path) -> sqlite3.Row:
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute("SELECT * FROM visits WHERE case_id = 1").fetchone()
-    finally:
-        conn.close()
+def visit_row(target: str) -> Row:
+    return query(target, "SELECT * FROM visits WHERE case_id = 1")[0]
 
 
 def raw(db_path: Path) -> bytes:
@@ -56,8 +54,8 @@ def raw(db_path: Path) -> bytes:
     return b"".join(f.read_bytes() for f in files if f.exists())
 
 
-def test_the_answers_are_stored_and_shown(business: Run, db_path: Path) -> None:
-    row = visit_row(db_path)
+def test_the_answers_are_stored_and_shown(business: Run, target: str) -> None:
+    row = visit_row(target)
     assert (row["industry"], row["employer"], row["suppliers"], row["buyers"]) == (
         "retail",
         EMPLOYER,
@@ -79,7 +77,7 @@ def test_the_answers_are_stored_and_shown(business: Run, db_path: Path) -> None:
     assert visit["debt_to_income"] == "5.00" and visit["repayments_to_income"] == "0.42"
 
 
-def test_a_viewer_off_the_case_sees_them_masked(business: Run, db_path: Path) -> None:
+def test_a_viewer_off_the_case_sees_them_masked(business: Run, target: str) -> None:
     shown = business("show", "1", as_="zhang.min").output
     for secret in (EMPLOYER, SUPPLIERS, BUYERS, "2,500.00", "5.00", "0.42"):
         assert secret not in shown, secret
@@ -92,7 +90,7 @@ def test_a_viewer_off_the_case_sees_them_masked(business: Run, db_path: Path) ->
     assert visit["monthly_repayments"] is None and visit["debt_to_income"] is None
     assert visit["repayments_to_income"] is None
 
-    store = Store(db_path)
+    store = Store(target)
     try:
         from fieldcase.plugins import manager
 
@@ -104,13 +102,14 @@ def test_a_viewer_off_the_case_sees_them_masked(business: Run, db_path: Path) ->
         store.close()
 
 
-def test_each_personal_answer_is_sealed_on_its_own(business: Run, db_path: Path) -> None:
-    (recorded,) = [e for e in events(db_path, 1) if e["type"] == "interview_recorded"]
+def test_each_personal_answer_is_sealed_on_its_own(business: Run, target: str) -> None:
+    (recorded,) = [e for e in events(target, 1) if e["type"] == "interview_recorded"]
     sealed = {path[-1] for path in json.loads(recorded["payload"])["seal"]["fields"]}
     assert {"employer", "suppliers", "buyers", "monthly_repayments_minor"} <= sealed
     assert not {"industry", "lenders", "multi_lender"} & sealed
 
 
+@pytest.mark.sqlite_only  # reads the file's bytes
 def test_a_purge_wipes_them_and_the_log_still_proves_the_rest(business: Run, db_path: Path) -> None:
     for args in (
         ("feedback", "1", "--recommend", "restructure", "--summary", "ok", "--at", VISITED),
@@ -126,7 +125,7 @@ def test_a_purge_wipes_them_and_the_log_still_proves_the_rest(business: Run, db_
     data = raw(db_path)
     for secret in (EMPLOYER, SUPPLIERS, BUYERS):
         assert secret.encode() not in data, secret
-    row = visit_row(db_path)
+    row = visit_row(str(db_path))
     assert row["employer"] is row["suppliers"] is row["buyers"] is None
     assert row["monthly_repayments_minor"] is None
     # What the statistics need stays.
@@ -245,17 +244,17 @@ def test_the_indebtedness_report(office: Run) -> None:
     ],
 )
 def test_bad_answers_are_usage_errors_and_change_nothing(
-    office: Run, db_path: Path, answers: tuple[str, ...], says: str
+    office: Run, target: str, answers: tuple[str, ...], says: str
 ) -> None:
     to_interview(office)
-    before = events(db_path)
+    before = events(target)
     result = office(
         "interview", "1", "--met", "borrower", "--reason", "medical", *answers,
         "--at", VISITED, as_="li.na",
     )  # fmt: skip
     assert result.exit_code == 2, result.output
     assert says in result.output
-    assert len(events(db_path)) == len(before)
+    assert len(events(target)) == len(before)
 
 
 def test_nobody_met_gives_no_answers(office: Run) -> None:

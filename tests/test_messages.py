@@ -7,27 +7,29 @@ command line.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from conftest import AT, Run, snapshot, to_preparation, to_submitted
+from conftest import AT, Run, query, snapshot, to_preparation, to_submitted
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 
-def refused(run: Run, db_path: Path, *args: str, as_: str | None = "li.na") -> str:
+def refused(run: Run, target: str, *args: str, as_: str | None = "li.na") -> str:
     """Run a command that must be refused as a usage error, changing nothing; its message."""
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = run(*args, as_=as_)
     assert result.exit_code == 2, result.output
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
     return " ".join(result.output.split())
 
 
 # -- amounts -----------------------------------------------------------------------------
 
 
-def test_a_letter_in_an_amount_is_named(office: Run, db_path: Path) -> None:
+def test_a_letter_in_an_amount_is_named(office: Run, target: str) -> None:
     message = refused(
-        office, db_path, "promise", "1", "--amount", "12,3O4.00", "--date", "2026-12-15", *AT
+        office, target, "promise", "1", "--amount", "12,3O4.00", "--date", "2026-12-15", *AT
     )
     assert "ambiguous" not in message
     assert "letter 'O'" in message
@@ -42,9 +44,9 @@ def test_promise_takes_an_amount_with_its_currency_as_payment_does(office: Run) 
     assert "promise of CNY 1,000.00" in result.output
 
 
-def test_promise_in_another_currency_is_refused_as_payment_is(office: Run, db_path: Path) -> None:
+def test_promise_in_another_currency_is_refused_as_payment_is(office: Run, target: str) -> None:
     message = refused(
-        office, db_path, "promise", "1", "--amount", "1000 USD", "--date", "2026-12-15", *AT
+        office, target, "promise", "1", "--amount", "1000 USD", "--date", "2026-12-15", *AT
     )
     assert "is in USD, but case 1 is in CNY" in message
 
@@ -91,19 +93,17 @@ def test_interview_amounts_take_their_currency_too(office: Run) -> None:
     ],
     ids=["plan --date", "promise --date", "hardship --until", "contact --at"],
 )
-def test_an_impossible_day_is_said_to_not_exist(
-    office: Run, db_path: Path, args: list[str]
-) -> None:
+def test_an_impossible_day_is_said_to_not_exist(office: Run, target: str, args: list[str]) -> None:
     to_preparation(office)
-    message = refused(office, db_path, *args)
+    message = refused(office, target, *args)
     assert "does not match" not in message
     assert "November 2026 has 30 days" in message
 
 
-def test_dispute_since_an_impossible_day(office: Run, db_path: Path) -> None:
+def test_dispute_since_an_impossible_day(office: Run, target: str) -> None:
     message = refused(
         office,
-        db_path,
+        target,
         "dispute",
         "open",
         "1",
@@ -124,10 +124,10 @@ def test_the_command_line_reads_the_dates_files_do(office: Run, spelling: str) -
     assert "2026-12-01" in result.output
 
 
-def test_a_date_in_no_known_spelling_lists_the_spellings(office: Run, db_path: Path) -> None:
+def test_a_date_in_no_known_spelling_lists_the_spellings(office: Run, target: str) -> None:
     to_preparation(office)
     message = refused(
-        office, db_path, "plan", "1", "--date", "01/12/2026", "--window", "10:00-12:00", *AT
+        office, target, "plan", "1", "--date", "01/12/2026", "--window", "10:00-12:00", *AT
     )
     assert "2026-12-01" in message and "2026/12/01" in message
 
@@ -135,7 +135,7 @@ def test_a_date_in_no_known_spelling_lists_the_spellings(office: Run, db_path: P
 # -- closed choices ----------------------------------------------------------------------
 
 
-def test_choices_are_read_in_any_case_and_stored_lower_case(office: Run, db_path: Path) -> None:
+def test_choices_are_read_in_any_case_and_stored_lower_case(office: Run, target: str) -> None:
     result = office(
         "contact",
         "1",
@@ -149,27 +149,23 @@ def test_choices_are_read_in_any_case_and_stored_lower_case(office: Run, db_path
         as_="li.na",
     )
     assert result.exit_code == 0, result.output
-    import sqlite3
-
-    row = (
-        sqlite3.connect(db_path).execute("SELECT channel, target, outcome FROM contacts").fetchone()
-    )
-    assert row == ("phone", "borrower", "no-answer")
+    row = query(target, "SELECT channel, target, outcome FROM contacts")[0]
+    assert tuple(row) == ("phone", "borrower", "no-answer")
 
 
 # -- options given twice or together -----------------------------------------------------
 
 
-def test_approve_and_return_exclude_each_other(office: Run, db_path: Path) -> None:
+def test_approve_and_return_exclude_each_other(office: Run, target: str) -> None:
     to_submitted(office)
-    message = refused(office, db_path, "review", "1", "--approve", "--return", *AT, as_="chen.wei")
+    message = refused(office, target, "review", "1", "--approve", "--return", *AT, as_="chen.wei")
     assert "--approve and --return exclude each other" in message
     assert "--note" not in message
 
 
-def test_a_single_value_option_given_twice_is_refused(office: Run, db_path: Path) -> None:
+def test_a_single_value_option_given_twice_is_refused(office: Run, target: str) -> None:
     message = refused(
-        office, db_path, "assign", "1", "--to", "li.na", "--to", "zhang.min", *AT, as_="chen.wei"
+        office, target, "assign", "1", "--to", "li.na", "--to", "zhang.min", *AT, as_="chen.wei"
     )
     assert "--to is given twice" in message
     assert "give it once" in message
@@ -201,9 +197,9 @@ def test_a_repeatable_option_still_repeats(office: Run) -> None:
     ("given", "suggested"), [("Li Na", "li.na"), ("LI.NA", "li.na"), ("9lives", None)]
 )
 def test_staff_ids_are_lower_case_slugs(
-    office: Run, db_path: Path, given: str, suggested: str | None
+    office: Run, target: str, given: str, suggested: str | None
 ) -> None:
-    message = refused(office, db_path, "staff", "add", given, "--name", "x", as_="chen.wei")
+    message = refused(office, target, "staff", "add", given, "--name", "x", as_="chen.wei")
     assert "lower-case" in message
     if suggested:
         assert f"e.g. {suggested}" in message

@@ -102,7 +102,7 @@ def test_accept_makes_promises(owed: Run, target: str) -> None:
     assert result.exit_code == 0, result.output
     assert "3 promises to pay, CNY 20,990.61 in all, first due 2026-12-23" in result.stdout
     rows = query(target, "SELECT number, amount_minor, due FROM promises ORDER BY number")
-    assert [tuple(row.values()) for row in rows] == [
+    assert [tuple(row) for row in rows] == [
         (1, 699687, "2026-12-23"),
         (2, 699687, "2027-01-23"),
         (3, 699687, "2027-02-23"),

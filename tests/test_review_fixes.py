@@ -51,7 +51,7 @@ def test_a_reimport_changes_only_the_fields_the_file_has(
         target,
         "SELECT jurisdiction, fees_minor, interest_minor, penalty_rate, overdue_minor FROM cases",
     )
-    row = tuple(found[0].values())
+    row = tuple(found[0])
     assert row == ("CN", 15000, 120000, "0.18", 12000)
     data = json.loads(events(target, 1)[-1]["payload"])["data"]
     assert data["changes"] == {"overdue": ["100.00", "120.00"]}

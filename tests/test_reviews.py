@@ -293,10 +293,8 @@ def test_an_institutions_file_refers_performing_loans_for_review(
         "SELECT id, kind, installment_minor, overdue_minor, eligible FROM cases"
         " WHERE reference = 'R-1'",
     )
-    row = tuple(found[0].values())
-    opened = [
-        tuple(r.values()) for r in query(target, "SELECT case_id, trigger, status FROM reviews")
-    ]
+    row = tuple(found[0])
+    opened = [tuple(r) for r in query(target, "SELECT case_id, trigger, status FROM reviews")]
     assert row[1:] == ("review", 350000, 0, 1)
     assert opened == [(row[0], "scheduled", "open")]
     again = office("import", str(path), "--institution", "hx-consumer", "--json", *AT,

@@ -20,10 +20,16 @@ T = TypeVar("T")
 NOTE_FIELDS = ("note", "decision_note", "end_note", "description", "reversal_reason")
 
 
+#: What withheld text reads as (``mask_text``); a value already withheld stays so.
+WITHHELD = "[masked]"
+
+
 def mask_tail(value: str | None, keep: int = 4) -> str:
     """``'310101199001011234'`` -> ``'**************1234'``: only the last digits stay."""
     if not value:
         return ""
+    if value == WITHHELD:  # withheld already (by PostgreSQL's masking views)
+        return value
     if len(value) <= keep:
         return MASK * len(value)
     return MASK * (len(value) - keep) + value[-keep:]
@@ -33,6 +39,8 @@ def mask_phone(value: str | None) -> str:
     """``'+8613800138000'`` -> ``'+86*******8000'``: country code and last four digits."""
     if not value:
         return ""
+    if value == WITHHELD:
+        return value
     if value.startswith("+"):
         from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
@@ -47,7 +55,7 @@ def mask_phone(value: str | None) -> str:
 
 def mask_text(value: str | None) -> str:
     """Free text about third parties: withheld whole when masked."""
-    return "[masked]" if value else ""
+    return WITHHELD if value else ""
 
 
 def sees_in_clear(staff: Staff | None, case: Case, visits: Callable[[], Sequence[Visit]]) -> bool:
