@@ -28,29 +28,29 @@ from pgserver import Server
 
 
 @pytest.fixture
-def office(pg_server: Server) -> Iterator[Office]:
+def team(pg_server: Server) -> Iterator[Office]:
     """A supervisor, two field workers, case 1 for li.na and case 2 for zhang.min.
 
     Afterwards the log verifies and the tables replay from it, read by the administrator.
     """
-    office = Office(pg_server)
-    assert office.run("init").exit_code == 0
-    ok = office.run("staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor")
+    team = Office(pg_server)
+    assert team.run("init").exit_code == 0
+    ok = team.run("staff", "add", "chen.wei", "--name", "陈伟", "--role", "supervisor")
     assert ok.exit_code == 0, ok.output
     for staff, name in (("li.na", "李娜"), ("zhang.min", "张敏")):
-        ok = office.run("staff", "add", staff, "--name", name, as_="chen.wei")
+        ok = team.run("staff", "add", staff, "--name", name, as_="chen.wei")
         assert ok.exit_code == 0, ok.output
-    register(office.run)
+    register(team.run)
     at = ("--at", "2026-11-23T09:00+08:00")
-    ok = office.run(*create_args(), "--assign", "li.na", *at, as_="chen.wei")
+    ok = team.run(*create_args(), "--assign", "li.na", *at, as_="chen.wei")
     assert ok.exit_code == 0, ok.output
     second = create_args("L-1002", name="赵磊", phone="+86 139 0000 1111")
-    ok = office.run(*second, "--assign", "zhang.min", *at, as_="chen.wei")
+    ok = team.run(*second, "--assign", "zhang.min", *at, as_="chen.wei")
     assert ok.exit_code == 0, ok.output
-    yield office
-    if office.tampered:
+    yield team
+    if team.tampered:
         return
-    store = Store(office.admin)
+    store = Store(team.admin)
     try:
         assert store.verify_chains()[1] is None
         assert store.compare_replay() == []
@@ -67,28 +67,28 @@ def refused_by_database(action: Callable[[], object], words: str) -> None:
 # -- the work, through the command line ---------------------------------------------------
 
 
-def test_a_field_workers_day_on_postgres(office: Office) -> None:
+def test_a_field_workers_day_on_postgres(team: Office) -> None:
     at = ("--at", "2026-11-23T10:00+08:00")
-    ok = office.run("contact", "1", "--channel", "phone", "--outcome", "reached", *at, as_="li.na")
+    ok = team.run("contact", "1", "--channel", "phone", "--outcome", "reached", *at, as_="li.na")
     assert ok.exit_code == 0, ok.output
-    listed = office.run("cases", as_="li.na")
+    listed = team.run("cases", as_="li.na")
     assert "hx-consumer/L-1001" in listed.output and "hx-consumer/L-1002" in listed.output
-    mine = office.run("cases", "--staff", "li.na", as_="li.na")
+    mine = team.run("cases", "--staff", "li.na", as_="li.na")
     assert "hx-consumer/L-1001" in mine.output and "hx-consumer/L-1002" not in mine.output
-    found = office.run("cases", "--search", "王芳", as_="li.na")
+    found = team.run("cases", "--search", "王芳", as_="li.na")
     assert "hx-consumer/L-1001" in found.output and "hx-consumer/L-1002" not in found.output
-    history = office.run("history", "1", as_="li.na")
+    history = team.run("history", "1", as_="li.na")
     assert "contact_recorded" in history.output
-    verified = office.run("audit", "verify", as_="li.na")
+    verified = team.run("audit", "verify", as_="li.na")
     assert verified.exit_code == 0 and "OK" in verified.output, verified.output
     for report in ("pipeline", "staff", "compliance"):
-        shown = office.run("report", report, as_="chen.wei")
+        shown = team.run("report", report, as_="chen.wei")
         assert shown.exit_code == 0, (report, shown.output)
 
 
-def test_the_events_name_the_login_and_the_servers_time(office: Office) -> None:
+def test_the_events_name_the_login_and_the_servers_time(team: Office) -> None:
     """--at is the claimed time; who wrote it and when it was written are the server's."""
-    ok = office.run(
+    ok = team.run(
         "contact",
         "1",
         "--channel",
@@ -100,7 +100,7 @@ def test_the_events_name_the_login_and_the_servers_time(office: Office) -> None:
         as_="li.na",
     )
     assert ok.exit_code == 0, ok.output
-    with office.psql(None) as conn:
+    with team.psql(None) as conn:
         actor, at, recorded, now = conn.execute(
             "SELECT actor, at, recorded_at, clock_timestamp() FROM fieldcase.events"
             " ORDER BY id DESC LIMIT 1"
@@ -110,43 +110,43 @@ def test_the_events_name_the_login_and_the_servers_time(office: Office) -> None:
     assert recorded[:10] == now.strftime("%Y-%m-%d")
 
 
-def test_as_someone_else_is_refused(office: Office) -> None:
-    result = office.run("--as", "chen.wei", "cases", as_="li.na")
+def test_as_someone_else_is_refused(team: Office) -> None:
+    result = team.run("--as", "chen.wei", "cases", as_="li.na")
     assert result.exit_code == 2
     assert "does not match your login (li.na)" in result.output
     # Named as themselves, it is the same as leaving it out.
-    assert office.run("--as", "li.na", "cases", as_="li.na").exit_code == 0
+    assert team.run("--as", "li.na", "cases", as_="li.na").exit_code == 0
 
 
-def test_a_deactivated_login_cannot_connect(office: Office) -> None:
-    ok = office.run("staff", "deactivate", "zhang.min", "--note", "left", as_="chen.wei")
+def test_a_deactivated_login_cannot_connect(team: Office) -> None:
+    ok = team.run("staff", "deactivate", "zhang.min", "--note", "left", as_="chen.wei")
     assert ok.exit_code == 0, ok.output
-    result = office.run("cases", as_="zhang.min")
+    result = team.run("cases", as_="zhang.min")
     assert result.exit_code == 1
     assert "does not have CONNECT privilege" in result.output
 
 
-def test_a_staff_id_that_names_an_administrator_is_refused(office: Office) -> None:
-    result = office.run("staff", "add", "fc_admin", "--name", "Admin", as_="chen.wei")
+def test_a_staff_id_that_names_an_administrator_is_refused(team: Office) -> None:
+    result = team.run("staff", "add", "fc_admin", "--name", "Admin", as_="chen.wei")
     assert result.exit_code == 1
     assert "database administrator" in result.output
-    with office.psql(None) as conn:
+    with team.psql(None) as conn:
         assert conn.execute("SELECT count(*) FROM fieldcase.staff").fetchone() == (3,)
 
 
-def test_a_field_worker_sets_their_own_password_only(office: Office) -> None:
-    result = office.run("staff", "password", "zhang.min", as_="li.na", input="x1\nx1\n")
+def test_a_field_worker_sets_their_own_password_only(team: Office) -> None:
+    result = team.run("staff", "password", "zhang.min", as_="li.na", input="x1\nx1\n")
     assert result.exit_code == 1
     assert "only a supervisor" in result.output
-    with office.psql("zhang.min"):  # still their old password
+    with team.psql("zhang.min"):  # still their old password
         pass
 
 
 # -- attacks with psql and one's own login --------------------------------------------------
 
 
-def test_a_field_worker_cannot_update_or_delete_an_event(office: Office) -> None:
-    with office.psql("li.na") as conn:
+def test_a_field_worker_cannot_update_or_delete_an_event(team: Office) -> None:
+    with team.psql("li.na") as conn:
         for sql in (
             "UPDATE fieldcase.events SET type = 'nothing' WHERE id = 1",
             "UPDATE events SET type = 'nothing' WHERE id = 1",
@@ -156,7 +156,7 @@ def test_a_field_worker_cannot_update_or_delete_an_event(office: Office) -> None
         ):
             refused_by_database(functools.partial(conn.execute, sql), "permission denied")
     # Not even the schema's owner edits the log without turning its triggers off.
-    with office.psql(None) as conn:
+    with team.psql(None) as conn:
         refused_by_database(
             lambda: conn.execute("UPDATE fieldcase.events SET actor = 'x' WHERE id = 1"),
             "events are append-only",
@@ -167,8 +167,8 @@ def test_a_field_worker_cannot_update_or_delete_an_event(office: Office) -> None
         )
 
 
-def test_a_field_worker_sees_other_cases_personal_data_masked(office: Office) -> None:
-    with office.psql("li.na") as conn:
+def test_a_field_worker_sees_other_cases_personal_data_masked(team: Office) -> None:
+    with team.psql("li.na") as conn:
         mine = conn.execute("SELECT phone, national_id FROM cases WHERE id = 1").fetchone()
         theirs = conn.execute(
             "SELECT phone, national_id, address, borrower_name FROM cases WHERE id = 2"
@@ -189,13 +189,13 @@ def test_a_field_worker_sees_other_cases_personal_data_masked(office: Office) ->
         refused_by_database(
             lambda: conn.execute("SELECT payload FROM fieldcase.events"), "permission denied"
         )
-    with office.psql("chen.wei") as conn:  # a supervisor sees every case
+    with team.psql("chen.wei") as conn:  # a supervisor sees every case
         row = conn.execute("SELECT phone FROM cases WHERE id = 2").fetchone()
         assert row == ("+8613900001111",)
 
 
-def test_a_field_worker_cannot_change_policy(office: Office) -> None:
-    with office.psql("li.na") as conn:
+def test_a_field_worker_cannot_change_policy(team: Office) -> None:
+    with team.psql("li.na") as conn:
         refused_by_database(
             lambda: conn.execute("UPDATE fieldcase.institutions SET policy = '{}'"),
             "permission denied",
@@ -215,17 +215,17 @@ def test_a_field_worker_cannot_change_policy(office: Office) -> None:
             ),
             "only a supervisor",
         )
-    result = office.run(
+    result = team.run(
         "institution", "policy", "hx-consumer", "--set", "max_discount=0.9", as_="li.na"
     )
     assert result.exit_code != 0
 
 
 def test_an_event_inserted_as_someone_else_and_backdated_is_stamped_by_the_server(
-    office: Office,
+    team: Office,
 ) -> None:
-    office.tampered = True
-    with office.psql("li.na") as conn:
+    team.tampered = True
+    with team.psql("li.na") as conn:
         conn.execute(
             "INSERT INTO fieldcase.events (id, case_id, chain, type, actor, at, payload,"
             " prev_hash, hash, payload_sha256, recorded_at) VALUES (1000, 1, 'case:1',"
@@ -247,7 +247,7 @@ def test_an_event_inserted_as_someone_else_and_backdated_is_stamped_by_the_serve
     assert not recorded.startswith("2020")
     assert prev != "forged" and digest != "forged"
     # The chain still links; the forged payload is caught against its digest.
-    store = Store(office.admin)
+    store = Store(team.admin)
     try:
         _, problem = store.verify_chains()
     finally:
@@ -379,12 +379,23 @@ def test_a_broken_log_is_not_moved(
 
 
 def test_only_the_administrator_moves_an_office_in(
-    run: Callable[..., Result], pg_office: Office, office: Office
+    run: Callable[..., Result], pg_office: Office, team: Office
 ) -> None:
     sqlite_office(run)
-    result = run("migrate", "--to", office.url("chen.wei"))
+    result = run("migrate", "--to", team.url("chen.wei"))
     assert result.exit_code == 1
     assert "as the target database's administrator" in result.stderr
-    into_another = run("migrate", "--to", office.admin)
+    into_another = run("migrate", "--to", team.admin)
     assert into_another.exit_code == 1
     assert "not the first of this office's log" in into_another.stderr
+
+
+def test_audit_verify_names_a_missing_guard_or_masking_view(team: Office) -> None:
+    """What only an administrator can do to the schema, audit verify says."""
+    with team.psql(None) as conn:
+        conn.execute("ALTER TABLE fieldcase.events DISABLE TRIGGER events_no_delete")
+        conn.execute("DROP VIEW fieldcase_read.evidence")
+    result = team.run("audit", "verify", as_="chen.wei")
+    assert result.exit_code == 1
+    assert "trigger events_no_delete is missing" in result.stderr
+    assert "the masking views of evidence are missing" in result.stderr

@@ -727,7 +727,7 @@ class Services:
         ]
         integrity = self.store.integrity()
         if integrity != "ok":
-            problems.append(f"SQLite's integrity check: {integrity}")
+            problems.append(f"the database's integrity check: {integrity}")
         return problems
 
     def seal(self) -> tuple[str, int, int]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import FieldcaseError, WriteRefused
 from .dialect import redact_url
-from .postgres_schema import GUARDS, WRITE_LOCK, migrate, up_to_date
+from .postgres_schema import ALL_TABLES, GUARDS, WRITE_LOCK, migrate, up_to_date
 
 try:
     import psycopg
@@ -296,7 +296,15 @@ class PostgresDialect:
         return [name for name in GUARDS if name not in present]
 
     def integrity(self) -> str:
-        return "ok"
+        """``'ok'``, or which masking views are gone (reads would then fail or show all)."""
+        present = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT viewname FROM pg_views WHERE schemaname = 'fieldcase_read'"
+            )
+        }
+        missing = [table for table in ALL_TABLES if table not in present]
+        return f"the masking views of {', '.join(missing)} are missing" if missing else "ok"
 
     def scrub(self) -> bool:
         return True
