@@ -104,6 +104,7 @@ from ..rows import (
 from ..suggest import hint
 from .dialect import Dialect, is_server_url
 from .sqlite import SQLiteDialect
+from .tables import EVENT_COLUMNS, STATE_TABLES
 
 GENESIS = ""
 #: A performing loan under review with nothing overdue: not past due at all.
@@ -112,48 +113,6 @@ PERFORMING = "(kind = 'review' AND overdue_minor = 0)"
 #: (``rows.NEVER_DUE``), as :meth:`fieldcase.model.Case.days_past_due` says.
 DUE_SINCE = f"(CASE WHEN {PERFORMING} THEN '9999-12-31' ELSE overdue_since END)"
 SYSTEM_CHAIN = "system"
-#: Tables rebuilt from the event log, in the order rows are applied.
-STATE_TABLES = (
-    "institutions",
-    "policy_versions",
-    "staff",
-    "cases",
-    "contacts",
-    "visits",
-    "feedback",
-    "offers",
-    "promises",
-    "payments",
-    "disputes",
-    "evidence",
-    "hardships",
-    "complaints",
-    "credit_corrections",
-    "contact_details",
-    "inquiries",
-    "reviews",
-    "event_corrections",
-    "voided_rows",
-)
-
-
-#: An event's stored columns, in the order they are copied.
-EVENT_COLUMNS = (
-    "id",
-    "case_id",
-    "chain",
-    "type",
-    "actor",
-    "at",
-    "payload",
-    "prev_hash",
-    "hash",
-    "payload_sha256",
-    "recorded_at",
-    "policy_version",
-)
-
-
 Record = (
     Case
     | Visit

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..privacy import PERSONAL_COLUMNS
+from .tables import STATE_TABLES
 
 #: Every writer takes this lock first (the application's transactions and the events'
 #: trigger alike), so ids and chain heads are handed out one transaction at a time,
@@ -625,29 +626,8 @@ BEGIN
 END $$;
 """
 
-ALL_TABLES = (
-    "staff",
-    "cases",
-    "contacts",
-    "visits",
-    "feedback",
-    "events",
-    "offers",
-    "promises",
-    "payments",
-    "institutions",
-    "policy_versions",
-    "disputes",
-    "evidence",
-    "hardships",
-    "complaints",
-    "credit_corrections",
-    "contact_details",
-    "inquiries",
-    "reviews",
-    "event_corrections",
-    "voided_rows",
-)
+#: Every table: those the log rebuilds, and the log.
+ALL_TABLES = (*STATE_TABLES, "events")
 #: Where every login finds the tables: the masking views first (psql's too).
 READ_PATH = "fieldcase_read, fieldcase"
 #: Written by supervisors only: a field worker reads them.
