@@ -399,3 +399,20 @@ def test_audit_verify_names_a_missing_guard_or_masking_view(team: Office) -> Non
     assert result.exit_code == 1
     assert "trigger events_no_delete is missing" in result.stderr
     assert "the masking views of evidence are missing" in result.stderr
+
+
+def test_a_field_worker_cannot_pass_an_event_off_as_moved(team: Office) -> None:
+    """The trigger keeps a moved event's actor and time only for the administrator."""
+    with team.psql("li.na") as conn, conn.transaction():
+        conn.execute("SET LOCAL fieldcase.moving = 'on'")
+        conn.execute(
+            "INSERT INTO fieldcase.events (id, case_id, chain, type, actor, at, payload,"
+            " prev_hash, hash, payload_sha256, recorded_at) VALUES (1000, 1, 'case:1',"
+            " 'note', 'chen.wei', '2026-11-23T01:00:00Z', '{}', 'x', 'x', 'x',"
+            " '2020-01-01T00:00:00Z')"
+        )
+        actor, recorded = conn.execute(
+            "SELECT actor, recorded_at FROM events WHERE id = 1000"
+        ).fetchone()
+    team.tampered = True  # a note event with a made-up payload digest
+    assert actor == "li.na" and not recorded.startswith("2020")
