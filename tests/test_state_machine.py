@@ -1890,8 +1890,19 @@ class CaseMachine(RuleBasedStateMachine):
             ),
         )
         written = logged.recorded_at or logged.at
+        # An interview's findings under a supervisor's review, or ever reported on, are
+        # a supervisor's to amend.
+        case = self.store.get_case(case_id)
+        reviewed = table == "visits" and (
+            case.feedback_status in ("submitted", "approved")
+            or case.stage == CLOSED
+            or any(
+                f.visit_id == row_id or (f.visit_id is None and f.submitted_at >= logged.at)
+                for f in self.store.feedback(case_id)
+            )
+        )
         may = actor in SUPERVISORS or (
-            actor == logged.actor and at - written <= dt.timedelta(hours=24)
+            actor == logged.actor and at - written <= dt.timedelta(hours=24) and not reviewed
         )
         assert (result is not None) == may, (actor, logged.actor, at - written, error)
         if result is None:
@@ -2063,8 +2074,13 @@ class CaseMachine(RuleBasedStateMachine):
         for case_id, model in self.models.items():
             if model.stage != CLOSED:
                 continue
-            closing = [e for e in self.store.iter_events(case_id) if e.type == "case_closed"][-1]
-            if "by_payment" in closing.payload["data"]:
+            # Closed by 'close', or by an upheld dispute (which no payment closes).
+            closing = [
+                e
+                for e in self.store.iter_events(case_id)
+                if e.type in ("case_closed", "dispute_decided")
+            ][-1]
+            if closing.type == "case_closed" and "by_payment" in closing.payload["data"]:
                 view = self.services.money_view(case_id, self.clock)
                 assert view.balance.total == 0, (case_id, closing.payload["data"], view.balance)
 
