@@ -12,13 +12,17 @@ SQLite file and copied table by table into a throwaway PostgreSQL server
   case's field worker (logged in as themselves on PostgreSQL; target: within
   1.5 times SQLite's);
 - each report through the command line (target: < 1 s);
-- an export of every visit to CSV, and an import of 10,000 new cases.
+- an export of every visit to CSV, and an import of 10,000 new cases;
+- how long one contact holds the write lock (writers take it one at a time on
+  both stores), and so how many such actions per second the whole team could
+  make before writers wait on one another.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import sqlite3
 import statistics
@@ -26,9 +30,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]
@@ -71,6 +77,21 @@ def copy_into(db: Path, url: str) -> None:
     source.close()
 
 
+def w1_case(cases: int) -> int:
+    """A case in confirmation assigned to w1 (the generator's: assigned by id / 7)."""
+    return next(i for i in range(1, cases) if i % 10 >= 4 and STAFF[(i // 7) % len(STAFF)] == "w1")
+
+
+def claimed(db: Path, case: int, n: int) -> str:
+    """--at for the n-th action on ``case``: yesterday at 10:00 and n minutes, the
+    borrower's time (the command line checks claimed times against the real clock)."""
+    with sqlite3.connect(db) as conn:
+        (zone,) = conn.execute("SELECT timezone FROM cases WHERE id = ?", [case]).fetchone()
+    day = dt.datetime.now(ZoneInfo(zone)).date() - dt.timedelta(days=1)
+    at = dt.datetime.combine(day, dt.time(10, n), ZoneInfo(zone))
+    return at.isoformat(timespec="minutes")
+
+
 def timed(command: list[str], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
@@ -81,16 +102,14 @@ def timed(command: list[str], repeat: int) -> list[float]:
 
 
 def measure(
-    db: str, login: Callable[[str], list[str]], repeat: int, tmp: Path, cases: int
+    db: str, login: Callable[[str], list[str]], tmp: Path, case: int, times_at: list[str]
 ) -> dict[str, float]:
     """Seconds (medians) for the commands on one store; ``login(staff)`` gives --db (and --as)."""
     figures: dict[str, float] = {}
     boss = [FIELDCASE, *login("boss")]
-    # A case in confirmation assigned to w1 (the generator's: assigned by id / 7).
-    case = next(i for i in range(1, cases) if i % 10 >= 4 and STAFF[(i // 7) % len(STAFF)] == "w1")
+    repeat = len(times_at)
     times = []
-    for n in range(repeat):
-        at = f"2026-11-23T{10 + n}:00+08:00"
+    for at in times_at:
         command = [FIELDCASE, *login("w1"), "contact", str(case), "--channel", "phone"]
         times += timed([*command, "--outcome", "reached", "--at", at], 1)
     figures["action: contact (CLI)"] = statistics.median(times)
@@ -118,6 +137,42 @@ def measure(
     return figures
 
 
+def write_lock(db: list[str], case: int, times_at: list[str]) -> tuple[float, float]:
+    """Median seconds one contact (in process) runs, and holds the write lock.
+
+    Every write transaction takes the store's one write lock (SQLite's
+    ``BEGIN IMMEDIATE``, PostgreSQL's advisory lock) from its first statement
+    to its commit, so its length bounds the team's writes per second.
+    """
+    from fieldcase.store import Store
+    from fieldcase.testing import invoke
+
+    held: list[float] = []
+    original = Store.transaction
+
+    @contextmanager
+    def timed(self: Store) -> Iterator[None]:
+        start = time.perf_counter()
+        with original(self):
+            yield
+        held.append(time.perf_counter() - start)
+
+    Store.transaction = timed  # type: ignore[method-assign]
+    totals, locks = [], []
+    try:
+        for at in times_at:
+            held.clear()
+            start = time.perf_counter()
+            result = invoke(*db, "contact", str(case), "--channel", "phone", "--outcome",
+                            "reached", "--at", at)  # fmt: skip
+            totals.append(time.perf_counter() - start)
+            assert result.exit_code == 0, result.output
+            locks.append(sum(held))
+    finally:
+        Store.transaction = original  # type: ignore[method-assign]
+    return statistics.median(totals), statistics.median(locks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
@@ -142,19 +197,25 @@ def main() -> None:
                 f"in {time.perf_counter() - started:.1f} s",
                 flush=True,
             )
-            results: dict[str, dict[str, float]] = {}
-            results["SQLite"] = measure(
-                str(db), lambda staff: ["--db", str(db), "--as", staff], args.repeat, tmp,
-                args.cases,
-            )  # fmt: skip
-            results["PostgreSQL"] = measure(
-                admin,
-                lambda staff: ["--db", server.staff_url("national", staff, password_of(staff))],
-                args.repeat,
-                tmp,
-                args.cases,
-            )
+            case = w1_case(args.cases)
+            cli_at = [claimed(db, case, n) for n in range(args.repeat)]
+            in_process_at = [claimed(db, case, args.repeat + n) for n in range(args.repeat)]
+
+            def on_sqlite(staff: str) -> list[str]:
+                return ["--db", str(db), "--as", staff]
+
+            def on_pg(staff: str) -> list[str]:
+                return ["--db", server.staff_url("national", staff, password_of(staff))]
+
+            results = {
+                "SQLite": measure(str(db), on_sqlite, tmp, case, cli_at),
+                "PostgreSQL": measure(admin, on_pg, tmp, case, cli_at),
+            }
             page_ms = {"SQLite": pages(db, args.repeat), "PostgreSQL": pages(admin, args.repeat)}
+            locks = {
+                "SQLite": write_lock(on_sqlite("w1"), case, in_process_at),
+                "PostgreSQL": write_lock(on_pg("w1"), case, in_process_at),
+            }
     finally:
         server.stop()
     print(f"\n{'command (median s)':34} {'SQLite':>9} {'PostgreSQL':>11} {'ratio':>7}")
@@ -166,7 +227,18 @@ def main() -> None:
         page_ms["SQLite"].items(), page_ms["PostgreSQL"].values(), strict=True
     ):
         print(f"{name:34} {lite:9.2f} {pg:11.2f}")
-    report: dict[str, Any] = {"cases": args.cases, "commands": results, "pages_ms": page_ms}
+    print(f"\n{'one contact, in process (median ms)':34} {'SQLite':>9} {'PostgreSQL':>11}")
+    for i, name in enumerate(("end to end", "write lock held")):
+        lite, pg = locks["SQLite"][i] * 1000, locks["PostgreSQL"][i] * 1000
+        print(f"{name:34} {lite:9.2f} {pg:11.2f}")
+    lite, pg = (1 / locks[store][1] for store in ("SQLite", "PostgreSQL"))
+    print(f"{'team ceiling (contacts/s)':34} {lite:9.0f} {pg:11.0f}")
+    report: dict[str, Any] = {
+        "cases": args.cases,
+        "commands": results,
+        "pages_ms": page_ms,
+        "contact_ms": {store: [t * 1000 for t in pair] for store, pair in locks.items()},
+    }
     print(json.dumps(report))
 
 
