@@ -7,36 +7,33 @@ the log after every test: a correction that the log could not rebuild fails it.
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 from typing import Any
 
-from conftest import AT, Run, events, snapshot, to_feedback, to_interview, to_preparation
+import pytest
+from conftest import AT, Run, events, query, snapshot, to_feedback, to_interview, to_preparation
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 #: Columns every action moves on: not part of "as if it had not happened".
 BOOKKEEPING = {"version", "updated_at", "arrears_key"}
 
 
-def case_state(db_path: Path) -> dict[str, Any]:
+def case_state(target: str) -> dict[str, Any]:
     """Case 1's rows in every state table, without the bookkeeping columns."""
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    try:
-        state: dict[str, Any] = {}
-        for table in ("cases", "contacts", "visits", "promises", "offers", "feedback"):
-            column = "id" if table == "cases" else "case_id"
-            rows = conn.execute(f"SELECT * FROM [{table}] WHERE {column} = 1 ORDER BY id")
-            state[table] = [
-                {k: row[k] for k in row.keys() if k not in BOOKKEEPING}  # noqa: SIM118
-                for row in rows
-            ]
-        return state
-    finally:
-        conn.close()
+    state: dict[str, Any] = {}
+    for table in ("cases", "contacts", "visits", "promises", "offers", "feedback"):
+        column = "id" if table == "cases" else "case_id"
+        rows = query(target, f"SELECT * FROM {table} WHERE {column} = 1 ORDER BY id")
+        state[table] = [
+            {k: row[k] for k in row.keys() if k not in BOOKKEEPING}  # noqa: SIM118
+            for row in rows
+        ]
+    return state
 
 
-def last_event(db_path: Path, event_type: str) -> int:
-    return max(int(e["id"]) for e in events(db_path, 1) if e["type"] == event_type)
+def last_event(target: str, event_type: str) -> int:
+    return max(int(e["id"]) for e in events(target, 1) if e["type"] == event_type)
 
 
 def contact(office: Run, at: str = "2026-11-23T12:00+08:00", outcome: str = "reached") -> None:
@@ -54,19 +51,19 @@ def shown(office: Run) -> dict[str, Any]:
 
 
 def test_a_contact_on_the_wrong_case_is_voided_as_if_it_never_happened(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
-    before = case_state(db_path)
+    before = case_state(target)
     contact(office)
-    mistaken = last_event(db_path, "contact_recorded")
-    assert case_state(db_path) != before
+    mistaken = last_event(target, "contact_recorded")
+    assert case_state(target) != before
 
     result = office("void", "1", str(mistaken), "--reason", "Wrong case", *AT, as_="chen.wei")
     assert result.exit_code == 0, result.output
     assert f"event {mistaken} (contact_recorded) voided; 1 record removed" in result.output
-    assert case_state(db_path) == before
+    assert case_state(target) == before
     # The original stays in the chain; the correction names it.
-    kinds = [(e["type"], json.loads(e["payload"])["data"].get("event")) for e in events(db_path, 1)]
+    kinds = [(e["type"], json.loads(e["payload"])["data"].get("event")) for e in events(target, 1)]
     assert ("contact_recorded", None) in kinds and ("event_voided", mistaken) in kinds
     history = office("history", "1", as_="chen.wei").output
     assert f"[voided by event {mistaken + 1}]" in history
@@ -76,16 +73,14 @@ def test_a_contact_on_the_wrong_case_is_voided_as_if_it_never_happened(
     assert "already voided" in again.output
 
 
-def test_only_a_supervisor_voids_and_a_refusal_writes_only_itself(
-    office: Run, db_path: Path
-) -> None:
+def test_only_a_supervisor_voids_and_a_refusal_writes_only_itself(office: Run, target: str) -> None:
     contact(office)
-    mistaken = last_event(db_path, "contact_recorded")
-    before = snapshot(db_path)
+    mistaken = last_event(target, "contact_recorded")
+    before = snapshot(target)
     result = office("void", "1", str(mistaken), "--reason", "Oops", *AT, as_="li.na")
     assert result.exit_code == 1
     assert "only a supervisor may void an event" in result.output
-    after = snapshot(db_path)
+    after = snapshot(target)
     assert {t: rows for t, rows in after.items() if t != "events"} == {
         t: rows for t, rows in before.items() if t != "events"
     }
@@ -94,22 +89,22 @@ def test_only_a_supervisor_voids_and_a_refusal_writes_only_itself(
 
 
 def test_voiding_the_interview_takes_the_case_back_to_the_interview(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     to_interview(office)
-    before = case_state(db_path)
+    before = case_state(target)
     result = office(
         "interview", "1", "--met", "borrower", "--reason", "medical",
         "--at", "2026-11-25T10:30+08:00", as_="li.na",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    interview = last_event(db_path, "interview_recorded")
+    interview = last_event(target, "interview_recorded")
     assert shown(office)["stage"] == "feedback"
 
     result = office("void", "1", str(interview), "--reason", "Wrong borrower", *AT, as_="chen.wei")
     assert result.exit_code == 0, result.output
     assert "case in interview" in result.output
-    assert case_state(db_path) == before
+    assert case_state(target) == before
     # The interview is recorded again, rightly this time.
     result = office(
         "interview", "1", "--met", "borrower", "--reason", "income-loss",
@@ -120,17 +115,17 @@ def test_voiding_the_interview_takes_the_case_back_to_the_interview(
 
 
 def test_a_void_that_later_events_built_on_names_them_and_goes_newest_first(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     to_preparation(office)
-    before = case_state(db_path)
+    before = case_state(target)
     result = office(
         "plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *AT, as_="li.na"
     )
     assert result.exit_code == 0, result.output
     assert office("checklist", "1", "--all", *AT, as_="li.na").exit_code == 0
-    plan = last_event(db_path, "visit_planned")
-    ticked = last_event(db_path, "checklist_ticked")
+    plan = last_event(target, "visit_planned")
+    ticked = last_event(target, "checklist_ticked")
 
     blocked = office("void", "1", str(plan), "--reason", "Wrong date", *AT, as_="chen.wei")
     assert blocked.exit_code == 1
@@ -142,7 +137,7 @@ def test_a_void_that_later_events_built_on_names_them_and_goes_newest_first(
     for event in (ticked, plan):
         result = office("void", "1", str(event), "--reason", "Wrong date", *AT, as_="chen.wei")
         assert result.exit_code == 0, result.output
-    assert case_state(db_path) == before
+    assert case_state(target) == before
     # The voided visit's id is never handed out again.
     replanned = office(
         "plan", "1", "--date", "2026-11-26", "--window", "10:00-12:00", *AT, as_="li.na"
@@ -152,7 +147,7 @@ def test_a_void_that_later_events_built_on_names_them_and_goes_newest_first(
     assert visit_ids == [2]
 
 
-def test_a_future_dated_event_voided_frees_the_case(office: Run, db_path: Path) -> None:
+def test_a_future_dated_event_voided_frees_the_case(office: Run, target: str) -> None:
     contact(office, at="2027-11-23T12:00+08:00")  # a year ahead: a slip of the keyboard
     locked = office(
         "contact", "1", "--channel", "phone", "--target", "borrower", "--outcome", "reached",
@@ -161,7 +156,7 @@ def test_a_future_dated_event_voided_frees_the_case(office: Run, db_path: Path) 
     assert locked.exit_code == 2
     assert "before case 1's last change" in locked.output
 
-    mistaken = last_event(db_path, "contact_recorded")
+    mistaken = last_event(target, "contact_recorded")
     result = office(
         "void", "1", str(mistaken), "--reason", "Year typed wrong",
         "--at", "2026-11-24T11:00+08:00", as_="chen.wei",
@@ -171,22 +166,22 @@ def test_a_future_dated_event_voided_frees_the_case(office: Run, db_path: Path) 
     assert [c["at"] for c in shown(office)["contacts"]] == ["2026-11-24T04:00:00+00:00"]
 
 
-def test_a_voided_promise_is_neither_kept_nor_broken(office: Run, db_path: Path) -> None:
+def test_a_voided_promise_is_neither_kept_nor_broken(office: Run, target: str) -> None:
     result = office("promise", "1", "--amount", "500", "--date", "2026-11-24", *AT, as_="li.na")
     assert result.exit_code == 0, result.output
     late = ("--at", "2026-11-27T12:00+08:00")
     balance = json.loads(office("balance", "1", "--json", *late, as_="chen.wei").output)
     assert [p["status"] for p in balance["promises"]] == ["broken"]
 
-    promise = last_event(db_path, "promise_made")
+    promise = last_event(target, "promise_made")
     result = office("void", "1", str(promise), "--reason", "Never promised", *late, as_="chen.wei")
     assert result.exit_code == 0, result.output
     balance = json.loads(office("balance", "1", "--json", *late, as_="chen.wei").output)
     assert balance["promises"] == []
 
 
-def test_what_cannot_be_voided_says_what_to_do_instead(office: Run, db_path: Path) -> None:
-    created = events(db_path, 1)[0]["id"]
+def test_what_cannot_be_voided_says_what_to_do_instead(office: Run, target: str) -> None:
+    created = events(target, 1)[0]["id"]
     result = office("void", "1", str(created), "--reason", "x", *AT, as_="chen.wei")
     assert result.exit_code == 1
     assert "close the case as withdrawn" in result.output
@@ -200,10 +195,10 @@ def test_what_cannot_be_voided_says_what_to_do_instead(office: Run, db_path: Pat
 
 
 def test_the_author_amends_a_contact_within_the_window_then_only_a_supervisor(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     contact(office, outcome="reached")
-    mistaken = last_event(db_path, "contact_recorded")
+    mistaken = last_event(target, "contact_recorded")
     soon = ("--at", "2026-11-23T15:00+08:00")
     result = office(
         "amend", "1", str(mistaken), "--set", "note=Voicemail", "--reason", "Empty note",
@@ -253,10 +248,10 @@ def test_the_author_amends_a_contact_within_the_window_then_only_a_supervisor(
 
 
 def test_an_interview_is_amended_field_by_field_and_wrong_fields_are_named(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     to_feedback(office)
-    interview = last_event(db_path, "interview_recorded")
+    interview = last_event(target, "interview_recorded")
     at = ("--at", "2026-11-25T12:00+08:00")
     result = office(
         "amend", "1", str(interview), "--set", "reason=income-loss", "--set", "income=4200",
@@ -279,19 +274,19 @@ def test_an_interview_is_amended_field_by_field_and_wrong_fields_are_named(
                      as_="li.na")  # fmt: skip
         assert bad.exit_code == 2, (field, bad.output)
         assert message in bad.output, (field, bad.output)
-    plan = last_event(db_path, "visit_planned")
+    plan = last_event(target, "visit_planned")
     wrong_kind = office("amend", "1", str(plan), "--set", "note=x", "--reason", "r", *at,
                         as_="li.na")  # fmt: skip
     assert wrong_kind.exit_code == 2
     assert "fieldcase void" in wrong_kind.output
 
 
-def test_the_policy_sets_the_authors_window(office: Run, db_path: Path) -> None:
+def test_the_policy_sets_the_authors_window(office: Run, target: str) -> None:
     from conftest import set_policy
 
     set_policy(office, "hx-consumer", "amend_window_hours=0")
     contact(office)
-    mistaken = last_event(db_path, "contact_recorded")
+    mistaken = last_event(target, "contact_recorded")
     result = office(
         "amend", "1", str(mistaken), "--set", "note=x", "--reason", "y",
         "--at", "2026-11-23T12:05+08:00", as_="li.na",
@@ -301,7 +296,7 @@ def test_the_policy_sets_the_authors_window(office: Run, db_path: Path) -> None:
 
 
 def test_plugins_read_corrections_with_the_amended_values_masked_as_the_case(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     from fieldcase.casefiles import reader
     from fieldcase.plugins import manager
@@ -309,13 +304,13 @@ def test_plugins_read_corrections_with_the_amended_values_masked_as_the_case(
     from fieldcase.store import Store
 
     contact(office)
-    mistaken = last_event(db_path, "contact_recorded")
+    mistaken = last_event(target, "contact_recorded")
     result = office(
         "amend", "1", str(mistaken), "--set", "note=Her sister answered", "--reason", "Clearer",
         "--at", "2026-11-23T13:00+08:00", as_="li.na",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    store = Store(db_path)
+    store = Store(target)
     try:
         services = Services(store, manager(), clock=None)
         case = store.get_case(1)
@@ -329,13 +324,14 @@ def test_plugins_read_corrections_with_the_amended_values_masked_as_the_case(
         store.close()
 
 
+@pytest.mark.sqlite_only  # sets the machine's clock; PostgreSQL's is the server's
 def test_a_backdated_at_does_not_stretch_the_authors_window(
-    office: Run, db_path: Path, real_clock: Any
+    office: Run, target: str, real_clock: Any
 ) -> None:
     """Attack: three days on, the author claims --at an hour after the contact."""
     real_clock("2026-11-23T04:00Z")  # 12:00 in Shanghai
     contact(office, at="2026-11-23T12:00+08:00")
-    mistaken = last_event(db_path, "contact_recorded")
+    mistaken = last_event(target, "contact_recorded")
     real_clock("2026-11-26T04:00Z")
     result = office(
         "amend", "1", str(mistaken), "--set", "note=Promised to pay", "--reason", "Forgot",
@@ -346,9 +342,9 @@ def test_a_backdated_at_does_not_stretch_the_authors_window(
     assert shown(office)["contacts"][0]["note"] == ""
 
 
-def test_a_purged_case_is_not_amended_back_to_life(office: Run, db_path: Path) -> None:
+def test_a_purged_case_is_not_amended_back_to_life(office: Run, target: str) -> None:
     contact(office)
-    mistaken = last_event(db_path, "contact_recorded")
+    mistaken = last_event(target, "contact_recorded")
     closed = office("close", "1", "--resolution", "paid", *AT, as_="chen.wei")
     assert closed.exit_code == 0, closed.output
     purged = office("purge", "--at", "2031-12-01T09:00+08:00", as_="chen.wei")
@@ -363,15 +359,15 @@ def test_a_purged_case_is_not_amended_back_to_life(office: Run, db_path: Path) -
 
 
 def test_steps_that_later_steps_rest_on_are_not_voided_from_under_them(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     """Attack: void the interview under submitted feedback, the address under a plan."""
     from conftest import to_submitted
 
     to_submitted(office)
-    interview = last_event(db_path, "interview_recorded")
-    submitted = last_event(db_path, "feedback_submitted")
-    confirmed = last_event(db_path, "address_confirmed")
+    interview = last_event(target, "interview_recorded")
+    submitted = last_event(target, "feedback_submitted")
+    confirmed = last_event(target, "address_confirmed")
     for event, blocker in ((interview, submitted), (confirmed, interview)):
         result = office("void", "1", str(event), "--reason", "x", *AT, as_="chen.wei")
         assert result.exit_code == 1, result.output
@@ -379,12 +375,12 @@ def test_steps_that_later_steps_rest_on_are_not_voided_from_under_them(
     assert shown(office)["feedback_status"] == "submitted"
 
 
-def test_findings_under_review_are_a_supervisors_to_amend(office: Run, db_path: Path) -> None:
+def test_findings_under_review_are_a_supervisors_to_amend(office: Run, target: str) -> None:
     """Attack: the income changed under feedback a supervisor is reviewing."""
     from conftest import to_submitted
 
     to_submitted(office)
-    interview = last_event(db_path, "interview_recorded")
+    interview = last_event(target, "interview_recorded")
     at = ("--at", "2026-11-25T19:00+08:00")
     result = office(
         "amend", "1", str(interview), "--set", "income=90000", "--reason", "typo", *at,
@@ -395,9 +391,9 @@ def test_findings_under_review_are_a_supervisors_to_amend(office: Run, db_path: 
     assert shown(office)["visits"][0]["monthly_income"] is None
 
 
-def test_an_author_taken_off_the_case_no_longer_amends_it(office: Run, db_path: Path) -> None:
+def test_an_author_taken_off_the_case_no_longer_amends_it(office: Run, target: str) -> None:
     contact(office)
-    mistaken = last_event(db_path, "contact_recorded")
+    mistaken = last_event(target, "contact_recorded")
     moved = office("assign", "1", "--to", "zhang.min", *AT, as_="chen.wei")
     assert moved.exit_code == 0, moved.output
     result = office(
@@ -408,9 +404,9 @@ def test_an_author_taken_off_the_case_no_longer_amends_it(office: Run, db_path: 
     assert "assigned to zhang.min, not to you" in result.output
 
 
-def test_voiding_an_amended_contact_keeps_the_amendments_record(office: Run, db_path: Path) -> None:
+def test_voiding_an_amended_contact_keeps_the_amendments_record(office: Run, target: str) -> None:
     contact(office)
-    mistaken = last_event(db_path, "contact_recorded")
+    mistaken = last_event(target, "contact_recorded")
     at = ("--at", "2026-11-23T13:00+08:00")
     amended = office("amend", "1", str(mistaken), "--set", "note=x", "--reason", "y", *at,
                      as_="li.na")  # fmt: skip
@@ -418,11 +414,7 @@ def test_voiding_an_amended_contact_keeps_the_amendments_record(office: Run, db_
     voided = office("void", "1", str(mistaken), "--reason", "Wrong case", *at, as_="chen.wei")
     assert voided.exit_code == 0, voided.output
     assert "1 record removed" in voided.output
-    conn = sqlite3.connect(db_path)
-    try:
-        kinds = [k for (k,) in conn.execute("SELECT kind FROM event_corrections ORDER BY id")]
-    finally:
-        conn.close()
+    kinds = [k for (k,) in query(target, "SELECT kind FROM event_corrections ORDER BY id")]
     assert kinds == ["amend", "void"]
 
 
@@ -433,10 +425,10 @@ def test_an_event_number_too_large_is_a_usage_error(office: Run) -> None:
         assert "Traceback" not in result.output
 
 
-def test_a_corrections_reason_is_masked_like_a_note(office: Run, db_path: Path) -> None:
+def test_a_corrections_reason_is_masked_like_a_note(office: Run, target: str) -> None:
     """Attack: a reason naming the borrower, read by a worker not on the case."""
     contact(office)
-    mistaken = last_event(db_path, "contact_recorded")
+    mistaken = last_event(target, "contact_recorded")
     why = "Wang Fang's sister, not Wang Fang, on 138 0013 8000"
     result = office("void", "1", str(mistaken), "--reason", why, *AT, as_="chen.wei")
     assert result.exit_code == 0, result.output
@@ -445,9 +437,9 @@ def test_a_corrections_reason_is_masked_like_a_note(office: Run, db_path: Path) 
         assert "Wang Fang" not in office(*args, as_="zhang.min").output
 
 
-def test_amended_text_is_held_to_the_recording_commands_limits(office: Run, db_path: Path) -> None:
+def test_amended_text_is_held_to_the_recording_commands_limits(office: Run, target: str) -> None:
     to_feedback(office)
-    interview = last_event(db_path, "interview_recorded")
+    interview = last_event(target, "interview_recorded")
     at = ("--at", "2026-11-25T12:00+08:00")
     long = office("amend", "1", str(interview), "--set", "industry=" + "x" * 65, "--reason", "r",
                   *at, as_="li.na")  # fmt: skip
@@ -460,13 +452,13 @@ def test_amended_text_is_held_to_the_recording_commands_limits(office: Run, db_p
 
 
 def test_findings_once_reported_on_stay_a_supervisors_after_a_reopen(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     """Attack: approved, closed, reopened: the feedback no longer says submitted."""
     from conftest import to_submitted
 
     to_submitted(office)
-    interview = last_event(db_path, "interview_recorded")
+    interview = last_event(target, "interview_recorded")
     late = ("--at", "2026-11-25T20:00+08:00")
     assert office("review", "1", "--approve", *late, as_="chen.wei").exit_code == 0
     closed = office("close", "1", "--resolution", "restructured", *late, as_="li.na")

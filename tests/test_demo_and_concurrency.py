@@ -196,6 +196,7 @@ def test_demo_refuses_to_overwrite_without_replace(tmp_path: Path) -> None:
     assert conn.execute("SELECT count(*) FROM cases").fetchone()[0] == 20
 
 
+@pytest.mark.both_stores  # on a SQLite file and on PostgreSQL (tests/conftest.py)
 def test_stale_write_is_refused_not_merged(office: Run, services: Services) -> None:
     at = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
     stale = services.get_case(1)

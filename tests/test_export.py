@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, events, register, set_policy, snapshot, to_submitted
+from conftest import Run, events, query, register, set_policy, snapshot, to_submitted
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 LATE = ("--at", "2026-11-26T09:00+08:00")
 
@@ -98,12 +100,12 @@ def test_personal_data_is_masked_by_default(visited: Run) -> None:
     assert row["third_party_notes"] == "[masked]"
 
 
-def test_field_staff_may_not_export_unmasked(visited: Run, db_path: Path) -> None:
+def test_field_staff_may_not_export_unmasked(visited: Run, target: str) -> None:
     result = visited("export", "visits", "--unmasked", *LATE, as_="li.na")
     assert result.exit_code == 1
     assert "only a supervisor may export unmasked personal data" in result.stderr
     assert result.stdout == ""
-    last = events(db_path)[-1]
+    last = events(target)[-1]
     assert (last["type"], last["chain"]) == ("refused", "system")
 
 
@@ -114,20 +116,20 @@ def test_supervisor_exports_unmasked(visited: Run) -> None:
     assert row["third_party_notes"] == "Manager Zhou says she moved to Hangzhou"
 
 
-def test_every_export_is_an_event(visited: Run, db_path: Path) -> None:
+def test_every_export_is_an_event(visited: Run, target: str) -> None:
     export_csv(visited, as_="li.na")
     export_csv(visited, "--unmasked")
-    exports = [e for e in events(db_path) if e["type"] == "export"]
+    exports = [e for e in events(target) if e["type"] == "export"]
     assert [e["actor"] for e in exports] == ["li.na", "chen.wei"]
     data = [json.loads(e["payload"])["data"] for e in exports]
     assert [(d["masked"], d["format"]) for d in data] == [(True, "csv"), (False, "csv")]
     done = [
-        json.loads(e["payload"])["data"] for e in events(db_path) if e["type"] == "export_completed"
+        json.loads(e["payload"])["data"] for e in events(target) if e["type"] == "export_completed"
     ]
     assert [(d["export"], d["rows"]) for d in done] == [(e["id"], 1) for e in exports]
 
 
-def test_an_export_is_on_the_record_before_any_row_leaves(visited: Run, db_path: Path) -> None:
+def test_an_export_is_on_the_record_before_any_row_leaves(visited: Run, target: str) -> None:
     """An unmasked export cut short (a closed pipe) still left its event."""
     from fieldcase import hookimpl
     from fieldcase.plugins import manager
@@ -142,14 +144,14 @@ def test_an_export_is_on_the_record_before_any_row_leaves(visited: Run, db_path:
 
             register("cut", write, suffix=".cut")
 
-    before = len(events(db_path))
+    before = len(events(target))
     manager().register(Cut(), name="cut")
     try:
         with pytest.raises(BrokenPipeError):
             visited("export", "visits", "--format", "cut", "--unmasked", *LATE, as_="chen.wei")
     finally:
         manager().unregister(name="cut")
-    written = events(db_path)[before:]
+    written = events(target)[before:]
     assert [e["type"] for e in written] == ["export"]
     data = json.loads(written[0]["payload"])["data"]
     assert (data["format"], data["masked"]) == ("cut", False)
@@ -208,18 +210,16 @@ def test_binary_format_needs_an_output_file(visited: Run) -> None:
 
 
 @pytest.mark.bundled_plugins
-def test_unknown_format(visited: Run, db_path: Path) -> None:
-    before = len(events(db_path))
+def test_unknown_format(visited: Run, target: str) -> None:
+    before = len(events(target))
     result = visited("export", "visits", "--format", "pdf", "-o", "x.pdf", *LATE, as_="chen.wei")
     assert result.exit_code == 2
     assert "unknown format 'pdf'; formats are csv, example-bank-core, jsonl, xlsx" in result.stderr
-    assert len(events(db_path)) == before
+    assert len(events(target)) == before
 
 
-def test_export_reads_one_snapshot(visited: Run, db_path: Path) -> None:
-    conn = sqlite3.connect(db_path)
-    last = conn.execute("SELECT max(id) FROM events").fetchone()[0]
-    conn.close()
+def test_export_reads_one_snapshot(visited: Run, target: str) -> None:
+    ((last,),) = query(target, "SELECT max(id) FROM events")
     result = visited("export", "visits", *LATE, as_="chen.wei")
     # The export's own event, recorded before the rows are read, is the last it saw.
     assert f"--after-event {last + 1}" in result.stderr
@@ -246,18 +246,18 @@ class HarborJson:
 
 
 def test_the_longest_suffix_picks_the_format_and_an_unclaimed_one_is_refused(
-    visited: Run, tmp_path: Path, db_path: Path
+    visited: Run, tmp_path: Path, target: str
 ) -> None:
     plugin = HarborJson()
     manager().register(plugin, name="harbor-json")
     try:
-        target = tmp_path / "visits.harbor.json"
-        result = visited("export", "visits", "-o", str(target), *LATE, as_="chen.wei")
+        out = tmp_path / "visits.harbor.json"
+        result = visited("export", "visits", "-o", str(out), *LATE, as_="chen.wei")
         assert result.exit_code == 0, result.output
-        assert json.loads(target.read_text(encoding="utf-8"))[0]["visit_id"] == 1
+        assert json.loads(out.read_text(encoding="utf-8"))[0]["visit_id"] == 1
     finally:
         manager().unregister(plugin)
-    before = snapshot(db_path)["events"]
+    before = snapshot(target)["events"]
     unclaimed = visited(
         "export", "visits", "-o", str(tmp_path / "visits.json"), *LATE, as_="chen.wei"
     )
@@ -265,7 +265,7 @@ def test_the_longest_suffix_picks_the_format_and_an_unclaimed_one_is_refused(
     assert "no export format writes 'visits.json'" in unclaimed.output
     assert "jsonl (.jsonl)" in unclaimed.output
     assert not (tmp_path / "visits.json").exists()
-    assert snapshot(db_path)["events"] == before
+    assert snapshot(target)["events"] == before
 
 
 def test_missing_output_folder_is_a_usage_error(visited: Run, tmp_path: Path) -> None:
@@ -276,7 +276,7 @@ def test_missing_output_folder_is_a_usage_error(visited: Run, tmp_path: Path) ->
     assert "does not exist" in result.stderr
 
 
-def test_field_staff_export_their_own_visits_only(visited: Run, db_path: Path) -> None:
+def test_field_staff_export_their_own_visits_only(visited: Run) -> None:
     assert len(export_csv(visited, as_="li.na")) == 1
     assert export_csv(visited, as_="zhang.min") == []
     result = visited("export", "visits", "--staff", "li.na", *LATE, as_="zhang.min")
@@ -293,7 +293,7 @@ def test_system_history_lists_exports(visited: Run) -> None:
 
 
 def test_plugins_can_veto_an_import_with_the_institutions_settings(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path
 ) -> None:
     from fieldcase import hookimpl
     from fieldcase.model import Decision

@@ -532,8 +532,11 @@ def amend_event(
     attempted = {"event": event_id, "event_type": target.type, "reason": reason}
     hours = int(services.settings(case).get("amend_window_hours", default("amend_window_hours")))
     # From when it was written to the real time now: a backdated --at stretches nothing.
-    written = target.recorded_at or target.at
-    late = max(at, services.recorded_at() or at) - written > dt.timedelta(hours=hours)
+    # Without a real clock the claimed times stand, on both sides (a PostgreSQL server
+    # stamps recorded_at with its own clock whatever the services were given).
+    now = services.recorded_at()
+    written = target.at if now is None else target.recorded_at or target.at
+    late = max(at, now or at) - written > dt.timedelta(hours=hours)
     supervisor_only: str | bool = False
     judged = sorted(set(values) & amendable.judged)
     if judged:

@@ -874,7 +874,8 @@ class Store:
         for table, row_id, case_id in removed:
             self.db.execute(f"DELETE FROM {self.dialect.write_table(table)} WHERE id = ?", [row_id])
             self.db.execute(
-                "INSERT INTO voided_rows (table_name, row_id, case_id) VALUES (?, ?, ?)",
+                f"INSERT INTO {self.dialect.write_table('voided_rows')} (table_name, row_id,"
+                " case_id) VALUES (?, ?, ?)",
                 [table, row_id, case_id],
             )
         if money:
