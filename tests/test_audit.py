@@ -5,13 +5,22 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
-from click.testing import CliRunner
-from conftest import Run, events
+from click.testing import CliRunner, Result
+from conftest import Run, events, query
 from fieldcase.cli import cli
 from fieldcase.store import STATE_TABLES, Store
+from fieldcase.store.dialect import is_server_url
+from fieldcase.testing import invoke
+from pgserver import PgOffice, Server, password_of
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +34,114 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def pg_demo(pg_server: Server, demo_db: Path) -> PgOffice:
+    """The same demo portfolio moved to a PostgreSQL database of its own, once."""
+    office = PgOffice(pg_server)
+    result = invoke("--db", demo_db, "migrate", "--to", office.admin)
+    assert result.exit_code == 0, result.output
+    store = Store(office.admin)
+    try:  # the demo's supervisor logs in with the password the tests give her
+        store.set_password("chen.wei", password_of("chen.wei"))
+    finally:
+        store.close()
+    return office
+
+
 @pytest.fixture
-def copy_of_demo(demo_db: Path, tmp_path: Path) -> Path:
+def demo(store_kind: str, request: pytest.FixtureRequest) -> str:
+    """What ``--db`` names for an administrator of the demo (not to be written to)."""
+    if store_kind == "postgresql":
+        office: PgOffice = request.getfixturevalue("pg_demo")
+        return office.admin
+    return str(request.getfixturevalue("demo_db"))
+
+
+copies = itertools.count(1)
+
+
+class CopiedOffice(PgOffice):
+    """A new database on the server made from another, as a copy of a file is."""
+
+    def __init__(self, original: PgOffice) -> None:
+        self.server = original.server
+        self.name = f"{original.name}_copy_{next(copies)}"
+        with psycopg.connect(self.server.admin_url("postgres"), autocommit=True) as conn:
+            # The commands run in this process leave their connections to the collector.
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                [original.name],
+            )
+            conn.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{original.name}"')
+        self.admin = self.server.admin_url(self.name)
+        self.tampered = False
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A copy of the demo: what ``--db`` names for an administrator, and staff at work on it."""
+
+    target: str
+    run: Run
+
+
+@pytest.fixture
+def copied_demo(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Copy]:
+    if store_kind == "postgresql":
+        office = CopiedOffice(request.getfixturevalue("pg_demo"))
+        yield Copy(office.admin, office.run)
+        return
+    demo_db: Path = request.getfixturevalue("demo_db")
     target = tmp_path / "copy.db"
     src = sqlite3.connect(demo_db)
     dst = sqlite3.connect(target)
     src.backup(dst)
     src.close()
     dst.close()
-    return target
+
+    def run(*args: str, as_: str | None = None) -> Result:
+        actor = ("--as", as_) if as_ else ()
+        return invoke("--db", target, *actor, *args)
+
+    yield Copy(str(target), run)
 
 
-def tamper(path: Path, sql: str, params: tuple[object, ...] = ()) -> None:
-    """Edit the log as a careful someone with plain SQL access would.
+@pytest.fixture
+def copy_of_demo(copied_demo: Copy) -> str:
+    return copied_demo.target
+
+
+def as_owner(target: str, *statements: str, redacting: bool = False) -> None:
+    """``statements`` in one transaction, as whoever owns the database writes plain SQL.
+
+    The SQLite file's owner, or PostgreSQL's administrator (``redacting``: through
+    the door a purge opens, ``fieldcase.redacting``).
+    """
+    if is_server_url(target):
+        with psycopg.connect(target) as server:  # one transaction, rolled back on an error
+            server.execute("SET search_path = fieldcase")
+            if redacting:
+                server.execute("SET LOCAL fieldcase.redacting = 'on'")
+            for sql in statements:
+                server.execute(sql)
+        return
+    file = sqlite3.connect(target)
+    try:
+        for sql in statements:
+            file.execute(sql)
+        file.commit()
+    finally:
+        file.close()
+
+
+def refused_as_append_only(target: str, sql: str, redacting: bool = False) -> None:
+    error = psycopg.Error if is_server_url(target) else sqlite3.IntegrityError
+    with pytest.raises(error, match="events are append-only"):
+        as_owner(target, sql, redacting=redacting)
+
+
+def tamper(path: str, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Edit the SQLite file's log as a careful someone with plain SQL access would.
 
     The triggers are dropped for the edit and put back after it, so that only
     the hash chains (and a seal) can tell.
@@ -58,26 +162,27 @@ def tamper(path: Path, sql: str, params: tuple[object, ...] = ()) -> None:
     conn.close()
 
 
-def longest_chain(path: Path) -> list[sqlite3.Row]:
+def longest_chain(path: str) -> list[sqlite3.Row]:
     chains: dict[str, list[sqlite3.Row]] = {}
     for event in events(path):
         chains.setdefault(event["chain"], []).append(event)
     return max(chains.values(), key=len)
 
 
-def verify(path: Path, *args: str) -> tuple[int, str]:
+def verify(path: str, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["--db", str(path), "audit", "verify", *args])
     return result.exit_code, result.output
 
 
-def test_untouched_database_verifies(copy_of_demo: Path) -> None:
+def test_untouched_database_verifies(copy_of_demo: str) -> None:
     code, output = verify(copy_of_demo, "--replay")
     assert code == 0, output
     assert "valid hash chains" in output
     assert "every table equals the replay" in output
 
 
-def test_edited_event_is_named(copy_of_demo: Path) -> None:
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_edited_event_is_named(copy_of_demo: str) -> None:
     target = events(copy_of_demo)[40]
     payload = json.loads(target["payload"])
     payload["data"]["note"] = "nothing to see"
@@ -92,7 +197,8 @@ def test_edited_event_is_named(copy_of_demo: Path) -> None:
     assert "was edited" in output
 
 
-def test_edited_event_with_recomputed_hash_breaks_the_next_link(copy_of_demo: Path) -> None:
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_edited_event_with_recomputed_hash_breaks_the_next_link(copy_of_demo: str) -> None:
     # Whoever edits an event and fixes its own hash still breaks its successor's link.
     log = longest_chain(copy_of_demo)
     first, second = log[0], log[1]
@@ -123,7 +229,8 @@ def test_edited_event_with_recomputed_hash_breaks_the_next_link(copy_of_demo: Pa
     assert "link to the previous event" in output
 
 
-def test_removed_middle_event_is_found(copy_of_demo: Path) -> None:
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_removed_middle_event_is_found(copy_of_demo: str) -> None:
     log = longest_chain(copy_of_demo)
     tamper(copy_of_demo, "DELETE FROM events WHERE id = ?", (log[3]["id"],))
     code, output = verify(copy_of_demo)
@@ -131,7 +238,8 @@ def test_removed_middle_event_is_found(copy_of_demo: Path) -> None:
     assert f"event {log[4]['id']} ({log[4]['chain']})" in output
 
 
-def test_seal_exposes_a_removed_tail_event(copy_of_demo: Path) -> None:
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_seal_exposes_a_removed_tail_event(copy_of_demo: str) -> None:
     seal = CliRunner().invoke(cli, ["--db", str(copy_of_demo), "audit", "seal"]).output.strip()
     assert len(seal) == 64
     assert verify(copy_of_demo, "--seal", seal)[0] == 0
@@ -145,7 +253,8 @@ def test_seal_exposes_a_removed_tail_event(copy_of_demo: Path) -> None:
     assert "seal mismatch" in output
 
 
-def test_events_swapped_between_chains_are_caught(copy_of_demo: Path) -> None:
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_events_swapped_between_chains_are_caught(copy_of_demo: str) -> None:
     """Two neighbouring events of two cases trade places (issue 13, item 4).
 
     Each chain keeps its order and its heads, so links, the seal and the
@@ -176,19 +285,16 @@ def test_events_swapped_between_chains_are_caught(copy_of_demo: Path) -> None:
     assert f"written as event {second['id']}" in output
 
 
-def test_a_purge_leaves_digests_that_reveal_nothing(copy_of_demo: Path) -> None:
+def test_a_purge_leaves_digests_that_reveal_nothing(copied_demo: Copy) -> None:
     """What a purge keeps is provable, and nothing left can be tried against a guess."""
-    conn = sqlite3.connect(copy_of_demo)
-    (case_id,) = conn.execute(
-        "SELECT id FROM cases WHERE stage = 'closed' ORDER BY closed_at LIMIT 1"
-    ).fetchone()
-    (phone,) = conn.execute("SELECT phone FROM cases WHERE id = ?", [case_id]).fetchone()
-    conn.close()
-    purged = CliRunner().invoke(
-        cli, ["--db", str(copy_of_demo), "--as", "chen.wei", "purge", "--at", "2040-01-01T00:00Z"]
+    copy = copied_demo.target
+    ((case_id,),) = query(
+        copy, "SELECT id FROM cases WHERE stage = 'closed' ORDER BY closed_at LIMIT 1"
     )
+    ((phone,),) = query(copy, "SELECT phone FROM cases WHERE id = ?", [case_id])
+    purged = copied_demo.run("purge", "--at", "2040-01-01T00:00Z", as_="chen.wei")
     assert purged.exit_code == 0, purged.output
-    withheld = [e for e in events(copy_of_demo, case_id) if e["type"] != "case_purged"]
+    withheld = [e for e in events(copy, case_id) if e["type"] != "case_purged"]
     assert withheld
     for event in withheld:
         payload = json.loads(event["payload"])
@@ -199,74 +305,75 @@ def test_a_purge_leaves_digests_that_reveal_nothing(copy_of_demo: Path) -> None:
     row = imported["rows"][0]["row"]
     assert row["phone"].startswith("sha256:") and row["borrower_name"].startswith("sha256:")
     assert row["currency"] and row["principal_minor"]  # what statistics need stays
-    assert verify(copy_of_demo, "--replay")[0] == 0
-    shown = CliRunner().invoke(
-        cli, ["--db", str(copy_of_demo), "--as", "chen.wei", "history", str(case_id), "--json"]
-    )
+    assert verify(copy, "--replay")[0] == 0
+    shown = copied_demo.run("history", str(case_id), "--json", as_="chen.wei")
     assert shown.exit_code == 0 and "sha256:" not in shown.output
 
 
-def test_events_are_append_only(copy_of_demo: Path) -> None:
-    conn = sqlite3.connect(copy_of_demo)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("UPDATE events SET actor = 'x' WHERE id = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("DELETE FROM events WHERE id = 1")
-    conn.close()
+def test_events_are_append_only(copy_of_demo: str) -> None:
+    # On PostgreSQL, even for the administrator: the triggers refuse, not only the grants.
+    refused_as_append_only(copy_of_demo, "UPDATE events SET actor = 'x' WHERE id = 1")
+    refused_as_append_only(copy_of_demo, "DELETE FROM events WHERE id = 1")
 
 
-def test_no_payload_can_be_rewritten_without_dropping_the_trigger(copy_of_demo: Path) -> None:
+def test_no_payload_can_be_rewritten_without_dropping_the_trigger(copy_of_demo: str) -> None:
     # A payload without "redacted" made the trigger's condition NULL, and NULL let it pass.
-    conn = sqlite3.connect(copy_of_demo)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("""UPDATE events SET payload = '{"data":{},"rows":[]}' WHERE id = 1""")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("UPDATE events SET recorded_at = '2030-01-01T00:00:00Z' WHERE id = 1")
-    conn.close()
+    # On PostgreSQL the same condition stands behind the door a purge opens (redacting).
+    for redacting in (False, True):
+        refused_as_append_only(
+            copy_of_demo,
+            """UPDATE events SET payload = '{"data":{},"rows":[]}' WHERE id = 1""",
+            redacting=redacting,
+        )
+        refused_as_append_only(
+            copy_of_demo,
+            "UPDATE events SET recorded_at = '2030-01-01T00:00:00Z' WHERE id = 1",
+            redacting=redacting,
+        )
 
 
-def test_verify_says_when_the_log_is_no_longer_guarded(copy_of_demo: Path) -> None:
-    conn = sqlite3.connect(copy_of_demo)
-    conn.execute("DROP TRIGGER events_no_delete")
-    conn.commit()
-    conn.close()
+def test_verify_says_when_the_log_is_no_longer_guarded(copy_of_demo: str) -> None:
+    on = " ON events" if is_server_url(copy_of_demo) else ""
+    as_owner(copy_of_demo, f"DROP TRIGGER events_no_delete{on}")
     code, output = verify(copy_of_demo)
     assert code == 1
     assert "trigger events_no_delete is missing" in output
 
 
-def test_verify_names_an_unreadable_event_instead_of_crashing(copy_of_demo: Path) -> None:
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_verify_names_an_unreadable_event_instead_of_crashing(copy_of_demo: str) -> None:
     tamper(copy_of_demo, "UPDATE events SET payload = '{not json' WHERE id = 3")
     code, output = verify(copy_of_demo)
     assert code == 1 and "Traceback" not in output
     assert "event 3" in output
 
 
-def test_every_table_rebuilds_from_the_events(demo_db: Path) -> None:
-    stored = Store(demo_db)
+def test_every_table_rebuilds_from_the_events(demo: str) -> None:
+    stored = Store(demo)
     rebuilt = Store(":memory:")
-    rebuilt.migrate()
-    assert stored.replay_into(rebuilt) == len(events(demo_db))
-    for table in STATE_TABLES:
-        original = stored.table_rows(table)
-        assert original, f"demo left {table} empty: the comparison would prove nothing"
-        assert rebuilt.table_rows(table) == original, table
-    assert stored.compare_replay() == []
+    try:
+        rebuilt.migrate()
+        assert stored.replay_into(rebuilt) == len(events(demo))
+        for table in STATE_TABLES:
+            original = stored.table_rows(table)
+            assert original, f"demo left {table} empty: the comparison would prove nothing"
+            assert rebuilt.table_rows(table) == original, table
+        assert stored.compare_replay() == []
+    finally:
+        stored.close()
+        rebuilt.close()
 
 
-def test_replay_notices_a_table_edited_behind_the_log(copy_of_demo: Path) -> None:
-    conn = sqlite3.connect(copy_of_demo)
-    conn.execute("UPDATE cases SET overdue_minor = 1 WHERE id = 3")
-    conn.commit()
-    conn.close()
+def test_replay_notices_a_table_edited_behind_the_log(copy_of_demo: str) -> None:
+    as_owner(copy_of_demo, "UPDATE cases SET overdue_minor = 1 WHERE id = 3")
     code, output = verify(copy_of_demo, "--replay")
     assert code == 1
     assert "cases row 3" in output
 
 
-def test_refusals_are_chained_too(office: Run, db_path: Path) -> None:
+def test_refusals_are_chained_too(office: Run, target: str) -> None:
     office("interview", "1", "--met", "nobody", as_="li.na")
-    log = events(db_path, 1)
+    log = events(target, 1)
     assert [e["type"] for e in log] == ["case_created", "refused"]
     assert log[1]["prev_hash"] == log[0]["hash"]
     assert office("audit", "verify").exit_code == 0

@@ -22,12 +22,16 @@ from typing import Any
 
 import click
 import pytest
-from conftest import Run, create_args, snapshot
+from conftest import Run, create_args, query, snapshot
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
 from fieldcase.services import Services
 from fieldcase.store import Store
 from fieldcase.testing import RegisterPlugin
+from pgserver import PgOffice
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 LATE = ("--at", "2026-11-26T09:00+08:00")
 ESC = "\x1b"
@@ -83,14 +87,8 @@ def rejects(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def references(db_path: Path) -> list[str]:
-    import sqlite3
-
-    conn = sqlite3.connect(db_path)
-    try:
-        return [r for (r,) in conn.execute("SELECT reference FROM cases ORDER BY id")]
-    finally:
-        conn.close()
+def references(target: str) -> list[str]:
+    return [r for (r,) in query(target, "SELECT reference FROM cases ORDER BY id")]
 
 
 # -- identifiers: references, staff and institution ids ------------------------------------
@@ -110,26 +108,26 @@ INVISIBLE = [
 
 @pytest.mark.parametrize(("reference", "named"), INVISIBLE, ids=[n for _, n in INVISIBLE])
 def test_a_reference_with_an_invisible_character_is_refused(
-    office: Run, db_path: Path, reference: str, named: str
+    office: Run, target: str, reference: str, named: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office(*create_args(reference), *LATE, as_="chen.wei")
     assert result.exit_code == 2
     assert "'--reference'" in result.stderr
     assert f"({named})" in result.stderr
     assert "remove it" in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_a_reference_in_full_width_characters_is_the_same_reference(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     # NFKC: what a Chinese input method types in full width is the ASCII reference.
-    before = snapshot(db_path)
+    before = snapshot(target)
     again = office(*create_args("Ｌ－１００１"), *LATE, as_="chen.wei")
     assert again.exit_code == 2
     assert "case hx-consumer/L-1001 already exists (id 1)" in again.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
     created = office(*create_args("Ｌ-２００２"), *LATE, "--json", as_="chen.wei")
     assert created.exit_code == 0, created.output
     assert json.loads(created.stdout)["reference"] == "L-2002"
@@ -139,9 +137,9 @@ def test_a_reference_in_full_width_characters_is_the_same_reference(
 
 
 def test_staff_and_institution_ids_with_invisible_characters_are_refused(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     staff = office("staff", "add", "li\u200b.na", "--name", "Li Na", *LATE, as_="chen.wei")
     assert staff.exit_code == 2
     assert "U+200B ZERO WIDTH SPACE" in staff.stderr
@@ -162,13 +160,13 @@ def test_staff_and_institution_ids_with_invisible_characters_are_refused(
     )
     assert institution.exit_code == 2
     assert "U+2060 WORD JOINER" in institution.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
-def test_a_payment_reference_is_an_identifier_too(office: Run, db_path: Path) -> None:
+def test_a_payment_reference_is_an_identifier_too(office: Run, target: str) -> None:
     first = office("payment", "1", "100", "--reference", "BOC-0042", *LATE, as_="chen.wei")
     assert first.exit_code == 0, first.output
-    before = snapshot(db_path)
+    before = snapshot(target)
     # The same reference typed in full width is the same payment: recorded once.
     again = office("payment", "1", "100", "--reference", "ＢＯＣ-００４２", *LATE, as_="chen.wei")
     assert again.exit_code == 0, again.output
@@ -176,7 +174,7 @@ def test_a_payment_reference_is_an_identifier_too(office: Run, db_path: Path) ->
     hidden = office("payment", "1", "100", "--reference", "BOC-0042\u200b", *LATE, as_="chen.wei")
     assert hidden.exit_code == 2
     assert "U+200B ZERO WIDTH SPACE" in hidden.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 # -- free text: names, addresses, notes ----------------------------------------------------
@@ -196,9 +194,9 @@ def test_a_payment_reference_is_an_identifier_too(office: Run, db_path: Path) ->
     ],
 )
 def test_a_note_with_a_control_or_direction_character_is_refused(
-    office: Run, db_path: Path, text: str, named: str
+    office: Run, target: str, text: str, named: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office(
         "contact", "1", "--channel", "phone", "--outcome", "reached", "--note", text, *LATE,
         as_="li.na",
@@ -207,10 +205,10 @@ def test_a_note_with_a_control_or_direction_character_is_refused(
     assert "'--note'" in result.stderr
     assert named in result.stderr
     assert ESC not in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
-def test_notes_keep_lines_tabs_and_the_joiners_scripts_need(office: Run, db_path: Path) -> None:
+def test_notes_keep_lines_tabs_and_the_joiners_scripts_need(office: Run, target: str) -> None:
     # Persian needs the zero-width non-joiner, emoji the joiner, Arabic its direction marks.
     note = "Neighbour:\n\tback Monday\r\nمی\u200cخواهم 👩\u200d👧 \u200fتم"
     result = office(
@@ -223,13 +221,13 @@ def test_notes_keep_lines_tabs_and_the_joiners_scripts_need(office: Run, db_path
     assert contact["note"] == note.replace("\r\n", "\n")
 
 
-def test_a_name_is_one_line(office: Run, db_path: Path) -> None:
-    before = snapshot(db_path)
+def test_a_name_is_one_line(office: Run, target: str) -> None:
+    before = snapshot(target)
     result = office(*create_args("L-3", name="王芳\n已结清"), *LATE, as_="chen.wei")
     assert result.exit_code == 2
     assert "'--name'" in result.stderr
     assert "U+000A LINE FEED" in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 @pytest.mark.parametrize(
@@ -250,15 +248,15 @@ def test_a_name_is_one_line(office: Run, db_path: Path) -> None:
     ids=["reference", "name", "address", "confirmed address", "note", "reason", "staff id"],
 )
 def test_every_text_has_a_length_limit(
-    office: Run, db_path: Path, command: list[str], option: str, limit: int
+    office: Run, target: str, command: list[str], option: str, limit: int
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     actor = "li.na" if command[0] in ("confirm", "contact") else "chen.wei"
     result = office(*command, *LATE, as_=actor)
     assert result.exit_code == 2
     assert option in result.stderr
     assert f"at most {limit:,} characters" in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_text_at_its_limit_is_taken(office: Run) -> None:
@@ -299,7 +297,7 @@ def test_a_plugin_command_gets_the_same_checks(
 
 
 def test_bad_text_in_an_import_is_a_reject_and_the_rest_imports(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str
 ) -> None:
     path = write_cases(
         tmp_path / "cases.csv",
@@ -333,15 +331,15 @@ def test_bad_text_in_an_import_is_a_reject_and_the_rest_imports(
     raw = Path(summary["rejects_file"]).read_text(encoding="utf-8")
     assert ESC not in raw and "\\x1b[2J" in raw
     # Full width and a trailing ideographic space are the ASCII references (NFKC).
-    assert references(db_path) == ["L-1001", "HX-1", "HX-7", "HX-8"]
+    assert references(target) == ["L-1001", "HX-1", "HX-7", "HX-8"]
 
 
 def test_reimporting_the_same_cases_spelt_in_full_width_changes_nothing(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str
 ) -> None:
     first = import_file(office, write_cases(tmp_path / "a.csv", [row("HX-7"), row("HX-8")]))
     assert first["imported"] == 2
-    before = snapshot(db_path)
+    before = snapshot(target)
     # The same file again, and the same cases typed in full width or with a trailing space.
     again = import_file(office, write_cases(tmp_path / "a.csv", [row("HX-7"), row("HX-8")]))
     assert (again["imported"], again["updated"], again["unchanged"]) == (0, 0, 2)
@@ -350,11 +348,11 @@ def test_reimporting_the_same_cases_spelt_in_full_width_changes_nothing(
     )
     assert (wide["imported"], wide["updated"], wide["unchanged"]) == (0, 0, 2)
     # Only the import events were added: no case, no update.
-    after = snapshot(db_path)
+    after = snapshot(target)
     assert {t: rows for t, rows in after.items() if t != "events"} == {
         t: rows for t, rows in before.items() if t != "events"
     }
-    assert references(db_path).count("HX-7") == 1
+    assert references(target).count("HX-7") == 1
 
 
 def test_one_file_naming_a_case_twice_in_two_spellings_rejects_the_second(
@@ -393,7 +391,7 @@ def test_json_lines_with_a_broken_surrogate_is_a_reject_not_a_crash(
 
 
 def test_an_institution_attribute_is_text_like_any_other(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str
 ) -> None:
     from conftest import set_policy
 
@@ -413,13 +411,13 @@ def test_an_institution_attribute_is_text_like_any_other(
         "attribute branch = 'Harbor\\x1b[2J East' contains a control character"
         in (reject["reason"])
     )
-    before = snapshot(db_path)
+    before = snapshot(target)
     typed = office(
         *create_args("AT-3"), "--attribute", "branch=Harbor\u202eEast", *LATE, as_="chen.wei"
     )
     assert typed.exit_code == 2
     assert "U+202E RIGHT-TO-LEFT OVERRIDE" in typed.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 # -- time zones ----------------------------------------------------------------------------
@@ -460,13 +458,13 @@ def add_institution(office: Run, zone: str, name: str = "zoned") -> Any:
 
 
 @pytest.mark.parametrize(("zone", "hint"), NOT_IANA, ids=[z for z, _ in NOT_IANA])
-def test_only_iana_time_zones_are_taken(office: Run, db_path: Path, zone: str, hint: str) -> None:
-    before = snapshot(db_path)
+def test_only_iana_time_zones_are_taken(office: Run, target: str, zone: str, hint: str) -> None:
+    before = snapshot(target)
     result = add_institution(office, zone)
     assert result.exit_code == 2
     assert repr(zone) in result.stderr
     assert hint in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Etc/UTC", "Etc/GMT-8", "Asia/Urumqi", "EST5EDT"])
@@ -475,12 +473,12 @@ def test_iana_names_stay_accepted(office: Run, zone: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_a_case_time_zone_is_checked_the_same_way(office: Run, db_path: Path) -> None:
-    before = snapshot(db_path)
+def test_a_case_time_zone_is_checked_the_same_way(office: Run, target: str) -> None:
+    before = snapshot(target)
     result = office(*create_args("L-5", timezone="localtime"), *LATE, as_="chen.wei")
     assert result.exit_code == 2
     assert "'localtime'" in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_an_import_timezone_column_is_checked_the_same_way(office: Run, tmp_path: Path) -> None:
@@ -508,19 +506,19 @@ def test_an_import_timezone_column_is_checked_the_same_way(office: Run, tmp_path
     ],
 )
 def test_an_old_configuration_file_is_checked_like_typed_input(
-    office: Run, tmp_path: Path, db_path: Path, name: str, zone: str, message: str
+    office: Run, tmp_path: Path, target: str, name: str, zone: str, message: str
 ) -> None:
     (tmp_path / "fieldcase.toml").write_text(
         f'[institutions.midwest]\nname = "{name}"\njurisdiction = "US-IL"\n'
         f'timezone = "{zone}"\ncurrency = "USD"\n'
     )
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office("institution", "migrate", "fieldcase.toml", *LATE, as_="chen.wei")
     assert result.exit_code == 2
     assert "cannot register midwest" in result.stderr
     assert message in result.stderr
     assert ESC not in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 # -- amounts -------------------------------------------------------------------------------
@@ -539,9 +537,9 @@ ODD_AMOUNTS = [
 
 @pytest.mark.parametrize(("amount", "message"), ODD_AMOUNTS, ids=[a for a, _ in ODD_AMOUNTS])
 def test_odd_amounts_are_refused_as_payments_and_promises(
-    office: Run, db_path: Path, amount: str, message: str
+    office: Run, target: str, amount: str, message: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     paid = office("payment", "1", amount, "--reference", "R-1", *LATE, as_="chen.wei")
     assert paid.exit_code == 2
     assert message in paid.stderr
@@ -550,7 +548,7 @@ def test_odd_amounts_are_refused_as_payments_and_promises(
     )
     assert promised.exit_code == 2
     assert message in promised.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_odd_amounts_in_an_import_are_rejects(office: Run, tmp_path: Path) -> None:
@@ -573,21 +571,29 @@ def test_plain_amounts_stay_accepted(office: Run) -> None:
 
 
 @pytest.fixture
-def old_services(office: Run, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+def old_services(office: Run, target: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     """The services on the office's database: they store what they are given, as fieldcase
-    did before text (and staff ids) were checked where it comes in."""
+    did before text (and staff ids) were checked where it comes in.
+
+    On PostgreSQL they are the administrator's, whom the server names in each event.
+    """
     from fieldcase import administration
 
     monkeypatch.setattr(administration, "check_staff_id", lambda staff_id: None)
-    store = Store(db_path)
+    store = Store(target)
     try:
         yield Services(store, manager(), clock=None)
     finally:
         store.close()
 
 
+def stored_nul(store_kind: str) -> str:
+    """A NUL character as an old database can hold it: PostgreSQL's text cannot at all."""
+    return "\x00" if store_kind == "sqlite" else ""
+
+
 @pytest.fixture
-def poisoned(office: Run, old_services: Services) -> Run:
+def poisoned(office: Run, old_services: Services, store_kind: str) -> Run:
     """Case 2 stored with escape sequences in its name, addresses, notes and summary."""
     at = dt.datetime.fromisoformat("2026-11-23T12:00+08:00")
     services = old_services
@@ -632,7 +638,7 @@ def poisoned(office: Run, old_services: Services) -> Run:
         actor="li.na",
         at=visit_at,
         recommendation="restructure",
-        summary=f"ok{ESC}[2J\x00",
+        summary=f"ok{ESC}[2J{stored_nul(store_kind)}",
     )
     # Case 3 has its visit today (2026-11-25), for li.na's day plan.
     planned = services.create_case(
@@ -696,11 +702,18 @@ def test_json_output_carries_the_text_exactly_without_raw_controls(poisoned: Run
     assert data["contacts"][0]["note"] == SCREEN_ATTACK
 
 
-def test_a_real_terminal_receives_no_escape_sequence(poisoned: Run, db_path: Path) -> None:
+def test_a_real_terminal_receives_no_escape_sequence(
+    poisoned: Run, target: str, store_kind: str, request: pytest.FixtureRequest
+) -> None:
+    if store_kind == "postgresql":  # chen.wei logs in as herself
+        pg_office: PgOffice = request.getfixturevalue("pg_office")
+        acting = ["--db", pg_office.url("chen.wei")]
+    else:
+        acting = ["--db", target, "--as", "chen.wei"]
     primary, secondary = pty.openpty()
     env = {**os.environ, "COLUMNS": "200"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "fieldcase", "--db", str(db_path), "--as", "chen.wei", "show", "2"],
+        [sys.executable, "-m", "fieldcase", *acting, "show", "2"],
         stdin=subprocess.DEVNULL,
         stdout=secondary,
         stderr=secondary,
@@ -726,7 +739,7 @@ def test_a_real_terminal_receives_no_escape_sequence(poisoned: Run, db_path: Pat
 
 
 def test_the_workbook_shows_stored_control_characters_escaped(
-    poisoned: Run, tmp_path: Path
+    poisoned: Run, tmp_path: Path, store_kind: str
 ) -> None:
     from openpyxl import load_workbook
 
@@ -737,7 +750,8 @@ def test_the_workbook_shows_stored_control_characters_escaped(
     header = [c.value for c in sheet[1]]
     (visit,) = [r for r in sheet.iter_rows(min_row=2, values_only=True) if r[1] == 2]
     assert visit[header.index("notes")] == "page\\x0cbreak"
-    assert visit[header.index("feedback_summary")] == "ok\\x1b[2J\\x00"
+    nul = "\\x00" if stored_nul(store_kind) else ""
+    assert visit[header.index("feedback_summary")] == f"ok\\x1b[2J{nul}"
     assert visit[header.index("borrower_name")] == "王\\x1b]0;owned\\x07芳"
     assert visit[header.index("address")] == "\\x1b[2K上海\\x9b31m\\uffff"
 

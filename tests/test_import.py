@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,9 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, events, register, snapshot
+from conftest import Run, events, query, register, snapshot
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
+from fieldcase.store import Store
+from pgserver import PgOffice
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 DATA = Path(__file__).parent / "data"
 AT = ("--at", "2026-11-23T09:00+08:00")
@@ -55,13 +59,8 @@ def files(tmp_path: Path) -> Path:
     return target
 
 
-def cases(db_path: Path) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM cases ORDER BY id")]
-    finally:
-        conn.close()
+def cases(target: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in query(target, "SELECT * FROM cases ORDER BY id")]
 
 
 def imported(office: Run, *args: str) -> dict[str, Any]:
@@ -71,9 +70,7 @@ def imported(office: Run, *args: str) -> dict[str, Any]:
     return summary
 
 
-def test_gb18030_file_with_chinese_columns_and_names(
-    office: Run, files: Path, db_path: Path
-) -> None:
+def test_gb18030_file_with_chinese_columns_and_names(office: Run, files: Path, target: str) -> None:
     summary = imported(
         office,
         str(files / "hx-gb18030.csv"),
@@ -85,7 +82,7 @@ def test_gb18030_file_with_chinese_columns_and_names(
         str(files / "hx-columns.toml"),
     )
     assert (summary["imported"], summary["rejected"]) == (3, 0)
-    rows = {r["reference"]: r for r in cases(db_path) if r["institution"] == "hx"}
+    rows = {r["reference"]: r for r in cases(target) if r["institution"] == "hx"}
     assert rows["HX-2001"]["borrower_name"] == "王芳"
     assert rows["HX-2002"]["borrower_name"] == "李建国"
     assert rows["HX-2003"]["borrower_name"] == "买买提·艾力"
@@ -104,9 +101,9 @@ def test_gb18030_file_with_chinese_columns_and_names(
 
 
 def test_wrong_encoding_suggests_one_and_writes_nothing(
-    office: Run, files: Path, db_path: Path
+    office: Run, files: Path, target: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office(
         "import",
         str(files / "hx-gb18030.csv"),
@@ -120,23 +117,23 @@ def test_wrong_encoding_suggests_one_and_writes_nothing(
     assert result.exit_code == 2
     assert "cannot be read as utf-8" in result.stderr
     assert "--encoding gb18030" in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
-def test_utf8_file_with_byte_order_mark(office: Run, files: Path, db_path: Path) -> None:
+def test_utf8_file_with_byte_order_mark(office: Run, files: Path, target: str) -> None:
     summary = imported(office, str(files / "midwest-utf8-bom.csv"), "--institution", "midwest")
     assert summary["imported"] == 2
-    rows = {r["reference"]: r for r in cases(db_path) if r["institution"] == "midwest"}
+    rows = {r["reference"]: r for r in cases(target) if r["institution"] == "midwest"}
     # The first column's name arrived without the BOM, so references were found.
     assert set(rows) == {"MW-1", "MW-2"}
     assert rows["MW-2"]["borrower_name"] == "José Álvarez"
     assert rows["MW-1"]["phone"] == "+13125550142"  # national form, region from US-IL
 
 
-def test_xlsx_file_through_the_bundled_plugin(office: Run, files: Path, db_path: Path) -> None:
+def test_xlsx_file_through_the_bundled_plugin(office: Run, files: Path, target: str) -> None:
     summary = imported(office, str(files / "pearl-river.xlsx"), "--institution", "pr")
     assert (summary["imported"], summary["rejected"]) == (2, 1)
-    rows = {r["reference"]: r for r in cases(db_path) if r["institution"] == "pr"}
+    rows = {r["reference"]: r for r in cases(target) if r["institution"] == "pr"}
     # Float cells become the exact decimals Excel shows.
     assert rows["PR-1"]["overdue_minor"] == 315040
     assert rows["PR-2"]["principal_minor"] == 1200050
@@ -147,7 +144,7 @@ def test_xlsx_file_through_the_bundled_plugin(office: Run, files: Path, db_path:
     assert rejects == ["line,field,value,reason", "4,principal,abc,is not a number"]
 
 
-def test_broken_rows_go_to_the_rejects_file(office: Run, files: Path, db_path: Path) -> None:
+def test_broken_rows_go_to_the_rejects_file(office: Run, files: Path, target: str) -> None:
     summary = imported(office, str(files / "deccan-broken.csv"), "--institution", "deccan")
     assert summary == {
         "file": str(files / "deccan-broken.csv"),
@@ -178,7 +175,7 @@ def test_broken_rows_go_to_the_rejects_file(office: Run, files: Path, db_path: P
         ],
         ["8", "row", "", "expected 11 columns, found 4"],
     ]
-    assert sorted(r["reference"] for r in cases(db_path) if r["institution"] == "deccan") == [
+    assert sorted(r["reference"] for r in cases(target) if r["institution"] == "deccan") == [
         "OK-1",
         "OK-2",
     ]
@@ -203,7 +200,7 @@ def test_rejects_option_and_stale_rejects_removed(office: Run, files: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("target", "message"),
+    ("rejects_at", "message"),
     [
         ("hx-columns.toml", "exists and is not a rejects file"),
         ("deccan-broken.csv", "is the file being imported"),
@@ -211,7 +208,7 @@ def test_rejects_option_and_stale_rejects_removed(office: Run, files: Path) -> N
     ],
 )
 def test_rejects_never_clobber_other_files(
-    office: Run, files: Path, db_path: Path, target: str, message: str
+    office: Run, files: Path, target: str, rejects_at: str, message: str
 ) -> None:
     before = {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()}
     result = office(
@@ -220,14 +217,14 @@ def test_rejects_never_clobber_other_files(
         "--institution",
         "deccan",
         "--rejects",
-        str(files / target),
+        str(files / rejects_at),
         *AT,
         as_="chen.wei",
     )
     assert result.exit_code == 2
     assert message in result.stderr
     assert {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()} == before
-    assert not [c for c in cases(db_path) if c["institution"] == "deccan"]
+    assert not [c for c in cases(target) if c["institution"] == "deccan"]
 
 
 def test_utf8_file_read_as_gb18030_is_refused(office: Run, files: Path, tmp_path: Path) -> None:
@@ -241,7 +238,7 @@ def test_utf8_file_read_as_gb18030_is_refused(office: Run, files: Path, tmp_path
         assert "is UTF-8 text, not gb18030" in result.stderr
 
 
-def test_mapping_defaults_fill_empty_cells(office: Run, tmp_path: Path, db_path: Path) -> None:
+def test_mapping_defaults_fill_empty_cells(office: Run, tmp_path: Path, target: str) -> None:
     mapping = tmp_path / "map.toml"
     mapping.write_text('[defaults]\njurisdiction = "US-NY"\n')
     path = tmp_path / "empty.csv"
@@ -250,22 +247,20 @@ def test_mapping_defaults_fill_empty_cells(office: Run, tmp_path: Path, db_path:
         "jurisdiction,phone\nE-1,A,USD,10,5,40,America/New_York,,(212) 555-0142\n"
     )
     imported(office, str(path), "--institution", "e", "--mapping", str(mapping))
-    row = next(r for r in cases(db_path) if r["institution"] == "e")
+    row = next(r for r in cases(target) if r["institution"] == "e")
     assert (row["jurisdiction"], row["phone"]) == ("US-NY", "+12125550142")
 
 
-def test_same_file_twice_changes_nothing(office: Run, files: Path, db_path: Path) -> None:
+def test_same_file_twice_changes_nothing(office: Run, files: Path, target: str) -> None:
     args = (str(files / "deccan-broken.csv"), "--institution", "deccan")
     imported(office, *args)
-    before = snapshot(db_path)
+    before = snapshot(target)
     summary = imported(office, *args)
     assert (summary["imported"], summary["updated"], summary["unchanged"]) == (0, 0, 2)
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
-def test_changed_row_updates_the_case_with_an_event(
-    office: Run, files: Path, db_path: Path
-) -> None:
+def test_changed_row_updates_the_case_with_an_event(office: Run, files: Path, target: str) -> None:
     path = files / "midwest-utf8-bom.csv"
     imported(office, str(path), "--institution", "midwest")
     path.write_bytes(path.read_bytes().replace(b"1200.00", b"1350.00"))
@@ -281,10 +276,10 @@ def test_changed_row_updates_the_case_with_an_event(
     )
     summary = json.loads(result.stdout)
     assert (summary["updated"], summary["unchanged"]) == (1, 1)
-    case = next(r for r in cases(db_path) if r["reference"] == "MW-1")
+    case = next(r for r in cases(target) if r["reference"] == "MW-1")
     assert case["overdue_minor"] == 135000
     assert case["version"] == 2
-    last = events(db_path, case["id"])[-1]
+    last = events(target, case["id"])[-1]
     assert last["type"] == "case_updated"
     data = json.loads(last["payload"])["data"]
     assert data["changes"] == {"overdue": ["1200.00", "1350.00"]}
@@ -307,7 +302,7 @@ def test_duplicate_reference_in_one_file_is_rejected(office: Run, tmp_path: Path
     assert (again["unchanged"], again["rejected"]) == (1, 1)
 
 
-def test_days_past_due_column_and_eligibility(office: Run, tmp_path: Path, db_path: Path) -> None:
+def test_days_past_due_column_and_eligibility(office: Run, tmp_path: Path, target: str) -> None:
     path = tmp_path / "dpd.jsonl"
     path.write_text(
         '{"reference": "J-1", "borrower_name": "A", "currency": "USD", "principal": "10",'
@@ -318,7 +313,7 @@ def test_days_past_due_column_and_eligibility(office: Run, tmp_path: Path, db_pa
     )
     summary = imported(office, str(path), "--institution", "jl")
     assert (summary["imported"], summary["ineligible"], summary["rejected"]) == (2, 1, 1)
-    rows = {r["reference"]: r for r in cases(db_path) if r["institution"] == "jl"}
+    rows = {r["reference"]: r for r in cases(target) if r["institution"] == "jl"}
     # 09:00 in Shanghai is 20:00 the day before in New York.
     assert rows["J-1"]["overdue_since"] == "2026-10-13"
     assert rows["J-2"]["eligible"] == 0
@@ -326,9 +321,9 @@ def test_days_past_due_column_and_eligibility(office: Run, tmp_path: Path, db_pa
 
 
 def test_file_whose_columns_do_not_map_is_refused_whole(
-    office: Run, files: Path, db_path: Path
+    office: Run, files: Path, target: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office(
         "import",
         str(files / "hx-gb18030.csv"),
@@ -342,10 +337,10 @@ def test_file_whose_columns_do_not_map_is_refused_whole(
     assert result.exit_code == 2
     assert "no column for reference" in result.stderr
     assert "--mapping" in result.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
-def test_map_import_row_hook(office: Run, tmp_path: Path, db_path: Path) -> None:
+def test_map_import_row_hook(office: Run, tmp_path: Path, target: str) -> None:
     class Acme:
         @hookimpl
         def map_import_row(self, institution: str, row: dict[str, str]) -> dict[str, Any] | None:
@@ -370,7 +365,7 @@ def test_map_import_row_hook(office: Run, tmp_path: Path, db_path: Path) -> None
     finally:
         manager().unregister(name="acme")
     assert summary["imported"] == 1
-    row = next(r for r in cases(db_path) if r["institution"] == "acme")
+    row = next(r for r in cases(target) if r["institution"] == "acme")
     assert (row["borrower_name"], row["currency"], row["overdue_minor"]) == (
         "Ann Hughes",
         "GBP",
@@ -378,13 +373,13 @@ def test_map_import_row_hook(office: Run, tmp_path: Path, db_path: Path) -> None
     )
 
 
-def test_only_supervisors_import(office: Run, files: Path, db_path: Path) -> None:
+def test_only_supervisors_import(office: Run, files: Path, target: str) -> None:
     result = office(
         "import", str(files / "deccan-broken.csv"), "--institution", "deccan", *AT, as_="li.na"
     )
     assert result.exit_code == 1
     assert "only a supervisor may import" in result.stderr
-    assert events(db_path)[-1]["type"] == "refused"
+    assert events(target)[-1]["type"] == "refused"
 
 
 def test_no_progress_bar_when_piped(office: Run, files: Path) -> None:
@@ -427,21 +422,27 @@ def write_portfolio(path: Path, rows: int) -> None:
             )
 
 
+def count(target: str, sql: str, params: list[Any] | None = None) -> int:
+    return int(query(target, sql, params)[0][0])
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_killed_import_leaves_whole_cases_and_resumes(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str, store_kind: str, request: pytest.FixtureRequest
 ) -> None:
     total = 6000
     path = tmp_path / "portfolio.csv"
     write_portfolio(path, total)
+    if store_kind == "postgresql":  # chen.wei logs in as herself
+        pg_office: PgOffice = request.getfixturevalue("pg_office")
+        acting = ["--db", pg_office.url("chen.wei")]
+    else:
+        acting = ["--db", target, "--as", "chen.wei"]
     command = [
         sys.executable,
         "-m",
         "fieldcase",
-        "--db",
-        str(db_path),
-        "--as",
-        "chen.wei",
+        *acting,
         "import",
         str(path),
         "--institution",
@@ -450,25 +451,24 @@ def test_killed_import_leaves_whole_cases_and_resumes(
         "100",
         *AT,
     ]
+    in_kill = "SELECT count(*) FROM cases WHERE institution = 'kill'"
     env = {**os.environ, "FIELDCASE_LOAD_PLUGINS": ""}
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 60
-    done = 0
     while time.monotonic() < deadline and process.poll() is None:
-        conn = sqlite3.connect(db_path)
-        done = conn.execute("SELECT count(*) FROM cases WHERE institution = 'kill'").fetchone()[0]
-        conn.close()
-        if done >= 500:
+        if count(target, in_kill) >= 500:
             break
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    conn = sqlite3.connect(db_path)
-    partial = conn.execute("SELECT count(*) FROM cases WHERE institution = 'kill'").fetchone()[0]
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
+    partial = count(target, in_kill)
+    store = Store(target)
+    try:
+        assert store.integrity() == "ok"
+    finally:
+        store.close()
     assert 0 < partial < total, "the import was not caught half way; the test proves nothing"
     # Whole batches only: every case has its event; the chain and replay hold.
     assert partial % 100 == 0
@@ -477,28 +477,21 @@ def test_killed_import_leaves_whole_cases_and_resumes(
     summary = imported(office, str(path), "--institution", "kill")
     assert summary["unchanged"] == partial
     assert summary["imported"] == total - partial
-    conn = sqlite3.connect(db_path)
-    assert (
-        conn.execute(
-            "SELECT count(*) FROM events WHERE type = 'case_imported'"
-            " AND payload LIKE '%portfolio.csv%'"
-        ).fetchone()[0]
-        == total
-    )
-    conn.close()
+    from_file = "SELECT count(*) FROM events WHERE type = 'case_imported' AND payload LIKE ?"
+    assert count(target, from_file, ["%portfolio.csv%"]) == total
 
 
 def test_bulk_rows_have_the_columns_of_a_created_case(
-    office: Run, files: Path, db_path: Path
+    office: Run, files: Path, target: str
 ) -> None:
     imported(office, str(files / "midwest-utf8-bom.csv"), "--institution", "midwest")
-    rows = cases(db_path)
+    rows = cases(target)
     created, bulk = rows[0], rows[-1]
     assert created["reference"] == "L-1001" and bulk["reference"] == "MW-2"
     # The events carry rows of the same shape, so replay treats both alike.
     by_type = {
         e["type"]: json.loads(e["payload"])["rows"][0]["row"]
-        for e in events(db_path)
+        for e in events(target)
         if e["type"] in ("case_created", "case_imported")
     }
     assert list(by_type["case_created"]) == list(by_type["case_imported"])
@@ -531,7 +524,7 @@ def test_masked_copies_are_filled_for_existing_cases_by_the_migration(tmp_path: 
     store.close()
 
 
-def test_interest_fees_and_penalty_rate_columns(office: Run, tmp_path: Path, db_path: Path) -> None:
+def test_interest_fees_and_penalty_rate_columns(office: Run, tmp_path: Path, target: str) -> None:
     path = tmp_path / "money.csv"
     path.write_text(
         "reference,borrower_name,currency,principal,overdue_amount,overdue_since,timezone,"
@@ -542,7 +535,7 @@ def test_interest_fees_and_penalty_rate_columns(office: Run, tmp_path: Path, db_
     )
     summary = imported(office, str(path), "--institution", "m")
     assert (summary["imported"], summary["rejected"]) == (1, 2)
-    row = next(r for r in cases(db_path) if r["reference"] == "M-1")
+    row = next(r for r in cases(target) if r["reference"] == "M-1")
     assert (row["interest_minor"], row["fees_minor"], row["penalty_rate"]) == (1250, 2500, "0.18")
     with (tmp_path / "money.rejects.csv").open(newline="") as handle:
         rejects = list(csv.reader(handle))[1:]

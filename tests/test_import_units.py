@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, register, set_policy
+from conftest import Run, query, register, set_policy
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 AT = ("--at", "2026-11-23T09:00+08:00")
 
@@ -37,14 +39,9 @@ def imported(office: Run, *args: str) -> dict[str, Any]:
     return summary
 
 
-def stored(db_path: Path, institution: str) -> dict[str, dict[str, Any]]:
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    try:
-        rows = conn.execute("SELECT * FROM cases WHERE institution = ?", (institution,))
-        return {r["reference"]: dict(r) for r in rows}
-    finally:
-        conn.close()
+def stored(target: str, institution: str) -> dict[str, dict[str, Any]]:
+    rows = query(target, "SELECT * FROM cases WHERE institution = ?", [institution])
+    return {r["reference"]: dict(r) for r in rows}
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -73,14 +70,14 @@ DAILY = (
 
 
 def test_a_daily_rate_is_stored_as_the_annual_rate_of_the_institutions_year(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str
 ) -> None:
     file = write(tmp_path / "daily.csv", *DAILY)
     assert imported(office, str(file), "--institution", "bank")["imported"] == 3
     assert imported(office, str(file), "--institution", "bank360")["imported"] == 3
-    rates = {ref: row["penalty_rate"] for ref, row in stored(db_path, "bank").items()}
+    rates = {ref: row["penalty_rate"] for ref, row in stored(target, "bank").items()}
     assert rates == {"P-1": "0.1825", "P-2": "0.1825", "P-3": "0.17999975"}
-    rates = {ref: row["penalty_rate"] for ref, row in stored(db_path, "bank360").items()}
+    rates = {ref: row["penalty_rate"] for ref, row in stored(target, "bank360").items()}
     assert rates == {"P-1": "0.18", "P-2": "0.18", "P-3": "0.177534"}
 
 
@@ -101,7 +98,7 @@ def test_a_case_imported_with_a_daily_rate_owes_exactly_that_rate_a_day(
     )
 
 
-def test_a_bank_column_maps_onto_the_daily_rate(office: Run, tmp_path: Path, db_path: Path) -> None:
+def test_a_bank_column_maps_onto_the_daily_rate(office: Run, tmp_path: Path, target: str) -> None:
     file = write(
         tmp_path / "hx.csv",
         "贷款编号,客户姓名,本金,逾期金额,逾期日期,罚息日利率",
@@ -118,11 +115,11 @@ def test_a_bank_column_maps_onto_the_daily_rate(office: Run, tmp_path: Path, db_
         '"罚息日利率" = "penalty_rate_daily"',
     )
     imported(office, str(file), "--institution", "bank", "--mapping", str(mapping))
-    assert stored(db_path, "bank")["HX-1"]["penalty_rate"] == "0.1825"
+    assert stored(target, "bank")["HX-1"]["penalty_rate"] == "0.1825"
     assert penalty(office, "bank/HX-1", "2026-11-24T12:00+08:00") == Decimal("155.00")
 
 
-def test_an_annual_and_a_daily_rate_must_agree(office: Run, tmp_path: Path, db_path: Path) -> None:
+def test_an_annual_and_a_daily_rate_must_agree(office: Run, tmp_path: Path, target: str) -> None:
     file = write(
         tmp_path / "both.csv",
         "reference,borrower_name,principal,overdue_amount,overdue_since,penalty_rate,"
@@ -143,12 +140,12 @@ def test_an_annual_and_a_daily_rate_must_agree(office: Run, tmp_path: Path, db_p
             "give one of the two, or make them agree",
         ],
     ]
-    rates = {ref: row["penalty_rate"] for ref, row in stored(db_path, "bank").items()}
+    rates = {ref: row["penalty_rate"] for ref, row in stored(target, "bank").items()}
     assert rates == {"B-1": "0.1825", "B-3": "0.18"}
     # In a 360-day year it is the other pair that agrees.
     assert imported(office, str(file), "--institution", "bank360")["rejected"] == 1
     assert [r[0] for r in read_csv(tmp_path / "both.rejects.csv")] == ["line", "2"]
-    assert stored(db_path, "bank360")["B-2"]["penalty_rate"] == "0.18"
+    assert stored(target, "bank360")["B-2"]["penalty_rate"] == "0.18"
 
 
 def test_a_daily_rate_that_is_no_rate_is_rejected(office: Run, tmp_path: Path) -> None:
@@ -231,7 +228,7 @@ WARNINGS = [
 
 
 def test_days_late_that_disagree_with_the_due_date_are_warned_about(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str
 ) -> None:
     file = write(tmp_path / "late.csv", *DAYS_LATE)
     summary = imported(office, str(file), "--institution", "bank")
@@ -251,7 +248,7 @@ def test_days_late_that_disagree_with_the_due_date_are_warned_about(
     assert read_csv(tmp_path / "late.warnings.csv") == WARNINGS
     # The rejected row is in the rejects file only.
     assert [r[0] for r in read_csv(tmp_path / "late.rejects.csv")] == ["line", "5"]
-    since = {ref: row["overdue_since"] for ref, row in stored(db_path, "bank").items()}
+    since = {ref: row["overdue_since"] for ref, row in stored(target, "bank").items()}
     assert since == {
         "D-1": "2026-10-24",
         "D-2": "2026-10-24",
@@ -316,7 +313,7 @@ def test_a_file_in_the_warnings_files_place_is_not_overwritten(office: Run, tmp_
 
 
 def test_policy_can_reject_rows_whose_days_late_disagree(
-    office: Run, tmp_path: Path, db_path: Path
+    office: Run, tmp_path: Path, target: str
 ) -> None:
     set_policy(office, "bank", "import_days_late_mismatch=reject")
     file = write(tmp_path / "late.csv", *DAYS_LATE)
@@ -345,7 +342,7 @@ def test_policy_can_reject_rows_whose_days_late_disagree(
             "(import_days_late_mismatch): correct one, or leave one out",
         ],
     ]
-    assert sorted(stored(db_path, "bank")) == ["D-1", "D-5"]
+    assert sorted(stored(target, "bank")) == ["D-1", "D-5"]
 
 
 def test_the_policy_key_takes_warn_or_reject_only(office: Run) -> None:
