@@ -661,3 +661,12 @@ def m019_corrections(db: Database) -> None:
     # A review of a closed case relieves the penalty from the day the case closed: a
     # loan paid and then reviewed owes nothing for the days in between.
     db.table("reviews").add_column("relief_from", str)
+
+
+@migrations(name="020_lean_indexes")
+def m020_lean_indexes(db: Database) -> None:
+    # Each duplicates the leading column of a wider index (cases(assigned_to,
+    # timezone, arrears_key), events(type, at)) that serves the same lookups, and
+    # every case or event written paid to keep it.
+    db.execute("DROP INDEX IF EXISTS idx_cases_assigned_to")
+    db.execute("DROP INDEX IF EXISTS idx_events_type")

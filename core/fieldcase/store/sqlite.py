@@ -22,7 +22,7 @@ from ..rows import Connection
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "019_corrections"
+LATEST_MIGRATION = "020_lean_indexes"
 
 #: The triggers that refuse edits and deletions of events.
 GUARDS = ("events_no_update", "events_no_delete")
