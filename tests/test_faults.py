@@ -6,6 +6,11 @@ a full disk (Python ignores ``SIGXFSZ``; the write returns ``EFBIG``, which
 SQLite reports as a disk I/O error). Read-only media are a folder and a file
 without write permission, read by a process the permissions bind: when the
 tests run as root, one without root's power to override them.
+
+Backups, journal modes and read-only media are a SQLite file's; what a full disk
+does to an import or an export runs on PostgreSQL too. There the database's disk
+is the server's: its being full is the server's error (SQLSTATE 53100), raised
+here by a trigger the administrator puts on the table being written.
 """
 
 from __future__ import annotations
@@ -24,14 +29,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AT, Run, events, to_feedback
+from conftest import AT, Run, events, query, to_feedback
 from fieldcase.plugins import manager
 from fieldcase.services import Services
 from fieldcase.store import Store
+from fieldcase.store.dialect import is_server_url, redact_url
+from pgserver import PgOffice
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(os, "geteuid"), reason="needs POSIX file size limits and permissions"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not hasattr(os, "geteuid"), reason="needs POSIX file size limits and permissions"
+    ),
+    #: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+    pytest.mark.both_stores,
+]
 
 #: Linux's ``prctl(PR_CAPBSET_DROP, ...)`` and the capabilities that let root ignore
 #: file permissions: CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH.
@@ -55,9 +66,12 @@ def bound_by_permissions() -> Callable[[], None] | None:
 
 
 def fieldcase(
-    db: Path, *args: str, file_size_limit: int | None = None, unprivileged: bool = False
+    db: Path | str, *args: str, file_size_limit: int | None = None, unprivileged: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """``fieldcase --db DB ARGS...`` in its own process, as a person would run it."""
+    """``fieldcase --db DB ARGS...`` in its own process, as a person would run it.
+
+    It runs in the file's folder; with a database server's URL, in the test's.
+    """
     script = Path(sys.executable).with_name("fieldcase")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "fieldcase"]
     options: dict[str, Any] = {}
@@ -78,7 +92,7 @@ def fieldcase(
         text=True,
         encoding="utf-8",
         env=env,
-        cwd=db.parent,
+        cwd=Path.cwd() if is_server_url(str(db)) else Path(db).parent,
         timeout=300,
         check=False,
         **options,
@@ -144,6 +158,7 @@ def burn(source: Path, disc: Path) -> Path:
     return copy
 
 
+@pytest.mark.sqlite_only  # a backup file, its journal mode, read-only media
 def test_a_backup_is_in_rollback_journal_mode_and_verifies_from_read_only_media(
     office: Run, db_path: Path, tmp_path: Path, media: Path
 ) -> None:
@@ -190,6 +205,7 @@ def test_a_backup_is_in_rollback_journal_mode_and_verifies_from_read_only_media(
     assert digest(copy) == before
 
 
+@pytest.mark.sqlite_only  # the database file on read-only media
 def test_a_wal_database_on_read_only_media_says_how_to_read_it(
     office: Run, db_path: Path, media: Path
 ) -> None:
@@ -219,38 +235,69 @@ def write_portfolio(path: Path, rows: int) -> None:
             )  # fmt: skip
 
 
-def count_cases(db_path: Path) -> int:
-    conn = sqlite3.connect(db_path)
-    try:
-        return int(conn.execute("SELECT count(*) FROM cases").fetchone()[0])
-    finally:
-        conn.close()
+def count_cases(target: str) -> int:
+    return int(query(target, "SELECT count(*) FROM cases")[0][0])
+
+
+def server_disk_full(office: PgOffice, table: str, rows: int) -> Callable[[], None]:
+    """The server's disk is full once ``table`` holds ``rows`` rows: each insert past
+    them fails as PostgreSQL's own write does then (SQLSTATE 53100, disk_full).
+
+    Returns what frees the space.
+    """
+    with office.psql(None) as conn:
+        conn.execute(
+            "CREATE FUNCTION fieldcase.disk_full() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" BEGIN IF (SELECT count(*) FROM fieldcase.{table}) >= {rows} THEN"
+            " RAISE EXCEPTION 'could not extend file \"base/1/2\": No space left on device'"
+            " USING ERRCODE = 'disk_full', HINT = 'Check free disk space.'; END IF;"
+            " RETURN NEW; END $$"
+        )
+        conn.execute(
+            f"CREATE TRIGGER disk_full BEFORE INSERT ON fieldcase.{table}"
+            " FOR EACH ROW EXECUTE FUNCTION fieldcase.disk_full()"
+        )
+
+    def free_space() -> None:
+        with office.psql(None) as conn:
+            conn.execute(f"DROP TRIGGER disk_full ON fieldcase.{table}")
+            conn.execute("DROP FUNCTION fieldcase.disk_full()")
+
+    return free_space
 
 
 def test_a_full_disk_stops_an_import_with_an_error_and_whole_batches_kept(
-    office: Run, db_path: Path, tmp_path: Path
+    office: Run, target: str, tmp_path: Path, store_kind: str, request: pytest.FixtureRequest
 ) -> None:
     total, batch = 2000, 100
     source = tmp_path / "portfolio.csv"
     write_portfolio(source, total)
-    settle(db_path)
-    cases_before = count_cases(db_path)
-    args = ("--as", "chen.wei", "import", str(source), "--institution", "hx-consumer")
-    stopped = fieldcase(
-        db_path, *args, "--batch-size", str(batch), *AT, file_size_limit=1024 * 1024
-    )
-    failed_cleanly(stopped, "disk", str(db_path), "run", "again")
-    kept = count_cases(db_path) - cases_before
+    cases_before = count_cases(target)
+    args: tuple[str, ...] = ("import", str(source), "--institution", "hx-consumer")
+    if store_kind == "postgresql":  # chen.wei logs in as herself; the server's disk fills
+        pg_office: PgOffice = request.getfixturevalue("pg_office")
+        db, shown = pg_office.url("chen.wei"), redact_url(pg_office.url("chen.wei"))
+        free_space = server_disk_full(pg_office, "cases", cases_before + total // 2 + batch // 2)
+        stopped = fieldcase(db, *args, "--batch-size", str(batch), *AT)
+    else:
+        settle(Path(target))
+        db, shown, args = target, target, ("--as", "chen.wei", *args)
+        stopped = fieldcase(db, *args, "--batch-size", str(batch), *AT, file_size_limit=1024 * 1024)
+    failed_cleanly(stopped, "disk", shown, "run", "again")
+    kept = count_cases(target) - cases_before
     assert 0 < kept < total, "the import was not stopped half way: the test proves nothing"
     assert kept % batch == 0  # whole batches, each with its events
-    verified = fieldcase(db_path, "audit", "verify", "--replay")
+    assert f"The rows before line {kept + 2} are in" in stopped.stderr
+    verified = fieldcase(target, "audit", "verify", "--replay")
     assert verified.returncode == 0, verified.stderr
 
     # Space is freed; the same import goes on from where it stopped.
-    again = fieldcase(db_path, *args, "--json", *AT)
+    if store_kind == "postgresql":
+        free_space()
+    again = fieldcase(db, *args, "--json", *AT)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["unchanged"] == kept
-    assert count_cases(db_path) - cases_before == total
+    assert count_cases(target) - cases_before == total
 
 
 def test_a_full_disk_during_init_is_an_error_and_init_again_finishes(tmp_path: Path) -> None:
@@ -262,6 +309,7 @@ def test_a_full_disk_during_init_is_an_error_and_init_again_finishes(tmp_path: P
     assert fieldcase(new, "audit", "verify").returncode == 0
 
 
+@pytest.mark.sqlite_only  # SQLite's online backup; PostgreSQL is backed up with pg_dump
 def test_a_full_disk_leaves_no_partial_backup_and_the_older_one_untouched(
     office: Run, db_path: Path, tmp_path: Path
 ) -> None:
@@ -285,13 +333,19 @@ def test_a_full_disk_leaves_no_partial_backup_and_the_older_one_untouched(
 
 
 def test_a_full_disk_leaves_no_partial_export_and_the_older_one_untouched(
-    office: Run, db_path: Path, tmp_path: Path
+    office: Run, target: str, tmp_path: Path, store_kind: str, request: pytest.FixtureRequest
 ) -> None:
     to_feedback(office)
+    acting: tuple[str, ...] = ()
+    if store_kind == "postgresql":  # each logs in as herself; the disk full is the client's
+        pg_office: PgOffice = request.getfixturevalue("pg_office")
+        author, db = pg_office.url("li.na"), pg_office.url("chen.wei")
+    else:
+        author, db, acting = target, target, ("--as", "chen.wei")
     # A long summary: one visit's row is larger than the limit. The command line takes
     # 4,000 characters at most; the services store what they are given, as a plugin or a
     # fieldcase older than that limit did.
-    store = Store(db_path)
+    store = Store(author)
     try:
         Services(store, manager(), clock=None).submit_feedback(
             1,
@@ -302,18 +356,19 @@ def test_a_full_disk_leaves_no_partial_export_and_the_older_one_untouched(
         )
     finally:
         store.close()
-    target = tmp_path / "visits.csv"
-    target.write_text("yesterday's export, not to be lost\n")
-    settle(db_path)
-    logged = len(events(db_path))
+    out = tmp_path / "visits.csv"
+    out.write_text("yesterday's export, not to be lost\n")
+    if store_kind == "sqlite":
+        settle(Path(target))
+    logged = len(events(target))
     failed = fieldcase(
-        db_path,
-        "--as", "chen.wei", "export", "visits", "--unmasked", "-o", str(target), "--replace",
+        db,
+        *acting, "export", "visits", "--unmasked", "-o", str(out), "--replace",
         "--at", "2026-11-26T09:00+08:00",
         file_size_limit=256 * 1024,
     )  # fmt: skip
-    failed_cleanly(failed, "disk", str(target), "nothing was replaced")
-    assert target.read_text() == "yesterday's export, not to be lost\n"
+    failed_cleanly(failed, "disk", str(out), "nothing was replaced")
+    assert out.read_text() == "yesterday's export, not to be lost\n"
     assert leftovers(tmp_path) == []
     # The export was recorded before its first row left; its completion never was.
-    assert [e["type"] for e in events(db_path)[logged:]] == ["export"]
+    assert [e["type"] for e in events(target)[logged:]] == ["export"]

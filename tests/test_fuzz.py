@@ -11,6 +11,11 @@ Two families of property tests, driven by hypothesis through the real click CLI:
   exist, malformed dates and times, times without a zone.
 
 Each example runs against its own copy of a small prepared office database.
+
+Each family runs on a SQLite file and, with fewer examples, on PostgreSQL
+(``..._on_postgresql``): there the office is one database on the test server,
+made again from its prepared copy before each example (``ServerOffice``), and
+``--as STAFF`` logs in as that staff member instead.
 """
 
 from __future__ import annotations
@@ -20,27 +25,35 @@ import contextlib
 import csv
 import io
 import json
+import os
 import re
 import shlex
 import shutil
 import sqlite3
 import tempfile
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 import fieldcase.clock
+import psycopg
 import pytest
 from click.testing import CliRunner, Result
 from conftest import T0, Run, create_args, register, snapshot
 from fieldcase.cli import cli
 from fieldcase.importing import FIELDS, REQUIRED
 from fieldcase.money import MINOR_UNITS
+from fieldcase.store.postgres_schema import READ_PATH
 from fieldcase.transfer import REJECTS_HEADER
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from pgserver import Server, password_of
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py); the fuzzing
+#: families, whose examples each need their own office, in twin tests (see above).
+pytestmark = pytest.mark.both_stores
 
 #: The office's last event is at 18:40 on the 25th; fuzzed actions come after it.
 LATER = "2026-11-26T09:00+08:00"
@@ -54,13 +67,29 @@ FUZZ = settings(
     # The autouse fixture only isolates the environment; each example makes its own copy.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+#: An example on PostgreSQL costs its database made again (about 0.3 s), logins and
+#: the server's round trips: ten to fifteen times one on a file. Its twins try fewer.
+ON_SERVER = 4
 
 
 # -- running the CLI and judging what it said --------------------------------------------
 
 
 def invoke(args: Sequence[str]) -> Result:
-    return RUNNER.invoke(cli, list(args), catch_exceptions=True)
+    return RUNNER.invoke(cli, list(args), input=passwords(args), catch_exceptions=True)
+
+
+def passwords(args: Sequence[str]) -> str | None:
+    """What ``staff add ID`` and ``staff password ID`` are answered on PostgreSQL.
+
+    The password the tests give ID's login (``pgserver.password_of``): logins belong to
+    the whole server, and every example logs in with them.
+    """
+    for i, word in enumerate(args[:-2]):
+        if word == "staff" and args[i + 1] in ("add", "password"):
+            password = password_of(args[i + 2])
+            return f"{password}\n{password}\n"
+    return None
 
 
 def shown(args: Sequence[str]) -> str:
@@ -92,9 +121,9 @@ def assert_handled(result: Result, args: Sequence[str], also: Sequence[str] = ()
         )
 
 
-def assert_log_verifies(workdir: Path, replay: bool = True) -> None:
+def assert_log_verifies(example: Example, replay: bool = True) -> None:
     """``audit verify`` passes: hash chains intact and, with replay, tables equal the log."""
-    args = ["--db", str(workdir / DB), "audit", "verify", *(["--replay"] if replay else [])]
+    args = ["--db", example.admin, "audit", "verify", *(["--replay"] if replay else [])]
     result = invoke(args)
     assert result.exception is None, f"{shown(args)}: {result.exception!r}"
     assert result.exit_code == 0, result.output
@@ -103,8 +132,10 @@ def assert_log_verifies(workdir: Path, replay: bool = True) -> None:
 # -- the prepared office ---------------------------------------------------------------
 
 
-def build_office(path: Path) -> None:
+def build_office(acting: Callable[[str | None], list[str]]) -> None:
     """Supervisor chen.wei, field staff li.na and zhang.min; cases in three stages.
+
+    ``acting(STAFF)`` is how the command line names the database and who acts there.
 
     Case 1 is in confirmation (li.na), case 2 has its feedback submitted, offers
     made, a promise and a payment (li.na with zhang.min), case 3 (USD) is closed.
@@ -186,7 +217,7 @@ def build_office(path: Path) -> None:
         ("chen.wei", ["staff", "badge", "li.na", "RA-1001", "--at", "2026-11-25T18:40+08:00"]),
     ]
     for actor, step in steps:
-        args = ["--db", str(path), *(["--as", actor] if actor else []), *step]
+        args = [*acting(actor), *step]
         result = invoke(args)
         assert result.exit_code == 0, f"{shown(args)}:\n{result.output}"
 
@@ -194,13 +225,82 @@ def build_office(path: Path) -> None:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("office")
+    build = str(folder / "build.db")
     with contextlib.chdir(folder), pytest.MonkeyPatch.context() as patch:
         patch.setattr(fieldcase.clock, "real_clock", None)  # the office's story, at its times
-        build_office(folder / "build.db")
+        build_office(lambda actor: ["--db", build, *(["--as", actor] if actor else [])])
     # One self-contained file (no -wal beside it) to copy per example.
     path = folder / "template.db"
     copy_database(folder / "build.db", path)
     return path
+
+
+class ServerOffice:
+    """The prepared office as one database on the PostgreSQL server, made again per example.
+
+    Its groups of logins are named after the database (``<db>_field``...), so each
+    example's office has the same name: it is dropped and made again from a copy kept
+    aside. What a database copy does not carry is set again: who may connect, the
+    search path, and (the server's, not the database's) the staff's logins: their
+    groups as the copy's staff table says, and their passwords.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.name = f"fuzz_{os.getpid()}"
+        self.kept = f"{self.name}_prepared"
+        server.create_database(self.name)
+
+    def url(self, staff: str | None) -> str:
+        if staff is None:
+            return self.server.admin_url(self.name)
+        return self.server.staff_url(self.name, staff, password_of(staff))
+
+    def keep(self) -> None:
+        """Keep the office as it is now, to make it again from."""
+        with self.server_connection() as conn:
+            conn.execute(f'CREATE DATABASE "{self.kept}" TEMPLATE "{self.name}"')
+
+    def server_connection(self) -> Any:
+        conn = psycopg.connect(self.server.admin_url("postgres"), autocommit=True)
+        # A template has no other sessions: end those the commands left idle.
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            [self.name],
+        )
+        return conn
+
+    def make_again(self) -> None:
+        field, supervisor = f"{self.name}_field", f"{self.name}_supervisor"
+        with self.server_connection() as conn:
+            conn.execute(f'DROP DATABASE "{self.name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{self.kept}"')
+            conn.execute(f'REVOKE ALL ON DATABASE "{self.name}" FROM PUBLIC')
+            conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{self.name}" TO "{field}"')
+            conn.execute(f'ALTER DATABASE "{self.name}" SET search_path = {READ_PATH}')
+        with psycopg.connect(self.url(None), autocommit=True) as conn:
+            members = conn.execute(
+                "SELECT g.rolname, m.rolname FROM pg_auth_members a"
+                " JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member"
+                " WHERE g.rolname IN (%s, %s) AND m.rolcanlogin",
+                [field, supervisor],
+            ).fetchall()
+            for group, member in members:
+                conn.execute(f'REVOKE "{group}" FROM "{member}"')
+            # The staff table's trigger puts each login in the group of its role.
+            conn.execute("UPDATE fieldcase.staff SET id = id")
+            for staff in ("chen.wei", "li.na", "zhang.min"):
+                conn.execute(f"ALTER ROLE \"{staff}\" PASSWORD '{password_of(staff)}'")
+
+
+@pytest.fixture(scope="module")
+def server_template(pg_server: Server) -> ServerOffice:
+    office = ServerOffice(pg_server)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fieldcase.clock, "real_clock", None)  # the office's story, at its times
+        build_office(lambda actor: ["--db", office.url(actor)])
+    office.keep()
+    return office
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -212,13 +312,45 @@ def copy_database(source: Path, target: Path) -> None:
         dst.close()
 
 
+class Example:
+    """One example's office: its folder (the working directory) and its database."""
+
+    def __init__(self, folder: Path, server: ServerOffice | None) -> None:
+        self.folder = folder
+        self.server = server
+        #: What ``--db`` names for an administrator: the file, or the server's database.
+        self.admin = str(folder / DB) if server is None else server.url(None)
+
+    def args(self, args: Sequence[str]) -> list[str]:
+        """``args``, written for the file (``--db office.db --as STAFF ...``), for this store.
+
+        On PostgreSQL, ``--db`` names the office's database logged in as the staff
+        member ``--as`` names, and ``--as`` is left out; an ``--as`` naming none of them
+        stays, for the administrator's login (or theirs) to be refused it.
+        """
+        args = list(args)
+        if self.server is None or args[:2] not in (["--db", DB], ["--db", str(self.folder / DB)]):
+            return args
+        staff = args[3] if args[2:3] == ["--as"] and len(args) > 3 else None
+        if staff in ("chen.wei", "li.na", "zhang.min"):
+            return ["--db", self.server.url(staff), *args[4:]]
+        return ["--db", self.server.url(None), *args[2:]]
+
+
 @contextlib.contextmanager
-def office_copy(template: Path) -> Iterator[Path]:
-    """A fresh folder holding a copy of the office, as the working directory."""
+def office_copy(template: Path | ServerOffice) -> Iterator[Example]:
+    """A fresh folder holding a copy of the office, as the working directory.
+
+    On PostgreSQL the copy is the server's database, made again.
+    """
     with tempfile.TemporaryDirectory(prefix="fuzz-") as name, contextlib.chdir(name):
         folder = Path(name)
-        shutil.copyfile(template, folder / DB)
-        yield folder
+        if isinstance(template, ServerOffice):
+            template.make_again()
+            yield Example(folder, template)
+        else:
+            shutil.copyfile(template, folder / DB)
+            yield Example(folder, None)
 
 
 # -- values, good and bad ----------------------------------------------------------------
@@ -546,21 +678,34 @@ def test_the_command_tree_is_walked() -> None:
     assert len(names) >= 35
 
 
+def fuzz_command(template: Path | ServerOffice, path: tuple[str, ...], data: st.DataObject) -> None:
+    args = data.draw(command_line(path), label="argv")
+    with office_copy(template) as example:
+        prepare_files(example.folder)
+        result = invoke(example.args(args))
+        event(f"exit {result.exit_code}")
+        also = GROUP_HELP if isinstance(lookup(path), click.Group) else ()
+        assert_handled(result, example.args(args), VERDICTS.get(" ".join(path), also))
+        # Replaying the log costs more than a command: do it when something was done.
+        assert_log_verifies(example, replay=result.exit_code == 0)
+
+
 @pytest.mark.parametrize("path", ALL_COMMANDS, ids=" ".join)
 @settings(FUZZ, max_examples=35)
 @given(data=st.data())
 def test_every_command_survives_fuzzed_arguments(
     template: Path, path: tuple[str, ...], data: st.DataObject
 ) -> None:
-    args = data.draw(command_line(path), label="argv")
-    with office_copy(template) as folder:
-        prepare_files(folder)
-        result = invoke(args)
-        event(f"exit {result.exit_code}")
-        also = GROUP_HELP if isinstance(lookup(path), click.Group) else ()
-        assert_handled(result, args, VERDICTS.get(" ".join(path), also))
-        # Replaying the log costs more than a command: do it when something was done.
-        assert_log_verifies(folder, replay=result.exit_code == 0)
+    fuzz_command(template, path, data)
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=" ".join)
+@settings(FUZZ, max_examples=ON_SERVER)
+@given(data=st.data())
+def test_every_command_survives_fuzzed_arguments_on_postgresql(
+    server_template: ServerOffice, path: tuple[str, ...], data: st.DataObject
+) -> None:
+    fuzz_command(server_template, path, data)
 
 
 # -- the importer ------------------------------------------------------------------------------
@@ -796,15 +941,15 @@ def import_options(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 
 def run_import(
-    folder: Path, name: str, content: bytes, actor: str, options: Sequence[str]
+    example: Example, name: str, content: bytes, actor: str, options: Sequence[str]
 ) -> tuple[Result, list[str]]:
-    path = folder / name
+    path = example.folder / name
     path.write_bytes(content)
-    args = ["--db", str(folder / DB), "--as", actor, "import", str(path), *options]
+    args = example.args(["--db", DB, "--as", actor, "import", str(path), *options])
     result = invoke(args)
     event(f"exit {result.exit_code}")
     assert_handled(result, args)
-    assert_log_verifies(folder)
+    assert_log_verifies(example)
     return result, args
 
 
@@ -839,7 +984,7 @@ def summary_of(result: Result) -> dict[str, Any]:
     }
 
 
-def assert_idempotent(folder: Path, args: Sequence[str], first: Result) -> None:
+def assert_idempotent(example: Example, args: Sequence[str], first: Result) -> None:
     """The same file again, at the same time: nothing new, nothing updated."""
     again = invoke(args)
     assert_handled(again, args)
@@ -847,11 +992,11 @@ def assert_idempotent(folder: Path, args: Sequence[str], first: Result) -> None:
     before, after = summary_of(first), summary_of(again)
     assert (after["imported"], after["updated"]) == (0, 0), (before, after)
     assert after["rejected"] == before["rejected"], (before, after)
-    assert_log_verifies(folder)
+    assert_log_verifies(example)
 
 
-@settings(FUZZ, max_examples=100)
-@given(
+#: What ``test_import_of_random_bytes`` draws.
+RANDOM_BYTES: dict[str, st.SearchStrategy[Any]] = dict(
     content=st.one_of(
         st.binary(max_size=600),
         st.tuples(
@@ -897,8 +1042,10 @@ def assert_idempotent(folder: Path, args: Sequence[str], first: Result) -> None:
     ),
     options=import_options(),
 )
-def test_import_of_random_bytes(
-    template: Path,
+
+
+def import_random_bytes(
+    template: Path | ServerOffice,
     content: bytes,
     suffix: str,
     extra: list[list[str]],
@@ -906,15 +1053,28 @@ def test_import_of_random_bytes(
     options: tuple[str, list[str]],
 ) -> None:
     actor, base = options
-    with office_copy(template) as folder:
+    with office_copy(template) as example:
+        folder = example.folder
         prepare_files(folder)
         (folder / "odd.toml").write_bytes(mapping)
         result, _ = run_import(
-            folder, f"file{suffix}", content, actor, [*base, *[w for o in extra for w in o]]
+            example, f"file{suffix}", content, actor, [*base, *[w for o in extra for w in o]]
         )
         # Every line break, in any of the encodings, holds a \n or \r byte.
         last_line = content.count(b"\n") + content.count(b"\r") + 1
         settle(result, folder / "file.rejects.csv", last_line)
+
+
+@settings(FUZZ, max_examples=100)
+@given(**RANDOM_BYTES)
+def test_import_of_random_bytes(template: Path, **drawn: Any) -> None:
+    import_random_bytes(template, **drawn)
+
+
+@settings(FUZZ, max_examples=ON_SERVER * 4)
+@given(**RANDOM_BYTES)
+def test_import_of_random_bytes_on_postgresql(server_template: ServerOffice, **drawn: Any) -> None:
+    import_random_bytes(server_template, **drawn)
 
 
 def csv_text(
@@ -946,8 +1106,8 @@ def csv_text(
     return out.getvalue(), starts
 
 
-@settings(FUZZ, max_examples=120)
-@given(
+#: What ``test_import_of_mutated_csv`` draws.
+MUTATED_CSV: dict[str, st.SearchStrategy[Any]] = dict(
     changes=mutations(),
     dropped=st.lists(st.sampled_from(COLUMNS), max_size=2, unique=True),
     extra_column=st.booleans(),
@@ -958,8 +1118,10 @@ def csv_text(
     blank_lines=st.booleans(),
     options=import_options(),
 )
-def test_import_of_mutated_csv(
-    template: Path,
+
+
+def import_mutated_csv(
+    template: Path | ServerOffice,
     changes: list[tuple[int, str, str]],
     dropped: list[str],
     extra_column: bool,
@@ -985,8 +1147,9 @@ def test_import_of_mutated_csv(
     codec = encoding.removesuffix("-as-utf-8")
     content = text.encode(codec)
     extra = ["--encoding", codec] if codec == "gb18030" and encoding == codec else []
-    with office_copy(template) as folder:
-        result, args = run_import(folder, "cases.csv", content, actor, [*base, *extra])
+    with office_copy(template) as example:
+        folder = example.folder
+        result, args = run_import(example, "cases.csv", content, actor, [*base, *extra])
         # A file with a kind column may hold reviews, which need no overdue columns.
         missing = [
             c
@@ -1011,7 +1174,19 @@ def test_import_of_mutated_csv(
             for field in known_bad(row, columns):
                 assert field in named.get(line, set()), (line, field, row[field], named)
         if actor == "chen.wei" and "--batch-size" not in args:
-            assert_idempotent(folder, args, result)
+            assert_idempotent(example, args, result)
+
+
+@settings(FUZZ, max_examples=120)
+@given(**MUTATED_CSV)
+def test_import_of_mutated_csv(template: Path, **drawn: Any) -> None:
+    import_mutated_csv(template, **drawn)
+
+
+@settings(FUZZ, max_examples=ON_SERVER * 4)
+@given(**MUTATED_CSV)
+def test_import_of_mutated_csv_on_postgresql(server_template: ServerOffice, **drawn: Any) -> None:
+    import_mutated_csv(server_template, **drawn)
 
 
 JSON_ODDITIES: tuple[Any, ...] = (
@@ -1044,8 +1219,8 @@ ODD_LINES = (
 )
 
 
-@settings(FUZZ, max_examples=100)
-@given(
+#: What ``test_import_of_mutated_json_lines`` draws.
+MUTATED_JSON_LINES: dict[str, st.SearchStrategy[Any]] = dict(
     changes=st.lists(
         st.tuples(
             st.integers(0, 2),
@@ -1066,8 +1241,10 @@ ODD_LINES = (
     blank_lines=st.booleans(),
     options=import_options(),
 )
-def test_import_of_mutated_json_lines(
-    template: Path,
+
+
+def import_mutated_json_lines(
+    template: Path | ServerOffice,
     changes: list[tuple[int, str, Any]],
     deleted: list[tuple[int, str]],
     odd_lines: list[tuple[int, str]],
@@ -1096,8 +1273,9 @@ def test_import_of_mutated_json_lines(
     text = "\n".join(lines) + "\n"
     content = text.encode(encoding)
     extra = ["--encoding", "gb18030"] if encoding == "gb18030" else []
-    with office_copy(template) as folder:
-        result, args = run_import(folder, "cases.jsonl", content, actor, [*base, *extra])
+    with office_copy(template) as example:
+        folder = example.folder
+        result, args = run_import(example, "cases.jsonl", content, actor, [*base, *extra])
         named = settle(result, folder / "cases.rejects.csv", len(lines))
         if named is None:
             return
@@ -1109,7 +1287,21 @@ def test_import_of_mutated_json_lines(
             if odd.strip() and odd != "\ufeff{}":
                 assert "row" in named.get(line, set()), (line, odd[:40], named)
         if actor == "chen.wei" and "--batch-size" not in args:
-            assert_idempotent(folder, args, result)
+            assert_idempotent(example, args, result)
+
+
+@settings(FUZZ, max_examples=100)
+@given(**MUTATED_JSON_LINES)
+def test_import_of_mutated_json_lines(template: Path, **drawn: Any) -> None:
+    import_mutated_json_lines(template, **drawn)
+
+
+@settings(FUZZ, max_examples=ON_SERVER * 4)
+@given(**MUTATED_JSON_LINES)
+def test_import_of_mutated_json_lines_on_postgresql(
+    server_template: ServerOffice, **drawn: Any
+) -> None:
+    import_mutated_json_lines(server_template, **drawn)
 
 
 # -- regressions found by the fuzzing above -------------------------------------------------
@@ -1134,9 +1326,9 @@ def test_demo_refuses_a_folder_as_its_database(tmp_path: Path) -> None:
 
 
 def test_arguments_that_are_not_utf8_are_refused_before_anything_is_written(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
-    before = snapshot(db_path)
+    before = snapshot(target)
     note = "caf\udce9"  # 'café' typed on a Latin-1 terminal, as Python hands it over
     result = office(
         *("contact", "1", "--channel", "phone", "--outcome", "reached", "--note", note),
@@ -1145,7 +1337,7 @@ def test_arguments_that_are_not_utf8_are_refused_before_anything_is_written(
     )
     assert result.exit_code == 2
     assert "Error: 'caf\\udce9' is not UTF-8 text" in result.output
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_policy_file_that_is_not_utf8_or_is_a_folder(office: Run, tmp_path: Path) -> None:
@@ -1170,11 +1362,11 @@ def test_policy_file_that_is_not_utf8_or_is_a_folder(office: Run, tmp_path: Path
     ],
 )
 def test_a_mapping_file_that_is_not_utf8_or_not_tables(
-    office: Run, tmp_path: Path, db_path: Path, mapping: bytes, message: str
+    office: Run, tmp_path: Path, target: str, mapping: bytes, message: str
 ) -> None:
     (tmp_path / "map.toml").write_bytes(mapping)
     (tmp_path / "cases.csv").write_text("reference\nX-1\n", encoding="utf-8")
-    before = snapshot(db_path)
+    before = snapshot(target)
     result = office(
         *("import", "cases.csv", "--institution", "fuzz-bank", "--mapping", "map.toml"),
         *("--at", LATER),
@@ -1182,7 +1374,7 @@ def test_a_mapping_file_that_is_not_utf8_or_not_tables(
     )
     assert result.exit_code == 2, result.output
     assert f"Error: mapping map.toml: {message}" in result.output
-    assert snapshot(db_path) == before
+    assert snapshot(target) == before
 
 
 def test_json_lines_with_an_endless_number_or_deep_nesting_are_rejected_rows(

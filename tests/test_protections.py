@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import Result
-from conftest import AT, T0, Run, create_args, events, set_policy, snapshot, to_preparation
+from conftest import (
+    AT,
+    T0,
+    Run,
+    create_args,
+    events,
+    query,
+    set_policy,
+    snapshot,
+    to_preparation,
+)
 from fieldcase import hookimpl
 from fieldcase.model import ActionContext, Case, Decision
 from fieldcase.plugins import manager
+
+#: Each test runs on a SQLite file and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 
 def owed(office: Run, case: str, at: str, as_: str = "chen.wei") -> dict[str, str]:
@@ -45,7 +58,7 @@ def collect_call(
 
 
 def test_an_open_dispute_holds_collection_until_a_rejection_resumes_it(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     opened = office(
         "dispute", "open", "1", "--kind", "deduction-failure", "--note", "Debit failed", *AT,
@@ -82,7 +95,7 @@ def test_an_open_dispute_holds_collection_until_a_rejection_resumes_it(
 
     refusals = [
         json.loads(e["payload"])["data"]["reasons"][0]["rule"]
-        for e in events(db_path, 1)
+        for e in events(target, 1)
         if e["type"] == "refused"
     ]
     assert refusals == ["default.dispute", "dispute.open", "permission.supervisor"]
@@ -103,7 +116,7 @@ def test_an_open_dispute_refuses_visits(office: Run) -> None:
 
 
 def test_an_upheld_dispute_reverses_penalty_and_fees_and_asks_for_a_correction(
-    office: Run, db_path: Path, tmp_path: Path
+    office: Run, target: str, tmp_path: Path
 ) -> None:
     penalised_case(office)
     before = owed(office, "2", "2026-11-23T12:00+08:00")
@@ -149,7 +162,7 @@ def test_an_upheld_dispute_reverses_penalty_and_fees_and_asks_for_a_correction(
     assert again.output.startswith("request,") and "Exported 0" in again.output
     field = office("export", "corrections", *AT, as_="li.na")
     assert field.exit_code == 1 and "only a supervisor" in field.output
-    recorded = [e["type"] for e in events(db_path) if e["case_id"] is None][-5:]
+    recorded = [e["type"] for e in events(target) if e["case_id"] is None][-5:]
     assert recorded == ["export", "export_completed", "export", "export_completed", "refused"]
 
 
@@ -222,7 +235,7 @@ def test_a_promise_due_during_a_pause_is_excused_not_broken(office: Run) -> None
     assert (mine["promises_made"], mine["promises_broken"]) == (1, 0)
 
 
-def test_a_long_pause_needs_a_supervisor_and_ends_by_hand(office: Run, db_path: Path) -> None:
+def test_a_long_pause_needs_a_supervisor_and_ends_by_hand(office: Run, target: str) -> None:
     set_policy(office, "hx-consumer", "hardship_max_days=30", "hardship_penalty_share=0.5")
     long = office("hardship", "1", "--until", "2027-02-01", "--reason", "illness", *AT, as_="li.na")
     assert long.exit_code == 1
@@ -244,10 +257,9 @@ def test_a_long_pause_needs_a_supervisor_and_ends_by_hand(office: Run, db_path: 
     )  # fmt: skip
     assert ended.exit_code == 0 and "last day 2026-11-30" in ended.output
     assert collect_call(office, "1", "2026-12-01T10:00+08:00").exit_code == 0
-    conn = sqlite3.connect(db_path)
-    row = conn.execute("SELECT until, ended_on, penalty_share FROM hardships").fetchone()
+    (row,) = query(target, "SELECT until, ended_on, penalty_share FROM hardships")
     assert row == ("2027-02-01", "2026-11-30", "0.5")
-    assert conn.execute("SELECT paused_until FROM cases WHERE id = 1").fetchone() == (None,)
+    assert query(target, "SELECT paused_until FROM cases WHERE id = 1") == [(None,)]
 
 
 def test_policy_may_keep_pauses_for_supervisors(office: Run) -> None:
@@ -296,20 +308,22 @@ def test_a_complaint_on_a_closed_case_is_recorded_and_masked_for_others(office: 
     assert "Agent was rude" not in history.output
 
 
-def test_a_refused_protection_writes_only_its_refusal(office: Run, db_path: Path) -> None:
-    before = snapshot(db_path)
+def test_a_refused_protection_writes_only_its_refusal(office: Run, target: str) -> None:
+    before = snapshot(target)
     refused = office(
         "hardship", "1", "--until", "2026-12-01", "--reason", "illness", *AT, as_="zhang.min"
     )
     assert refused.exit_code == 1 and "assigned to li.na" in refused.output
-    after = snapshot(db_path)
+    after = snapshot(target)
     assert {t: rows for t, rows in after.items() if t != "events"} == {
         t: rows for t, rows in before.items() if t != "events"
     }
-    assert [e["type"] for e in events(db_path)][-1] == "refused"
+    assert [e["type"] for e in events(target)][-1] == "refused"
 
 
-def test_purge_wipes_what_borrowers_said_in_their_protections(office: Run, db_path: Path) -> None:
+def test_purge_wipes_what_borrowers_said_in_their_protections(
+    office: Run, target: str, store_kind: str
+) -> None:
     said = "Lost my job at Huangpu Logistics"
     steps = [
         ("dispute", "open", "1", "--kind", "other", "--note", said),
@@ -321,10 +335,14 @@ def test_purge_wipes_what_borrowers_said_in_their_protections(office: Run, db_pa
     decided = office("dispute", "decide", "1", "--reject", "--note", said, *AT, as_="chen.wei")
     assert decided.exit_code == 0, decided.output
     assert office("close", "1", "--resolution", "paid", *AT, as_="chen.wei").exit_code == 0
+    assert said in repr(snapshot(target))
     purged = office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
     assert purged.exit_code == 0, purged.output
-    files = [db_path, Path(f"{db_path}-wal")]
-    assert said.encode() not in b"".join(f.read_bytes() for f in files if f.exists())
+    if store_kind == "sqlite":  # gone from the file's bytes
+        files = [Path(target), Path(f"{target}-wal")]
+        assert said.encode() not in b"".join(f.read_bytes() for f in files if f.exists())
+    else:  # from every row of every table (a server keeps its own pages)
+        assert said not in repr(snapshot(target))
     verified = office("audit", "verify", "--replay")
     assert verified.exit_code == 0, verified.output
 
@@ -401,7 +419,7 @@ def test_a_declared_purpose_does_not_lift_a_complaints_limit(office: Run) -> Non
     assert third.exit_code == 0, third.output
 
 
-def test_a_supervisor_cannot_uphold_a_dispute_they_opened(office: Run, db_path: Path) -> None:
+def test_a_supervisor_cannot_uphold_a_dispute_they_opened(office: Run, target: str) -> None:
     """Attack: one supervisor opens a dispute and upholds it, wiping penalty and fees alone."""
     penalised_case(office)
     opened = office("dispute", "open", "2", "--kind", "bank-error", *AT, as_="chen.wei")
@@ -441,7 +459,7 @@ def test_pauses_back_to_back_do_not_get_round_the_longest_pause(office: Run) -> 
 
 
 def test_an_open_dispute_cannot_be_left_behind_by_paying_the_reduced_balance(
-    office: Run, db_path: Path
+    office: Run, target: str
 ) -> None:
     """Attack: a field worker opens a dispute (penalty 0 at once) and takes the lower
     balance as payment, which closed the case as paid with nobody deciding anything."""
@@ -454,11 +472,9 @@ def test_an_open_dispute_cannot_be_left_behind_by_paying_the_reduced_balance(
         as_="li.na",
     )  # fmt: skip
     assert paid.exit_code == 0, paid.output
-    conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT stage, dispute FROM cases WHERE id = 2").fetchone() == (
-        "confirmation",
-        "other",
-    )
+    assert query(target, "SELECT stage, dispute FROM cases WHERE id = 2") == [
+        ("confirmation", "other")
+    ]
     closing = office(
         "close", "2", "--resolution", "paid", "--at", "2026-11-23T14:00+08:00", as_="chen.wei"
     )
@@ -494,8 +510,9 @@ def test_only_a_supervisor_ends_a_pause_a_supervisor_granted(office: Run) -> Non
     assert by_supervisor.exit_code == 0, by_supervisor.output
 
 
+@pytest.mark.sqlite_only  # sets the machine's clock; PostgreSQL's is the server's
 def test_field_staff_cannot_backdate_a_pause_over_a_broken_promise(
-    office: Run, db_path: Path, real_clock: Callable[[str], None]
+    office: Run, target: str, real_clock: Callable[[str], None]
 ) -> None:
     """Attack: a promise due on the 20th was broken; on the 23rd a field worker grants a
     pause dated the 19th (within backdate_days), and the broken promise reads excused."""
@@ -516,7 +533,7 @@ def test_field_staff_cannot_backdate_a_pause_over_a_broken_promise(
         return [p["status"] for p in json.loads(shown.output)["promises"]]
 
     assert statuses() == ["broken"]
-    before = snapshot(db_path)
+    before = snapshot(target)
     backdated = office(
         "hardship", "2", "--until", "2026-12-10", "--reason", "illness",
         "--at", "2026-11-19T10:00+08:00", as_="li.na",
@@ -525,11 +542,11 @@ def test_field_staff_cannot_backdate_a_pause_over_a_broken_promise(
     assert "only a supervisor may grant a hardship pause from 2026-11-19" in backdated.output
     assert "before today (2026-11-23)" in backdated.output
     assert "the promise due 2026-11-20, already broken" in backdated.output
-    after = snapshot(db_path)
+    after = snapshot(target)
     assert {t: r for t, r in after.items() if t != "events"} == {
         t: r for t, r in before.items() if t != "events"
     }
-    assert [e["type"] for e in events(db_path)][len(before["events"]) :] == ["refused"]
+    assert [e["type"] for e in events(target)][len(before["events"]) :] == ["refused"]
     assert statuses() == ["broken"]
 
     # Earlier today is today: field staff may say when on the day it was agreed.
@@ -541,6 +558,7 @@ def test_field_staff_cannot_backdate_a_pause_over_a_broken_promise(
     assert statuses() == ["broken"]
 
 
+@pytest.mark.sqlite_only  # sets the machine's clock; PostgreSQL's is the server's
 def test_a_supervisor_may_date_a_pause_back(office: Run, real_clock: Callable[[str], None]) -> None:
     made = office(
         *create_args("L-1002"), "--assign", "li.na", "--at", "2026-11-10T09:00+08:00",
@@ -563,7 +581,7 @@ def test_a_supervisor_may_date_a_pause_back(office: Run, real_clock: Callable[[s
     assert [p["status"] for p in json.loads(shown.output)["promises"]] == ["excused"]
 
 
-def test_closing_by_upholding_a_dispute_is_judged_as_a_close(office: Run, db_path: Path) -> None:
+def test_closing_by_upholding_a_dispute_is_judged_as_a_close(office: Run, target: str) -> None:
     """Attack: the institution's rules refuse to close the case; uphold its dispute with
     --close, which closed it without asking them."""
     seen: list[tuple[str | None, object]] = []
@@ -579,12 +597,12 @@ def test_closing_by_upholding_a_dispute_is_judged_as_a_close(office: Run, db_pat
     assert office("dispute", "open", "1", "--kind", "bank-error", *AT, as_="li.na").exit_code == 0
     manager().register(NoClosing(), name="no-closing")
     try:
-        before = snapshot(db_path)
+        before = snapshot(target)
         closing = office(
             "dispute", "decide", "1", "--uphold", "--close", "--note", "Bank error",
             "--at", "2026-11-24T10:00+08:00", as_="chen.wei",
         )  # fmt: skip
-        after = snapshot(db_path)
+        after = snapshot(target)
         upheld = office(
             "dispute", "decide", "1", "--uphold", "--note", "Bank error",
             "--at", "2026-11-24T10:05+08:00", as_="chen.wei",
@@ -596,8 +614,8 @@ def test_closing_by_upholding_a_dispute_is_judged_as_a_close(office: Run, db_pat
     assert {t: r for t, r in after.items() if t != "events"} == {
         t: r for t, r in before.items() if t != "events"
     }
-    assert [e["type"] for e in events(db_path)][len(before["events"]) :][:1] == ["refused"]
-    refusal = json.loads(events(db_path, 1)[-2]["payload"])["data"]
+    assert [e["type"] for e in events(target)][len(before["events"]) :][:1] == ["refused"]
+    refusal = json.loads(events(target, 1)[-2]["payload"])["data"]
     assert refusal["action"] == "decide_dispute"
     # The rules judge the close of the case as the decision leaves it: no dispute open.
     assert seen == [(None, "dispute-upheld")]
@@ -606,7 +624,7 @@ def test_closing_by_upholding_a_dispute_is_judged_as_a_close(office: Run, db_pat
     assert "in confirmation" in upheld.output
 
 
-def test_a_rejected_dispute_is_not_opened_again_by_field_staff(office: Run, db_path: Path) -> None:
+def test_a_rejected_dispute_is_not_opened_again_by_field_staff(office: Run, target: str) -> None:
     """Attack: right after a supervisor rejects the dispute, the field worker opens
     another, and collection is on hold again until someone decides that one too."""
     opened = office("dispute", "open", "1", "--kind", "bank-error", *AT, as_="li.na")
@@ -617,7 +635,7 @@ def test_a_rejected_dispute_is_not_opened_again_by_field_staff(office: Run, db_p
     )  # fmt: skip
     assert rejected.exit_code == 0, rejected.output
 
-    before = snapshot(db_path)
+    before = snapshot(target)
     again = office(
         "dispute", "open", "1", "--kind", "other", "--note", "Still says it was the bank",
         "--at", "2026-11-24T10:05+08:00", as_="li.na",
@@ -626,11 +644,11 @@ def test_a_rejected_dispute_is_not_opened_again_by_field_staff(office: Run, db_p
     assert "dispute 1 on case 1 was rejected on 2026-11-24 by chen.wei" in again.output
     assert "only a supervisor may open another" in again.output
     assert "(rule dispute.reopen)" in again.output
-    after = snapshot(db_path)
+    after = snapshot(target)
     assert {t: r for t, r in after.items() if t != "events"} == {
         t: r for t, r in before.items() if t != "events"
     }
-    assert [e["type"] for e in events(db_path)][len(before["events"]) :] == ["refused"]
+    assert [e["type"] for e in events(target)][len(before["events"]) :] == ["refused"]
     assert collect_call(office, "1", "2026-11-24T10:10+08:00").exit_code == 0
 
     # New evidence goes on the case for a supervisor to weigh, who may open it again.

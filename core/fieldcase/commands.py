@@ -105,11 +105,30 @@ class Day(click.ParamType):
 DAY = Day()
 
 
+def now(ctx: click.Context | None = None) -> dt.datetime:
+    """The time of a command given no ``--at``: the real clock's the services judge by.
+
+    That is the machine's clock, but on a database server the server's: a client's
+    clock a few minutes fast or days slow must not make "now" a time in the future or
+    long past (see ``App.open`` in :mod:`fieldcase.cli`).
+    """
+    from .store.dialect import is_server_url
+
+    ctx = ctx or click.get_current_context(silent=True)
+    app: Any = ctx.find_root().obj if ctx is not None else None
+    db = getattr(app, "db_path", None)
+    if clock.real_clock is not None and db and is_server_url(str(db)):
+        real = app.services.recorded_at()
+        if real is not None:
+            return real
+    return clock.current()
+
+
 def at_option(func: F) -> F:
     """``--at``: when the action happens (default: now). Tests always pass it."""
 
     def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime:
-        return parse_time(value) if value else clock.current()
+        return parse_time(value) if value else now(ctx)
 
     return click.option(
         "--at",
@@ -234,8 +253,8 @@ class CommandContext:
         return self.services.institution(institution).policy
 
     def now(self) -> dt.datetime:
-        """The machine's time (aware), for commands without ``--at``."""
-        return clock.current()
+        """The real time (aware), for commands without ``--at``: see :func:`now`."""
+        return self.services.recorded_at() or clock.current()
 
     @staticmethod
     def emit(data: Any, json_: bool, human: Callable[[], None]) -> None:
