@@ -1,11 +1,14 @@
-"""Import and export at portfolio scale: figures, not pass/fail.
+"""Import, audit and export at portfolio scale: figures, not pass/fail.
 
     .venv/bin/python benchmarks/transfer.py            # 1,000,000 rows
     .venv/bin/python benchmarks/transfer.py --rows 100000
 
 Each measurement runs in its own process, so its peak memory is its own. Speed
 is compared with a baseline measured in the same run on the same file: a bare
-``csv.reader`` + ``sqlite3.executemany`` load, as the import issue asks.
+``csv.reader`` + ``sqlite3.executemany`` load, as the import issue asks. The
+audit of the imported database (one event, and one chain, per case) is
+compared with reading every event and hashing its payload with bare
+``sqlite3`` + ``hashlib``: the least a verify must do.
 """
 
 from __future__ import annotations
@@ -123,6 +126,50 @@ def child_import(csv_path: str, db_path: str) -> dict[str, float]:
     return {"seconds": seconds, "imported": summary["imported"]}
 
 
+def child_hash(csv_path: str, db_path: str) -> dict[str, float]:
+    """Read every event and hash its payload: the audit's baseline."""
+    import hashlib
+
+    start = time.perf_counter()
+    conn = sqlite3.connect(db_path)
+    events = 0
+    for (payload,) in conn.execute("SELECT payload FROM events ORDER BY id"):
+        hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        events += 1
+    conn.close()
+    return {"seconds": time.perf_counter() - start, "rows": events}
+
+
+def audit(db_path: str, *args: str) -> tuple[float, str]:
+    """``fieldcase audit ARGS`` on the database: (seconds, what it printed)."""
+    from click.testing import CliRunner
+    from fieldcase.cli import cli
+
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, ["--db", db_path, "audit", *args], catch_exceptions=False)
+    seconds = time.perf_counter() - start
+    if result.exit_code:
+        raise SystemExit(f"fieldcase audit {' '.join(args)}: {result.output}")
+    return seconds, result.stdout
+
+
+def child_verify(csv_path: str, db_path: str) -> dict[str, float]:
+    seconds, output = audit(db_path, "verify")
+    return {"seconds": seconds, "rows": int(output.split("OK: ", 1)[1].split(" ", 1)[0])}
+
+
+def child_replay(csv_path: str, db_path: str) -> dict[str, float]:
+    seconds, output = audit(db_path, "verify", "--replay")
+    return {"seconds": seconds, "rows": int(output.split("OK: ", 1)[1].split(" ", 1)[0])}
+
+
+def child_since_seal(csv_path: str, db_path: str) -> dict[str, float]:
+    """Verify from a seal of the whole log: the seal's check, and no event after it."""
+    _, seal = audit(db_path, "seal")
+    seconds, _ = audit(db_path, "verify", "--since-seal", seal.strip())
+    return {"seconds": seconds, "rows": int(seal.strip().split("@")[1])}
+
+
 def child_visits(csv_path: str, db_path: str) -> dict[str, float]:
     """Give every imported case a recorded visit, by SQL (a fixture, not measured)."""
     conn = sqlite3.connect(db_path)
@@ -171,6 +218,10 @@ CHILDREN = {
     "bare": child_bare,
     "validate": child_validate,
     "import": child_import,
+    "hash": child_hash,
+    "verify": child_verify,
+    "replay": child_replay,
+    "since_seal": child_since_seal,
     "visits": child_visits,
     "export": child_export,
 }
@@ -207,6 +258,11 @@ def main() -> None:
         bare = run_child("bare", csv_path, folder / "bare.db")
         validate = run_child("validate", csv_path, folder / "unused.db")
         imported = run_child("import", csv_path, folder / "fieldcase.db")
+        # Audited before the visits, which are written by SQL, not through the log.
+        hashed = run_child("hash", csv_path, folder / "fieldcase.db")
+        verified = run_child("verify", csv_path, folder / "fieldcase.db")
+        replayed = run_child("replay", csv_path, folder / "fieldcase.db")
+        since_seal = run_child("since_seal", csv_path, folder / "fieldcase.db")
         run_child("visits", csv_path, folder / "fieldcase.db")
         exported = run_child("export", csv_path, folder / "fieldcase.db")
     n = args.rows
@@ -232,6 +288,23 @@ def main() -> None:
     print(
         f"export: {exported['rows']:,.0f} visits; target >= 100,000 rows/s, < 150 MB: "
         f"{exported['rows'] / exported['seconds']:,.0f} rows/s, {exported['peak_mb']:.0f} MB"
+    )
+    print()
+    print(f"{'audit':34} {'seconds':>9} {'events/s':>10} {'x hash':>7} {'peak MB':>8}")
+    for label, result in [
+        ("bare read + sha256 of payloads", hashed),
+        ("fieldcase audit verify", verified),
+        ("fieldcase audit verify --replay", replayed),
+        ("audit verify --since-seal (at end)", since_seal),
+    ]:
+        print(
+            f"{label:34} {result['seconds']:9.2f} {result['rows'] / result['seconds']:10,.0f}"
+            f" {result['seconds'] / hashed['seconds']:7.1f} {result['peak_mb']:8.0f}"
+        )
+    print()
+    print(
+        f"audit: {verified['rows']:,.0f} events in as many chains; memory must not grow with "
+        f"the log: verify {verified['peak_mb']:.0f} MB, --replay {replayed['peak_mb']:.0f} MB"
     )
 
 

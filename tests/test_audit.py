@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import Run, events, query
 from fieldcase.cli import cli
-from fieldcase.store import STATE_TABLES, Store
+from fieldcase.store import STATE_TABLES, TEXT_KEYED, Store
 from fieldcase.store.dialect import is_server_url
 from fieldcase.testing import invoke
 from pgserver import PgOffice, Server, password_of
@@ -174,6 +179,13 @@ def verify(path: str, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def seal_of(target: str) -> str:
+    """What ``audit seal`` prints for ``target``."""
+    result = CliRunner().invoke(cli, ["--db", str(target), "audit", "seal"])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
 def test_untouched_database_verifies(copy_of_demo: str) -> None:
     code, output = verify(copy_of_demo, "--replay")
     assert code == 0, output
@@ -240,9 +252,11 @@ def test_removed_middle_event_is_found(copy_of_demo: str) -> None:
 
 @pytest.mark.sqlite_only  # edits the file with its triggers dropped
 def test_seal_exposes_a_removed_tail_event(copy_of_demo: str) -> None:
-    seal = CliRunner().invoke(cli, ["--db", str(copy_of_demo), "audit", "seal"]).output.strip()
-    assert len(seal) == 64
+    seal = seal_of(copy_of_demo)
+    assert re.fullmatch(r"[0-9a-f]{64}@[0-9]+", seal)
     assert verify(copy_of_demo, "--seal", seal)[0] == 0
+    # A seal printed before seals named their event, the digest alone, still works.
+    assert verify(copy_of_demo, "--seal", seal.split("@")[0])[0] == 0
     last = events(copy_of_demo)[-1]
     tamper(copy_of_demo, "DELETE FROM events WHERE id = ?", (last["id"],))
     # The chains alone still verify: a tail removal leaves no broken link...
@@ -272,7 +286,7 @@ def test_events_swapped_between_chains_are_caught(copy_of_demo: str) -> None:
         and heads[a["chain"]] != a["id"]
         and heads[b["chain"]] != b["id"]
     )
-    seal = CliRunner().invoke(cli, ["--db", str(copy_of_demo), "audit", "seal"]).output.strip()
+    seal = seal_of(copy_of_demo)
     for sql, params in (
         ("UPDATE events SET id = -1 WHERE id = ?", (first["id"],)),
         ("UPDATE events SET id = ? WHERE id = ?", (first["id"], second["id"])),
@@ -389,3 +403,207 @@ def test_latest_migration_is_the_last_one(tmp_path: Path) -> None:
     assert store.migrate()[-1] == LATEST_MIGRATION
     assert store.migrate() == []
     store.close()
+
+
+# -- verifying at scale: a walk chain by chain, seals as starting points, a streamed replay
+
+
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_the_first_broken_event_is_named_whatever_its_chain(copy_of_demo: str) -> None:
+    # Chains are walked one after another, in their names' order; the event named
+    # is still the first broken one of the log, as when every event was walked in turn.
+    log = events(copy_of_demo)
+    walked_first = min(e["chain"] for e in log)
+    later = [e for e in log if e["chain"] == walked_first][-1]
+    earlier = next(e for e in log if e["chain"] > walked_first and e["id"] < later["id"])
+    for event in (later, earlier):
+        tamper(copy_of_demo, "UPDATE events SET actor = 'mallory' WHERE id = ?", (event["id"],))
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert output.strip() == (
+        f"FAILED: event {earlier['id']} ({earlier['chain']}): its contents do not match "
+        "its hash: it was edited"
+    )
+
+
+def test_the_seal_names_the_last_event_it_seals(copy_of_demo: str) -> None:
+    last = events(copy_of_demo)[-1]["id"]
+    seal = seal_of(copy_of_demo)
+    digest, event = seal.split("@")
+    assert re.fullmatch(r"[0-9a-f]{64}", digest) and int(event) == last
+    shown = CliRunner().invoke(cli, ["--db", copy_of_demo, "audit", "seal", "--json"])
+    assert json.loads(shown.stdout) == {
+        "seal": digest,
+        "chains": len({e["chain"] for e in events(copy_of_demo)}),
+        "events": len(events(copy_of_demo)),
+        "last_event": last,
+    }
+
+
+def test_since_seal_verifies_only_the_events_after_it(copied_demo: Copy) -> None:
+    copy = copied_demo.target
+    seal = seal_of(copy)
+    sealed_at = int(seal.split("@")[1])
+    # A purge after the seal appends events and withholds data from events before it.
+    purged = copied_demo.run("purge", "--at", "2040-01-01T00:00Z", as_="chen.wei")
+    assert purged.exit_code == 0, purged.output
+    after = [e for e in events(copy) if e["id"] > sealed_at]
+    assert after, "nothing was recorded after the seal: the test would prove nothing"
+    code, output = verify(copy, "--since-seal", seal)
+    assert code == 0, output
+    sound = "database" if is_server_url(copy) else "file"
+    assert output.splitlines() == [
+        f"OK: the log up to event {sealed_at} matches the seal",
+        f"OK: {len(after)} event{'s' if len(after) != 1 else ''} after event {sealed_at} in"
+        " valid hash chains",
+        f"OK: the log's guards are in place and the {sound} is sound",
+    ]
+    # The whole log still matches a seal taken now, and verifies from its first event.
+    assert verify(copy, "--since-seal", seal_of(copy), "--replay")[0] == 0
+    assert verify(copy)[0] == 0
+
+
+def test_since_seal_refuses_a_seal_the_log_does_not_match(copy_of_demo: str) -> None:
+    seal = seal_of(copy_of_demo)
+    digest, event = seal.split("@")
+    wrong = ("0" if digest[0] != "0" else "1") + digest[1:]
+    code, output = verify(copy_of_demo, "--since-seal", f"{wrong}@{event}")
+    assert code == 1
+    assert output.startswith(f"FAILED: seal mismatch: up to event {event}, the log has ")
+    assert "OK:" not in output  # nothing is vouched for
+    # A seal of a log longer than this one: its last events are gone.
+    code, output = verify(copy_of_demo, "--since-seal", f"{digest}@{int(event) + 5}")
+    assert code == 1
+    assert f"the seal was taken at event {int(event) + 5} but the log ends at event {event}" in (
+        output
+    )
+    # What is not a seal as 'audit seal' prints it is a usage error, saying what is.
+    code, output = verify(copy_of_demo, "--since-seal", digest)
+    assert code == 2 and "without the event it was taken at" in output
+    code, output = verify(copy_of_demo, "--since-seal", "last-tuesday")
+    assert code == 2 and "DIGEST@EVENT" in output
+
+
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_since_seal_catches_what_changed_after_the_seal_and_only_that(
+    copied_demo: Copy,
+) -> None:
+    copy = copied_demo.target
+    seal = seal_of(copy)
+    sealed_at = int(seal.split("@")[1])
+    purged = copied_demo.run("purge", "--at", "2040-01-01T00:00Z", as_="chen.wei")
+    assert purged.exit_code == 0, purged.output
+    before = events(copy)[sealed_at // 2]
+    after = next(e for e in events(copy) if e["id"] > sealed_at)
+
+    # An event after the seal, edited: named, as a full verify names it.
+    tamper(copy, "UPDATE events SET actor = 'mallory' WHERE id = ?", (after["id"],))
+    code, output = verify(copy, "--since-seal", seal)
+    assert code == 1
+    assert f"FAILED: event {after['id']} ({after['chain']}): " in output
+    assert "it was edited" in output
+    tamper(copy, "UPDATE events SET actor = ? WHERE id = ?", (after["actor"], after["id"]))
+    assert verify(copy, "--since-seal", seal)[0] == 0
+
+    # An event before it, edited: not read again (as the docs say); the full verify finds it.
+    tamper(copy, "UPDATE events SET actor = 'mallory' WHERE id = ?", (before["id"],))
+    assert verify(copy, "--since-seal", seal)[0] == 0
+    code, output = verify(copy)
+    assert code == 1 and f"FAILED: event {before['id']} " in output
+    tamper(copy, "UPDATE events SET actor = ? WHERE id = ?", (before["actor"], before["id"]))
+
+    # The last event the seal covers, removed: the log up to it no longer matches.
+    tamper(copy, "DELETE FROM events WHERE id = ?", (sealed_at,))
+    code, output = verify(copy, "--since-seal", seal)
+    assert code == 1
+    assert "FAILED: seal mismatch" in output
+
+
+def test_replay_names_each_difference_in_the_order_it_always_did(copy_of_demo: str) -> None:
+    ((contact,),) = query(copy_of_demo, "SELECT min(id) FROM contacts")
+    as_owner(
+        copy_of_demo,
+        "UPDATE institutions SET name = 'Someone Else' WHERE id = 'pearl-river-bank'",
+        f"DELETE FROM contacts WHERE id = {contact}",
+    )
+    code, output = verify(copy_of_demo, "--replay")
+    assert code == 1
+    failed = [line for line in output.splitlines() if line.startswith("FAILED: ")]
+    assert len(failed) == 2
+    assert failed[0].startswith(
+        "FAILED: institutions row pearl-river-bank: stored {'id': 'pearl-river-bank', "
+        "'name': 'Someone Else', "
+    )
+    assert "but events give {'id': 'pearl-river-bank', 'name': '珠江银行 " in failed[0]
+    assert failed[1].startswith(f"FAILED: contacts row {contact}: stored None but events give {{")
+
+    # Many rows differ: the first 20 are told, table by table, ids in their text order.
+    as_owner(copy_of_demo, "UPDATE cases SET overdue_minor = overdue_minor + 1")
+    code, output = verify(copy_of_demo, "--replay")
+    assert code == 1
+    failed = [line for line in output.splitlines() if line.startswith("FAILED: ")]
+    cases = sorted(str(row[0]) for row in query(copy_of_demo, "SELECT id FROM cases"))
+    assert failed[0].startswith("FAILED: institutions row pearl-river-bank: ")
+    assert [line.split(":")[1] for line in failed[1:]] == [f" cases row {i}" for i in cases[:19]]
+
+
+def test_progress_shows_on_a_terminal_and_never_in_piped_output(copy_of_demo: str) -> None:
+    piped = CliRunner().invoke(cli, ["--db", copy_of_demo, "audit", "verify", "--replay"])
+    assert piped.exit_code == 0, piped.output
+    assert piped.stderr == ""
+    assert piped.stdout.splitlines()[-1] == "OK: every table equals the replay of the events"
+
+    # stderr a terminal, stdout a pipe: the bars go to the one, the verdicts to the other.
+    terminal, seen_by_terminal = os.openpty()
+    shown: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # the process has ended and the terminal is closed
+                return
+            if not chunk:
+                return
+            shown.append(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDCASE_")}
+    try:
+        command = ["--db", copy_of_demo, "audit", "verify", "--replay"]
+        ran = subprocess.run(
+            [sys.executable, "-m", "fieldcase", *command],
+            stdout=subprocess.PIPE,
+            stderr=seen_by_terminal,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(seen_by_terminal)
+        reader.join(timeout=10)
+        os.close(terminal)
+    assert ran.returncode == 0
+    assert ran.stdout.decode().splitlines() == piped.stdout.splitlines()
+    on_terminal = b"".join(shown).decode()
+    for label in ("Verifying events", "Replaying events", "Comparing tables"):
+        assert label in on_terminal
+
+
+def test_the_tables_keyed_by_text_are_those_named_so(tmp_path: Path) -> None:
+    # Text keys are compared in code point order on both databases (the replay's merge).
+    store = Store(tmp_path / "keys.db")
+    try:
+        store.migrate()
+        typed = {
+            table: next(
+                row[2]
+                for row in store.db.execute(f'PRAGMA table_info("{table}")')
+                if row[1] == "id"
+            )
+            for table in STATE_TABLES
+        }
+    finally:
+        store.close()
+    assert {table for table, kind in typed.items() if kind.upper() == "TEXT"} == set(TEXT_KEYED)

@@ -9,7 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, events, query, register, set_policy, snapshot, to_submitted
+from conftest import (
+    AT,
+    T0,
+    Run,
+    create_args,
+    events,
+    query,
+    register,
+    set_policy,
+    snapshot,
+    to_submitted,
+)
 from fieldcase import hookimpl
 from fieldcase.plugins import manager
 
@@ -397,6 +408,40 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(office: Run, att
     assert row["overdue_amount"] == "3150.40"
 
 
+#: Borrower names, and how the CSV export gives each: one a spreadsheet would run as
+#: a formula is quoted; numbers, phone numbers and a formula sign inside a cell are not.
+NAMES = [
+    ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+    ("@SUM(A1)", "'@SUM(A1)"),
+    ("-5 apples", "'-5 apples"),
+    ("-5.00", "-5.00"),
+    ("+8613800138000", "+8613800138000"),
+    ("+86 138", "'+86 138"),
+    ("Zhou, =Li", "Zhou, =Li"),
+    ("=Zhou, Li", "'=Zhou, Li"),
+]
+
+
+def test_a_formula_is_quoted_even_when_it_is_the_only_one_in_the_export(office: Run) -> None:
+    # Each name in an export of its own (--after-event): the writer looks for such
+    # cells a batch of rows at a time, and this batch has one at most.
+    feed = office("export", "visits", *LATE, as_="chen.wei")
+    for number, (name, shown) in enumerate(NAMES, start=2):
+        created = office(*create_args(f"L-30{number:02d}", name=name), "--assign", "li.na",
+                         "--at", T0, as_="chen.wei")  # fmt: skip
+        assert created.exit_code == 0, created.output
+        case = str(number)
+        assert office("confirm", case, "--address", "x", *AT, as_="li.na").exit_code == 0
+        planned = office("plan", case, "--date", "2026-11-25", "--window", "10:00-12:00", *AT,
+                         as_="li.na")  # fmt: skip
+        assert planned.exit_code == 0, planned.output
+        cursor = feed.stderr.rsplit("--after-event ", 1)[1].strip()
+        feed = office("export", "visits", "--after-event", cursor, *LATE, as_="chen.wei")
+        assert feed.exit_code == 0, feed.output
+        (row,) = csv.DictReader(io.StringIO(feed.stdout))
+        assert (row["case_id"], row["borrower_name"]) == (case, shown)
+
+
 def test_xlsx_cells_are_text_never_formulas(poisoned: Run, tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
@@ -438,3 +483,147 @@ def test_a_control_character_in_a_note_does_not_break_the_workbook(
     sheet = load_workbook(target).worksheets[0]
     header = [c.value for c in sheet[1]]
     assert sheet.cell(row=2, column=header.index("notes") + 1).value is None
+
+
+# -- many visits: each row carries its own case's summaries ---------------------------
+
+#: Each case's contact attempts: (target, relationship, note). Only a third party's
+#: note is exported; a borrower's, or an empty one, still counts as an attempt.
+CONTACTS: dict[str, list[tuple[str, str | None, str]]] = {
+    "L-1001": [],
+    "L-2002": [
+        ("borrower", None, "Answered, will call back"),
+        ("third-party", "employer", "Manager Zhou: moved to Hangzhou"),
+    ],
+    "L-2003": [
+        ("third-party", "sibling", ""),
+        ("third-party", "spouse", "Away until Friday"),
+        ("borrower", None, ""),
+        ("third-party", "friend", "Call after six, not before"),
+    ],
+    "L-2004": [("borrower", None, "")],
+    "L-2005": [("third-party", "colleague", "Left the firm | in March")],
+}
+
+#: The summary columns, as the test works them out from what it did.
+SUMMARY = (
+    "contact_attempts",
+    "third_party_notes",
+    "offers_made",
+    "offer_accepted",
+    "recommendation",
+    "feedback_summary",
+    "review_status",
+    "reviewed_by",
+)
+
+
+def at(day: int, hour: int, minute: int = 0) -> tuple[str, str]:
+    return ("--at", f"2026-11-{day:02d}T{hour:02d}:{minute:02d}+08:00")
+
+
+def ok(result: Any) -> Any:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def visit(office: Run, case: str, day: int, met: str, *details: str) -> None:
+    """Plan a visit on ``day`` (the checklist ticked) and record who was met."""
+    ok(office("plan", case, "--date", f"2026-11-{day:02d}", "--window", "10:00-12:00",
+              *at(day - 1, 15), as_="li.na"))  # fmt: skip
+    ok(office("checklist", case, "--all", *at(day - 1, 15, 5), as_="li.na"))
+    ok(office("interview", case, "--met", met, *details, *at(day, 10, 30), as_="li.na"))
+
+
+def test_each_visit_carries_its_cases_contacts_offers_and_latest_feedback(
+    office: Run, target: str
+) -> None:
+    for number, reference in enumerate(("L-2002", "L-2003", "L-2004", "L-2005"), start=2):
+        ok(office(*create_args(reference), "--assign", "li.na", *at(23, 9, number), as_="chen.wei"))
+    cases = {
+        row["reference"]: str(row["id"]) for row in query(target, "SELECT id, reference FROM cases")
+    }
+    for reference, attempts in CONTACTS.items():
+        for minute, (who, relationship, note) in enumerate(attempts):
+            related = ("--relationship", relationship) if relationship else ()
+            ok(office("contact", cases[reference], "--channel", "phone", "--target", who,
+                      *related, "--outcome", "reached", "--note", note, *at(23, 10, minute),
+                      as_="li.na"))  # fmt: skip
+    # Offers: accepted from one presentation; presented twice, the first superseded.
+    ok(office("offers", cases["L-2002"], *at(23, 11), as_="li.na"))
+    ok(office("accept", cases["L-2002"], "installment-6", *at(23, 11, 5), as_="li.na"))
+    ok(office("offers", cases["L-2003"], *at(23, 11), as_="li.na"))
+    ok(office("offers", cases["L-2003"], *at(23, 11, 30), as_="li.na"))
+    for reference in ("L-1001", "L-2002", "L-2003", "L-2004"):
+        ok(office("confirm", cases[reference], "--address", "x", *at(23, 12), as_="li.na"))
+    ok(office("plan", "1", "--date", "2026-11-25", "--window", "10:00-12:00", *at(23, 13),
+              as_="li.na"))  # fmt: skip
+    # L-2002: nobody home, then a revisit whose feedback was returned and sent again.
+    visit(office, cases["L-2002"], 24, "nobody")
+    visit(office, cases["L-2002"], 26, "borrower", "--reason", "medical")
+    feedback = ("feedback", cases["L-2002"], "--recommend", "restructure", "--summary")
+    ok(office(*feedback, "First thoughts", *at(26, 18), as_="li.na"))
+    ok(office("review", cases["L-2002"], "--return", "--note", "More", *at(27, 9), as_="chen.wei"))
+    ok(office(*feedback, "Hospital bills; 6 months", *at(27, 10), as_="li.na"))
+    # L-2003: one visit, its feedback approved.
+    visit(office, cases["L-2003"], 25, "borrower", "--reason", "income-loss")
+    ok(office("feedback", cases["L-2003"], "--recommend", "settlement", "--summary",
+              "Lost her job, pays a lump sum", *at(25, 18), as_="li.na"))  # fmt: skip
+    ok(office("review", cases["L-2003"], "--approve", *at(26, 9), as_="chen.wei"))
+    ok(office("plan", cases["L-2004"], "--date", "2026-11-28", "--window", "10:00-12:00",
+              *at(27, 13), as_="li.na"))  # fmt: skip
+
+    exported = ok(office("export", "visits", "--unmasked", *at(28, 9), as_="chen.wei"))
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+
+    # Worked out here from what was done, and from the offers table's rows: each
+    # code once, by status (accepted < needs-approval < presented < superseded),
+    # then in the order presented.
+    offers: dict[str, list[tuple[str, int, str]]] = {}
+    for row in query(target, "SELECT case_id, code, status, id FROM offers"):
+        offers.setdefault(str(row["case_id"]), []).append((row["status"], row["id"], row["code"]))
+    references = {case: reference for reference, case in cases.items()}
+
+    def offers_made(case: str) -> str:
+        codes = [code for _, _, code in sorted(offers.get(case, []))]
+        return ",".join(dict.fromkeys(codes))
+
+    def accepted(case: str) -> str:
+        return "".join(code for status, _, code in offers.get(case, []) if status == "accepted")
+
+    no_feedback = {"recommendation": "", "feedback_summary": "", "review_status": "",
+                   "reviewed_by": ""}  # fmt: skip
+    feedback_of = {
+        ("L-2002", "2"): {"recommendation": "restructure",
+                          "feedback_summary": "Hospital bills; 6 months",
+                          "review_status": "submitted", "reviewed_by": ""},
+        ("L-2003", "1"): {"recommendation": "settlement",
+                          "feedback_summary": "Lost her job, pays a lump sum",
+                          "review_status": "approved", "reviewed_by": "chen.wei"},
+    }  # fmt: skip
+    expected = {
+        (reference, number): {
+            "contact_attempts": str(len(CONTACTS[reference])),
+            "third_party_notes": " | ".join(
+                note for who, _, note in CONTACTS[reference] if who == "third-party" and note
+            ),
+            "offers_made": offers_made(cases[reference]),
+            "offer_accepted": accepted(cases[reference]),
+            **feedback_of.get((reference, number), no_feedback),
+        }
+        for reference, number in [
+            ("L-1001", "1"), ("L-2002", "1"), ("L-2002", "2"), ("L-2003", "1"), ("L-2004", "1")
+        ]
+    }  # fmt: skip
+    got = {
+        (references[row["case_id"]], row["visit_number"]): {k: row[k] for k in SUMMARY}
+        for row in rows
+    }
+    assert got == expected
+    assert [int(row["visit_id"]) for row in rows] == sorted(int(row["visit_id"]) for row in rows)
+    # The orders the test relies on are really there to get wrong.
+    assert expected[("L-2002", "2")]["offers_made"].startswith("installment-6,installment-3,")
+    assert expected[("L-2003", "1")]["offers_made"].startswith("settlement,installment-3,")
+    assert expected[("L-2003", "1")]["third_party_notes"] == (
+        "Away until Friday | Call after six, not before"
+    )

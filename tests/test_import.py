@@ -286,6 +286,41 @@ def test_changed_row_updates_the_case_with_an_event(office: Run, files: Path, ta
     assert data["line"] == 2
 
 
+def found(office: Run, text: str) -> list[str]:
+    result = office("cases", "--search", text, "--institution", "hx", "--limit", "500", "--json",
+                    *AT, as_="chen.wei")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return sorted(case["case"].removeprefix("hx/") for case in json.loads(result.stdout))
+
+
+def test_a_large_batch_keeps_the_search_index_in_step(
+    office: Run, tmp_path: Path, target: str
+) -> None:
+    # Batches this large reach the tables through one INSERT ... SELECT each (the
+    # search index then writes once): new cases and changed ones are found by
+    # their new text, and no longer by their old.
+    path = tmp_path / "many.csv"
+
+    def write(street: str) -> None:
+        rows = [f"H-{i:03d},借款人{i},5000,1200,2026-10-01,上海市{street}{i}号" for i in range(150)]
+        header = "reference,borrower_name,principal,overdue_amount,overdue_since,address"
+        path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+    write("长宁路")
+    first = imported(office, str(path), "--institution", "hx", "--batch-size", "100")
+    assert (first["imported"], first["rejected"]) == (150, 0)
+    assert len(found(office, "长宁路")) == 150
+    assert found(office, "长宁路77号") == ["H-077"]
+    write("淮海路")
+    again = imported(office, str(path), "--institution", "hx")
+    assert (again["updated"], again["unchanged"]) == (150, 0)
+    assert found(office, "长宁路") == []
+    assert found(office, "淮海路149号") == ["H-149"]
+    assert [r["address"] for r in query(target, "SELECT address FROM cases WHERE reference = ?",
+                                        ["H-005"])] == ["上海市淮海路5号"]  # fmt: skip
+    assert len([e for e in events(target) if e["type"] == "case_updated"]) == 150
+
+
 def test_duplicate_reference_in_one_file_is_rejected(office: Run, tmp_path: Path) -> None:
     path = tmp_path / "dup.csv"
     path.write_text(

@@ -10,7 +10,8 @@ import logging
 import re
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,6 +45,7 @@ from .commands import (
     parse_time,
     table,
 )
+from .commands import now as real_now
 from .errors import (
     CaseNotFound,
     FieldcaseError,
@@ -310,6 +312,9 @@ class App:
                 store.close()
                 store = Store(self.db_path)
             store.migrate()
+            context = click.get_current_context(silent=True)
+            if context is not None:  # a connection to a server is not left to the collector
+                context.find_root().call_on_close(store.close)
             self.actor = self.logged_in(store)
             # The machine's clock, read here at the edge: every event records it. A
             # database server's clock, which no client sets, stands in for it there.
@@ -2513,7 +2518,7 @@ def file_options(fields: str, rejects: str) -> Callable[[F], F]:
 @file_options("fields", "invalid rows")
 @click.option(
     "--batch-size",
-    default=1000,
+    default=5000,
     show_default=True,
     type=click.IntRange(1, 100_000),
     help="Rows per transaction.",
@@ -2976,7 +2981,7 @@ def report_command(found: Any) -> click.Command:
             start=parse_time(start) if start else None,
             end=end_time,
             # The clock is read here, at the edge, and handed in.
-            at=end_time or clock.current(),
+            at=end_time or real_now(),
             where=where_filter(where_pairs),
             viewer=app.actor,
         )
@@ -3033,42 +3038,141 @@ def audit() -> None:
     """Check the event log: hash chains, seals, and replay."""
 
 
+#: A seal as 'audit seal' prints it: the digest, "@", and the last event it seals.
+SEAL_TEXT = re.compile(r"([0-9a-f]{64})@(\d+)")
+
+
+class SealType(click.ParamType):
+    """A seal as 'audit seal' prints it (DIGEST@EVENT), given as (digest, event)."""
+
+    name = "seal"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, int]:
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip()
+        found = SEAL_TEXT.fullmatch(text.lower())
+        if found is not None:
+            return found[1], int(found[2])
+        if re.fullmatch(r"[0-9a-f]{64}", text.lower()):
+            self.fail(
+                "this seal is a digest alone, without the event it was taken at (as "
+                "'audit seal' printed it before): add '@' and the id of the log's last event "
+                "then; 'audit seal' on a backup taken at the time prints both",
+                param,
+                ctx,
+            )
+        self.fail(
+            f"{text!r} is not a seal as 'audit seal' prints it: DIGEST@EVENT "
+            "(64 hexadecimal digits, '@', an event id)",
+            param,
+            ctx,
+        )
+
+
+@contextmanager
+def progress_bars(labels: dict[str, str]) -> Iterator[Callable[[str, int, int], None] | None]:
+    """``advance(stage, done, total)``: a bar on stderr for each stage in turn, with its
+    label; on a terminal only (None when stderr is piped or logged)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with ExitStack() as shown:
+        current: list[Any] = []  # [stage, its bar] once one is shown
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if not current or current[0] != stage:
+                shown.close()  # the previous stage's bar ends
+                bar = click.progressbar(length=max(total, 1), label=labels[stage], file=sys.stderr)
+                current[:] = [stage, shown.enter_context(bar)]
+            bar = current[1]
+            bar.update(done - bar.pos)
+
+        yield advance
+
+
 @audit.command("verify")
 @click.option(
     "--seal",
     "expected_seal",
-    metavar="DIGEST",
-    help="A digest from 'audit seal' kept elsewhere: exposes removed tail events.",
+    metavar="SEAL",
+    help="A seal from 'audit seal' kept elsewhere: the whole log must still match it "
+    "(exposes removed tail events).",
+)
+@click.option(
+    "--since-seal",
+    "since",
+    metavar="SEAL",
+    type=SealType(),
+    help="A seal from 'audit seal' (DIGEST@EVENT): the log up to EVENT must still match "
+    "it; then only the events after EVENT are verified.",
 )
 @click.option(
     "--replay", is_flag=True, help="Also rebuild every table from the events and compare."
 )
 @pass_app
-def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
+def audit_verify(
+    app: App, expected_seal: str | None, since: tuple[str, int] | None, replay: bool
+) -> None:
     """Prove no event was edited or removed from the middle of its case's chain.
 
-    Exits 1 naming the first bad event.
+    Exits 1 naming the first bad event. With --since-seal, the events up to
+    the seal's are not checked again: they are as sound as the full verify
+    that came before the seal was kept (docs/operations.md). On a terminal,
+    progress is shown on stderr.
 
     \b
     Example:
         fieldcase audit verify
-        fieldcase audit verify --seal 3f1c...e9 --replay
+        fieldcase audit verify --seal 3f1c...e9@8812 --replay
+        fieldcase audit verify --since-seal "$(cat seal-2026-11-23.txt)"
     """
     services = app.open(read_only=True)
-    checked, problem = services.verify_audit()
+    after = 0
+    if since is not None:
+        expected, after = since
+        digest, chains, events, last = services.seal(up_to=after)
+        if last < after:
+            echo(
+                f"FAILED: seal mismatch: the seal was taken at event {after} but the log "
+                f"ends at event {last}; events were removed after it was taken",
+                err=True,
+            )
+            sys.exit(1)
+        if digest != expected:
+            echo(
+                f"FAILED: seal mismatch: up to event {after}, the log has {events} events in "
+                f"{chains} chains and does not match the seal; events up to it were removed, "
+                "added or altered after it was taken",
+                err=True,
+            )
+            sys.exit(1)
+        echo(f"OK: the log up to event {after} matches the seal")
+    with progress_bars({"verify": "Verifying events"}) as advance:
+        checked, problem = services.verify_audit(
+            after=after, progress=None if advance is None else functools.partial(advance, "verify")
+        )
     if problem is not None:
         echo(f"FAILED: event {problem.event_id} ({problem.chain}): {problem.problem}", err=True)
         sys.exit(1)
-    echo(f"OK: {checked} events in valid hash chains")
+    if since is None:
+        echo(f"OK: {checked} events in valid hash chains")
+    else:
+        noun = "event" if checked == 1 else "events"
+        echo(f"OK: {checked} {noun} after event {after} in valid hash chains")
     failures = services.verify_file()
     if failures:
         for failure in failures:
             echo(f"FAILED: {failure}", err=True)
         sys.exit(1)
-    echo("OK: the log's guards are in place and the file is sound")
+    sound = "the database is sound" if services.store.has_logins else "the file is sound"
+    echo(f"OK: the log's guards are in place and {sound}")
     if expected_seal:
-        digest, chains, events = services.seal()
-        if digest != expected_seal.strip():
+        digest, chains, events, _ = services.seal()
+        # A seal is DIGEST@EVENT; one printed before it named its event is the digest alone.
+        if digest != expected_seal.strip().split("@")[0]:
             echo(
                 f"FAILED: seal mismatch: the log now has {events} events in {chains} "
                 "chains and does not match the seal; events were removed or added "
@@ -3078,9 +3182,11 @@ def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
             sys.exit(1)
         echo("OK: matches the seal")
     if replay:
-        differences = services.replay_differences()
+        stages = {"replay": "Replaying events", "compare": "Comparing tables"}
+        with progress_bars(stages) as advance:
+            differences = services.replay_differences(limit=20, progress=advance)
         if differences:
-            for line in differences[:20]:
+            for line in differences:
                 echo(f"FAILED: {line}", err=True)
             sys.exit(1)
         echo("OK: every table equals the replay of the events")
@@ -3090,15 +3196,24 @@ def audit_verify(app: App, expected_seal: str | None, replay: bool) -> None:
 @json_option
 @pass_app
 def audit_seal(app: App, json_: bool) -> None:
-    """Print one digest over every chain's head; keep it elsewhere.
+    """Print one digest over every chain's head, and the last event; keep it elsewhere.
+
+    It reads DIGEST@EVENT. 'audit verify --seal' checks that the whole log
+    still matches it; 'audit verify --since-seal' checks the log up to EVENT
+    against it and verifies only the events after.
 
     \b
     Example:
         fieldcase audit seal > seal-2026-11-23.txt
         fieldcase audit verify --seal "$(cat seal-2026-11-23.txt)"
+        fieldcase audit verify --since-seal "$(cat seal-2026-11-23.txt)"
     """
-    digest, chains, events = app.open(read_only=True).seal()
-    emit({"seal": digest, "chains": chains, "events": events}, json_, lambda: echo(digest))
+    digest, chains, events, last = app.open(read_only=True).seal()
+    emit(
+        {"seal": digest, "chains": chains, "events": events, "last_event": last},
+        json_,
+        lambda: echo(f"{digest}@{last}"),
+    )
 
 
 @cli.command("migrate")
@@ -3293,7 +3408,16 @@ def demo(app: App, replace: bool, count: int, at_text: str | None) -> None:
     from zoneinfo import ZoneInfo
 
     from .demo import build_demo, is_demo_database
+    from .store.dialect import is_server_url, redact_url
 
+    if is_server_url(app.db_path):
+        # Nothing on a server is a file to check and replace, and its events name the
+        # login that wrote them, not the demo's people: the demo is built as a file.
+        raise click.BadParameter(
+            f"{redact_url(app.db_path)} is a database server; the demo builds a file "
+            "(--db demo.db), which 'fieldcase migrate --to URL' moves to a new database",
+            param_hint="'--db'",
+        )
     path = Path(app.db_path)
     if path.is_dir():
         raise click.BadParameter(f"{path} is a folder; name a database file", param_hint="'--db'")

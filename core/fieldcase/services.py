@@ -714,9 +714,12 @@ class Services:
 
     # -- audit ---------------------------------------------------------------------
 
-    def verify_audit(self) -> tuple[int, AuditProblem | None]:
-        """(events checked, first broken event or None)."""
-        return self.store.verify_chains()
+    def verify_audit(
+        self, after: int = 0, progress: Callable[[int, int], object] | None = None
+    ) -> tuple[int, AuditProblem | None]:
+        """(events checked, first broken event or None); ``after``: only the events after
+        that one (a sealed event), each chain going on from its head there."""
+        return self.store.verify_chains(after, progress)
 
     def verify_file(self) -> list[str]:
         """What is wrong with the file beyond the chains: a guard trigger gone, damage."""
@@ -730,13 +733,24 @@ class Services:
             problems.append(f"the database's integrity check: {integrity}")
         return problems
 
-    def seal(self) -> tuple[str, int, int]:
-        """(digest over every chain head, chains, events)."""
-        return self.store.seal()
+    def seal(self, up_to: int | None = None) -> tuple[str, int, int, int]:
+        """(digest over every chain head, chains, events, the last event sealed): of the
+        log as it stands, or as it stood after event ``up_to``."""
+        last = self.store.last_event_id()
+        if up_to is not None:
+            last = min(last, up_to)
+        # Sealed up to an event, not "as it stands": the same seal, however many
+        # events others append meanwhile.
+        return (*self.store.seal(up_to=last), last)
 
-    def replay_differences(self) -> list[str]:
-        """Differences between the stored tables and a replay of the events."""
-        return self.store.compare_replay()
+    def replay_differences(
+        self,
+        limit: int | None = None,
+        progress: Callable[[str, int, int], object] | None = None,
+    ) -> list[str]:
+        """Differences between the stored tables and a replay of the events (the first
+        ``limit``); ``progress(stage, done, total)`` hears of the replay, then the compare."""
+        return self.store.compare_replay(limit, progress)
 
     # -- the actions, one module per group (each a function of these services) ---------
 

@@ -14,7 +14,7 @@ import gc
 import io
 import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -225,7 +225,7 @@ def import_cases(
     encoding: str = "utf-8",
     mapping: ColumnMapping | None = None,
     rejects_path: Path | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
     progress: Callable[[SourceRow], object] | None = None,
 ) -> ImportSummary:
     """Import ``path`` for ``institution`` (registered): new cases, updated cases, rejects."""
@@ -342,6 +342,7 @@ class _ImportRun:
             ),
         )
         self.at_text = to_iso(at)
+        self.hooked_mapping = bool(services.pm.hook.map_import_row.get_hookimpls())
         self.checked_columns = False
         self.reject_later: Reject | None = None
         self.rows = self.imported = self.updated = self.unchanged = 0
@@ -349,6 +350,8 @@ class _ImportRun:
 
     def map_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The ``map_import_row`` hook's answer, else the mapping file's."""
+        if not self.hooked_mapping:  # a hook call per row costs, even one nobody answers
+            return self.mapping.apply(values)
         for mapped in self.services.pm.hook.map_import_row(
             institution=self.institution, row=dict(values), settings=self.settings
         ):
@@ -709,7 +712,11 @@ def export_visits(
     with services.store.read_snapshot() as snapshot:
         cursor = snapshot.last_event_id()
         rows = snapshot.visit_rows(filters, cursor, masked=not unmasked)
-        exporter.write(counting(rows), VISIT_COLUMNS, out)
+        try:
+            exporter.write(counting(rows), VISIT_COLUMNS, out)
+        finally:  # closed here, cut short or not: not later by the collector, store closed
+            if isinstance(rows, Generator):
+                rows.close()
     out.flush()
     services.record_system_event(
         "export_completed",

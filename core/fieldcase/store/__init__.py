@@ -8,8 +8,11 @@ transaction; replaying the events therefore rebuilds every table.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import heapq
 import json
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,9 +107,11 @@ from ..rows import (
 from ..suggest import hint
 from .dialect import Dialect, is_server_url
 from .sqlite import SQLiteDialect
-from .tables import EVENT_COLUMNS, STATE_TABLES
+from .tables import EVENT_COLUMNS, STATE_TABLES, TEXT_KEYED
 
 GENESIS = ""
+#: Events (or rows) between two reports of a long audit's progress.
+PROGRESS_STEP = 1000
 #: A performing loan under review with nothing overdue: not past due at all.
 PERFORMING = "(kind = 'review' AND overdue_minor = 0)"
 #: The due date days past due count from, in SQL: a performing loan's is never reached
@@ -270,16 +275,25 @@ class ExportFilter:
     after_event: int | None = None
 
 
+#: Third-party notes, joined in the order they were recorded.
+CONTACT_NOTES = ("CASE WHEN target = 'third-party' AND note != '' THEN note END", "' | '", "id")
+#: Offer codes, each once, by status and then in the order they were presented.
+OFFER_CODES = ("code", "','", "status, id")
+
+#: One row per visit. Each summary (a case's contacts, offers, promises, payments and
+#: latest dispute; a visit's latest feedback) is grouped once over its whole table and
+#: joined by key, never worked out again for each visit. ``{contact_notes}`` and
+#: ``{offer_codes}`` are the dialect's ``joined``: SQLite's group_concat joins in the
+#: order it reads, which INDEXED BY fixes (case, then id; case, status, then id), and
+#: PostgreSQL, which ignores the hint, orders the same way inside string_agg.
 VISIT_EXPORT_SQL = """
 WITH contact_summary AS (
-  SELECT case_id, count(*) AS attempts,
-    group_concat(CASE WHEN target = 'third-party' AND note != '' THEN note END, ' | ')
-      AS third_party_notes
-  FROM contacts GROUP BY case_id
+  SELECT case_id, count(*) AS attempts, {contact_notes} AS third_party_notes
+  FROM contacts INDEXED BY idx_contacts_case_id GROUP BY case_id
 ), offer_summary AS (
-  SELECT case_id, group_concat(DISTINCT code) AS made,
+  SELECT case_id, {offer_codes} AS made,
     max(CASE WHEN status = 'accepted' THEN code END) AS accepted
-  FROM offers GROUP BY case_id
+  FROM offers INDEXED BY idx_offers_case_id_status GROUP BY case_id
 ), latest_feedback AS (
   SELECT visit_id, max(id) AS id FROM feedback GROUP BY visit_id
 ), promise_summary AS (
@@ -454,7 +468,12 @@ class Snapshot:
     def visit_rows(
         self, filters: ExportFilter, cursor: int, *, masked: bool = True
     ) -> Iterator[tuple[Any, ...]]:
-        """Tuples in :data:`EXPORT_COLUMNS` order, formatted and masked by SQLite itself."""
+        """Tuples in :data:`EXPORT_COLUMNS` order, formatted and masked by the database.
+
+        Streamed: the rows come a batch at a time (see the dialect's ``stream``), so
+        memory does not grow with the export.
+        """
+        dialect = self.store.dialect
         where: list[str] = []
         params: list[Any] = []
         if filters.institution:
@@ -479,6 +498,8 @@ class Snapshot:
             )
             params += [filters.after_event, cursor]
         sql = VISIT_EXPORT_SQL.format(
+            contact_notes=dialect.joined(*CONTACT_NOTES),
+            offer_codes=dialect.joined(*OFFER_CODES, distinct=True),
             national_id="c.national_id_masked" if masked else "c.national_id",
             phone="c.phone_masked" if masked else "c.phone",
             third_party_notes=(
@@ -506,9 +527,9 @@ class Snapshot:
                 for column in ("employer", "suppliers", "buyers")
             },
         ) + (" WHERE " + " AND ".join(where) if where else "")
-        rows = self.store.db.execute(sql + " ORDER BY v.id", params)
-        assert tuple(d[0] for d in rows.description) == EXPORT_COLUMNS
-        yield from rows
+        with dialect.stream(sql + " ORDER BY v.id", params) as rows:
+            assert tuple(d[0] for d in rows.description) == EXPORT_COLUMNS
+            yield from rows
 
 
 @attrs.frozen
@@ -705,17 +726,34 @@ class _Batch:
         self.store._apply_rows(self.table_rows)
 
 
+def _key_text(difference: tuple[Any, str]) -> str:
+    """The order differences are told in: by their rows' ids as text."""
+    return str(difference[0])
+
+
+def _row_dicts(cursor: Any) -> Iterator[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
+
+
 class Store:
     """One fieldcase database: a SQLite file, or a PostgreSQL database a team shares.
 
     ``path`` is a file (``office.db``) or a ``postgresql://`` URL. What differs
     between the two lives in their dialects (:mod:`fieldcase.store.sqlite`,
     :mod:`fieldcase.store.postgres`); every query is written here once.
-    ``read_only`` opens a file for reading only (see the SQLite dialect).
+    ``read_only`` opens a file for reading only (see the SQLite dialect);
+    ``scratch``, a file that is thrown away after use, written fast and never synced.
     """
 
     def __init__(
-        self, path: str | Path, *, busy_timeout: float = 30.0, read_only: bool = False
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 30.0,
+        read_only: bool = False,
+        scratch: bool = False,
     ) -> None:
         self.path = str(path)
         #: Where each event's salt comes from (see :mod:`fieldcase.commitments`):
@@ -728,7 +766,9 @@ class Store:
 
             self.dialect = PostgresDialect(self.path, busy_timeout=busy_timeout)
         else:
-            self.dialect = SQLiteDialect(self.path, busy_timeout=busy_timeout, read_only=read_only)
+            self.dialect = SQLiteDialect(
+                self.path, busy_timeout=busy_timeout, read_only=read_only, scratch=scratch
+            )
         self.db: Any = self.dialect.db
 
     @property
@@ -1027,6 +1067,7 @@ class Store:
         )
         self.db.execute("DELETE FROM import_refs")
         self.db.commit()
+        self.dialect.start_bulk()
 
     def claim_references(self, pairs: Sequence[tuple[str, int]]) -> dict[str, int]:
         """Record where each reference first appears in this run; return the first lines."""
@@ -1051,6 +1092,7 @@ class Store:
     def finish_import(self) -> None:
         self.db.execute("DROP TABLE IF EXISTS import_refs")
         self.db.commit()
+        self.dialect.end_bulk()
 
     def existing_cases(
         self, institution: str, references: Sequence[str]
@@ -1110,48 +1152,111 @@ class Store:
         for row in rows:
             yield row_to_event(row)
 
-    def verify_chains(self) -> tuple[int, AuditProblem | None]:
-        """Check every event against its hash and its chain; return (checked, first problem)."""
-        heads: dict[str, str] = {}
-        checked = 0
-        redacted, pinned = self.redactions()
-        for row in self.db.execute(
-            "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash, payload_sha256,"
-            " recorded_at, policy_version FROM events ORDER BY id"
-        ):
-            event_id, case_id, chain, type, actor, at, payload, prev_hash, stored, sha = row[:10]
-            recorded_at, policy_version = row[10:]
-            # A payload the reader may not see (PostgreSQL's masking views give none)
-            # is checked by those who may; its digest still links the chain.
-            if sha is not None and payload is not None:
-                problem = self._payload_problem(event_id, payload, sha, redacted, pinned)
-                if problem:
-                    return checked, AuditProblem(event_id, chain, problem)
-            if sha is not None:
-                payload = DIGEST_PREFIX + sha
-            if recorded_at is None and policy_version is not None:
-                # Events before migration 010 have neither: a version set later is forged.
-                return checked, AuditProblem(
-                    event_id, chain, "it carries a policy version it was not written with"
-                )
-            expected_prev = heads.get(chain, GENESIS)
-            if prev_hash != expected_prev:
-                return checked, AuditProblem(
-                    event_id,
-                    chain,
-                    "its link to the previous event of the chain is broken: an earlier "
-                    "event was removed or altered",
-                )
-            digest = event_hash(
-                prev_hash, chain, type, case_id, actor, at, payload, recorded_at, policy_version
+    @contextmanager
+    def _one_state(self) -> Iterator[None]:
+        """Every read inside sees one state of the database: the caller's transaction's,
+        or that of a read transaction begun for them."""
+        if self.db.in_transaction:
+            yield
+            return
+        with self.dialect.read_transaction():
+            yield
+
+    def count_events(self, after: int = 0) -> int:
+        """How many events come after event ``after`` (0: every event)."""
+        row = self.db.execute("SELECT count(*) FROM events WHERE id > ?", [after]).fetchone()
+        return int(row[0])
+
+    def verify_chains(
+        self, after: int = 0, progress: Callable[[int, int], object] | None = None
+    ) -> tuple[int, AuditProblem | None]:
+        """Check every event against its hash and its chain; return (checked, first problem).
+
+        The first problem is the one of the lowest event id; ``checked`` counts the
+        events before it. Events are walked chain by chain (the index on
+        (chain, id)): only the head of the chain at hand is held, however many
+        chains there are. ``after``: only the events after that event, each chain
+        going on from its head there (what a seal vouches for). ``progress(done,
+        total)`` hears of the walk now and then.
+        """
+        with self._one_state():
+            redacted, pinned = self.redactions(after)
+            total = self.count_events(after) if progress is not None else 0
+            first: AuditProblem | None = None
+            walked = 0
+            chain_at: str | None = None
+            head, broken = GENESIS, False
+            with self.dialect.stream(
+                "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash,"
+                " payload_sha256, recorded_at, policy_version FROM events WHERE id > ?"
+                " ORDER BY chain, id",
+                [after],
+            ) as rows:
+                for row in rows:
+                    walked += 1
+                    if progress is not None and walked % PROGRESS_STEP == 0:
+                        progress(walked, total)
+                    event_id, chain = row[0], row[2]
+                    if chain != chain_at:
+                        chain_at, broken = chain, False
+                        head = self._head_at(chain, after) if after else GENESIS
+                    if broken or (first is not None and event_id > first.event_id):
+                        continue  # a later event of a broken chain, or after the first problem
+                    problem = self._event_problem(row, head, redacted, pinned)
+                    if problem is None:
+                        head = row[8]
+                    else:
+                        first, broken = AuditProblem(event_id, chain, problem), True
+            if progress is not None:
+                progress(walked, total)
+            if first is None:
+                return walked, None
+            before = self.db.execute(
+                "SELECT count(*) FROM events WHERE id > ? AND id < ?", [after, first.event_id]
+            ).fetchone()
+            return int(before[0]), first
+
+    def _head_at(self, chain: str, event_id: int) -> str:
+        """The hash of the last event of ``chain`` up to event ``event_id``."""
+        head = self.db.execute(
+            "SELECT hash FROM events WHERE chain = ? AND id <= ? ORDER BY id DESC LIMIT 1",
+            [chain, event_id],
+        ).fetchone()
+        return str(head[0]) if head else GENESIS
+
+    @classmethod
+    def _event_problem(
+        cls,
+        row: Sequence[Any],
+        expected_prev: str,
+        redacted: set[int],
+        pinned: dict[int, str],
+    ) -> str | None:
+        """Why an event (a row of :meth:`verify_chains`' query) breaks its chain, if it does."""
+        event_id, case_id, chain, type, actor, at, payload, prev_hash, stored, sha = row[:10]
+        recorded_at, policy_version = row[10:]
+        # A payload the reader may not see (PostgreSQL's masking views give none)
+        # is checked by those who may; its digest still links the chain.
+        if sha is not None and payload is not None:
+            problem = cls._payload_problem(event_id, payload, sha, redacted, pinned)
+            if problem:
+                return problem
+        if sha is not None:
+            payload = DIGEST_PREFIX + sha
+        if recorded_at is None and policy_version is not None:
+            # Events before migration 010 have neither: a version set later is forged.
+            return "it carries a policy version it was not written with"
+        if prev_hash != expected_prev:
+            return (
+                "its link to the previous event of the chain is broken: an earlier "
+                "event was removed or altered"
             )
-            if digest != stored:
-                return checked, AuditProblem(
-                    event_id, chain, "its contents do not match its hash: it was edited"
-                )
-            heads[chain] = stored
-            checked += 1
-        return checked, None
+        digest = event_hash(
+            prev_hash, chain, type, case_id, actor, at, payload, recorded_at, policy_version
+        )
+        if digest != stored:
+            return "its contents do not match its hash: it was edited"
+        return None
 
     @staticmethod
     def _payload_problem(
@@ -1179,15 +1284,20 @@ class Store:
                 return None
         return edited
 
-    def redactions(self) -> tuple[set[int], dict[int, str]]:
+    def redactions(self, after: int = 0) -> tuple[set[int], dict[int, str]]:
         """Events a purge withheld personal data from, and for those written before
-        seals, the SHA-256 of what the purge kept (event id -> digest)."""
+        seals, the SHA-256 of what the purge kept (event id -> digest).
+
+        ``after``: only what purges after that event withheld (a purge withholds
+        only events before it).
+        """
         withheld: set[int] = set()
         pinned: dict[int, str] = {}
         for purge_id, listed, kept in self.db.execute(
             "SELECT id, json_extract(payload, '$.data.redacted_events'),"
             " json_extract(payload, '$.data.redacted_sha256') FROM events"
-            " WHERE type = 'case_purged'"
+            " WHERE type = 'case_purged' AND id > ?",
+            [after],
         ):
             withheld |= {event_id for event_id in json.loads(listed or "[]") if event_id < purge_id}
             pinned |= {int(k): v for k, v in json.loads(kept or "{}").items()}
@@ -1197,23 +1307,23 @@ class Store:
         """One digest over every chain's head and length: (digest, chains, events).
 
         ``up_to``: as the log stood after that event. Chains are ordered by their
-        names' code points, whatever the database's collation.
+        names' code points, whatever the database's collation; they are read one
+        at a time, however many there are.
         """
         digest = hashlib.sha256()
-        events = 0
+        chains = events = 0
         limit, params = ("", []) if up_to is None else (" WHERE id <= ?", [up_to])
-        heads = sorted(
-            self.db.execute(
-                "SELECT e.chain, c.n, e.hash FROM events e JOIN"
-                f" (SELECT chain, max(id) AS last, count(*) AS n FROM events{limit}"
-                " GROUP BY chain) c ON e.id = c.last",
-                params,
-            )
-        )
-        for chain, count, head in heads:
-            digest.update(f"{chain}\t{count}\t{head}\n".encode())
-            events += count
-        return digest.hexdigest(), len(heads), events
+        with self.dialect.stream(
+            "SELECT c.chain, c.n, e.hash FROM (SELECT chain, max(id) AS last, count(*) AS n"
+            f" FROM events{limit} GROUP BY chain) c JOIN events e ON e.id = c.last"
+            f" ORDER BY c.chain{self.dialect.code_point_order}",
+            params,
+        ) as heads:
+            for chain, count, head in heads:
+                digest.update(f"{chain}\t{count}\t{head}\n".encode())
+                chains += 1
+                events += count
+        return digest.hexdigest(), chains, events
 
     @staticmethod
     def _payload_rows(payload: str) -> list[dict[str, Any]]:
@@ -1224,13 +1334,27 @@ class Store:
             rows = [{**r, "row": anonymise_row(r["table"], r["row"])} for r in rows]
         return rows
 
-    def replay_into(self, target: Store) -> int:
-        """Rebuild every state table of ``target`` (freshly migrated) from this log."""
+    def replay_into(
+        self, target: Store, progress: Callable[[int, int], object] | None = None
+    ) -> int:
+        """Rebuild every state table of ``target`` (freshly migrated) from this log.
+
+        The events are read a batch at a time; ``progress(done, total)`` hears of it.
+        """
         applied = 0
-        with target.transaction():
-            for (payload,) in self.db.execute("SELECT payload FROM events ORDER BY id"):
-                target._apply_rows(self._payload_rows(payload))
-                applied += 1
+        with self._one_state():
+            total = self.count_events() if progress is not None else 0
+            with (
+                target.transaction(),
+                self.dialect.stream("SELECT payload FROM events ORDER BY id") as payloads,
+            ):
+                for (payload,) in payloads:
+                    target._apply_rows(self._payload_rows(payload))
+                    applied += 1
+                    if progress is not None and applied % PROGRESS_STEP == 0:
+                        progress(applied, total)
+        if progress is not None:
+            progress(applied, total)
         return applied
 
     # -- moving a whole log to another store --------------------------------------
@@ -1269,23 +1393,90 @@ class Store:
             for table in (*STATE_TABLES, "events")
         }
 
-    def compare_replay(self) -> list[str]:
-        """Rebuild every state table in memory from the events; describe each difference."""
-        replayed = Store(":memory:")
-        replayed.migrate()
-        self.replay_into(replayed)
-        differences = []
-        for table in STATE_TABLES:
-            stored = {row["id"]: row for row in self.table_rows(table)}
-            rebuilt = {row["id"]: row for row in replayed.table_rows(table)}
-            for key in sorted(stored.keys() | rebuilt.keys(), key=str):
-                if stored.get(key) != rebuilt.get(key):
-                    differences.append(
-                        f"{table} row {key}: stored {stored.get(key)} but events give "
-                        f"{rebuilt.get(key)}"
+    def compare_replay(
+        self,
+        limit: int | None = None,
+        progress: Callable[[str, int, int], object] | None = None,
+    ) -> list[str]:
+        """Rebuild every state table from the events; describe each difference.
+
+        The tables are rebuilt in a temporary SQLite file (about the database's
+        size, in the temporary folder), and each is compared with the stored one
+        by walking both in id order together: memory does not grow with the
+        tables. Differences come table by table, each table's rows ordered by
+        their ids as text; ``limit``: only that many, the same first ones.
+        ``progress(stage, done, total)`` hears of the ``replay``, then the ``compare``.
+        """
+        with (
+            tempfile.TemporaryDirectory(prefix="fieldcase-replay-") as folder,
+            self._one_state(),
+        ):
+            replayed = Store(Path(folder) / "replayed.db", scratch=True)
+            try:
+                replayed.migrate()
+                self.replay_into(
+                    replayed, None if progress is None else functools.partial(progress, "replay")
+                )
+                total = sum(replayed.table_counts()[table] for table in STATE_TABLES)
+                compared = 0
+
+                def advance() -> None:
+                    nonlocal compared
+                    compared += 1
+                    if progress is not None and compared % PROGRESS_STEP == 0:
+                        progress("compare", compared, total)
+
+                differences: list[str] = []
+                for table in STATE_TABLES:
+                    wanted = None if limit is None else limit - len(differences)
+                    if wanted is not None and wanted <= 0:
+                        break
+                    found = self._table_differences(replayed, table, advance)
+                    first = (
+                        sorted(found, key=_key_text)
+                        if wanted is None
+                        else heapq.nsmallest(wanted, found, key=_key_text)
                     )
-        replayed.close()
-        return differences
+                    differences += [message for _, message in first]
+                if progress is not None:
+                    progress("compare", compared, total)
+                return differences
+            finally:
+                replayed.close()
+
+    def _table_differences(
+        self, replayed: Store, table: str, advance: Callable[[], object]
+    ) -> Iterator[tuple[Any, str]]:
+        """(row id, what differs) for each row of ``table`` that differs from ``replayed``'s.
+
+        Both sides are read in id order and walked together (a merge); text ids
+        in code point order on both databases, so that the two orders agree.
+        """
+        sql = f'SELECT * FROM "{table}" ORDER BY id'
+        with (
+            self.dialect.stream(sql + self._key_order(table)) as ours,
+            replayed.dialect.stream(sql + replayed._key_order(table)) as theirs,
+        ):
+            stored_rows, rebuilt_rows = _row_dicts(ours), _row_dicts(theirs)
+            stored, rebuilt = next(stored_rows, None), next(rebuilt_rows, None)
+            pair: tuple[dict[str, Any] | None, dict[str, Any] | None]
+            while stored is not None or rebuilt is not None:
+                if rebuilt is None or (stored is not None and stored["id"] < rebuilt["id"]):
+                    assert stored is not None
+                    key, pair = stored["id"], (stored, None)
+                    stored = next(stored_rows, None)
+                elif stored is None or rebuilt["id"] < stored["id"]:
+                    key, pair = rebuilt["id"], (None, rebuilt)
+                    rebuilt = next(rebuilt_rows, None)
+                else:
+                    key, pair = stored["id"], (stored, rebuilt)
+                    stored, rebuilt = next(stored_rows, None), next(rebuilt_rows, None)
+                advance()
+                if pair[0] != pair[1]:
+                    yield key, f"{table} row {key}: stored {pair[0]} but events give {pair[1]}"
+
+    def _key_order(self, table: str) -> str:
+        return self.dialect.code_point_order if table in TEXT_KEYED else ""
 
     def table_rows(self, table: str) -> list[dict[str, Any]]:
         return list(self.db.query(f'SELECT * FROM "{table}" ORDER BY id'))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +40,10 @@ except ImportError:  # pragma: no cover - the extra is not installed
 #: The schema the tables live in, and the one whose views every read goes through.
 DATA_SCHEMA = "fieldcase"
 READ_SCHEMA = "fieldcase_read"
+
+#: Rows a streamed query fetches from the server at a time.
+STREAMED_ROWS = 2000
+_streams = itertools.count(1)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -182,6 +187,15 @@ class PostgresDialect:
             return WriteRefused(
                 f"{reason}: {doing}", path=redact_url(self.url), reason=reason, remedy="try again"
             )
+        if isinstance(exc, psycopg.errors.DiskFull):  # as SQLite's full disk reads
+            reason, remedy = "the database server's disk is full", "free space on the server"
+            return WriteRefused(
+                f"{reason} writing the database {redact_url(self.url)}: {doing}; {remedy} and "
+                "run the command again",
+                path=redact_url(self.url),
+                reason=reason,
+                remedy=remedy,
+            )
         return None
 
     # -- schema --------------------------------------------------------------------------
@@ -210,6 +224,28 @@ class PostgresDialect:
         finally:
             self.db.execute("COMMIT")
 
+    #: Byte order, which for UTF-8 is code point order, whatever the database's locale.
+    code_point_order = ' COLLATE "C"'
+
+    @contextmanager
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        """A server-side cursor: psycopg's ordinary one fetches every row at once.
+
+        Such a cursor lives in a transaction: outside one, a read-only one is begun
+        for it (one snapshot of the database).
+        """
+        begun = not self.db.in_transaction
+        if begun:
+            self.db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            with self.db.conn.cursor(name=f"fieldcase_stream_{next(_streams)}") as cursor:
+                cursor.itersize = STREAMED_ROWS
+                cursor.execute(translate(sql), tuple(params))
+                yield cursor
+        finally:
+            if begun:
+                self.db.execute("COMMIT")
+
     def keep_stamps(self) -> None:
         """For this transaction, insert events as they were written elsewhere: the
         trigger checks each one's link and hash instead of stamping it, and only for
@@ -223,16 +259,34 @@ class PostgresDialect:
     def upsert(self, table: str, columns: tuple[str, ...], values: list[list[Any]]) -> None:
         # An UPDATE, then an INSERT of what it did not find: unlike INSERT ... ON
         # CONFLICT, neither needs the right to read the personal columns it writes.
-        update = _update_sql(table, columns)
+        # Which rows exist is asked once (staff may read every table's ids): then
+        # one batch of INSERTs, one of UPDATEs, each sent without a round trip per row.
         index = columns.index("id")
-        missing = []
+        known = {
+            row[0]
+            for row in self.db.execute(
+                f"SELECT id FROM {self.write_table(table)} WHERE id = ANY(?)",
+                [[row[index] for row in values]],
+            )
+        }
+        inserts, updates = [], []
+        for row in values:
+            if row[index] in known:
+                updates.append((*row[:index], *row[index + 1 :], row[index]))
+            else:
+                known.add(row[index])  # a later row with this id updates it
+                inserts.append(tuple(row))
         with self.db.conn.cursor() as cursor:
-            for row in values:
-                cursor.execute(update, (*row[:index], *row[index + 1 :], row[index]))
-                if cursor.rowcount == 0:
-                    missing.append(tuple(row))
-            if missing:
-                cursor.executemany(_insert_sql(table, columns), missing)
+            if inserts:
+                cursor.executemany(_insert_sql(table, columns), inserts)
+            if updates:
+                cursor.executemany(_update_sql(table, columns), updates)
+
+    def start_bulk(self) -> None:
+        """An import begins: nothing to tune per session here."""
+
+    def end_bulk(self) -> None:
+        """An import ends."""
 
     # -- who and when ----------------------------------------------------------------------
 
@@ -268,6 +322,21 @@ class PostgresDialect:
         """Through the one function allowed to withhold an event's personal data."""
         for event_id, payload in redactions:
             self.db.execute("SELECT fieldcase.redact_event(?, ?)", [event_id, payload])
+
+    # -- aggregates ------------------------------------------------------------------------
+
+    def joined(self, value: str, separator: str, order: str, *, distinct: bool = False) -> str:
+        """string_agg, ordered inside the call (built in: a joining aggregate written in
+        SQL costs a function call per row). DISTINCT would order by the values
+        themselves, so each value is kept where it first comes in ``order`` instead."""
+        if not distinct:
+            return f"string_agg({value}, {separator} ORDER BY {order})"
+        return (
+            f"(SELECT string_agg(firsts.value, {separator} ORDER BY firsts.place)"
+            " FROM (SELECT value, min(place) AS place"
+            f" FROM unnest(array_agg({value} ORDER BY {order})) WITH ORDINALITY"
+            " AS joined(value, place) GROUP BY value) firsts)"
+        )
 
     # -- search --------------------------------------------------------------------------
 

@@ -24,6 +24,10 @@ STATE_TABLES = (
     "voided_rows",
 )
 
+#: Those of them keyed by text (a staff member's id, an institution's); the others'
+#: ids are numbers.
+TEXT_KEYED = ("institutions", "staff")
+
 
 #: An event's stored columns, in the order they are copied.
 EVENT_COLUMNS = (
