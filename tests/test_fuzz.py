@@ -87,7 +87,8 @@ def passwords(args: Sequence[str]) -> str | None:
     """
     for i, word in enumerate(args[:-2]):
         if word == "staff" and args[i + 1] in ("add", "password"):
-            password = password_of(args[i + 2])
+            # An id no terminal could type (a lone surrogate) is answered all the same.
+            password = password_of(args[i + 2]).encode("utf-8", "backslashreplace").decode()
             return f"{password}\n{password}\n"
     return None
 
