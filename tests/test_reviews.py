@@ -127,6 +127,18 @@ def test_a_review_runs_check_findings_approval_and_comes_round_on_schedule(offic
     assert json.loads(again.output) == []
 
 
+def test_cases_refused_in_a_json_run_are_said_on_stderr(office: Run) -> None:
+    # Case 1 is an open collection case, so no review opens for it: the data on
+    # stdout says why per case, and stderr says the run failed.
+    office(*create_args("L-1002"), "--at", T0, as_="chen.wei")
+    result = office("reviews", "open", "1", "2", "--trigger", "scheduled", "--json", *AT,
+                    as_="chen.wei")  # fmt: skip
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["opened"] == [] and [r["case"] for r in data["refused"]] == ["1", "2"]
+    assert "Refused: 2 of 2 not opened" in result.stderr
+
+
 def test_refer_to_collection_makes_it_a_collection_case(office: Run, target: str) -> None:
     second_supervisor(office)
     case = review_case(office)

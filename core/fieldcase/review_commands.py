@@ -126,11 +126,11 @@ def register(cli: click.Group) -> None:
             if due:
                 plural = "" if len(opened) == 1 else "s"
                 context.echo(f"{len(opened)} review{plural} opened, {len(failed)} refused")
-            if failed:
-                context.echo(f"Refused: {len(failed)} of {len(refs)} not opened", err=True)
 
         context.emit({"opened": opened, "refused": failed}, json_, human)
         if failed:
+            # On stderr with --json too: stdout stays the data, and a person sees why it failed.
+            context.echo(f"Refused: {len(failed)} of {len(refs)} not opened", err=True)
             raise click.exceptions.Exit(1)
 
     @reviews.command("due")
