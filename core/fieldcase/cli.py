@@ -2523,6 +2523,14 @@ def file_options(fields: str, rejects: str) -> Callable[[F], F]:
     type=click.IntRange(1, 100_000),
     help="Rows per transaction.",
 )
+@click.option(
+    "--indexes",
+    type=click.Choice(["auto", "keep", "rebuild"]),
+    default="auto",
+    show_default=True,
+    help="Keep the cases' indexes up row by row, or set them aside and rebuild them "
+    "at the end (auto: rebuild when the file is large against the table).",
+)
 @at_option
 @json_option
 @pass_app
@@ -2535,6 +2543,7 @@ def import_cases(
     mapping: Path | None,
     rejects: Path | None,
     batch_size: int,
+    indexes: str,
     at: dt.datetime,
     json_: bool,
 ) -> None:
@@ -2565,6 +2574,7 @@ def import_cases(
         mapping=column_mapping,
         rejects_path=rejects,
         batch_size=batch_size,
+        indexes=indexes,
     )
     if sys.stderr.isatty() and size:
         with click.progressbar(

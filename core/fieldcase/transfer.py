@@ -227,8 +227,14 @@ def import_cases(
     rejects_path: Path | None = None,
     batch_size: int = 5000,
     progress: Callable[[SourceRow], object] | None = None,
+    indexes: str = "auto",
 ) -> ImportSummary:
-    """Import ``path`` for ``institution`` (registered): new cases, updated cases, rejects."""
+    """Import ``path`` for ``institution`` (registered): new cases, updated cases, rejects.
+
+    ``indexes``: ``keep`` keeps the cases' indexes up row by row; ``rebuild`` sets
+    them aside and rebuilds them at the end; ``auto`` rebuilds when the file is
+    large against the table (:func:`sets_aside`).
+    """
     institution = institution.strip()
     staff = admit_import(services, actor, at, path, institution, "case files")
     importer = importer_for(services.pm, path, fmt)
@@ -239,7 +245,11 @@ def import_cases(
         rejects_path or path.with_name(path.stem + ".rejects.csv"), path, services.store.path
     )
     warnings = RejectsFile(warnings_path(rejects.path), path, services.store.path, warnings=True)
-    services.store.start_import()
+    cases = services.store.case_count_bound() if indexes == "auto" else 0
+    services.store.start_import(
+        set_aside=indexes == "rebuild"
+        or (indexes == "auto" and sets_aside(path, importer.text, cases))
+    )
     # A batch allocates many short-lived objects and no cycles worth chasing:
     # collecting less often saves a fifth of the time of a large import.
     thresholds = gc.get_threshold()
@@ -277,6 +287,32 @@ def import_cases(
         warned=run.warned,
         warnings_file=str(warnings.path) if warnings.count else None,
     )
+
+
+#: From how many rows of a file ``--indexes auto`` sets the cases' indexes aside.
+SET_ASIDE_ROWS = 20_000
+
+
+def sets_aside(path: Path, text: bool, cases: int) -> bool:
+    """Whether rebuilding the cases' indexes after importing ``path`` costs less than
+    keeping them up row by row: a file of many rows, at least as many as the table
+    has ``cases``. (Into a table far larger than the file, a rebuild costs more.)
+    A file of another format than text is not estimated: its indexes are kept."""
+    if not text:
+        return False
+    rows = estimated_rows(path)
+    return rows >= SET_ASIDE_ROWS and rows >= cases
+
+
+def estimated_rows(path: Path, sample: int = 1 << 20) -> int:
+    """The lines of a text file, counted in its first MiB and extrapolated."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(sample)
+    lines = head.count(b"\n")
+    if len(head) >= size:
+        return lines
+    return size * max(lines, 1) // max(len(head), 1)
 
 
 def admit_import(

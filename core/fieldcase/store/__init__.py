@@ -809,12 +809,17 @@ class Store:
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""
         if self.up_to_date():
-            return []
-        if self.read_only:
+            applied = []
+        elif self.read_only:
             raise self.dialect.read_only_refusal(
                 "its schema is older than this fieldcase's and must be brought up to date"
             )
-        return self.dialect.migrate()
+        else:
+            applied = self.dialect.migrate()
+        # An import killed while its indexes were set aside left them to the next
+        # command: the data is whole, its indexes are rebuilt here.
+        self.dialect.finish_set_aside()
+        return applied
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -1061,13 +1066,17 @@ class Store:
 
     # -- import runs: references seen so far in the file --------------------------
 
-    def start_import(self) -> None:
+    def start_import(self, set_aside: bool = False) -> None:
+        """An import begins; ``set_aside``: its file is large against the table, and
+        the cases' indexes and search index are rebuilt at the end, not kept up per row."""
         self.db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS import_refs (reference TEXT PRIMARY KEY, line INT)"
         )
         self.db.execute("DELETE FROM import_refs")
         self.db.commit()
         self.dialect.start_bulk()
+        if set_aside:
+            self.dialect.set_aside()
 
     def claim_references(self, pairs: Sequence[tuple[str, int]]) -> dict[str, int]:
         """Record where each reference first appears in this run; return the first lines."""
@@ -1089,10 +1098,17 @@ class Store:
         self.db.commit()
         return first
 
-    def finish_import(self) -> None:
+    def finish_import(self, progress: Callable[[str], object] | None = None) -> None:
+        """An import ends: what it set aside is rebuilt (``progress`` hears each name)."""
         self.db.execute("DROP TABLE IF EXISTS import_refs")
         self.db.commit()
+        self.dialect.put_back(progress)
         self.dialect.end_bulk()
+
+    def case_count_bound(self) -> int:
+        """At least as many as the cases there are (the highest id): one index lookup."""
+        row = self.db.execute("SELECT max(id) FROM cases").fetchone()
+        return int(row[0] or 0)
 
     def existing_cases(
         self, institution: str, references: Sequence[str]

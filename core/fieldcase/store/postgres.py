@@ -288,6 +288,15 @@ class PostgresDialect:
     def end_bulk(self) -> None:
         """An import ends."""
 
+    def set_aside(self) -> None:
+        """Indexes stay on a server: other sessions' queries rely on them meanwhile."""
+
+    def put_back(self, progress: Callable[[str], object] | None = None) -> None:
+        """Nothing was set aside."""
+
+    def finish_set_aside(self) -> bool:
+        return False
+
     # -- who and when ----------------------------------------------------------------------
 
     def login(self) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -72,6 +73,17 @@ def staff_and_institutions(path: Path) -> tuple[set[str], set[str]] | None:
 #: once per row, which took a tenth of a large import's time.
 STAGED_ROWS = 64
 
+#: The marker table of a bulk import's set-aside indexes, and the lock file beside
+#: the database its importer holds meanwhile.
+SET_ASIDE = "fieldcase_set_aside"
+BULK_LOCK_SUFFIX = "-bulk"
+#: What a bulk import sets aside: every index of ``cases`` but the unique ones,
+#: and the search index's triggers (the search index is rebuilt from the table).
+_SET_ASIDE_OBJECTS = (
+    "((type = 'index' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%')"
+    " OR (type = 'trigger' AND name LIKE 'cases_fts_%'))"
+)
+
 #: An import's page cache (KiB): a batch's index pages are written once, not again
 #: and again as they are evicted (the default is 2 MB).
 IMPORT_CACHE_KIB = 65536
@@ -108,6 +120,8 @@ class SQLiteDialect:
     ) -> None:
         self.path = path
         self.read_only = read_only
+        #: The lock a bulk import holds while indexes are set aside (see set_aside).
+        self._holding: sqlite3.Connection | None = None
         try:
             self.db = Connection(self._connect(busy_timeout))
             if self.path != ":memory:" and not self.read_only and not scratch:
@@ -267,6 +281,140 @@ class SQLiteDialect:
 
     def end_bulk(self) -> None:
         self.db.execute("PRAGMA cache_size = -2000")
+
+    # -- indexes set aside for a bulk import ---------------------------------------------
+
+    def set_aside(self) -> None:
+        """Drop the ``cases`` indexes and search triggers nothing depends on for
+        correctness, keeping their definitions in a marker table, in one transaction.
+
+        The unique index on (institution, reference) stays: it keeps references
+        unique. While the marker is there the importer holds a lock beside the
+        file; :meth:`finish_set_aside` in any later command puts everything back
+        when no live import holds it (a killed one leaves it released).
+        """
+        lock = self._bulk_lock()
+        if lock is None:
+            return  # another import has them set aside already: it puts them back
+        self._holding = lock
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._marked():
+                self.db.execute("ROLLBACK")
+                self._restore()  # one a killed import left: put back, then set aside anew
+                self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                f"CREATE TABLE {SET_ASIDE} (name TEXT PRIMARY KEY, type TEXT NOT NULL,"
+                " sql TEXT NOT NULL)"
+            )
+            self.db.execute(
+                f"INSERT INTO {SET_ASIDE} SELECT name, type, sql FROM sqlite_master"
+                f" WHERE tbl_name = 'cases' AND {_SET_ASIDE_OBJECTS} ORDER BY name"
+            )
+            for name, kind in self.db.execute(f"SELECT name, type FROM {SET_ASIDE}").fetchall():
+                self.db.execute(f'DROP {kind.upper()} "{name}"')
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            self._release()
+            raise
+
+    def put_back(self, progress: Callable[[str], object] | None = None) -> None:
+        """Rebuild what :meth:`set_aside` dropped (the importer's own end of it)."""
+        if self._holding is not None:
+            try:
+                self._restore(progress)
+            except sqlite3.Error as exc:
+                # The rows are in; the marker stays, and the next command rebuilds.
+                logging.getLogger("fieldcase").warning(
+                    "the cases' indexes could not be rebuilt (%s): the next command that "
+                    "writes to %s rebuilds them",
+                    exc,
+                    self.path,
+                )
+            finally:
+                self._release()
+
+    def finish_set_aside(self) -> bool:
+        """Put back indexes a killed import left set aside; True if it did.
+
+        Nothing to do (one look at the schema) unless the marker or the lock file
+        is there; left alone while the import that set them aside is still running.
+        A lock file no one holds, from an import killed before it set anything
+        aside, is removed.
+        """
+        if self.read_only or self.path == ":memory:":
+            return False
+        marked = self._marked()
+        if not marked and not Path(self.path + BULK_LOCK_SUFFIX).exists():
+            return False
+        lock = self._bulk_lock()
+        if lock is None:
+            return False  # the import is running: it puts them back itself
+        self._holding = lock
+        try:
+            return marked and self._restore()
+        finally:
+            self._release()
+
+    def _marked(self) -> bool:
+        found = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [SET_ASIDE]
+        ).fetchone()
+        return found is not None
+
+    def _restore(self, progress: Callable[[str], object] | None = None) -> bool:
+        """Recreate the set-aside objects, rebuild the search index, drop the marker:
+        one transaction, so a kill during it leaves the marker for the next command."""
+        self.db.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._marked():  # another command put them back meanwhile
+                self.db.execute("ROLLBACK")
+                return False
+            kept = self.db.execute(f"SELECT name, type, sql FROM {SET_ASIDE} ORDER BY name")
+            for name, kind, sql in kept.fetchall():
+                if progress is not None:
+                    progress(name)
+                self.db.execute(sql)
+                if kind == "trigger" and name == "cases_fts_insert":
+                    # Rows written meanwhile reached the table, not the index: all of
+                    # it is rebuilt from the table, as if every trigger had fired.
+                    self.db.execute("INSERT INTO cases_fts(cases_fts) VALUES ('rebuild')")
+            self.db.execute(f"DROP TABLE {SET_ASIDE}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        finally:
+            self.db.execute("PRAGMA cache_size = -2000")
+        return True
+
+    def _bulk_lock(self) -> sqlite3.Connection | None:
+        """An exclusive lock on a file beside the database, or None if another
+        process holds it. The operating system releases it when the process dies,
+        so a lock that can be taken means no import is running."""
+        if self._holding is not None:
+            return self._holding
+        if self.path == ":memory:":
+            return sqlite3.connect(":memory:", isolation_level=None)
+        conn = sqlite3.connect(self.path + BULK_LOCK_SUFFIX, timeout=0, isolation_level=None)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError:
+            conn.close()
+            return None
+        return conn
+
+    def _release(self) -> None:
+        lock, self._holding = self._holding, None
+        if lock is not None:
+            lock.execute("ROLLBACK")
+            lock.close()
+            if self.path != ":memory:":
+                Path(self.path + BULK_LOCK_SUFFIX).unlink(missing_ok=True)
 
     # -- who and when -----------------------------------------------------------------
 
