@@ -11,7 +11,6 @@ import csv
 import datetime as dt
 import io
 import json
-import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -25,6 +24,7 @@ from . import attributes
 from .dates import parse_date
 from .errors import InvalidInput
 from .money import MAX_RATE, MINOR_UNITS, annual_rate, parse_amount, parse_rate, to_minor
+from .phones import normalise_phone
 from .text import TextRefused
 from .text import clean as clean_text
 
@@ -253,8 +253,6 @@ MINOR_FIELD = {
     "accrued_interest": "interest_minor",
     "fees": "fees_minor",
 }
-
-_PHONE_NOISE = re.compile(r"[\s\-().]")
 
 
 class RowValidator:
@@ -528,41 +526,3 @@ def review_problems(kind: str, trigger: str) -> list[tuple[str, str, str]]:
     if kind != "review" and trigger:
         return [("trigger", trigger, "is for reviews (kind review)")]
     return []
-
-
-def normalise_phone(text: str, region: str | None) -> str:
-    """A valid phone number in E.164 form (+8613800138000), or ValueError saying why.
-
-    Numbers already in international form skip phonenumbers' general parser
-    (country codes are prefix-free, so the split is unique); everything else,
-    and every validity check, is phonenumbers' own.
-    """
-    import phonenumbers
-
-    number = None
-    raw = text.strip()
-    if raw.startswith("+"):
-        digits = _PHONE_NOISE.sub("", raw[1:])
-        if digits.isdigit() and 8 <= len(digits) <= 15:
-            for width in (1, 2, 3):
-                code = int(digits[:width])
-                if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                    national = digits[width:]
-                    if not national.startswith("0"):
-                        number = phonenumbers.PhoneNumber(
-                            country_code=code, national_number=int(national)
-                        )
-                    break
-    if number is None:
-        try:
-            number = phonenumbers.parse(raw, region)
-        except phonenumbers.NumberParseException as exc:
-            if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
-                raise ValueError(
-                    "has no country code: write it as +CC... or give the case a jurisdiction"
-                ) from None
-            raise ValueError("is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        where = phonenumbers.region_code_for_country_code(number.country_code or 0)
-        raise ValueError(f"is not a valid phone number for {where}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
