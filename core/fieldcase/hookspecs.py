@@ -52,6 +52,45 @@ def case_eligible(case: Case, settings: Mapping[str, Any], at: dt.datetime) -> D
     Called when a case is created or imported (ineligible cases are stored,
     flagged, with the reason, and kept out of the field queue) and again
     before the case enters preparation. Return a Decision or None.
+
+    An import judges its new cases a batch at a time with ``cases_eligible``
+    instead, for each plugin that implements it; a plugin that implements
+    only this hook is still asked, once per new case.
+    """
+
+
+@hookspec
+def cases_eligible(
+    cases: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], at: dt.datetime
+) -> Sequence[Decision | None] | None:
+    """Decide, for a batch of new cases at once, whether each qualifies for a field visit.
+
+    Called by ``fieldcase import`` once per batch of new cases (up to
+    ``--batch-size``), all of one institution, whose policy is ``settings``.
+    For a plugin that implements it, it replaces ``case_eligible`` at import,
+    so no :class:`~fieldcase.model.Case` is built for it: implement both with
+    one rule function, so that an import and a later check cannot disagree.
+
+    Each of ``cases`` is a read-only mapping with exactly these keys:
+
+    - ``institution``, ``reference``: text;
+    - ``kind``: ``collection`` or ``review``;
+    - ``jurisdiction``: the case's ISO 3166 code, else its institution's;
+    - ``currency``, ``timezone``: the ISO 4217 code and the borrower's IANA zone;
+    - ``principal_minor``, ``overdue_minor``: amounts in integer minor units
+      (``fieldcase.money.from_minor(minor, currency)`` gives the ``Decimal``
+      that ``Case.principal`` and ``Case.overdue_amount`` hold);
+    - ``overdue_since``: a ``date``;
+    - ``days_past_due``: what ``Case.days_past_due(at)`` gives, an ``int``;
+    - ``attributes``: the institution's own fields, name -> text.
+
+    Return a sequence as long as ``cases``, the Decision (or None) for each,
+    in order; or None to abstain for the whole batch. A denial flags the case
+    ineligible exactly as one from ``case_eligible`` does, and denials are
+    listed in the order pluggy would call the plugins for ``case_eligible``
+    (a plugin's place is that of its ``case_eligible`` when it has one).
+    An import calls the implementations themselves: hook wrappers of either
+    hook do not run there.
     """
 
 

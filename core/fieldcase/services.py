@@ -104,6 +104,44 @@ def flatten_decisions(results: Sequence[Any]) -> list[Decision]:
     return flat
 
 
+def eligibility_judges(pm: pluggy.PluginManager) -> list[tuple[pluggy.HookImpl, bool]]:
+    """Who judges a batch of new cases: each plugin's ``cases_eligible`` (True) if it has
+    one, else its ``case_eligible`` (False), in the order pluggy calls ``case_eligible``.
+
+    pluggy calls tryfirst implementations, then plain ones, the last registered
+    first, then trylast ones, the first registered first; a plugin keeps the place
+    of its ``case_eligible`` when it implements both hooks.
+    """
+    batch = plain_hookimpls(pm.hook.cases_eligible)
+    single = plain_hookimpls(pm.hook.case_eligible)
+    registered = {name: index for index, (name, _) in enumerate(pm.list_name_plugin())}
+
+    def place(name: str) -> tuple[int, int]:
+        impl = single.get(name) or batch[name]
+        if impl.tryfirst:
+            return 0, -registered[name]
+        if impl.trylast:
+            return 2, registered[name]
+        return 1, -registered[name]
+
+    names = sorted({*single, *batch}, key=place)
+    return [(batch[name], True) if name in batch else (single[name], False) for name in names]
+
+
+def plain_hookimpls(hook: pluggy.HookCaller) -> dict[str, pluggy.HookImpl]:
+    """A hook's implementations by plugin name, wrappers left out."""
+    return {
+        impl.plugin_name: impl
+        for impl in hook.get_hookimpls()
+        if not (impl.hookwrapper or impl.wrapper)
+    }
+
+
+def call_hookimpl(impl: pluggy.HookImpl, **arguments: Any) -> Any:
+    """One plugin's implementation, given the arguments it takes (as pluggy gives them)."""
+    return impl.function(*(arguments[name] for name in impl.argnames))
+
+
 class Services:
     """The actions of fieldcase over one store, plugin manager and real clock.
 
@@ -630,6 +668,53 @@ class Services:
             case=self.judged(case), settings=self.settings(case), at=at
         )
         return [d for d in decisions if d is not None and not d.allowed]
+
+    def eligibility_of_batch(
+        self,
+        institution: str,
+        cases: Sequence[Mapping[str, Any]],
+        at: dt.datetime,
+        as_case: Callable[[int], Case],
+    ) -> list[list[Decision]]:
+        """The denials for each of ``cases``, new cases of ``institution`` (mappings with
+        the keys ``cases_eligible`` documents), as :meth:`eligibility` gives them.
+
+        Each plugin answers through ``cases_eligible`` if it implements it, once for
+        the batch; one that implements only ``case_eligible`` is asked per case, on
+        ``as_case(i)``, the Case of ``cases[i]``, built only for such a plugin.
+        """
+        registered = self.institution(institution)
+        settings = MappingProxyType(registered.policy)
+        # As judged() does for a Case: no jurisdiction of its own is the institution's.
+        judged = tuple(
+            case
+            if case["jurisdiction"]
+            else MappingProxyType({**case, "jurisdiction": registered.jurisdiction})
+            for case in cases
+        )
+        denials: list[list[Decision]] = [[] for _ in judged]
+        built: list[Case] = []
+        for impl, batch in eligibility_judges(self.pm):
+            if batch:
+                answers = call_hookimpl(impl, cases=judged, settings=settings, at=at)
+                if answers is None:
+                    continue
+                if len(answers) != len(judged):
+                    raise PluginFailed(
+                        impl.plugin_name,
+                        "cases_eligible",
+                        ValueError(f"{len(answers)} answers for {len(judged)} cases"),
+                    )
+            else:
+                # Built once, for the first plugin that judges a Case, and kept for the others.
+                built = built or [self.judged(as_case(i)) for i in range(len(judged))]
+                answers = [
+                    call_hookimpl(impl, case=case, settings=settings, at=at) for case in built
+                ]
+            for found, answer in zip(denials, answers, strict=True):
+                if answer is not None and not answer.allowed:
+                    found.append(answer)
+        return denials
 
     def save(
         self,

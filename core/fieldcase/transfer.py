@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Generator, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
@@ -35,7 +36,7 @@ from .importing import (
     check_encoding,
 )
 from .lifecycle import Stage
-from .model import Borrower, Case, Review, Staff
+from .model import Borrower, Case, Decision, Review, Staff
 from .money import from_minor
 from .policy import default
 from .privacy import mask_phone, mask_tail
@@ -452,10 +453,29 @@ class _ImportRun:
         existing = store.existing_cases(
             self.institution, [clean["reference"] for _, clean in candidates]
         )
+        # Each line a reference appears on again: the line that has it first.
+        again = {
+            line: earlier[clean["reference"]]
+            for line, clean in candidates
+            if earlier.get(clean["reference"], line) != line
+        }
+        fresh = [
+            (line, clean)
+            for line, clean in candidates
+            if line not in again and existing.get(clean["reference"]) is None
+        ]
+        # The new cases are judged together: one cases_eligible call per plugin.
+        verdicts = dict(
+            zip(
+                [line for line, _ in fresh],
+                self.eligibility([clean for _, clean in fresh]),
+                strict=True,
+            )
+        )
         changes = []
         for line, clean in candidates:
             reference = clean["reference"]
-            if reference in earlier and earlier[reference] != line:
+            if line in again:
                 self.reject(
                     rejects,
                     line,
@@ -464,13 +484,13 @@ class _ImportRun:
                             0,
                             "reference",
                             reference,
-                            f"appears again: the file already has it on line {earlier[reference]}",
+                            f"appears again: the file already has it on line {again[line]}",
                         )
                     ],
                 )
                 continue
             self.reject_later = None
-            change = self.change_for(line, clean, existing.get(reference))
+            change = self.change_for(line, clean, existing.get(reference), verdicts.get(line))
             if self.reject_later is not None:
                 self.reject(rejects, line, [self.reject_later])
                 continue
@@ -493,17 +513,23 @@ class _ImportRun:
                 self.updated += 1
 
     def change_for(
-        self, line: int, clean: dict[str, Any], stored: dict[str, Any] | None
+        self,
+        line: int,
+        clean: dict[str, Any],
+        stored: dict[str, Any] | None,
+        verdict: tuple[bool, str] | None,
     ) -> Change | None:
-        """A new case, an update with what changed, or None when nothing did."""
+        """A new case (``verdict``: its eligibility, judged with its batch), an update
+        with what changed, or None when nothing did."""
         source = {"file": self.file, "line": line}
         if stored is None:
-            case = _apply(clean, self.institution, self.at, None)
-            eligible, note = self.eligibility(case)
+            assert verdict is not None, "a new case is judged with its batch"
+            eligible, note = verdict
             row = self.new_case_row(clean, eligible, note)
             first: tuple[Review, ...] = ()
             data = {**source, "eligible": eligible, "note": note}
             if clean["kind"] == "review":
+                case = _apply(clean, self.institution, self.at, None)
                 first = (self.first_review(case, clean["trigger"]),)
                 data |= {"kind": "review", "trigger": clean["trigger"]}
             return Change(
@@ -600,15 +626,52 @@ class _ImportRun:
             opened_on=case.local_date(self.at),
         )
 
-    def eligibility(self, case: Case) -> tuple[bool, str]:
-        denials = self.services.eligibility(case, self.at)
+    def eligibility(self, cleans: list[dict[str, Any]]) -> list[tuple[bool, str]]:
+        """(eligible, note) for each new case's validated values, judged as one batch."""
+        if not cleans:
+            return []
+        denials = self.services.eligibility_of_batch(
+            self.institution,
+            [self.eligibility_view(clean) for clean in cleans],
+            self.at,
+            lambda i: _apply(cleans[i], self.institution, self.at, None),
+        )
+        return [self.verdict(found) for found in denials]
+
+    def eligibility_view(self, clean: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A new case as ``cases_eligible`` sees it: the keys its hookspec lists."""
+        kind = clean.get("kind") or "collection"
+        days = 0
+        if kind != "review" or clean["overdue_minor"]:
+            # As Case.days_past_due: the borrower's day at the import, never below 0.
+            zone, _ = self.validator.zone(clean["timezone"])
+            assert zone is not None, "a valid row has a valid time zone"
+            days = max((self.validator.today(zone) - clean["overdue_since"]).days, 0)
+        return MappingProxyType(
+            {
+                "institution": self.institution,
+                "reference": clean["reference"],
+                "kind": kind,
+                "jurisdiction": clean["jurisdiction"],
+                "currency": clean["currency"],
+                "timezone": clean["timezone"],
+                "principal_minor": clean["principal_minor"],
+                "overdue_minor": clean["overdue_minor"],
+                "overdue_since": clean["overdue_since"],
+                "days_past_due": days,
+                "attributes": MappingProxyType(clean.get("attributes") or {}),
+            }
+        )
+
+    def verdict(self, denials: list[Decision]) -> tuple[bool, str]:
+        """(eligible, the note an ineligible case carries: each denial with its rule)."""
         if not denials:
             return True, ""
         self.ineligible += 1
         return False, "; ".join(f"{d.reason} (rule {d.rule})" for d in denials)
 
     def with_eligibility(self, case: Case) -> Case:
-        eligible, note = self.eligibility(case)
+        eligible, note = self.verdict(self.services.eligibility(case, self.at))
         return attrs.evolve(case, eligible=eligible, eligibility_note=note)
 
     def new_case_row(self, clean: Mapping[str, Any], eligible: bool, note: str) -> dict[str, Any]:

@@ -10,12 +10,13 @@ Keys of the institution's policy (checked when set, see :mod:`fieldcase.policy`)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from fieldcase import hookimpl
 from fieldcase.model import ActionContext, Case, Decision
+from fieldcase.money import from_minor
 from fieldcase.policy import default
 
 DEFAULT_MIN_DAYS_PAST_DUE = default("min_days_past_due")
@@ -24,21 +25,63 @@ DEFAULT_MAX_FAILED_VISITS = default("max_failed_visits")
 
 @hookimpl(trylast=True)
 def case_eligible(case: Case, settings: Mapping[str, Any], at: dt.datetime) -> Decision | None:
-    if case.kind == "review":
-        return None  # a performing loan's review: not judged by how far it is past due
+    return ineligible(
+        case.kind,
+        case.days_past_due(at),
+        case.overdue_amount,
+        case.currency,
+        case.institution,
+        thresholds(settings),
+    )
+
+
+@hookimpl(trylast=True)
+def cases_eligible(
+    cases: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], at: dt.datetime
+) -> list[Decision | None]:
+    # The batch form of case_eligible, over the same rule: the two cannot disagree.
+    minimums = thresholds(settings)
+    return [
+        ineligible(
+            case["kind"],
+            case["days_past_due"],
+            from_minor(case["overdue_minor"], case["currency"]),
+            case["currency"],
+            case["institution"],
+            minimums,
+        )
+        for case in cases
+    ]
+
+
+def thresholds(settings: Mapping[str, Any]) -> tuple[int, Decimal]:
+    """(minimum days past due, minimum overdue amount) of the institution's policy."""
     min_days = int(settings.get("min_days_past_due", DEFAULT_MIN_DAYS_PAST_DUE))
-    min_amount = Decimal(str(settings.get("min_overdue_amount", "0")))
-    days = case.days_past_due(at)
+    return min_days, Decimal(str(settings.get("min_overdue_amount", "0")))
+
+
+def ineligible(
+    kind: str,
+    days: int,
+    overdue_amount: Decimal,
+    currency: str,
+    institution: str,
+    minimums: tuple[int, Decimal],
+) -> Decision | None:
+    """The rule default.eligibility: a denial when too few days or too little is overdue."""
+    if kind == "review":
+        return None  # a performing loan's review: not judged by how far it is past due
+    min_days, min_amount = minimums
     if days < min_days:
         return Decision.deny(
             "default.eligibility",
-            f"{days} days past due is under the minimum of {min_days} for {case.institution}",
+            f"{days} days past due is under the minimum of {min_days} for {institution}",
         )
-    if case.overdue_amount < min_amount:
+    if overdue_amount < min_amount:
         return Decision.deny(
             "default.eligibility",
-            f"overdue amount {case.currency} {case.overdue_amount} is under the minimum of "
-            f"{min_amount} for {case.institution}",
+            f"overdue amount {currency} {overdue_amount} is under the minimum of "
+            f"{min_amount} for {institution}",
         )
     return None
 

@@ -19,6 +19,7 @@ from fieldcase.commands import (
 )
 from fieldcase.errors import SettingError
 from fieldcase.model import ActionContext, Case, ChecklistItem, Decision, Reason
+from fieldcase.money import from_minor
 
 INSTITUTION = "example-bank"
 #: Example Bank lends in US dollars.
@@ -82,19 +83,37 @@ def case_eligible(case: Case, settings: Mapping[str, Any], at: dt.datetime) -> D
     """Visits only for accounts at least 30 days and 500.00 overdue (configurable)."""
     if not _ours(case):
         return None
+    return _visit_threshold(case.days_past_due(at), case.overdue_amount, settings)
+
+
+@hookimpl
+def cases_eligible(
+    cases: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], at: dt.datetime
+) -> list[Decision | None] | None:
+    """The same rule for an import's batch: one institution's cases, so one look decides."""
+    if not cases or cases[0]["institution"] != INSTITUTION:
+        return None
+    return [
+        _visit_threshold(
+            c["days_past_due"], from_minor(c["overdue_minor"], c["currency"]), settings
+        )
+        for c in cases
+    ]
+
+
+def _visit_threshold(days: int, overdue: Decimal, settings: Mapping[str, Any]) -> Decision | None:
     min_days = int(settings.get("visit_min_days_past_due", 30))
     min_amount = Decimal(str(settings.get("visit_min_overdue", "500.00")))
-    if case.days_past_due(at) < min_days:
+    if days < min_days:
         return Decision.deny(
             "example-bank.min-days",
-            f"Example Bank visits accounts from {min_days} days past due "
-            f"(this one: {case.days_past_due(at)})",
+            f"Example Bank visits accounts from {min_days} days past due (this one: {days})",
         )
-    if case.overdue_amount < min_amount:
+    if overdue < min_amount:
         return Decision.deny(
             "example-bank.min-amount",
             f"Example Bank visits accounts with at least {min_amount} overdue "
-            f"(this one: {case.overdue_amount})",
+            f"(this one: {overdue})",
         )
     return None
 

@@ -24,6 +24,7 @@ def test_listed_with_its_hooks(office: Office) -> None:
             "name": "fieldcase-example-bank",
             "hooks": [
                 "case_eligible",
+                "cases_eligible",
                 "check_action",
                 "overdue_reasons",
                 "register_commands",
