@@ -260,6 +260,97 @@ def test_same_file_twice_changes_nothing(office: Run, files: Path, target: str) 
     assert snapshot(target) == before
 
 
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The references of the rows an import validates from now on (in this process)."""
+    from fieldcase.importing import RowValidator
+
+    seen: list[str] = []
+    validate = RowValidator.validate
+
+    def counted(self: RowValidator, row: dict[str, Any]) -> Any:
+        seen.append(str(row.get("reference")))
+        return validate(self, row)
+
+    monkeypatch.setattr(RowValidator, "validate", counted)
+    return seen
+
+
+def test_an_unchanged_row_is_known_by_its_fingerprint(
+    office: Run, tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "daily.csv"
+    header = "reference,borrower_name,principal,overdue_amount,overdue_since,days_past_due,address"
+    rows = [f"F-{i},借款人{i},5000,1200,2026-10-0{1 + i},,上海市长宁路{i}号" for i in range(4)]
+    rows.append("F-9,借款人9,5000,1200,,40,上海市长宁路9号")  # due date from days past due
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    assert imported(office, str(path), "--institution", "hx")["imported"] == 5
+    before = snapshot(target)
+    seen = validations(monkeypatch)
+    again = imported(office, str(path), "--institution", "hx")
+    assert (again["unchanged"], again["updated"], again["rejected"]) == (5, 0, 0)
+    assert seen == []  # nothing validated nor compared: each row's fingerprint matched
+    assert snapshot(target) == before
+    # A case changed since its import is compared again, and the file still wins.
+    details = office("details", "hx/F-1", "--address", "上海市新华路1号", *AT, as_="chen.wei")
+    assert details.exit_code == 0, details.output
+    again = imported(office, str(path), "--institution", "hx")
+    assert (again["unchanged"], again["updated"]) == (4, 1)
+    assert seen == ["F-1"]
+    # A changed row is validated and updates its case.
+    path.write_text(path.read_text(encoding="utf-8").replace("长宁路2号", "长宁路22号"), "utf-8")
+    seen.clear()
+    again = imported(office, str(path), "--institution", "hx")
+    assert (again["unchanged"], again["updated"], seen) == (4, 1, ["F-2"])
+    # A day later, days past due mean another due date: that row is judged again.
+    seen.clear()
+    later = office("import", str(path), "--institution", "hx", "--json",
+                   "--at", "2026-11-24T09:00+08:00", as_="chen.wei")  # fmt: skip
+    assert later.exit_code == 0, later.output
+    assert (json.loads(later.stdout)["updated"], seen) == (1, ["F-9"])
+
+
+def test_a_file_read_in_a_second_process_imports_as_one_read_here(
+    office: Run, tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fieldcase import import_pipeline
+
+    if not import_pipeline.can_fork():
+        pytest.skip("needs fork and two cores")
+    header = "reference,borrower_name,principal,overdue_amount,overdue_since,address,phone"
+    rows = [f"P-{i},借款人{i},5000,{100 + i},2026-10-01,上海市长宁路{i}号,+86 139{i:08d}"
+            for i in range(40)]  # fmt: skip
+    rows[7] = "P-7,借款人7,5000,abc,2026-10-01,上海市长宁路7号,+86 13900000007"  # bad amount
+    rows[23] = "P-3,again,5000,1,2026-10-01,上海市,+86 13900000003"  # a reference again
+    rows[31] = "P-31,借款人31,5000,9,2026-10-01,上海市,12"  # a bad phone
+    for name in ("here", "child"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "p.csv").write_text("\n".join([header, *rows]) + "\n", "utf-8")
+
+    def run(name: str, institution: str) -> dict[str, Any]:
+        args = (str(tmp_path / name / "p.csv"), "--institution", institution, "--batch-size", "6")
+        return imported(office, *args)
+
+    here = run("here", "hx")
+    monkeypatch.setattr(import_pipeline, "PARALLEL_ROWS", 0)
+    child = run("child", "jl")
+    assert (child["imported"], child["rejected"]) == (here["imported"], here["rejected"]) == (37, 3)
+    rejects = {
+        name: (tmp_path / name / "p.rejects.csv").read_text().splitlines()[1:]
+        for name in ("here", "child")
+    }
+    assert rejects["child"] == rejects["here"] and len(rejects["here"]) == 3
+
+    def stored(institution: str) -> list[tuple[Any, ...]]:
+        columns = "reference, borrower_name, address, phone, overdue_minor, eligible, version"
+        sql = f"SELECT {columns} FROM cases WHERE institution = ? ORDER BY id"
+        return [tuple(r) for r in query(target, sql, [institution])]
+
+    assert stored("jl") == stored("hx") and len(stored("hx")) == 37
+    # Again, from the second process: every row known by its fingerprint.
+    again = imported(office, str(tmp_path / "child" / "p.csv"), "--institution", "jl")
+    assert (again["unchanged"], again["rejected"], again["updated"]) == (37, 3, 0)
+
+
 def test_changed_row_updates_the_case_with_an_event(office: Run, files: Path, target: str) -> None:
     path = files / "midwest-utf8-bom.csv"
     imported(office, str(path), "--institution", "midwest")

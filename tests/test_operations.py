@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import AT, Run, events, set_policy, snapshot, to_submitted
+from conftest import AT, Run, events, query, set_policy, snapshot, to_submitted
 from fieldcase.cli import cli
+from fieldcase.store import Store
 from fieldcase.store.dialect import is_server_url
 from pgserver import PgOffice
 
@@ -69,10 +70,20 @@ def test_purge_withholds_personal_data_and_keeps_statistics_and_chain(
     assert refused.exit_code == 1
     assert "only a supervisor may purge" in refused.output
 
+    # What an import keeps of the row a case came from goes with the rest.
+    store = Store(target)
+    try:
+        store.keep_fingerprints([(store.existing_cases("hx-consumer", ["L-1001"])["L-1001"], "f0")])
+    finally:
+        store.close()
+    fingerprints = "SELECT count(*) FROM import_fingerprints"
+    assert query(target, fingerprints)[0][0] == 1
+
     done = office("purge", "--json", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
     assert done.exit_code == 0, done.output
     summary = json.loads(done.output)
     assert summary["cases"] == [1] and summary["events_redacted"] > 5
+    assert query(target, fingerprints)[0][0] == 0
 
     # Gone from the tables, the events, the search index and the file itself.
     data = raw(target)

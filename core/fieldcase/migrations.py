@@ -670,3 +670,15 @@ def m020_lean_indexes(db: Database) -> None:
     # every case or event written paid to keep it.
     db.execute("DROP INDEX IF EXISTS idx_cases_assigned_to")
     db.execute("DROP INDEX IF EXISTS idx_events_type")
+
+
+@migrations(name="021_import_fingerprints")
+def m021_import_fingerprints(db: Database) -> None:
+    # What each case was last imported from (a digest of the file's row and what
+    # judged it), while the case stays at that version: a row that comes again
+    # unchanged is known without validating and comparing it. Not the case's
+    # state (replay does not rebuild it); a purge deletes its case's.
+    db.execute(
+        "CREATE TABLE import_fingerprints (id INTEGER PRIMARY KEY REFERENCES cases(id),"
+        " version INTEGER NOT NULL, digest TEXT NOT NULL)"
+    )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import gc
+import hashlib
 import io
 import itertools
 import json
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
-from . import attributes
+from . import __version__, attributes, import_pipeline
 from .commitments import canonical_json
 from .errors import InvalidInput, NotPermitted, WriteRefused
 from .formats import exporter_for, importer_for
@@ -257,19 +259,33 @@ def import_cases(
     gc.set_threshold(50_000, 1_000, 1_000)
     try:
         rows = importer.read(path, encoding)
-        while batch := list(itertools.islice(rows, batch_size)):
+        first = list(itertools.islice(rows, batch_size))
+        ahead = run.prepare(first) if first else None
+        # A large text file of new or changed rows is read and validated a few batches
+        # ahead, in a second process; one whose first batch is mostly known (a file
+        # imported before) is not: known rows are not validated at all here.
+        parallel = (
+            ahead is not None
+            and sum(row.known for row in ahead.rows) * 2 < len(ahead.rows)
+            and importer.text
+            and estimated_rows(path) >= import_pipeline.PARALLEL_ROWS
+        )
+        later = import_pipeline.prepared_batches(
+            rows, batch_size, functools.partial(run.prepare, lookup=not parallel), parallel=parallel
+        )
+        for prepared in itertools.chain([ahead] if ahead else [], later):
             try:
-                run.batch(batch, rejects, warnings)
+                run.write(prepared, rejects, warnings)
             except WriteRefused as exc:
                 raise WriteRefused(
-                    f"{exc}. The rows before line {batch[0].line} are in: importing the file "
-                    "again goes on from there",
+                    f"{exc}. The rows before line {prepared.rows[0].line} are in: importing "
+                    "the file again goes on from there",
                     path=exc.path,
                     reason=exc.reason,
                     remedy=exc.remedy,
                 ) from None
             if progress is not None:
-                progress(batch[-1])
+                progress(prepared.last)
     finally:
         gc.set_threshold(*thresholds)
         rejects.close()
@@ -342,6 +358,38 @@ def admit_import(
     return staff
 
 
+@attrs.frozen
+class PreparedRow:
+    """A row of a file, mapped and validated (or known by its fingerprint), or not readable."""
+
+    line: int
+    error: str | None
+    reference: str = ""
+    digest: str | None = None
+    clean: dict[str, Any] | None = None
+    problems: list[Reject] = attrs.field(factory=list)
+    known: bool = False
+
+
+@attrs.frozen
+class PreparedBatch:
+    rows: list[PreparedRow]
+    #: The batch's last row (its line and offset, for progress).
+    last: SourceRow
+    #: Whether the stored fingerprints were looked up while preparing.
+    looked_up: bool
+
+
+#: Bumped when validating the same row could give another result: every row's
+#: fingerprint then differs, and a re-import validates and compares every row once.
+FINGERPRINT_FORM = 1
+
+
+def reference_of(values: Mapping[str, Any]) -> str:
+    """A mapped row's reference as a stored case has it (cleaned text is stripped)."""
+    return str(values.get("reference") or "").strip()
+
+
 class _ImportRun:
     """The state of one import: counts, and how each batch becomes changes."""
 
@@ -379,6 +427,16 @@ class _ImportRun:
             ),
         )
         self.at_text = to_iso(at)
+        #: All that judges a row besides the row itself: a row's fingerprint covers it.
+        self.judged_by = [
+            FINGERPRINT_FORM,
+            __version__,
+            institution,
+            self.policy_version,
+            self.validator.defaults,
+            self.validator.day_count,
+            self.validator.reject_days_late,
+        ]
         self.hooked_mapping = bool(services.pm.hook.map_import_row.get_hookimpls())
         self.checked_columns = False
         self.reject_later: Reject | None = None
@@ -424,34 +482,74 @@ class _ImportRun:
         for problem in problems:
             rejects.add(attrs.evolve(problem, line=line))
 
-    def batch(self, batch: list[SourceRow], rejects: RejectsFile, warnings: RejectsFile) -> None:
-        candidates: list[tuple[int, dict[str, Any]]] = []
-        for source in batch:
-            self.rows += 1
-            if source.error is not None or source.values is None:
-                self.reject(
-                    rejects, source.line, [Reject(0, "row", "", source.error or "unreadable")]
-                )
-                continue
-            row, extra = attributes.split(self.map_row(source.values))
+    def prepare(self, batch: list[SourceRow], *, lookup: bool = True) -> PreparedBatch:
+        """Each row of ``batch`` mapped, fingerprinted and validated: no writes, so a
+        second process may do it (then without ``lookup``: it has no database).
+
+        With ``lookup``, a row its case was imported from, the case unchanged
+        since, is known by its fingerprint and not validated at all.
+        """
+        rows = [PreparedRow(source.line, source.error or "unreadable") for source in batch]
+        mapped: list[tuple[int, SourceRow, dict[str, Any], str | None]] = []
+        for index, source in enumerate(batch):
+            if source.values is not None and source.error is None:
+                values = self.map_row(source.values)
+                mapped.append((index, source, values, self.fingerprint(values)))
+        known = self.known([(values, digest) for _, _, values, digest in mapped]) if lookup else {}
+        for index, source, values, digest in mapped:
+            row, extra = attributes.split(values)
             if not self.checked_columns:
-                self.check_columns(row, source.values, extra)
+                self.check_columns(row, source.values or {}, extra)
                 self.checked_columns = True
+            reference = reference_of(values)
+            if digest is not None and known.get(reference) == digest:
+                rows[index] = PreparedRow(source.line, None, reference, digest, known=True)
+                continue
             clean, problems = self.validator.validate(row)
-            if clean is None:
-                self.reject(rejects, source.line, problems)
-                continue
-            try:
-                clean["attributes"] = attributes.clean(extra, self.declared, self.institution)
-            except InvalidInput as exc:
-                self.reject(rejects, source.line, [Reject(0, "attributes", "", str(exc))])
-                continue
-            clean["given_attributes"] = frozenset(extra)
-            candidates.append((source.line, clean))
+            if clean is not None:
+                try:
+                    clean["attributes"] = attributes.clean(extra, self.declared, self.institution)
+                except InvalidInput as exc:
+                    clean, problems = None, [Reject(0, "attributes", "", str(exc))]
+            if clean is not None:
+                clean["given_attributes"] = frozenset(extra)
+                clean["fingerprint"] = digest
+            rows[index] = PreparedRow(source.line, None, reference, digest, clean, problems)
+        last = SourceRow(batch[-1].line, None, offset=batch[-1].offset)
+        return PreparedBatch(rows, last, looked_up=lookup)
+
+    def known(self, rows: list[tuple[dict[str, Any], str | None]]) -> dict[str, str]:
+        """The stored fingerprints of the cases these mapped rows name, by reference."""
+        return self.services.store.import_fingerprints(
+            self.institution, [reference_of(values) for values, digest in rows if digest]
+        )
+
+    def batch(self, batch: list[SourceRow], rejects: RejectsFile, warnings: RejectsFile) -> None:
+        """Prepare ``batch`` here, and write it."""
+        self.write(self.prepare(batch), rejects, warnings)
+
+    def write(self, prepared: PreparedBatch, rejects: RejectsFile, warnings: RejectsFile) -> None:
+        """A prepared batch's cases and their events, in one transaction."""
         store = self.services.store
+        known: dict[str, str] = {}
+        if not prepared.looked_up:  # prepared without the database: looked up here
+            known = store.import_fingerprints(
+                self.institution, [row.reference for row in prepared.rows if row.digest]
+            )
+        candidates: list[tuple[int, dict[str, Any]]] = []
+        for row in prepared.rows:
+            self.rows += 1
+            if row.known or (row.digest is not None and known.get(row.reference) == row.digest):
+                candidates.append((row.line, {"reference": row.reference, "known": True}))
+            elif row.error is not None:
+                self.reject(rejects, row.line, [Reject(0, "row", "", row.error)])
+            elif row.clean is None:
+                self.reject(rejects, row.line, row.problems)
+            else:
+                candidates.append((row.line, row.clean))
         earlier = store.claim_references([(clean["reference"], line) for line, clean in candidates])
         existing = store.existing_cases(
-            self.institution, [clean["reference"] for _, clean in candidates]
+            self.institution, [c["reference"] for _, c in candidates if "known" not in c]
         )
         # Each line a reference appears on again: the line that has it first.
         again = {
@@ -462,7 +560,7 @@ class _ImportRun:
         fresh = [
             (line, clean)
             for line, clean in candidates
-            if line not in again and existing.get(clean["reference"]) is None
+            if line not in again and "known" not in clean and clean["reference"] not in existing
         ]
         # The new cases are judged together: one cases_eligible call per plugin.
         verdicts = dict(
@@ -472,7 +570,9 @@ class _ImportRun:
                 strict=True,
             )
         )
-        changes = []
+        changes: list[Change] = []
+        fingerprints: list[str | None] = []
+        unchanged: list[tuple[dict[str, Any], str]] = []
         for line, clean in candidates:
             reference = clean["reference"]
             if line in again:
@@ -489,6 +589,9 @@ class _ImportRun:
                     ],
                 )
                 continue
+            if "known" in clean:
+                self.unchanged += 1
+                continue
             self.reject_later = None
             change = self.change_for(line, clean, existing.get(reference), verdicts.get(line))
             if self.reject_later is not None:
@@ -501,8 +604,14 @@ class _ImportRun:
                     warnings.add(attrs.evolve(warning, line=line))
             if change is not None:
                 changes.append(change)
+                fingerprints.append(clean["fingerprint"])
+            elif clean["fingerprint"] is not None:
+                unchanged.append((existing[reference], clean["fingerprint"]))
         observed = self.services.has_observers()
-        for event, saved in store.commit_many(changes):
+        # Known next time: unchanged rows not yet fingerprinted (imported before
+        # fingerprints were kept, or their case changed since).
+        store.keep_fingerprints(unchanged)
+        for event, saved in store.commit_many(changes, fingerprints=fingerprints):
             if observed:
                 record = saved[0]
                 case = row_to_case(record.row) if isinstance(record, CaseRow) else record
@@ -511,6 +620,27 @@ class _ImportRun:
                 self.imported += 1
             else:
                 self.updated += 1
+
+    def fingerprint(self, values: Mapping[str, Any]) -> str | None:
+        """A digest of a mapped row and of all that judges it, or None when the same
+        row could be judged otherwise another time, or may warn (then it is validated)."""
+        today = ""
+        if str(values.get("days_past_due") or "").strip():
+            if str(values.get("overdue_since") or "").strip():
+                return None  # the two may disagree: said each time, as a warning
+            # Days past due fix the due date from today, in the borrower's zone.
+            name = str(values.get("timezone") or "").strip() or self.validator.defaults.get(
+                "timezone", ""
+            )
+            zone, _ = self.validator.zone(name)
+            if zone is None:
+                return None
+            today = self.validator.today(zone).isoformat()
+        try:
+            text = canonical_json([self.judged_by, today, values])
+        except (TypeError, ValueError):  # a value JSON does not write (a workbook's date)
+            return None
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def change_for(
         self,

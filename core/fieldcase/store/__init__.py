@@ -13,7 +13,7 @@ import hashlib
 import heapq
 import json
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -963,13 +963,19 @@ class Store:
         return self.commit_many([change])[0]
 
     def commit_many(
-        self, changes: Sequence[Change], *, redactions: Sequence[tuple[int, str]] = ()
+        self,
+        changes: Sequence[Change],
+        *,
+        redactions: Sequence[tuple[int, str]] = (),
+        fingerprints: Sequence[str | None] = (),
     ) -> list[tuple[Event, list[Record]]]:
         """Write several changes, each with its own event, in ONE transaction.
 
         ``redactions`` (event id, redacted payload) replace earlier payloads in
         the same transaction: only ``purge`` does this, and the database lets
-        nothing else change an event (see migration 008).
+        nothing else change an event (see migration 008); the purged cases'
+        import fingerprints go too. ``fingerprints``: an import's, one per
+        change (its case's first record), kept with the case's new version.
         """
         with self.transaction():
             batch = _Batch(self)
@@ -986,6 +992,16 @@ class Store:
                 ) from None
             if redactions:
                 self.dialect.redact(redactions)
+                self.db.executemany(
+                    f"DELETE FROM {self.dialect.write_table('import_fingerprints')} WHERE id = ?",
+                    [[change.case_id] for change in changes if change.case_id is not None],
+                )
+            if fingerprints:
+                self._keep_fingerprints(
+                    (saved[0], digest)
+                    for (_, saved), digest in zip(results, fingerprints, strict=True)
+                    if digest is not None
+                )
             if self.dialect.stamps_events:
                 # The database set who wrote each event, when and its link: read them back.
                 stamped = self.dialect.stamped([int(event.id or 0) for event, _ in results])
@@ -1104,6 +1120,46 @@ class Store:
         self.db.commit()
         self.dialect.put_back(progress)
         self.dialect.end_bulk()
+
+    def import_fingerprints(
+        self, institution: str, references: Sequence[str]
+    ) -> dict[str, str]:
+        """The import fingerprint of each of ``institution``'s cases among
+        ``references`` that nothing has changed since it was imported: by reference.
+
+        A case written since (its version moved on), or purged, has none.
+        """
+        found: dict[str, str] = {}
+        refs = list(dict.fromkeys(references))
+        for start in range(0, len(refs), 500):
+            chunk = refs[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for reference, digest in self.db.execute(
+                "SELECT c.reference, f.digest FROM cases c"
+                " JOIN import_fingerprints f ON f.id = c.id AND f.version = c.version"
+                f" WHERE c.institution = ? AND c.reference IN ({marks})"
+                " AND c.purged_at IS NULL",
+                [institution, *chunk],
+            ):
+                found[reference] = digest
+        return found
+
+    def keep_fingerprints(self, kept: Sequence[tuple[dict[str, Any], str]]) -> None:
+        """Record the fingerprints of stored case rows an import found unchanged."""
+        if kept:
+            with self.transaction():
+                self._keep_fingerprints(kept)
+
+    def _keep_fingerprints(self, kept: Iterable[tuple[Any, str]]) -> None:
+        rows = []
+        for record, digest in kept:
+            row = record.row if isinstance(record, CaseRow) else record
+            if isinstance(row, Case):
+                rows.append([row.id, row.version, digest])
+            else:
+                rows.append([row["id"], row["version"], digest])
+        # Keyed by the case's id, as the upsert of every table is.
+        self.dialect.upsert("import_fingerprints", ("id", "version", "digest"), rows)
 
     def case_count_bound(self) -> int:
         """At least as many as the cases there are (the highest id): one index lookup."""

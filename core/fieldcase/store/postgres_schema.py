@@ -719,9 +719,24 @@ def m002_logins(db: Any) -> None:
         db.execute(f'GRANT UPDATE ON fieldcase_read."{table}" TO "{writer}"')
 
 
+def m003_import_fingerprints(db: Any) -> None:
+    """What each case was last imported from (see the SQLite migration of the same
+    name): read and written by supervisors, who import; no field login reads it."""
+    database = db.execute("SELECT current_database()").fetchone()[0]
+    db.execute(
+        "CREATE TABLE fieldcase.import_fingerprints (id BIGINT PRIMARY KEY"
+        " REFERENCES fieldcase.cases(id), version BIGINT NOT NULL, digest TEXT NOT NULL)"
+    )
+    db.execute(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON fieldcase.import_fingerprints"
+        f' TO "{database}_supervisor"'
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Any], None]], ...] = (
     ("001_schema", m001_schema),
     ("002_logins", m002_logins),
+    ("003_import_fingerprints", m003_import_fingerprints),
 )
 LATEST_MIGRATION = MIGRATIONS[-1][0]
 
