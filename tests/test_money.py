@@ -14,6 +14,8 @@ from fieldcase.money import (
     round_money,
     to_minor,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -81,3 +83,44 @@ def test_rates_are_written_in_plain_digits_too(text: str) -> None:
     with pytest.raises(InvalidInput, match="rate"):
         parse_rate(text)
     assert parse_rate("18%") == Decimal("0.18")
+
+
+def _slow_minor(text: str, currency: str) -> int | None:
+    from fieldcase.money import parse_amount, to_minor
+
+    try:
+        return to_minor(parse_amount(text, currency), currency)
+    except InvalidInput:
+        return None
+
+
+_AMOUNT_TEXT = st.one_of(
+    st.from_regex(r"[0-9]{1,19}(\.[0-9]{0,5})?", fullmatch=True),
+    st.from_regex(r"[0-9,. +-]{0,12}", fullmatch=True),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=3000)
+@given(text=_AMOUNT_TEXT, currency=st.sampled_from(["CNY", "USD", "JPY", "INR", "KRW", "XXX"]))
+def test_a_plain_amount_is_read_as_parse_amount_reads_it(text: str, currency: str) -> None:
+    from fieldcase.money import plain_minor
+
+    fast = plain_minor(text, currency)
+    # Taken plainly, or left to parse_amount; never a different number.
+    if fast is not None:
+        assert fast == _slow_minor(text, currency)
+
+
+def test_plain_amounts_take_the_fast_way() -> None:
+    from fieldcase.money import plain_minor
+
+    assert plain_minor("1234.5", "CNY") == 123450
+    assert plain_minor("0800", "USD") == 80000
+    assert plain_minor("12.340", "CNY") == 1234
+    assert plain_minor("7", "JPY") == 7
+    assert plain_minor("1.200", "KRW") is None and plain_minor("1.000", "KRW") == 1
+    # Left to parse_amount, which refuses or reads them as it always did.
+    for text in ("1,234.50", "12.345", "1e3", "-5", "５", ".5", "5.", "1.5"):
+        assert plain_minor(text, "JPY" if text == "1.5" else "CNY") is None, text
+    assert plain_minor("99999999999999999", "CNY") is None  # too large: parse_amount says so

@@ -23,7 +23,15 @@ import attrs
 from . import attributes
 from .dates import parse_date
 from .errors import InvalidInput
-from .money import MAX_RATE, MINOR_UNITS, annual_rate, parse_amount, parse_rate, to_minor
+from .money import (
+    MAX_RATE,
+    MINOR_UNITS,
+    annual_rate,
+    parse_amount,
+    parse_rate,
+    plain_minor,
+    to_minor,
+)
 from .phones import normalise_phone
 from .text import TextRefused
 from .text import clean as clean_text
@@ -423,6 +431,10 @@ class RowValidator:
         for name, column in MINOR_FIELD.items():
             value = text.get(name, "")
             if not value or exponent is None:
+                continue
+            minor = plain_minor(value, currency)
+            if minor is not None:
+                clean[column] = minor
                 continue
             try:
                 clean[column] = to_minor(parse_amount(value, currency, field=name), currency)
