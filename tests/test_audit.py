@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -13,13 +14,16 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
 from conftest import Run, events, query
 from fieldcase.cli import cli
-from fieldcase.store import STATE_TABLES, TEXT_KEYED, Store
+from fieldcase.commitments import canonical_json
+from fieldcase.store import STATE_TABLES, TEXT_KEYED, AuditProblem, Store
+from fieldcase.store import verify as shared_walk
 from fieldcase.store.dialect import is_server_url
 from fieldcase.testing import invoke
 from pgserver import PgOffice, Server, password_of
@@ -607,3 +611,167 @@ def test_the_tables_keyed_by_text_are_those_named_so(tmp_path: Path) -> None:
     finally:
         store.close()
     assert {table for table, kind in typed.items() if kind.upper() == "TEXT"} == set(TEXT_KEYED)
+
+
+# -- a faster verify: payload texts that vouch for themselves, chains walked in parallel
+
+
+def unsalted_events(path: str) -> list[sqlite3.Row]:
+    """Events with nothing personal to withhold: their stored payload is their committed form."""
+    found = [e for e in events(path) if "salt" not in json.loads(e["payload"])["seal"]]
+    assert found, "the demo records staff and institutions, which carry nothing personal"
+    return found
+
+
+def salted_event(path: str) -> sqlite3.Row:
+    return next(e for e in events(path) if "salt" in json.loads(e["payload"])["seal"])
+
+
+def rewrite_payload(
+    path: str, event_id: int, payload: object, *, with_digest: bool = False
+) -> None:
+    """Store ``payload`` (a text, or a value written as canonical JSON) as the event's."""
+    text = payload if isinstance(payload, str) else canonical_json(payload)
+    if with_digest:  # the recorded digest rewritten to match, the event's hash left
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        sql = "UPDATE events SET payload = ?, payload_sha256 = ? WHERE id = ?"
+        tamper(path, sql, (text, digest, event_id))
+    else:
+        tamper(path, "UPDATE events SET payload = ? WHERE id = ?", (text, event_id))
+
+
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+@pytest.mark.parametrize("salted", [False, True], ids=["nothing-personal", "personal"])
+def test_an_edited_payload_text_that_is_still_json_is_caught(
+    copy_of_demo: str, salted: bool
+) -> None:
+    target = salted_event(copy_of_demo) if salted else unsalted_events(copy_of_demo)[0]
+    payload = json.loads(target["payload"])
+    payload["rows"][0]["row"]["id"] = "mallory"
+    rewrite_payload(copy_of_demo, target["id"], payload)
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert output.strip() == (
+        f"FAILED: event {target['id']} ({target['chain']}): its contents do not match "
+        "its hash: it was edited"
+    )
+
+
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_a_payload_whose_data_speaks_of_salt_is_checked_as_any_other(copy_of_demo: str) -> None:
+    # The word is in the data, not in the seal: the payload still has nothing withheld,
+    # and a change to it is still caught.
+    target = unsalted_events(copy_of_demo)[0]
+    payload = json.loads(target["payload"])
+    payload["data"]["salt"] = "0" * 32
+    rewrite_payload(copy_of_demo, target["id"], payload)
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert f"FAILED: event {target['id']} " in output and "was edited" in output
+
+
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_a_payload_written_otherwise_but_equal_still_verifies(copy_of_demo: str) -> None:
+    # Other spacing and key order: the same value, so the same committed form, as always.
+    for target in (unsalted_events(copy_of_demo)[0], salted_event(copy_of_demo)):
+        value = json.loads(target["payload"])
+        text = json.dumps(dict(reversed(value.items())), indent=2, ensure_ascii=True)
+        assert text != target["payload"] and json.loads(text) == value
+        rewrite_payload(copy_of_demo, target["id"], text)
+    code, output = verify(copy_of_demo)
+    assert code == 0, output
+    assert f"OK: {len(events(copy_of_demo))} events in valid hash chains" in output
+
+
+@pytest.mark.sqlite_only  # edits the file with its triggers dropped
+def test_a_text_rewritten_with_its_digest_is_named_as_the_full_check_names_it(
+    copy_of_demo: str,
+) -> None:
+    # The new text hashes as its (rewritten) recorded digest, so it passes the quick look;
+    # the event fails on its link first, and is named by what is wrong with its payload.
+    chain = [e for e in events(copy_of_demo) if e["chain"] == "system"]
+    removed, target = chain[0], chain[1]
+    tamper(copy_of_demo, "DELETE FROM events WHERE id = ?", (removed["id"],))
+    text = json.dumps(json.loads(target["payload"]), indent=1)  # equal, not canonical
+    rewrite_payload(copy_of_demo, target["id"], text, with_digest=True)
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert output.strip() == (
+        f"FAILED: event {target['id']} (system): its contents do not match its hash: it was edited"
+    )
+
+
+@pytest.fixture
+def parallel_walk(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every walk shared out among two processes, however small the log; the list
+    holds how many events each shared walk covered."""
+    monkeypatch.setattr(shared_walk, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(shared_walk, "available_cores", lambda: 2)
+    monkeypatch.setattr(shared_walk, "RANGES_PER_WORKER", 8)
+    shared: list[int] = []
+    walk = shared_walk.walk_in_parallel
+
+    def counted(*args: Any) -> Any:
+        result = walk(*args)
+        assert result is not None, "the workers started"
+        shared.append(result[0])
+        return result
+
+    monkeypatch.setattr(shared_walk, "walk_in_parallel", counted)
+    return shared
+
+
+def walk_serially(path: str, after: int = 0) -> tuple[int, AuditProblem | None]:
+    store = Store(path, read_only=True)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(shared_walk, "PARALLEL_FROM", 10**12)
+            return store.verify_chains(after)
+    finally:
+        store.close()
+
+
+@pytest.mark.sqlite_only  # a SQLite file's chains are shared out; edits it, its triggers dropped
+def test_chains_walked_in_parallel_give_what_one_walk_gives(
+    copy_of_demo: str, parallel_walk: list[int]
+) -> None:
+    log = events(copy_of_demo)
+    chains = sorted({e["chain"] for e in log})
+    assert len(chains) > 50
+    progress: list[tuple[int, int]] = []
+    store = Store(copy_of_demo, read_only=True)
+    try:
+        assert store.verify_chains(progress=lambda *seen: progress.append(seen)) == (
+            len(log),
+            None,
+        )
+    finally:
+        store.close()
+    assert parallel_walk == [len(log)]
+    assert len(progress) > 2 and progress[-1] == (len(log), len(log))
+    assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+
+    # Edits in chains at both ends of the walk's order, and in the middle; the one of
+    # the lowest id is named, whichever worker finds it, and those before it counted.
+    edited = sorted(
+        (next(e for e in log if e["chain"] == chain)["id"] for chain in chains[-3:]),
+        reverse=True,
+    )
+    edited += [[e for e in log if e["chain"] == chains[len(chains) // 2]][-1]["id"]]
+    for event_id in edited:
+        tamper(copy_of_demo, "UPDATE events SET actor = 'mallory' WHERE id = ?", (event_id,))
+    serial = walk_serially(copy_of_demo)
+    code, output = verify(copy_of_demo)
+    assert code == 1
+    assert serial[1] is not None and serial[1].event_id == min(edited)
+    assert f"FAILED: event {min(edited)} " in output
+    store = Store(copy_of_demo, read_only=True)
+    try:
+        assert store.verify_chains() == serial
+        assert serial[0] == sum(1 for e in log if e["id"] < min(edited))
+        # From a seal, each chain going on from its head there.
+        after = min(edited) - 5
+        assert store.verify_chains(after) == walk_serially(copy_of_demo, after)
+    finally:
+        store.close()
+    assert len(parallel_walk) == 4  # CLI verify, the two above, and the one before

@@ -44,6 +44,8 @@ new_salt: Callable[[], str] = functools.partial(secrets.token_hex, 16)
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+#: The canonical encoding of a value whose keys are in order already: no sorting.
+_IN_ORDER = json.JSONEncoder(sort_keys=False, ensure_ascii=False, separators=(",", ":"))
 
 
 def canonical_json(value: Any) -> str:
@@ -90,29 +92,82 @@ def seal(
     return {**payload, "seal": stamp}
 
 
-def committed(stored: dict[str, Any]) -> dict[str, Any]:
-    """The committed form of a sealed payload: each personal value by its digest, no salt."""
+def _parent_copied(form: dict[str, Any], path: Path) -> Any:
+    """What holds the value at ``path``, copied along the way: the payload stays as it is."""
+    parent: Any = form
+    for step in path[:-1]:
+        parent[step] = child = copy.copy(parent[step])
+        parent = child
+    return parent
+
+
+def _parent_in_place(form: dict[str, Any], path: Path) -> Any:
+    """What holds the value at ``path``, in the payload itself."""
+    parent: Any = form
+    for step in path[:-1]:
+        parent = parent[step]
+    return parent
+
+
+def committed(stored: dict[str, Any], *, in_place: bool = False) -> dict[str, Any]:
+    """The committed form of a sealed payload: each personal value by its digest, no salt.
+
+    ``in_place``: made of ``stored`` itself, which is left taken apart: for a
+    payload read only to be checked, this saves copying what leads to each value.
+    """
     stamp = stored["seal"]
     if "salt" not in stamp:  # already committed (a purge withheld it), or nothing personal
         return {k: v for k, v in stored.items() if k != "redacted"}
     form: dict[str, Any] = {k: v for k, v in stored.items() if k != "seal"}
+    parent_of = _parent_in_place if in_place else _parent_copied
     for path in stamp["fields"]:
-        # Copied only along the way to each value: the stored payload stays as it is.
-        parent: Any = form
-        for step in path[:-1]:
-            parent[step] = child = copy.copy(parent[step])
-            parent = child
+        parent = parent_of(form, path)
         parent[path[-1]] = field_digest(stamp["salt"], path, parent[path[-1]])
     form["seal"] = {k: v for k, v in stamp.items() if k != "salt"}
     return form
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def payload_sha256(stored: dict[str, Any], text: str) -> str:
     """The digest an event's hash covers: its committed form's, or for a payload
     written before seals, its stored text's."""
     if "seal" not in stored:
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return hashlib.sha256(canonical_json(committed(stored)).encode("utf-8")).hexdigest()
+        return _sha256(text)
+    return _sha256(canonical_json(committed(stored)))
+
+
+def matches_sha256(stored: dict[str, Any], text: str, recorded: str) -> bool:
+    """Whether ``stored``, read from ``text``, has the digest ``recorded``
+    (:func:`payload_sha256`). ``stored`` is left taken apart: read it only to check it.
+
+    Two shortcuts, each taken only where its text hashes as recorded:
+
+    - A payload with nothing withheld and no salt is its own committed form,
+      and its text as written is that form's canonical text: the text itself
+      is hashed, nothing is encoded again.
+    - A payload read from its canonical text has every object's keys in order,
+      and its committed form keeps them so (the seal, last in order, is put
+      back last): it is encoded as it stands, without sorting.
+
+    Otherwise (a different text, or the same value written otherwise) the
+    committed form's canonical text is hashed, as it always was. So a quick
+    "yes" stands for a full "yes" but in one case: a text that hashes as
+    recorded yet is not canonical, which nothing writes. The recorded digest
+    is then not the one the event was written with, and the event's own hash,
+    which covers it, fails; unless the chain was written again from there,
+    which no check of the log can tell.
+    """
+    if "seal" not in stored:
+        return _sha256(text) == recorded
+    if "salt" not in stored["seal"] and "redacted" not in stored and _sha256(text) == recorded:
+        return True
+    form = committed(stored, in_place=True)
+    if _sha256(_IN_ORDER.encode(form)) == recorded:
+        return True
+    return _sha256(canonical_json(form)) == recorded
 
 
 def withheld(stored: dict[str, Any]) -> dict[str, Any]:

@@ -1121,9 +1121,7 @@ class Store:
         self.dialect.put_back(progress)
         self.dialect.end_bulk()
 
-    def import_fingerprints(
-        self, institution: str, references: Sequence[str]
-    ) -> dict[str, str]:
+    def import_fingerprints(self, institution: str, references: Sequence[str]) -> dict[str, str]:
         """The import fingerprint of each of ``institution``'s cases among
         ``references`` that nothing has changed since it was imported: by reference.
 
@@ -1249,36 +1247,27 @@ class Store:
         (chain, id)): only the head of the chain at hand is held, however many
         chains there are. ``after``: only the events after that event, each chain
         going on from its head there (what a seal vouches for). ``progress(done,
-        total)`` hears of the walk now and then.
+        total)`` hears of the walk now and then. A large SQLite file has its
+        chains walked by several processes at once (:mod:`fieldcase.store.verify`),
+        with the same answer.
         """
+        from . import verify
+
+        # Other processes see only what is committed: a caller's open transaction keeps one walk.
+        alone = self.db.in_transaction
         with self._one_state():
-            redacted, pinned = self.redactions(after)
             total = self.count_events(after) if progress is not None else 0
-            first: AuditProblem | None = None
-            walked = 0
-            chain_at: str | None = None
-            head, broken = GENESIS, False
-            with self.dialect.stream(
-                "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash,"
-                " payload_sha256, recorded_at, policy_version FROM events WHERE id > ?"
-                " ORDER BY chain, id",
-                [after],
-            ) as rows:
-                for row in rows:
-                    walked += 1
-                    if progress is not None and walked % PROGRESS_STEP == 0:
-                        progress(walked, total)
-                    event_id, chain = row[0], row[2]
-                    if chain != chain_at:
-                        chain_at, broken = chain, False
-                        head = self._head_at(chain, after) if after else GENESIS
-                    if broken or (first is not None and event_id > first.event_id):
-                        continue  # a later event of a broken chain, or after the first problem
-                    problem = self._event_problem(row, head, redacted, pinned)
-                    if problem is None:
-                        head = row[8]
-                    else:
-                        first, broken = AuditProblem(event_id, chain, problem), True
+            last = self.last_event_id()
+            workers = 1 if alone else verify.workers_for(self, last - after)
+            shared = None
+            if workers > 1:
+                shared = verify.walk_in_parallel(self, after, last, workers, progress, total)
+            if shared is not None:
+                walked, first = shared
+            else:
+                redacted, pinned = self.redactions(after)
+                told = None if progress is None else (lambda done: progress(done, total))
+                walked, first = self.walk_chains(after, redacted, pinned, progress=told)
             if progress is not None:
                 progress(walked, total)
             if first is None:
@@ -1287,6 +1276,56 @@ class Store:
                 "SELECT count(*) FROM events WHERE id > ? AND id < ?", [after, first.event_id]
             ).fetchone()
             return int(before[0]), first
+
+    def walk_chains(
+        self,
+        after: int,
+        redacted: set[int],
+        pinned: dict[int, str],
+        *,
+        up_to: int | None = None,
+        chains: tuple[str | None, str | None] = (None, None),
+        progress: Callable[[int], object] | None = None,
+    ) -> tuple[int, AuditProblem | None]:
+        """Check the events after ``after`` (up to ``up_to``) of the chains named from
+        ``chains[0]`` up to, not including, ``chains[1]`` (None: no bound): (events
+        walked, the problem of the lowest event id). ``redacted`` and ``pinned``: as
+        :meth:`redactions` gives them, read in the same state of the database.
+        """
+        where: list[str] = ["id > ?"]
+        params: list[Any] = [after]
+        # "+id": a bound on both sides of the id would have the rows read by id and sorted.
+        bounds = (("+id <= ?", up_to), ("chain >= ?", chains[0]), ("chain < ?", chains[1]))
+        for clause, bound in bounds:
+            if bound is not None:
+                where.append(clause)
+                params.append(bound)
+        first: AuditProblem | None = None
+        walked = 0
+        chain_at: str | None = None
+        head, broken = GENESIS, False
+        with self.dialect.stream(
+            "SELECT id, case_id, chain, type, actor, at, payload, prev_hash, hash,"
+            " payload_sha256, recorded_at, policy_version FROM events"
+            f" WHERE {' AND '.join(where)} ORDER BY chain, id",
+            params,
+        ) as rows:
+            for row in rows:
+                walked += 1
+                if progress is not None and walked % PROGRESS_STEP == 0:
+                    progress(walked)
+                event_id, chain = row[0], row[2]
+                if chain != chain_at:
+                    chain_at, broken = chain, False
+                    head = self._head_at(chain, after) if after else GENESIS
+                if broken or (first is not None and event_id > first.event_id):
+                    continue  # a later event of a broken chain, or after the first problem
+                problem = self._event_problem(row, head, redacted, pinned)
+                if problem is None:
+                    head = row[8]
+                else:
+                    first, broken = AuditProblem(event_id, chain, problem), True
+        return walked, first
 
     def _head_at(self, chain: str, event_id: int) -> str:
         """The hash of the last event of ``chain`` up to event ``event_id``."""
@@ -1304,13 +1343,29 @@ class Store:
         redacted: set[int],
         pinned: dict[int, str],
     ) -> str | None:
-        """Why an event (a row of :meth:`verify_chains`' query) breaks its chain, if it does."""
+        """Why an event (a row of :meth:`walk_chains`' query) breaks its chain, if it does."""
+        if cls._event_fault(row, expected_prev, redacted, pinned, quick=True) is None:
+            return None
+        # The quick check passes a payload whose text hashes as recorded; should the
+        # event fail all the same, the full check names its problem as it always did.
+        return cls._event_fault(row, expected_prev, redacted, pinned, quick=False)
+
+    @classmethod
+    def _event_fault(
+        cls,
+        row: Sequence[Any],
+        expected_prev: str,
+        redacted: set[int],
+        pinned: dict[int, str],
+        *,
+        quick: bool,
+    ) -> str | None:
         event_id, case_id, chain, type, actor, at, payload, prev_hash, stored, sha = row[:10]
         recorded_at, policy_version = row[10:]
         # A payload the reader may not see (PostgreSQL's masking views give none)
         # is checked by those who may; its digest still links the chain.
         if sha is not None and payload is not None:
-            problem = cls._payload_problem(event_id, payload, sha, redacted, pinned)
+            problem = cls._payload_problem(event_id, payload, sha, redacted, pinned, quick=quick)
             if problem:
                 return problem
         if sha is not None:
@@ -1332,22 +1387,34 @@ class Store:
 
     @staticmethod
     def _payload_problem(
-        event_id: int, payload: str, sha: str, redacted: set[int], pinned: dict[int, str]
+        event_id: int,
+        payload: str,
+        sha: str,
+        redacted: set[int],
+        pinned: dict[int, str],
+        *,
+        quick: bool = False,
     ) -> str | None:
-        """Why a payload is not the one its event was written with, if it is not."""
+        """Why a payload is not the one its event was written with, if it is not.
+
+        ``quick``: its text alone may vouch for it (:func:`commitments.matches_sha256`).
+        """
         edited = "its contents do not match its hash: it was edited"
         try:
             stored = json.loads(payload)
             is_redacted = stored.get("redacted") is True
             written_as = stored["seal"]["event"] if "seal" in stored else None
-            committed_sha = payload_sha256(stored, payload)
+            if quick:
+                matches = commitments.matches_sha256(stored, payload, sha)
+            else:
+                matches = payload_sha256(stored, payload) == sha
         except (ValueError, TypeError, AttributeError, KeyError, IndexError):
             return "its payload is not readable: it was edited"
         if is_redacted and event_id not in redacted:
             return edited + " (no purge in the log withheld it)"
         if written_as is not None and written_as != event_id:
             return f"it was written as event {written_as}: events were moved or swapped"
-        if committed_sha == sha:
+        if matches:
             return None
         # Withheld before seals: the purge that did it vouches for what it kept.
         if is_redacted and written_as is None:
