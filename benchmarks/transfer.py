@@ -40,6 +40,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# The demo's Chinese names: one list of them in the project.
+from fieldcase.demo import ZH_GIVEN as CN_GIVEN
+from fieldcase.demo import ZH_SURNAMES as CN_SURNAMES
+
 COLUMNS = [
     "reference",
     "borrower_name",
@@ -60,29 +64,6 @@ BROKEN_EVERY = 33
 
 # -- a portfolio of Chinese, US and Indian borrowers -----------------------------------
 
-CN_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-CN_GIVEN = (
-    "伟",
-    "芳",
-    "娜",
-    "敏",
-    "静",
-    "丽",
-    "强",
-    "磊",
-    "军",
-    "洋",
-    "勇",
-    "艳",
-    "杰",
-    "娟",
-    "涛",
-    "明",
-    "超",
-    "秀英",
-    "建华",
-    "志强",
-)
 CN_PLACES = (
     ("CN-SH", "上海市", ("浦东新区世纪大道", "徐汇区漕溪北路", "静安区南京西路")),
     ("CN-BJ", "北京市", ("朝阳区建国路", "海淀区中关村大街", "东城区东长安街")),
