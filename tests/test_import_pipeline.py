@@ -73,3 +73,11 @@ def test_a_child_that_dies_is_reported_not_waited_for() -> None:
     assert next(prepared) == [2, 3]
     with pytest.raises(FieldcaseError, match=r"stopped \(exit code 3\)"):
         next(prepared)
+
+
+def test_a_closed_reader_stops_its_child() -> None:
+    prepared = import_pipeline.prepared_batches(rows(1000), 1, lines, parallel=True)
+    next(prepared)
+    assert [p.name for p in multiprocessing.active_children()] == ["fieldcase-read"]
+    prepared.close()  # as an import does when writing a batch fails
+    assert multiprocessing.active_children() == []

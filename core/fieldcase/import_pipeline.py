@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import pickle
 import queue
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 from .errors import FieldcaseError
@@ -51,7 +51,7 @@ def prepared_batches(
     prepare: Callable[[list[SourceRow]], Prepared],
     *,
     parallel: bool,
-) -> Iterator[Prepared]:
+) -> Generator[Prepared, None, None]:
     """``prepare(batch)`` of each batch of ``size`` rows, in order; in a second
     process when ``parallel`` (and one can be forked). An error preparing a
     batch is raised here, when that batch's turn comes."""

@@ -8,6 +8,7 @@ half way leaves only complete cases and running it again completes the import
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -273,19 +274,21 @@ def import_cases(
         later = import_pipeline.prepared_batches(
             rows, batch_size, functools.partial(run.prepare, lookup=not parallel), parallel=parallel
         )
-        for prepared in itertools.chain([ahead] if ahead else [], later):
-            try:
-                run.write(prepared, rejects, warnings)
-            except WriteRefused as exc:
-                raise WriteRefused(
-                    f"{exc}. The rows before line {prepared.rows[0].line} are in: importing "
-                    "the file again goes on from there",
-                    path=exc.path,
-                    reason=exc.reason,
-                    remedy=exc.remedy,
-                ) from None
-            if progress is not None:
-                progress(prepared.last)
+        # Closed on any error too: a second process reading ahead stops there.
+        with contextlib.closing(later):
+            for prepared in itertools.chain([ahead] if ahead else [], later):
+                try:
+                    run.write(prepared, rejects, warnings)
+                except WriteRefused as exc:
+                    raise WriteRefused(
+                        f"{exc}. The rows before line {prepared.rows[0].line} are in: "
+                        "importing the file again goes on from there",
+                        path=exc.path,
+                        reason=exc.reason,
+                        remedy=exc.remedy,
+                    ) from None
+                if progress is not None:
+                    progress(prepared.last)
     finally:
         gc.set_threshold(*thresholds)
         rejects.close()
