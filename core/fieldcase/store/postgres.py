@@ -297,6 +297,9 @@ class PostgresDialect:
     def finish_set_aside(self) -> bool:
         return False
 
+    def drop_derived(self) -> None:
+        """Nothing: a replay is rebuilt in a SQLite file, never on a server."""
+
     # -- who and when ----------------------------------------------------------------------
 
     def login(self) -> str | None:

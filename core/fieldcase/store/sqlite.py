@@ -358,6 +358,17 @@ class SQLiteDialect:
         finally:
             self._release()
 
+    def drop_derived(self) -> None:
+        """Drop, for good, what :meth:`set_aside` sets aside: on a scratch file (a
+        replay's), which only the tables' rows are read from."""
+        derived = (
+            "SELECT name, type FROM sqlite_master"
+            f" WHERE tbl_name = 'cases' AND {_SET_ASIDE_OBJECTS}"
+        )
+        for name, kind in self.db.execute(derived).fetchall():
+            self.db.execute(f'DROP {kind.upper()} "{name}"')
+        self.db.commit()
+
     def _marked(self) -> bool:
         found = self.db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [SET_ASIDE]
