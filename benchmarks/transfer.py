@@ -40,7 +40,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-# The demo's Chinese names: one list of them in the project.
+# The demo's names: one list of them in the project.
+from fieldcase.demo import EN_FIRST as US_FIRST
+from fieldcase.demo import EN_LAST as US_LAST
+from fieldcase.demo import IN_FIRST, IN_LAST
 from fieldcase.demo import ZH_GIVEN as CN_GIVEN
 from fieldcase.demo import ZH_SURNAMES as CN_SURNAMES
 
@@ -93,40 +96,6 @@ CN_MOBILE = (
     "199",
 )
 
-US_FIRST = (
-    "James",
-    "Mary",
-    "Robert",
-    "Patricia",
-    "John",
-    "Jennifer",
-    "Michael",
-    "Linda",
-    "David",
-    "Maria",
-    "Luis",
-    "Aisha",
-    "Wei",
-    "Emily",
-    "Daniel",
-    "Sarah",
-)
-US_LAST = (
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Rodriguez",
-    "Martinez",
-    "Nguyen",
-    "Kowalski",
-    "O'Brien",
-    "Washington",
-)
 #: (jurisdiction, zone, city, ZIP prefix, area codes in use there)
 US_PLACES = (
     ("US-IL", "America/Chicago", "Chicago, IL", "606", ("312", "773", "872")),
@@ -144,34 +113,6 @@ US_STREETS = (
     "Oak Park Ave",
 )
 
-IN_FIRST = (
-    "Aarav",
-    "Priya",
-    "Rahul",
-    "Ananya",
-    "Vikram",
-    "Sneha",
-    "Arjun",
-    "Kavya",
-    "Rohan",
-    "Meera",
-    "Sanjay",
-    "Lakshmi",
-)
-IN_LAST = (
-    "Sharma",
-    "Patel",
-    "Reddy",
-    "Iyer",
-    "Singh",
-    "Gupta",
-    "Nair",
-    "Khan",
-    "Das",
-    "Mehta",
-    "Rao",
-    "Banerjee",
-)
 IN_PLACES = (
     ("IN-MH", "Mumbai", "400", ("Andheri West", "Dadar East", "Powai")),
     ("IN-KA", "Bengaluru", "560", ("Koramangala", "Indiranagar", "Jayanagar 4th Block")),
