@@ -221,6 +221,7 @@ def test_a_kill_at_any_statement_leaves_a_database_the_next_command_mends(
         # The next command that may write (here a list of cases) puts them back.
         listed = fieldcase(db, "cases", "--all", "--json")
         assert listed.exit_code == 0, listed.output
+        assert ("rebuilding them first" in listed.stderr) == left_aside, listed.stderr
         assert schema(db) == whole, f"killed at statement {kill_at}"
         assert fts_whole(db), f"killed at statement {kill_at}: the search index lacks rows"
         assert not Path(f"{db}{BULK_LOCK_SUFFIX}").exists()

@@ -354,6 +354,12 @@ class SQLiteDialect:
             return False  # the import is running: it puts them back itself
         self._holding = lock
         try:
+            if marked:
+                logging.getLogger("fieldcase").warning(
+                    "an import into %s was stopped with the cases' indexes set aside: "
+                    "rebuilding them first (nothing was lost)",
+                    self.path,
+                )
             return marked and self._restore()
         finally:
             self._release()
@@ -378,6 +384,7 @@ class SQLiteDialect:
     def _restore(self, progress: Callable[[str], object] | None = None) -> bool:
         """Recreate the set-aside objects, rebuild the search index, drop the marker:
         one transaction, so a kill during it leaves the marker for the next command."""
+        cache = self.db.execute("PRAGMA cache_size").fetchone()[0]
         self.db.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -400,7 +407,7 @@ class SQLiteDialect:
                 self.db.execute("ROLLBACK")
             raise
         finally:
-            self.db.execute("PRAGMA cache_size = -2000")
+            self.db.execute(f"PRAGMA cache_size = {int(cache)}")
         return True
 
     def _bulk_lock(self) -> sqlite3.Connection | None:
