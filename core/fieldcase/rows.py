@@ -80,6 +80,11 @@ def to_iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def printable(value: Any) -> Any:
+    """``value`` as JSON can hold it: a date (or time) as ISO text, anything else as is."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
 def from_iso(text: str | None) -> dt.datetime | None:
     if not text:
         return None

@@ -81,12 +81,13 @@ from .suggest import choice
 
 if TYPE_CHECKING:
     from .arrangements import MoneyView
+    from .exporting import ExportSummary
     from .formats import Exporter
     from .institutions import MigrationStep
     from .model import Payment
     from .payment_files import PaymentImportSummary
     from .repayment import Balance
-    from .transfer import ExportSummary, ImportSummary
+    from .transfer import ImportSummary
 
 log = logging.getLogger(__name__)
 
@@ -557,8 +558,8 @@ class Services:
         return import_payments(self, path, **options)
 
     def export_visits(self, out: BinaryIO, **options: Any) -> ExportSummary:
-        """Stream visit records; see :func:`fieldcase.transfer.export_visits`."""
-        from .transfer import export_visits
+        """Stream visit records; see :func:`fieldcase.exporting.export_visits`."""
+        from .exporting import export_visits
 
         return export_visits(self, out, **options)
 

@@ -1,9 +1,9 @@
-"""Case files in, visit records out: the import and export actions.
+"""Case files in: the import action (visit records out: :mod:`fieldcase.exporting`).
 
 Import reads a file row by row, validates each, and writes batches: each batch
 is ONE transaction holding whole, valid cases and their events, so a run killed
 half way leaves only complete cases and running it again completes the import
-(rows already in are "unchanged"). Export streams rows from one read snapshot.
+(rows already in are "unchanged").
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ import hashlib
 import io
 import itertools
 import json
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from . import __version__, attributes, import_pipeline
 from .commitments import canonical_json
 from .errors import InvalidInput, NotPermitted, WriteRefused
-from .formats import exporter_for, importer_for
+from .formats import importer_for
 from .importing import (
     FIELDS,
     REQUIRED,
@@ -43,8 +43,8 @@ from .model import Borrower, Case, Decision, Review, Staff
 from .money import from_minor
 from .policy import default
 from .privacy import mask_phone, mask_tail
-from .rows import CaseRow, row_to_case, to_iso
-from .store import EXPORT_COLUMNS, Change, ExportFilter
+from .rows import CaseRow, printable, row_to_case, to_iso
+from .store import Change
 from .text import visible
 
 if TYPE_CHECKING:
@@ -211,11 +211,7 @@ def _shown(field: str, value: Any, currency: str) -> Any:
     """A changed value as people read it: amounts as decimals, dates as ISO text."""
     if field.endswith("_minor"):
         return str(from_minor(value, currency))
-    return _printable(value)
-
-
-def _printable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date) else value
+    return printable(value)
 
 
 def import_cases(
@@ -498,7 +494,8 @@ class _ImportRun:
             if source.values is not None and source.error is None:
                 values = self.map_row(source.values)
                 mapped.append((index, source, values, self.fingerprint(values)))
-        known = self.known([(values, digest) for _, _, values, digest in mapped]) if lookup else {}
+        named = [reference_of(values) for _, _, values, digest in mapped if digest]
+        known = self.known(named) if lookup else {}
         for index, source, values, digest in mapped:
             row, extra = attributes.split(values)
             if not self.checked_columns:
@@ -521,24 +518,16 @@ class _ImportRun:
         last = SourceRow(batch[-1].line, None, offset=batch[-1].offset)
         return PreparedBatch(rows, last, looked_up=lookup)
 
-    def known(self, rows: list[tuple[dict[str, Any], str | None]]) -> dict[str, str]:
-        """The stored fingerprints of the cases these mapped rows name, by reference."""
-        return self.services.store.import_fingerprints(
-            self.institution, [reference_of(values) for values, digest in rows if digest]
-        )
-
-    def batch(self, batch: list[SourceRow], rejects: RejectsFile, warnings: RejectsFile) -> None:
-        """Prepare ``batch`` here, and write it."""
-        self.write(self.prepare(batch), rejects, warnings)
+    def known(self, references: list[str]) -> dict[str, str]:
+        """The stored fingerprints of these references' unchanged cases, by reference."""
+        return self.services.store.import_fingerprints(self.institution, references)
 
     def write(self, prepared: PreparedBatch, rejects: RejectsFile, warnings: RejectsFile) -> None:
         """A prepared batch's cases and their events, in one transaction."""
         store = self.services.store
         known: dict[str, str] = {}
         if not prepared.looked_up:  # prepared without the database: looked up here
-            known = store.import_fingerprints(
-                self.institution, [row.reference for row in prepared.rows if row.digest]
-            )
+            known = self.known([row.reference for row in prepared.rows if row.digest])
         candidates: list[tuple[int, dict[str, Any]]] = []
         for row in prepared.rows:
             self.rows += 1
@@ -856,104 +845,3 @@ class _ImportRun:
             "installment_minor": clean.get("installment_minor"),
             "next_review": None,
         }
-
-
-# -- export ------------------------------------------------------------------------
-
-#: One row per visit: the case, what the visit found, the feedback and its review.
-VISIT_COLUMNS = EXPORT_COLUMNS
-
-
-@attrs.frozen
-class ExportSummary:
-    format: str
-    rows: int
-    masked: bool
-    cursor: int
-    event_id: int
-
-
-def export_visits(
-    services: Services,
-    out: BinaryIO,
-    *,
-    fmt: str,
-    actor: str,
-    at: dt.datetime,
-    filters: ExportFilter,
-    unmasked: bool = False,
-    output_name: str = "-",
-    progress: Callable[[int], object] | None = None,
-    progress_every: int = 10_000,
-) -> ExportSummary:
-    """Stream one row per visit to ``out``; then record an ``export`` event."""
-    staff = services.actor(actor)
-    services.begin_action()
-    exporter = exporter_for(services.pm, fmt, None)
-    attempted = {
-        "format": fmt,
-        "output": output_name,
-        "masked": not unmasked,
-        **{k: _printable(v) for k, v in attrs.asdict(filters).items() if v is not None},
-    }
-    # An export of one institution's visits is judged, and refused, as that institution's.
-    registered = services.institution(filters.institution) if filters.institution else None
-    policy = registered.policy if registered else {}
-    services.check_time(staff, at, policy, "export", attempted=attempted, institution=registered)
-    if unmasked and not staff.is_supervisor:
-        services.refuse_unscoped(
-            staff.id,
-            at,
-            "export",
-            NotPermitted(
-                "only a supervisor may export unmasked personal data; export without --unmasked",
-                "permission.unmasked",
-            ),
-            attempted,
-            registered,
-        )
-    if not staff.is_supervisor:
-        if filters.staff not in (None, staff.id):
-            services.refuse_unscoped(
-                staff.id,
-                at,
-                "export",
-                NotPermitted(
-                    f"field staff export their own visits only, not {filters.staff}'s",
-                    "permission.export_staff",
-                ),
-                attempted,
-                registered,
-            )
-        filters = attrs.evolve(filters, staff=staff.id)
-    services.check_unscoped("export", staff.id, at, filters.institution, attempted)
-    counted = 0
-
-    def counting(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
-        nonlocal counted
-        for row in rows:
-            counted += 1
-            if progress is not None and counted % progress_every == 0:
-                progress(counted)
-            yield row
-
-    # On the record before any row leaves: an export cut short (a closed pipe, a
-    # full disk) has still been recorded; its completion says how many rows went.
-    started = services.record_system_event("export", staff.id, at, attempted)
-    assert started.id is not None
-    with services.store.read_snapshot() as snapshot:
-        cursor = snapshot.last_event_id()
-        rows = snapshot.visit_rows(filters, cursor, masked=not unmasked)
-        try:
-            exporter.write(counting(rows), VISIT_COLUMNS, out)
-        finally:  # closed here, cut short or not: not later by the collector, store closed
-            if isinstance(rows, Generator):
-                rows.close()
-    out.flush()
-    services.record_system_event(
-        "export_completed",
-        staff.id,
-        at,
-        {"export": started.id, "rows": counted, "cursor": cursor},
-    )
-    return ExportSummary(fmt, counted, not unmasked, cursor, started.id)
