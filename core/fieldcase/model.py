@@ -76,6 +76,11 @@ class Borrower:
         return ZoneInfo(self.timezone)
 
 
+def days_late(due: dt.date, today: dt.date) -> int:
+    """Whole days from ``due`` to ``today`` (the borrower's calendar), never below 0."""
+    return max((today - due).days, 0)
+
+
 @attrs.frozen
 class Case:
     """One overdue borrower account referred for an on-site verification visit."""
@@ -140,8 +145,7 @@ class Case:
             return 0
         if self.closed_at is not None and at > self.closed_at:
             at = self.closed_at
-        local = at.astimezone(self.borrower.zone).date()
-        return max((local - self.overdue_since).days, 0)
+        return days_late(self.overdue_since, at.astimezone(self.borrower.zone).date())
 
     def aging_bucket(self, at: dt.datetime) -> str:
         return aging_bucket(self.days_past_due(at))

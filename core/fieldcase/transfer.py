@@ -39,7 +39,7 @@ from .importing import (
     check_encoding,
 )
 from .lifecycle import Stage
-from .model import Borrower, Case, Decision, Review, Staff
+from .model import Borrower, Case, Decision, Review, Staff, days_late
 from .money import from_minor
 from .policy import default
 from .privacy import mask_phone, mask_tail
@@ -768,7 +768,7 @@ class _ImportRun:
             # As Case.days_past_due: the borrower's day at the import, never below 0.
             zone, _ = self.validator.zone(clean["timezone"])
             assert zone is not None, "a valid row has a valid time zone"
-            days = max((self.validator.today(zone) - clean["overdue_since"]).days, 0)
+            days = days_late(clean["overdue_since"], self.validator.today(zone))
         return MappingProxyType(
             {
                 "institution": self.institution,
