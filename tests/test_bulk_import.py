@@ -233,3 +233,24 @@ def test_a_kill_at_any_statement_leaves_a_database_the_next_command_mends(
         assert count == ROWS
     # The kills did land while the indexes were set aside, and in the rows between.
     assert mended >= len(points) // 2, (mended, len(points))
+
+
+def test_a_foreign_file_where_the_lock_goes_is_named_not_a_crash(
+    office: Path, tmp_path: Path
+) -> None:
+    # Something else (a careless copy, a planted file) sits where an import's lock goes.
+    foreign = Path(f"{office}{BULK_LOCK_SUFFIX}")
+    foreign.write_text("notes, not a database\n" * 10, encoding="utf-8")
+    listed = fieldcase(office, "cases", "--all", "--json")
+    assert listed.exit_code == 0, listed.output  # other commands go on, and leave it
+    path = tmp_path / "file.csv"
+    write_file(path, 20)
+    before = schema(office)
+    refused = fieldcase(office, "import", str(path), "--institution", "bulk", *AT,
+                        "--indexes", "rebuild")  # fmt: skip
+    assert refused.exit_code == 1, refused.output
+    assert f"{foreign} is not the lock file" in refused.output
+    assert "Traceback" not in refused.output
+    assert schema(office) == before
+    assert rows_of(office, "SELECT count(*) FROM cases")[0][0] == 0
+    assert foreign.read_text(encoding="utf-8").startswith("notes")  # not ours to delete

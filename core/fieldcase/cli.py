@@ -2559,6 +2559,7 @@ def import_cases(
         fieldcase --as chen.wei import cases.csv --institution hx-consumer
         fieldcase --as chen.wei import 逾期名单.csv --institution hx-consumer \\
           --encoding gb18030 --mapping hx-columns.toml
+        fieldcase --as chen.wei import full-book.csv --institution hx-consumer --indexes rebuild
     """
     from .importing import ColumnMapping
 

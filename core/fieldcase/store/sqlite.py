@@ -349,7 +349,12 @@ class SQLiteDialect:
         marked = self._marked()
         if not marked and not Path(self.path + BULK_LOCK_SUFFIX).exists():
             return False
-        lock = self._bulk_lock()
+        try:
+            lock = self._bulk_lock()
+        except FieldcaseError:
+            if marked:
+                raise  # the rebuild needs the lock: the file in its way is named
+            return False  # a file that is not ours: left alone
         if lock is None:
             return False  # the import is running: it puts them back itself
         self._holding = lock
@@ -418,12 +423,20 @@ class SQLiteDialect:
             return self._holding
         if self.path == ":memory:":
             return sqlite3.connect(":memory:", isolation_level=None)
-        conn = sqlite3.connect(self.path + BULK_LOCK_SUFFIX, timeout=0, isolation_level=None)
+        lock_path = self.path + BULK_LOCK_SUFFIX
+        conn = sqlite3.connect(lock_path, timeout=0, isolation_level=None)
         try:
             conn.execute("BEGIN EXCLUSIVE")
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError:  # busy: an import holds it
             conn.close()
             return None
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise FieldcaseError(
+                f"{lock_path} is not the lock file fieldcase keeps beside {self.path} while "
+                "a large import runs; move it away and run the command again (or import "
+                "with --indexes keep)"
+            ) from None
         return conn
 
     def _release(self) -> None:
