@@ -733,6 +733,8 @@ ROWS: tuple[dict[str, str], ...] = (
         "trigger": "",
         "installment": "",
         "penalty_rate_daily": "",
+        "latitude": "31.230416",
+        "longitude": "121.473701",
     },
     {
         "reference": "F-2",
@@ -753,6 +755,8 @@ ROWS: tuple[dict[str, str], ...] = (
         "trigger": "",
         "installment": "450.00",
         "penalty_rate_daily": "",
+        "latitude": "41.878113",
+        "longitude": "-87.629799",
     },
     {
         "reference": "F-3",
@@ -773,6 +777,8 @@ ROWS: tuple[dict[str, str], ...] = (
         "trigger": "new-loan-elsewhere",
         "installment": "6,500",
         "penalty_rate_daily": "0.05%",
+        "latitude": "",
+        "longitude": "",
     },
 )
 
@@ -794,6 +800,9 @@ BAD: dict[str, tuple[str, ...]] = {
     "installment": ("0", "-1", "abc"),
     # A rate a day: 1 (100%) a day is far above 1000% a year, whatever the day count.
     "penalty_rate_daily": ("-1", "abc", "1", "3%"),
+    # Degrees out of range, or no number at all (the other coordinate missing is named too).
+    "latitude": ("91", "-90.5", "north", "NaN", "1e3"),
+    "longitude": ("181", "east", "Infinity", "-180.01"),
 }
 #: Amount fields are only checked once the row's currency is known.
 AMOUNT_FIELDS = {"principal", "overdue_amount", "accrued_interest", "fees", "installment"}

@@ -19,7 +19,7 @@ MARK = "<<<fieldcase-guide-step>>>"
 #: Each walk-through: its file, the fewest steps it may have, and whether it starts
 #: in a directory holding copies of the sample files of tests/data.
 WALKS = [
-    pytest.param("guide.md", 30, False, id="guide.md"),
+    pytest.param("guide.md", 30, True, id="guide.md"),
     pytest.param("import-export.md", 30, True, id="import-export.md"),
     pytest.param("offers.md", 40, False, id="offers.md"),
     pytest.param("compliance.md", 40, False, id="compliance.md"),

@@ -302,6 +302,7 @@ def test_report_json_keys_are_identifiers_and_tables_and_csv_keep_the_headings(
         "promises_made",
         "promises_kept",
         "promises_broken",
+        "far_check_ins",
         "recovered",
     ]
     heading = "staff,contacts,visits planned,visits done,visits failed,borrowers met,"

@@ -24,8 +24,10 @@ from .errors import (
 from .lifecycle import CASE_KINDS, REVIEW_TRIGGERS
 from .model import (
     ActionContext,
+    Attachment,
     Borrower,
     Case,
+    CheckIn,
     Complaint,
     ContactAttempt,
     ContactDetail,
@@ -74,6 +76,10 @@ class CaseFile:
     offers: list[Offer] = attrs.field(factory=list)
     #: Payments recorded, oldest first: amounts and references, nothing personal.
     payments: list[Payment] = attrs.field(factory=list)
+    #: Photos and documents attached, oldest first (names, notes and places masked likewise).
+    attachments: list[Attachment] = attrs.field(factory=list)
+    #: Where staff checked in on site, oldest first (positions masked likewise).
+    checkins: list[CheckIn] = attrs.field(factory=list)
 
     @property
     def current_visit(self) -> Visit | None:
@@ -222,7 +228,13 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     visits see it whole; anyone else (or no one named) sees it masked
     (see :func:`fieldcase.privacy.mask_case_file`).
     """
-    from .privacy import mask_case_file, mask_details, mask_notes
+    from .privacy import (
+        mask_attachments,
+        mask_case_file,
+        mask_checkins,
+        mask_details,
+        mask_notes,
+    )
 
     store = services.store
     case = store.get_case(ref)
@@ -236,6 +248,8 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
     inquiries = store.inquiries(case.id)
     reviews = store.reviews(case.id)
     offers, payments = store.offers(case.id), store.payments(case.id, case.currency)
+    attachments = store.attachments(case.id)
+    checkins = store.checkins(case.id)
     masked = not services.may_see_personal_data(case, visits, viewer)
     if masked:
         case, contacts, visits, feedback = mask_case_file(case, contacts, visits, feedback)
@@ -245,6 +259,8 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
         inquiries = mask_notes(inquiries)
         reviews = mask_notes(reviews)
         payments = mask_notes(payments)  # why one was reversed may name the borrower
+        attachments = mask_attachments(attachments)
+        checkins = mask_checkins(checkins)
     return CaseFile(
         case,
         contacts,
@@ -260,6 +276,8 @@ def case_file(services: Services, ref: str | int, viewer: str | None = None) -> 
         reviews,
         offers,
         payments,
+        attachments=attachments,
+        checkins=checkins,
     )
 
 

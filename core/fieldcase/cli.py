@@ -19,12 +19,16 @@ import click
 
 from . import (
     __version__,
+    attachment_commands,
+    checkin_commands,
     clock,
     correction_commands,
     inquiry_commands,
     lifecycle,
+    message_commands,
     protection_commands,
     review_commands,
+    visit_report_commands,
 )
 from .case_views import (
     balance_json,
@@ -1020,12 +1024,13 @@ def create(
     type=click.Choice(lifecycle.CASE_KINDS),
     help="Only collection cases, or only performing loans' reviews.",
 )
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+# SQLite and PostgreSQL count rows in 64 bits: a larger --limit is a usage error.
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 2**62))
 @click.option(
     "--offset",
     default=0,
     show_default=True,
-    type=click.IntRange(0),
+    type=click.IntRange(0, 2**62),
     help="Skip this many cases first: --offset 50 shows ranks 51 on.",
 )
 @at_option
@@ -1164,6 +1169,8 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         data["details"] = [attrs.asdict(d) for d in file.details]
         data["inquiries"] = [attrs.asdict(q) for q in file.inquiries]
         data["reviews"] = [attrs.asdict(r) for r in file.reviews]
+        data["attachments"] = [attachment_commands.attachment_json(a) for a in file.attachments]
+        data["checkins"] = [attrs.asdict(c) for c in file.checkins]
         data |= money_json(money_of(app, file, at), file)
         emit(data, True, lambda: None)
         return
@@ -1176,6 +1183,7 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         *([f"  Email:      {b.email}"] if b.email else []),
         f"  Address:    {b.address or '-'}",
         f"  Confirmed:  {case.confirmed_address or '-'}",
+        *([f"  Location:   {b.latitude}, {b.longitude}"] if b.latitude is not None else []),
         f"  Overdue:    {money(case.overdue_amount, case.currency)} of principal "
         f"{money(case.principal, case.currency)}, since {case.overdue_since} "
         f"({case.days_past_due(at)} days, bucket {case.aging_bucket(at)})",
@@ -1242,9 +1250,19 @@ def show(app: App, case_ref: str, at: dt.datetime, json_: bool) -> None:
         show_finances(visit, case.currency)
         if visit.notes:
             echo(f"  Notes: {visit.notes}")
+        on_visit = [c for c in file.checkins if c.visit_number == visit.number]
+        for line in checkin_commands.checkin_lines(on_visit, b.timezone):
+            echo(line)
+    unplanned = [c for c in file.checkins if c.visit_number is None]
+    if unplanned:
+        echo("\nCheck-ins with no visit planned")
+        for line in checkin_commands.checkin_lines(unplanned, b.timezone):
+            echo(line)
     show_protections(file, b.timezone)
     show_inquiries(file, b.timezone)
+    message_commands.show_messages(file.contacts, b.timezone)
     show_reviews(file, b.timezone)
+    attachment_commands.show_attachments(file.attachments, b.timezone)
     for fb in file.feedback:
         echo(
             f"\nFeedback ({fb.review_status}) by {fb.submitted_by} at "
@@ -1422,6 +1440,8 @@ def _shown(value: Any, width: int = 0) -> str:
     if value == []:
         return "(none)"
     text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    # A letter's template spans lines: shown on one, as --set takes it.
+    text = text.replace("\n", "\\n")
     return text if not width or len(text) <= width else text[: width - 3] + "..."
 
 
@@ -1912,6 +1932,7 @@ def checklist(
     type=click.Choice(lifecycle.ATTITUDES),
 )
 @click.option("--note", default="", help="What was seen and said.")
+@checkin_commands.position_options(required=False)
 @at_option
 @pass_app
 def interview(
@@ -1931,12 +1952,17 @@ def interview(
     buyers: str | None,
     attitude: str | None,
     note: str,
+    lat: str | None,
+    lon: str | None,
+    accuracy_m: int | None,
     at: dt.datetime,
 ) -> None:
     """Record the on-site interview, or a failed visit (--met nobody).
 
     Employer, suppliers and buyers name people and firms: they are personal
-    data, masked and purged like the borrower's income.
+    data, masked and purged like the borrower's income. --lat and --lon (with
+    --accuracy) check in on the visit as 'fieldcase checkin' does, with the
+    interview.
 
     \b
     Example:
@@ -1947,7 +1973,8 @@ def interview(
           --employment self-employed --industry retail --employer "Wang's Grocery" \\
           --suppliers "Jinhui Wholesale" --buyers "walk-in customers" \\
           --income 6000 --other-debts 30000 --monthly-repayments 2500 --lenders 3
-        fieldcase --as li.na interview 42 --met nobody --note "Neighbour says away"
+        fieldcase --as li.na interview 42 --met nobody --note "Neighbour says away" \\
+          --lat 31.230416 --lon 121.473701 --accuracy 15
     """
     case, visit = app.services.record_interview(
         case_ref,
@@ -1967,6 +1994,9 @@ def interview(
         buyers=buyers,
         attitude=attitude,
         notes=note,
+        lat=lat,
+        lon=lon,
+        accuracy_m=accuracy_m,
     )
     if visit.status == "failed":
         what = (
@@ -1977,6 +2007,16 @@ def interview(
         echo(f"Case {case.id}: visit {visit.number} failed ({case.failed_visits} so far); {what}")
     else:
         echo(f"Case {case.id}: interview recorded; now in {case.stage}")
+    if lat is not None:
+        from .checkins import describe, where
+
+        assert case.id is not None
+        checkin = [
+            c
+            for c in app.services.case_file(case.id, app.actor).checkins
+            if c.visit_number == visit.number and c.staff == visit.recorded_by
+        ][-1]
+        echo(f"  Checked in at {where(checkin)}; {describe(checkin)}")
 
 
 @cli.command()
@@ -2073,6 +2113,14 @@ def review(
     elif fb.review_status == "approved" and fb.recommendation == "refer-to-collection":
         outcome = f"; now a collection case, in stage {case.stage}"
     echo(f"Case {case.id}: feedback {fb.review_status}{outcome}")
+    from .checkins import describe
+
+    assert case.id is not None
+    # What the reviewer was to look at ('show' lists them): check-ins far from the borrower.
+    for checkin in app.services.case_file(case.id, app.actor).checkins:
+        if checkin.far:
+            visit = "" if checkin.visit_number is None else f"visit {checkin.visit_number}: "
+            echo(f"  Note: {visit}{describe(checkin)} ({checkin.staff})")
 
 
 @cli.command()
@@ -3129,7 +3177,8 @@ def audit_verify(
 ) -> None:
     """Prove no event was edited or removed from the middle of its case's chain.
 
-    Exits 1 naming the first bad event. With --since-seal, the events up to
+    Exits 1 naming the first bad event, or an attachment whose stored file
+    no longer matches its fingerprint. With --since-seal, the events up to
     the seal's are not checked again: they are as sound as the full verify
     that came before the seal was kept (docs/operations.md). On a terminal,
     progress is shown on stderr.
@@ -3174,12 +3223,16 @@ def audit_verify(
         noun = "event" if checked == 1 else "events"
         echo(f"OK: {checked} {noun} after event {after} in valid hash chains")
     failures = services.verify_file()
-    if failures:
-        for failure in failures:
+    files, wrong_files = services.verify_attachments()
+    if failures or wrong_files:
+        for failure in [*failures, *wrong_files]:
             echo(f"FAILED: {failure}", err=True)
         sys.exit(1)
     sound = "the database is sound" if services.store.has_logins else "the file is sound"
     echo(f"OK: the log's guards are in place and {sound}")
+    if files:
+        noun = "file matches its" if files == 1 else "files match their"
+        echo(f"OK: {files} attachment {noun} fingerprint{'' if files == 1 else 's'}")
     if expected_seal:
         digest, chains, events, _ = services.seal()
         # A seal is DIGEST@EVENT; one printed before it named its event is the digest alone.
@@ -3491,8 +3544,12 @@ def demo(app: App, replace: bool, count: int, at_text: str | None) -> None:
 # The borrower's protections: disputes, hardship pauses, complaints.
 protection_commands.register(cli)
 inquiry_commands.register(cli)
+message_commands.register(cli)
+checkin_commands.register(cli)
+attachment_commands.register(cli)
 review_commands.register(cli)
 correction_commands.register(cli)
+visit_report_commands.register(cli)
 
 
 def main() -> None:  # pragma: no cover - console entry point
@@ -3511,8 +3568,8 @@ def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> set[tupl
     return paths
 
 
-#: fieldcase's own commands, by path, taken before any plugin adds one. ``report``
-#: has none of its own: every report, the built-in ones too, is registered by a plugin.
+#: fieldcase's own commands, by path, taken before any plugin adds one. Of ``report``
+#: only ``report visit``: every other report, the built-in ones too, a plugin registers.
 _OWN_COMMANDS = frozenset(_command_paths(cli))
 
 
@@ -3536,7 +3593,8 @@ def add_plugin_commands(group: click.Group, pm: pluggy.PluginManager) -> None:
     report_group = group.commands["report"]
     assert isinstance(report_group, click.Group)
     for found in reports(pm).values():
-        report_group.add_command(report_command(found))
+        if ("report", found.name) not in _OWN_COMMANDS:  # `report visit` keeps its name
+            report_group.add_command(report_command(found))
     pm.hook.register_commands(cli=group)
 
 

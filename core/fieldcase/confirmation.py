@@ -27,6 +27,7 @@ from .model import (
     Case,
     ContactAttempt,
     ContactDetail,
+    Staff,
 )
 from .suggest import choice, hint
 
@@ -64,26 +65,7 @@ def record_contact(
     attempted = {"channel": channel, "target": target, "outcome": outcome, "purpose": purpose}
     if relationship:
         attempted["relationship"] = relationship
-    assert case.id is not None
-    context = ActionContext(
-        at=at,
-        actor=staff.id,
-        channel=channel,
-        target=target,
-        contacts=tuple(services.store.contacts(case.id)),
-        staff_members=(staff,),
-        # A contact on channel bureau is an inquiry recorded the old way: rules count both.
-        inquiries=tuple(services.store.inquiries(case.id)) if channel == "bureau" else (),
-    )
-    # ...and it is judged as the inquiry it is, by the rules of inquiries, as well.
-    also = (
-        [("inquiry", case, as_inquiry(attrs.evolve(context, extra=attempted)))]
-        if channel == "bureau"
-        else []
-    )
-    services.guard(
-        case, staff, "contact", at, attempted=attempted, context=context, also_judged_as=also
-    )
+    guard_contact(services, case, staff, at, attempted)
     assert case.id is not None
     attempt = ContactAttempt(
         case_id=case.id,
@@ -98,6 +80,38 @@ def record_contact(
     )
     _, result = services.save_one("contact_recorded", case, staff.id, at, attempt, attempted)
     return result
+
+
+def guard_contact(
+    services: Services, case: Case, staff: Staff, at: dt.datetime, attempted: dict[str, Any]
+) -> None:
+    """The checks of a contact (``attempted`` holds its ``channel`` and ``target``): time,
+    permission, stage, and every rule of ``check_action`` on action ``contact``.
+
+    One path for every kind of contact, so that a letter from a template
+    (:mod:`fieldcase.messages`) is judged exactly as the same contact recorded by hand.
+    """
+    assert case.id is not None
+    channel = attempted["channel"]
+    context = ActionContext(
+        at=at,
+        actor=staff.id,
+        channel=channel,
+        target=attempted["target"],
+        contacts=tuple(services.store.contacts(case.id)),
+        staff_members=(staff,),
+        # A contact on channel bureau is an inquiry recorded the old way: rules count both.
+        inquiries=tuple(services.store.inquiries(case.id)) if channel == "bureau" else (),
+    )
+    # ...and it is judged as the inquiry it is, by the rules of inquiries, as well.
+    also = (
+        [("inquiry", case, as_inquiry(attrs.evolve(context, extra=attempted)))]
+        if channel == "bureau"
+        else []
+    )
+    services.guard(
+        case, staff, "contact", at, attempted=attempted, context=context, also_judged_as=also
+    )
 
 
 def check_relationship(target: str, relationship: str) -> None:
@@ -215,7 +229,8 @@ def record_details(
         )
         for kind, value in learned.items()
     ]
-    borrower = attrs.evolve(case.borrower, **learned)
+    fields: dict[str, Any] = dict(learned)  # phone, email, address: all text
+    borrower = attrs.evolve(case.borrower, **fields)
     _, saved = services.save(
         "details_recorded",
         attrs.evolve(case, borrower=borrower),

@@ -62,8 +62,10 @@ VOIDABLE: dict[str, str] = {
     "offers_presented": "offers presented",
     "offer_accepted": "an accepted offer",
     "inquiry_recorded": "a credit-bureau inquiry",
+    "checked_in": "a check-in",
     "evidence_added": "evidence",
     "complaint_recorded": "a complaint",
+    "attachment_added": "an attachment",
 }
 
 #: What to do instead, for events that are put right another way.
@@ -84,6 +86,10 @@ INSTEAD: dict[str, str] = {
     "event_voided": "record the voided action again",
     "event_amended": "amend the event again",
     "refused": "nothing: a refusal wrote nothing but itself",
+    "message_recorded": "a letter or message that went out is not taken back; record what "
+    "followed (fieldcase contact ... --note)",
+    "message_sent": "a letter or message that went out is not taken back",
+    "message_failed": "send the message again (fieldcase message)",
 }
 
 #: Voidable records beside the visit's path: voiding one moves no stage, so later
@@ -94,12 +100,23 @@ SIDE = frozenset(
         "details_recorded",
         "complaint_recorded",
         "inquiry_recorded",
+        "checked_in",
         "evidence_added",
         "promise_made",
+        "attachment_added",
     }
 )
-#: What may follow an event on the path without resting on it.
-INDEPENDENT = SIDE | {"case_assigned", "flags_changed", "refused", "event_amended"}
+#: What may follow an event on the path without resting on it (a letter or message
+#: sent is a contact, and rests on nothing but the case).
+INDEPENDENT = SIDE | {
+    "case_assigned",
+    "flags_changed",
+    "refused",
+    "event_amended",
+    "message_recorded",
+    "message_sent",
+    "message_failed",
+}
 
 CORRECTION_EVENTS = ("event_voided", "event_amended")
 #: Case columns that every event moves on, worked out rather than restored.

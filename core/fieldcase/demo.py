@@ -224,6 +224,21 @@ def _phone(rng: random.Random, currency: str) -> str:
 #: Annual penalty-interest rates by country, for the sample portfolio.
 PENALTY_RATE = {"CN": Decimal("0.18"), "US": Decimal("0.10"), "IN": Decimal("0.24")}
 
+#: Where each jurisdiction's made-up borrowers live, near enough: check-ins scatter about it.
+CENTRES = {
+    "CN": (Decimal("31.230416"), Decimal("121.473701")),
+    "US-NY": (Decimal("40.678178"), Decimal("-73.944158")),
+    "US-IL": (Decimal("41.878113"), Decimal("-87.629799")),
+    "IN": (Decimal("18.520430"), Decimal("73.856744")),
+}
+
+
+def _position(case: Case) -> tuple[Decimal, Decimal]:
+    """Where the staff stood when they met the borrower of ``case``: the same each build."""
+    assert case.id is not None
+    lat, lon = CENTRES[case.jurisdiction]
+    return lat + Decimal(case.id % 97) / 1000, lon + Decimal(case.id % 89) / 1000
+
 
 def is_demo_database(path: Path) -> bool:
     """Whether ``path`` was built by the demo: safe to replace.
@@ -424,6 +439,28 @@ def _stages(services: Services, now: dt.datetime) -> tuple[tuple[str, int], ...]
     every = WorklistFilter(include_closed=True, include_ineligible=True, include_paused=True)
     counted = Counter(str(c.stage) for c, _ in services.worklist(every, now, limit=None))
     return tuple((str(stage), counted[str(stage)]) for stage in Stage)
+
+
+def _photo(case_id: int) -> bytes:
+    """A small PNG, of a colour of its own per case, written without an imaging library."""
+    import struct
+    import zlib
+
+    colour = hashlib.sha256(f"photo-{case_id}".encode()).digest()[:3]
+    size = 8
+    pixels = b"".join(b"\x00" + colour * size for _ in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(pixels, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _local(now: dt.datetime, case: Case, days: int, hour: int, minute: int = 0) -> dt.datetime:
@@ -800,6 +837,7 @@ class _Walk:
         assert case.id is not None
         n = self.n
         start = self.at(case, day, window[0].hour, window[0].minute) + dt.timedelta(minutes=20)
+        lat, lon = _position(case)
         self.services.record_interview(
             case.id,
             actor=case.assigned_to or "",
@@ -817,8 +855,35 @@ class _Walk:
             buyers=WORK[n % 4].get("buyers"),
             attitude=("cooperative", "willing-unable", "evasive", "cooperative")[n % 4],
             notes="Borrower present; documents shown and explained",
+            lat=lat,
+            lon=lon,
+            accuracy_m=5 + n % 20,
         )
+        self.photograph(case, start + dt.timedelta(minutes=5))
         return start
+
+    def photograph(self, case: Case, at: dt.datetime) -> None:
+        """A photo of where the borrower was met, attached to the visit just made."""
+        from .attachments import HEAD, upload_of
+
+        assert case.id is not None
+        content = _photo(case.id)
+        upload = upload_of(
+            f"visit-{case.id}.png",
+            content,
+            content[:HEAD],
+            hashlib.sha256(content).hexdigest(),
+            len(content),
+        )
+        visit = self.services.store.visits(case.id, case.currency)[-1]
+        self.services.attach(
+            case.id,
+            [upload],
+            actor=case.assigned_to or "",
+            at=at,
+            visit=visit.number,
+            note="Where the borrower was met",
+        )
 
     def visited(self, case: Case, day: int) -> dt.datetime:
         """Found two days before ``day`` (a visit day the rules allow), planned the day

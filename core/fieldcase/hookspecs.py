@@ -19,8 +19,19 @@ from typing import Any
 import click
 import pluggy
 
-from .model import ActionContext, Case, ChecklistItem, Decision, Event, Offer, Reason, Visit
+from .model import (
+    ActionContext,
+    Case,
+    ChecklistItem,
+    Decision,
+    Event,
+    Offer,
+    OutgoingMessage,
+    Reason,
+    Visit,
+)
 from .repayment import Balance
+from .visit_report import VisitReport
 
 hookspec = pluggy.HookspecMarker("fieldcase")
 
@@ -251,6 +262,34 @@ def render_chart(
     Called by ``fieldcase report NAME --chart FILE``. firstresult: return True
     once drawn, or None to leave a format you do not draw to another plugin.
     The bundled fieldcase-charts plugin draws PNG and SVG with matplotlib.
+    """
+
+
+@hookspec(firstresult=True)
+def render_visit_report(report: VisitReport, path: Path) -> bool | None:
+    """Draw a visit report into ``path`` (its suffix says the format, e.g. ``.pdf``).
+
+    Called by ``fieldcase report visit CASE -o FILE`` with the report as the
+    person running it may see it (personal data already masked where they
+    may not see it). firstresult: return True once drawn, or None to leave a
+    format you do not draw to another plugin; raise
+    :class:`~fieldcase.errors.FieldcaseError` with a reason a person can act
+    on when it cannot be drawn (no file is left). The bundled
+    fieldcase-documents plugin draws PDF with fpdf2.
+    """
+
+
+@hookspec(firstresult=True)
+def send_message(message: OutgoingMessage, case: Case, settings: Mapping[str, Any]) -> str | None:
+    """Send a letter or message that ``fieldcase message`` has recorded as a contact.
+
+    Called after the contact's transaction committed, with the text rendered
+    from the institution's template in the borrower's language. firstresult:
+    return a receipt (the file written, the gateway's message id) once sent,
+    or None to leave the message to another plugin; raise to say it could not
+    be sent (the contact stays recorded, the failure is recorded beside it).
+    The bundled fieldcase-documents plugin writes letters as PDF and other
+    messages as text files into an outbox folder.
     """
 
 

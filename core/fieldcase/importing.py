@@ -57,6 +57,8 @@ FIELDS = (
     "kind",
     "trigger",
     "installment",
+    "latitude",
+    "longitude",
 )
 _FIELD_NAMES = frozenset(FIELDS)
 REQUIRED = ("reference", "borrower_name", "principal", "overdue_amount")
@@ -495,6 +497,7 @@ class RowValidator:
                 problems.append(("days_past_due", days, "must be a whole number of days"))
             elif zone is not None:
                 clean["overdue_since"] = self.today(zone) - dt.timedelta(days=count)
+        problems += coordinates(text, clean)
         phone = text.get("phone", "")
         clean["phone"] = ""
         if phone:
@@ -513,6 +516,28 @@ class RowValidator:
 
 
 KNOWN = ", ".join(sorted(MINOR_UNITS))
+
+
+def coordinates(text: Mapping[str, str], clean: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Set the borrower's ``latitude`` and ``longitude`` in ``clean`` (both, or neither),
+    or say what is wrong with them, as (field, value, reason)."""
+    from .geo import degrees
+
+    clean["latitude"] = clean["longitude"] = None
+    given = {name: text.get(name, "") for name in ("latitude", "longitude")}
+    if not any(given.values()):
+        return []
+    problems = []
+    for name, value in given.items():
+        other = "longitude" if name == "latitude" else "latitude"
+        if not value:
+            problems.append((name, "", f"is required with {other}: a position is both"))
+            continue
+        try:
+            clean[name] = degrees(value, name)
+        except ValueError as exc:
+            problems.append((name, value, str(exc)))
+    return problems
 
 
 def whole_days(text: str) -> int | None:

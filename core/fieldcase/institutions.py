@@ -23,6 +23,7 @@ from .model import Institution, PolicyVersion, Staff
 from .money import exponent
 from .policy import (
     changes_between,
+    check_together,
     default,
     flatten,
     parse_assignments,
@@ -201,6 +202,7 @@ def _new_policy(
         if not unset_path(policy, path):
             set_keys = ", ".join(flatten(policy)) or "none"
             raise InvalidInput(f"--unset {key}: the policy does not set it (it sets: {set_keys})")
+    check_together(policy)
     return policy
 
 
@@ -211,6 +213,11 @@ def _unset_path(key: str) -> tuple[str, ...]:
         return ("rules", rule_id, param)
     if key.startswith("offers."):
         return ("offers", key.removeprefix("offers."))
+    if key.startswith("attributes."):
+        return ("attributes", key.removeprefix("attributes."))
+    if key.startswith("templates."):
+        # A template's names and languages hold no dot: templates.reminder.text.en
+        return tuple(key.split("."))
     return (key,)
 
 
@@ -352,6 +359,7 @@ def migrate_config(
             section["retention_years"] = years
         try:
             policy = schema.check(section)
+            check_together(policy)
         except InvalidInput as exc:
             raise InvalidInput(f"{path}: [institutions.{institution_id}] {exc}") from None
         if institution_id in registered:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from . import lifecycle
+from . import checkins, lifecycle
 from .errors import (
     InvalidInput,
 )
@@ -22,6 +22,7 @@ from .lifecycle import Stage
 from .model import (
     ActionContext,
     Case,
+    CheckIn,
     Visit,
 )
 from .money import parse_money
@@ -53,16 +54,24 @@ def record_interview(
     buyers: str | None = None,
     attitude: str | None = None,
     notes: str = "",
+    lat: str | Decimal | None = None,
+    lon: str | Decimal | None = None,
+    accuracy_m: int | None = None,
 ) -> tuple[Case, Visit]:
     """Record what the visit found; "nobody" sends the case back for a revisit.
 
     ``lenders`` counts every lender the borrower owes, this one included; more
     than one means ``multi_lender``, and a ``multi_lender`` given beside it
-    must agree. Empty texts (``industry``...) count as not given.
+    must agree. Empty texts (``industry``...) count as not given. A position
+    (``lat`` and ``lon``, with its ``accuracy_m``) records a check-in on the
+    visit in the interview's own event (:mod:`fieldcase.checkins`).
     """
     staff, case = services.begin(ref, actor, at)
     assert case.id is not None
     choice(met, lifecycle.MET, "met")
+    position = None
+    if lat is not None or lon is not None or accuracy_m is not None:
+        position = checkins.position(lat, lon, accuracy_m)
     if reason is not None:
         check_reason(services, reason)
     if met == "borrower" and reason is None:
@@ -175,7 +184,23 @@ def record_interview(
         case = attrs.evolve(case, stage=Stage.FEEDBACK)
         event_type = "interview_recorded"
         data = attempted
-    saved_case, result = services.save_one(event_type, case, staff.id, at, visit, data)
+    records: list[Visit | CheckIn] = [visit]
+    if position is not None:
+        records.append(
+            checkins.measure(
+                services,
+                case,
+                visit_number=visit.number,
+                staff=staff.id,
+                at=at,
+                lat=position[0],
+                lon=position[1],
+                accuracy_m=position[2],
+            )
+        )
+    saved_case, saved = services.save(event_type, case, staff.id, at, records, data)
+    result = saved[0]
+    assert isinstance(result, Visit)
     return saved_case, result
 
 

@@ -49,6 +49,8 @@ ACTIONS = (
     "open_review",
     "void_event",
     "amend_event",
+    "attach",
+    "checkin",
 )
 
 #: Stages in which each action may be taken. Guards beyond the stage live in services.
@@ -88,6 +90,10 @@ ALLOWED_STAGES: dict[str, tuple[Stage, ...]] = {
     # A mistake is put right whenever it is found, on a closed case too.
     "void_event": (*OPEN_STAGES, Stage.CLOSED),
     "amend_event": (*OPEN_STAGES, Stage.CLOSED),
+    # Photos and documents go with a case being worked; a closed one is reopened first.
+    "attach": OPEN_STAGES,
+    # Where staff were, on any visit of a case being worked (a confirmation visit too).
+    "checkin": OPEN_STAGES,
 }
 
 #: Where a review (case kind ``review``) differs from the visit's path: its findings
@@ -130,6 +136,8 @@ ACTION_VERBS: dict[str, str] = {
     "open_review": "open a review of",
     "void_event": "void an event of",
     "amend_event": "amend an event of",
+    "attach": "attach files to",
+    "checkin": "check in on",
 }
 
 #: What a field worker should do next, by stage: used in refusal messages.
@@ -226,6 +234,9 @@ INQUIRY_PURPOSES = ("post-loan-management", "collection", "application")
 
 #: A soft inquiry leaves the borrower's score alone; a hard one shows to other lenders.
 INQUIRY_KINDS = ("soft", "hard")
+
+#: What an attached file is (``fieldcase attach --kind``).
+ATTACHMENT_KINDS = ("photo", "statement", "medical", "id-document", "agreement", "other")
 
 #: Flags a case may carry that compliance rules read.
 FLAGS = ("cease-communication", "attorney", "no-credit-relationship")

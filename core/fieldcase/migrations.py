@@ -682,3 +682,90 @@ def m021_import_fingerprints(db: Database) -> None:
         "CREATE TABLE import_fingerprints (id INTEGER PRIMARY KEY REFERENCES cases(id),"
         " version INTEGER NOT NULL, digest TEXT NOT NULL)"
     )
+
+
+@migrations(name="022_attachments")
+def m022_attachments(db: Database) -> None:
+    # Photos and documents attached to cases: the records (rebuilt from the events,
+    # which carry each file's fingerprint) and the files themselves, once per content,
+    # keyed by their SHA-256. The files are no state replay rebuilds: audit verify
+    # checks each against its key, a purge removes those only purged cases held.
+    db.table("attachments").create(
+        {
+            "id": int,
+            "case_id": int,
+            "kind": str,
+            "sha256": str,
+            "size": int,
+            "media_type": str,
+            "at": str,
+            "staff": str,
+            "visit_number": int,
+            "filename": str,
+            "note": str,
+            "taken_at": str,
+            "lat": str,
+            "lon": str,
+            "purged_at": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "kind", "sha256", "size", "media_type", "at"},
+    )
+    db.table("attachments").create_index(["case_id"])
+    db.table("attachments").create_index(["sha256"])
+    db.execute(
+        "CREATE TABLE attachment_blobs (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+        " content BLOB NOT NULL)"
+    )
+
+
+@migrations(name="023_checkins")
+def m023_checkins(db: Database) -> None:
+    # Where field staff were on site, each with its distance from where the borrower
+    # is known to be (the case's own coordinates, imported with it, as text of
+    # degrees to 6 places) and whether that was beyond the institution's limit.
+    cases = db.table("cases")
+    cases.add_column("latitude", str)
+    cases.add_column("longitude", str)
+    db.table("checkins").create(
+        {
+            "id": int,
+            "case_id": int,
+            "visit_number": int,
+            "at": str,
+            "staff": str,
+            "lat": str,
+            "lon": str,
+            "accuracy_m": int,
+            "distance_m": int,
+            "reference": str,
+            "limit_m": int,
+            "far": int,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "at", "far"},
+    )
+    db.table("checkins").create_index(["case_id"])
+    db.table("checkins").create_index(["at"])
+
+
+@migrations(name="024_messages")
+def m024_messages(db: Database) -> None:
+    # Letters and messages from the institution's templates are contacts: which
+    # template, in which language, the fingerprint of the text, where it went, the
+    # text itself, and whether a plugin sent it (with its receipt, or why not).
+    contacts = db.table("contacts")
+    for column in (
+        "template",
+        "language",
+        "message_sha256",
+        "recipient",
+        "message_subject",
+        "message_text",
+        "delivery",
+        "receipt",
+        "delivery_error",
+    ):
+        contacts.add_column(column, str)

@@ -70,6 +70,10 @@ class Borrower:
     phone: str = ""
     address: str = ""
     email: str = ""
+    #: Where the borrower lives, as the institution's file gives it: degrees to 6
+    #: places, both or neither (personal; what check-ins are measured against).
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -174,6 +178,25 @@ class ContactAttempt:
     #: Who a third party is to the borrower (spouse, employer, reference...); empty for
     #: the borrower, and for contacts recorded before fieldcase asked.
     relationship: str = ""
+    #: A letter or message rendered from the institution's template (``fieldcase
+    #: message``): the template's name and the language of the text; empty for any
+    #: other contact.
+    template: str = ""
+    language: str = ""
+    #: The SHA-256 (hex) of the text as rendered, in UTF-8 (personal: a fingerprint
+    #: of a text that names the borrower can be tried against guesses).
+    message_sha256: str = ""
+    #: Where it went (the phone, email or address the case held), its subject and
+    #: its text (personal).
+    recipient: str = ""
+    message_subject: str = ""
+    message_text: str = ""
+    #: ``pending`` until a plugin was asked to send it, then ``sent`` or ``failed``.
+    delivery: str = ""
+    #: What the sending plugin returned (the file written, the gateway's message id).
+    receipt: str = ""
+    #: Why it could not be sent (personal: a gateway may name the recipient).
+    delivery_error: str = ""
 
 
 @attrs.frozen
@@ -379,6 +402,36 @@ class Inquiry:
 
 
 @attrs.frozen
+class Attachment:
+    """A file attached to a case (``fieldcase attach``): a photo or a document, kept in
+    the database by its SHA-256 fingerprint. Every attachment counts as personal data."""
+
+    case_id: int
+    #: photo | statement | medical | id-document | agreement | other
+    kind: str
+    #: The SHA-256 of its bytes, 64 hex digits: the key of the stored file.
+    sha256: str
+    size: int
+    #: The type its bytes are (``image/jpeg``), never what its name says.
+    media_type: str
+    at: dt.datetime
+    staff: str
+    #: The visit it was taken on, by number, if said.
+    visit_number: int | None = None
+    #: The file's name as given (personal: it may name the borrower).
+    filename: str = ""
+    note: str = ""
+    #: When a photo was taken, from its EXIF (no offset there: the borrower's time zone).
+    taken_at: dt.datetime | None = None
+    #: Where a photo was taken, from its EXIF GPS: degrees to 6 places (personal).
+    lat: Decimal | None = None
+    lon: Decimal | None = None
+    #: When a purge removed its file and personal fields (None: kept).
+    purged_at: dt.datetime | None = None
+    id: int | None = None
+
+
+@attrs.frozen
 class CreditCorrection:
     """A request to the institution to correct the borrower's credit record, from an upheld
     dispute: the overdue reported from ``since`` was not the borrower's fault."""
@@ -534,6 +587,39 @@ class EventCorrection:
 
 
 @attrs.frozen
+class CheckIn:
+    """Where a field worker was on site (``fieldcase checkin``, or ``interview --lat
+    --lon``), and how far that was from where the borrower is known to be.
+
+    A check-in farther than the institution's limit is recorded with ``far``
+    set, for a supervisor to look at; it is never refused (the record may be
+    wrong, not the field worker). See :mod:`fieldcase.checkins`.
+    """
+
+    case_id: int
+    #: The visit it was made on, by number; None when no visit was planned.
+    visit_number: int | None
+    at: dt.datetime
+    staff: str
+    #: Degrees to 6 places (personal); None once purged, or masked for a viewer who
+    #: may not see the case's personal data.
+    lat: Decimal | None
+    lon: Decimal | None
+    #: How far off the position may be, in metres, as the device said; None: not said.
+    accuracy_m: int | None = None
+    #: Metres from the reference; None when no location was known to compare with.
+    distance_m: int | None = None
+    #: What it was compared with: ``imported`` (the case's own coordinates),
+    #: ``first-visit`` (the first check-in of the first visit that met someone), or "".
+    reference: str = ""
+    #: The policy's ``checkin_max_distance_m`` when it was made; None: no limit.
+    limit_m: int | None = None
+    #: Farther than the limit, even were the position off by its whole accuracy.
+    far: bool = False
+    id: int | None = None
+
+
+@attrs.frozen
 class ActionContext:
     """What ``check_action`` knows about the action: when, who, how, to whom."""
 
@@ -606,3 +692,28 @@ class PolicyVersion:
     at: dt.datetime
     actor: str | None
     id: int | None = None
+
+
+@attrs.frozen
+class OutgoingMessage:
+    """A letter or message rendered from an institution's template, to be sent.
+
+    ``fieldcase message`` records it as a contact (``contact_id``) before any
+    plugin sends it (hook ``send_message``); ``sha256`` is the fingerprint of
+    ``text`` (UTF-8) that the contact's event carries.
+    """
+
+    case_id: int
+    contact_id: int
+    template: str
+    channel: str
+    #: The language the text was rendered in (``zh``, ``en``...).
+    language: str
+    #: Where it goes: the borrower's phone, email or address, as the case holds it.
+    recipient: str
+    text: str
+    sha256: str
+    at: dt.datetime
+    staff: str
+    #: A letter's or email's subject line; empty for short messages.
+    subject: str = ""

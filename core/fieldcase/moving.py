@@ -2,9 +2,10 @@
 
 The log is copied event by event as it was written (actors, times, hashes),
 with the rows each event writes, in batches that are each one transaction of
-the target. A run that stops half way leaves the target consistent up to its
-last batch; the next run checks that what is there is this office's log and
-goes on from there. Before, every chain of the source is verified; after, the
+the target; then the attachments' files, which the events name by fingerprint.
+A run that stops half way leaves the target consistent up to its last batch;
+the next run checks that what is there is this office's log and goes on from
+there. Before, every chain of the source is verified; after, the
 target's chains, its seal, every table's count and its replay must equal.
 """
 
@@ -66,11 +67,26 @@ def move(
         done = rows[-1][0]
         if progress is not None:
             progress(done, end)
+    _copy_files(source, target, batch)
     differences = _differences(source, target)
     if differences:
         raise FieldcaseError("the copy does not equal the source: " + "; ".join(differences[:5]))
     digest, chains, total = target.seal()
     return Moved(events=total - before, already=before, total=total, chains=chains, seal=digest)
+
+
+def _copy_files(source: Store, target: Store, batch: int) -> None:
+    """Copy the attachments' files the target lacks: the events carry only their
+    fingerprints. A few at a time, each few one transaction: files may be large."""
+    missing = sorted(set(source.file_keys()) - set(target.file_keys()))
+    step = max(1, min(batch, 20))
+    for start in range(0, len(missing), step):
+        files = []
+        for sha256 in missing[start : start + step]:
+            content = source.attachment_file(sha256)
+            if content is not None:
+                files.append((sha256, content))
+        target.keep_files(files)
 
 
 def _differences(source: Store, target: Store) -> list[str]:
@@ -86,4 +102,6 @@ def _differences(source: Store, target: Store) -> list[str]:
         for table in ours
         if ours[table] != theirs[table]
     ]
+    if source.file_keys() != target.file_keys():
+        found.append("the attachments' files differ")
     return found + target.compare_replay()

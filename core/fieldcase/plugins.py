@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "fieldcase.builtin.reports",
     "fieldcase.builtin.protections",
     "fieldcase.builtin.inquiries",
+    "fieldcase.builtin.attachments",
 )
 
 

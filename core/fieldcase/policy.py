@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from . import attributes, lifecycle
+from . import attributes, lifecycle, templates
 from .errors import InvalidInput
 from .rules import RulePack
 from .suggest import hint
@@ -120,6 +120,43 @@ def months_list(value: Any) -> list[int]:
     if not isinstance(value, list):
         raise ValueError
     return [check(v) for v in value]
+
+
+_BYTE_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB)?")
+_BYTE_UNITS = {None: 1, "B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+
+
+def byte_size(low: int, high: int) -> Parse:
+    """A size in bytes from ``low`` to ``high``: a whole number, or with a unit
+    (``"20MB"``, ``"500kB"``, ``"1.5 MB"``; decimal units); stored in bytes."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError
+        found = _BYTE_SIZE.fullmatch(str(value).strip())
+        if found is None:
+            raise ValueError
+        size = Decimal(found[1]) * _BYTE_UNITS[found[2]]
+        if size != size.to_integral_value() or not low <= size <= high:
+            raise ValueError
+        return int(size)
+
+    return parse
+
+
+def media_types(value: Any) -> list[str]:
+    """Media types a file's bytes can be told to be (``image/jpeg``...), as a list."""
+    from .attachments import SNIFFED_TYPES
+
+    types = names(value)
+    for media_type in types:
+        if media_type not in SNIFFED_TYPES:
+            raise InvalidInput(
+                f"{media_type!r} is not a type fieldcase tells from a file's bytes"
+                f"{hint(media_type, SNIFFED_TYPES)} (e.g. image/jpeg, image/png, "
+                "application/pdf; 'fieldcase institution keys' describes the key)"
+            )
+    return types
 
 
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
@@ -236,6 +273,13 @@ BUILTIN: tuple[Setting, ...] = (
         4,
     ),
     Setting(
+        "checkin_max_distance_m",
+        "metres from the borrower's known location beyond which a check-in is far, 0 (none) "
+        "to 100000",
+        whole(0, 100_000),
+        500,
+    ),
+    Setting(
         "amend_window_hours",
         "hours after recording an event in which its author may amend it, 0 to 720 "
         "(later: a supervisor)",
@@ -261,10 +305,29 @@ BUILTIN: tuple[Setting, ...] = (
         3,
     ),
     Setting(
+        "attachment_max_bytes",
+        'the largest file that may be attached, 1 byte to 200 MB, e.g. "20MB"',
+        byte_size(1, 200 * 10**6),
+        20 * 10**6,
+    ),
+    Setting(
+        "attachment_types",
+        "the types of file that may be attached, told from their bytes, e.g. "
+        '["image/jpeg", "application/pdf"]',
+        media_types,
+        ["image/jpeg", "image/png", "image/heic", "image/webp", "application/pdf"],
+    ),
+    Setting(
         "require_plugins",
         'plugins the institution\'s actions need loaded, e.g. ["fieldcase-example-bank"]',
         names,
         [],
+    ),
+    Setting(
+        "message_language",
+        'the language of letters when the case names none, e.g. "en" (default: by jurisdiction)',
+        templates.language_tag,
+        "",
     ),
 )
 
@@ -304,7 +367,7 @@ def default(key: str) -> Any:
 
 
 #: Tables of a policy, beside its plain keys.
-TABLES = ("offers", "rules", "attributes")
+TABLES = ("offers", "rules", "attributes", "templates")
 
 
 @attrs.frozen
@@ -365,7 +428,9 @@ class Schema:
         if key.startswith(attributes.PREFIX):
             name = key.removeprefix(attributes.PREFIX)
             return ("attributes", name), attributes.parse_declaration(name, value)
-        if key in ("offers", "rules", "attributes"):
+        if key.startswith("templates."):
+            return templates.parse_key(key.removeprefix("templates."), value)
+        if key in TABLES:
             raise InvalidInput(f"{key} is a table: set one of its keys, e.g. {self.example(key)}")
         keys = [
             *self.settings,
@@ -373,6 +438,7 @@ class Schema:
             "offers.<term>",
             "rules.<rule>.<param>",
             "attributes.<name>",
+            "templates.<name>.<field>",
         ]
         raise InvalidInput(
             f"unknown policy key {key!r} (keys: {', '.join(keys)}; see 'fieldcase institution "
@@ -384,6 +450,7 @@ class Schema:
             "offers": "offers.valid_days=5",
             "rules": "rules.cn.hours.start=09:00",
             "attributes": 'attributes.branch="text"',
+            "templates": "templates.reminder.channels=sms",
         }[table]
 
     def parse_packs(self, value: Any) -> list[str]:
@@ -453,6 +520,9 @@ class Schema:
                     raise InvalidInput("attributes must be a table of kinds, [attributes]")
                 for name, kind in value.items():
                     set_path(result, *self.parse(f"{attributes.PREFIX}{name}", kind))
+            elif key == "templates":
+                for field, setting in templates.table_keys(value):
+                    set_path(result, *self.parse(f"templates.{field}", setting))
             elif key in ("name", "jurisdiction", "timezone", "currency"):
                 continue  # the institution's own fields, not policy
             else:
@@ -687,4 +757,19 @@ def describe_keys(schema: Schema) -> list[dict[str, Any]]:
             "from": "fieldcase",
         }
     )
+    rows.append(
+        {
+            "key": "templates.<name>.<field>",
+            "default": None,
+            "must be": "a letter or message template: channels, purpose, text.<language>, "
+            "subject.<language>",
+            "from": "fieldcase",
+        }
+    )
     return rows
+
+
+def check_together(policy: Mapping[str, Any]) -> None:
+    """What no key says alone, checked once the whole policy is known: each template
+    against the channels and attributes the policy declares (:func:`templates.check`)."""
+    templates.check(policy)

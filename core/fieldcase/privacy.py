@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .model import Case, ContactAttempt, ContactDetail, Feedback, Staff, Visit
+    from .model import (
+        Attachment,
+        Case,
+        CheckIn,
+        ContactAttempt,
+        ContactDetail,
+        Feedback,
+        Staff,
+        Visit,
+    )
 
 MASK = "*"
 
@@ -77,10 +86,11 @@ def mask_case_file(
     """A case file as someone not working the case may see it.
 
     The borrower's name, the stage, the amounts and the history of actions
-    stay; how to reach the borrower (phone, email, addresses), the national id, the
-    financial situation found at interviews (income, debts, repayments, and so
-    the ratios to income), the employer, suppliers and buyers, and free-text
-    notes do not. The industry and the number of lenders stay.
+    stay; how to reach the borrower (phone, email, addresses, coordinates), the
+    national id, the financial situation found at interviews (income, debts,
+    repayments, and so the ratios to income), the employer, suppliers and
+    buyers, and free-text notes do not. The industry and the number of lenders
+    stay.
     """
     import attrs
 
@@ -91,6 +101,8 @@ def mask_case_file(
         national_id=mask_tail(b.national_id),
         address=mask_text(b.address),
         email=mask_text(b.email),
+        latitude=None,
+        longitude=None,
     )
     return (
         attrs.evolve(
@@ -98,7 +110,18 @@ def mask_case_file(
             borrower=borrower,
             confirmed_address=mask_text(case.confirmed_address) or None,
         ),
-        [attrs.evolve(c, note=mask_text(c.note)) for c in contacts],
+        [
+            attrs.evolve(
+                c,
+                note=mask_text(c.note),
+                recipient=mask_text(c.recipient),
+                message_subject=mask_text(c.message_subject),
+                message_text=mask_text(c.message_text),
+                message_sha256=mask_text(c.message_sha256),
+                delivery_error=mask_text(c.delivery_error),
+            )
+            for c in contacts
+        ],
         [
             attrs.evolve(
                 v,
@@ -152,6 +175,25 @@ def mask_details(details: Sequence[ContactDetail]) -> list[ContactDetail]:
     ]
 
 
+def mask_checkins(checkins: Sequence[CheckIn]) -> list[CheckIn]:
+    """Check-ins as someone not working the case sees them: who, when, how far and
+    whether too far stay; where does not."""
+    import attrs
+
+    return [attrs.evolve(c, lat=None, lon=None) for c in checkins]
+
+
+def mask_attachments(attachments: Sequence[Attachment]) -> list[Attachment]:
+    """Attachments as someone who may not see the case's files sees them: what each is
+    (kind, type, size, fingerprint, when taken) stays; its name, note and place do not."""
+    import attrs
+
+    return [
+        attrs.evolve(a, filename=mask_text(a.filename), note=mask_text(a.note), lat=None, lon=None)
+        for a in attachments
+    ]
+
+
 #: What an event's data may say about the borrower or third parties.
 PERSONAL_KEYS = frozenset(
     {
@@ -172,6 +214,16 @@ PERSONAL_KEYS = frozenset(
         "borrower_name",
         "decision_note",
         "end_note",
+        # An attachment's name as given, and where a photo was taken (or a check-in
+        # made); where the borrower lives.
+        "filename",
+        "lat",
+        "lon",
+        "latitude",
+        "longitude",
+        # A letter's or message's fingerprint: its text names the borrower, and a
+        # fingerprint can be tried against guesses at it.
+        "message_sha256",
     }
 )
 
@@ -190,6 +242,8 @@ FREE_TEXT: dict[str, frozenset[str]] = {
     "amend_event": frozenset({"reason"}),
     "payment_reversed": frozenset({"reason"}),
     "reverse_payment": frozenset({"reason"}),
+    # Why a message could not be sent: a gateway's answer may name the recipient.
+    "message_failed": frozenset({"error"}),
 }
 
 
@@ -232,8 +286,17 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
         "national_id_masked": "",
         "phone_masked": "",
         "email": "",
+        "latitude": None,
+        "longitude": None,
     },
-    "contacts": {"note": ""},
+    "contacts": {
+        "note": "",
+        "recipient": "",
+        "message_subject": "",
+        "message_text": "",
+        "message_sha256": "",
+        "delivery_error": "",
+    },
     "contact_details": {"value": "", "previous": "", "note": ""},
     "visits": {
         "notes": "",
@@ -251,10 +314,13 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
     "hardships": {"note": "", "end_note": ""},
     "complaints": {"note": ""},
     "inquiries": {"note": ""},
+    "checkins": {"lat": None, "lon": None},
     "reviews": {"note": ""},
     # An amendment's fields, before and after, are the record's own (notes, finances).
     "event_corrections": {"changes": "{}", "reason": ""},
     "payments": {"reversal_reason": ""},
+    # The file itself goes too (see fieldcase.purge); its fingerprint, type and size stay.
+    "attachments": {"filename": "", "note": "", "lat": None, "lon": None},
 }
 
 

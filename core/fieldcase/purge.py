@@ -189,7 +189,18 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
             updated_at=max(case.updated_at or at, at),
         )
     ]
-    records += [attrs.evolve(c, note="") for c in store.contacts(case.id)]
+    records += [
+        attrs.evolve(
+            c,
+            note="",
+            recipient="",
+            message_subject="",
+            message_text="",
+            message_sha256="",
+            delivery_error="",
+        )
+        for c in store.contacts(case.id)
+    ]
     records += [
         attrs.evolve(
             v,
@@ -214,7 +225,15 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
         attrs.evolve(d, value="", previous="", note="") for d in store.contact_details(case.id)
     ]
     records += [attrs.evolve(q, note="") for q in store.inquiries(case.id)]
+    # Where staff stood on site goes; how far it was from the borrower stays.
+    records += [attrs.evolve(c, lat=None, lon=None) for c in store.checkins(case.id)]
     records += [attrs.evolve(r, note="") for r in store.reviews(case.id)]
     records += [attrs.evolve(c, changes={}, reason="") for c in store.corrections(case.id)]
     records += [attrs.evolve(p, reversal_reason="") for p in store.payments(case.id, case.currency)]
+    # Attachments keep what they were (kind, type, size, fingerprint); their names,
+    # notes and places go, and the store removes their files as it writes them purged.
+    records += [
+        attrs.evolve(a, filename="", note="", lat=None, lon=None, purged_at=at)
+        for a in store.attachments(case.id)
+    ]
     return records

@@ -23,7 +23,9 @@ import attrs
 
 from .lifecycle import Stage
 from .model import (
+    Attachment,
     Case,
+    CheckIn,
     Complaint,
     ContactAttempt,
     ContactDetail,
@@ -38,11 +40,20 @@ from .model import (
     Offer,
     Payment,
     Promise,
+    Reason,
     Review,
     Staff,
     Visit,
 )
-from .privacy import mask_case_file, mask_details, mask_event_data, mask_notes, sees_in_clear
+from .privacy import (
+    mask_attachments,
+    mask_case_file,
+    mask_checkins,
+    mask_details,
+    mask_event_data,
+    mask_notes,
+    sees_in_clear,
+)
 from .repayment import Balance, PromiseStatus, promise_statuses
 
 if TYPE_CHECKING:
@@ -167,9 +178,31 @@ class Reader:
         likewise."""
         return self._notes(case, self._store.inquiries(_id(case)))
 
+    def checkins(self, case: Case) -> list[CheckIn]:
+        """Where staff checked in on the case's visits, oldest first: each with its
+        distance from the borrower's known location and whether it was too far; the
+        positions masked (None) unless the viewer sees the case in clear."""
+        found = self._store.checkins(_id(case))
+        return found if self._sees(case) else mask_checkins(found)
+
     def reviews(self, case: Case) -> list[Review]:
         """The loan's post-loan reviews, oldest first; notes masked likewise."""
         return self._notes(case, self._store.reviews(_id(case)))
+
+    def attachments(self, case: Case) -> list[Attachment]:
+        """The photos and documents attached to the case, oldest first; their names,
+        notes and places masked unless the viewer sees the case in clear."""
+        found = self._store.attachments(_id(case))
+        return found if self._sees(case) else mask_attachments(found)
+
+    def attachment_content(self, attachment: Attachment) -> bytes:
+        """The attachment's file, checked against its fingerprint. Only for a viewer who
+        sees its case in clear: anyone else gets :class:`~fieldcase.errors.NotPermitted`,
+        as ``fieldcase attachment get`` refuses them; a purged or damaged file is a
+        :class:`~fieldcase.errors.FieldcaseError` saying so."""
+        from .attachments import attachment_content
+
+        return attachment_content(self._services, attachment, self.viewer)
 
     def corrections(self, case: Case) -> list[EventCorrection]:
         """Its events voided or amended, oldest first; an amendment's values withheld
@@ -208,7 +241,8 @@ class Reader:
     ) -> Iterator[Event]:
         """Events of one case (or of all), oldest first: of ``types`` (all if empty),
         claimed at or after ``start`` and before ``end``. Their data is masked where
-        the viewer may not see the case's personal data; their rows are left out."""
+        the viewer may not see the case's personal data, and then without their hashes
+        (as ``fieldcase history`` shows them); their rows are left out."""
         wanted = set(types)
         seen: dict[int, bool] = {}
         for event in self._store.iter_events(_id(case) if case is not None else None):
@@ -217,12 +251,20 @@ class Reader:
             if (start is not None and event.at < start) or (end is not None and event.at >= end):
                 continue
             data = event.payload.get("data") or {}
+            hashed = True
             if event.case_id is not None:
                 if event.case_id not in seen:
                     seen[event.case_id] = self._sees(self._store.get_case(event.case_id))
                 if not seen[event.case_id] or event.payload.get("redacted") is True:
                     data = mask_event_data(data, event.type)
-            yield attrs.evolve(event, payload={"data": data})
+                # A hash over guessable data would let a masked value be found by trying.
+                hashed = seen[event.case_id]
+            yield attrs.evolve(
+                event,
+                payload={"data": data},
+                hash=event.hash if hashed else "",
+                prev_hash=event.prev_hash if hashed else "",
+            )
 
     # -- the office -------------------------------------------------------------------
 
@@ -237,6 +279,14 @@ class Reader:
     def policy(self, institution: str) -> Mapping[str, Any]:
         """The institution's policy in force (read-only), as hooks get it in ``settings``."""
         return self._services.institution(institution).policy
+
+    def reasons(self) -> dict[str, Reason]:
+        """The overdue-reason taxonomy, code -> :class:`Reason` (defaults and plugins')."""
+        return dict(self._services.reasons())
+
+    def sees_in_clear(self, case: Case) -> bool:
+        """Whether the viewer sees ``case``'s personal data in clear (else it reads masked)."""
+        return self._sees(case)
 
     # -- masking --------------------------------------------------------------------------
 

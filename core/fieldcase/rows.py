@@ -18,8 +18,10 @@ import attrs
 from .commitments import canonical_json
 from .lifecycle import Stage
 from .model import (
+    Attachment,
     Borrower,
     Case,
+    CheckIn,
     ChecklistItem,
     Complaint,
     ContactAttempt,
@@ -136,6 +138,9 @@ def case_to_row(case: Case) -> dict[str, Any]:
             None if case.installment is None else to_minor(case.installment, case.currency)
         ),
         "next_review": _date_text(case.next_review),
+        # Degrees as exact text, as they are in the event.
+        "latitude": degrees_text(b.latitude),
+        "longitude": degrees_text(b.longitude),
         **({"purged_at": to_iso(case.purged_at)} if case.purged_at else {}),
     }
 
@@ -155,6 +160,8 @@ def row_to_case(row: dict[str, Any]) -> Case:
             phone=row["phone"] or "",
             address=row["address"] or "",
             email=row.get("email") or "",
+            latitude=degrees_from_text(row.get("latitude")),
+            longitude=degrees_from_text(row.get("longitude")),
         ),
         jurisdiction=row["jurisdiction"] or "",
         currency=currency,
@@ -191,6 +198,14 @@ def row_to_case(row: dict[str, Any]) -> Case:
         ),
         next_review=_date(row.get("next_review")),
     )
+
+
+def degrees_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def degrees_from_text(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 def _date_text(day: dt.date | None) -> str | None:
@@ -318,6 +333,60 @@ def row_to_inquiry(row: dict[str, Any]) -> Inquiry:
     return Inquiry(**{**row, "at": at, "bureau": row["bureau"] or "", "note": row["note"] or ""})
 
 
+def checkin_to_row(checkin: CheckIn) -> dict[str, Any]:
+    return {
+        **attrs.asdict(checkin),
+        "at": to_iso(checkin.at),
+        "lat": degrees_text(checkin.lat),
+        "lon": degrees_text(checkin.lon),
+        "far": int(checkin.far),
+    }
+
+
+def row_to_checkin(row: dict[str, Any]) -> CheckIn:
+    at = from_iso(row["at"])
+    assert at is not None
+    return CheckIn(
+        **{
+            **row,
+            "at": at,
+            "lat": degrees_from_text(row["lat"]),
+            "lon": degrees_from_text(row["lon"]),
+            "reference": row["reference"] or "",
+            "far": bool(row["far"]),
+        }
+    )
+
+
+def attachment_to_row(attachment: Attachment) -> dict[str, Any]:
+    return {
+        **attrs.asdict(attachment),
+        "at": to_iso(attachment.at),
+        "taken_at": None if attachment.taken_at is None else to_iso(attachment.taken_at),
+        # Degrees as exact text, as they are in the event.
+        "lat": None if attachment.lat is None else str(attachment.lat),
+        "lon": None if attachment.lon is None else str(attachment.lon),
+        "purged_at": None if attachment.purged_at is None else to_iso(attachment.purged_at),
+    }
+
+
+def row_to_attachment(row: dict[str, Any]) -> Attachment:
+    at = from_iso(row["at"])
+    assert at is not None
+    return Attachment(
+        **{
+            **row,
+            "at": at,
+            "taken_at": from_iso(row["taken_at"]),
+            "lat": None if row["lat"] is None else Decimal(row["lat"]),
+            "lon": None if row["lon"] is None else Decimal(row["lon"]),
+            "purged_at": from_iso(row["purged_at"]),
+            "filename": row["filename"] or "",
+            "note": row["note"] or "",
+        }
+    )
+
+
 def correction_to_row(correction: CreditCorrection) -> dict[str, Any]:
     row = attrs.asdict(correction)
     row.update(since=correction.since.isoformat(), requested_at=to_iso(correction.requested_at))
@@ -408,9 +477,27 @@ def row_to_visit(row: dict[str, Any], currency: str) -> Visit:
     )
 
 
+#: A contact's columns that only a letter or message from a template fills.
+MESSAGE_COLUMNS = (
+    "template",
+    "language",
+    "message_sha256",
+    "recipient",
+    "message_subject",
+    "message_text",
+    "delivery",
+    "receipt",
+    "delivery_error",
+)
+
+
 def contact_to_row(contact: ContactAttempt) -> dict[str, Any]:
     row = attrs.asdict(contact)
     row["at"] = to_iso(contact.at)
+    if not contact.template:
+        # Any other contact's row (and event) stays as it was before messages.
+        for column in MESSAGE_COLUMNS:
+            del row[column]
     return row
 
 
@@ -424,6 +511,7 @@ def row_to_contact(row: dict[str, Any]) -> ContactAttempt:
             "note": row["note"] or "",
             "purpose": row.get("purpose") or "collect",
             "relationship": row.get("relationship") or "",
+            **{column: row.get(column) or "" for column in MESSAGE_COLUMNS},
         }
     )
 

@@ -11,8 +11,8 @@ policy checks). The actions themselves live one module per group, as
 functions of the services: :mod:`~fieldcase.confirmation`,
 :mod:`~fieldcase.preparation`, :mod:`~fieldcase.interview`,
 :mod:`~fieldcase.feedback`, :mod:`~fieldcase.closure`, :mod:`~fieldcase.protections`,
-:mod:`~fieldcase.inquiries`,
-:mod:`~fieldcase.casefiles`, :mod:`~fieldcase.worklists`,
+:mod:`~fieldcase.inquiries`, :mod:`~fieldcase.attachments`, :mod:`~fieldcase.checkins`,
+:mod:`~fieldcase.messages`, :mod:`~fieldcase.casefiles`, :mod:`~fieldcase.worklists`,
 :mod:`~fieldcase.administration`, and money, transfer and institutions in
 :mod:`~fieldcase.arrangements`, :mod:`~fieldcase.transfer`,
 :mod:`~fieldcase.institutions`. ``Services`` offers each as a method.
@@ -33,7 +33,9 @@ import pluggy
 
 from . import (
     administration,
+    attachments,
     casefiles,
+    checkins,
     closure,
     confirmation,
     dayplan,
@@ -41,6 +43,7 @@ from . import (
     inquiries,
     interview,
     lifecycle,
+    messages,
     preparation,
     protections,
     reviews,
@@ -883,6 +886,17 @@ class Services:
     export_corrections = protections.export_corrections
     # credit-bureau inquiries
     record_inquiry = inquiries.record_inquiry
+    # letters and messages from the institution's templates
+    record_message = messages.record_message
+    preview_message = messages.preview_message
+    # where staff were on site
+    check_in = checkins.check_in
+    # photos and documents, kept in the database
+    attach = attachments.attach
+    case_attachments = attachments.case_attachments
+    attachment_content = attachments.attachment_content
+    stored_attachment = attachments.stored_attachment
+    verify_attachments = attachments.verify_files
     # post-loan reviews of performing loans
     open_review = reviews.open_review
     reviews_due = reviews.reviews_due

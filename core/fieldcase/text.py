@@ -101,6 +101,9 @@ FIELDS: dict[str, Field] = {
     "description": Field("description", Kind.TEXT, 1000),
     # amend --set FIELD=VALUE: free text here, then checked as the field it names.
     "assignments": Field("FIELD=VALUE", Kind.TEXT, 4100),
+    # A letter's or message's template (policy templates.<name>.text/subject.<language>).
+    "template_text": Field("template text", Kind.TEXT, 8000),
+    "template_subject": Field("template subject", Kind.LINE, 200),
 }
 #: Any other text: codes, amounts, dates, times, file names, policy values.
 OTHER = Field("value", Kind.VALUE, 1000)

@@ -43,7 +43,7 @@ from .model import Borrower, Case, Decision, Review, Staff, days_late
 from .money import from_minor
 from .policy import default
 from .privacy import mask_phone, mask_tail
-from .rows import CaseRow, printable, row_to_case, to_iso
+from .rows import CaseRow, degrees_text, printable, row_to_case, to_iso
 from .store import Change
 from .text import visible
 
@@ -66,6 +66,8 @@ UPDATABLE = (
     "fees_minor",
     "penalty_rate",
     "installment_minor",
+    "latitude",
+    "longitude",
 )
 
 
@@ -85,6 +87,8 @@ UPDATE_SOURCES: dict[str, tuple[str, ...]] = {
     "fees_minor": ("fees",),
     "penalty_rate": ("penalty_rate", "penalty_rate_daily"),
     "installment_minor": ("installment",),
+    "latitude": ("latitude",),
+    "longitude": ("longitude",),
 }
 #: Columns kept in step with another.
 DERIVED = {"national_id": ("national_id_masked",), "phone": ("phone_masked",)}
@@ -183,6 +187,8 @@ def _apply(clean: Mapping[str, Any], institution: str, at: dt.datetime, old: Cas
         national_id=clean["national_id"],
         phone=clean["phone"],
         address=clean["address"],
+        latitude=clean.get("latitude"),
+        longitude=clean.get("longitude"),
     )
     values = {
         "borrower": borrower,
@@ -381,7 +387,7 @@ class PreparedBatch:
 
 #: Bumped when validating the same row could give another result: every row's
 #: fingerprint then differs, and a re-import validates and compares every row once.
-FINGERPRINT_FORM = 1
+FINGERPRINT_FORM = 2
 
 
 def reference_of(values: Mapping[str, Any]) -> str:
@@ -844,4 +850,6 @@ class _ImportRun:
             "kind": clean.get("kind") or "collection",
             "installment_minor": clean.get("installment_minor"),
             "next_review": None,
+            "latitude": degrees_text(clean.get("latitude")),
+            "longitude": degrees_text(clean.get("longitude")),
         }

@@ -51,7 +51,8 @@ def _promise_counts(services: Services, filters: ReportFilter) -> dict[str, dict
 
 
 def staff(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
-    """Per staff member: contacts, visits, borrowers met, promises, amount recovered."""
+    """Per staff member: contacts, visits, borrowers met, promises, amount recovered, and
+    check-ins too far from the borrower (``far``: see :mod:`fieldcase.checkins`)."""
     activity = services.store.staff_activity(
         filters.institution, filters.start, filters.end, filters.where
     )
@@ -72,6 +73,7 @@ def staff(services: Services, filters: ReportFilter) -> list[dict[str, Any]]:
                 "promises made": found.get("promises made", 0),
                 "promises kept": kept["kept"],
                 "promises broken": kept["broken"],
+                "far check-ins": found.get("far check-ins", 0),
                 "recovered": "; ".join(
                     f"{currency} {from_minor(minor, currency):,}"
                     for currency, minor in sorted(recovered.items())
@@ -310,9 +312,11 @@ def register_reports(register: Callable[..., None]) -> None:
             "promises made",
             "promises kept",
             "promises broken",
+            "far check-ins",
             "recovered",
         ),
-        "Per staff member: contacts, visits, borrowers met, promises and money recovered.",
+        "Per staff member: contacts, visits, borrowers met, promises, far check-ins and "
+        "money recovered.",
         where=True,
     )
     register(

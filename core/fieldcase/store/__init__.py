@@ -31,7 +31,9 @@ from ..errors import (
 )
 from ..lifecycle import bucket_range
 from ..model import (
+    Attachment,
     Case,
+    CheckIn,
     Complaint,
     ContactAttempt,
     ContactDetail,
@@ -59,8 +61,10 @@ from ..rows import (
     CaseRow,
     Removal,
     TableRow,
+    attachment_to_row,
     case_arrears_key,
     case_to_row,
+    checkin_to_row,
     complaint_to_row,
     contact_to_row,
     correction_to_row,
@@ -80,7 +84,9 @@ from ..rows import (
     refresh_met,
     refresh_visit_dates,
     review_to_row,
+    row_to_attachment,
     row_to_case,
+    row_to_checkin,
     row_to_complaint,
     row_to_contact,
     row_to_correction,
@@ -139,6 +145,8 @@ Record = (
     | Inquiry
     | Review
     | EventCorrection
+    | Attachment
+    | CheckIn
     | TableRow
     | Removal
 )
@@ -162,6 +170,8 @@ TABLE_OF: dict[type, str] = {
     Inquiry: "inquiries",
     Review: "reviews",
     EventCorrection: "event_corrections",
+    Attachment: "attachments",
+    CheckIn: "checkins",
 }
 
 #: Records whose row needs no currency, and how each becomes one.
@@ -175,6 +185,8 @@ TO_ROW: dict[type, Callable[[Any], dict[str, Any]]] = {
     Inquiry: inquiry_to_row,
     Review: review_to_row,
     EventCorrection: event_correction_to_row,
+    Attachment: attachment_to_row,
+    CheckIn: checkin_to_row,
 }
 
 
@@ -897,8 +909,12 @@ class Store:
         money: set[int] = set()
         visited: set[int] = set()
         removed: list[tuple[str, int, int | None]] = []
+        # An attachment voided or purged: its file goes, unless another still holds it.
+        files_released = False
         for change in rows:
             row, table = change["row"], change["table"]
+            if table == "attachments":
+                files_released |= bool(change.get("delete") or row.get("purged_at"))
             if change.get("delete"):
                 removed.append((table, row["id"], row.get("case_id")))
                 if table in ("promises", "payments"):
@@ -927,6 +943,11 @@ class Store:
             refresh_met(self.db, sorted(money))
         if visited:
             refresh_visit_dates(self.db, sorted(visited))
+        if files_released:
+            self.db.execute(
+                f"DELETE FROM {self.dialect.write_table('attachment_blobs')} WHERE sha256 NOT IN"
+                " (SELECT sha256 FROM attachments WHERE purged_at IS NULL)"
+            )
 
     def commit(
         self,
@@ -968,6 +989,7 @@ class Store:
         *,
         redactions: Sequence[tuple[int, str]] = (),
         fingerprints: Sequence[str | None] = (),
+        files: Sequence[tuple[str, bytes]] = (),
     ) -> list[tuple[Event, list[Record]]]:
         """Write several changes, each with its own event, in ONE transaction.
 
@@ -976,8 +998,11 @@ class Store:
         nothing else change an event (see migration 008); the purged cases'
         import fingerprints go too. ``fingerprints``: an import's, one per
         change (its case's first record), kept with the case's new version.
+        ``files``: attachments' contents, (SHA-256, bytes), each kept once (the
+        events carry only their fingerprints).
         """
         with self.transaction():
+            self._keep_files(files)
             batch = _Batch(self)
             results = [batch.add(change) for change in changes]
             try:
@@ -1950,6 +1975,61 @@ class Store:
         query = "SELECT * FROM inquiries WHERE case_id = ? ORDER BY id"
         return [row_to_inquiry(row) for row in self.db.query(query, [case_id])]
 
+    def checkins(self, case_id: int) -> list[CheckIn]:
+        query = "SELECT * FROM checkins WHERE case_id = ? ORDER BY id"
+        return [row_to_checkin(row) for row in self.db.query(query, [case_id])]
+
+    # -- attachments and their files --------------------------------------------------
+
+    def attachments(self, case_id: int | None = None) -> list[Attachment]:
+        """The case's attachments (None: every case's), oldest first."""
+        where, params = ("", []) if case_id is None else (" WHERE case_id = ?", [case_id])
+        query = f"SELECT * FROM attachments{where} ORDER BY id"
+        return [row_to_attachment(row) for row in self.db.query(query, params)]
+
+    def attachment(self, attachment_id: int) -> Attachment | None:
+        rows = list(self.db.query("SELECT * FROM attachments WHERE id = ?", [attachment_id]))
+        return row_to_attachment(rows[0]) if rows else None
+
+    def attachment_file(self, sha256: str) -> bytes | None:
+        """The stored file of that fingerprint: None when none is kept (purged, voided),
+        or the reader may not see it (PostgreSQL's view gives such a reader none)."""
+        row = self.db.execute(
+            "SELECT content FROM attachment_blobs WHERE sha256 = ?", [sha256]
+        ).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def file_keys(self) -> dict[str, int]:
+        """Every stored file's fingerprint, with its recorded size."""
+        return dict(self.db.execute("SELECT sha256, size FROM attachment_blobs"))
+
+    def keep_files(self, files: Sequence[tuple[str, bytes]]) -> None:
+        """Store files (SHA-256, bytes) not yet kept, in one transaction."""
+        with self.transaction():
+            self._keep_files(files)
+
+    def _keep_files(self, files: Sequence[tuple[str, bytes]]) -> None:
+        for sha256, content in files:
+            self.db.execute(
+                f"INSERT INTO {self.dialect.write_table('attachment_blobs')} (sha256, size,"
+                " content) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                [sha256, len(content), content],
+            )
+
+    def recorded_fingerprints(self) -> dict[int, str]:
+        """Each attachment's fingerprint as the event that added it carries it, by id
+        (events whose payload the reader may not see are left out)."""
+        found: dict[int, str] = {}
+        for (payload,) in self.db.execute(
+            "SELECT payload FROM events WHERE type = 'attachment_added' ORDER BY id"
+        ):
+            if payload is None:
+                continue
+            for entry in json.loads(payload).get("rows", []):
+                if entry.get("table") == "attachments":
+                    found[entry["row"]["id"]] = entry["row"]["sha256"]
+        return found
+
     def event(self, event_id: int) -> Event | None:
         """One event by its id, or None."""
         rows = list(self.db.query("SELECT * FROM events WHERE id = ?", [event_id]))
@@ -2108,7 +2188,8 @@ class Store:
         end: dt.datetime | None,
         attributes: Mapping[str, str] | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """Per staff member: contacts, visits by status, borrowers met, promises made."""
+        """Per staff member: contacts, visits by status, borrowers met, promises made,
+        check-ins found too far from the borrower."""
         found: dict[str, dict[str, Any]] = {}
 
         def counted(table: str, alias: str, column: str) -> tuple[str, str, list[Any]]:
@@ -2142,6 +2223,12 @@ class Store:
             f"SELECT p.made_by, count(*) FROM {source}{clause} GROUP BY p.made_by", params
         ):
             found.setdefault(staff, {})["promises made"] = n
+        source, clause, params = counted("checkins", "k", "at")
+        clause = f"{clause} AND k.far = 1" if clause else " WHERE k.far = 1"
+        for staff, n in self.db.execute(
+            f"SELECT k.staff, count(*) FROM {source}{clause} GROUP BY k.staff", params
+        ):
+            found.setdefault(staff, {})["far check-ins"] = n
         where, params = self._window("p.at", start, end, institution, attributes=attributes)
         for staff, currency, minor in self.db.execute(
             "SELECT c.assigned_to, c.currency, sum(p.amount_minor) FROM payments p"

@@ -47,6 +47,13 @@ MASKED_AS = {
     ("event_corrections", "changes"): "'{}'",
     ("cases", "phone"): 't."phone_masked"',
     ("cases", "national_id"): 't."national_id_masked"',
+    # Degrees are text, read back as numbers: withheld as none.
+    ("attachments", "lat"): "NULL",
+    ("attachments", "lon"): "NULL",
+    ("checkins", "lat"): "NULL",
+    ("checkins", "lon"): "NULL",
+    ("cases", "latitude"): "NULL",
+    ("cases", "longitude"): "NULL",
 }
 
 SCHEMA = """
@@ -708,15 +715,25 @@ def m002_logins(db: Any) -> None:
     # voided_rows numbers its rows itself, as SQLite's rowid does.
     db.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA fieldcase TO "{field}"')
     for table in ALL_TABLES:
-        db.run_script(_view_sql(db, table))
-        db.execute(f'GRANT SELECT ON fieldcase_read."{table}" TO "{field}"')
-        db.execute(f'GRANT SELECT (id) ON fieldcase."{table}" TO "{field}"')
-        if table == "events":
-            db.execute(f'GRANT INSERT ON fieldcase.events TO "{field}"')
-            continue
-        writer = supervisor if table in SUPERVISORS_WRITE else field
-        db.execute(f'GRANT INSERT, UPDATE, DELETE ON fieldcase."{table}" TO "{writer}"')
-        db.execute(f'GRANT UPDATE ON fieldcase_read."{table}" TO "{writer}"')
+        # A table a later migration creates is exposed by that migration.
+        if db.execute("SELECT to_regclass(?) IS NOT NULL", [f'fieldcase."{table}"']).fetchone()[0]:
+            expose(db, table)
+
+
+def expose(db: Any, table: str) -> None:
+    """Give staff ``table``: reads through its masking view, writes to the table itself
+    (by field staff, or for :data:`SUPERVISORS_WRITE` by supervisors only)."""
+    database = db.execute("SELECT current_database()").fetchone()[0]
+    field, supervisor = f"{database}_field", f"{database}_supervisor"
+    db.run_script(_view_sql(db, table))
+    db.execute(f'GRANT SELECT ON fieldcase_read."{table}" TO "{field}"')
+    db.execute(f'GRANT SELECT (id) ON fieldcase."{table}" TO "{field}"')
+    if table == "events":
+        db.execute(f'GRANT INSERT ON fieldcase.events TO "{field}"')
+        return
+    writer = supervisor if table in SUPERVISORS_WRITE else field
+    db.execute(f'GRANT INSERT, UPDATE, DELETE ON fieldcase."{table}" TO "{writer}"')
+    db.execute(f'GRANT UPDATE ON fieldcase_read."{table}" TO "{writer}"')
 
 
 def m003_import_fingerprints(db: Any) -> None:
@@ -733,10 +750,126 @@ def m003_import_fingerprints(db: Any) -> None:
     )
 
 
+#: Who may read an attachment's file: as :func:`_view_sql` decides for a row of its case,
+#: for any case holding the same file.
+BLOB_SEEN = """(SELECT fieldcase.sees_all()) OR EXISTS (SELECT 1 FROM fieldcase.attachments a
+    JOIN fieldcase.cases c ON c.id = a.case_id WHERE a.sha256 = t.sha256
+    AND (c.assigned_to = session_user::text OR EXISTS (SELECT 1 FROM fieldcase.visits v
+         WHERE v.case_id = c.id AND v.staff::jsonb ? session_user::text)))"""
+
+
+def m004_attachments(db: Any) -> None:
+    """Attachments and their files (see the SQLite migration of the same name).
+
+    Staff read a file's content only where they may see a case holding it (the
+    view gives others NULL); field staff add files, supervisors (purges and voids)
+    remove them. Nobody changes one.
+    """
+    database = db.execute("SELECT current_database()").fetchone()[0]
+    field, supervisor = f"{database}_field", f"{database}_supervisor"
+    db.run_script(
+        """
+CREATE TABLE fieldcase."attachments" (
+    "id" BIGINT PRIMARY KEY,
+    "case_id" BIGINT NOT NULL,
+    "kind" TEXT NOT NULL,
+    "sha256" TEXT NOT NULL,
+    "size" BIGINT NOT NULL,
+    "media_type" TEXT NOT NULL,
+    "at" TEXT NOT NULL,
+    "staff" TEXT,
+    "visit_number" BIGINT,
+    "filename" TEXT,
+    "note" TEXT,
+    "taken_at" TEXT,
+    "lat" TEXT,
+    "lon" TEXT,
+    "purged_at" TEXT,
+    FOREIGN KEY ("case_id") REFERENCES fieldcase."cases" ("id")
+);
+CREATE INDEX "idx_attachments_case_id" ON fieldcase."attachments" ("case_id");
+CREATE INDEX "idx_attachments_sha256" ON fieldcase."attachments" ("sha256");
+CREATE TABLE fieldcase."attachment_blobs" (
+    "sha256" TEXT PRIMARY KEY,
+    "size" BIGINT NOT NULL,
+    "content" BYTEA NOT NULL
+);
+"""
+    )
+    expose(db, "attachments")
+    db.run_script(
+        'CREATE VIEW fieldcase_read."attachment_blobs" AS SELECT t."sha256", t."size",'
+        f' CASE WHEN {BLOB_SEEN} THEN t."content" END AS "content"'
+        ' FROM fieldcase."attachment_blobs" t'
+    )
+    db.execute(f'GRANT SELECT ON fieldcase_read."attachment_blobs" TO "{field}"')
+    db.execute(f'GRANT SELECT (sha256, size), INSERT ON fieldcase."attachment_blobs" TO "{field}"')
+    db.execute(f'GRANT DELETE ON fieldcase."attachment_blobs" TO "{supervisor}"')
+
+
+def m005_checkins(db: Any) -> None:
+    """Check-ins, and the cases' own coordinates (see the SQLite migration of the same
+    name): personal, so masked in the views; the cases' view is made again to show
+    its new columns."""
+    db.run_script(
+        """
+ALTER TABLE fieldcase."cases" ADD COLUMN "latitude" TEXT;
+ALTER TABLE fieldcase."cases" ADD COLUMN "longitude" TEXT;
+DROP VIEW fieldcase_read."cases";
+CREATE TABLE fieldcase."checkins" (
+    "id" BIGINT PRIMARY KEY,
+    "case_id" BIGINT NOT NULL,
+    "visit_number" BIGINT,
+    "at" TEXT NOT NULL,
+    "staff" TEXT,
+    "lat" TEXT,
+    "lon" TEXT,
+    "accuracy_m" BIGINT,
+    "distance_m" BIGINT,
+    "reference" TEXT,
+    "limit_m" BIGINT,
+    "far" BIGINT NOT NULL,
+    FOREIGN KEY ("case_id") REFERENCES fieldcase."cases" ("id")
+);
+CREATE INDEX "idx_checkins_case_id" ON fieldcase."checkins" ("case_id");
+CREATE INDEX "idx_checkins_at" ON fieldcase."checkins" ("at");
+"""
+    )
+    expose(db, "cases")
+    expose(db, "checkins")
+
+
+def m006_messages(db: Any) -> None:
+    """Letters and messages as contacts (see the SQLite migration of the same name).
+
+    The masking view over contacts is made again, so that it shows the new
+    columns, the personal ones masked.
+    """
+    db.run_script(
+        """
+ALTER TABLE fieldcase."contacts"
+    ADD COLUMN "template" TEXT,
+    ADD COLUMN "language" TEXT,
+    ADD COLUMN "message_sha256" TEXT,
+    ADD COLUMN "recipient" TEXT,
+    ADD COLUMN "message_subject" TEXT,
+    ADD COLUMN "message_text" TEXT,
+    ADD COLUMN "delivery" TEXT,
+    ADD COLUMN "receipt" TEXT,
+    ADD COLUMN "delivery_error" TEXT;
+DROP VIEW fieldcase_read."contacts";
+"""
+    )
+    expose(db, "contacts")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Any], None]], ...] = (
     ("001_schema", m001_schema),
     ("002_logins", m002_logins),
     ("003_import_fingerprints", m003_import_fingerprints),
+    ("004_attachments", m004_attachments),
+    ("005_checkins", m005_checkins),
+    ("006_messages", m006_messages),
 )
 LATEST_MIGRATION = MIGRATIONS[-1][0]
 

@@ -23,7 +23,7 @@ from ..rows import Connection
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "021_import_fingerprints"
+LATEST_MIGRATION = "024_messages"
 
 #: The triggers that refuse edits and deletions of events.
 GUARDS = ("events_no_update", "events_no_delete")

@@ -21,6 +21,8 @@ STATE_TABLES = (
     "inquiries",
     "reviews",
     "event_corrections",
+    "attachments",
+    "checkins",
     "voided_rows",
 )
 
