@@ -234,6 +234,24 @@ def test_a_preview_shows_the_text_and_the_verdicts_and_writes_nothing(
     assert sender.sent == []
 
 
+def test_a_preview_without_as_shows_nobody_the_borrower_s_data(
+    reminders: Run, target: str, sender: Sender
+) -> None:
+    # Whoever previews reads the text: an anonymous caller is not the assignee.
+    before = snapshot(target)
+    for channel in ("sms", "letter"):
+        shown = reminders(
+            "message", "1", "--template", "reminder", "--channel", channel, "--preview",
+            "--at", AT[1],
+        )  # fmt: skip
+        assert shown.exit_code == 2, shown.output
+        assert "pass --as STAFF" in shown.output
+        for personal in ("+8613800138000", "上海市浦东新区世纪大道100号", ZH_TEXT[:6]):
+            assert personal not in shown.output
+    assert snapshot(target) == before
+    assert sender.sent == []
+
+
 # -- a message, recorded and sent ---------------------------------------------------------------
 
 

@@ -76,7 +76,7 @@ def register(cli: click.Group) -> None:
         """
         if preview:
             found = context.services.preview_message(
-                case_ref, actor=context.actor, at=at, template=template, channel=channel
+                case_ref, actor=context.staff().id, at=at, template=template, channel=channel
             )
             context.emit(preview_json(found), json_, lambda: print_preview(found))
             if not found.allowed:

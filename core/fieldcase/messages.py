@@ -184,7 +184,7 @@ def preview_message(
     services: Services,
     ref: str | int,
     *,
-    actor: str | None,
+    actor: str,
     at: dt.datetime,
     template: str,
     channel: str,
@@ -194,18 +194,13 @@ def preview_message(
     Writes nothing. The rules are asked as ``fieldcase check --action contact``
     asks them (the stage and permission checks of the action itself are not);
     the text names the borrower, so only someone who may see the case's
-    personal data may preview it. ``actor``: who would send it (default: the
-    staff member assigned).
+    personal data may preview it. ``actor``: who previews, and would send it:
+    the one who reads the text, so never anyone else in their stead.
     """
     services.begin_action()
     case = services.store.get_case(ref)
     assert case.id is not None
-    who = actor or case.assigned_to
-    if who is None:
-        raise InvalidInput(
-            f"case {case.id} is assigned to nobody: say who would send it, --as STAFF"
-        )
-    staff = services.actor(who)
+    staff = services.actor(actor)
     visits = services.store.visits(case.id, case.currency)
     if not services.may_see_personal_data(case, visits, staff.id):
         raise NotPermitted(
