@@ -284,6 +284,8 @@ def test_a_position_that_is_none_is_a_usage_error_naming_the_option(
         (("--lat", "95", "--lon", "121.4"), "--lat: '95' is not a latitude"),
         (("--lat", "31.2", "--lon", "-181"), "--lon: '-181' is not a longitude"),
         (("--lat", "north", "--lon", "121.4"), "--lat: 'north' is not a latitude"),
+        (("--lat", "1e400", "--lon", "121.4"), "--lat: '1e400' is not a latitude"),
+        (("--lat", "31.2", "--lon", "9e999999999"), "--lon: '9e999999999' is not a longitude"),
         (("--lat", "31.2"), "Missing option '--lon'"),
         (("--lat", "31.2", "--lon", "121.4", "--accuracy", "-5"), "--accuracy"),
     ]
@@ -383,6 +385,7 @@ def test_an_import_checks_the_coordinates_and_updates_them(
         + "L-2003,孙丽,9000,900,2026-09-20,x,31.2,\n"
         + "L-2004,周杰,9000,900,2026-09-20,x,,east\n"
         + "L-2005,吴刚,9000,900,2026-09-20,x,,\n"
+        + "L-2006,郑伟,9000,900,2026-09-20,x,1e400,121.4\n"
     )
     imported_case(office, tmp_path, rows)
     with (tmp_path / "referrals.rejects.csv").open(encoding="utf-8", newline="") as handle:
@@ -394,6 +397,8 @@ def test_an_import_checks_the_coordinates_and_updates_them(
         ["5", "latitude", "", "is required with longitude: a position is both"],
         ["5", "longitude", "east", "is not a longitude: give degrees from -180 to 180 as a "
          "decimal number, e.g. 121.473701"],
+        ["7", "latitude", "1e400", "is not a latitude: give degrees from -90 to 90 as a "
+         "decimal number, e.g. 31.230416"],
     ]  # fmt: skip
     stored = query(target, "SELECT reference, latitude, longitude FROM cases ORDER BY id")
     assert [tuple(r) for r in stored] == [

@@ -41,7 +41,9 @@ def degrees(value: Any, kind: str) -> Decimal:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError(why) from None
-    if not number.is_finite():
+    # Out of range before quantizing too: 1e400 has more digits than a Decimal
+    # context quantizes to.
+    if not number.is_finite() or number.copy_abs() > bound + 1:
         raise ValueError(why)
     quantized = number.quantize(PLACES, rounding=ROUND_HALF_UP)
     if not -bound <= quantized <= bound:
