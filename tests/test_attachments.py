@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import signal
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -220,6 +222,45 @@ def test_a_photo_without_an_offset_was_taken_in_the_borrowers_time(
         ("image/jpeg", "2026-11-23T02:15:00Z", None, None),
         ("image/png", None, None, None),
     ]
+
+
+def test_a_photo_whose_exif_time_cannot_be_a_utc_time_is_kept_without_one(
+    office: Run, target: str, tmp_path: Path
+) -> None:
+    # Camera clocks left at year 1 or 9999: the photo is evidence still, its time unknown.
+    early = photo(tmp_path / "early.jpg", taken="0001:01:01 00:00:00", offset="+12:00")
+    bare = photo(tmp_path / "bare.jpg", taken="0001:01:01 00:00:00", offset=None, colour=(1, 2, 3))
+    late = photo(
+        tmp_path / "late.jpg", taken="9999:12:31 23:59:59", offset="-12:00", colour=(4, 5, 6)
+    )
+    done = attach(office, str(early), str(bare), str(late))
+    assert done.exit_code == 0, done.output
+    rows = query(target, "SELECT taken_at, lat FROM attachments ORDER BY id")
+    assert [tuple(r) for r in rows] == [(None, "31.230492")] * 3
+
+
+def test_a_pipe_or_a_device_is_refused_not_read_forever(
+    office: Run, target: str, tmp_path: Path
+) -> None:
+    pipe = tmp_path / "photo.jpg"
+    os.mkfifo(pipe)  # opening it for reading would wait for a writer that never comes
+
+    def hung(signum: int, frame: Any) -> None:
+        raise TimeoutError("attach is still reading")
+
+    before = snapshot(target)
+    previous = signal.signal(signal.SIGALRM, hung)
+    # After 20 s, and every second on: a hung read fails the test, never hangs it.
+    signal.setitimer(signal.ITIMER_REAL, 20, 1)
+    try:
+        refused = [attach(office, str(pipe)), attach(office, "/dev/zero")]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    for result, name in zip(refused, (str(pipe), "/dev/zero"), strict=True):
+        assert result.exit_code == 2, result.output
+        assert f"{name} is not a regular file" in result.output
+    assert snapshot(target) == before
 
 
 def test_the_visit_is_one_of_the_cases(office: Run, target: str, tmp_path: Path) -> None:

@@ -95,6 +95,11 @@ def read_upload(path: Path) -> Upload:
     size = 0
     head = b""
     try:
+        # A pipe would wait for a writer, a device never end: neither is a file.
+        if not path.is_file():
+            raise InvalidInput(
+                f"{path} is not a regular file (a device, pipe or socket): attach the file itself"
+            )
         with path.open("rb") as stream:
             while chunk := stream.read(_CHUNK):
                 digest.update(chunk)
@@ -278,9 +283,16 @@ def attach(
 
 
 def _aware(taken: dt.datetime | None, zone: ZoneInfo) -> dt.datetime | None:
-    if taken is None or taken.tzinfo is not None:
-        return taken
-    return taken.replace(tzinfo=zone)
+    """The EXIF time, aware; None where it is no time at all in UTC (a camera clock at
+    year 1 or 9999 with its offset), as for a damaged EXIF."""
+    if taken is None:
+        return None
+    aware = taken if taken.tzinfo is not None else taken.replace(tzinfo=zone)
+    try:
+        aware.astimezone(dt.UTC)
+    except OverflowError:
+        return None
+    return aware
 
 
 def _save(

@@ -364,8 +364,8 @@ def attachment_to_row(attachment: Attachment) -> dict[str, Any]:
         "at": to_iso(attachment.at),
         "taken_at": None if attachment.taken_at is None else to_iso(attachment.taken_at),
         # Degrees as exact text, as they are in the event.
-        "lat": None if attachment.lat is None else str(attachment.lat),
-        "lon": None if attachment.lon is None else str(attachment.lon),
+        "lat": degrees_text(attachment.lat),
+        "lon": degrees_text(attachment.lon),
         "purged_at": None if attachment.purged_at is None else to_iso(attachment.purged_at),
     }
 
@@ -378,8 +378,8 @@ def row_to_attachment(row: dict[str, Any]) -> Attachment:
             **row,
             "at": at,
             "taken_at": from_iso(row["taken_at"]),
-            "lat": None if row["lat"] is None else Decimal(row["lat"]),
-            "lon": None if row["lon"] is None else Decimal(row["lon"]),
+            "lat": degrees_from_text(row["lat"]),
+            "lon": degrees_from_text(row["lon"]),
             "purged_at": from_iso(row["purged_at"]),
             "filename": row["filename"] or "",
             "note": row["note"] or "",
