@@ -66,7 +66,10 @@ def write_message(message: OutgoingMessage, case: Case) -> Path:
         suffix, content = ".txt", message.text.encode("utf-8")
     path = outbox() / file_name(case, message, suffix)
     try:
-        with path.open("xb") as out:  # never over another message's file
+        # Never over another message's file, nor through a link; readable by its
+        # owner only, as the files fieldcase writes with -o are: it names the borrower.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(path, flags, 0o600), "wb") as out:
             out.write(content)
     except FileExistsError:
         raise OutboxRefused(

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import re
+import stat
 from decimal import Decimal
 from pathlib import Path
 
@@ -409,6 +410,8 @@ def test_fieldcase_message_sends_through_the_outbox(office: Office, outbox: Path
     sent_letter = outbox / f"hx-consumer-HX-7-{contacts[-2]['id']}-letter.pdf"
     sent_sms = outbox / f"hx-consumer-HX-7-{contacts[-1]['id']}-sms.txt"
     assert str(sent_letter) in letter.output and str(sent_sms) in sms.output
+    # They name the borrower: readable by their owner only, as -o files are.
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (sent_letter, sent_sms)} == {0o600}
     (page,) = pdf_text(sent_letter)
     assert "上海市浦东新区世纪大道100号" in page and "关于贷款HX-7的还款提醒" in page
     assert "王芳您好：您的贷款HX-7已逾期" in page.replace("\r\n", "")
