@@ -26,6 +26,7 @@ from . import (
     inquiry_commands,
     lifecycle,
     message_commands,
+    pack_commands,
     protection_commands,
     review_commands,
     visit_report_commands,
@@ -287,8 +288,8 @@ class App:
         journal mode: a backup it checks stays readable from read-only media.
         """
         if self._services is None:
+            from .offline import services_for
             from .plugins import manager
-            from .services import Services
             from .store import Store
             from .store.dialect import is_server_url, redact_url
 
@@ -324,7 +325,7 @@ class App:
             # database server's clock, which no client sets, stands in for it there.
             # Without a real clock (a replay, the tests' stories) the claimed time stands.
             real = clock.real_clock and (store.clock() or clock.real_clock)
-            self._services = Services(store, manager(), clock=real)
+            self._services = services_for(store, manager(), clock=real)
         return self._services
 
     def logged_in(self, store: Store) -> str | None:
@@ -3550,6 +3551,7 @@ attachment_commands.register(cli)
 review_commands.register(cli)
 correction_commands.register(cli)
 visit_report_commands.register(cli)
+pack_commands.register(cli)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -769,3 +769,58 @@ def m024_messages(db: Database) -> None:
         "delivery_error",
     ):
         contacts.add_column(column, str)
+
+
+@migrations(name="025_packs")
+def m025_packs(db: Database) -> None:
+    # Offline field packs (fieldcase.offline, fieldcase.sync). An office keeps the
+    # secret it signs its packs with; a pack keeps its signed manifest; the office
+    # keeps which pack actions it has taken in (so a second sync takes in nothing)
+    # and the conflicts it kept, each with both sides.
+    import secrets
+
+    db.execute(
+        "CREATE TABLE office_keys (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL)"
+    )
+    db.execute("INSERT INTO office_keys (id, secret) VALUES (1, ?)", [secrets.token_bytes(32)])
+    db.execute(
+        "CREATE TABLE pack_manifest (id INTEGER PRIMARY KEY CHECK (id = 1), pack TEXT NOT NULL,"
+        " manifest TEXT NOT NULL, signature TEXT NOT NULL)"
+    )
+    db.table("synced_actions").create(
+        {
+            "id": int,
+            "pack": str,
+            "seq": int,
+            "case_id": int,
+            "action": str,
+            "at": str,
+            "status": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"pack", "seq", "case_id", "action", "status"},
+    )
+    db.table("synced_actions").create_index(["pack", "seq"], unique=True)
+    db.table("sync_conflicts").create(
+        {
+            "id": int,
+            "pack": str,
+            "staff": str,
+            "case_id": int,
+            "kind": str,
+            "detail": str,
+            "field": str,
+            "central": str,
+            "status": str,
+            "at": str,
+            "resolved_by": str,
+            "resolved_at": str,
+            "note": str,
+        },
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"pack", "case_id", "kind", "field", "central", "status"},
+    )
+    db.table("sync_conflicts").create_index(["status"])
+    db.table("sync_conflicts").create_index(["case_id"])

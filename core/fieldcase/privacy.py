@@ -315,6 +315,8 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
     "complaints": {"note": ""},
     "inquiries": {"note": ""},
     "checkins": {"lat": None, "lon": None},
+    # What a field pack did, held in a conflict: its arguments are what was typed.
+    "sync_conflicts": {"field": "[]", "note": ""},
     "reviews": {"note": ""},
     # An amendment's fields, before and after, are the record's own (notes, finances).
     "event_corrections": {"changes": "{}", "reason": ""},

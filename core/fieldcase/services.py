@@ -171,6 +171,12 @@ class Services:
         # every check of one action, and its event, see the same policy version.
         self._institutions: dict[str, Institution] = {}
         self._schema: Schema | None = None
+        #: (case, staff member) pairs a supervisor vouched for while resolving a sync
+        #: conflict: that member's kept field actions pass the assignment check.
+        self.vouched: set[tuple[int, str]] = set()
+        #: Whether actions may be older than the case's last change: kept field actions
+        #: of a pack, done before what the office did meanwhile.
+        self.late_actions = False
 
     # -- shared checks ---------------------------------------------------------
 
@@ -594,6 +600,7 @@ class Services:
         if (
             case.updated_at is not None
             and at < case.updated_at
+            and not self.late_actions
             and action not in ("record_payment", "void_event", "amend_event")
         ):
             zone = case.borrower.zone
@@ -614,6 +621,7 @@ class Services:
             not staff.is_supervisor
             and case.assigned_to != staff.id
             and staff.id not in also_permitted
+            and (case.id, staff.id) not in self.vouched
         ):
             owner = case.assigned_to or "nobody"
             error = NotPermitted(

@@ -26,6 +26,7 @@ from ..commitments import canonical_json, payload_sha256, seal
 from ..errors import (
     CaseNotFound,
     InstitutionNotFound,
+    NotPermitted,
     StaffNotFound,
     StaleCase,
 )
@@ -244,6 +245,27 @@ def stamp_event(event: Event, stamp: tuple[Any, ...]) -> Event:
     return attrs.evolve(
         event, actor=actor, recorded_at=from_iso(recorded_at), prev_hash=prev_hash, hash=digest
     )
+
+
+@attrs.frozen
+class PackManifest:
+    """A field pack's manifest (see :mod:`fieldcase.offline`) and the office's signature."""
+
+    pack: str
+    manifest: dict[str, Any]
+    signature: str
+
+    @property
+    def staff(self) -> str:
+        return str(self.manifest["staff"])
+
+    @property
+    def actions(self) -> list[str]:
+        return list(self.manifest["actions"])
+
+
+#: What :meth:`Store.carrying` adds to a change: data for its event, and records.
+Carried = tuple[dict[str, Any], Sequence["Record"]]
 
 
 def case_chain(case_id: int) -> str:
@@ -605,6 +627,9 @@ class _Batch:
 
     def save(self, record: Record, case_id: int | None) -> tuple[Record, int | None]:
         """Give ``record`` its id if it has none; return it and the case it is about."""
+        if isinstance(record, TableRow) and record.row.get("id") is None:  # a new row
+            row = {**record.row, "id": self.allocate(record.table)}
+            return TableRow(record.table, row), case_id
         if isinstance(record, TableRow | Removal):  # a correction's: ids of rows written before
             return record, case_id
         if isinstance(record, CaseRow):
@@ -782,6 +807,10 @@ class Store:
                 self.path, busy_timeout=busy_timeout, read_only=read_only, scratch=scratch
             )
         self.db: Any = self.dialect.db
+        #: What the commits inside :meth:`carrying` carry (see there), and whether given.
+        self._carry: list[Any] | None = None
+        #: This file's pack manifest, once read (False: not a pack); see :meth:`pack`.
+        self._pack: PackManifest | bool | None = False
 
     @property
     def read_only(self) -> bool:
@@ -1001,6 +1030,7 @@ class Store:
         ``files``: attachments' contents, (SHA-256, bytes), each kept once (the
         events carry only their fingerprints).
         """
+        changes = self._carried(changes)
         with self.transaction():
             self._keep_files(files)
             batch = _Batch(self)
@@ -1035,6 +1065,136 @@ class Store:
                     for event, saved in results
                 ]
         return results
+
+    @contextmanager
+    def carrying(self, extra: Callable[[Change], Carried]) -> Iterator[None]:
+        """Inside, the first change committed also carries ``extra(change)``: data merged
+        into its event's and records written with it, in the same transaction.
+
+        This is how a field pack writes down the action behind each event, and how a
+        sync notes which pack action each event of the office's log takes in (whether
+        the action was done or refused, the same transaction tells).
+        """
+        self._carry = [extra, False]
+        try:
+            yield
+        finally:
+            self._carry = None
+
+    def _carried(self, changes: Sequence[Change]) -> Sequence[Change]:
+        pack = self.pack()
+        if self._carry is None:
+            if pack is not None and changes:
+                raise NotPermitted(
+                    f"{self.path} is the field pack of {pack.staff}: it records field actions "
+                    f"only ({', '.join(pack.actions)}); do this at the office",
+                    "pack.field_only",
+                )
+            return changes
+        if self._carry[1] or not changes:
+            return changes
+        self._carry[1] = True
+        data, records = self._carry[0](changes[0])
+        first = changes[0]
+        return [
+            attrs.evolve(first, data={**first.data, **data}, records=(*first.records, *records)),
+            *changes[1:],
+        ]
+
+    def pack(self) -> PackManifest | None:
+        """The signed manifest when this file is a field pack, else None (read once)."""
+        if self._pack is False:
+            row = self.db.execute(
+                "SELECT pack, manifest, signature FROM pack_manifest WHERE id = 1"
+            ).fetchone()
+            self._pack = None if row is None else PackManifest(row[0], json.loads(row[1]), row[2])
+        assert self._pack is not True
+        return self._pack
+
+    def make_pack(self, manifest: PackManifest) -> None:
+        """Make this (new) file a field pack: from now on it takes field actions only."""
+        with self.transaction():
+            self.db.execute(
+                f"INSERT INTO {self.dialect.write_table('pack_manifest')} (id, pack, manifest,"
+                " signature) VALUES (1, ?, ?, ?)",
+                [manifest.pack, canonical_json(manifest.manifest), manifest.signature],
+            )
+        self._pack = manifest
+
+    def pack_signature(self, digest: str) -> str:
+        """This office's signature of a pack manifest's SHA-256 (hex): SHA-256 over the
+        office's secret and the digest, worked out where the secret is kept."""
+        return self.dialect.pack_signature(digest)
+
+    def chain_head(self, chain: str) -> str:
+        """The hash of the chain's last event ("" for a chain with none)."""
+        return self._chain_head(chain)
+
+    def case_event_rows(self, case_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """Every event of these cases, whole, in :data:`EVENT_COLUMNS`, oldest first."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(case_ids), 500):
+            part = list(case_ids[start : start + 500])
+            rows.extend(
+                tuple(row)
+                for row in self.db.execute(
+                    f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE case_id IN"
+                    f" ({', '.join('?' * len(part))})",
+                    part,
+                )
+            )
+        return sorted(rows)
+
+    def reference_rows(self, institutions: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        """What a pack needs beside its cases: every staff member, and these institutions
+        with their policies' versions, as (table, row)."""
+        found: list[tuple[str, dict[str, Any]]] = [
+            ("staff", row) for row in self.db.query("SELECT * FROM staff ORDER BY id")
+        ]
+        for table in ("institutions", "policy_versions"):
+            column = "id" if table == "institutions" else "institution"
+            for institution in institutions:
+                found.extend(
+                    (table, row)
+                    for row in self.db.query(
+                        f"SELECT * FROM {table} WHERE {column} = ? ORDER BY id", [institution]
+                    )
+                )
+        return found
+
+    def events_after(self, after: int) -> list[Event]:
+        """Every event after event ``after``, oldest first."""
+        return [
+            row_to_event(row)
+            for row in self.db.query("SELECT * FROM events WHERE id > ? ORDER BY id", [after])
+        ]
+
+    def synced_action(self, pack: str, seq: int) -> dict[str, Any] | None:
+        """What the office did with action ``seq`` of ``pack`` (a row of synced_actions)."""
+        rows = list(
+            self.db.query("SELECT * FROM synced_actions WHERE pack = ? AND seq = ?", [pack, seq])
+        )
+        return rows[0] if rows else None
+
+    def synced_actions(self, pack: str) -> dict[int, dict[str, Any]]:
+        """Every action of ``pack`` the office has seen, by its number in the pack."""
+        return {
+            row["seq"]: row
+            for row in self.db.query("SELECT * FROM synced_actions WHERE pack = ?", [pack])
+        }
+
+    def sync_conflicts(
+        self, *, open_only: bool = True, conflict_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Conflicts kept by syncs (rows of sync_conflicts), oldest first."""
+        where, params = [], []
+        if open_only:
+            where.append("status = 'open'")
+        if conflict_id is not None:
+            where.append("id = ?")
+            params.append(conflict_id)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return list(self.db.query(f"SELECT * FROM sync_conflicts{clause} ORDER BY id", params))
 
     def backup_to(self, target: Path, progress: Callable[[int, int], object] | None = None) -> None:
         """Copy the whole database to ``target`` (a new SQLite file), one consistent state.

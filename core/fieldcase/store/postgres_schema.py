@@ -863,6 +863,77 @@ DROP VIEW fieldcase_read."contacts";
     expose(db, "contacts")
 
 
+def m007_packs(db: Any) -> None:
+    """Offline field packs (see the SQLite migration of the same name).
+
+    The office's signing secret is readable by the schema's owner only: staff
+    sign and check packs through ``fieldcase.pack_signature``, which runs as the
+    owner and returns a signature, never the secret. The manifest table exists
+    for the schemas to match: only a pack (a SQLite file) holds one.
+    """
+    db.run_script(
+        """
+CREATE TABLE fieldcase.office_keys (
+    "id" BIGINT PRIMARY KEY CHECK ("id" = 1),
+    "secret" BYTEA NOT NULL
+);
+INSERT INTO fieldcase.office_keys ("id", "secret") VALUES (1, decode(replace(
+    gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'));
+CREATE FUNCTION fieldcase.pack_signature(digest TEXT) RETURNS TEXT
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+    SELECT encode(sha256(k."secret" || decode(digest, 'hex')), 'hex')
+    FROM fieldcase.office_keys k WHERE k."id" = 1
+$$;
+CREATE TABLE fieldcase."pack_manifest" (
+    "id" BIGINT PRIMARY KEY CHECK ("id" = 1),
+    "pack" TEXT NOT NULL,
+    "manifest" TEXT NOT NULL,
+    "signature" TEXT NOT NULL
+);
+CREATE TABLE fieldcase."synced_actions" (
+    "id" BIGINT PRIMARY KEY,
+    "pack" TEXT NOT NULL,
+    "seq" BIGINT NOT NULL,
+    "case_id" BIGINT NOT NULL,
+    "action" TEXT NOT NULL,
+    "at" TEXT,
+    "status" TEXT NOT NULL,
+    FOREIGN KEY ("case_id") REFERENCES fieldcase."cases" ("id")
+);
+CREATE UNIQUE INDEX "idx_synced_actions_pack_seq" ON fieldcase."synced_actions" ("pack", "seq");
+CREATE TABLE fieldcase."sync_conflicts" (
+    "id" BIGINT PRIMARY KEY,
+    "pack" TEXT NOT NULL,
+    "staff" TEXT,
+    "case_id" BIGINT NOT NULL,
+    "kind" TEXT NOT NULL,
+    "detail" TEXT,
+    "field" TEXT NOT NULL,
+    "central" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "at" TEXT,
+    "resolved_by" TEXT,
+    "resolved_at" TEXT,
+    "note" TEXT,
+    FOREIGN KEY ("case_id") REFERENCES fieldcase."cases" ("id")
+);
+CREATE INDEX "idx_sync_conflicts_status" ON fieldcase."sync_conflicts" ("status");
+CREATE INDEX "idx_sync_conflicts_case_id" ON fieldcase."sync_conflicts" ("case_id");
+"""
+    )
+    database = db.execute("SELECT current_database()").fetchone()[0]
+    db.execute("REVOKE ALL ON FUNCTION fieldcase.pack_signature(TEXT) FROM PUBLIC")
+    db.execute(
+        "GRANT EXECUTE ON FUNCTION fieldcase.pack_signature(TEXT)"
+        f' TO "{database}_field", "{database}_supervisor"'
+    )
+    db.execute(
+        f'GRANT SELECT ON fieldcase."pack_manifest" TO "{database}_field", "{database}_supervisor"'
+    )
+    expose(db, "synced_actions")
+    expose(db, "sync_conflicts")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Any], None]], ...] = (
     ("001_schema", m001_schema),
     ("002_logins", m002_logins),
@@ -870,6 +941,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[Any], None]], ...] = (
     ("004_attachments", m004_attachments),
     ("005_checkins", m005_checkins),
     ("006_messages", m006_messages),
+    ("007_packs", m007_packs),
 )
 LATEST_MIGRATION = MIGRATIONS[-1][0]
 

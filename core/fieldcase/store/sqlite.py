@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ from ..rows import Connection
 
 #: The last migration in :mod:`fieldcase.migrations` (a test keeps them in step):
 #: a database that has it needs no migrating, and sqlite-utils is not even loaded.
-LATEST_MIGRATION = "024_messages"
+LATEST_MIGRATION = "025_packs"
 
 #: The triggers that refuse edits and deletions of events.
 GUARDS = ("events_no_update", "events_no_delete")
@@ -527,6 +528,10 @@ class SQLiteDialect:
             for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         }
         return [name for name in GUARDS if name not in present]
+
+    def pack_signature(self, digest: str) -> str:
+        secret = self.db.execute("SELECT secret FROM office_keys WHERE id = 1").fetchone()[0]
+        return hashlib.sha256(bytes(secret) + bytes.fromhex(digest)).hexdigest()
 
     def integrity(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])

@@ -23,6 +23,8 @@ STATE_TABLES = (
     "event_corrections",
     "attachments",
     "checkins",
+    "synced_actions",
+    "sync_conflicts",
     "voided_rows",
 )
 
