@@ -231,3 +231,68 @@ def test_a_pack_store_knows_its_manifest(office: Run, tmp_path: Path) -> None:
         store.close()
     made = query(str(path), "SELECT count(*) FROM pack_manifest")
     assert made[0][0] == 1
+
+
+def test_photos_attached_on_the_pack_travel_to_the_office(
+    office: Run, db_path: Path, tmp_path: Path
+) -> None:
+    from test_attachments import photo, sha256_of
+
+    path = tmp_path / "li.na.fcpack"
+    assert pack(office, path, "1").exit_code == 0
+    taken = photo(tmp_path / "door.jpg")
+    attached = on_pack(path, "attach", "1", str(taken), "--note", "front door", *AT)
+    assert attached.exit_code == 0, attached.output
+    synced = office("sync", str(path), *AT, as_="li.na")
+    assert synced.exit_code == 0, synced.output
+    assert "1 taken in" in synced.output
+    out = tmp_path / "back.jpg"
+    got = office("attachment", "get", "1", "-o", str(out), as_="li.na")
+    assert got.exit_code == 0, got.output
+    assert out.read_bytes() == taken.read_bytes()
+    rows = query(str(db_path), "SELECT sha256, note, staff FROM attachments")
+    assert [tuple(r) for r in rows] == [(sha256_of(taken), "front door", "li.na")]
+    verified = office("audit", "verify")
+    assert verified.exit_code == 0 and "matches its fingerprint" in verified.output
+
+
+def test_a_purge_removes_what_the_field_worker_typed_from_a_conflict(
+    office: Run, db_path: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "li.na.fcpack"
+    assert pack(office, path, "1").exit_code == 0
+    note = "neighbour says she moved to Suzhou"
+    done = on_pack(path, "contact", "1", "--channel", "phone", "--target", "third-party",
+                   "--relationship", "relative", "--outcome", "reached", "--note", note,
+                   *AT)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert office("assign", "1", "--to", "zhang.min", *AT, as_="chen.wei").exit_code == 0
+    assert office("sync", str(path), *AT, as_="li.na").exit_code == 0
+    assert note in repr(query(str(db_path), "SELECT field FROM sync_conflicts"))
+    assert office("close", "1", "--resolution", "paid", *AT, as_="chen.wei").exit_code == 0
+    purged = office("purge", "--at", "2031-12-01T00:00+08:00", as_="chen.wei")
+    assert purged.exit_code == 0, purged.output
+    assert note not in repr(snapshot(db_path))
+    assert [tuple(r) for r in query(str(db_path), "SELECT kind, field FROM sync_conflicts")] == [
+        ("reassigned", "[]")
+    ]
+
+
+def test_a_pack_synced_after_the_backdate_limit_is_kept_until_a_supervisor_vouches(
+    office: Run, db_path: Path, tmp_path: Path, real_clock: Any
+) -> None:
+    real_clock("2026-11-24T02:00Z")
+    path = tmp_path / "li.na.fcpack"
+    assert pack(office, path, "1").exit_code == 0
+    assert on_pack(path, *DAY[0]).exit_code == 0  # 24 November, 09:10 in Shanghai
+    real_clock("2026-12-05T04:00Z")  # eleven days on: older than backdate_days (7)
+    synced = office("sync", str(path), as_="li.na")
+    assert synced.exit_code == 0, synced.output
+    kept = query(str(db_path), "SELECT id, kind, detail FROM sync_conflicts")
+    assert [(r["kind"]) for r in kept] == ["refused"]
+    assert "time.backdate" in kept[0]["detail"]
+    assert query(str(db_path), "SELECT count(*) FROM contacts")[0][0] == 0
+    resolved = office("conflict", "resolve", str(kept[0]["id"]), "--keep-field", as_="chen.wei")
+    assert resolved.exit_code == 0, resolved.output
+    contacts = query(str(db_path), "SELECT staff, at, outcome FROM contacts")
+    assert [tuple(r) for r in contacts] == [("li.na", "2026-11-24T01:10:00Z", "no-answer")]

@@ -256,8 +256,13 @@ def register(cli: click.Group) -> None:
 
     @cli.group()
     def conflict() -> None:
-        """Conflicts a sync kept: a pack's actions the office could not take in as they
-        were."""
+        """Conflicts a sync kept: a pack's actions the office could not take in as they were.
+
+        \b
+        Example:
+            fieldcase --as chen.wei sync --conflicts
+            fieldcase --as chen.wei conflict resolve 3 --merge
+        """
 
     @conflict.command("resolve")
     @click.argument("conflict_id", metavar="N", type=click.IntRange(1, 2**62))

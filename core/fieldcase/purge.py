@@ -25,6 +25,7 @@ from .model import Borrower, Case
 from .money import add_months
 from .policy import default
 from .privacy import PURGED, anonymise_row, mask_event_data
+from .rows import TableRow
 from .store import Change
 
 if TYPE_CHECKING:
@@ -235,5 +236,10 @@ def _anonymised(services: Services, case: Case, at: dt.datetime) -> list[Any]:
     records += [
         attrs.evolve(a, filename="", note="", lat=None, lon=None, purged_at=at)
         for a in store.attachments(case.id)
+    ]
+    # A sync conflict keeps what the field worker typed: that goes, what happened stays.
+    records += [
+        TableRow("sync_conflicts", anonymise_row("sync_conflicts", row))
+        for row in store.sync_conflicts(open_only=False, case_id=case.id)
     ]
     return records

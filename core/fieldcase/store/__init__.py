@@ -1030,11 +1030,15 @@ class Store:
         ``files``: attachments' contents, (SHA-256, bytes), each kept once (the
         events carry only their fingerprints).
         """
+        # What a carrying block adds is written, not handed back: callers get their records.
+        own = len(changes[0].records) if changes else 0
         changes = self._carried(changes)
         with self.transaction():
             self._keep_files(files)
             batch = _Batch(self)
             results = [batch.add(change) for change in changes]
+            if results:
+                results[0] = (results[0][0], results[0][1][:own])
             try:
                 batch.flush()
             except self.dialect.integrity_errors as exc:
@@ -1184,15 +1188,21 @@ class Store:
         }
 
     def sync_conflicts(
-        self, *, open_only: bool = True, conflict_id: int | None = None
+        self,
+        *,
+        open_only: bool = True,
+        conflict_id: int | None = None,
+        case_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Conflicts kept by syncs (rows of sync_conflicts), oldest first."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if open_only:
             where.append("status = 'open'")
-        if conflict_id is not None:
-            where.append("id = ?")
-            params.append(conflict_id)
+        for column, value in (("id", conflict_id), ("case_id", case_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         return list(self.db.query(f"SELECT * FROM sync_conflicts{clause} ORDER BY id", params))
 
