@@ -50,8 +50,14 @@ def _arguments(call_json: dict[str, Any]) -> str:
     return " ".join(shown)
 
 
+def _actions(count: int) -> str:
+    return f"{count} action" if count == 1 else f"{count} actions"
+
+
 def show_conflict(context: CommandContext, conflict: Conflict) -> None:
     status = "" if conflict.status == "open" else f" [{conflict.status}: {conflict.resolved_by}]"
+    # Both sides in the borrower's time, as the case's history shows them.
+    zone = context.services.store.get_case(conflict.case_id).borrower.zone
     context.echo(
         f"Conflict {conflict.id}: case {conflict.case_id}, {conflict.staff}'s pack "
         f"{conflict.pack[:12]} ({conflict.kind}){status}"
@@ -60,12 +66,13 @@ def show_conflict(context: CommandContext, conflict: Conflict) -> None:
     context.echo("  field (the pack's actions, held):")
     for call in conflict.field:
         context.echo(
-            f"    {call.at:%Y-%m-%d %H:%M %z}  {call.command}  {_arguments(call.as_json())}"
+            f"    {call.at.astimezone(zone):%Y-%m-%d %H:%M %z}  {call.command}  "
+            f"{_arguments(call.as_json())}"
         )
     if conflict.central:
         context.echo("  office (done meanwhile):")
         for event in conflict.central:
-            when = dt.datetime.fromisoformat(event["at"])
+            when = dt.datetime.fromisoformat(event["at"]).astimezone(zone)
             context.echo(f"    {when:%Y-%m-%d %H:%M %z}  {event['type']} by {event['actor']}")
     if conflict.note:
         context.echo(f"  note: {conflict.note}")
@@ -241,7 +248,7 @@ def register(cli: click.Group) -> None:
 
         def told() -> None:
             context.echo(
-                f"Pack {summary.pack[:12]} ({summary.staff}): {summary.actions} actions; "
+                f"Pack {summary.pack[:12]} ({summary.staff}): {_actions(summary.actions)}; "
                 f"{summary.applied} taken in, {summary.refused} refused on the pack and "
                 f"recorded so, {summary.held} held in conflicts, {summary.already} taken "
                 "in before"
@@ -329,6 +336,6 @@ def register(cli: click.Group) -> None:
             json_,
             lambda: context.echo(
                 f"Conflict {conflict_id} resolved ({done.conflict.status}): "
-                f"{len(done.applied)} actions taken in, {len(done.dropped)} dropped"
+                f"{_actions(len(done.applied))} taken in, {len(done.dropped)} dropped"
             ),
         )

@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from .errors import FieldcaseError, InvalidInput, NotPermitted, Refused
+from .errors import FieldcaseError, InvalidInput, InvalidTransition, NotPermitted, Refused
 from .offline import FIELD_ACTIONS, decode, manifest_digest
 from .rows import TableRow
 from .services import Services
@@ -55,6 +55,8 @@ class Call:
     kwargs: dict[str, Any]
     #: What the pack's own rules said, when they refused it there.
     refused: dict[str, Any] | None = None
+    #: The version of the institution's policy that judged it on the pack.
+    policy_version: int | None = None
 
     @property
     def command(self) -> str:
@@ -250,6 +252,7 @@ def _calls(store: Store, manifest: PackManifest) -> list[Call]:
                 list(call["args"]),
                 dict(call["kwargs"]),
                 dict(data) if event.type == "refused" else None,
+                event.policy_version,
             )
         )
     return calls
@@ -290,13 +293,14 @@ def _sync(
             "permission.pack",
         )
     seen = store.synced_actions(opened.pack)
+    before = set(seen)  # what an earlier sync of the pack noted; not what this one held
     counts = dict(applied=0, refused=0, held=0, already=0)
     calls = opened.calls
     for done, call in enumerate(calls, 1):
         if progress is not None:
             progress(done, len(calls))
         if call.seq in seen:
-            counts["already"] += 1
+            counts["already"] += call.seq in before
             continue
         services.begin_action()
         if call.refused is not None:
@@ -305,16 +309,21 @@ def _sync(
             continue
         later = _later(calls, call)
         central = _central_side(store, call.case_id, opened.base(call.case_id), opened.pack)
-        if central:
+        waiting = _open_conflict(store, opened.pack, call.case_id)
+        if waiting is not None:
+            # Done on the pack after an earlier sync kept some of its work on the case:
+            # it waits behind that, in the same conflict.
+            _extend(services, opened, waiting, later, central, at)
+        elif central:
             _keep(services, opened, later, _kind(central), _told(central), central, at)
         else:
-            why = _take_in(services, opened, call, on_refusal=_holding(opened, later, at))
-            if why is None:
+            failed = _take_in(services, opened, call, on_refusal=_holding(opened, later, at))
+            if failed is None:
                 counts["applied"] += 1
                 continue
             if store.synced_action(opened.pack, call.seq) is None:
                 # Refused before anything was written (bad input, a stale case): kept here.
-                _keep(services, opened, later, "failed", why, [], at)
+                _keep(services, opened, later, "failed", _why(failed), [], at)
         counts["held"] += len(later)
         seen = store.synced_actions(opened.pack)
     kept = tuple(c["id"] for c in store.sync_conflicts(open_only=False) if c["pack"] == opened.pack)
@@ -361,6 +370,7 @@ def _record_refusal(services: Services, opened: OpenedPack, call: Call) -> None:
             reasons=[(r["rule"], r["reason"]) for r in data.get("reasons", [])],
             attempted=data.get("attempted") or {},
             recorded_at=services.recorded_at(),
+            policy_version=call.policy_version,
         )
 
 
@@ -372,8 +382,8 @@ def _take_in(
     on_refusal: Callable[[Change], list[TableRow]],
     files: Callable[[str], bytes | None] | None = None,
     row_id: int | None = None,
-) -> str | None:
-    """Replay ``call`` through the services: None when done, else why not.
+) -> FieldcaseError | None:
+    """Replay ``call`` through the services: None when done, else what stopped it.
 
     The event it writes (its own, or its refusal) carries the pack's id and the
     action's place in it, with the row of ``synced_actions`` (and, for a refusal,
@@ -393,11 +403,13 @@ def _take_in(
     with services.store.carrying(carried):
         try:
             action(services, call.case_id, *args, actor=opened.staff, at=call.at, **kwargs)
-        except Refused as exc:
-            return str(exc)
         except FieldcaseError as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return exc
     return None
+
+
+def _why(error: FieldcaseError) -> str:
+    return str(error) if isinstance(error, Refused) else f"{type(error).__name__}: {error}"
 
 
 def _holding(
@@ -469,11 +481,56 @@ def _keep(
     return int(first.row["id"])
 
 
+def _open_conflict(store: Store, pack: str, case_id: int) -> Conflict | None:
+    for row in store.sync_conflicts(open_only=True):
+        if row["pack"] == pack and row["case_id"] == case_id:
+            return Conflict.from_row(row)
+    return None
+
+
+def _extend(
+    services: Services,
+    opened: OpenedPack,
+    conflict: Conflict,
+    held: Sequence[Call],
+    central: Sequence[dict[str, Any]],
+    at: dt.datetime,
+) -> None:
+    """Add ``held`` (later actions of the pack on the case) to its open ``conflict``."""
+    shown = {e["event"] for e in conflict.central}
+    grown = attrs.evolve(
+        conflict,
+        field=[*conflict.field, *held],
+        central=[*conflict.central, *(e for e in central if e["event"] not in shown)],
+    )
+    event, _ = services.store.commit(
+        "sync_conflict",
+        actor=opened.staff,
+        at=at,
+        records=[
+            TableRow("sync_conflicts", grown.row()),
+            *(_synced_row(opened, c, "held") for c in held),
+        ],
+        data={
+            "pack": opened.pack,
+            "kind": conflict.kind,
+            "conflict": conflict.id,
+            "actions": [c.seq for c in held],
+        },
+        case_id=conflict.case_id,
+        recorded_at=services.recorded_at(),
+    )
+    services.notify(None, event)
+
+
 def _central_side(store: Store, case_id: int, after: int, pack: str) -> list[dict[str, Any]]:
-    """What the office did to the case since the pack was made, this pack's sync aside."""
+    """What the office did to the case since the pack was made, this pack's sync aside.
+
+    A refusal changed nothing (someone tried, and was told no): it is no conflict.
+    """
     found = []
     for event in store.iter_events(case_id=case_id):
-        if event.id is None or event.id <= after:
+        if event.id is None or event.id <= after or event.type == "refused":
             continue
         data = event.payload.get("data") or {}
         if data.get("pack") == pack:
@@ -579,9 +636,18 @@ def resolve_conflict(
             {"conflict": conflict_id, "how": how},
         )
     if conflict.status != "open":
-        raise InvalidInput(
-            f"conflict {conflict_id} is already resolved ({conflict.status} by "
-            f"{conflict.resolved_by} at {conflict.resolved_at})"
+        services.refuse(
+            case,
+            supervisor.id,
+            at,
+            "resolve_conflict",
+            InvalidTransition(
+                f"conflict {conflict_id} is already resolved ({conflict.status} by "
+                f"{conflict.resolved_by} at {conflict.resolved_at}); see it with "
+                "'fieldcase sync --conflicts --all'",
+                "sync.resolved",
+            ),
+            {"conflict": conflict_id, "how": how},
         )
     opened = _Held(conflict, store, pack)
     seen = store.synced_actions(conflict.pack)
@@ -604,7 +670,7 @@ def resolve_conflict(
                         return [_synced_row(opened.as_pack(), call, "dropped", row_id)]
                     return []
 
-                why = _take_in(
+                failed = _take_in(
                     services,
                     opened.as_pack(),
                     call,
@@ -612,7 +678,7 @@ def resolve_conflict(
                     files=opened.file,
                     row_id=row_id,
                 )
-                if why is None:
+                if failed is None:
                     applied.append(call.seq)
                 elif how == "merge":
                     dropped.append(call.seq)
@@ -621,25 +687,29 @@ def resolve_conflict(
                             services, opened.as_pack(), call, "dropped", row_id, at, supervisor.id
                         )
                 else:
-                    raise InvalidInput(
+                    told = (
                         f"conflict {conflict_id}: {call.command} at {call.at:%Y-%m-%d %H:%M %z} "
-                        f"is refused at the office: {why}. {len(applied)} of "
+                        f"is refused at the office: {_why(failed)}. {len(applied)} of "
                         f"{len(conflict.field)} actions are taken in; resolve again with "
                         "--merge to drop what is refused, or --keep-central"
                     )
+                    # The action's own refusal is in the log (as the field worker's).
+                    if isinstance(failed, Refused):
+                        raise InvalidTransition(told, failed.rule)
+                    raise InvalidInput(told)
     services.begin_action()
     seen = store.synced_actions(conflict.pack)
+    # Still held: not done, or done but writing nothing (the office had it already, as a
+    # payment it recorded under the same reference): the latter counts as taken in.
+    still = [c.seq for c in conflict.field if c.seq in seen and seen[c.seq]["status"] == "held"]
     rows = [
         TableRow(
             "synced_actions",
-            {**seen[c.seq], "status": "dropped"},
+            {**seen[seq], "status": "applied" if seq in applied else "dropped"},
         )
-        for c in conflict.field
-        if c.seq in seen and seen[c.seq]["status"] == "held"
+        for seq in still
     ]
-    dropped.extend(
-        c.seq for c in conflict.field if c.seq in seen and seen[c.seq]["status"] == "held"
-    )
+    dropped.extend(seq for seq in still if seq not in applied)
     status = {"keep-field": "kept-field", "keep-central": "kept-central", "merge": "merged"}[how]
     ended = attrs.evolve(
         conflict, status=status, resolved_by=supervisor.id, resolved_at=at.isoformat(), note=note
