@@ -391,6 +391,7 @@ def build_demo(
     _review(services, now, reviews, rng)
     progress(reviews)
     _mistakes(services, now)
+    _offline(services, now, seed)
     # The mark 'demo --replace' looks for: it deletes only a database built here.
     services.record_system_event("demo_built", "chen.wei", now, {"cases": count, "seed": seed})
     return DemoResult(
@@ -430,6 +431,66 @@ def _mistakes(services: Services, now: dt.datetime) -> None:
             services.void_event(
                 case_id, event_id, actor=supervisor, at=now, reason="Recorded on the wrong case"
             )
+
+
+def _offline(services: Services, now: dt.datetime, seed: int) -> None:
+    """A field pack: raj.patel takes two untouched cases offline yesterday, calls both
+    and confirms one's address; meanwhile the office gives the other to maria.lopez.
+    The sync takes the first case's work in and keeps the second's as a conflict,
+    left open for a supervisor to resolve (``fieldcase sync --conflicts``)."""
+    import tempfile
+    import uuid
+
+    from .offline import make_pack, services_for
+    from .store import Store, WorklistFilter
+    from .sync import sync_pack
+
+    store = services.store
+    untouched = [
+        case
+        for case, _ in services.worklist(WorklistFilter(staff="raj.patel"), now, limit=None)
+        if case.stage == "confirmation" and not store.contacts(case.id or 0)
+    ]
+    if len(untouched) < 2:
+        return
+    kept, given = untouched[-1], untouched[-2]
+    assert kept.id is not None and given.id is not None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "raj.patel.fcpack"
+        made = _local(now, kept, -1, 8)
+        make_pack(
+            services,
+            "raj.patel",
+            path,
+            actor="raj.patel",
+            at=made,
+            cases=[str(kept.id), str(given.id)],
+            pack_id=uuid.UUID(int=random.Random(seed).getrandbits(128), version=4).hex,
+        )
+        field = services_for(Store(path), services.pm, clock=None)
+        try:
+            for case, minute in ((kept, 0), (given, 20)):
+                field.record_contact(
+                    case.id or 0,
+                    actor="raj.patel",
+                    at=_local(now, case, -1, 10, minute),
+                    channel="phone",
+                    target="borrower",
+                    outcome="reached",
+                )
+            field.confirm_address(
+                kept.id,
+                actor="raj.patel",
+                at=_local(now, kept, -1, 10, 5),
+                address=kept.borrower.address or "",
+                source="phone",
+            )
+        finally:
+            field.store.close()
+        services.assign(
+            given.id, to="maria.lopez", actor="ann.hughes", at=_local(now, given, -1, 9)
+        )
+        sync_pack(services, path, actor="raj.patel", at=_local(now, kept, -1, 18))
 
 
 def _stages(services: Services, now: dt.datetime) -> tuple[tuple[str, int], ...]:

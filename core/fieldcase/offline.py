@@ -237,8 +237,12 @@ def make_pack(
     day: dt.date | None = None,
     cases: Sequence[str] = (),
     replace: bool = False,
+    pack_id: str | None = None,
 ) -> PackMade:
-    """Write the pack of ``staff_id``'s cases (those named, else their day's) to ``out``."""
+    """Write the pack of ``staff_id``'s cases (those named, else their day's) to ``out``.
+
+    ``pack_id``: a new random one unless given (the demo gives its own, to stay the same).
+    """
     store = services.store
     services.begin_action()
     if store.pack() is not None:
@@ -264,7 +268,7 @@ def make_pack(
     for stale in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         stale.unlink(missing_ok=True)
     rows = store.case_event_rows(chosen)
-    pack_id = uuid.uuid4().hex
+    pack_id = pack_id or uuid.uuid4().hex
     target = Store(partial)
     try:
         target.migrate()
@@ -323,7 +327,7 @@ def make_pack(
         "pack_made",
         maker.id,
         at,
-        {"pack": pack_id, "staff": staff.id, "cases": chosen, "signature": signature},
+        {"pack": pack_id, "staff": staff.id, "cases": chosen},
     )
     return PackMade(pack_id, staff.id, out, chosen, len(rows), len(files), out.stat().st_size)
 
