@@ -29,12 +29,15 @@ test: lint types
 # import, re-import and export against a bare load, a same-schema load and
 # sqlite-utils insert, and audit verify (transfer.py); the worklist, reports,
 # start-up and audit verify of a valid national log (worklist.py); the same
-# portfolio on SQLite and PostgreSQL side by side (a throwaway server, as make test starts).
+# portfolio on SQLite and PostgreSQL side by side (a throwaway server, as make test starts);
+# a field pack of 50 cases made, 500 actions done on it and synced back, against
+# the same actions done online (offline.py).
 BENCH_ROWS ?= 1000000
 bench: $(STAMP)
 	$(BIN)/python benchmarks/transfer.py --rows $(BENCH_ROWS)
 	$(BIN)/python benchmarks/worklist.py --cases $(BENCH_ROWS)
 	$(BIN)/python benchmarks/postgres.py
+	$(BIN)/python benchmarks/offline.py
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache .mypy_cache .ruff_cache

@@ -35,9 +35,12 @@ BLOCK = re.compile(r"```console\n(.*?)```", re.DOTALL)
 #: ``fieldcase`` as the walk-throughs run it: each command's --at taken as the real
 #: time, so that their output is the same whatever day the tests run (an office
 #: runs the real command, which checks --at against the machine's clock), and
-#: events' salts drawn from a seed.
+#: events' salts and field packs' ids drawn from a seed.
 STORY_FIELDCASE = f"""#!{sys.executable}
 import random
+import sys
+import types
+import uuid
 
 import fieldcase.clock
 import fieldcase.commitments
@@ -45,6 +48,14 @@ import fieldcase.commitments
 fieldcase.clock.real_clock = None
 # Salts from a seed, so that the seals the walk-throughs print stay the same.
 fieldcase.commitments.new_salt = lambda rng=random.Random(7): f"{{rng.getrandbits(128):032x}}"
+# A field pack's id from its command line, so that the ids the walk-throughs print stay
+# the same, and two packs of one walk-through have two ids.
+import fieldcase.offline
+
+pack_ids = random.Random(" ".join(sys.argv[1:]))
+fieldcase.offline.uuid = types.SimpleNamespace(
+    uuid4=lambda: uuid.UUID(int=pack_ids.getrandbits(128), version=4)
+)
 from fieldcase.cli import cli
 
 cli()
