@@ -296,3 +296,35 @@ def test_a_pack_synced_after_the_backdate_limit_is_kept_until_a_supervisor_vouch
     assert resolved.exit_code == 0, resolved.output
     contacts = query(str(db_path), "SELECT staff, at, outcome FROM contacts")
     assert [tuple(r) for r in contacts] == [("li.na", "2026-11-24T01:10:00Z", "no-answer")]
+
+
+def test_a_call_with_arguments_no_command_passes_is_refused_whole(
+    office: Run, db_path: Path, tmp_path: Path
+) -> None:
+    """A pack written by hand (here through its own services, so that its log still
+    verifies) cannot have the office run a service with arguments no command passes."""
+    import datetime as dt
+
+    from fieldcase.offline import services_for
+    from fieldcase.plugins import manager
+
+    path = tmp_path / "li.na.fcpack"
+    assert pack(office, path, "1").exit_code == 0
+    field = services_for(Store(path), manager(), clock=None)
+    try:
+        field.record_payment(
+            1,
+            actor="li.na",
+            at=dt.datetime.fromisoformat("2026-11-24T10:00+08:00"),
+            amount="3150.40",
+            reference="CASH-1",
+            source={"status": "confirmed", "file": "bank.csv"},
+        )
+    finally:
+        field.store.close()
+    forged = query(str(path), "SELECT max(id) FROM events")[0][0]
+    before = snapshot(db_path)
+    refused = office("sync", str(path), *AT, as_="li.na")
+    assert refused.exit_code != 0
+    assert f"event {forged}" in refused.output and "source" in refused.output
+    assert snapshot(db_path) == before

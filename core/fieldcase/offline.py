@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import inspect
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +28,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from . import __version__
+from . import __version__, arrangements
 from .attachments import Upload
 from .commitments import canonical_json
 from .errors import InvalidInput, NotPermitted
@@ -57,6 +58,30 @@ FIELD_ACTIONS: Mapping[str, str] = {
     "open_dispute": "dispute open",
     "add_evidence": "dispute evidence",
 }
+
+#: Arguments of a field action's service that its command never passes: a pack's
+#: call carrying one was not written by the command (a payment file's ``source``).
+NOT_FROM_COMMANDS: Mapping[str, frozenset[str]] = {"record_payment": frozenset({"source"})}
+
+
+#: The façade's methods that pass ``**options`` on: where their arguments are declared.
+DECLARED_IN: Mapping[str, Callable[..., Any]] = {
+    "record_promise": arrangements.record_promise,
+    "record_payment": arrangements.record_payment,
+}
+
+
+def arguments_of(action: str) -> tuple[int, frozenset[str]]:
+    """How many positional arguments (after the case) a field action's command passes,
+    and the names of the keyword arguments it may pass."""
+    declared = DECLARED_IN.get(action) or getattr(Services, action)
+    parameters = list(inspect.signature(declared).parameters.values())[2:]
+    positional = [p for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+    keywords = {
+        p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in ("actor", "at")
+    }
+    return len(positional), frozenset(keywords - NOT_FROM_COMMANDS.get(action, frozenset()))
+
 
 #: A pack file's usual suffix.
 SUFFIX = ".fcpack"

@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 
 from .errors import FieldcaseError, InvalidInput, InvalidTransition, NotPermitted, Refused
-from .offline import FIELD_ACTIONS, decode, manifest_digest
+from .offline import FIELD_ACTIONS, arguments_of, decode, manifest_digest
 from .rows import TableRow
 from .services import Services
 from .store import Change, PackManifest, Store, case_chain
@@ -241,6 +241,14 @@ def _calls(store: Store, manifest: PackManifest) -> list[Call]:
             continue
         if call.get("action") not in FIELD_ACTIONS or call.get("case") != event.case_id:
             raise _tampered(event.id, f"{call.get('action')!r} is not a field action of its case")
+        positional, keywords = arguments_of(call["action"])
+        unknown = set(call.get("kwargs") or {}) - keywords
+        if len(call.get("args") or ()) != positional or unknown:
+            raise _tampered(
+                event.id,
+                f"its {FIELD_ACTIONS[call['action']]} was called with arguments the command "
+                f"never passes ({', '.join(sorted(unknown)) or 'positional ones'})",
+            )
         written_down = True
         assert event.id is not None
         calls.append(
@@ -405,6 +413,10 @@ def _take_in(
             action(services, call.case_id, *args, actor=opened.staff, at=call.at, **kwargs)
         except FieldcaseError as exc:
             return exc
+        except Exception as exc:
+            # Arguments no command would pass (a pack written by hand) can fail in ways
+            # no command's can: such an action is kept for a supervisor, never a crash.
+            return InvalidInput(f"the office could not do it ({type(exc).__name__}: {exc})")
     return None
 
 
