@@ -29,7 +29,7 @@ import attrs
 import pluggy
 
 from . import __version__, arrangements
-from .attachments import Upload
+from .attachments import HEAD, Upload, upload_of
 from .commitments import canonical_json
 from .errors import InvalidInput, NotPermitted
 from .lifecycle import Stage
@@ -37,6 +37,7 @@ from .plugins import describe_plugins
 from .rows import TableRow
 from .services import Services
 from .store import PackManifest, Store
+from .text import clean
 
 #: The services a pack takes, each with the command that calls it: what field
 #: staff do on site. Sending a message is not among them: it is sent from the office.
@@ -82,6 +83,9 @@ def arguments_of(action: str) -> tuple[int, frozenset[str]]:
     }
     return len(positional), frozenset(keywords - NOT_FROM_COMMANDS.get(action, frozenset()))
 
+
+#: How far from today the day of a pack (``--date``) may be.
+MAX_DAYS_AWAY = 31
 
 #: A pack file's usual suffix.
 SUFFIX = ".fcpack"
@@ -201,6 +205,16 @@ def encode(value: Any) -> Any:
     raise TypeError(f"a pack cannot write down an argument of type {type(value).__name__}")
 
 
+def arguments(value: Any, name: str) -> Any:
+    """A decoded argument as its command passes it: its text through :func:`clean` by
+    its name (a note as a note), as the command line checks what it is given."""
+    if isinstance(value, str):
+        return clean(value, name)
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return tuple(clean(v, name) for v in value)
+    return value
+
+
 def decode(value: Any, files: Callable[[str], bytes | None]) -> Any:
     """What :func:`encode` wrote, as the service takes it; ``files`` gives an upload's bytes."""
     if isinstance(value, list):
@@ -221,22 +235,15 @@ def decode(value: Any, files: Callable[[str], bytes | None]) -> Any:
     if tag == "$map":
         return {k: decode(v, files) for k, v in inner.items()}
     if tag == "$upload":
-        content = files(inner["sha256"])
+        content = files(str(inner["sha256"]))
         if content is None or hashlib.sha256(content).hexdigest() != inner["sha256"]:
             raise InvalidInput(
-                f"the file {inner['sha256'][:12]} an attach of the pack names is not in it "
-                "(or is not what its fingerprint says)"
+                f"the file {str(inner['sha256'])[:12]} an attach of the pack names is not in "
+                "it (or is not what its fingerprint says)"
             )
-        return Upload(
-            filename=inner["filename"],
-            sha256=inner["sha256"],
-            size=len(content),
-            media_type=inner["media_type"],
-            content=content,
-            taken=decode(inner["taken"], files),
-            lat=decode(inner["lat"], files),
-            lon=decode(inner["lon"], files),
-        )
+        # What the file is, and its EXIF, from its bytes, as attach reads a file.
+        name = clean(str(inner["filename"]), "filename")
+        return upload_of(name, content, content[:HEAD], inner["sha256"], len(content))
     raise InvalidInput(f"not an argument a pack writes: {value!r}")
 
 
@@ -286,9 +293,15 @@ def make_pack(
             ),
             {"staff": staff.id},
         )
+    if not out.name:
+        raise InvalidInput("-o needs a file to write the pack to, e.g. li.na.fcpack")
+    if day is not None and abs((day - at.date()).days) > MAX_DAYS_AWAY:
+        raise InvalidInput(
+            f"--date {day} is more than {MAX_DAYS_AWAY} days from today ({at:%Y-%m-%d}): "
+            "a pack holds a day's work"
+        )
     chosen = _cases_of(services, staff.id, at, day, cases)
-    if out.exists() and not replace:
-        raise InvalidInput(f"{out} exists; pass --replace to write over it")
+    _check_output(store, out, replace)
     partial = out.with_name(out.name + ".partial")
     for stale in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         stale.unlink(missing_ok=True)
@@ -357,6 +370,30 @@ def make_pack(
     return PackMade(pack_id, staff.id, out, chosen, len(rows), len(files), out.stat().st_size)
 
 
+def _check_output(store: Store, out: Path, replace: bool) -> None:
+    """``out`` may be written: a new file, or with ``replace`` an older pack, never this
+    database or any other file (a mistyped -o must not cost an office its data)."""
+    if not out.exists():
+        return
+    if not replace:
+        raise InvalidInput(f"{out} exists; pass --replace to write over it")
+    if not store.has_logins and Path(store.path).exists() and out.samefile(store.path):
+        raise InvalidInput(f"{out} is the database the pack is made from: write it elsewhere")
+    try:
+        existing = Store(out, read_only=True)
+        try:
+            is_pack = existing.pack() is not None
+        finally:
+            existing.close()
+    except Exception:  # not a database at all, or not fieldcase's
+        is_pack = False
+    if not is_pack:
+        raise InvalidInput(
+            f"{out} is not a field pack: --replace writes over an older pack only; "
+            "choose another file"
+        )
+
+
 def _cases_of(
     services: Services,
     staff_id: str,
@@ -373,10 +410,13 @@ def _cases_of(
         for ref in refs:
             case = store.get_case(ref)
             assert case.id is not None
-            if case.assigned_to != staff_id:
+            visit = services.pending_visit(case)
+            visiting = visit is not None and staff_id in visit.staff
+            if case.assigned_to != staff_id and not visiting:
                 raise InvalidInput(
                     f"case {case.id} is assigned to {case.assigned_to or 'nobody'}, not to "
-                    f"{staff_id}: assign it first (fieldcase assign {case.id} --to {staff_id})"
+                    f"{staff_id}, who is not on its planned visit either: assign it first "
+                    f"(fieldcase assign {case.id} --to {staff_id})"
                 )
             if case.stage == Stage.CLOSED:
                 raise InvalidInput(f"case {case.id} is closed: there is nothing to do on it")

@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 
 from .errors import FieldcaseError, InvalidInput, InvalidTransition, NotPermitted, Refused
-from .offline import FIELD_ACTIONS, arguments_of, decode, manifest_digest
+from .offline import FIELD_ACTIONS, arguments, arguments_of, decode, manifest_digest
 from .rows import TableRow
 from .services import Services
 from .store import Change, PackManifest, Store, case_chain
@@ -196,9 +196,14 @@ def open_pack(services: Services, path: Path) -> OpenedPack:
         store.close()
         raise InvalidInput(f"{path} is a fieldcase database, not a field pack")
     try:
-        signature = services.store.pack_signature(manifest_digest(manifest.manifest))
-        if manifest.manifest.get("pack") != manifest.pack or not hmac.compare_digest(
-            signature, manifest.signature
+        signed = isinstance(manifest.manifest, dict) and isinstance(manifest.signature, str)
+        signature = (
+            services.store.pack_signature(manifest_digest(manifest.manifest)) if signed else ""
+        )
+        if (
+            not signed
+            or manifest.manifest.get("pack") != manifest.pack
+            or not hmac.compare_digest(signature, manifest.signature)
         ):
             raise NotPermitted(
                 f"pack {manifest.pack[:12]} was not made by this office, or its manifest was "
@@ -209,6 +214,22 @@ def open_pack(services: Services, path: Path) -> OpenedPack:
     except BaseException:
         store.close()
         raise
+
+
+def _readable(event_id: int, call: Any) -> dict[str, Any]:
+    """A call as the pack wrote it down: its parts of the types it writes, else tampered."""
+    try:
+        readable = (
+            isinstance(call, dict)
+            and isinstance(call.get("args"), list)
+            and isinstance(call.get("kwargs"), dict)
+            and dt.datetime.fromisoformat(call["at"]).tzinfo is not None
+        )
+    except (TypeError, ValueError, KeyError):
+        readable = False
+    if not readable:
+        raise _tampered(event_id, "its call is not one a pack writes")
+    return dict(call)
 
 
 def _tampered(event_id: int | None, why: str) -> InvalidInput:
@@ -239,6 +260,8 @@ def _calls(store: Store, manifest: PackManifest) -> list[Call]:
             if not written_down:
                 raise _tampered(event.id, "no field action wrote it")
             continue
+        assert event.id is not None
+        call = _readable(event.id, call)
         if call.get("action") not in FIELD_ACTIONS or call.get("case") != event.case_id:
             raise _tampered(event.id, f"{call.get('action')!r} is not a field action of its case")
         positional, keywords = arguments_of(call["action"])
@@ -250,7 +273,6 @@ def _calls(store: Store, manifest: PackManifest) -> list[Call]:
                 f"never passes ({', '.join(sorted(unknown)) or 'positional ones'})",
             )
         written_down = True
-        assert event.id is not None
         calls.append(
             Call(
                 event.id,
@@ -300,6 +322,7 @@ def _sync(
             f"syncs it (you are {syncer.id}, {syncer.role})",
             "permission.pack",
         )
+    _check_base(store, opened)
     seen = store.synced_actions(opened.pack)
     before = set(seen)  # what an earlier sync of the pack noted; not what this one held
     counts = dict(applied=0, refused=0, held=0, already=0)
@@ -334,8 +357,22 @@ def _sync(
                 _keep(services, opened, later, "failed", _why(failed), [], at)
         counts["held"] += len(later)
         seen = store.synced_actions(opened.pack)
-    kept = tuple(c["id"] for c in store.sync_conflicts(open_only=False) if c["pack"] == opened.pack)
+    kept = tuple(c["id"] for c in store.sync_conflicts() if c["pack"] == opened.pack)
     return SyncSummary(opened.pack, opened.staff, len(calls), conflicts=kept, **counts)
+
+
+def _check_base(store: Store, opened: OpenedPack) -> None:
+    """The office's log must still hold each case's chain as the pack started from it:
+    after a restore from an older backup, its event ids are handed out again, and what
+    the office did since could not be told from what it did before."""
+    for case in opened.manifest.manifest["cases"]:
+        base = [e for e in store.iter_events(case_id=case["id"]) if e.id == case["last_event"]]
+        if not base or base[0].hash != case["head"]:
+            raise InvalidInput(
+                f"this database no longer holds case {case['id']}'s history as pack "
+                f"{opened.pack[:12]} started from it (event {case['last_event']}); was it "
+                "restored from an older backup? Nothing was synced: ask a supervisor"
+            )
 
 
 def _later(calls: Sequence[Call], call: Call) -> list[Call]:
@@ -360,26 +397,48 @@ def _synced_row(opened: OpenedPack, call: Call, status: str, row_id: int | None 
     )
 
 
+class _WouldDo(Exception):
+    """The office was about to do what the pack's rules refused: it is not done."""
+
+
 def _record_refusal(services: Services, opened: OpenedPack, call: Call) -> None:
-    """A field action the pack's rules refused: the office's log says so too."""
+    """A field action the pack's rules refused: judged again at the office, never done.
+
+    The office's own refusal is recorded when its rules refuse it too; when they
+    would allow it, the action is not done (the field worker was told no, and did
+    without), and a refusal saying so is recorded instead. What the pack wrote of
+    its refusal is never copied: it is the pack's to say, not the office's log's.
+    """
     assert call.refused is not None
-    data = call.refused
-    with services.store.carrying(
-        lambda change: (
-            {"pack": opened.pack, "pack_action": call.seq},
-            [_synced_row(opened, call, "refused")],
-        )
-    ):
+    mark = {"pack": opened.pack, "pack_action": call.seq}
+    refused = [_synced_row(opened, call, "refused")]
+
+    def only_refusals(change: Change) -> tuple[dict[str, Any], list[TableRow]]:
+        if change.event_type != "refused":
+            raise _WouldDo
+        return mark, refused
+
+    failed = _replay(services, opened, call, only_refusals, files=None)
+    if isinstance(failed, Refused) and services.store.synced_action(opened.pack, call.seq):
+        return  # the office's rules refused it too, and that is recorded
+    why = (
+        "the office's rules allow it now; not done"
+        if failed is None or isinstance(failed, _Undone)
+        else f"the office could not judge it ({_why(failed)}); not done"
+    )
+    with services.store.carrying(lambda change: (mark, refused)):
         services.store.record_refusal(
             case_id=call.case_id,
             actor=opened.staff,
             at=call.at,
-            action=str(data.get("action", call.action)),
-            reasons=[(r["rule"], r["reason"]) for r in data.get("reasons", [])],
-            attempted=data.get("attempted") or {},
+            action=call.action,
+            reasons=[("pack.refused", f"refused on the field pack; {why}")],
             recorded_at=services.recorded_at(),
-            policy_version=call.policy_version,
         )
+
+
+class _Undone(FieldcaseError):
+    """An action the office would have done, stopped (see :func:`_record_refusal`)."""
 
 
 def _take_in(
@@ -397,10 +456,6 @@ def _take_in(
     action's place in it, with the row of ``synced_actions`` (and, for a refusal,
     what ``on_refusal`` keeps) in the same transaction.
     """
-    found = files or (lambda key: opened.store.attachment_file(key))
-    args = [decode(a, found) for a in call.args]
-    kwargs = {k: decode(v, found) for k, v in call.kwargs.items()}
-    action = getattr(Services, call.action)
 
     def carried(change: Change) -> tuple[dict[str, Any], list[TableRow]]:
         mark = {"pack": opened.pack, "pack_action": call.seq}
@@ -408,9 +463,30 @@ def _take_in(
             return mark, on_refusal(change)
         return mark, [_synced_row(opened, call, "applied", row_id)]
 
+    return _replay(services, opened, call, carried, files=files)
+
+
+def _replay(
+    services: Services,
+    opened: OpenedPack,
+    call: Call,
+    carried: Callable[[Change], tuple[dict[str, Any], list[TableRow]]],
+    *,
+    files: Callable[[str], bytes | None] | None,
+) -> FieldcaseError | None:
+    """Call the service of ``call`` as its command would, ``carried`` on its first write."""
+    found = files or (lambda key: opened.store.attachment_file(key))
+    action = getattr(Services, call.action)
     with services.store.carrying(carried):
         try:
+            # The arguments as the command line would have given them: its text checks
+            # (see fieldcase.text.clean) and an attached file's type and EXIF worked
+            # out from its bytes, not taken from what the pack says of them.
+            args = [arguments(decode(a, found), "offer_code") for a in call.args]
+            kwargs = {k: arguments(decode(v, found), k) for k, v in call.kwargs.items()}
             action(services, call.case_id, *args, actor=opened.staff, at=call.at, **kwargs)
+        except _WouldDo:
+            return _Undone("not done")
         except FieldcaseError as exc:
             return exc
         except Exception as exc:
@@ -665,50 +741,60 @@ def resolve_conflict(
     seen = store.synced_actions(conflict.pack)
     applied: list[int] = []
     dropped: list[int] = []
-    if how != "keep-central":
-        with _vouching(services, conflict):
-            for call in conflict.field:
-                row = seen.get(call.seq)
-                if row is not None and row["status"] != "held":
-                    (applied if row["status"] == "applied" else dropped).append(call.seq)
-                    continue
-                row_id = None if row is None else row["id"]
-                services.begin_action()
+    try:
+        if how != "keep-central":
+            with _vouching(services, conflict):
+                for call in conflict.field:
+                    row = seen.get(call.seq)
+                    if row is not None and row["status"] != "held":
+                        (applied if row["status"] == "applied" else dropped).append(call.seq)
+                        continue
+                    row_id = None if row is None else row["id"]
+                    services.begin_action()
 
-                def refused(
-                    change: Change, call: Call = call, row_id: int | None = row_id
-                ) -> list[TableRow]:
-                    if how == "merge":
-                        return [_synced_row(opened.as_pack(), call, "dropped", row_id)]
-                    return []
+                    def refused(
+                        change: Change, call: Call = call, row_id: int | None = row_id
+                    ) -> list[TableRow]:
+                        if how == "merge":
+                            return [_synced_row(opened.as_pack(), call, "dropped", row_id)]
+                        return []
 
-                failed = _take_in(
-                    services,
-                    opened.as_pack(),
-                    call,
-                    on_refusal=refused,
-                    files=opened.file,
-                    row_id=row_id,
-                )
-                if failed is None:
-                    applied.append(call.seq)
-                elif how == "merge":
-                    dropped.append(call.seq)
-                    if store.synced_action(conflict.pack, call.seq)["status"] == "held":  # type: ignore[index]
-                        _mark(
-                            services, opened.as_pack(), call, "dropped", row_id, at, supervisor.id
-                        )
-                else:
-                    told = (
-                        f"conflict {conflict_id}: {call.command} at {call.at:%Y-%m-%d %H:%M %z} "
-                        f"is refused at the office: {_why(failed)}. {len(applied)} of "
-                        f"{len(conflict.field)} actions are taken in; resolve again with "
-                        "--merge to drop what is refused, or --keep-central"
+                    failed = _take_in(
+                        services,
+                        opened.as_pack(),
+                        call,
+                        on_refusal=refused,
+                        files=opened.file,
+                        row_id=row_id,
                     )
-                    # The action's own refusal is in the log (as the field worker's).
-                    if isinstance(failed, Refused):
-                        raise InvalidTransition(told, failed.rule)
-                    raise InvalidInput(told)
+                    if failed is None:
+                        applied.append(call.seq)
+                    elif how == "merge":
+                        dropped.append(call.seq)
+                        if store.synced_action(conflict.pack, call.seq)["status"] == "held":  # type: ignore[index]
+                            _mark(
+                                services,
+                                opened.as_pack(),
+                                call,
+                                "dropped",
+                                row_id,
+                                at,
+                                supervisor.id,
+                            )
+                    else:
+                        told = (
+                            f"conflict {conflict_id}: {call.command} at "
+                            f"{call.at:%Y-%m-%d %H:%M %z} is refused at the office: "
+                            f"{_why(failed)}. {len(applied)} of "
+                            f"{len(conflict.field)} actions are taken in; resolve again with "
+                            "--merge to drop what is refused, or --keep-central"
+                        )
+                        # The action's own refusal is in the log (as the field worker's).
+                        if isinstance(failed, Refused):
+                            raise InvalidTransition(told, failed.rule)
+                        raise InvalidInput(told)
+    finally:
+        opened.close()
     services.begin_action()
     seen = store.synced_actions(conflict.pack)
     # Still held: not done, or done but writing nothing (the office had it already, as a
@@ -782,8 +868,9 @@ def _vouching(services: Services, conflict: Conflict) -> Iterator[None]:
 
 
 class _Held:
-    """A conflict's pack, for replaying: its id and staff, and the files of its attaches
-    (the office's own, else the pack file's when one is given)."""
+    """A conflict's pack, for replaying: its id and staff, and the files its attaches
+    name, read from the pack file given (``--pack``), never from the office's own files:
+    a pack cannot name its way into a file of another case."""
 
     def __init__(self, conflict: Conflict, store: Store, pack: Path | None) -> None:
         self.conflict = conflict
@@ -792,17 +879,31 @@ class _Held:
         self._pack_store: Store | None = None
 
     def file(self, key: str) -> bytes | None:
-        content = self.store.attachment_file(key)
-        if content is not None or self.pack_path is None:
-            if content is None:
-                raise InvalidInput(
-                    f"conflict {self.conflict.id} attaches a file the office does not have: "
-                    "pass the pack it came from with --pack"
-                )
-            return content
+        if self.pack_path is None:
+            raise InvalidInput(
+                f"conflict {self.conflict.id} attaches a file: pass the pack it came from "
+                "with --pack"
+            )
         if self._pack_store is None:
-            self._pack_store = Store(self.pack_path, read_only=True)
+            try:
+                opened = Store(self.pack_path, read_only=True)
+                manifest = opened.pack()
+            except FieldcaseError:
+                raise
+            except Exception as exc:
+                raise InvalidInput(f"{self.pack_path} is not a field pack ({exc})") from None
+            if manifest is None or manifest.pack != self.conflict.pack:
+                opened.close()
+                raise InvalidInput(
+                    f"{self.pack_path} is not pack {self.conflict.pack[:12]}, whose conflict "
+                    f"{self.conflict.id} is: pass that pack with --pack"
+                )
+            self._pack_store = opened
         return self._pack_store.attachment_file(key)
+
+    def close(self) -> None:
+        if self._pack_store is not None:
+            self._pack_store.close()
 
     def as_pack(self) -> OpenedPack:
         manifest = PackManifest(self.conflict.pack, {"staff": self.conflict.staff, "cases": []}, "")
