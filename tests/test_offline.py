@@ -198,12 +198,17 @@ def test_a_pack_of_another_office_or_changed_since_is_refused_whole(
     assert snapshot(db_path) == before
 
 
-def test_the_pack_cannot_be_synced_by_someone_else(office: Run, tmp_path: Path) -> None:
+def test_the_pack_cannot_be_synced_by_someone_else(
+    office: Run, db_path: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "li.na.fcpack"
     assert pack(office, path, "1").exit_code == 0
     refused = office("sync", str(path), *AT, as_="zhang.min")
     assert refused.exit_code == 1
     assert "li.na or a supervisor syncs it" in refused.output
+    last = events(db_path)[-1]
+    assert (last["type"], last["actor"]) == ("refused", "zhang.min")
+    assert "permission.pack" in last["payload"]
 
 
 @pytest.mark.parametrize("bad", ["", "not a database"])

@@ -87,9 +87,6 @@ def arguments_of(action: str) -> tuple[int, frozenset[str]]:
 #: How far from today the day of a pack (``--date``) may be.
 MAX_DAYS_AWAY = 31
 
-#: A pack file's usual suffix.
-SUFFIX = ".fcpack"
-
 
 @attrs.frozen
 class PackMade:

@@ -317,10 +317,16 @@ def _sync(
     store = services.store
     syncer = services.actor(actor, at)
     if not syncer.is_supervisor and syncer.id != opened.staff:
-        raise NotPermitted(
-            f"pack {opened.pack[:12]} is {opened.staff}'s: {opened.staff} or a supervisor "
-            f"syncs it (you are {syncer.id}, {syncer.role})",
-            "permission.pack",
+        services.refuse_unscoped(
+            syncer.id,
+            at,
+            "sync_pack",
+            NotPermitted(
+                f"pack {opened.pack[:12]} is {opened.staff}'s: {opened.staff} or a supervisor "
+                f"syncs it (you are {syncer.id}, {syncer.role})",
+                "permission.pack",
+            ),
+            {"pack": opened.pack},
         )
     _check_base(store, opened)
     seen = store.synced_actions(opened.pack)
