@@ -172,7 +172,8 @@ class Services:
         self._institutions: dict[str, Institution] = {}
         self._schema: Schema | None = None
         #: (case, staff member) pairs a supervisor vouched for while resolving a sync
-        #: conflict: that member's kept field actions pass the assignment check.
+        #: conflict: that member's kept field actions pass the assignment and backdating
+        #: checks, as the supervisor's own would.
         self.vouched: set[tuple[int, str]] = set()
         #: Whether actions may be older than the case's last change: kept field actions
         #: of a pack, done before what the office did meanwhile.

@@ -1130,10 +1130,6 @@ class Store:
         office's secret and the digest, worked out where the secret is kept."""
         return self.dialect.pack_signature(digest)
 
-    def chain_head(self, chain: str) -> str:
-        """The hash of the chain's last event ("" for a chain with none)."""
-        return self._chain_head(chain)
-
     def case_event_rows(self, case_ids: Sequence[int]) -> list[tuple[Any, ...]]:
         """Every event of these cases, whole, in :data:`EVENT_COLUMNS`, oldest first."""
         rows: list[tuple[Any, ...]] = []
