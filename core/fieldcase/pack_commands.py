@@ -57,7 +57,7 @@ def _actions(count: int) -> str:
 def show_conflict(context: CommandContext, conflict: Conflict) -> None:
     status = "" if conflict.status == "open" else f" [{conflict.status}: {conflict.resolved_by}]"
     # Both sides in the borrower's time, as the case's history shows them.
-    zone = context.services.store.get_case(conflict.case_id).borrower.zone
+    zone = context.services.get_case(conflict.case_id).borrower.zone
     context.echo(
         f"Conflict {conflict.id}: case {conflict.case_id}, {conflict.staff}'s pack "
         f"{conflict.pack[:12]} ({conflict.kind}){status}"

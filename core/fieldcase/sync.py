@@ -244,8 +244,7 @@ def _calls(store: Store, manifest: PackManifest) -> list[Call]:
         raise _tampered(problem.event_id, f"{problem.chain}: {problem.problem}")
     cases = {int(c["id"]): c for c in manifest.manifest["cases"]}
     for case_id, case in cases.items():
-        base = [e for e in store.iter_events(case_id=case_id) if e.id == case["last_event"]]
-        if not base or base[0].hash != case["head"] or base[0].chain != case_chain(case_id):
+        if not _holds_base(store, case):
             raise _tampered(
                 case["last_event"], f"case {case_id}'s log does not start where the office's stood"
             )
@@ -372,13 +371,20 @@ def _check_base(store: Store, opened: OpenedPack) -> None:
     after a restore from an older backup, its event ids are handed out again, and what
     the office did since could not be told from what it did before."""
     for case in opened.manifest.manifest["cases"]:
-        base = [e for e in store.iter_events(case_id=case["id"]) if e.id == case["last_event"]]
-        if not base or base[0].hash != case["head"]:
+        if not _holds_base(store, case):
             raise InvalidInput(
                 f"this database no longer holds case {case['id']}'s history as pack "
                 f"{opened.pack[:12]} started from it (event {case['last_event']}); was it "
                 "restored from an older backup? Nothing was synced: ask a supervisor"
             )
+
+
+def _holds_base(store: Store, case: dict[str, Any]) -> bool:
+    """Whether ``store`` holds the event a pack's case started from, as the manifest says."""
+    base = store.event(int(case["last_event"]))
+    return (
+        base is not None and base.chain == case_chain(int(case["id"])) and base.hash == case["head"]
+    )
 
 
 def _later(calls: Sequence[Call], call: Call) -> list[Call]:
@@ -623,8 +629,8 @@ def _central_side(store: Store, case_id: int, after: int, pack: str) -> list[dic
     A refusal changed nothing (someone tried, and was told no): it is no conflict.
     """
     found = []
-    for event in store.iter_events(case_id=case_id):
-        if event.id is None or event.id <= after or event.type == "refused":
+    for event in store.iter_events(case_id=case_id, after=after):
+        if event.type == "refused":
             continue
         data = event.payload.get("data") or {}
         if data.get("pack") == pack:
@@ -744,6 +750,7 @@ def resolve_conflict(
             {"conflict": conflict_id, "how": how},
         )
     opened = _Held(conflict, store, pack)
+    held_pack = opened.as_pack()
     seen = store.synced_actions(conflict.pack)
     applied: list[int] = []
     dropped: list[int] = []
@@ -762,12 +769,12 @@ def resolve_conflict(
                         change: Change, call: Call = call, row_id: int | None = row_id
                     ) -> list[TableRow]:
                         if how == "merge":
-                            return [_synced_row(opened.as_pack(), call, "dropped", row_id)]
+                            return [_synced_row(held_pack, call, "dropped", row_id)]
                         return []
 
                     failed = _take_in(
                         services,
-                        opened.as_pack(),
+                        held_pack,
                         call,
                         on_refusal=refused,
                         files=opened.file,
@@ -780,7 +787,7 @@ def resolve_conflict(
                         if store.synced_action(conflict.pack, call.seq)["status"] == "held":  # type: ignore[index]
                             _mark(
                                 services,
-                                opened.as_pack(),
+                                held_pack,
                                 call,
                                 "dropped",
                                 row_id,

@@ -1403,13 +1403,18 @@ class Store:
 
     # -- audit ------------------------------------------------------------------
 
-    def iter_events(self, case_id: int | None = None, chain: str | None = None) -> Iterator[Event]:
+    def iter_events(
+        self, case_id: int | None = None, chain: str | None = None, after: int = 0
+    ) -> Iterator[Event]:
+        """Events oldest first: all, a chain's, or a case's (those after event ``after``)."""
         if chain is not None:
             rows = self.db.query("SELECT * FROM events WHERE chain = ? ORDER BY id", [chain])
         elif case_id is None:
             rows = self.db.query("SELECT * FROM events ORDER BY id")
         else:
-            rows = self.db.query("SELECT * FROM events WHERE case_id = ? ORDER BY id", [case_id])
+            rows = self.db.query(
+                "SELECT * FROM events WHERE case_id = ? AND id > ? ORDER BY id", [case_id, after]
+            )
         for row in rows:
             yield row_to_event(row)
 
